@@ -1,0 +1,1 @@
+"""poc_api package."""
