@@ -1,1 +1,115 @@
-"""crdt package."""
+"""The document engine: a sans-IO y-websocket codec, awareness table and sync over pycrdt.
+
+Nothing in this package does I/O or imports another package of ours; transports feed it bytes and
+send the bytes it returns. Import from here, not from the modules:
+
+>>> from crdt import decode_message, encode_sync_step1, SyncStep1
+>>> encode_sync_step1(b"\\x00").hex()
+'00000100'
+>>> decode_message(bytes.fromhex("00000100"))
+SyncStep1(state_vector=b'\\x00')
+"""
+
+from .awareness import AwarenessTable
+from .errors import (
+    AwarenessLimitExceeded,
+    CrdtError,
+    DocumentTooLarge,
+    InvalidAwarenessState,
+    InvalidStateVector,
+    InvalidUtf8,
+    LimitExceeded,
+    ProtocolError,
+    TrailingBytes,
+    TruncatedMessage,
+    UnknownMessageType,
+    UpdateRejected,
+    VarUintOverflow,
+)
+from .lib0 import (
+    MAX_VAR_UINT,
+    MAX_VAR_UINT_BYTES,
+    Decoder,
+    Encoder,
+    encode_var_string,
+    encode_var_uint,
+    encode_var_uint8array,
+)
+from .protocol import (
+    AuthPermissionDenied,
+    AuthType,
+    AwarenessEntry,
+    AwarenessMessage,
+    Message,
+    MessageType,
+    QueryAwareness,
+    SyncMessage,
+    SyncStep1,
+    SyncStep2,
+    SyncType,
+    SyncUpdate,
+    decode_message,
+    encode_awareness,
+    encode_awareness_update,
+    encode_message,
+    encode_permission_denied,
+    encode_query_awareness,
+    encode_sync_step1,
+    encode_sync_step2,
+    encode_sync_update,
+    parse_awareness_state,
+    parse_awareness_update,
+    validate_awareness_state,
+)
+from .sync import apply_update, create_sync_step1, handle_sync_message
+
+__all__ = [
+    "MAX_VAR_UINT",
+    "MAX_VAR_UINT_BYTES",
+    "AuthPermissionDenied",
+    "AuthType",
+    "AwarenessEntry",
+    "AwarenessLimitExceeded",
+    "AwarenessMessage",
+    "AwarenessTable",
+    "CrdtError",
+    "Decoder",
+    "DocumentTooLarge",
+    "Encoder",
+    "InvalidAwarenessState",
+    "InvalidStateVector",
+    "InvalidUtf8",
+    "LimitExceeded",
+    "Message",
+    "MessageType",
+    "ProtocolError",
+    "QueryAwareness",
+    "SyncMessage",
+    "SyncStep1",
+    "SyncStep2",
+    "SyncType",
+    "SyncUpdate",
+    "TrailingBytes",
+    "TruncatedMessage",
+    "UnknownMessageType",
+    "UpdateRejected",
+    "VarUintOverflow",
+    "apply_update",
+    "create_sync_step1",
+    "decode_message",
+    "encode_awareness",
+    "encode_awareness_update",
+    "encode_message",
+    "encode_permission_denied",
+    "encode_query_awareness",
+    "encode_sync_step1",
+    "encode_sync_step2",
+    "encode_sync_update",
+    "encode_var_string",
+    "encode_var_uint",
+    "encode_var_uint8array",
+    "handle_sync_message",
+    "parse_awareness_state",
+    "parse_awareness_update",
+    "validate_awareness_state",
+]
