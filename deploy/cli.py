@@ -1,0 +1,237 @@
+"""`pocdojo`: the command line.
+
+    pocdojo dev [--host H] [--port P] [--state-dir D]     every service in one process, embedded defaults
+    pocdojo serve SERVICE [--host H] [--port P]          one service as production runs it (env settings)
+    pocdojo migrate up|down|status [--service S] [--steps N]
+    pocdojo tenants create --slug S --name N --admin-email E [--no-self-signup]
+
+Settings are read once from the environment here and passed down. `migrate` and `tenants` use
+MIGRATION_DATABASE_URL / DATABASE_URL when set, else the embedded server of `--state-dir`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import uvicorn
+
+from deploy.services import SERVICES, schemas
+from runtime import migrations
+from runtime.logs import configure_logging
+from runtime.settings import Settings
+
+DEMO_TENANT = "demo"
+DEMO_EMAIL = "demo@pocdojo.dev"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pocdojo", description="POC Dojo services and tools.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    dev = sub.add_parser("dev", help="run every service in one process on embedded defaults")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=8000)
+    dev.add_argument("--state-dir", type=Path, default=Path(".pocdojo"))
+
+    serve = sub.add_parser("serve", help="run one service as production does (settings from the environment)")
+    serve.add_argument("service", choices=sorted(SERVICES))
+    serve.add_argument("--host", default=os.environ.get("POCDOJO_HOST", "0.0.0.0"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("POCDOJO_PORT", "8000")))
+
+    migrate = sub.add_parser("migrate", help="apply, roll back or list schema migrations")
+    migrate.add_argument("action", choices=["up", "down", "status"])
+    migrate.add_argument("--service", choices=sorted(s.schema for s in schemas()))
+    migrate.add_argument("--steps", type=int, default=1, help="how many migrations `down` rolls back")
+    migrate.add_argument("--state-dir", type=Path, default=Path(".pocdojo"))
+
+    tenants = sub.add_parser("tenants", help="manage tenants")
+    tsub = tenants.add_subparsers(dest="tenants_command", required=True)
+    create = tsub.add_parser("create", help="create a tenant and its first administrator")
+    create.add_argument("--slug", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--admin-email", required=True)
+    create.add_argument("--admin-password", help="default: $POCDOJO_ADMIN_PASSWORD, else asked on the terminal")
+    create.add_argument("--no-self-signup", action="store_true")
+    create.add_argument("--state-dir", type=Path, default=Path(".pocdojo"))
+    return parser
+
+
+def _uvicorn_config(app: Any, host: str, port: int, settings: Settings) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+# -- dev ------------------------------------------------------------------------------------------
+async def _ensure_demo(settings: Settings, state_dir: Path) -> dict[str, str]:
+    """On first start create the demo tenant and user; the password is kept in the state dir."""
+    from deploy.local import write_private
+    from identity.app import build_service, load_keys
+    from runtime.db import Database
+
+    login_file = state_dir / "demo-login.json"
+    if login_file.exists():
+        data: dict[str, str] = json.loads(login_file.read_text(encoding="utf-8"))
+        return data
+    import secrets
+
+    password = "demo-" + secrets.token_urlsafe(12)
+    async with Database(settings.require_database_url(), min_size=1, max_size=2) as db:
+        service = build_service(settings, db, load_keys(settings))
+        await service.create_tenant(
+            slug=DEMO_TENANT, name="Demo tenant", admin_email=DEMO_EMAIL, admin_password=password
+        )
+    data = {"tenant": DEMO_TENANT, "username": DEMO_EMAIL, "password": password}
+    write_private(login_file, json.dumps(data))
+    return data
+
+
+def _dev(args: argparse.Namespace) -> int:
+    from deploy.local import Dispatcher, EmbeddedEnvironment
+
+    state_dir: Path = args.state_dir.resolve()
+    env = EmbeddedEnvironment(state_dir)
+    urls = asyncio.run(env.prepare())
+    base = f"http://{args.host}:{args.port}"
+    overrides: dict[str, Any] = {
+        "env": "dev",
+        "database_url": urls.service,
+        "migration_database_url": urls.owner,
+        "public_url": base,
+        "state_dir": state_dir,
+    }
+    if not os.environ.get("POCDOJO_OPERATOR_TOKEN"):
+        overrides["operator_token"] = env.operator_token()
+    settings = Settings.from_env(**overrides)
+    configure_logging(settings.log_level, json=settings.log_json)
+    demo = asyncio.run(_ensure_demo(settings, state_dir))
+    dispatcher = Dispatcher([(spec.path_prefixes, spec.factory(settings)) for spec in SERVICES.values()])
+    print(
+        f"\nPOC Dojo is starting on {base}  (state in {state_dir})\n"
+        f"  demo login: tenant={demo['tenant']} username={demo['username']} password={demo['password']}\n"
+        f"  get a token:\n"
+        f"    curl -s -X POST {base}/v1/auth/token -d grant_type=password -d tenant={demo['tenant']} \\\n"
+        f"         -d username={demo['username']} -d password='{demo['password']}'\n"
+        f"  operator token for POST /v1/tenants: {state_dir / 'operator-token'}\n"
+        f"  API docs: {base}/docs (identity)\n",
+        flush=True,
+    )
+    server = uvicorn.Server(_uvicorn_config(dispatcher, args.host, args.port, settings))
+    server.run()
+    return 0
+
+
+# -- serve ----------------------------------------------------------------------------------------
+def _serve(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    configure_logging(settings.log_level, json=settings.log_json)
+    app = SERVICES[args.service].factory(settings)
+    uvicorn.Server(_uvicorn_config(app, args.host, args.port, settings)).run()
+    return 0
+
+
+# -- migrate / tenants ------------------------------------------------------------------------------
+async def _owner_dsn(state_dir: Path) -> tuple[str, str]:
+    """(owner dsn, service dsn): from the environment, else the embedded server's."""
+    settings = Settings.from_env()
+    if settings.migration_database_url or settings.database_url:
+        service = settings.require_database_url() if settings.database_url else ""
+        owner = settings.migration_database_url or settings.database_url
+        assert owner is not None
+        return owner.get_secret_value(), service
+    from deploy.local import EmbeddedEnvironment
+
+    urls = await EmbeddedEnvironment(state_dir).prepare(migrate=False)
+    return urls.owner, urls.service
+
+
+async def _migrate(args: argparse.Namespace) -> int:
+    owner, _ = await _owner_dsn(args.state_dir)
+    targets = [s for s in schemas() if args.service in (None, s.schema)]
+    conn = await asyncpg.connect(owner)
+    try:
+        for target in targets:
+            if args.action == "up":
+                done = await migrations.upgrade(conn, target)
+                print(f"{target.schema}: applied {done or 'nothing (up to date)'}")
+            elif args.action == "down":
+                undone = await migrations.downgrade(conn, target, steps=args.steps)
+                print(f"{target.schema}: rolled back {undone or 'nothing'}")
+            else:
+                st = await migrations.status(conn, target)
+                print(f"{target.schema}: applied {st.applied} pending {st.pending}")
+    finally:
+        await conn.close()
+    return 0
+
+
+async def _tenants_create(args: argparse.Namespace) -> int:
+    from identity.app import build_service, load_keys
+    from runtime.db import Database
+
+    password = args.admin_password or os.environ.get("POCDOJO_ADMIN_PASSWORD")
+    if not password:
+        if not sys.stdin.isatty():
+            print("error: give --admin-password or set POCDOJO_ADMIN_PASSWORD", file=sys.stderr)
+            return 2
+        password = getpass.getpass("admin password: ")
+    _, service_dsn = await _owner_dsn(args.state_dir)
+    settings = (
+        Settings.from_env(database_url=service_dsn, state_dir=args.state_dir, env="dev")
+        if not os.environ.get("DATABASE_URL")
+        else Settings.from_env()
+    )
+    async with Database(settings.require_database_url(), min_size=1, max_size=2) as db:
+        service = build_service(settings, db, load_keys(settings))
+        tenant = await service.create_tenant(
+            slug=args.slug,
+            name=args.name,
+            admin_email=args.admin_email,
+            admin_password=password,
+            self_signup=not args.no_self_signup,
+        )
+    print(json.dumps(tenant))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from runtime.errors import ServiceError
+
+    try:
+        if args.command == "dev":
+            return _dev(args)
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "migrate":
+            return asyncio.run(_migrate(args))
+        if args.command == "tenants":
+            return asyncio.run(_tenants_create(args))
+    except (migrations.MigrationError, ServiceError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

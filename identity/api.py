@@ -1,0 +1,304 @@
+"""Identity HTTP routes (API.md §Identity)."""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from identity.service import IdentityService, bad_grant_type, require_admin
+from runtime.auth import CurrentPrincipal
+from runtime.errors import BadRequest, FieldError, Unauthorized, UnsupportedMediaType, ValidationFailed
+from runtime.http import client_address
+
+router = APIRouter()
+
+
+class TenantCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    slug: str = Field(min_length=3, max_length=63, examples=["acme"])
+    name: str = Field(min_length=1, max_length=200, examples=["ACME Ltda."])
+    admin_email: str = Field(max_length=254, examples=["admin@acme.com.br"])
+    admin_password: str = Field(min_length=1, max_length=1024)
+    self_signup: bool = True
+
+
+class TenantOut(BaseModel):
+    id: str
+    slug: str
+    name: str
+    self_signup: bool
+
+
+class TenantUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    self_signup: bool | None = None
+
+
+class RegisterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tenant: str = Field(min_length=1, max_length=63, examples=["acme"])
+    email: str = Field(max_length=254, examples=["dev@acme.com.br"])
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(max_length=254)
+    password: str = Field(min_length=1, max_length=1024)
+    roles: list[str] = Field(default_factory=lambda: ["member"], max_length=2)
+
+
+class RolesUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    roles: list[str] = Field(min_length=1, max_length=2)
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+    roles: list[str]
+    created_at: str
+    tenant: str | None = None
+
+
+class UserPage(BaseModel):
+    items: list[UserOut]
+    next_cursor: str | None
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "Bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+    expires_in: int
+    refresh_token: str
+
+
+class RevokeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: str = Field(max_length=512)
+
+
+def _service(request: Request) -> IdentityService:
+    service: IdentityService = request.app.state.identity
+    return service
+
+
+Service = Annotated[IdentityService, Depends(_service)]
+
+
+def _require_operator(request: Request) -> None:
+    expected: str | None = request.app.state.operator_token
+    header = request.headers.get("authorization", "")
+    scheme, _, presented = header.partition(" ")
+    if expected is None:
+        raise Unauthorized("Tenant creation over HTTP is disabled: no operator token is configured.")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), expected.encode()):
+        raise Unauthorized("This call needs the operator token: Authorization: Bearer <operator token>.")
+
+
+@router.post(
+    "/v1/tenants",
+    status_code=201,
+    response_model=TenantOut,
+    tags=["tenants"],
+    dependencies=[Depends(_require_operator)],
+    summary="Create a tenant and its first administrator",
+)
+async def create_tenant(body: TenantCreate, service: Service) -> dict[str, Any]:
+    return await service.create_tenant(
+        slug=body.slug,
+        name=body.name,
+        admin_email=body.admin_email,
+        admin_password=body.admin_password,
+        self_signup=body.self_signup,
+    )
+
+
+@router.patch(
+    "/v1/tenant",
+    response_model=TenantOut,
+    tags=["tenants"],
+    summary="Change the caller's tenant (administrators): name, self-signup",
+)
+async def update_tenant(body: TenantUpdate, principal: CurrentPrincipal, service: Service) -> dict[str, Any]:
+    require_admin(principal.roles)
+    return await service.update_tenant(principal.tenant_id, name=body.name, self_signup=body.self_signup)
+
+
+@router.post(
+    "/v1/auth/register",
+    status_code=201,
+    response_model=UserOut,
+    tags=["auth"],
+    summary="Self-signup into a tenant that allows it",
+)
+async def register(body: RegisterIn, service: Service) -> dict[str, Any]:
+    return await service.register(tenant_slug=body.tenant, email=body.email, password=body.password)
+
+
+_TOKEN_FIELDS = ("grant_type", "username", "password", "tenant", "refresh_token", "client_id", "scope")
+
+
+async def _token_form(request: Request) -> dict[str, str]:
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type == "application/x-www-form-urlencoded":
+        form = await request.form()
+        data = {k: v for k, v in form.items() if isinstance(v, str)}
+    elif content_type == "application/json" or content_type.endswith("+json"):
+        raw = await request.body()
+        try:
+            parsed = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest(f"The body is not valid JSON: {exc}.") from exc
+        if not isinstance(parsed, dict):
+            raise BadRequest("The body must be a JSON object.")
+        data = parsed
+    else:
+        raise UnsupportedMediaType("Send the token request as application/x-www-form-urlencoded or application/json.")
+    errors = [
+        FieldError(k, "type", "must be a string") for k in _TOKEN_FIELDS if k in data and not isinstance(data[k], str)
+    ]
+    if errors:
+        raise ValidationFailed(errors)
+    return {k: v for k, v in data.items() if k in _TOKEN_FIELDS and isinstance(v, str)}
+
+
+_TOKEN_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            media: {
+                "schema": {
+                    "type": "object",
+                    "required": ["grant_type"],
+                    "properties": {
+                        "grant_type": {"type": "string", "enum": ["password", "refresh_token"]},
+                        "username": {"type": "string", "description": "e-mail (password grant)"},
+                        "password": {"type": "string"},
+                        "tenant": {"type": "string", "description": "tenant slug (password grant)"},
+                        "refresh_token": {"type": "string"},
+                    },
+                }
+            }
+            for media in ("application/x-www-form-urlencoded", "application/json")
+        },
+    }
+}
+
+
+@router.post(
+    "/v1/auth/token",
+    response_model=TokenOut,
+    tags=["auth"],
+    openapi_extra=_TOKEN_BODY,
+    summary="OAuth2 token endpoint: password and refresh_token grants",
+)
+async def token(request: Request, response: Response, service: Service) -> dict[str, Any]:
+    form = await _token_form(request)
+    response.headers["Cache-Control"] = "no-store"
+    grant_type = form.get("grant_type")
+    if grant_type == "password":
+        missing = [f for f in ("username", "password", "tenant") if not form.get(f)]
+        if missing:
+            raise ValidationFailed([FieldError(f, "missing", "is required for the password grant") for f in missing])
+        address = client_address(request.scope, request.app.state.settings.trusted_proxy_hops)
+        pair = await service.password_grant(
+            tenant_slug=form["tenant"], username=form["username"], password=form["password"], address=address
+        )
+    elif grant_type == "refresh_token":
+        if not form.get("refresh_token"):
+            raise ValidationFailed([FieldError("refresh_token", "missing", "is required for the refresh grant")])
+        pair = await service.refresh_grant(form["refresh_token"])
+    else:
+        raise bad_grant_type(grant_type)
+    return pair.as_response()
+
+
+@router.post("/v1/auth/revoke", tags=["auth"], summary="Revoke a refresh token and its whole family (RFC 7009)")
+async def revoke(body: RevokeIn, service: Service) -> dict[str, str]:
+    await service.revoke(body.token)
+    return {"status": "revoked"}
+
+
+@router.get("/v1/auth/me", response_model=UserOut, tags=["auth"], summary="The caller's account")
+async def me(principal: CurrentPrincipal, service: Service) -> dict[str, Any]:
+    return await service.me(principal.tenant_id, principal.subject)
+
+
+@router.get("/v1/users", response_model=UserPage, tags=["users"], summary="List the tenant's users (admins)")
+async def list_users(
+    principal: CurrentPrincipal,
+    service: Service,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[uuid.UUID | None, Query()] = None,
+) -> dict[str, Any]:
+    require_admin(principal.roles)
+    return await service.list_users(principal.tenant_id, limit=limit, cursor=str(cursor) if cursor else None)
+
+
+@router.post(
+    "/v1/users",
+    status_code=201,
+    response_model=UserOut,
+    tags=["users"],
+    summary="Create a user in the caller's tenant (admins)",
+)
+async def create_user(body: UserCreate, principal: CurrentPrincipal, service: Service) -> dict[str, Any]:
+    require_admin(principal.roles)
+    slug = await service.tenant_slug(principal.tenant_id)
+    return await service.register(
+        tenant_slug=slug, email=body.email, password=body.password, roles=frozenset(body.roles), by_admin=True
+    )
+
+
+@router.get("/v1/users/{user_id}", response_model=UserOut, tags=["users"], summary="One user (admins)")
+async def get_user(user_id: uuid.UUID, principal: CurrentPrincipal, service: Service) -> dict[str, Any]:
+    require_admin(principal.roles)
+    return await service.get_user(principal.tenant_id, user_id)
+
+
+@router.patch("/v1/users/{user_id}", response_model=UserOut, tags=["users"], summary="Change roles (admins)")
+async def set_roles(
+    user_id: uuid.UUID, body: RolesUpdate, principal: CurrentPrincipal, service: Service
+) -> dict[str, Any]:
+    require_admin(principal.roles)
+    return await service.set_roles(principal.tenant_id, user_id, frozenset(body.roles))
+
+
+@router.delete("/v1/users/{user_id}", status_code=204, tags=["users"], summary="Delete a user (admins)")
+async def delete_user(user_id: uuid.UUID, principal: CurrentPrincipal, service: Service) -> Response:
+    require_admin(principal.roles)
+    await service.delete_user(principal.tenant_id, user_id)
+    return Response(status_code=204)
+
+
+@router.get("/.well-known/jwks.json", tags=["discovery"], summary="The issuer's public keys")
+async def jwks(request: Request, response: Response) -> dict[str, Any]:
+    response.headers["Cache-Control"] = "public, max-age=300"
+    keys: dict[str, Any] = request.app.state.keys.jwks()
+    return keys
+
+
+@router.get("/.well-known/openid-configuration", tags=["discovery"], summary="Issuer metadata")
+async def openid_configuration(request: Request) -> dict[str, Any]:
+    settings = request.app.state.settings
+    base = settings.public_url.rstrip("/")
+    return {
+        "issuer": settings.issuer,
+        "jwks_uri": f"{base}/.well-known/jwks.json",
+        "token_endpoint": f"{base}/v1/auth/token",
+        "revocation_endpoint": f"{base}/v1/auth/revoke",
+        "userinfo_endpoint": f"{base}/v1/auth/me",
+        "grant_types_supported": ["password", "refresh_token"],
+        "response_types_supported": ["token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["none"],
+        "scopes_supported": ["pocdojo"],
+    }

@@ -1,0 +1,86 @@
+"""The identity service's ASGI app: `create_app(settings)`."""
+
+from __future__ import annotations
+
+import re
+from contextlib import AsyncExitStack
+
+from fastapi import FastAPI
+
+from identity.api import router
+from identity.keys import KeyRing
+from identity.passwords import PasswordHasher, PasswordPolicy
+from identity.service import IdentityService
+from identity.throttle import LoginThrottle, ThrottleLimits
+from identity.tokens import TokenIssuer
+from runtime.auth import verifier_startup
+from runtime.db import Database
+from runtime.http import create_service_app
+from runtime.resources import database_startup
+from runtime.settings import Settings
+
+
+def load_keys(settings: Settings) -> KeyRing:
+    """Production keys come from settings; dev and test keep generated keys in the state dir."""
+    if settings.signing_keys is not None:
+        pems = _split_pems(settings.signing_keys.get_secret_value())
+        return KeyRing.from_pems(pems)
+    if settings.env == "production":
+        raise ValueError("POCDOJO_SIGNING_KEYS must hold the PEM private key(s) in production")
+    return KeyRing.load_or_create(settings.state_dir / "keys")
+
+
+_PEM_RE = re.compile(r"-----BEGIN [A-Z ]+-----.+?-----END [A-Z ]+-----", re.DOTALL)
+
+
+def _split_pems(text: str) -> list[str]:
+    pems = _PEM_RE.findall(text)
+    if not pems:
+        raise ValueError("POCDOJO_SIGNING_KEYS holds no PEM block")
+    return list(pems)
+
+
+def build_service(settings: Settings, db: Database, ring: KeyRing) -> IdentityService:
+    return IdentityService(
+        db,
+        hasher=PasswordHasher(),
+        policy=PasswordPolicy(min_length=settings.password_min_length),
+        issuer=TokenIssuer(
+            keys=ring,
+            issuer=settings.issuer,
+            audience=settings.auth_audience,
+            client_id=settings.auth_client_ids[0],
+            access_ttl=settings.access_token_ttl,
+        ),
+        throttle=LoginThrottle(
+            ThrottleLimits(
+                per_account_address=settings.login_max_failures_per_account_ip,
+                per_address=settings.login_max_failures_per_ip,
+                window_seconds=settings.login_failure_window_seconds,
+            )
+        ),
+        refresh_ttl=settings.refresh_token_ttl,
+    )
+
+
+def create_app(settings: Settings, *, keys: KeyRing | None = None) -> FastAPI:
+    ring = keys if keys is not None else load_keys(settings)
+
+    async def identity_startup(app: FastAPI, stack: AsyncExitStack) -> None:
+        app.state.identity = build_service(settings, app.state.db, ring)
+
+    app = create_service_app(
+        service="identity",
+        title="POC Dojo identity",
+        description="Tenants, users, sign-in and tokens.",
+        settings=settings,
+        startup=[
+            database_startup,
+            verifier_startup(ring.jwks if settings.auth_mode == "local" else None),
+            identity_startup,
+        ],
+    )
+    app.state.keys = ring
+    app.state.operator_token = settings.operator_token.get_secret_value() if settings.operator_token else None
+    app.include_router(router)
+    return app

@@ -1,0 +1,400 @@
+"""Identity business logic: tenants, users, the password and refresh grants, revocation.
+
+All tenant data is read and written inside `Database.tenant_tx`, so PostgreSQL's row-level security
+is what keeps tenants apart; the code below never filters by tenant on its own authority.
+Decisions that must survive a refusal (a failed-login count, a revoked token family) are committed
+first and the error is raised after the transaction, so a rollback never erases them.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from identity.passwords import PasswordHasher, PasswordPolicy, PasswordRejected
+from identity.throttle import LoginThrottle
+from identity.tokens import MalformedRefreshToken, RefreshToken, TokenIssuer
+from runtime.db import Connection, Database
+from runtime.errors import (
+    BadRequest,
+    Conflict,
+    FieldError,
+    Forbidden,
+    NotFound,
+    ServiceError,
+    ValidationFailed,
+)
+
+_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+_SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
+ROLES = frozenset({"admin", "member"})
+
+
+class InvalidGrant(ServiceError):
+    """OAuth2 `invalid_grant` (RFC 6749 §5.2): 400 with the OAuth error code in the body."""
+
+    status = 400
+    slug = "invalid-grant"
+    title = "Invalid grant"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, error="invalid_grant", error_description=detail)
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+    def as_response(self) -> dict[str, Any]:
+        return {
+            "access_token": self.access_token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+            "refresh_token": self.refresh_token,
+        }
+
+
+def normalize_email(email: str, field: str = "email") -> str:
+    value = email.strip()
+    if len(value) > 254 or not _EMAIL_RE.match(value):
+        raise ValidationFailed([FieldError(field, "invalid_email", "must be an e-mail address")])
+    return value.lower()
+
+
+def check_slug(slug: str) -> str:
+    if not _SLUG_RE.match(slug):
+        raise ValidationFailed(
+            [
+                FieldError(
+                    "slug",
+                    "invalid_slug",
+                    "must be 3-63 lowercase letters, digits or hyphens, starting and ending with a letter or digit",
+                )
+            ]
+        )
+    return slug
+
+
+def user_view(row: asyncpg.Record, tenant_slug: str | None = None) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": str(row["id"]),
+        "email": row["email"],
+        "roles": sorted(row["roles"]),
+        "created_at": row["created_at"].isoformat().replace("+00:00", "Z"),
+    }
+    if tenant_slug is not None:
+        view["tenant"] = tenant_slug
+    return view
+
+
+class IdentityService:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        hasher: PasswordHasher,
+        policy: PasswordPolicy,
+        issuer: TokenIssuer,
+        throttle: LoginThrottle,
+        refresh_ttl: int,
+    ) -> None:
+        self.db = db
+        self.hasher = hasher
+        self.policy = policy
+        self.issuer = issuer
+        self.throttle = throttle
+        self.refresh_ttl = refresh_ttl
+
+    # -- helpers ------------------------------------------------------------------------------------
+    def _check_password(self, password: str, field: str, *context: str) -> None:
+        try:
+            self.policy.check(password, context=context)
+        except PasswordRejected as exc:
+            raise ValidationFailed([FieldError(field, str(exc.reason_code), exc.message)]) from exc
+
+    async def _tenant_by_slug(self, conn: Connection, slug: str) -> asyncpg.Record | None:
+        return await conn.fetchrow("SELECT id, slug, name, self_signup FROM identity.tenants WHERE slug = $1", slug)
+
+    async def tenant_slug(self, tenant_id: uuid.UUID | str) -> str:
+        async with self.db.tenant_tx(tenant_id) as conn:
+            slug = await conn.fetchval("SELECT slug FROM identity.tenants WHERE id = $1", uuid.UUID(str(tenant_id)))
+        if slug is None:
+            raise NotFound("The tenant no longer exists.")
+        return str(slug)
+
+    async def _issue(
+        self,
+        conn: Connection,
+        user: asyncpg.Record,
+        slug: str,
+        family: uuid.UUID | None,
+        parent: uuid.UUID | None,
+    ) -> TokenPair:
+        refresh = RefreshToken.new(user["tenant_id"])
+        await conn.execute(
+            "INSERT INTO identity.refresh_tokens (id, tenant_id, user_id, family_id, parent_id, secret_hash,"
+            " expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            refresh.token_id,
+            user["tenant_id"],
+            user["id"],
+            family or refresh.token_id,
+            parent,
+            refresh.secret_hash,
+            datetime.now(UTC) + timedelta(seconds=self.refresh_ttl),
+        )
+        access = self.issuer.access_token(
+            user_id=user["id"],
+            tenant_id=user["tenant_id"],
+            tenant_slug=slug,
+            email=user["email"],
+            roles=user["roles"],
+        )
+        return TokenPair(access, refresh.encode(), self.issuer.access_ttl)
+
+    # -- tenants ------------------------------------------------------------------------------------
+    async def create_tenant(
+        self, *, slug: str, name: str, admin_email: str, admin_password: str, self_signup: bool = True
+    ) -> dict[str, Any]:
+        check_slug(slug)
+        email = normalize_email(admin_email, "admin_email")
+        self._check_password(admin_password, "admin_password", admin_email, slug)
+        password_hash = await self.hasher.hash_async(admin_password)
+        tenant_id = uuid.uuid4()
+        try:
+            async with self.db.tenant_tx(tenant_id) as conn:
+                await conn.execute(
+                    "INSERT INTO identity.tenants (id, slug, name, self_signup) VALUES ($1, $2, $3, $4)",
+                    tenant_id,
+                    slug,
+                    name,
+                    self_signup,
+                )
+                await conn.execute(
+                    "INSERT INTO identity.users (id, tenant_id, email, email_normalized, password_hash, roles)"
+                    " VALUES ($1, $2, $3, $4, $5, ARRAY['admin','member'])",
+                    uuid.uuid4(),
+                    tenant_id,
+                    admin_email.strip(),
+                    email,
+                    password_hash,
+                )
+        except asyncpg.UniqueViolationError as exc:
+            raise Conflict(f"A tenant with slug '{slug}' already exists.") from exc
+        return {"id": str(tenant_id), "slug": slug, "name": name, "self_signup": self_signup}
+
+    async def update_tenant(self, tenant_id: str, *, name: str | None, self_signup: bool | None) -> dict[str, Any]:
+        async with self.db.tenant_tx(tenant_id) as conn:
+            row = await conn.fetchrow(
+                "UPDATE identity.tenants SET name = coalesce($2, name), self_signup = coalesce($3, self_signup)"
+                " WHERE id = $1 RETURNING id, slug, name, self_signup",
+                uuid.UUID(tenant_id),
+                name,
+                self_signup,
+            )
+        if row is None:
+            raise NotFound("The tenant no longer exists.")
+        return {
+            "id": str(row["id"]),
+            "slug": row["slug"],
+            "name": row["name"],
+            "self_signup": row["self_signup"],
+        }
+
+    # -- users --------------------------------------------------------------------------------------
+    async def register(
+        self,
+        *,
+        tenant_slug: str,
+        email: str,
+        password: str,
+        roles: frozenset[str] = frozenset({"member"}),
+        by_admin: bool = False,
+    ) -> dict[str, Any]:
+        normalized = normalize_email(email)
+        async with self.db.global_tx() as conn:
+            tenant = await self._tenant_by_slug(conn, tenant_slug)
+        if tenant is None:
+            raise NotFound(f"No tenant '{tenant_slug}'.")
+        if not tenant["self_signup"] and not by_admin:
+            raise Forbidden("Self-signup is turned off for this tenant; ask its administrator for an account.")
+        if not roles <= ROLES or not roles:
+            raise ValidationFailed([FieldError("roles", "invalid_role", "roles must be among admin, member")])
+        self._check_password(password, "password", email, tenant_slug)
+        password_hash = await self.hasher.hash_async(password)
+        try:
+            async with self.db.tenant_tx(tenant["id"]) as conn:
+                row = await conn.fetchrow(
+                    "INSERT INTO identity.users (id, tenant_id, email, email_normalized, password_hash, roles)"
+                    " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, email, roles, created_at",
+                    uuid.uuid4(),
+                    tenant["id"],
+                    email.strip(),
+                    normalized,
+                    password_hash,
+                    sorted(roles),
+                )
+        except asyncpg.UniqueViolationError as exc:
+            raise Conflict("An account with this e-mail already exists in this tenant.") from exc
+        assert row is not None
+        return user_view(row, tenant_slug)
+
+    async def list_users(self, tenant_id: str, *, limit: int, cursor: str | None) -> dict[str, Any]:
+        after = uuid.UUID(cursor) if cursor else uuid.UUID(int=0)
+        async with self.db.tenant_tx(tenant_id) as conn:
+            rows = await conn.fetch(
+                "SELECT id, email, roles, created_at FROM identity.users WHERE id > $1 ORDER BY id LIMIT $2",
+                after,
+                limit + 1,
+            )
+        items = [user_view(r) for r in rows[:limit]]
+        return {"items": items, "next_cursor": items[-1]["id"] if len(rows) > limit else None}
+
+    async def get_user(self, tenant_id: str, user_id: uuid.UUID) -> dict[str, Any]:
+        async with self.db.tenant_tx(tenant_id) as conn:
+            row = await conn.fetchrow("SELECT id, email, roles, created_at FROM identity.users WHERE id = $1", user_id)
+        if row is None:
+            raise NotFound("No such user.")
+        return user_view(row)
+
+    async def set_roles(self, tenant_id: str, user_id: uuid.UUID, roles: frozenset[str]) -> dict[str, Any]:
+        if not roles or not roles <= ROLES:
+            raise ValidationFailed([FieldError("roles", "invalid_role", "roles must be among admin, member")])
+        async with self.db.tenant_tx(tenant_id) as conn:
+            row = await conn.fetchrow(
+                "UPDATE identity.users SET roles = $2, updated_at = now() WHERE id = $1"
+                " RETURNING id, email, roles, created_at",
+                user_id,
+                sorted(roles),
+            )
+        if row is None:
+            raise NotFound("No such user.")
+        return user_view(row)
+
+    async def delete_user(self, tenant_id: str, user_id: uuid.UUID) -> None:
+        async with self.db.tenant_tx(tenant_id) as conn:
+            deleted = await conn.fetchval("DELETE FROM identity.users WHERE id = $1 RETURNING id", user_id)
+        if deleted is None:
+            raise NotFound("No such user.")
+
+    async def me(self, tenant_id: str, user_id: str) -> dict[str, Any]:
+        async with self.db.tenant_tx(tenant_id) as conn:
+            row = await conn.fetchrow(
+                "SELECT u.id, u.email, u.roles, u.created_at, t.slug FROM identity.users u"
+                " JOIN identity.tenants t ON t.id = u.tenant_id WHERE u.id = $1",
+                uuid.UUID(user_id),
+            )
+        if row is None:
+            raise NotFound("The account no longer exists.")
+        return user_view(row, row["slug"])
+
+    # -- grants -------------------------------------------------------------------------------------
+    async def password_grant(self, *, tenant_slug: str, username: str, password: str, address: str) -> TokenPair:
+        try:
+            email = normalize_email(username, "username")
+        except ValidationFailed as exc:
+            raise InvalidGrant("Unknown tenant, e-mail or password.") from exc
+        async with self.db.global_tx() as conn:
+            tenant = await self._tenant_by_slug(conn, tenant_slug)
+        if tenant is None:
+            await self.hasher.verify_dummy_async(password)
+            raise InvalidGrant("Unknown tenant, e-mail or password.")
+        keys = self.throttle.keys(str(tenant["id"]), email, address)
+        async with self.db.tenant_tx(tenant["id"]) as conn:
+            await self.throttle.check(conn, keys)
+            user = await conn.fetchrow(
+                "SELECT id, tenant_id, email, password_hash, roles FROM identity.users WHERE email_normalized = $1",
+                email,
+            )
+        if user is None:
+            await self.hasher.verify_dummy_async(password)  # same cost as a real check: no user oracle
+            ok = False
+        else:
+            ok = await self.hasher.verify_async(user["password_hash"], password)
+        async with self.db.tenant_tx(tenant["id"]) as conn:
+            if not ok or user is None:
+                await self.throttle.record_failure(conn, keys)
+            else:
+                await self.throttle.record_success(conn, keys)
+                if self.hasher.needs_rehash(user["password_hash"]):
+                    await conn.execute(
+                        "UPDATE identity.users SET password_hash = $2 WHERE id = $1",
+                        user["id"],
+                        await self.hasher.hash_async(password),
+                    )
+                return await self._issue(conn, user, tenant["slug"], None, None)
+        raise InvalidGrant("Unknown tenant, e-mail or password.")
+
+    async def refresh_grant(self, refresh_token: str) -> TokenPair:
+        try:
+            presented = RefreshToken.parse(refresh_token)
+        except MalformedRefreshToken as exc:
+            raise InvalidGrant("The refresh token is invalid.") from exc
+        reused = False
+        async with self.db.tenant_tx(presented.tenant_id) as conn:
+            row = await conn.fetchrow(
+                "SELECT r.id, r.family_id, r.secret_hash, r.expires_at, r.rotated_at, r.revoked_at, r.user_id"
+                " FROM identity.refresh_tokens r WHERE r.id = $1 FOR UPDATE",
+                presented.token_id,
+            )
+            if row is None or not presented.matches(row["secret_hash"]):
+                raise InvalidGrant("The refresh token is invalid.")
+            if row["revoked_at"] is not None:
+                raise InvalidGrant("The refresh token was revoked.")
+            if row["rotated_at"] is not None:
+                # A rotated-out token came back: it was stolen or replayed. Revoke the whole family.
+                await self._revoke_family(conn, row["family_id"], "reuse detected")
+                reused = True
+            elif row["expires_at"] <= datetime.now(UTC):
+                raise InvalidGrant("The refresh token has expired.")
+            else:
+                user = await conn.fetchrow(
+                    "SELECT u.id, u.tenant_id, u.email, u.roles, t.slug FROM identity.users u"
+                    " JOIN identity.tenants t ON t.id = u.tenant_id WHERE u.id = $1",
+                    row["user_id"],
+                )
+                if user is None:
+                    raise InvalidGrant("The account no longer exists.")
+                await conn.execute("UPDATE identity.refresh_tokens SET rotated_at = now() WHERE id = $1", row["id"])
+                return await self._issue(conn, user, user["slug"], row["family_id"], row["id"])
+        assert reused
+        raise InvalidGrant("The refresh token was already used; every session of this sign-in was revoked.")
+
+    async def _revoke_family(self, conn: Connection, family_id: uuid.UUID, reason: str) -> None:
+        await conn.execute(
+            "UPDATE identity.refresh_tokens SET revoked_at = now(), revoked_reason = $2"
+            " WHERE family_id = $1 AND revoked_at IS NULL",
+            family_id,
+            reason,
+        )
+
+    async def revoke(self, token: str) -> None:
+        """RFC 7009: revoke the refresh token's family; unknown tokens are not an error."""
+        try:
+            presented = RefreshToken.parse(token)
+        except MalformedRefreshToken:
+            return
+        async with self.db.tenant_tx(presented.tenant_id) as conn:
+            row = await conn.fetchrow(
+                "SELECT family_id, secret_hash FROM identity.refresh_tokens WHERE id = $1", presented.token_id
+            )
+            if row is not None and presented.matches(row["secret_hash"]):
+                await self._revoke_family(conn, row["family_id"], "revoked by client")
+
+
+def require_admin(roles: frozenset[str]) -> None:
+    if "admin" not in roles:
+        raise Forbidden("Only a tenant administrator may do this.")
+
+
+def bad_grant_type(grant_type: str | None) -> BadRequest:
+    return BadRequest(
+        f"Unsupported grant_type {grant_type!r}: use 'password' or 'refresh_token'.",
+        error="unsupported_grant_type",
+    )

@@ -1,0 +1,274 @@
+"""The app factory every REST service uses: problem+json errors, request ids, access logs,
+metrics, health endpoints, body limits and an ordered lifespan.
+
+A service builds its routers and calls `create_service_app(...)`. Resources (pools, clients) are
+async context managers entered in order at startup and closed in reverse order at shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from opentelemetry import trace
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from runtime.context import RequestInfo, request_id_var, request_info_var
+from runtime.errors import FieldError, ServiceError
+from runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from runtime.settings import Settings
+
+log = logging.getLogger("pocdojo.http")
+tracer = trace.get_tracer("pocdojo.http")
+
+PROBLEM_JSON = "application/problem+json"
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+Startup = Callable[[FastAPI, AsyncExitStack], Awaitable[None]]
+
+
+def problem_response(error: ServiceError, request: Request | None = None) -> JSONResponse:
+    instance = request.url.path if request is not None else None
+    return JSONResponse(
+        error.problem(instance),
+        status_code=error.status,
+        headers=error.headers,
+        media_type=PROBLEM_JSON,
+    )
+
+
+def _problem(status: int, title: str, detail: str, request: Request, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"https://docs.pocdojo.dev/problems/http-{status}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _field_name(loc: Sequence[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def _is_json(content_type: str | None) -> bool:
+    if not content_type:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    invalid_json = next((e for e in errors if e.get("type") == "json_invalid"), None)
+    if invalid_json is not None:
+        reason = (invalid_json.get("ctx") or {}).get("error", "invalid JSON")
+        pos = invalid_json.get("loc", ("body", "?"))[-1]
+        return _problem(400, "Malformed JSON", f"The body is not valid JSON: {reason} at position {pos}.", request)
+    has_body_error = any(e.get("loc", ("",))[0] == "body" for e in errors)
+    sent_body = request.headers.get("content-length", "0") not in ("", "0") or "transfer-encoding" in request.headers
+    if has_body_error and sent_body and not _is_json(request.headers.get("content-type")):
+        return _problem(
+            415, "Unsupported media type", "The body must be JSON: send Content-Type: application/json.", request
+        )
+    field_errors = [
+        FieldError(_field_name(e.get("loc", ())), str(e.get("type", "invalid")), str(e.get("msg", "invalid")))
+        for e in errors
+    ]
+    return _problem(
+        422,
+        "Validation failed",
+        "; ".join(f"{f.field}: {f.message}" for f in field_errors),
+        request,
+        errors=[f.as_dict() for f in field_errors],
+    )
+
+
+async def _on_service_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ServiceError)
+    if exc.status >= 500:
+        log.error("service error", exc_info=exc, extra={"path": request.url.path})
+    return problem_response(exc, request)
+
+
+async def _on_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    titles = {
+        404: "Not found",
+        405: "Method not allowed",
+        413: "Payload too large",
+        400: "Bad request",
+    }
+    detail = str(exc.detail)
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"No route for {request.method} {request.url.path}."
+    elif exc.status_code == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}."
+    elif exc.status_code == 413:
+        detail = "The request body exceeds the size limit."
+    response = _problem(exc.status_code, titles.get(exc.status_code, "HTTP error"), detail, request)
+    for key, value in (exc.headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
+    return _problem(500, "Internal server error", "An unexpected error occurred; it has been logged.", request)
+
+
+def client_address(scope: Scope, trusted_proxy_hops: int) -> str:
+    """The caller's address, trusting exactly `trusted_proxy_hops` proxies' X-Forwarded-For."""
+    client = scope.get("client")
+    peer = client[0] if client else "unknown"
+    if trusted_proxy_hops <= 0:
+        return str(peer)
+    for name, value in scope.get("headers", []):
+        if name == b"x-forwarded-for":
+            hops: list[str] = [h.strip() for h in value.decode("latin-1").split(",") if h.strip()]
+            if len(hops) >= trusted_proxy_hops:
+                return hops[-trusted_proxy_hops]
+            return hops[0] if hops else str(peer)
+    return str(peer)
+
+
+class RequestContextMiddleware:
+    """Request id, access log, metrics and a trace span for every HTTP request (pure ASGI)."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = None
+        for name, value in scope.get("headers", []):
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+                break
+        request_id = incoming if incoming and _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        info = RequestInfo()
+        info_token = request_info_var.set(info)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        method = scope.get("method", "?")
+        route = "unmatched"
+        try:
+            with tracer.start_as_current_span(f"{method}") as span:
+                span.set_attribute("http.request.method", method)
+                try:
+                    await self.app(scope, receive, send_wrapper)
+                finally:
+                    # The router records the matched route in the scope it was given.
+                    route = str(getattr(scope.get("route"), "path", "unmatched"))
+                    span.update_name(f"{method} {route}")
+                    span.set_attribute("http.route", route)
+                    span.set_attribute("http.response.status_code", status)
+        finally:
+            elapsed = time.perf_counter() - started
+            HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
+            HTTP_LATENCY.labels(self.service, method, route).observe(elapsed)
+            if route not in ("/healthz", "/metrics"):
+                log.info(
+                    "request",
+                    extra={
+                        "service": self.service,
+                        "method": method,
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                        **({"tenant_id": info.tenant_id} if info.tenant_id else {}),
+                    },
+                )
+            request_info_var.reset(info_token)
+            request_id_var.reset(token)
+
+
+def create_service_app(
+    *,
+    service: str,
+    title: str,
+    settings: Settings,
+    startup: Sequence[Startup] = (),
+    readiness: Sequence[tuple[str, ReadinessCheck]] = (),
+    description: str = "",
+    version: str = "1.0.0",
+) -> FastAPI:
+    """A FastAPI app with the shared behaviour; the service then includes its routers."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            for step in startup:
+                await step(app, stack)
+            log.info("service started", extra={"service": service})
+            yield
+            log.info("service stopping", extra={"service": service})
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.service = service
+    app.state.readiness = list(readiness)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(ServiceError, _on_service_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_exception)
+    app.add_exception_handler(Exception, _on_unexpected)
+    app.add_middleware(RequestContextMiddleware, service=service)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> Response:
+        failures: dict[str, str] = {}
+        for name, check in app.state.readiness:
+            try:
+                await check()
+            except Exception as exc:  # noqa: BLE001 - a readiness probe reports every failure
+                failures[name] = type(exc).__name__
+        if failures:
+            return JSONResponse({"status": "unavailable", "failing": failures}, status_code=503)
+        return JSONResponse({"status": "ready", "checks": [n for n, _ in app.state.readiness]})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,101 @@
+"""Typed settings, read once from the environment (12-factor) and passed down.
+
+Nothing below an app factory reads `os.environ`: `Settings.from_env()` is called by the CLI, and
+tests build `Settings(...)` directly. Every variable is `POCDOJO_<FIELD>` except the conventional
+`DATABASE_URL` and `REDIS_URL`. Secrets are `SecretStr`, so they never appear in reprs or logs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Environment = Literal["dev", "test", "production"]
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Settings shared by every service. See the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="POCDOJO_", extra="ignore", frozen=True)
+
+    env: Environment = "production"
+    service_name: str = "pocdojo"
+
+    # -- database ---------------------------------------------------------------------------------
+    database_url: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "POCDOJO_DATABASE_URL")
+    )
+    """The role the services connect as (owns nothing, NOSUPERUSER NOBYPASSRLS)."""
+    migration_database_url: SecretStr | None = None
+    """The schema owner's URL, used only by `pocdojo migrate`. Defaults to DATABASE_URL."""
+    db_pool_min: int = Field(default=1, ge=0)
+    db_pool_max: int = Field(default=10, ge=1)
+    db_command_timeout: float = Field(default=10.0, gt=0)
+
+    # -- redis ------------------------------------------------------------------------------------
+    redis_url: SecretStr | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "POCDOJO_REDIS_URL"))
+
+    # -- HTTP ---------------------------------------------------------------------------------------
+    public_url: str = "http://127.0.0.1:8000"
+    """Where clients reach the API; the token issuer is derived from it unless auth_issuer is set."""
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    trusted_proxy_hops: int = Field(default=0, ge=0, le=5)
+    """How many reverse proxies (ALB: 1) put the client address in X-Forwarded-For."""
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Browser origins allowed on the websockets (native clients send no Origin)."""
+
+    # -- logging ----------------------------------------------------------------------------------
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = True
+
+    # -- token verification (every service) --------------------------------------------------------
+    auth_mode: Literal["local", "cognito"] = "local"
+    auth_issuer: str | None = None
+    auth_jwks_url: str | None = None
+    auth_client_ids: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["pocdojo-app"])
+    auth_audience: str = "pocdojo-api"
+    auth_leeway_seconds: int = Field(default=30, ge=0, le=60)
+
+    # -- identity service ---------------------------------------------------------------------------
+    state_dir: Path = Path(".pocdojo")
+    signing_keys: SecretStr | None = None
+    """Production: PEM private keys (concatenated); the first signs, all are published in JWKS."""
+    operator_token: SecretStr | None = None
+    access_token_ttl: int = Field(default=900, ge=60, le=86_400)
+    refresh_token_ttl: int = Field(default=30 * 86_400, ge=3600)
+    password_min_length: int = Field(default=8, ge=8, le=64)
+    login_max_failures_per_account_ip: int = Field(default=5, ge=1)
+    login_max_failures_per_ip: int = Field(default=50, ge=1)
+    login_failure_window_seconds: int = Field(default=900, ge=10)
+
+    @field_validator("allowed_origins", "auth_client_ids", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Read the process environment once; explicit overrides win (CLI flags)."""
+        return cls(**overrides)  # type: ignore[arg-type]
+
+    @property
+    def issuer(self) -> str:
+        return self.auth_issuer or self.public_url.rstrip("/")
+
+    @property
+    def jwks_url(self) -> str:
+        return self.auth_jwks_url or f"{self.issuer}/.well-known/jwks.json"
+
+    def require_database_url(self) -> str:
+        if self.database_url is None:
+            raise ValueError("DATABASE_URL is not set (or run `pocdojo dev` for the embedded default)")
+        return self.database_url.get_secret_value()
