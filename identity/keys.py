@@ -254,8 +254,7 @@ def _ensure_private_directory(directory: Path) -> None:
         raise NotADirectoryError(str(directory))
     if info.st_mode & 0o022:
         raise PermissionError(
-            f"key directory {directory} is writable by group or others; refusing to trust keys in it "
-            "(chmod 700 it)"
+            f"key directory {directory} is writable by group or others; refusing to trust keys in it (chmod 700 it)"
         )
     if info.st_uid != os.geteuid():
         raise PermissionError(f"key directory {directory} is not owned by the current user")

@@ -58,9 +58,7 @@ ARGON2_HASH_LEN: Final = 32
 ARGON2_SALT_LEN: Final = 16
 """Length in bytes of the random salt."""
 
-DUMMY_HASH: Final = (
-    "$argon2id$v=19$m=19456,t=2,p=1$Qmg7wQboemZnPG8NBr1ThQ$wff+xP/RsQ9whyKmntLyd1w18hY7OtCcRpGbcStpjfc"
-)
+DUMMY_HASH: Final = "$argon2id$v=19$m=19456,t=2,p=1$Qmg7wQboemZnPG8NBr1ThQ$wff+xP/RsQ9whyKmntLyd1w18hY7OtCcRpGbcStpjfc"
 """An argon2id hash of a discarded random secret, with the default parameters (used by `verify_dummy`)."""
 
 # Inputs longer than this are never hashed or verified (NFKC can expand a code point up to 18 times, so
@@ -151,14 +149,11 @@ class PasswordPolicy:
         if folded in _context_words(context):
             raise PasswordRejected(
                 RejectionReason.MATCHES_CONTEXT,
-                "Password must not be the same as your email address, its user name, or the organization "
-                "name.",
+                "Password must not be the same as your email address, its user name, or the organization name.",
             )
 
     def _too_long(self) -> PasswordRejected:
-        return PasswordRejected(
-            RejectionReason.TOO_LONG, f"Password must be at most {self.max_length} characters."
-        )
+        return PasswordRejected(RejectionReason.TOO_LONG, f"Password must be at most {self.max_length} characters.")
 
 
 def _context_words(context: Iterable[str]) -> set[str]:

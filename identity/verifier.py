@@ -776,8 +776,7 @@ class TokenVerifier:
         roles = frozenset(
             role
             for group in groups
-            if group.startswith(ROLE_GROUP_PREFIX)
-            and (role := group.removeprefix(ROLE_GROUP_PREFIX)) in KNOWN_ROLES
+            if group.startswith(ROLE_GROUP_PREFIX) and (role := group.removeprefix(ROLE_GROUP_PREFIX)) in KNOWN_ROLES
         )
         return Principal(
             subject=subject,
