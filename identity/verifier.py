@@ -502,6 +502,7 @@ class JwksCache:
         self._loaded_at: float | None = None
         self._last_attempt: float | None = None
         self._inflight: asyncio.Task[None] | None = None
+        self._generation = 0  # which fetch `_inflight` is, so a stale task never clears a newer one
 
     @property
     def kids(self) -> frozenset[str]:
@@ -525,15 +526,12 @@ class JwksCache:
 
     async def refresh(self) -> None:
         """Fetch now (or join the fetch in flight), ignoring the refetch interval."""
-        if self._inflight is None:
-            self._start_fetch()
-        assert self._inflight is not None
-        await asyncio.shield(self._inflight)
+        await self._shared_fetch(force=True)
 
     async def aclose(self) -> None:
         """Cancel a fetch in flight (call on shutdown)."""
         task, self._inflight = self._inflight, None
-        if task is not None and not task.done():
+        if task is not None and not task.done() and task.get_loop() is asyncio.get_running_loop():
             task.cancel()
             try:
                 await task
@@ -545,20 +543,26 @@ class JwksCache:
 
     async def _fetch_if_allowed(self) -> bool:
         """Join the fetch in flight or start one if the interval allows; False if neither happened."""
-        if self._inflight is None:
+        return await self._shared_fetch(force=False)
+
+    async def _shared_fetch(self, *, force: bool) -> bool:
+        loop = asyncio.get_running_loop()
+        task = self._inflight
+        if task is not None and task.get_loop() is not loop:
+            # Left over from another (closed) event loop, e.g. between test clients: never await it here.
+            task = self._inflight = None
+        if task is None:
             now = self._clock()
-            if self._last_attempt is not None and now - self._last_attempt < self._min_interval:
+            if not force and self._last_attempt is not None and now - self._last_attempt < self._min_interval:
                 return False
-            self._start_fetch()
-        assert self._inflight is not None
-        await asyncio.shield(self._inflight)
+            self._last_attempt = now
+            self._generation += 1
+            task = self._inflight = loop.create_task(self._fetch(self._generation), name="jwks-fetch")
+        # Shielded: a cancelled caller must not cancel the fetch other callers are waiting for.
+        await asyncio.shield(task)
         return True
 
-    def _start_fetch(self) -> None:
-        self._last_attempt = self._clock()
-        self._inflight = asyncio.get_running_loop().create_task(self._fetch(), name="jwks-fetch")
-
-    async def _fetch(self) -> None:
+    async def _fetch(self, generation: int) -> None:
         try:
             keys = parse_jwks(await self._source.fetch())
         except KeysUnavailable as exc:
@@ -568,7 +572,8 @@ class JwksCache:
                 logger.warning("JWKS fetch failed and no keys are cached: %s", exc)
             return
         finally:
-            self._inflight = None
+            if self._generation == generation:
+                self._inflight = None
         added = keys.keys() - self._keys.keys()
         removed = self._keys.keys() - keys.keys()
         if added or removed:

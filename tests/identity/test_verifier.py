@@ -388,6 +388,30 @@ async def test_cache_does_not_hammer_a_down_issuer(ring: KeyRing) -> None:
     assert source.fetches == 1
 
 
+async def test_cache_recovers_after_the_interval_and_refresh_forces_a_fetch(ring: KeyRing) -> None:
+    now = [1000.0]
+    source = CountingSource(ring.jwks)
+    source.fail = True
+    cache = JwksCache(source, cache_seconds=3600, min_refetch_interval_seconds=30, clock=lambda: now[0])
+    with pytest.raises(KeysUnavailable):
+        await cache.get_key(ring.active.kid)
+    source.fail = False
+    now[0] += 29
+    with pytest.raises(KeysUnavailable):
+        await cache.get_key(ring.active.kid)
+    assert source.fetches == 1
+    now[0] += 1
+    assert await cache.get_key(ring.active.kid) is not None
+    assert source.fetches == 2
+    assert cache.kids == {ring.active.kid}
+    await cache.refresh()  # ignores the interval
+    assert source.fetches == 3
+    now[0] += 3600  # stale: the next use refreshes once
+    await cache.get_key(ring.active.kid)
+    await cache.get_key(ring.active.kid)
+    assert source.fetches == 4
+
+
 async def test_cancelled_waiter_does_not_cancel_the_shared_fetch(ring: KeyRing) -> None:
     source = CountingSource(ring.jwks)
     source.gate = asyncio.Event()
