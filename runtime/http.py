@@ -150,9 +150,29 @@ def client_address(scope: Scope, trusted_proxy_hops: int) -> str:
 class RequestContextMiddleware:
     """Request id, access log, metrics and a trace span for every HTTP request (pure ASGI)."""
 
-    def __init__(self, app: ASGIApp, service: str) -> None:
+    def __init__(self, app: ASGIApp, service: str, max_body_bytes: int) -> None:
         self.app = app
         self.service = service
+        self.max_body_bytes = max_body_bytes
+
+    def _limit_body(self, scope: Scope, receive: Receive) -> Receive:
+        """Refuse bodies over the limit: at once from Content-Length, else while streaming."""
+        limit = self.max_body_bytes
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                raise StarletteHTTPException(413)
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise StarletteHTTPException(413)
+            return message
+
+        return limited
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -184,6 +204,13 @@ class RequestContextMiddleware:
             with tracer.start_as_current_span(f"{method}") as span:
                 span.set_attribute("http.request.method", method)
                 try:
+                    try:
+                        receive = self._limit_body(scope, receive)
+                    except StarletteHTTPException:
+                        request = Request(scope)
+                        response = await _on_http_exception(request, StarletteHTTPException(413))
+                        await response(scope, receive, send_wrapper)
+                        return
                     await self.app(scope, receive, send_wrapper)
                 finally:
                     # The router records the matched route in the scope it was given.
@@ -200,6 +227,7 @@ class RequestContextMiddleware:
                     "request",
                     extra={
                         "service": self.service,
+                        "request_id": request_id,
                         "method": method,
                         "route": route,
                         "status": status,
@@ -237,7 +265,6 @@ def create_service_app(
         description=description,
         version=version,
         lifespan=lifespan,
-        max_body_size=settings.max_body_bytes,
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
@@ -249,7 +276,7 @@ def create_service_app(
     app.add_exception_handler(ServiceError, _on_service_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(Exception, _on_unexpected)
-    app.add_middleware(RequestContextMiddleware, service=service)
+    app.add_middleware(RequestContextMiddleware, service=service, max_body_bytes=settings.max_body_bytes)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -37,6 +37,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        # Ids from the request context, unless the record carries its own (set with `extra=`).
         request_id = request_id_var.get()
         if request_id:
             entry["request_id"] = request_id

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -32,17 +34,21 @@ OPERATOR_TOKEN = "operator-test-token-" + uuid.uuid4().hex
 
 
 @pytest.fixture(scope="session")
-def admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def admin_dsn() -> Iterator[str]:
     given = os.environ.get("DATABASE_URL")
     if given:
         yield given
         return
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg"))
+    # Not under pytest's tmp_path: its retention sweep may delete an older run's directory while
+    # another pytest process (a developer's second terminal) still has a server running in it.
+    root = Path(tempfile.mkdtemp(prefix="pocdojo-test-pg-"))
+    server = EmbeddedPostgres(root)
     address = server.start()
     try:
         yield address.dsn()
     finally:
         server.stop(mode="immediate")
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
