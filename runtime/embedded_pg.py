@@ -67,7 +67,7 @@ class EmbeddedPostgres:
         self._password_file = self.root / "superuser-password"
         self._port_file = self.root / "port"
         self._log_file = self.root / "server.log"
-        self._run_as: pwd.struct_passwd | None = None
+        self._run_as: pwd.struct_passwd | None = self._ensure_system_user() if os.geteuid() == 0 else None
         self._started_here = False
 
     # -- public -----------------------------------------------------------------------------------
@@ -75,8 +75,6 @@ class EmbeddedPostgres:
         """Initialise the data directory if needed and make sure a server is running on it."""
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o755)  # noqa: S103 - the server user must traverse it; secrets are 0600
-        if os.geteuid() == 0:
-            self._run_as = self._ensure_system_user()
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
         password = self._password_file.read_text().strip()

@@ -33,14 +33,23 @@ TEMPLATE_DB = "pocdojo_test_template"
 OPERATOR_TOKEN = "operator-test-token-" + uuid.uuid4().hex
 
 
+@pytest.fixture
+def server_dir() -> Iterator[Path]:
+    """A directory an embedded PostgreSQL may live in. Not under pytest's tmp_path: pytest resets
+    its base directory to 0700 whenever a pytest process starts, which would lock out the server's
+    unprivileged user (and its retention sweep may delete a running server's directory)."""
+    root = Path(tempfile.mkdtemp(prefix="pocdojo-test-"))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def admin_dsn() -> Iterator[str]:
     given = os.environ.get("DATABASE_URL")
     if given:
         yield given
         return
-    # Not under pytest's tmp_path: its retention sweep may delete an older run's directory while
-    # another pytest process (a developer's second terminal) still has a server running in it.
+    # Not under pytest's tmp_path: see `server_dir`.
     root = Path(tempfile.mkdtemp(prefix="pocdojo-test-pg-"))
     server = EmbeddedPostgres(root)
     address = server.start()
@@ -151,8 +160,8 @@ def serve() -> Callable[[Callable[[str], Any]], Any]:
     return serve_app
 
 
-async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 5.0, interval: float = 0.02) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def wait_until(predicate: Callable[[], Awaitable[bool]], within: float = 5.0, interval: float = 0.02) -> None:
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         if await predicate():
             return

@@ -42,23 +42,30 @@ class IdentityHarness:
         email = f"admin@{slug}.example.com"
         response = await self.http.post(
             "/v1/tenants",
-            json={"slug": slug, "name": f"Tenant {slug}", "admin_email": email, "admin_password": GOOD_PASSWORD,
-                  **extra},
+            json={
+                "slug": slug,
+                "name": f"Tenant {slug}",
+                "admin_email": email,
+                "admin_password": GOOD_PASSWORD,
+                **extra,
+            },
             headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
         )
         assert response.status_code == 201, response.text
         tenant_id = response.json()["id"]
         return await self.login(slug, email, GOOD_PASSWORD, tenant_id=tenant_id)
 
-    async def login(self, tenant: str, email: str, password: str, *, tenant_id: str = "",
-                    headers: dict[str, str] | None = None) -> Account:
+    async def login(
+        self, tenant: str, email: str, password: str, *, tenant_id: str = "", headers: dict[str, str] | None = None
+    ) -> Account:
         response = await self.password_grant(tenant, email, password, headers=headers)
         assert response.status_code == 200, response.text
         body = response.json()
         return Account(tenant_id, tenant, email, password, body["access_token"], body["refresh_token"])
 
-    async def password_grant(self, tenant: str, email: str, password: str,
-                             headers: dict[str, str] | None = None) -> httpx.Response:
+    async def password_grant(
+        self, tenant: str, email: str, password: str, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
         return await self.http.post(
             "/v1/auth/token",
             data={"grant_type": "password", "tenant": tenant, "username": email, "password": password},
@@ -67,7 +74,8 @@ class IdentityHarness:
 
     async def add_user(self, admin: Account, email: str, roles: list[str] | None = None) -> Account:
         response = await self.http.post(
-            "/v1/users", json={"email": email, "password": GOOD_PASSWORD, "roles": roles or ["member"]},
+            "/v1/users",
+            json={"email": email, "password": GOOD_PASSWORD, "roles": roles or ["member"]},
             headers=admin.auth,
         )
         assert response.status_code == 201, response.text

@@ -32,8 +32,16 @@ async def test_bad_token_corpus_is_refused_with_401_problem(identity: IdentityHa
     assert good.status_code == 200
     corpus = bad_token_corpus(spec)
     assert {name for name, _ in corpus} >= {
-        "alg_none", "hs256_with_public_key_pem", "expired", "not_yet_valid", "wrong_issuer",
-        "id_token_as_access_token", "unknown_kid", "tampered_signature", "foreign_client_id", "jku_header",
+        "alg_none",
+        "hs256_with_public_key_pem",
+        "expired",
+        "not_yet_valid",
+        "wrong_issuer",
+        "id_token_as_access_token",
+        "unknown_kid",
+        "tampered_signature",
+        "foreign_client_id",
+        "jku_header",
     }
     for name, token in corpus:
         response = await identity.http.get("/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
@@ -68,9 +76,7 @@ async def test_missing_or_non_bearer_credentials(identity: IdentityHarness) -> N
 async def test_malformed_bodies_get_precise_answers(
     identity: IdentityHarness, content: bytes, content_type: str, status: int, fragment: str
 ) -> None:
-    response = await identity.http.post(
-        "/v1/auth/register", content=content, headers={"Content-Type": content_type}
-    )
+    response = await identity.http.post("/v1/auth/register", content=content, headers={"Content-Type": content_type})
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == PROBLEM
     assert fragment in response.text
@@ -101,7 +107,9 @@ async def test_oversized_bodies_get_413(identity: IdentityHarness) -> None:
         for _ in range(20):
             yield b"x" * 100_000
 
-    streamed = await identity.http.post("/v1/auth/register", content=chunks(), headers={"Content-Type": "application/json"})
+    streamed = await identity.http.post(
+        "/v1/auth/register", content=chunks(), headers={"Content-Type": "application/json"}
+    )
     assert streamed.status_code == 413
 
 

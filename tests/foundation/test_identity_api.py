@@ -133,7 +133,9 @@ async def test_brute_force_gets_429_but_the_real_user_still_signs_in(identity: I
     assert blocked.headers["content-type"] == PROBLEM
     # Even the right password is refused from the blocked address: no oracle while blocked.
     # The real user, from their own address, is not locked out.
-    real = await identity.password_grant("brute", admin.email, GOOD_PASSWORD, headers={"X-Forwarded-For": "198.51.100.7"})
+    real = await identity.password_grant(
+        "brute", admin.email, GOOD_PASSWORD, headers={"X-Forwarded-For": "198.51.100.7"}
+    )
     assert real.status_code == 200
 
 

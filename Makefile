@@ -1,0 +1,59 @@
+# POC Dojo — every command a developer or CI needs. `make run` and `make test` work on a fresh clone:
+# they create .venv, install the Python packages (and the Node.js test harness) themselves.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY_STAMP   := $(VENV)/.installed
+NODE_STAMP := tests/js/node_modules/.installed
+HOST  ?= 127.0.0.1
+PORT  ?= 8000
+STATE ?= .pocdojo
+
+.PHONY: install install-node run test lint typecheck imports unit clean help
+
+help:
+	@echo "make run      start every service on embedded defaults (http://$(HOST):$(PORT))"
+	@echo "make test     install what the tests need, then lint, type-check, import contracts, pytest"
+	@echo "make install  create .venv and install the project with its dev tools"
+	@echo "make lint | typecheck | imports | unit   one check at a time"
+
+$(PY_STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+install: $(PY_STAMP)
+
+$(NODE_STAMP): tests/js/package.json tests/js/package-lock.json
+	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install-node: $(NODE_STAMP)
+
+run: $(PY_STAMP)
+	$(BIN)/pocdojo dev --host $(HOST) --port $(PORT) --state-dir $(STATE)
+
+lint: $(PY_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(PY_STAMP)
+	$(BIN)/mypy
+
+imports: $(PY_STAMP)
+	$(BIN)/lint-imports
+
+unit: $(PY_STAMP) $(NODE_STAMP)
+	$(BIN)/pytest
+
+test: $(PY_STAMP) $(NODE_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) tests/js/node_modules .mypy_cache .ruff_cache .pytest_cache
