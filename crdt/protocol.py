@@ -90,7 +90,7 @@ class AuthType(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class SyncStep1:
-    """ "Here is my state vector; send me what I am missing"."""
+    """A state vector: "send me what I am missing"."""
 
     state_vector: bytes
 
@@ -224,9 +224,7 @@ def _read_awareness_entries(dec: Decoder) -> tuple[AwarenessEntry, ...]:
     count = dec.read_var_uint()
     if count * _MIN_AWARENESS_ENTRY_BYTES > dec.remaining:
         raise TruncatedMessage(f"awareness update announces {count} entries, too many for its length")
-    return tuple(
-        AwarenessEntry(dec.read_var_uint(), dec.read_var_uint(), dec.read_var_string()) for _ in range(count)
-    )
+    return tuple(AwarenessEntry(dec.read_var_uint(), dec.read_var_uint(), dec.read_var_string()) for _ in range(count))
 
 
 def parse_awareness_update(payload: Buffer) -> tuple[AwarenessEntry, ...]:

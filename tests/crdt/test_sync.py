@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -143,12 +144,12 @@ def test_handle_sync_message_rejects_other_messages() -> None:
         handle_sync_message(Doc(), "nope")  # type: ignore[arg-type]
 
 
-def snapshot(doc: Doc[Text]) -> tuple[bytes, bytes, str, dict[str, object]]:
+def snapshot(doc: Doc[Any]) -> tuple[bytes, bytes, str, dict[str, object]]:
     return (doc.get_state(), doc.get_update(), str(doc.get("text", type=Text)), doc.get("m", type=Map).to_py())
 
 
 def rich_update() -> bytes:
-    src: Doc[Text] = Doc()
+    src: Doc[Any] = Doc()
     text = src.get("text", type=Text)
     mapping = src.get("m", type=Map)
     rng = random.Random(7)
@@ -163,8 +164,8 @@ def rich_update() -> bytes:
 RICH_UPDATE = rich_update()
 
 
-def target() -> Doc[Text]:
-    doc: Doc[Text] = Doc()
+def target() -> Doc[Any]:
+    doc: Doc[Any] = Doc()
     doc.get("text", type=Text).insert(0, "existing")
     doc.get("m", type=Map)["k"] = "v"
     return doc

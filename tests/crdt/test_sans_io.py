@@ -1,0 +1,34 @@
+"""``crdt`` stays sans-IO: it imports no I/O library and nothing else of ours."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import crdt
+
+CRDT_DIR = Path(crdt.__file__).parent
+ALLOWED = {"__future__", "collections", "dataclasses", "enum", "json", "time", "typing", "pycrdt"}
+
+
+def imported_roots(path: Path) -> set[str]:
+    roots: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+def test_crdt_imports_only_the_standard_pieces_it_needs_and_pycrdt() -> None:
+    modules = sorted(CRDT_DIR.glob("*.py"))
+    assert modules
+    for module in modules:
+        unexpected = imported_roots(module) - ALLOWED
+        assert not unexpected, f"{module.name} imports {unexpected}"
+
+
+def test_public_api_is_explicit() -> None:
+    assert set(crdt.__all__) <= set(dir(crdt))
+    assert len(crdt.__all__) == len(set(crdt.__all__))
