@@ -513,14 +513,29 @@ async def jwks_server(cognito_key: SigningKey) -> AsyncIterator[JwksServer]:
         await server.stop()
 
 
-def cognito_verifier(server: JwksServer, **changes: Any) -> TokenVerifier:
+class FakeMonotonic:
+    """A monotonic clock the test advances by hand (the key cache's notion of time)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def cognito_verifier(
+    server: JwksServer, *, monotonic: Callable[[], float] = time.monotonic, **changes: Any
+) -> TokenVerifier:
     settings: dict[str, Any] = {
         "mode": "cognito",
         "issuer": COGNITO_ISSUER,
         "client_ids": frozenset({COGNITO_CLIENT}),
     }
     settings.update(changes)
-    return TokenVerifier(VerifierConfig(**settings), HttpJwksSource(server.url))
+    return TokenVerifier(VerifierConfig(**settings), HttpJwksSource(server.url), monotonic=monotonic)
 
 
 def cognito_token(key: SigningKey, groups: tuple[str, ...] = (f"tenant:{TENANT_ID}",), /, **changes: Any) -> str:
@@ -611,12 +626,13 @@ async def test_thousand_unknown_kids_sequentially_cost_at_most_two_fetches(
 async def test_last_good_keys_are_kept_when_the_issuer_goes_down(
     jwks_server: JwksServer, cognito_key: SigningKey, caplog: pytest.LogCaptureFixture
 ) -> None:
-    verifier = cognito_verifier(jwks_server, jwks_cache_seconds=0.05, min_refetch_interval_seconds=0)
+    clock = FakeMonotonic()
+    verifier = cognito_verifier(jwks_server, monotonic=clock, jwks_cache_seconds=60, min_refetch_interval_seconds=0)
     token = cognito_token(cognito_key)
     await verifier.verify(token)
     assert jwks_server.fetches == 1
     await jwks_server.stop()
-    await asyncio.sleep(0.1)  # the cached keys are now stale: the next use tries to refresh
+    clock.advance(61)  # the cached keys are now stale: every use tries to refresh (interval 0)
     with caplog.at_level(logging.WARNING, logger="identity.verifier"):
         assert (await verifier.verify(token)).tenant_id == TENANT_ID
         assert (await verifier.verify(cognito_token(cognito_key))).tenant_id == TENANT_ID
@@ -644,8 +660,8 @@ async def test_keys_unavailable_when_the_issuer_was_never_reached(
 async def test_rotated_key_is_picked_up_after_the_refetch_interval(
     jwks_server: JwksServer, cognito_key: SigningKey
 ) -> None:
-    interval = 0.3
-    verifier = cognito_verifier(jwks_server, min_refetch_interval_seconds=interval)
+    clock = FakeMonotonic()
+    verifier = cognito_verifier(jwks_server, monotonic=clock, min_refetch_interval_seconds=30)
     await verifier.verify(cognito_token(cognito_key))
     new_key = SigningKey.generate()
     jwks_server.publish(new_key, cognito_key)
@@ -653,7 +669,10 @@ async def test_rotated_key_is_picked_up_after_the_refetch_interval(
     # Within the interval, an unknown kid does not refetch.
     assert type(await refused(verifier, rotated)) is UnknownKey
     assert jwks_server.fetches == 1
-    await asyncio.sleep(interval + 0.05)
+    clock.advance(29)
+    assert type(await refused(verifier, rotated)) is UnknownKey
+    assert jwks_server.fetches == 1
+    clock.advance(1)
     assert (await verifier.verify(rotated)).tenant_id == TENANT_ID
     assert jwks_server.fetches == 2
     assert (await verifier.verify(cognito_token(cognito_key))).tenant_id == TENANT_ID
@@ -664,12 +683,15 @@ async def test_rotated_key_is_picked_up_after_the_refetch_interval(
 async def test_withdrawn_key_stops_verifying_after_the_cache_expires(
     jwks_server: JwksServer, cognito_key: SigningKey
 ) -> None:
-    verifier = cognito_verifier(jwks_server, jwks_cache_seconds=0.2, min_refetch_interval_seconds=0.1)
+    clock = FakeMonotonic()
+    verifier = cognito_verifier(jwks_server, monotonic=clock, jwks_cache_seconds=3600, min_refetch_interval_seconds=30)
     token = cognito_token(cognito_key)
     await verifier.verify(token)
     jwks_server.publish(SigningKey.generate())
     await verifier.verify(token)  # still cached
-    await asyncio.sleep(0.25)
+    clock.advance(3599)
+    await verifier.verify(token)  # still cached
+    clock.advance(1)
     assert type(await refused(verifier, token)) is UnknownKey
     assert jwks_server.fetches == 2
     await verifier.aclose()
