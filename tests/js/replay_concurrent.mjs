@@ -267,6 +267,8 @@ const run = async () => {
   provider.destroy()
   doc.destroy()
   process.stdin.pause()
+  // Let the close frame flush; the provider's (now no-op) reconnect timer would keep us alive.
+  setTimeout(() => process.exit(0), 250).unref()
 }
 
 run().catch((err) => {
