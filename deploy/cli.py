@@ -26,6 +26,7 @@ import uvicorn
 from deploy.services import SERVICES, schemas
 from runtime import migrations
 from runtime.logs import configure_logging
+from runtime.tracing import configure_tracing
 from runtime.settings import Settings
 
 DEMO_TENANT = "demo"
@@ -122,6 +123,7 @@ def _dev(args: argparse.Namespace) -> int:
         overrides["operator_token"] = env.operator_token()
     settings = Settings.from_env(**overrides)
     configure_logging(settings.log_level, json=settings.log_json)
+    configure_tracing(settings)
     demo = asyncio.run(_ensure_demo(settings, state_dir))
     dispatcher = Dispatcher([(spec.path_prefixes, spec.factory(settings)) for spec in SERVICES.values()])
     print(
@@ -141,8 +143,9 @@ def _dev(args: argparse.Namespace) -> int:
 
 # -- serve ----------------------------------------------------------------------------------------
 def _serve(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
+    settings = Settings.from_env(service_name=f"pocdojo-{args.service}")
     configure_logging(settings.log_level, json=settings.log_json)
+    configure_tracing(settings)
     app = SERVICES[args.service].factory(settings)
     uvicorn.Server(_uvicorn_config(app, args.host, args.port, settings)).run()
     return 0

@@ -59,7 +59,9 @@ def verifier_startup(
         else:
             client = await stack.enter_async_context(httpx.AsyncClient(timeout=5.0))
             source = HttpJwksSource(settings.jwks_url, client=client)
-        app.state.verifier = TokenVerifier(verifier_config(settings), source)
+        verifier = TokenVerifier(verifier_config(settings), source)
+        stack.push_async_callback(verifier.aclose)
+        app.state.verifier = verifier
 
     return start
 

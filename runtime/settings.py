@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
 
+    # -- tracing ----------------------------------------------------------------------------------
+    otel_exporter: Literal["none", "console", "otlp"] = "none"
+    """`otlp` sends spans to OTEL_EXPORTER_OTLP_ENDPOINT (the ADOT collector forwarding to X-Ray)."""
+
     # -- token verification (every service) --------------------------------------------------------
     auth_mode: Literal["local", "cognito"] = "local"
     auth_issuer: str | None = None
