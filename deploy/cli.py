@@ -26,8 +26,8 @@ import uvicorn
 from deploy.services import SERVICES, schemas
 from runtime import migrations
 from runtime.logs import configure_logging
-from runtime.tracing import configure_tracing
 from runtime.settings import Settings
+from runtime.tracing import configure_tracing
 
 DEMO_TENANT = "demo"
 DEMO_EMAIL = "demo@pocdojo.dev"
