@@ -181,3 +181,59 @@ async def test_migrate_and_tenants_commands(server_dir: Path) -> None:
 async def test_cli_rejects_unknown_actions(tmp_path: Path, action: str) -> None:
     code, out = await _cli("migrate", action, state=tmp_path)
     assert code == 2 and "invalid choice" in out
+
+
+async def test_serve_runs_one_service_from_environment_settings(database, keys_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    from identity.keys import KeyRing
+
+    ring = KeyRing.load_or_create(keys_dir / "keys")
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("POCDOJO_")},
+        "DATABASE_URL": database.service,
+        "POCDOJO_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "POCDOJO_SIGNING_KEYS": ring.active.to_pem().decode(),
+        "POCDOJO_OPERATOR_TOKEN": "serve-operator-token",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        POCDOJO,
+        "serve",
+        "identity",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env=env,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            for _ in range(200):
+                try:
+                    ready = (await http.get("/readyz")).status_code == 200
+                except httpx.TransportError:
+                    ready = False  # not listening yet
+                if ready:
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("pocdojo serve did not become ready")
+            created = await http.post(
+                "/v1/tenants",
+                json={
+                    "slug": "served",
+                    "name": "Served",
+                    "admin_email": "a@served.com",
+                    "admin_password": "served passphrase ok",
+                },
+                headers={"Authorization": "Bearer serve-operator-token"},
+            )
+            assert created.status_code == 201
+            jwks = (await http.get("/.well-known/jwks.json")).json()
+            assert [k["kid"] for k in jwks["keys"]] == [ring.active.kid]
+    finally:
+        await _stop(proc)
+    out = (await proc.stdout.read()).decode() if proc.stdout else ""  # type: ignore[union-attr]
+    assert "serve-operator-token" not in out
+    assert '"level":"INFO"' in out
