@@ -137,7 +137,12 @@ def _dev(args: argparse.Namespace) -> int:
         flush=True,
     )
     server = uvicorn.Server(_uvicorn_config(dispatcher, args.host, args.port, settings))
-    server.run()
+    try:
+        server.run()
+    finally:
+        # Ordered shutdown: the services have stopped; stop the database this command started.
+        if env.postgres.started_here:
+            env.postgres.stop()
     return 0
 
 
