@@ -1,7 +1,9 @@
-"""The document engine: a sans-IO y-websocket codec, awareness table and sync over pycrdt.
+"""The document engine: a sans-IO y-websocket codec, awareness table and sync over pycrdt, and the
+room engine on top of it (rooms, the room manager, extensions, persistence).
 
 Nothing in this package does I/O or imports another package of ours; transports feed it bytes and
-send the bytes it returns. Import from here, not from the modules:
+send the bytes it returns (through the `Channel` protocol), stores are injected. Import from here,
+not from the modules:
 
 >>> from crdt import decode_message, encode_sync_step1, SyncStep1
 >>> encode_sync_step1(b"\\x00").hex()
@@ -11,6 +13,16 @@ SyncStep1(state_vector=b'\\x00')
 """
 
 from .awareness import AwarenessTable
+from .channel import (
+    Channel,
+    CloseCode,
+    ConnectionOrigin,
+    Origin,
+    Outbound,
+    RemoteOrigin,
+    ServerOrigin,
+    StorageOrigin,
+)
 from .errors import (
     AwarenessLimitExceeded,
     CrdtError,
@@ -26,6 +38,7 @@ from .errors import (
     UpdateRejected,
     VarUintOverflow,
 )
+from .extensions import AwarenessEvent, ChangeEvent, RoomExtension, order_extensions
 from .lib0 import (
     MAX_VAR_UINT,
     MAX_VAR_UINT_BYTES,
@@ -35,6 +48,8 @@ from .lib0 import (
     encode_var_uint,
     encode_var_uint8array,
 )
+from .manager import InvalidRoomTransition, RoomManager, RoomManagerClosed, RoomState
+from .persistence import PersistenceError, PersistenceExtension
 from .protocol import (
     AuthPermissionDenied,
     AuthType,
@@ -61,29 +76,57 @@ from .protocol import (
     parse_awareness_update,
     validate_awareness_state,
 )
+from .room import DEFAULT_MAX_DOCUMENT_BYTES, Room, RoomStats
+from .store import DocumentStore, MemoryStore, StoreError, StoreUnavailable
 from .sync import apply_update, create_sync_step1, handle_sync_message
+from .updates import EMPTY_UPDATE, merge_updates
 
 __all__ = [
+    "DEFAULT_MAX_DOCUMENT_BYTES",
+    "EMPTY_UPDATE",
     "MAX_VAR_UINT",
     "MAX_VAR_UINT_BYTES",
     "AuthPermissionDenied",
     "AuthType",
     "AwarenessEntry",
+    "AwarenessEvent",
     "AwarenessLimitExceeded",
     "AwarenessMessage",
     "AwarenessTable",
+    "ChangeEvent",
+    "Channel",
+    "CloseCode",
+    "ConnectionOrigin",
     "CrdtError",
     "Decoder",
+    "DocumentStore",
     "DocumentTooLarge",
     "Encoder",
     "InvalidAwarenessState",
+    "InvalidRoomTransition",
     "InvalidStateVector",
     "InvalidUtf8",
     "LimitExceeded",
+    "MemoryStore",
     "Message",
     "MessageType",
+    "Origin",
+    "Outbound",
+    "PersistenceError",
+    "PersistenceExtension",
     "ProtocolError",
     "QueryAwareness",
+    "RemoteOrigin",
+    "Room",
+    "RoomExtension",
+    "RoomManager",
+    "RoomManagerClosed",
+    "RoomState",
+    "RoomStats",
+    "ServerOrigin",
+    "StorageOrigin",
+    "StoreError",
+    "StoreUnavailable",
     "SyncMessage",
     "SyncStep1",
     "SyncStep2",
@@ -109,6 +152,8 @@ __all__ = [
     "encode_var_uint",
     "encode_var_uint8array",
     "handle_sync_message",
+    "merge_updates",
+    "order_extensions",
     "parse_awareness_state",
     "parse_awareness_update",
     "validate_awareness_state",

@@ -8,7 +8,21 @@ from pathlib import Path
 import crdt
 
 CRDT_DIR = Path(crdt.__file__).parent
-ALLOWED = {"__future__", "collections", "dataclasses", "enum", "json", "time", "typing", "pycrdt"}
+# The room engine adds asyncio (tasks, timers), logging and a few pure-stdlib helpers; still no I/O library.
+ALLOWED = {
+    "__future__",
+    "asyncio",
+    "collections",
+    "contextlib",
+    "dataclasses",
+    "enum",
+    "json",
+    "logging",
+    "time",
+    "types",
+    "typing",
+    "pycrdt",
+}
 
 
 def imported_roots(path: Path) -> set[str]:

@@ -1,0 +1,93 @@
+"""Extension points of the room engine: hooks that each take one payload object.
+
+Persistence, cross-node fan-out, metrics… are each one :class:`RoomExtension` subclass in one
+module, not branches inside the room. The :class:`~crdt.manager.RoomManager` runs the hooks of its
+extensions in priority order (highest :attr:`RoomExtension.priority` first, then in the order given).
+
+Every change to a document — from a client, the server itself, the store or another node — reaches
+:meth:`RoomExtension.on_change` as a :class:`ChangeEvent` whose ``origin`` says where it came from,
+so that an extension can ignore what it produced itself (persistence skips
+:class:`~crdt.channel.StorageOrigin`, a Redis fan-out skips :class:`~crdt.channel.RemoteOrigin`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .channel import Origin
+
+if TYPE_CHECKING:
+    from .room import Room
+
+__all__ = ["AwarenessEvent", "ChangeEvent", "RoomExtension", "order_extensions"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEvent:
+    """A change that was applied to ``room``'s document and already broadcast to its connections.
+
+    ``update`` is the *effective* change (what the CRDT engine integrated, as one encoded update),
+    not necessarily the bytes that were received: a duplicate changes nothing and raises no event.
+    """
+
+    room: Room
+    update: bytes
+    origin: Origin
+
+
+@dataclass(frozen=True, slots=True)
+class AwarenessEvent:
+    """Awareness entries accepted by ``room`` and already broadcast to its connections.
+
+    ``message`` is the encoded awareness message (one y-websocket frame, ``decode_message`` reads
+    it back). ``origin`` is the connection that sent it or left, :class:`~crdt.channel.RemoteOrigin`
+    for entries relayed from another node, or :class:`~crdt.channel.ServerOrigin` for states the
+    server timed out.
+    """
+
+    room: Room
+    message: bytes
+    origin: Origin
+
+
+class RoomExtension:
+    """Base class of room extensions: every hook is a no-op until overridden.
+
+    The synchronous hooks (:meth:`on_change`, :meth:`on_awareness`) run on the hot path, inside the
+    room's message handling: they must not block (schedule work instead). An exception raised by a
+    hook is logged by the room and does not stop the other extensions — the change has already
+    happened; it cannot be refused any more.
+    """
+
+    priority: int = 100
+    """Hooks of extensions with a higher priority run first."""
+
+    async def on_load(self, room_name: str) -> Sequence[bytes]:
+        """Return updates to apply (with ``StorageOrigin``) before anyone in the room is answered.
+
+        Called once per load of the room; every extension may contribute. Raising fails the load:
+        every connection waiting for the room gets the exception and the next join tries again.
+        """
+        return ()
+
+    def on_change(self, event: ChangeEvent) -> None:
+        """A change was applied and broadcast (any origin, including ``StorageOrigin``)."""
+
+    def on_awareness(self, event: AwarenessEvent) -> None:
+        """Awareness entries were accepted and broadcast."""
+
+    async def before_unload(self, room: Room) -> None:
+        """The room has been idle and is about to be dropped from memory (e.g. flush it now).
+
+        Raising keeps the room loaded; unloading is tried again later.
+        """
+
+    async def on_shutdown(self) -> None:
+        """The manager is shutting down, after every connection was closed (e.g. flush everything)."""
+
+
+def order_extensions(extensions: Iterable[RoomExtension]) -> tuple[RoomExtension, ...]:
+    """The extensions in the order their hooks run: highest priority first, stable otherwise."""
+    return tuple(sorted(extensions, key=lambda ext: -ext.priority))

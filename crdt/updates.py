@@ -1,0 +1,84 @@
+"""Helpers over encoded Yjs updates (no I/O).
+
+:func:`merge_updates` is what a document store uses to compact its log into one snapshot.
+
+Why not ``pycrdt.merge_updates``? pycrdt 0.14 has one (Yrs' ``merge_updates_v1``) and it is
+lossless, but it merges structs without integrating them: deleted content is kept and nothing is
+garbage-collected. On the ``sveltecomponent`` editing trace (18,335 updates, 785 kB) it produced a
+511 kB "snapshot" in 1.5 s, where integrating the same updates into a fresh ``Doc`` and encoding it
+gave the 125 kB document in 0.04 s. So we integrate into a ``Doc``.
+
+A ``Doc`` does have one blind spot: updates whose dependencies are missing stay *pending* inside
+it and ``Doc.get_update()`` leaves them out. A log written by our rooms never contains such updates
+(rooms store what pycrdt reports as integrated), but a merge must never lose data, so if the merged
+input holds structs the ``Doc`` could not integrate, they are appended with the native merge.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import pycrdt
+
+from .errors import UpdateRejected
+from .lib0 import Decoder
+
+__all__ = ["EMPTY_UPDATE", "merge_updates"]
+
+EMPTY_UPDATE = b"\x00\x00"
+"""The encoding of an update that changes nothing (no structs, empty delete set)."""
+
+logger = logging.getLogger("crdt.updates")
+
+
+def _clocks(state_vector: bytes) -> dict[int, int]:
+    dec = Decoder(state_vector)
+    return {dec.read_var_uint(): dec.read_var_uint() for _ in range(dec.read_var_uint())}
+
+
+def _beyond(diff: bytes, clocks: dict[int, int]) -> bool:
+    """True if ``diff`` (an update minus a state) still carries structs, or deletes ranges past ``clocks``.
+
+    Update v1 layout: structs (``varUint`` client count, then per client its structs), then the
+    delete set (``varUint`` client count, then per client ``client • n • n × (clock • length)``).
+    """
+    dec = Decoder(diff)
+    if dec.read_var_uint():
+        return True
+    for _ in range(dec.read_var_uint()):
+        known = clocks.get(dec.read_var_uint(), 0)
+        for _ in range(dec.read_var_uint()):
+            if dec.read_var_uint() + dec.read_var_uint() > known:
+                return True
+    return False
+
+
+def merge_updates(updates: Sequence[bytes]) -> bytes:
+    """Merge ``updates`` (in any order) into one update holding the same content.
+
+    Raises :class:`~crdt.errors.UpdateRejected` if one of them is not a valid update.
+    """
+    if not updates:
+        return EMPTY_UPDATE
+    doc: pycrdt.Doc[Any] = pycrdt.Doc()
+    try:
+        with doc.transaction():
+            for update in updates:
+                doc.apply_update(update)
+        merged = doc.get_update()
+        state = doc.get_state()
+        clocks = _clocks(state)
+        # What each update holds beyond the merged state: normally nothing at all.
+        leftovers = [diff for diff in (pycrdt.get_update(u, state) for u in updates) if _beyond(diff, clocks)]
+        if not leftovers:
+            return merged
+        logger.warning(
+            "merging %d updates: %d depend on changes that are missing; their content is kept unmerged",
+            len(updates),
+            len(leftovers),
+        )
+        return pycrdt.merge_updates(merged, *leftovers)
+    except ValueError as exc:
+        raise UpdateRejected(f"cannot merge updates: {exc}") from exc
