@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg
 import uvicorn
 
-from deploy.services import SERVICES, schemas
+from deploy.services import COLLAB_PROTOCOL, SERVICES, schemas
 from runtime import migrations
 from runtime.logs import configure_logging
 from runtime.settings import Settings
@@ -65,13 +65,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _uvicorn_config(app: Any, host: str, port: int, settings: Settings) -> uvicorn.Config:
+def _uvicorn_config(app: Any, host: str, port: int, settings: Settings, ws: str = COLLAB_PROTOCOL) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         host=host,
         port=port,
-        ws="websockets-sansio",
+        ws=ws,
         ws_per_message_deflate=False,
+        ws_max_size=settings.collab_max_frame_bytes,
         lifespan="on",
         log_config=None,
         access_log=False,
@@ -121,6 +122,8 @@ def _dev(args: argparse.Namespace) -> int:
     }
     if not os.environ.get("POCDOJO_OPERATOR_TOKEN"):
         overrides["operator_token"] = env.operator_token()
+    if not os.environ.get("POCDOJO_TICKET_SECRET"):
+        overrides["ticket_secret"] = env.ticket_secret()
     settings = Settings.from_env(**overrides)
     configure_logging(settings.log_level, json=settings.log_json)
     configure_tracing(settings)
@@ -151,8 +154,9 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env(service_name=f"pocdojo-{args.service}")
     configure_logging(settings.log_level, json=settings.log_json)
     configure_tracing(settings)
-    app = SERVICES[args.service].factory(settings)
-    uvicorn.Server(_uvicorn_config(app, args.host, args.port, settings)).run()
+    spec = SERVICES[args.service]
+    app = spec.factory(settings)
+    uvicorn.Server(_uvicorn_config(app, args.host, args.port, settings, ws=spec.ws_protocol)).run()
     return 0
 
 

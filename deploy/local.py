@@ -90,6 +90,9 @@ class EmbeddedEnvironment:
     def operator_token(self) -> str:
         return read_or_create_secret(self.state_dir / "operator-token")
 
+    def ticket_secret(self) -> str:
+        return read_or_create_secret(self.state_dir / "ticket-secret", 48)
+
 
 async def migrate_all(owner_dsn: str) -> dict[str, list[int]]:
     conn = await asyncpg.connect(owner_dsn)

@@ -18,9 +18,11 @@ from runtime.settings import Settings
 @dataclass(frozen=True)
 class ServiceSpec:
     name: str
-    schema: ServiceSchema | None
+    schemas: tuple[ServiceSchema, ...]
     path_prefixes: tuple[str, ...]
     factory: Callable[[Settings], FastAPI]
+    ws_protocol: str = "websockets-sansio"
+    """uvicorn's `ws=`: the dojo service runs the collab fast path."""
 
 
 def _identity(settings: Settings) -> FastAPI:
@@ -29,15 +31,30 @@ def _identity(settings: Settings) -> FastAPI:
     return create_app(settings)
 
 
+def _dojo(settings: Settings) -> FastAPI:
+    from dojo.app import create_app
+
+    return create_app(settings)
+
+
+COLLAB_PROTOCOL = "dojo.fastpath:CollabWebSocketProtocol"
+
 SERVICES: dict[str, ServiceSpec] = {
     "identity": ServiceSpec(
         "identity",
-        ServiceSchema("identity", "identity"),
+        (ServiceSchema("identity", "identity"),),
         ("/v1/auth/", "/v1/tenants", "/v1/tenant", "/v1/users", "/.well-known/"),
         _identity,
+    ),
+    "dojo": ServiceSpec(
+        "dojo",
+        (ServiceSchema("crdt", "crdt"),),
+        ("/v1/collab", "/v1/dojos", "/v1/signal"),
+        _dojo,
+        ws_protocol=COLLAB_PROTOCOL,
     ),
 }
 
 
 def schemas() -> list[ServiceSchema]:
-    return [spec.schema for spec in SERVICES.values() if spec.schema is not None]
+    return [schema for spec in SERVICES.values() for schema in spec.schemas]

@@ -29,6 +29,18 @@ from runtime.errors import Forbidden, Unauthorized
 from runtime.metrics import AUTH_FAILURES
 from runtime.settings import Settings
 
+__all__ = [
+    "CurrentPrincipal",
+    "Principal",
+    "TokenError",
+    "TokenVerifier",
+    "authenticate_token",
+    "require_principal",
+    "require_role",
+    "verifier_config",
+    "verifier_startup",
+]
+
 _bearer = HTTPBearer(auto_error=False, description="An access token from POST /v1/auth/token (or Cognito).")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import asyncpg
 import asyncpg.pool
@@ -20,6 +20,7 @@ import orjson
 from runtime.errors import ServiceUnavailable
 
 Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | asyncpg.pool.PoolConnectionProxy[asyncpg.Record]"
+IsolationLevel = Literal["read_committed", "repeatable_read", "serializable"]
 Pool: TypeAlias = "asyncpg.Pool[asyncpg.Record]"
 
 
@@ -71,10 +72,12 @@ class Database:
         return self._pool
 
     @asynccontextmanager
-    async def tenant_tx(self, tenant_id: uuid.UUID | str) -> AsyncIterator[Connection]:
+    async def tenant_tx(
+        self, tenant_id: uuid.UUID | str, *, isolation: IsolationLevel = "read_committed"
+    ) -> AsyncIterator[Connection]:
         """A transaction bound to one tenant; RLS sees only that tenant's rows."""
         tid = str(uuid.UUID(str(tenant_id)))
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self.pool.acquire() as conn, conn.transaction(isolation=isolation):
             await conn.execute("SELECT set_config('app.tenant_id', $1, true)", tid)
             yield conn
 

@@ -81,6 +81,21 @@ class Settings(BaseSettings):
     login_max_failures_per_ip: int = Field(default=50, ge=1)
     login_failure_window_seconds: int = Field(default=900, ge=10)
 
+    # -- realtime collaboration (dojo service) ---------------------------------------------------------
+    ticket_secret: SecretStr | None = None
+    """HMAC secret (≥ 32 bytes) shared by every node for connection tickets; dev: generated."""
+    ticket_ttl_seconds: int = Field(default=60, ge=5, le=600)
+    collab_max_frame_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    """Largest WebSocket message accepted (close 1009 above it)."""
+    collab_max_document_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    collab_messages_per_second: float = Field(default=500.0, gt=0)
+    collab_message_burst: int = Field(default=2000, ge=1)
+    collab_max_backlog_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024)
+    """Unsent bytes a connection may accumulate before it is closed as too slow (1013)."""
+    collab_idle_unload_seconds: float = Field(default=30.0, ge=0)
+    collab_persist_debounce_seconds: float = Field(default=0.5, gt=0, le=1.0)
+    collab_persist_max_delay_seconds: float = Field(default=3.0, gt=0, le=5.0)
+
     @field_validator("allowed_origins", "auth_client_ids", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:

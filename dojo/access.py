@@ -1,0 +1,122 @@
+"""Who may open a collab room, and how: credentials at the upgrade and the authorization hook.
+
+Credentials are an `Authorization: Bearer` access token (native clients) or a short-lived
+`?ticket=` bound to user and room (clients that cannot set headers). The authorization hook then
+decides read-write, read-only or denied for that room; a service registers hooks per room kind
+(plain rooms here; dojo rooms consult the dojo's participants and roles).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from crdt.channel import CloseCode
+from dojo.tickets import Purpose, TicketError, TicketSigner
+from runtime.auth import Principal, TokenError, TokenVerifier
+
+ROOM_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+
+
+class Access(enum.Enum):
+    READ_WRITE = "read-write"
+    READ_ONLY = "read-only"
+    DENIED = "denied"
+
+
+class Refused(Exception):
+    """The connection is refused: sent as permission-denied, then closed with `code`."""
+
+    def __init__(self, code: CloseCode, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Connecting:
+    """An authenticated user about to join a room."""
+
+    tenant_id: str
+    user_id: str
+    roles: frozenset[str]
+    room: str
+    expires_at: int | None
+    """When the credential expires (bearer tokens); tickets only open the connection."""
+    readonly_requested: bool = False
+
+
+class Authorizer(Protocol):
+    async def authorize(self, who: Connecting) -> Access: ...
+
+
+class TenantMembers:
+    """Plain rooms: every member of the room's tenant may edit (a read-only ticket may not)."""
+
+    async def authorize(self, who: Connecting) -> Access:
+        return Access.READ_ONLY if who.readonly_requested else Access.READ_WRITE
+
+
+def check_room(room: str) -> str:
+    if not ROOM_RE.match(room):
+        raise Refused(CloseCode.BAD_MESSAGE, "room names are 1-128 letters, digits, '.', '_', ':' or '-'")
+    return room
+
+
+def bearer_token(headers: Mapping[str, str]) -> str | None:
+    header = headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Refused(CloseCode.UNAUTHORIZED, "unauthorized: use Authorization: Bearer <access token>")
+    return token.strip()
+
+
+async def authenticate(
+    *,
+    room: str,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    verifier: TokenVerifier,
+    tickets: TicketSigner,
+    purpose: Purpose,
+) -> Connecting:
+    """The user behind the upgrade request, or `Refused(UNAUTHORIZED)`."""
+    token = bearer_token(headers)
+    ticket = query.get("ticket")
+    if token is not None:
+        try:
+            principal: Principal = await verifier.verify(token)
+        except TokenError as exc:
+            raise Refused(CloseCode.UNAUTHORIZED, f"unauthorized: {exc.detail}") from exc
+        return Connecting(
+            tenant_id=principal.tenant_id,
+            user_id=principal.subject,
+            roles=frozenset(principal.roles),
+            room=room,
+            expires_at=principal.expires_at,
+        )
+    if ticket:
+        try:
+            grant = tickets.verify(ticket, room=room, purpose=purpose)
+        except TicketError as exc:
+            raise Refused(CloseCode.UNAUTHORIZED, f"unauthorized: {exc}") from exc
+        return Connecting(
+            tenant_id=grant.tenant_id,
+            user_id=grant.user_id,
+            roles=frozenset(grant.roles),
+            room=room,
+            expires_at=None,
+            readonly_requested=grant.readonly,
+        )
+    raise Refused(CloseCode.UNAUTHORIZED, "unauthorized: send an access token or a ticket")
+
+
+def origin_allowed(headers: Mapping[str, str], allowed: list[str]) -> bool:
+    """Browsers send Origin; native clients don't. A browser origin must be on the allowlist."""
+    origin = headers.get("origin")
+    return origin is None or origin in allowed

@@ -1,0 +1,193 @@
+"""`GET /v1/collab/{room}`: the y-websocket endpoint (API.md), on either transport.
+
+The upgrade is authenticated and authorized first. A refused client is accepted just long enough to
+receive the protocol's permission-denied message and a close code (4401/4403/4404 — y-websocket 3.1
+does not reconnect after 44xx), because the client ignores HTTP status codes; a browser Origin
+outside the allowlist is refused before the upgrade (HTTP 403).
+
+Then the connection joins its room — namespaced by tenant, so the same name in two tenants is two
+documents — through the fast path when the server runs `CollabWebSocketProtocol`, else through the
+ASGI adapter below (a bounded queue drained by one writer task per connection).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from crdt.channel import CloseCode, Outbound
+from crdt.protocol import encode_permission_denied
+from dojo.access import Access, Authorizer, Connecting, Refused, authenticate, check_room, origin_allowed
+from dojo.docstore import room_key
+from dojo.fastpath import FASTPATH_EXTENSION, CollabWebSocketProtocol, FastChannel
+from dojo.limits import TokenBucket
+from dojo.tickets import TicketSigner
+from runtime.auth import TokenVerifier
+from runtime.settings import Settings
+
+log = logging.getLogger("dojo.collab")
+
+
+class RoomLike(Protocol):
+    def receive(self, channel: Any, data: bytes) -> None: ...
+
+
+class ManagerLike(Protocol):
+    async def join(self, name: str, channel: Any) -> Any: ...
+
+    def leave(self, room: Any, channel: Any) -> None: ...
+
+
+@dataclass
+class CollabEndpoint:
+    """Everything the endpoint needs, built by the app's startup."""
+
+    settings: Settings
+    verifier: TokenVerifier
+    tickets: TicketSigner
+    manager: ManagerLike
+    authorizer: Authorizer
+
+    async def __call__(self, websocket: WebSocket) -> None:
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in websocket.scope["headers"]}
+        if not origin_allowed(headers, self.settings.allowed_origins):
+            await websocket.close(code=CloseCode.FORBIDDEN)  # before accept: HTTP 403
+            return
+        room = websocket.path_params["room"]
+        try:
+            who = await self._admit(room, headers, dict(websocket.query_params))
+        except Refused as refused:
+            await websocket.accept()
+            await websocket.send_bytes(encode_permission_denied(refused.reason))
+            await websocket.close(code=refused.code, reason=refused.reason[:120])
+            return
+        access = await self.authorizer.authorize(who)
+        if access is Access.DENIED:
+            await websocket.accept()
+            await websocket.send_bytes(encode_permission_denied("forbidden: no access to this room"))
+            await websocket.close(code=CloseCode.FORBIDDEN, reason="forbidden")
+            return
+        await websocket.accept()
+        key = room_key(who.tenant_id, room)
+        fast = websocket.scope.get("extensions", {}).get(FASTPATH_EXTENSION)
+        if isinstance(fast, CollabWebSocketProtocol):
+            await self._run_fast(fast, key, access)
+        else:
+            await self._run_asgi(websocket, key, access)
+
+    async def _admit(self, room: str, headers: dict[str, str], query: dict[str, str]) -> Connecting:
+        check_room(room)
+        return await authenticate(
+            room=room, headers=headers, query=query, verifier=self.verifier, tickets=self.tickets, purpose="collab"
+        )
+
+    def _bucket(self) -> TokenBucket:
+        return TokenBucket(self.settings.collab_messages_per_second, self.settings.collab_message_burst)
+
+    async def _run_fast(self, proto: CollabWebSocketProtocol, key: str, access: Access) -> None:
+        channel: FastChannel = proto.attach(max_backlog=self.settings.collab_max_backlog_bytes, bucket=self._bucket())
+        channel.readonly = access is Access.READ_ONLY
+        try:
+            room = await self.manager.join(key, channel)
+        except Exception:
+            log.exception("loading a room failed", extra={"room": key})
+            channel.close(CloseCode.INTERNAL_ERROR, "the document could not be loaded; retry")
+            return
+        manager = self.manager
+        proto.start(room.receive, lambda ch: manager.leave(room, ch))
+        # The task ends here: the room drives the connection from now on.
+
+    async def _run_asgi(self, websocket: WebSocket, key: str, access: Access) -> None:
+        channel = AsgiChannel(websocket, self.settings.collab_max_backlog_bytes)
+        channel.readonly = access is Access.READ_ONLY
+        writer = asyncio.create_task(channel.write_loop())
+        room = None
+        try:
+            room = await self.manager.join(key, channel)
+            bucket = self._bucket()
+            while not channel.closed:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                data = message.get("bytes")
+                if data is None:
+                    channel.close(CloseCode.UNSUPPORTED_DATA, "text frames are not part of the protocol; send binary")
+                elif not bucket.allow():
+                    channel.close(CloseCode.TRY_AGAIN_LATER, "message rate limit exceeded")
+                else:
+                    room.receive(channel, data)
+        except WebSocketDisconnect:
+            log.debug("collab client disconnected", extra={"room": key})
+        except Exception:
+            log.exception("collab connection failed", extra={"room": key})
+            channel.close(CloseCode.INTERNAL_ERROR, "internal error")
+        finally:
+            channel.mark_closed()
+            if room is not None:
+                self.manager.leave(room, channel)
+            await writer
+
+
+class AsgiChannel:
+    """`crdt.Channel` over a Starlette WebSocket: a bounded queue and one writer task."""
+
+    _next_key = 1 << 40  # distinct from the fast path's keys
+
+    def __init__(self, websocket: WebSocket, max_backlog: int) -> None:
+        AsgiChannel._next_key += 1
+        self.key = AsgiChannel._next_key
+        self.readonly = False
+        self._ws = websocket
+        self._max_backlog = max_backlog
+        self._queue: deque[Outbound] = deque()
+        self._queued_bytes = 0
+        self._wakeup = asyncio.Event()
+        self._close: tuple[int, str] | None = None
+        self.closed = False
+
+    def send(self, message: Outbound) -> None:
+        if self.closed:
+            return
+        self._queue.append(message)
+        self._queued_bytes += len(message)
+        if self._queued_bytes > self._max_backlog:
+            self.close(CloseCode.TRY_AGAIN_LATER, "client is not reading fast enough")
+            return
+        self._wakeup.set()
+
+    def close(self, code: int, reason: str = "") -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._close = (code, reason[:120])
+        self._wakeup.set()
+
+    def mark_closed(self) -> None:
+        self.closed = True
+        self._wakeup.set()
+
+    async def write_loop(self) -> None:
+        ws = self._ws
+        try:
+            while True:
+                await self._wakeup.wait()
+                self._wakeup.clear()
+                while self._queue and self._close is None and ws.application_state == WebSocketState.CONNECTED:
+                    message = self._queue.popleft()
+                    self._queued_bytes -= len(message)
+                    await ws.send_bytes(message.payload)
+                if self._close is not None:
+                    if ws.application_state == WebSocketState.CONNECTED:
+                        await ws.close(code=self._close[0], reason=self._close[1])
+                    return
+                if self.closed:
+                    return
+        except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+            # The peer went away mid-write; the receive loop sees the disconnect and leaves the room.
+            log.debug("collab writer stopped: %s", type(exc).__name__)
+            self.closed = True

@@ -1,0 +1,143 @@
+"""Fixtures for the realtime tests: identity + dojo served together (like `pocdojo dev`), on the
+fast-path protocol by default, restartable on the same port."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+import uvicorn
+
+from deploy.local import Dispatcher
+from deploy.services import COLLAB_PROTOCOL, SERVICES
+from runtime.embedded_pg import free_port
+from runtime.settings import Settings
+from tests.conftest import OPERATOR_TOKEN
+from tests.foundation.conftest import GOOD_PASSWORD
+
+TICKET_SECRET = secrets.token_urlsafe(48)
+
+
+@dataclass
+class User:
+    tenant: str
+    tenant_id: str
+    email: str
+    access_token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+@dataclass
+class CollabServer:
+    settings_factory: Callable[..., Settings]
+    ws_protocol: str = COLLAB_PROTOCOL
+    overrides: dict[str, Any] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    _server: uvicorn.Server | None = None
+    _task: asyncio.Task[None] | None = None
+    app: Dispatcher | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/v1/collab"
+
+    @property
+    def settings(self) -> Settings:
+        return self.settings_factory(
+            public_url=self.base, ticket_secret=TICKET_SECRET, collab_idle_unload_seconds=0.5, **self.overrides
+        )
+
+    async def start(self) -> None:
+        settings = self.settings
+        self.app = Dispatcher([(spec.path_prefixes, spec.factory(settings)) for spec in SERVICES.values()])
+        config = uvicorn.Config(
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            ws=self.ws_protocol,
+            ws_per_message_deflate=False,
+            ws_max_size=settings.collab_max_frame_bytes,
+            lifespan="on",
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=5,
+        )
+        self._server = uvicorn.Server(config)
+        self._task = asyncio.create_task(self._server.serve())
+        for _ in range(1000):
+            if self._server.started or self._task.done():
+                break
+            await asyncio.sleep(0.01)
+        if self._task.done():
+            self._task.result()
+            raise RuntimeError("server exited during startup")
+
+    async def stop(self) -> None:
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            await asyncio.wait_for(self._task, timeout=30)
+            self._server = self._task = None
+
+    @property
+    def dojo_app(self) -> Any:
+        assert self.app is not None
+        return self.app.apps[1]
+
+    async def user(self, http: httpx.AsyncClient, tenant: str | None = None, email: str | None = None) -> User:
+        tenant = tenant or f"t{uuid.uuid4().hex[:10]}"
+        email = email or f"admin@{tenant}.example.com"
+        created = await http.post(
+            "/v1/tenants",
+            json={"slug": tenant, "name": tenant, "admin_email": email, "admin_password": GOOD_PASSWORD},
+            headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
+        )
+        assert created.status_code in (201, 409), created.text
+        if created.status_code == 409:  # the tenant exists: register a member instead
+            response = await http.post(
+                "/v1/auth/register", json={"tenant": tenant, "email": email, "password": GOOD_PASSWORD}
+            )
+            assert response.status_code == 201, response.text
+        token = await http.post(
+            "/v1/auth/token",
+            data={"grant_type": "password", "tenant": tenant, "username": email, "password": GOOD_PASSWORD},
+        )
+        assert token.status_code == 200, token.text
+        access = token.json()["access_token"]
+        claims = jwt.decode(access, options={"verify_signature": False})
+        return User(tenant, claims["tenant_id"], email, access)
+
+    async def ticket(self, http: httpx.AsyncClient, user: User, room: str, mode: str = "read-write") -> str:
+        response = await http.post("/v1/collab/tickets", json={"room": room, "mode": mode}, headers=user.auth)
+        assert response.status_code == 201, response.text
+        ticket: str = response.json()["ticket"]
+        return ticket
+
+
+@pytest.fixture
+async def collab(make_settings: Callable[..., Settings]) -> AsyncIterator[CollabServer]:
+    server = CollabServer(make_settings)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+async def http(collab: CollabServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=collab.base, timeout=30) as client:
+        yield client
