@@ -39,6 +39,7 @@ from .errors import (
     AwarenessLimitExceeded,
     DocumentTooLarge,
     InvalidAwarenessState,
+    InvalidStateVector,
     ProtocolError,
     UpdateRejected,
 )
@@ -57,6 +58,7 @@ from .protocol import (
     encode_sync_update,
 )
 from .sync import apply_update
+from .updates import check_state_vector, check_update
 
 __all__ = ["DEFAULT_MAX_DOCUMENT_BYTES", "Room", "RoomStats"]
 
@@ -217,8 +219,9 @@ class Room:
                 self._announce(message, ConnectionOrigin(channel.key))
         elif isinstance(msg, SyncStep1):
             try:
+                check_state_vector(msg.state_vector)
                 missing = self._doc.get_update(msg.state_vector)
-            except ValueError as exc:
+            except (InvalidStateVector, ValueError) as exc:
                 self._refuse(channel, CloseCode.BAD_MESSAGE, exc)
                 return
             self._send(channel, Outbound(encode_sync_step2(missing)))
@@ -263,6 +266,7 @@ class Room:
     def _change(self, update: bytes, origin: Origin, frame: bytes | None) -> None:
         """Apply ``update``; broadcast and report what it changed. ``frame``, when given, is an
         encoded update message carrying exactly ``update``."""
+        check_update(update)
         if type(origin) is not StorageOrigin:
             self._check_size(update)
         events = self._events

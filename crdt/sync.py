@@ -18,6 +18,7 @@ from pycrdt import Doc
 
 from .errors import InvalidStateVector, UpdateRejected
 from .protocol import SyncMessage, SyncStep1, SyncStep2, SyncUpdate
+from .updates import check_state_vector, check_update
 
 __all__ = ["apply_update", "create_sync_step1", "handle_sync_message"]
 
@@ -43,6 +44,7 @@ def apply_update(doc: Doc[Any], update: bytes, origin: object = None) -> None:
     Raises :class:`~crdt.errors.UpdateRejected` (document unchanged) if pycrdt refuses the update.
     An update whose dependencies are missing is not refused: pycrdt keeps it pending until they arrive.
     """
+    check_update(update)  # before Yrs reserves memory for an absurd client count
     with doc.transaction(origin=origin):
         try:
             doc.apply_update(update)
@@ -64,6 +66,7 @@ def handle_sync_message(doc: Doc[Any], msg: SyncMessage, origin: object = None) 
     """
     match msg:
         case SyncStep1(state_vector):
+            check_state_vector(state_vector)
             try:
                 return SyncStep2(doc.get_update(state_vector))
             except ValueError as exc:

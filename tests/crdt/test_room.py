@@ -378,6 +378,54 @@ def test_random_frames_never_escape_as_exceptions() -> None:
     assert document_text(room.state_update()).startswith("stable")
 
 
+# Found by fuzzing pycrdt 0.14.13 (Yrs 0.28): applied on top of PANIC_BASE, Yrs panics in
+# `BlockSet::exclude`; pycrdt raises PanicException and the document is left unchanged.
+PANIC_BASE = bytes.fromhex("010192210004010474657874016800")
+PANIC_UPDATE = bytes.fromhex("010192214bc49221a9922132010000")
+
+
+def test_an_update_that_makes_the_crdt_engine_panic_is_rejected() -> None:
+    room = Room("r")
+    room.apply_server_update(PANIC_BASE, StorageOrigin())
+    alice, mallory = joined(room, 2)
+    before = room.state_update()
+    room.receive(mallory.channel, encode_sync_update(PANIC_UPDATE))
+    assert mallory.channel.close_code == CloseCode.UPDATE_REJECTED
+    assert room.state_update() == before
+    room.receive(alice.channel, alice.append("!"))
+    assert document_text(room.state_update()).endswith("!")
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        pytest.param(encode_sync_update(encode_var_uint(1 << 28)), id="update announcing 2**28 clients"),
+        pytest.param(encode_sync_step2(encode_var_uint(1 << 28) + bytes(100)), id="step2 announcing 2**28 clients"),
+        pytest.param(encode_sync_update(b"\xff" * 9), id="update with an unreadable client count"),
+    ],
+)
+def test_absurd_client_counts_are_refused_before_the_crdt_engine_allocates(frame: bytes) -> None:
+    room = Room("r")
+    (mallory,) = joined(room, 1)
+    with pytest.raises(UpdateRejected):
+        room.apply_server_update(decode_update(frame), ServerOrigin())
+    room.receive(mallory.channel, frame)
+    assert mallory.channel.close_code == CloseCode.UPDATE_REJECTED
+
+
+def test_absurd_state_vector_counts_are_refused() -> None:
+    room = Room("r")
+    (mallory,) = joined(room, 1)
+    room.receive(mallory.channel, encode_sync_step1(encode_var_uint(1 << 28) + bytes(10)))
+    assert mallory.channel.close_code == CloseCode.BAD_MESSAGE
+
+
+def decode_update(frame: bytes) -> bytes:
+    msg = decode_message(frame)
+    assert isinstance(msg, SyncUpdate | SyncStep2)
+    return msg.update
+
+
 def test_server_update_errors_are_raised_not_closed() -> None:
     room = Room("r")
     (alice,) = joined(room, 1)
