@@ -68,7 +68,14 @@ class _RoomLog:
 
 
 class PersistenceExtension(RoomExtension):
-    """Loads rooms from ``store`` and saves their changes (see the module docstring)."""
+    """Loads rooms from ``store`` and saves their changes (see the module docstring).
+
+    Saves are due ``debounce`` seconds after the last change, and at most ``max_delay`` seconds
+    after the first unsaved one. Failed saves are retried after ``retry_initial`` seconds, doubling
+    up to ``retry_max``. Each ``append`` and ``compact`` call is bounded by ``store_timeout``.
+    Compaction starts once ``compact_every_updates`` updates or ``compact_every_bytes`` bytes were
+    appended since the last one.
+    """
 
     priority = 1000  # save before other extensions run their unload hooks
 
@@ -82,8 +89,9 @@ class PersistenceExtension(RoomExtension):
         compact_every_bytes: int = 1024 * 1024,
         retry_initial: float = 0.5,
         retry_max: float = 10.0,
+        store_timeout: float = 30.0,
     ) -> None:
-        if debounce < 0 or max_delay < 0 or retry_initial <= 0 or retry_max < retry_initial:
+        if debounce < 0 or max_delay < 0 or retry_initial <= 0 or retry_max < retry_initial or store_timeout <= 0:
             raise ValueError("persistence delays must be positive, with retry_max >= retry_initial")
         if compact_every_updates < 1 or compact_every_bytes < 1:
             raise ValueError("compaction thresholds must be positive")
@@ -94,6 +102,7 @@ class PersistenceExtension(RoomExtension):
         self._compact_bytes = compact_every_bytes
         self._retry_initial = retry_initial
         self._retry_max = retry_max
+        self._store_timeout = store_timeout
         self._logs: dict[str, _RoomLog] = {}
         self._tasks: set[asyncio.Task[object]] = set()
         self._shut_down = False
@@ -230,8 +239,9 @@ class PersistenceExtension(RoomExtension):
     async def _flush(self, log: _RoomLog) -> bool:
         batch = [update for _, update in log.pending]
         try:
-            await self._store.append(log.name, batch)
-        except Exception as exc:
+            async with asyncio.timeout(self._store_timeout):
+                await self._store.append(log.name, batch)
+        except Exception as exc:  # a timeout included: the batch may have been stored, retrying is safe
             log.failures += 1
             log.last_error = exc
             delay = self._backoff(log.failures)
@@ -288,7 +298,8 @@ class PersistenceExtension(RoomExtension):
     async def _compact(self, log: _RoomLog) -> None:
         counted_updates, counted_bytes = log.appended_updates, log.appended_bytes
         try:
-            compacted = await self._store.compact(log.name)
+            async with asyncio.timeout(self._store_timeout):
+                compacted = await self._store.compact(log.name)
         except Exception:
             log.compact_failures += 1
             delay = self._backoff(log.compact_failures)

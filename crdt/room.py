@@ -190,7 +190,14 @@ class Room:
     # -- client frames ----------------------------------------------------------------------
 
     def receive(self, channel: Channel, data: bytes) -> None:
-        """Handle one frame from ``channel`` (synchronously; replies and broadcasts are queued)."""
+        """Handle one frame from ``channel`` (synchronously; replies and broadcasts are queued).
+
+        Frames from a channel that is not (or no longer) in the room are ignored: a frame that
+        raced with the connection's removal must not resurrect its awareness states.
+        """
+        if self._channels.get(channel.key) is not channel:
+            logger.debug("room %r: ignoring a frame from connection %s, not in the room", self._name, channel.key)
+            return
         try:
             msg = decode_message(data)
         except ProtocolError as exc:

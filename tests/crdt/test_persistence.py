@@ -6,6 +6,7 @@ import asyncio
 import gzip
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,32 @@ async def test_flush_raises_when_the_store_fails_and_keeps_the_changes() -> None
     store.failing = False
     await persistence.flush("doc")
     assert text_of(store.log("doc")) == "precious"
+
+
+class HangingStore(MemoryStore):
+    """A store whose first append never returns (a dead connection without an error)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hung = 0
+
+    async def append(self, name: str, updates: Sequence[bytes]) -> None:
+        if not self.hung:
+            self.hung += 1
+            await asyncio.Event().wait()
+        await super().append(name, updates)
+
+
+async def test_a_hanging_save_times_out_and_is_retried(caplog: pytest.LogCaptureFixture) -> None:
+    store = HangingStore()
+    persistence = fast(store, debounce=0.01, store_timeout=0.05)
+    room, client = standalone_room(persistence)
+    with caplog.at_level(logging.WARNING, logger="crdt.persistence"):
+        room.receive(client.channel, client.append("eventually saved"))
+        await wait_for(lambda: not persistence.is_dirty("doc"))
+    assert store.hung == 1
+    assert text_of(store.log("doc")) == "eventually saved"
+    assert "saving 1 changes failed" in caplog.text
 
 
 async def test_a_dirty_room_is_not_unloaded_until_saved() -> None:

@@ -258,6 +258,20 @@ def test_awareness_is_broadcast_to_everyone_and_removed_on_leave() -> None:
     assert bob.channel.sent == []
 
 
+def test_frames_from_a_removed_channel_are_ignored() -> None:
+    room = Room("r")
+    alice, bob = joined(room, 2)
+    room.receive(alice.channel, awareness_frame((1, 1, '{"a":1}')))
+    room.remove(alice.channel)
+    bob.channel.take()
+    # A frame that raced with the removal: it must not bring back alice's cursor (nor edit).
+    room.receive(alice.channel, awareness_frame((1, 2, '{"a":2}')))
+    room.receive(alice.channel, alice.append("late"))
+    assert room.awareness_states == {}
+    assert bob.channel.sent == []
+    assert document_text(room.state_update()) == ""
+
+
 def test_only_accepted_awareness_entries_are_relayed() -> None:
     room = Room("r")
     alice, bob = joined(room, 2)
