@@ -207,9 +207,9 @@ class RoomManager:
             return room.state_update()
 
     async def close(self, code: int = CloseCode.GOING_AWAY, reason: str = "server shutting down") -> None:
-        """Ordered shutdown: close every connection with ``code``, stop the timers, let loads and
-        unloads finish (bounded), run the extensions' ``on_shutdown`` (each bounded), then cancel
-        whatever is left."""
+        """Ordered shutdown: close every connection with ``code``, stop the timers and cancel loads
+        in progress, let unloads in progress finish (bounded), run the extensions' ``on_shutdown``
+        (each bounded), then cancel whatever is left."""
         if self._running is _Running.CLOSING:
             await self._closed.wait()
             return
@@ -227,11 +227,14 @@ class RoomManager:
             self._sweeper.cancel()
         for slot in self._slots.values():
             slot.cancel_timer()
-        in_flight = [task for task in self._tasks if not task.done()]
-        if in_flight:
-            _, late = await asyncio.wait(in_flight, timeout=self._shutdown_timeout)
+            if slot.loading is not None:
+                slot.loading.cancel()  # nobody will be let in: its waiters get RoomManagerClosed
+        # Unloads in progress are flushing: let them finish (bounded) before on_shutdown.
+        unloads = [slot.unloading for slot in self._slots.values() if slot.unloading is not None]
+        if unloads:
+            _, late = await asyncio.wait(unloads, timeout=self._shutdown_timeout)
             if late:
-                logger.warning("%d room loads/unloads still running after %.1f s", len(late), self._shutdown_timeout)
+                logger.warning("%d room unloads still running after %.1f s", len(late), self._shutdown_timeout)
         for ext in self._extensions:
             try:
                 async with asyncio.timeout(self._shutdown_timeout):

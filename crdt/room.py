@@ -311,6 +311,11 @@ class Room:
             new_part = pycrdt.get_update(update, self._doc.get_state())
         except ValueError as exc:
             raise UpdateRejected(str(exc)) from exc
+        except BaseException as exc:
+            # pyo3 turns a Rust panic into a BaseException that cannot be imported by name.
+            if type(exc).__name__ == "PanicException":
+                raise UpdateRejected(f"CRDT engine panicked: {exc}") from exc
+            raise
         if exact + len(new_part) > self._max_bytes:
             raise DocumentTooLarge(f"the document ({exact} bytes) would grow past its limit of {self._max_bytes} bytes")
 

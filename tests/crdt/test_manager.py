@@ -271,3 +271,18 @@ async def test_leaving_channels_close_transport_style() -> None:
         assert room.channels == ()
         assert rooms.state_of("r") is RoomState.IDLE
         assert room_box == [channel]
+
+
+def test_room_states_only_move_along_the_documented_edges() -> None:
+    from crdt.manager import _TRANSITIONS, InvalidRoomTransition, _Slot
+
+    slot = _Slot("r")
+    assert slot.state is RoomState.LOADING
+    with pytest.raises(InvalidRoomTransition, match="room 'r' is loading; it cannot become unloading"):
+        slot.to(RoomState.UNLOADING)
+    for state in (RoomState.IDLE, RoomState.UNLOADING, RoomState.ACTIVE, RoomState.IDLE, RoomState.UNLOADING):
+        slot.to(state)
+    slot.to(RoomState.UNLOADED)
+    assert all(not _TRANSITIONS[s] for s in (RoomState.UNLOADED, RoomState.FAILED, RoomState.CLOSED))
+    with pytest.raises(InvalidRoomTransition):
+        slot.to(RoomState.ACTIVE)
