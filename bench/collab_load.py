@@ -60,27 +60,49 @@ class WorkerPool:
     """Load-generator processes (``loadgen.worker_main``), each driven over its own pipe."""
 
     def __init__(self, n: int) -> None:
-        ctx = mp.get_context("spawn")
         self.conns: list[Connection] = []
         self.procs: list[BaseProcess] = []
+        self.ps: list[psutil.Process] = []
         for i in range(n):
-            parent, child = ctx.Pipe()
-            proc = ctx.Process(target=loadgen.worker_main, args=(child,), name=f"loadgen-{i}", daemon=True)
-            proc.start()
-            child.close()
-            self.conns.append(parent)
+            conn, proc = self._spawn(i)
+            self.conns.append(conn)
             self.procs.append(proc)
-        self.ps = [psutil.Process(p.pid) for p in self.procs if p.pid is not None]
+            self.ps.append(psutil.Process(proc.pid))
+
+    @staticmethod
+    def _spawn(i: int) -> tuple[Connection, BaseProcess]:
+        ctx = mp.get_context("spawn")
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=loadgen.worker_main, args=(child,), name=f"loadgen-{i}", daemon=True)
+        proc.start()
+        child.close()
+        return parent, proc
+
+    def revive(self) -> None:
+        """Replace workers that died (their failure was reported when it happened)."""
+        for i, proc in enumerate(self.procs):
+            if not proc.is_alive():
+                print(f"[pool] worker {i} had exited with code {proc.exitcode}; starting a new one", flush=True)
+                self.conns[i].close()
+                self.conns[i], self.procs[i] = self._spawn(i)
+                self.ps[i] = psutil.Process(self.procs[i].pid)
 
     def __len__(self) -> int:
         return len(self.conns)
 
     def send(self, i: int, cmd: dict[str, Any]) -> None:
-        self.conns[i].send(cmd)
+        try:
+            self.conns[i].send(cmd)
+        except BrokenPipeError as exc:
+            raise BenchError(f"worker {i} is gone (exit code {self.procs[i].exitcode})") from exc
 
     def recv(self, i: int, timeout: float) -> dict[str, Any]:
-        if not self.conns[i].poll(timeout):
-            raise BenchError(f"worker {i} did not answer within {timeout:.0f} s")
+        deadline = time.monotonic() + timeout
+        while not self.conns[i].poll(min(1.0, max(0.0, deadline - time.monotonic()))):
+            if not self.procs[i].is_alive():
+                raise BenchError(f"worker {i} died (exit code {self.procs[i].exitcode})")
+            if time.monotonic() >= deadline:
+                raise BenchError(f"worker {i} did not answer within {timeout:.0f} s")
         reply: dict[str, Any] = self.conns[i].recv()
         if "error" in reply:
             raise BenchError(f"worker {i} failed:\n{reply['error']}")
@@ -136,11 +158,15 @@ class Probe:
         busy = (sum(host) - host.idle - getattr(host, "iowait", 0.0)) - (
             sum(self.host) - self.host.idle - getattr(self.host, "iowait", 0.0)
         )
+        server_pct = 100 * (self.server.cpu_seconds() - self.server_cpu) / wall
+        gen_pct = 100 * (self.pool.cpu_seconds() + time.process_time() - self.gen_cpu) / wall
+        host_pct = 100 * busy / wall
         return {
-            "seconds": wall,
-            "server_cpu_pct": 100 * (self.server.cpu_seconds() - self.server_cpu) / wall,
-            "gen_cpu_pct": 100 * (self.pool.cpu_seconds() + time.process_time() - self.gen_cpu) / wall,
-            "host_cpu_pct": 100 * busy / wall,
+            "window_s": wall,
+            "server_cpu_pct": server_pct,
+            "gen_cpu_pct": gen_pct,
+            "host_cpu_pct": host_pct,
+            "other_cpu_pct": max(0.0, host_pct - server_pct - gen_pct),
         }
 
 
@@ -256,6 +282,8 @@ def load_step(
         "rx_unmarked": sum(r["rx_unmarked_window"] for r in replies),
         "sender_late_max_ms": max(r["tx_late_max_ms"] for r in replies),
         **usage,
+        "server_us_per_delivery": 1e4 * usage["server_cpu_pct"] / rx * duration if rx else None,
+        "gen_us_per_delivery": 1e4 * usage["gen_cpu_pct"] / rx * duration if rx else None,
         "server_rss_mb": rss_end / 2**20,
         "server_rss_max_mb": max(rss_max, rss_end) / 2**20,
         "open_clients": sum(r["open_clients"] for r in replies),
@@ -295,7 +323,8 @@ def scenario_saturation(pool: WorkerPool, server: ServerProcess, args: argparse.
         print(
             f"    rate {rate:g}/s/client: {step['deliveries_per_s']:,.0f} deliveries/s "
             f"(offered {step['offered_deliveries_per_s']:,.0f}), p50 {fmt_ms(step['p50_ms'])}, "
-            f"server CPU {step['server_cpu_pct']:.0f}%, generator CPU {step['gen_cpu_pct']:.0f}%",
+            f"server CPU {step['server_cpu_pct']:.0f}%, generator CPU {step['gen_cpu_pct']:.0f}%, "
+            f"other CPU {step['other_cpu_pct']:.0f}%",
             flush=True,
         )
         if best is None or step["deliveries_per_s"] > best["deliveries_per_s"] * (1 + args.sat_growth):
@@ -322,8 +351,10 @@ def scenario_saturation(pool: WorkerPool, server: ServerProcess, args: argparse.
         "p50_ms_at_max": best["p50_ms"],
         "p99_ms_at_max": best["p99_ms"],
         "server_cpu_pct_at_max": best["server_cpu_pct"],
+        "server_us_per_delivery_at_max": best["server_us_per_delivery"],
         "gen_cpu_pct_at_max": best["gen_cpu_pct"],
         "host_cpu_pct_at_max": best["host_cpu_pct"],
+        "other_cpu_pct_at_max": best["other_cpu_pct"],
         "stop_reason": stop_reason,
         "steps": steps,
     }
@@ -416,6 +447,10 @@ def fmt_1(v: float | None) -> str:
     return "-" if v is None else f"{v:,.1f}"
 
 
+def fmt_2(v: float | None) -> str:
+    return "-" if v is None else f"{v:,.2f}"
+
+
 Column = tuple[str, str, Callable[[Any], str]]
 
 TABLES: dict[str, tuple[str, bool, list[Column]]] = {
@@ -430,9 +465,10 @@ TABLES: dict[str, tuple[str, bool, list[Column]]] = {
             ("p50", "p50_ms", fmt_ms),
             ("p99", "p99_ms", fmt_ms),
             ("srv CPU", "server_cpu_pct", fmt_pct),
+            ("srv us/dlv", "server_us_per_delivery", fmt_2),
             ("srv RSS MB", "server_rss_max_mb", fmt_1),
             ("gen CPU", "gen_cpu_pct", fmt_pct),
-            ("host CPU", "host_cpu_pct", fmt_pct),
+            ("other CPU", "other_cpu_pct", fmt_pct),
         ],
     ),
     "saturation": (
@@ -444,8 +480,9 @@ TABLES: dict[str, tuple[str, bool, list[Column]]] = {
             ("p50", "p50_ms_at_max", fmt_ms),
             ("p99", "p99_ms_at_max", fmt_ms),
             ("srv CPU", "server_cpu_pct_at_max", fmt_pct),
+            ("srv us/dlv", "server_us_per_delivery_at_max", fmt_2),
             ("gen CPU", "gen_cpu_pct_at_max", fmt_pct),
-            ("host CPU", "host_cpu_pct_at_max", fmt_pct),
+            ("other CPU", "other_cpu_pct_at_max", fmt_pct),
         ],
     ),
     "idle": (
@@ -471,6 +508,7 @@ TABLES: dict[str, tuple[str, bool, list[Column]]] = {
             ("srv CPU", "server_cpu_pct", fmt_pct),
             ("srv RSS MB", "server_rss_mb", fmt_1),
             ("gen CPU", "gen_cpu_pct", fmt_pct),
+            ("other CPU", "other_cpu_pct", fmt_pct),
         ],
     ),
 }
@@ -557,8 +595,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--sat-rates",
         type=lambda v: [float(x) for x in v.split(",")],
-        default=[0.25, 0.5, 1, 1.5, 2, 3, 4, 5],
-        help="saturation: edits/s per client, step by step (default 0.25,0.5,1,1.5,2,3,4,5)",
+        default=[0.5, 1, 2, 3, 4, 6, 8, 10, 12, 16],
+        help="saturation: edits/s per client, step by step (default 0.5,1,2,3,4,6,8,10,12,16)",
     )
     p.add_argument("--sat-duration", type=float, default=8.0, help="saturation: window per step, s (default 8)")
     p.add_argument("--sat-warmup", type=float, default=2.0, help="saturation: warm-up per step, s (default 2)")
@@ -626,6 +664,7 @@ def run_case(
 ) -> dict[str, Any]:
     spec = SPECS[name]
     run: dict[str, Any] = {"server": name, "label": spec.label}
+    pool.revive()
     try:
         with ServerProcess(spec) as server:
             if name not in versions:

@@ -32,6 +32,7 @@ import heapq
 import os
 import random
 import re
+import threading
 import time
 import traceback
 from array import array
@@ -103,6 +104,14 @@ class Stats:
         self.latencies_us = array("q")
 
 
+def _future() -> asyncio.Future[None]:
+    """A future that may end in an exception nobody awaits (a client that dies while idle): its error is
+    recorded in ``Stats.disconnects``, so asyncio need not log "exception was never retrieved"."""
+    fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    fut.add_done_callback(lambda f: f.cancelled() or f.exception())
+    return fut
+
+
 class Client(asyncio.Protocol):
     """One y-websocket connection. ``role`` is ``edit``, ``idle``, ``trace-writer`` or ``trace-reader``."""
 
@@ -112,8 +121,8 @@ class Client(asyncio.Protocol):
         self.tag = tag
         self.role = role
         self.transport: asyncio.Transport | None = None
-        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.synced: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.opened = _future()
+        self.synced = _future()
         self.closed = False
         self.upgraded = False
         self._key = base64.b64encode(os.urandom(16))
@@ -131,7 +140,7 @@ class Client(asyncio.Protocol):
             self.doc.observe(self._on_doc_update)
         self.collected: list[bytes] | None = [] if role == "trace-reader" else None
         self.sentinel_ns = 0
-        self.sentinel_seen = asyncio.get_running_loop().create_future() if role == "trace-reader" else None
+        self.sentinel_seen = _future() if role == "trace-reader" else None
 
     # --- transport callbacks -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -520,14 +529,20 @@ async def _serve(conn: Connection) -> None:
     loop = asyncio.get_running_loop()
     inbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
 
-    def readable() -> None:
-        try:
-            inbox.put_nowait(conn.recv())
-        except EOFError:
-            loop.remove_reader(conn.fileno())
-            inbox.put_nowait(None)
+    def read_commands() -> None:
+        # A blocking reader thread: the pipe must stay in blocking mode (an event-loop reader would make
+        # it non-blocking, and large commands would then fail half-read).
+        while True:
+            try:
+                cmd = conn.recv()
+            except EOFError:
+                loop.call_soon_threadsafe(inbox.put_nowait, None)
+                return
+            loop.call_soon_threadsafe(inbox.put_nowait, cmd)
+            if cmd.get("op") == "exit":
+                return
 
-    loop.add_reader(conn.fileno(), readable)
+    threading.Thread(target=read_commands, name="commands", daemon=True).start()
     worker = Worker()
     while (cmd := await inbox.get()) is not None:
         if cmd["op"] == "exit":
