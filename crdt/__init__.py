@@ -39,6 +39,7 @@ from .errors import (
     VarUintOverflow,
 )
 from .extensions import AwarenessEvent, ChangeEvent, RoomExtension, order_extensions
+from .fanout import Bus, BusListener, BusMessage, FanoutExtension, MessageKind
 from .lib0 import (
     MAX_VAR_UINT,
     MAX_VAR_UINT_BYTES,
@@ -76,7 +77,7 @@ from .protocol import (
     parse_awareness_update,
     validate_awareness_state,
 )
-from .room import DEFAULT_MAX_DOCUMENT_BYTES, Room, RoomStats
+from .room import DEFAULT_MAX_DOCUMENT_BYTES, DeliveryGate, Room, RoomStats
 from .store import DocumentStore, MemoryStore, StoreError, StoreUnavailable
 from .sync import apply_update, create_sync_step1, handle_sync_message
 from .updates import EMPTY_UPDATE, merge_updates
@@ -93,15 +94,20 @@ __all__ = [
     "AwarenessLimitExceeded",
     "AwarenessMessage",
     "AwarenessTable",
+    "Bus",
+    "BusListener",
+    "BusMessage",
     "ChangeEvent",
     "Channel",
     "CloseCode",
     "ConnectionOrigin",
     "CrdtError",
     "Decoder",
+    "DeliveryGate",
     "DocumentStore",
     "DocumentTooLarge",
     "Encoder",
+    "FanoutExtension",
     "InvalidAwarenessState",
     "InvalidRoomTransition",
     "InvalidStateVector",
@@ -109,6 +115,7 @@ __all__ = [
     "LimitExceeded",
     "MemoryStore",
     "Message",
+    "MessageKind",
     "MessageType",
     "Origin",
     "Outbound",

@@ -72,6 +72,11 @@ class RoomExtension:
         """
         return ()
 
+    async def on_loaded(self, room: Room) -> None:
+        """The room's stored state is applied; nobody has been answered yet. An extension may
+        apply more (e.g. updates other nodes accepted but have not stored) or install a delivery
+        gate (:meth:`Room.set_gate`). Raising fails the load, like :meth:`on_load`."""
+
     def on_change(self, event: ChangeEvent) -> None:
         """A change was applied and broadcast (any origin, including ``StorageOrigin``)."""
 
@@ -83,6 +88,9 @@ class RoomExtension:
 
         Raising keeps the room loaded; unloading is tried again later.
         """
+
+    async def on_unloaded(self, room_name: str) -> None:
+        """The room was dropped from memory (e.g. stop following it across nodes)."""
 
     async def on_shutdown(self) -> None:
         """The manager is shutting down, after every connection was closed (e.g. flush everything)."""

@@ -307,6 +307,8 @@ class RoomManager:
                 for ext in self._extensions:
                     for update in await ext.on_load(slot.name):
                         room.apply_server_update(update, _STORAGE)
+                for ext in self._extensions:
+                    await ext.on_loaded(room)
         except BaseException as exc:
             if not isinstance(exc, asyncio.CancelledError):
                 logger.warning("room %r: loading failed", slot.name, exc_info=True)
@@ -379,6 +381,11 @@ class RoomManager:
         if slot.state is RoomState.UNLOADING and self._slots.get(slot.name) is slot:
             slot.to(RoomState.UNLOADED)
             del self._slots[slot.name]
+            for ext in self._extensions:
+                try:
+                    await ext.on_unloaded(slot.name)
+                except Exception:
+                    logger.exception("room %r: %s.on_unloaded failed", slot.name, type(ext).__name__)
 
     # -- awareness --------------------------------------------------------------------------
 

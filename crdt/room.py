@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import pycrdt
 from pycrdt import Doc, TransactionEvent
@@ -58,9 +58,9 @@ from .protocol import (
     encode_sync_update,
 )
 from .sync import apply_update
-from .updates import check_state_vector, check_update
+from .updates import check_state_vector, check_update, state_vector_clocks, update_goes_beyond
 
-__all__ = ["DEFAULT_MAX_DOCUMENT_BYTES", "Room", "RoomStats"]
+__all__ = ["DEFAULT_MAX_DOCUMENT_BYTES", "DeliveryGate", "Room", "RoomStats"]
 
 logger = logging.getLogger("crdt.room")
 
@@ -95,6 +95,15 @@ def _short(exc: BaseException) -> str:
     return text if len(text) <= _MAX_REASON_CHARS else text[: _MAX_REASON_CHARS - 1] + "…"
 
 
+class DeliveryGate(Protocol):
+    """Decides when a room's document changes reach its connections (see :meth:`Room.set_gate`)."""
+
+    def submit(self, room: Room, update: bytes, out: Outbound | None, origin: Origin) -> None:
+        """A change was applied. ``out`` is the message for the room's connections (None when it has
+        none); the gate must pass it to :meth:`Room.deliver`, in submission order, now or later."""
+        ...
+
+
 class Room:
     """One document and the connections editing it, under an opaque ``name``.
 
@@ -127,6 +136,7 @@ class Room:
         # while a broadcast runs cannot disturb the loop, and broadcasting allocates nothing.
         self._fanout: tuple[Channel, ...] = ()
         self.stats = RoomStats()
+        self._gate: DeliveryGate | None = None
 
     # -- read-only surface ------------------------------------------------------------------
 
@@ -286,7 +296,13 @@ class Room:
             events.clear()
         self._size += len(effective)
         self.stats.changes += 1
-        if self._fanout:
+        gate = self._gate
+        if gate is not None:
+            out = None
+            if self._fanout:
+                out = Outbound(frame if frame is not None and effective == update else encode_sync_update(effective))
+            gate.submit(self, effective, out, origin)
+        elif self._fanout:
             self._broadcast(
                 Outbound(frame if frame is not None and effective == update else encode_sync_update(effective))
             )
@@ -332,6 +348,27 @@ class Room:
                     logger.exception("room %r: %s.on_awareness failed", self._name, type(ext).__name__)
 
     # -- delivery ---------------------------------------------------------------------------
+
+    def missing_for(self, state_vector: bytes) -> bytes | None:
+        """The update a peer at ``state_vector`` lacks, or None if it lacks nothing that we know
+        (raises :class:`~crdt.errors.InvalidStateVector` for a malformed vector)."""
+        check_state_vector(state_vector)
+        try:
+            diff = self._doc.get_update(state_vector)
+            clocks = state_vector_clocks(state_vector)
+        except (ValueError, ProtocolError) as exc:
+            raise InvalidStateVector(str(exc)) from exc
+        return diff if update_goes_beyond(diff, clocks) else None
+
+    def set_gate(self, gate: DeliveryGate | None) -> None:
+        """Route every document change through ``gate`` instead of broadcasting it at once (the
+        cross-node extension holds changes until they are durable in the shared log)."""
+        self._gate = gate
+
+    def deliver(self, out: Outbound) -> None:
+        """Broadcast a change a gate released (to the connections present now)."""
+        if self._fanout:
+            self._broadcast(out)
 
     def _broadcast(self, out: Outbound) -> None:
         fanout = self._fanout

@@ -67,12 +67,13 @@ def check_state_vector(state_vector: bytes) -> None:
         raise InvalidStateVector(f"state vector announces {count} clients in {len(state_vector)} bytes")
 
 
-def _clocks(state_vector: bytes) -> dict[int, int]:
+def state_vector_clocks(state_vector: bytes) -> dict[int, int]:
+    """A state vector as {client id: clock}."""
     dec = Decoder(state_vector)
     return {dec.read_var_uint(): dec.read_var_uint() for _ in range(dec.read_var_uint())}
 
 
-def _beyond(diff: bytes, clocks: dict[int, int]) -> bool:
+def update_goes_beyond(diff: bytes, clocks: dict[int, int]) -> bool:
     """True if ``diff`` (an update minus a state) still carries structs, or deletes ranges past ``clocks``.
 
     Update v1 layout: structs (``varUint`` client count, then per client its structs), then the
@@ -105,9 +106,11 @@ def merge_updates(updates: Sequence[bytes]) -> bytes:
                 doc.apply_update(update)
         merged = doc.get_update()
         state = doc.get_state()
-        clocks = _clocks(state)
+        clocks = state_vector_clocks(state)
         # What each update holds beyond the merged state: normally nothing at all.
-        leftovers = [diff for diff in (pycrdt.get_update(u, state) for u in updates) if _beyond(diff, clocks)]
+        leftovers = [
+            diff for diff in (pycrdt.get_update(u, state) for u in updates) if update_goes_beyond(diff, clocks)
+        ]
         if not leftovers:
             return merged
         logger.warning(

@@ -41,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=8000)
     dev.add_argument("--state-dir", type=Path, default=Path(".pocdojo"))
+    dev.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        help="run N node processes on consecutive ports sharing one Redis (REDIS_URL or an embedded one)",
+    )
 
     serve = sub.add_parser("serve", help="run one service as production does (settings from the environment)")
     serve.add_argument("service", choices=sorted(SERVICES))
@@ -107,6 +113,8 @@ async def _ensure_demo(settings: Settings, state_dir: Path) -> dict[str, str]:
 
 
 def _dev(args: argparse.Namespace) -> int:
+    if args.nodes > 1:
+        return _dev_cluster(args)
     from deploy.local import Dispatcher, EmbeddedEnvironment
 
     state_dir: Path = args.state_dir.resolve()
@@ -144,6 +152,81 @@ def _dev(args: argparse.Namespace) -> int:
         server.run()
     finally:
         # Ordered shutdown: the services have stopped; stop the database this command started.
+        if env.postgres.started_here:
+            env.postgres.stop()
+    return 0
+
+
+def _dev_cluster(args: argparse.Namespace) -> int:
+    """`pocdojo dev --nodes N`: N full node processes (each its own OS process, so one can be killed)
+    on ports P..P+N-1, sharing one PostgreSQL and one Redis. The parent prepares the state once,
+    starts Redis unless REDIS_URL is set, forwards SIGINT/SIGTERM to the nodes and stops what it
+    started when they are gone."""
+    import signal
+    import subprocess
+    import time
+
+    from deploy.local import EmbeddedEnvironment
+    from runtime.embedded_pg import free_port
+    from runtime.embedded_redis import EmbeddedRedis
+
+    state_dir: Path = args.state_dir.resolve()
+    env = EmbeddedEnvironment(state_dir)
+    urls = asyncio.run(env.prepare())
+    base_settings = Settings.from_env(
+        env="dev", database_url=urls.service, state_dir=state_dir, public_url=f"http://{args.host}:{args.port}"
+    )
+    asyncio.run(_ensure_demo(base_settings, state_dir))
+    env.operator_token()
+    env.ticket_secret()
+    redis_url = os.environ.get("REDIS_URL")
+    redis: EmbeddedRedis | None = None
+    if not redis_url:
+        redis = EmbeddedRedis(free_port(), state_dir / "redis")
+        redis.start()
+        redis_url = redis.url
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        for index in range(args.nodes):
+            port = args.port + index
+            child_env = {**os.environ, "REDIS_URL": redis_url, "POCDOJO_NODE_ID": f"node{index + 1}:{port}"}
+            children.append(
+                subprocess.Popen(  # noqa: S603 - this same program
+                    [
+                        sys.executable,
+                        "-m",
+                        "deploy.cli",
+                        "dev",
+                        "--host",
+                        args.host,
+                        "--port",
+                        str(port),
+                        "--state-dir",
+                        str(state_dir),
+                    ],
+                    env=child_env,
+                )
+            )
+        print(f"\nPOC Dojo cluster: {args.nodes} nodes sharing Redis {redis_url}", flush=True)
+        for index, child in enumerate(children):
+            print(f"  node{index + 1}: http://{args.host}:{args.port + index}  (pid {child.pid})", flush=True)
+
+        def forward(signum: int, _frame: object) -> None:
+            for child in children:
+                if child.poll() is None:
+                    child.send_signal(signum)
+
+        signal.signal(signal.SIGINT, forward)
+        signal.signal(signal.SIGTERM, forward)
+        while any(child.poll() is None for child in children):
+            time.sleep(0.2)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+                child.wait(15)
+        if redis is not None:
+            redis.stop()
         if env.postgres.started_here:
             env.postgres.stop()
     return 0

@@ -7,18 +7,23 @@ It serves the realtime collaboration endpoint (`/v1/collab/...`) on the document
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 from contextlib import AsyncExitStack
 
 from fastapi import FastAPI
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
+from crdt import FanoutExtension, RoomExtension
 from crdt.manager import RoomManager
 from crdt.persistence import PersistenceExtension
 from dojo.access import TenantMembers
 from dojo.collab_api import router as collab_router
 from dojo.collab_ws import CollabEndpoint
 from dojo.docstore import PostgresDocumentStore
+from dojo.redis_bus import RedisBus
 from dojo.tickets import TicketSigner
 from runtime.auth import verifier_startup
 from runtime.http import create_service_app
@@ -32,20 +37,35 @@ def ticket_signer(settings: Settings) -> TicketSigner:
     return TicketSigner(settings.ticket_secret.get_secret_value().encode(), settings.ticket_ttl_seconds)
 
 
+def default_node_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
 def create_app(settings: Settings) -> FastAPI:
     tickets = ticket_signer(settings)
     endpoint_holder: dict[str, CollabEndpoint] = {}
 
     async def collab_startup(app: FastAPI, stack: AsyncExitStack) -> None:
         store = PostgresDocumentStore(app.state.db)
+        extensions: list[RoomExtension] = [
+            PersistenceExtension(
+                store,
+                debounce=settings.collab_persist_debounce_seconds,
+                max_delay=settings.collab_persist_max_delay_seconds,
+            )
+        ]
+        if settings.redis_url is not None:
+            bus = RedisBus(
+                settings.redis_url.get_secret_value(),
+                node_id=settings.node_id or default_node_id(),
+                maxlen=settings.collab_stream_maxlen,
+            )
+            await stack.enter_async_context(bus)
+            app.state.bus = bus
+            app.state.readiness.append(("redis", bus.ping))
+            extensions.append(FanoutExtension(bus, anti_entropy_seconds=settings.collab_anti_entropy_seconds))
         manager = RoomManager(
-            [
-                PersistenceExtension(
-                    store,
-                    debounce=settings.collab_persist_debounce_seconds,
-                    max_delay=settings.collab_persist_max_delay_seconds,
-                )
-            ],
+            extensions,
             idle_unload_seconds=settings.collab_idle_unload_seconds,
             max_document_bytes=settings.collab_max_document_bytes,
         )

@@ -188,6 +188,14 @@ class CollabWebSocketProtocol(WebSocketsSansIOProtocol):
         except Exception:
             log.exception("collab leave handler failed", extra={"connection": self.channel.key})
 
+    def shutdown(self) -> None:
+        # The server is draining (SIGTERM): tell attached clients to go elsewhere (1001), then let
+        # the close handshake (or its timer) end the connection.
+        if self._attached and not self._channel_closed and not self.close_sent:
+            self.close_channel(CloseCode.GOING_AWAY, "server shutting down")
+            return
+        super().shutdown()
+
     def handle_close(self, event: Any) -> None:
         super().handle_close(event)
         if self._attached:

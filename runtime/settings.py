@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     collab_idle_unload_seconds: float = Field(default=30.0, ge=0)
     collab_persist_debounce_seconds: float = Field(default=0.5, gt=0, le=1.0)
     collab_persist_max_delay_seconds: float = Field(default=3.0, gt=0, le=5.0)
+    collab_stream_maxlen: int = Field(default=10_000, ge=100)
+    """Entries kept per document stream in Redis (approximate trimming)."""
+    collab_anti_entropy_seconds: float = Field(default=10.0, gt=0)
+    node_id: str | None = None
+    """This realtime node's name in the cluster (default: host:pid:random)."""
 
     @field_validator("allowed_origins", "auth_client_ids", mode="before")
     @classmethod

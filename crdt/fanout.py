@@ -1,0 +1,296 @@
+"""Cross-node fan-out: rooms of the same document on several nodes kept in sync through a shared,
+replayable log (a `Bus`; the Redis Streams implementation lives with the service).
+
+Theory of operation:
+- Every change accepted on this node (from a connection or the server) is appended to the room's
+  log, and its delivery to this node's connections — the author's echo included — is held by a
+  delivery gate until the log has it. So an edit its author saw echoed is already in the shared
+  log: a node that dies next loses nothing. If the log is unreachable the gate lets changes through
+  at once (availability first) and the room is marked for resynchronization.
+- Changes read from the log are applied with `RemoteOrigin(node)`: they are delivered at once, stored
+  by this node's persistence (idempotent), and never published again.
+- Awareness travels best-effort (pub/sub): a lost presence update is renewed by the client within
+  15 s, and removals of closed connections are sent like any other.
+- Continuity is checked, not assumed. When the bus reports a gap (a reconnect, a restarted log
+  server, a trimmed log), every room publishes its full state and a sync request carrying its state
+  vector; each other node answers a request with exactly the updates the requester lacks. A periodic
+  anti-entropy round (state vectors only) catches anything else. CRDT updates are idempotent, so
+  over-sending is safe and convergence follows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Protocol
+
+from .channel import Origin, Outbound, RemoteOrigin, StorageOrigin
+from .errors import CrdtError, ProtocolError
+from .extensions import AwarenessEvent, RoomExtension
+from .protocol import AwarenessMessage, decode_message
+from .room import Room
+
+__all__ = ["Bus", "BusListener", "BusMessage", "FanoutExtension", "MessageKind"]
+
+logger = logging.getLogger("crdt.fanout")
+
+
+class MessageKind(Enum):
+    UPDATE = "u"  # a Yjs update (in the log)
+    SYNC_REQUEST = "s"  # a state vector: "send me what I lack" (in the log)
+    AWARENESS = "a"  # an awareness message body (pub/sub, best effort)
+
+
+@dataclass(frozen=True, slots=True)
+class BusMessage:
+    node: str
+    kind: MessageKind
+    payload: bytes
+
+
+class BusListener(Protocol):
+    def on_messages(self, room: str, messages: Sequence[BusMessage]) -> None:
+        """Messages of a followed room, in log order (awareness: in arrival order)."""
+        ...
+
+    def on_gap(self, rooms: Sequence[str] | None) -> None:
+        """Continuity was lost for these rooms (None: every followed room)."""
+        ...
+
+
+Done = Callable[[bool], None]
+
+
+class Bus(Protocol):
+    """A shared, replayable log per room plus best-effort broadcast, across nodes."""
+
+    @property
+    def node_id(self) -> str: ...
+
+    @property
+    def connected(self) -> bool: ...
+
+    def set_listener(self, listener: BusListener) -> None: ...
+
+    async def follow(self, room: str) -> list[BusMessage]:
+        """Start receiving the room's messages; returns what its log holds now (possibly empty)."""
+        ...
+
+    async def unfollow(self, room: str) -> None: ...
+
+    def append(self, room: str, message: BusMessage, done: Done | None = None) -> None:
+        """Append to the room's log without blocking; `done(True)` once it is stored there,
+        `done(False)` if it could not be (calls happen in append order)."""
+        ...
+
+    def broadcast(self, room: str, message: BusMessage) -> None:
+        """Best-effort delivery to the other nodes following the room."""
+        ...
+
+
+class _Gate:
+    """Holds one room's changes until the log has them; releases them in order.
+
+    `held` keeps `[message, waiting]` pairs in change order: local changes wait for their append to
+    be acknowledged, remote ones only for what is ahead of them.
+    """
+
+    __slots__ = ("ext", "held")
+
+    def __init__(self, ext: FanoutExtension) -> None:
+        self.ext = ext
+        self.held: deque[list[object]] = deque()
+
+    def submit(self, room: Room, update: bytes, out: Outbound | None, origin: Origin) -> None:
+        bus = self.ext.bus
+        local = not isinstance(origin, RemoteOrigin | StorageOrigin)
+        if local and not bus.connected:
+            self.ext.mark_gap(room.name)
+            local = False  # availability first: deliver now, resynchronize later
+        if not local:
+            if self.held:
+                self.held.append([out, False])
+            elif out is not None:
+                room.deliver(out)
+            return
+        self.held.append([out, True])
+        bus.append(room.name, BusMessage(bus.node_id, MessageKind.UPDATE, update), lambda ok: self._release(room, ok))
+
+    def _release(self, room: Room, durable: bool) -> None:
+        if not durable:
+            self.ext.mark_gap(room.name)
+        held = self.held
+        for entry in held:  # acknowledgements arrive in append order: the first waiting one is done
+            if entry[1]:
+                entry[1] = False
+                break
+        while held and not held[0][1]:
+            out = held.popleft()[0]
+            if isinstance(out, Outbound):
+                room.deliver(out)
+
+    def flush(self, room: Room) -> None:
+        while self.held:
+            out = self.held.popleft()[0]
+            if isinstance(out, Outbound):
+                room.deliver(out)
+
+
+class FanoutExtension(RoomExtension, BusListener):
+    """Keeps this node's rooms in sync with the same rooms on other nodes (see module doc)."""
+
+    priority = 500
+
+    def __init__(self, bus: Bus, *, anti_entropy_seconds: float = 10.0) -> None:
+        self.bus = bus
+        self._rooms: dict[str, Room] = {}
+        self._gates: dict[str, _Gate] = {}
+        self._gaps: set[str] = set()
+        self._anti_entropy_seconds = anti_entropy_seconds
+        self._task: asyncio.Task[None] | None = None
+        self._wakeup = asyncio.Event()
+        bus.set_listener(self)
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._maintain(), name="crdt-fanout")
+
+    async def on_loaded(self, room: Room) -> None:
+        self.start()
+        try:
+            backlog = await self.bus.follow(room.name)
+        except Exception:
+            logger.warning(
+                "room %r: the shared log is unreachable; loading from storage only", room.name, exc_info=True
+            )
+            backlog = []
+            self._gaps.add(room.name)
+        self._rooms[room.name] = room
+        gate = _Gate(self)
+        self._gates[room.name] = gate
+        room.set_gate(gate)
+        # Updates other nodes accepted but may not have stored yet.
+        self._apply(room, [m for m in backlog if m.kind is MessageKind.UPDATE])
+
+    async def on_unloaded(self, room_name: str) -> None:
+        self._rooms.pop(room_name, None)
+        self._gates.pop(room_name, None)
+        self._gaps.discard(room_name)
+        await self.bus.unfollow(room_name)
+
+    async def on_shutdown(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                logger.debug("fan-out maintenance stopped")
+            self._task = None
+        for name, gate in list(self._gates.items()):
+            room = self._rooms.get(name)
+            if room is not None:
+                gate.flush(room)
+
+    # -- outgoing -----------------------------------------------------------------------------------
+    def on_awareness(self, event: AwarenessEvent) -> None:
+        if isinstance(event.origin, RemoteOrigin):
+            return
+        body = event.message
+        self.bus.broadcast(event.room.name, BusMessage(self.bus.node_id, MessageKind.AWARENESS, body))
+
+    def mark_gap(self, room_name: str) -> None:
+        if room_name not in self._gaps:
+            self._gaps.add(room_name)
+            self._wakeup.set()
+
+    # -- incoming -----------------------------------------------------------------------------------
+    def on_messages(self, room: str, messages: Sequence[BusMessage]) -> None:
+        target = self._rooms.get(room)
+        if target is None:
+            return
+        own = self.bus.node_id
+        updates: list[BusMessage] = []
+        for message in messages:
+            if message.node == own:
+                continue
+            if message.kind is MessageKind.UPDATE:
+                updates.append(message)
+            elif message.kind is MessageKind.SYNC_REQUEST:
+                self._apply(target, updates)
+                updates = []
+                self._answer(target, message.payload)
+            else:
+                self._apply(target, updates)
+                updates = []
+                self._apply_awareness(target, message)
+        self._apply(target, updates)
+
+    def on_gap(self, rooms: Sequence[str] | None) -> None:
+        names = list(self._rooms) if rooms is None else [r for r in rooms if r in self._rooms]
+        if names:
+            self._gaps.update(names)
+            self._wakeup.set()
+
+    def _apply(self, room: Room, messages: Sequence[BusMessage]) -> None:
+        for message in messages:
+            try:
+                room.apply_server_update(message.payload, RemoteOrigin(message.node))
+            except CrdtError as exc:
+                logger.warning("room %r: refused an update from node %s: %s", room.name, message.node, exc)
+
+    def _apply_awareness(self, room: Room, message: BusMessage) -> None:
+        try:
+            decoded = decode_message(message.payload)
+            if not isinstance(decoded, AwarenessMessage):
+                raise ProtocolError("not an awareness message")
+            room.apply_awareness(decoded.entries, RemoteOrigin(message.node))
+        except CrdtError as exc:
+            logger.warning("room %r: refused awareness from node %s: %s", room.name, message.node, exc)
+
+    def _answer(self, room: Room, state_vector: bytes) -> None:
+        """Send the requester what it lacks, if it lacks anything we inserted or deleted."""
+        try:
+            missing = room.missing_for(state_vector)
+        except CrdtError as exc:
+            logger.warning("room %r: a sync request carried a bad state vector: %s", room.name, exc)
+            return
+        if missing is not None:
+            self.bus.append(room.name, BusMessage(self.bus.node_id, MessageKind.UPDATE, missing))
+
+    # -- resynchronization ------------------------------------------------------------------------------
+    def _resync(self, name: str) -> None:
+        room = self._rooms.get(name)
+        if room is None:
+            return
+        node = self.bus.node_id
+        self.bus.append(name, BusMessage(node, MessageKind.UPDATE, room.state_update()))
+        self.bus.append(name, BusMessage(node, MessageKind.SYNC_REQUEST, room.state_vector()))
+
+    async def _maintain(self) -> None:
+        """Resynchronize rooms with gaps once the bus is back; run anti-entropy rounds."""
+        loop = asyncio.get_running_loop()
+        next_round = loop.time() + self._anti_entropy_seconds
+        while True:
+            timeout = max(0.05, next_round - loop.time())
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), timeout)
+            except TimeoutError:
+                logger.debug("fan-out: anti-entropy round due")
+            self._wakeup.clear()
+            if not self.bus.connected:
+                await asyncio.sleep(0.1)
+                continue
+            if self._gaps:
+                gaps, self._gaps = self._gaps, set()
+                for name in gaps:
+                    self._resync(name)
+            if loop.time() >= next_round:
+                next_round = loop.time() + self._anti_entropy_seconds
+                node = self.bus.node_id
+                for name, room in list(self._rooms.items()):
+                    self.bus.append(name, BusMessage(node, MessageKind.SYNC_REQUEST, room.state_vector()))

@@ -1,0 +1,334 @@
+"""`crdt.Bus` over Redis: one Stream per document (replayable), pub/sub for awareness.
+
+- `append` → `XADD pocdojo:doc:<room>` (trimmed approximately to `maxlen` entries), pipelined by one
+  writer task; acknowledgements are reported in order, so the fan-out gate can release a change to
+  this node's clients once Redis has it.
+- One reader task follows every loaded room with `XREAD BLOCK` from the last entry it saw, so a
+  dropped connection or a slow reader resumes where it stopped instead of losing messages.
+- Awareness goes over `PUBLISH pocdojo:aw:<room>` (best effort by design).
+- A monitor pings Redis; on reconnection it compares Redis's `run_id`: a restarted server lost its
+  streams, so every room is reported as a gap and the fan-out extension resynchronizes it. Failed
+  appends are reported to the caller (which also resynchronizes). Nothing blocks the event loop
+  while Redis is away: appends fail fast and the rooms keep working locally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from crdt import BusListener, BusMessage, MessageKind
+
+log = logging.getLogger("dojo.redis_bus")
+Done = Callable[[bool], None]
+_DOWN = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
+
+
+class BusUnavailable(RuntimeError):
+    """Redis cannot be reached right now."""
+
+
+class RedisBus:
+    """The shared log of the realtime nodes (see module doc); an async context manager."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        node_id: str,
+        prefix: str = "pocdojo",
+        maxlen: int = 10_000,
+        queue_limit: int = 100_000,
+        block_ms: int = 200,
+    ) -> None:
+        self._url = url
+        self._node = node_id
+        self._prefix = prefix
+        self._maxlen = maxlen
+        self._block_ms = block_ms
+        self._queue: asyncio.Queue[tuple[str, str, bytes, bytes, Done | None]] = asyncio.Queue(queue_limit)
+        self._followed: dict[str, str] = {}
+        self._listener: BusListener | None = None
+        self._connected = False
+        self._run_id: str | None = None
+        self._changed = asyncio.Event()
+        self._down = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._client: aioredis.Redis | None = None
+        self._pubsub: Any = None
+
+    # -- crdt.Bus -------------------------------------------------------------------------------------
+    @property
+    def node_id(self) -> str:
+        return self._node
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    def set_listener(self, listener: BusListener) -> None:
+        self._listener = listener
+
+    def _stream(self, room: str) -> str:
+        return f"{self._prefix}:doc:{room}"
+
+    def _channel(self, room: str) -> str:
+        return f"{self._prefix}:aw:{room}"
+
+    async def follow(self, room: str) -> list[BusMessage]:
+        if not self._connected:
+            self._followed.setdefault(room, "0-0")
+            raise BusUnavailable("redis is unreachable")
+        client = self._require_client()
+        try:
+            entries: Any = await client.xrange(self._stream(room), "-", "+")
+            await self._pubsub.subscribe(self._channel(room))
+        except _DOWN as exc:
+            self._followed.setdefault(room, "0-0")
+            self._lost(exc)
+            raise BusUnavailable("redis is unreachable") from exc
+        self._followed[room] = entries[-1][0].decode() if entries else "0-0"
+        self._changed.set()
+        return [m for m in (self._decode(fields) for _, fields in entries) if m is not None]
+
+    async def unfollow(self, room: str) -> None:
+        self._followed.pop(room, None)
+        if self._connected and self._pubsub is not None:
+            try:
+                await self._pubsub.unsubscribe(self._channel(room))
+            except _DOWN as exc:
+                self._lost(exc)
+
+    def append(self, room: str, message: BusMessage, done: Done | None = None) -> None:
+        self._enqueue("x", room, message, done)
+
+    def broadcast(self, room: str, message: BusMessage) -> None:
+        self._enqueue("p", room, message, None)
+
+    def _enqueue(self, op: str, room: str, message: BusMessage, done: Done | None) -> None:
+        if not self._connected:
+            if done is not None:
+                done(False)
+            return
+        try:
+            self._queue.put_nowait((op, room, message.kind.value.encode(), message.payload, done))
+        except asyncio.QueueFull:
+            log.warning("redis bus: outgoing queue full; dropping a message (the room will resync)")
+            if done is not None:
+                done(False)
+
+    # -- lifecycle ----------------------------------------------------------------------------------------
+    async def __aenter__(self) -> RedisBus:
+        self._client = aioredis.Redis.from_url(
+            self._url,
+            socket_timeout=max(2.0, self._block_ms / 1000 + 1.5),
+            socket_connect_timeout=2.0,
+            health_check_interval=0,
+            retry_on_timeout=False,
+        )
+        self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        await self._check()
+        loop = asyncio.get_running_loop()
+        for name, job in (
+            ("writer", self._write),
+            ("reader", self._read),
+            ("pubsub", self._listen),
+            ("monitor", self._monitor),
+        ):
+            self._tasks.append(loop.create_task(job(), name=f"redis-bus-{name}"))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        # Ordered: let queued appends go out (briefly), then stop the tasks, then close connections.
+        try:
+            async with asyncio.timeout(2.0):
+                while not self._queue.empty() and self._connected:  # noqa: ASYNC110 - a queue has no drained event
+                    await asyncio.sleep(0.01)
+        except TimeoutError:
+            log.warning("redis bus: %d messages not sent at shutdown", self._queue.qsize())
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except asyncio.CancelledError:
+                log.debug("redis bus task %s stopped", task.get_name())
+        self._tasks.clear()
+        while not self._queue.empty():
+            _, _, _, _, done = self._queue.get_nowait()
+            if done is not None:
+                done(False)
+        if self._pubsub is not None:
+            await self._pubsub.aclose()
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def ping(self) -> None:
+        """Readiness: raise unless Redis answers now."""
+        if not self._connected:
+            raise BusUnavailable("redis is unreachable")
+        await self._require_client().ping()
+
+    # -- internals -----------------------------------------------------------------------------------------
+    def _require_client(self) -> aioredis.Redis:
+        if self._client is None:
+            raise BusUnavailable("the bus is not started")
+        return self._client
+
+    def _decode(self, fields: dict[bytes, bytes]) -> BusMessage | None:
+        try:
+            return BusMessage(fields[b"n"].decode(), MessageKind(fields[b"k"].decode()), fields[b"p"])
+        except (KeyError, ValueError, UnicodeDecodeError):
+            log.warning("redis bus: ignoring a malformed stream entry")
+            return None
+
+    def _lost(self, exc: BaseException) -> None:
+        if self._connected:
+            log.warning("redis bus: connection lost (%s); rooms keep working locally", type(exc).__name__)
+        self._connected = False
+        self._down.set()
+
+    async def _check(self) -> None:
+        """Ping Redis; on (re)connection, detect a restarted server and resubscribe."""
+        client = self._require_client()
+        try:
+            info = await client.info("server")
+            run_id = str(info.get("run_id"))
+            if self._pubsub is not None:
+                channels = [self._channel(room) for room in self._followed]
+                await self._pubsub.subscribe(f"{self._prefix}:node:{self._node}", *channels)
+        except _DOWN as exc:
+            self._lost(exc)
+            return
+        was_connected, previous = self._connected, self._run_id
+        self._run_id = run_id
+        self._connected = True
+        self._down.clear()
+        if not was_connected:
+            self._changed.set()
+            if previous is not None:
+                log.info("redis bus: reconnected%s", " to a restarted server" if previous != run_id else "")
+                if previous != run_id:
+                    # The streams were lost with the server: read new ones from their start.
+                    for room in self._followed:
+                        self._followed[room] = "0-0"
+                # Messages may have been missed either way (pub/sub, failed appends): resync.
+                if self._listener is not None:
+                    self._listener.on_gap(None)
+
+    async def _monitor(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._down.wait(), 1.0 if self._connected else 0.2)
+            except TimeoutError:
+                log.debug("redis bus: periodic check")
+            await self._check()
+            if not self._connected:
+                await asyncio.sleep(0.2)
+
+    async def _write(self) -> None:
+        client = self._require_client()
+        while True:
+            first = await self._queue.get()
+            batch = [first]
+            while len(batch) < 512 and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            if not self._connected:
+                self._fail(batch)
+                continue
+            pipe = client.pipeline(transaction=False)
+            node = self._node.encode()
+            for op, room, kind, payload, _ in batch:
+                if op == "x":
+                    pipe.xadd(
+                        self._stream(room),
+                        {b"n": node, b"k": kind, b"p": payload},
+                        maxlen=self._maxlen,
+                        approximate=True,
+                    )
+                else:
+                    pipe.publish(self._channel(room), node + b"\x00" + kind + payload)
+            try:
+                results = await pipe.execute(raise_on_error=False)
+            except _DOWN as exc:
+                self._lost(exc)
+                self._fail(batch)
+                continue
+            for (_, _, _, _, done), result in zip(batch, results, strict=True):
+                if done is not None:
+                    done(not isinstance(result, Exception))
+
+    @staticmethod
+    def _fail(batch: list[tuple[str, str, bytes, bytes, Done | None]]) -> None:
+        for _, _, _, _, done in batch:
+            if done is not None:
+                done(False)
+
+    async def _read(self) -> None:
+        client = self._require_client()
+        while True:
+            if not self._connected or not self._followed:
+                self._changed.clear()
+                await self._changed.wait()
+                continue
+            streams: dict[Any, Any] = {self._stream(room): last for room, last in self._followed.items()}
+            try:
+                response: Any = await client.xread(streams, block=self._block_ms, count=1000)
+            except _DOWN as exc:
+                self._lost(exc)
+                continue
+            except RedisError:
+                log.exception("redis bus: XREAD failed")
+                await asyncio.sleep(0.5)
+                continue
+            prefix = len(self._prefix) + len(":doc:")
+            for key, entries in response or []:
+                room = key.decode()[prefix:]
+                if room not in self._followed or not entries:
+                    continue
+                self._followed[room] = entries[-1][0].decode()
+                messages = [m for m in (self._decode(fields) for _, fields in entries) if m is not None]
+                if messages and self._listener is not None:
+                    self._deliver(self._listener.on_messages, room, messages)
+
+    async def _listen(self) -> None:
+        prefix = len(self._prefix) + len(":aw:")
+        while True:
+            if not self._connected:
+                await asyncio.sleep(0.1)
+                continue
+            try:
+                message = await self._pubsub.get_message(timeout=1.0)
+            except _DOWN as exc:
+                self._lost(exc)
+                continue
+            except RuntimeError:  # not subscribed to anything yet (between reconnects)
+                await asyncio.sleep(0.1)
+                continue
+            if message is None or message.get("type") != "message":
+                continue
+            room = message["channel"].decode()[prefix:]
+            data: bytes = message["data"]
+            node, sep, rest = data.partition(b"\x00")
+            if not sep or not rest or room not in self._followed or self._listener is None:
+                continue
+            try:
+                parsed = BusMessage(node.decode(), MessageKind(rest[:1].decode()), rest[1:])
+            except (ValueError, UnicodeDecodeError):
+                log.warning("redis bus: ignoring a malformed awareness message")
+                continue
+            self._deliver(self._listener.on_messages, room, [parsed])
+
+    @staticmethod
+    def _deliver(handler: Callable[[str, list[BusMessage]], object], room: str, messages: list[BusMessage]) -> None:
+        try:
+            handler(room, messages)
+        except Exception:
+            log.exception("redis bus: handling messages of room %r failed", room)
