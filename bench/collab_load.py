@@ -403,7 +403,15 @@ def scenario_trace(
         raise BenchError(f"trace reader could not connect: {conn['failures']}")
     prep = pool.call({writer_w: {"op": "trace_prepare", "path": str(frames.path), "frames_per_chunk": 256}}, 120)
     probe = Probe(server, pool)
-    pool.send(reader_w, {"op": "trace_receive", "timeout": args.trace_timeout, "expected_sha256": frames.end_sha256})
+    pool.send(
+        reader_w,
+        {
+            "op": "trace_receive",
+            "timeout": args.trace_timeout,
+            "stall": args.trace_stall,
+            "expected_sha256": frames.end_sha256,
+        },
+    )
     pool.send(writer_w, {"op": "trace_write"})
     wrote = pool.recv(writer_w, args.trace_timeout + 30)
     got = pool.recv(reader_w, args.trace_timeout + 120)
@@ -413,6 +421,7 @@ def scenario_trace(
         "edits": frames.edits,
         "bytes_sent": prep[writer_w]["bytes"],
         "complete": got["complete"],
+        "outcome": got["outcome"],
         "frames_received": got["frames"],
         "seconds": elapsed,
         "edits_per_s": frames.edits / elapsed if elapsed else None,
@@ -608,6 +617,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--idle-settle", type=float, default=3.0, help="idle: wait after connecting, s (default 3)")
     p.add_argument("--trace", type=Path, default=DEFAULT_TRACE, help="sequential editing trace (.json.gz)")
     p.add_argument("--trace-timeout", type=float, default=120.0, help="trace: give up after, s (default 120)")
+    p.add_argument("--trace-stall", type=float, default=10.0, help="trace: give up after s without updates")
     p.add_argument("--out", type=Path, default=None, help="results JSON (default bench/results/<timestamp>.json)")
     args = p.parse_args(argv)
     args.scenarios = [s.strip() for s in args.scenario.split(",") if s.strip()]

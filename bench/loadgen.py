@@ -468,16 +468,25 @@ class Worker:
         t_last = time.monotonic_ns()
         return {"t_first_ns": t_first, "t_last_write_ns": t_last, "cpu_seconds": time.process_time() - cpu0}
 
-    async def trace_receive(self, limit_s: float, expected_sha256: str) -> dict[str, Any]:
+    async def trace_receive(self, limit_s: float, stall_s: float, expected_sha256: str) -> dict[str, Any]:
+        """Wait for the sentinel; give up after ``limit_s``, or after ``stall_s`` without any update."""
         (reader,) = [c for c in self.clients.values() if c.role == "trace-reader"]
         assert reader.sentinel_seen is not None and reader.collected is not None
         cpu0 = time.process_time()
-        complete = True
-        try:
-            async with asyncio.timeout(limit_s):
-                await reader.sentinel_seen
-        except TimeoutError:
-            complete = False
+        start = time.monotonic_ns()
+        outcome = "complete"
+        while not reader.sentinel_seen.done():
+            now = time.monotonic_ns()
+            if now - start > limit_s * 1e9:
+                outcome = f"timed out after {limit_s:.0f} s"
+                break
+            if now - max(start, self.stats.last_rx_ns) > stall_s * 1e9:
+                outcome = f"stalled: no update for {stall_s:.0f} s"
+                break
+            await asyncio.sleep(0.05)
+        if reader.sentinel_seen.done():
+            reader.sentinel_seen.result()  # raises if the connection died first
+        complete = outcome == "complete"
         cpu = time.process_time() - cpu0
         doc = Doc()
         for payload in reader.collected:
@@ -487,6 +496,7 @@ class Worker:
         text = str(doc.get("text", type=Text))
         return {
             "complete": complete,
+            "outcome": outcome,
             "t_sentinel_ns": reader.sentinel_ns,
             "frames": len(reader.collected),
             "text_matches": hashlib.sha256(text.encode()).hexdigest() == expected_sha256,
@@ -517,7 +527,7 @@ class Worker:
         if op == "trace_write":
             return await self.trace_write()
         if op == "trace_receive":
-            return await self.trace_receive(cmd["timeout"], cmd["expected_sha256"])
+            return await self.trace_receive(cmd["timeout"], cmd["stall"], cmd["expected_sha256"])
         if op == "close":
             result = self.close_all()
             await asyncio.sleep(0.2)  # let the close frames go out

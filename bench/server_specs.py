@@ -2,8 +2,9 @@
 
 A server is a subprocess started from a command line in its own process group (so that everything it
 spawns is stopped with it). It is ready when a stdout line parsed by ``spec.ready`` yields its WebSocket
-base URL; clients open ``<base>/<room>?<query>``. The query parameters come from ``spec.query_params``
-(a callable, once per connection) or from a ``PARAMS <json>`` line the server printed before ``READY``.
+base URL; clients open ``<base>/<room>?<query>``. The room path and query parameters come from the
+spec's ``hooks`` (callables, once per connection) or from a ``PARAMS <json>`` line the server printed
+before its ready line.
 A server that exits or stays silent before it is ready raises ``ServerStartError`` with its last output
 lines; the harness reports it as skipped and goes on with the others.
 """
@@ -43,6 +44,15 @@ NODE_MODULES = REPO / "tests" / "js" / "node_modules"
 NODE_SERVER = NODE_MODULES / "@y" / "websocket-server" / "src" / "server.js"
 
 QueryParams = Callable[[str, int, Mapping[str, Any]], dict[str, str]]
+RoomPath = Callable[[str, Mapping[str, Any]], str]
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """Optional per-connection hooks of a server runner (see ``bench/servers/ours.py``)."""
+
+    query_params: QueryParams | None = None
+    room_path: RoomPath | None = None
 
 
 class ServerStartError(Exception):
@@ -73,7 +83,7 @@ class ServerSpec:
     ready: Callable[[str, int], str | None] = ready_line
     env: Mapping[str, str] = field(default_factory=dict)
     setup: Callable[[], None] | None = None
-    query_params: Callable[[], QueryParams | None] | None = None
+    hooks: Callable[[], Hooks] | None = None
     versions: Callable[[], dict[str, str]] = dict
 
 
@@ -141,15 +151,16 @@ def _anchors_versions() -> dict[str, str]:
 OURS_RUNNER = BENCH / "servers" / "ours.py"
 
 
-def _ours_query_params() -> QueryParams | None:
-    """``query_params`` from ``bench/servers/ours.py`` if the runner defines it."""
+def _ours_hooks() -> Hooks:
+    """``query_params`` and ``room_path`` from ``bench/servers/ours.py``, where the runner defines them."""
     module_spec = importlib.util.spec_from_file_location("bench_ours_runner", OURS_RUNNER)
     if module_spec is None or module_spec.loader is None:
         raise ServerStartError(f"cannot import {OURS_RUNNER}")
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
-    hook = getattr(module, "query_params", None)
-    return hook if callable(hook) else None
+    query_params = getattr(module, "query_params", None)
+    room_path = getattr(module, "room_path", None)
+    return Hooks(query_params if callable(query_params) else None, room_path if callable(room_path) else None)
 
 
 def _ours_versions() -> dict[str, str]:
@@ -180,7 +191,7 @@ SPECS: dict[str, ServerSpec] = {
         name="ours",
         label="ours",
         argv=lambda port: [sys.executable, str(OURS_RUNNER), "--port", str(port)],
-        query_params=_ours_query_params,
+        hooks=_ours_hooks,
         versions=_ours_versions,
     ),
 }
@@ -214,7 +225,7 @@ class ServerProcess:
         self.tail: deque[str] = deque(maxlen=40)
         self._proc: subprocess.Popen[str] | None = None
         self._ready = threading.Event()
-        self._hook: QueryParams | None = None
+        self._hooks = Hooks()
         self._pending_params: dict[str, Any] = {}
 
     @property
@@ -225,8 +236,8 @@ class ServerProcess:
     def __enter__(self) -> ServerProcess:
         if self.spec.setup is not None:
             self.spec.setup()
-        if self.spec.query_params is not None:
-            self._hook = self.spec.query_params()
+        if self.spec.hooks is not None:
+            self._hooks = self.spec.hooks()
         env = {**os.environ, "PORT": str(self.port), **self.spec.env}
         self._proc = subprocess.Popen(
             self.spec.argv(self.port),
@@ -279,11 +290,12 @@ class ServerProcess:
 
     def url(self, room: str, index: int) -> str:
         """The URL connection ``index`` uses to join ``room``."""
-        if self._hook is not None:
-            query = self._hook(room, index, self.params)
+        path = self._hooks.room_path(room, self.params) if self._hooks.room_path is not None else room
+        if self._hooks.query_params is not None:
+            query = self._hooks.query_params(path, index, self.params)
         else:
-            query = {str(k): str(v).replace("{room}", room) for k, v in self.params.items()}
-        return f"{self.base_url}/{room}" + (f"?{urlencode(query)}" if query else "")
+            query = {str(k): str(v).replace("{room}", path) for k, v in self.params.items()}
+        return f"{self.base_url}/{path}" + (f"?{urlencode(query)}" if query else "")
 
     def processes(self) -> list[psutil.Process]:
         root = psutil.Process(self.pid)
