@@ -6,15 +6,18 @@ balancer that skips backends that refuse connections.
         link.heal()       # new connections are forwarded again
         link.blackhole()  # nothing flows any more (connections stay open, as in a silent partition)
         link.heal()       # ...and flows again, from where it stopped
+        link.latency = 0.05  # chunks of connections opened from now on wait 50 ms in each direction
 
     async with Balancer([("127.0.0.1", a), ("127.0.0.1", b)]) as lb:   # clients connect to lb.port
         ...  # each new connection goes to the next backend that accepts it
 
 Theory of operation. Every accepted connection is a :class:`_Link`: one upstream connection and two
-pump tasks (client→upstream, upstream→client) that copy at most ``chunk_bytes`` per read and await
+pump tasks (client→upstream, upstream→client) that copy at most ``CHUNK_BYTES`` per read and await
 ``drain()`` after each write, so at most a few chunks per direction are buffered in the proxy
 (asyncio's stream buffer and the transport's high-water mark bound the rest; TCP flow control does
-the remainder). A link ends when either side ends: both sockets are closed (or aborted — a cut sends
+the remainder). With a ``latency``, a pump is a delay line: a feeder task stamps each chunk with its
+due time into a queue of at most ``DELAY_LINE_CHUNKS`` chunks, and the pump writes it when due.
+A link ends when either side ends: both sockets are closed (or aborted — a cut sends
 RSTs, like a crashed peer) and both pumps are awaited. Every task the proxy starts is tracked and
 awaited by :meth:`aclose`; nothing is left running.
 """
@@ -35,6 +38,7 @@ log = logging.getLogger("tests.netproxy")
 Address = tuple[str, int]
 
 CHUNK_BYTES = 64 * 1024
+DELAY_LINE_CHUNKS = 16  # at most this many chunks wait in a delay line (per direction)
 STREAM_LIMIT = 256 * 1024
 
 
@@ -86,23 +90,59 @@ class _Link:
             self.closed.set()
 
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, up: bool) -> None:
+        """Copy ``reader`` to ``writer`` until EOF; with a latency, through a bounded delay line."""
         proxy = self.proxy
+        if proxy.latency <= 0:
+            try:
+                while True:
+                    await proxy._flowing.wait()  # a blackhole holds the data where it is
+                    data = await reader.read(CHUNK_BYTES)
+                    if not data:
+                        return
+                    await self._write(writer, data, up=up)
+            except (ConnectionError, OSError) as exc:
+                # The other side reset the connection, or we aborted it: the link is over.
+                log.debug("proxy link %s: %s", self.peer, type(exc).__name__)
+            return
+        loop = asyncio.get_running_loop()
+        line: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(DELAY_LINE_CHUNKS)
+
+        async def feed() -> None:
+            try:
+                while True:
+                    await proxy._flowing.wait()
+                    data = await reader.read(CHUNK_BYTES)
+                    await line.put((loop.time() + proxy.latency, data))
+                    if not data:
+                        return
+            except (ConnectionError, OSError) as exc:
+                log.debug("proxy link %s: %s", self.peer, type(exc).__name__)
+                await line.put((loop.time(), b""))
+
+        feeder = asyncio.create_task(feed(), name=f"proxy-feed-{self.peer[1]}")
         try:
             while True:
-                await proxy._flowing.wait()  # a blackhole holds the data where it is
-                data = await reader.read(CHUNK_BYTES)
+                due, data = await line.get()
+                if due > loop.time():
+                    await asyncio.sleep(due - loop.time())
                 if not data:
                     return
-                await proxy._flowing.wait()
-                writer.write(data)
-                await writer.drain()
-                if up:
-                    self.bytes_up += len(data)
-                else:
-                    self.bytes_down += len(data)
+                await self._write(writer, data, up=up)
         except (ConnectionError, OSError) as exc:
-            # The other side reset the connection, or we aborted it: the link is over.
             log.debug("proxy link %s: %s", self.peer, type(exc).__name__)
+        finally:
+            feeder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await feeder
+
+    async def _write(self, writer: asyncio.StreamWriter, data: bytes, *, up: bool) -> None:
+        await self.proxy._flowing.wait()
+        writer.write(data)
+        await writer.drain()
+        if up:
+            self.bytes_up += len(data)
+        else:
+            self.bytes_down += len(data)
 
     def close(self, *, abort: bool) -> None:
         for writer in (self.client_writer, self.upstream_writer):
@@ -118,8 +158,10 @@ class _ProxyBase:
     """Listens on 127.0.0.1 (a free port) and forwards each connection to a backend chosen by
     :meth:`_connect_upstream`."""
 
-    def __init__(self, *, host: str = "127.0.0.1", connect_timeout: float = 2.0) -> None:
+    def __init__(self, *, host: str = "127.0.0.1", connect_timeout: float = 2.0, latency: float = 0.0) -> None:
         self.host = host
+        self.latency = latency
+        """Seconds every chunk waits in each direction (read when a connection is opened)."""
         self.connect_timeout = connect_timeout
         self._server: asyncio.Server | None = None
         self._links: set[_Link] = set()
@@ -263,8 +305,10 @@ class _ProxyBase:
 class TcpProxy(_ProxyBase):
     """A proxy to one ``target`` that can be cut, blackholed and healed (see the module doc)."""
 
-    def __init__(self, target: Address, **kwargs: float | str) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self, target: Address, *, host: str = "127.0.0.1", connect_timeout: float = 2.0, latency: float = 0.0
+    ) -> None:
+        super().__init__(host=host, connect_timeout=connect_timeout, latency=latency)
         self.target = target
 
     async def _connect_upstream(self) -> tuple[Address, tuple[asyncio.StreamReader, asyncio.StreamWriter]] | None:
@@ -276,10 +320,17 @@ class Balancer(_ProxyBase):
     """Round-robin over ``backends``: each new connection goes to the next backend in turn that
     accepts it; one that refuses (a dead node) is skipped. A connection no backend accepts is reset."""
 
-    def __init__(self, backends: Sequence[Address], **kwargs: float | str) -> None:
+    def __init__(
+        self,
+        backends: Sequence[Address],
+        *,
+        host: str = "127.0.0.1",
+        connect_timeout: float = 2.0,
+        latency: float = 0.0,
+    ) -> None:
         if not backends:
             raise ValueError("a balancer needs at least one backend")
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+        super().__init__(host=host, connect_timeout=connect_timeout, latency=latency)
         self.backends = list(backends)
         self._turn = itertools.count()
         self.skipped = 0

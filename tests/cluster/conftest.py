@@ -299,8 +299,9 @@ class Cluster:
         await self.start(*nodes)
         return nodes
 
-    async def proxy(self, target: tuple[str, int]) -> TcpProxy:
-        proxy = await TcpProxy(target).start()
+    async def proxy(self, target: tuple[str, int], *, latency: float = 0.0) -> TcpProxy:
+        """A proxy to ``target`` (closed at teardown)."""
+        proxy = await TcpProxy(target, latency=latency).start()
         self.proxies.append(proxy)
         return proxy
 
