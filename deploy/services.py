@@ -31,6 +31,12 @@ def _identity(settings: Settings) -> FastAPI:
     return create_app(settings)
 
 
+def _poc(settings: Settings) -> FastAPI:
+    from poc_api.app import create_app
+
+    return create_app(settings)
+
+
 def _dojo(settings: Settings) -> FastAPI:
     from dojo.app import create_app
 
@@ -53,6 +59,7 @@ SERVICES: dict[str, ServiceSpec] = {
         _dojo,
         ws_protocol=COLLAB_PROTOCOL,
     ),
+    "poc": ServiceSpec("poc", (ServiceSchema("poc", "poc_api"),), ("/v1/pocs",), _poc),
 }
 
 

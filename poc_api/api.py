@@ -1,0 +1,269 @@
+"""POC HTTP routes (API.md §POCs): register, read, change, delete and search.
+
+Handlers validate with `poc_api.validation` (collecting every field's error into one 422), call
+`PocService`, and answer with the JSON documents PostgreSQL built, concatenated rather than re-encoded
+(`response_model` still documents the shape; FastAPI does not re-validate a returned `Response`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from poc_api import cursor as cursors
+from poc_api.schemas import Poc, PocCreate, PocPage, PocUpdate
+from poc_api.search import SORTS, SearchParams
+from poc_api.service import NewPoc, PocChanges, PocService
+from poc_api.validation import (
+    QUERY_MAX,
+    TAGS_MAX,
+    check_description,
+    check_github_url,
+    check_language,
+    check_name,
+    check_owner,
+    check_query,
+    check_tags,
+    parse_time,
+)
+from runtime.auth import CurrentPrincipal
+from runtime.errors import FieldError, ValidationFailed
+
+router = APIRouter(tags=["pocs"])
+
+JSON = "application/json"
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+Responses = dict[int | str, dict[str, Any]]
+
+_COMMON: Responses = {
+    400: _problem("Malformed request (e.g. the body is not valid JSON)."),
+    401: _problem("Missing, invalid or expired access token (`WWW-Authenticate: Bearer`)."),
+    422: _problem("Invalid fields or parameters: `errors` lists each with a code and a message."),
+}
+_BODY: Responses = {
+    413: _problem("The body exceeds the size limit."),
+    415: _problem("The body is not JSON (`Content-Type: application/json`)."),
+}
+_NOT_FOUND: Responses = {
+    404: _problem("No POC with this id in the caller's tenant (other tenants' POCs are never visible).")
+}
+_FORBIDDEN: Responses = {403: _problem("Only the POC's owner or a tenant admin may change or delete it.")}
+_CONFLICT: Responses = {409: _problem("The tenant already has a POC for this repository; `existing_poc` names it.")}
+
+
+def _service(request: Request) -> PocService:
+    service: PocService = request.app.state.pocs
+    return service
+
+
+Service = Annotated[PocService, Depends(_service)]
+
+
+def _json(document: str, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(content=document, status_code=status_code, media_type=JSON, headers=headers)
+
+
+@router.post(
+    "/v1/pocs",
+    status_code=201,
+    response_model=Poc,
+    summary="Register a POC",
+    description="Creates a POC owned by the caller. Emits `poc.created` to the outbox.",
+    responses={**_COMMON, **_BODY, **_CONFLICT},
+)
+async def create_poc(body: PocCreate, principal: CurrentPrincipal, service: Service) -> Response:
+    errors: list[FieldError] = []
+    name, bad = check_name(body.name)
+    errors += bad
+    github_url, bad = check_github_url(body.github_url)
+    errors += bad
+    language, bad = check_language(body.language)
+    errors += bad
+    tags, bad = check_tags(body.tags)
+    errors += bad
+    description, bad = check_description(body.description)
+    errors += bad
+    if errors:
+        raise ValidationFailed(errors)
+    poc_id, document = await service.create(principal, NewPoc(name, github_url, language, tags, description))
+    return _json(document, 201, {"Location": f"/v1/pocs/{poc_id}"})
+
+
+@router.get(
+    "/v1/pocs/{poc_id}",
+    response_model=Poc,
+    summary="One POC",
+    responses={**_COMMON, **_NOT_FOUND},
+)
+async def get_poc(poc_id: uuid.UUID, principal: CurrentPrincipal, service: Service) -> Response:
+    return _json(await service.get(principal, poc_id))
+
+
+@router.patch(
+    "/v1/pocs/{poc_id}",
+    response_model=Poc,
+    summary="Change a POC (owner or admin)",
+    description=(
+        "Changes the given fields; absent fields stay. `tags` replaces the whole list; `description: null` clears "
+        "it. Emits `poc.updated` with the changed fields, unless nothing changed."
+    ),
+    responses={**_COMMON, **_BODY, **_FORBIDDEN, **_NOT_FOUND, **_CONFLICT},
+)
+async def update_poc(poc_id: uuid.UUID, body: PocUpdate, principal: CurrentPrincipal, service: Service) -> Response:
+    given = body.model_fields_set
+    errors: list[FieldError] = []
+    for required in ("name", "github_url", "language", "tags"):
+        if required in given and getattr(body, required) is None:
+            errors.append(FieldError(required, "null", "cannot be null; leave it out to keep the current value"))
+    name = github_url = language = description = None
+    tags = None
+    if body.name is not None:
+        name, bad = check_name(body.name)
+        errors += bad
+    if body.github_url is not None:
+        github_url, bad = check_github_url(body.github_url)
+        errors += bad
+    if body.language is not None:
+        language, bad = check_language(body.language)
+        errors += bad
+    if body.tags is not None:
+        tags, bad = check_tags(body.tags)
+        errors += bad
+    if "description" in given:
+        description, bad = check_description(body.description)
+        errors += bad
+    if errors:
+        raise ValidationFailed(errors)
+    changes = PocChanges(name=name, github_url=github_url, language=language, tags=tags, description=description)
+    return _json(await service.update(principal, poc_id, changes))
+
+
+@router.delete(
+    "/v1/pocs/{poc_id}",
+    status_code=204,
+    summary="Delete a POC (owner or admin)",
+    description="Emits `poc.deleted` (with the POC's last state) to the outbox.",
+    responses={204: {"description": "Deleted."}, **_COMMON, **_FORBIDDEN, **_NOT_FOUND},
+)
+async def delete_poc(poc_id: uuid.UUID, principal: CurrentPrincipal, service: Service) -> Response:
+    await service.delete(principal, poc_id)
+    return Response(status_code=204)
+
+
+_SEARCH_DESCRIPTION = """Search the tenant's catalogue. Every filter narrows the result (AND).
+
+- `q`: words searched in names and descriptions, ignoring accents and case (`integracao` finds
+  *Integração*) and forgiving typos (`kubernets` finds *Kubernetes*: one edit for words of 4-7
+  characters, two from 8); a word also matches longer words it begins (`pagamento` → *pagamentos*).
+  Every word must match. Words under 2 characters and common words (*de*, *para*, *the*, *with*...)
+  are ignored.
+- `sort`: `relevance` (default when `q` is given: best match first, then newest), `-created_at`
+  (default otherwise), `created_at`, `name`, `-name` (names compared without accents or case).
+- Pagination: `limit` (1-100, default 20) and the `next_cursor` of the previous page as `cursor`,
+  with the same filters and sort. Pages are keyset-based: rows added while paging never cause a row
+  to be served twice or skipped.
+"""
+
+
+@router.get(
+    "/v1/pocs",
+    response_model=PocPage,
+    summary="Search POCs",
+    description=_SEARCH_DESCRIPTION,
+    responses=_COMMON,
+)
+async def search_pocs(
+    principal: CurrentPrincipal,
+    service: Service,
+    q: Annotated[
+        str | None,
+        Query(description="Free text over name and description.", json_schema_extra={"maxLength": QUERY_MAX}),
+    ] = None,
+    language: Annotated[
+        str | None, Query(description="A language name (case-insensitive, aliases accepted).", examples=["python"])
+    ] = None,
+    tag: Annotated[
+        list[str] | None,
+        Query(description=f"Repeatable; a POC must carry every tag given (at most {TAGS_MAX}).", examples=[["pix"]]),
+    ] = None,
+    owner: Annotated[
+        str | None, Query(description="`me` for the caller's POCs, or a user id.", examples=["me"])
+    ] = None,
+    created_from: Annotated[
+        str | None,
+        Query(description="Created at or after: RFC 3339 date-time (UTC if no offset) or a date (start of day)."),
+    ] = None,
+    created_to: Annotated[
+        str | None,
+        Query(description="Created before: RFC 3339 date-time, or a date (then the whole day is included)."),
+    ] = None,
+    sort: Annotated[str | None, Query(json_schema_extra={"enum": list(SORTS)})] = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 20,
+    cursor: Annotated[
+        str | None, Query(description="`next_cursor` of the previous page.", json_schema_extra={"maxLength": 512})
+    ] = None,
+) -> Response:
+    errors: list[FieldError] = []
+    text = None
+    if q is not None:
+        text, bad = check_query(q)
+        errors += bad
+        text = text or None
+    canonical_language = None
+    if language is not None:
+        canonical_language, bad = check_language(language)
+        errors += bad
+    tags: list[str] = []
+    if tag:
+        tags, bad = check_tags(tag, field="tag")
+        errors += bad
+    owner_id = None
+    if owner is not None:
+        owner_id, bad = check_owner(owner)
+        errors += bad
+        owner_id = principal.subject if owner_id == "me" else owner_id
+    start = end = None
+    if created_from is not None:
+        start, bad = parse_time(created_from, "created_from", end=False)
+        errors += bad
+    if created_to is not None:
+        end, bad = parse_time(created_to, "created_to", end=True)
+        errors += bad
+    if start is not None and end is not None and start >= end:
+        errors.append(FieldError("created_to", "empty_range", "must be later than created_from"))
+    if sort is None:
+        sort = "relevance" if text else "-created_at"
+    elif sort not in SORTS:
+        errors.append(FieldError("sort", "invalid_sort", f"must be one of {', '.join(SORTS)}"))
+    elif sort == "relevance" and not text:
+        errors.append(FieldError("sort", "relevance_needs_q", "relevance sorting needs a text query (q)"))
+    if errors:
+        raise ValidationFailed(errors)
+    params = SearchParams(
+        q=text,
+        language=canonical_language,
+        tags=tuple(tags),
+        owner_id=owner_id,
+        created_from=start,
+        created_to=end,
+        sort=sort,
+        limit=limit,
+    )
+    if cursor is not None:
+        position = cursors.decode(cursor, sort, cursors.fingerprint(params.fingerprint_parts()))
+        params = dataclasses.replace(params, position=position)
+    page = await service.search(principal, params)
+    next_cursor = orjson.dumps(page.next_cursor).decode()
+    return _json('{"items":[' + ",".join(page.documents) + '],"next_cursor":' + next_cursor + "}")

@@ -1,0 +1,55 @@
+"""The POC service's ASGI app: `create_app(settings)`."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+
+from fastapi import FastAPI
+
+from poc_api.api import router
+from poc_api.schemas import Problem
+from poc_api.service import PocService
+from runtime.auth import verifier_startup
+from runtime.http import create_service_app
+from runtime.resources import database_startup
+from runtime.settings import Settings
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The POC catalogue service: database pool, token verifier (issuer's JWKS over HTTP), routes."""
+
+    async def poc_startup(app: FastAPI, stack: AsyncExitStack) -> None:
+        app.state.pocs = PocService(app.state.db)
+
+    app = create_service_app(
+        service="poc",
+        title="POC Dojo catalogue",
+        description="Register, change, delete and search the tenant's proofs of concept (API.md §POCs).",
+        settings=settings,
+        startup=[database_startup, verifier_startup(), poc_startup],
+    )
+    app.include_router(router)
+    _publish_problem_schema(app)
+    return app
+
+
+def _publish_problem_schema(app: FastAPI) -> None:
+    """Put the problem+json schema the error responses refer to into the OpenAPI components."""
+    build = app.openapi
+
+    def openapi() -> dict[str, object]:
+        if app.openapi_schema is None:
+            schema = build()
+            components = schema.setdefault("components", {})
+            components.setdefault("schemas", {}).update(
+                Problem.model_json_schema(ref_template="#/components/schemas/{model}")["$defs"]
+            )
+            components["schemas"]["Problem"] = {
+                k: v
+                for k, v in Problem.model_json_schema(ref_template="#/components/schemas/{model}").items()
+                if k != "$defs"
+            }
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

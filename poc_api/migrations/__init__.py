@@ -1,0 +1,1 @@
+"""SQL migrations of the `poc` schema (run by `pocdojo migrate`)."""

@@ -1,0 +1,1 @@
+"""POC catalogue service tests."""
