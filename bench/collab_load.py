@@ -689,6 +689,8 @@ def run_case(
                 pool.call_all({"op": "close"}, timeout=60)
             if server._proc is not None and server._proc.poll() is not None:
                 run["note"] = f"server exited during the run: {server.last_output()}"
+        if server.leftovers:
+            run["leftover_processes"] = server.leftovers
     except ServerStartError as exc:
         run["skipped"] = str(exc)
         print(f"  [{scenario}] {name}: SKIPPED — {exc}", flush=True)

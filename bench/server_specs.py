@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -85,6 +86,7 @@ class ServerSpec:
     setup: Callable[[], None] | None = None
     hooks: Callable[[], Hooks] | None = None
     versions: Callable[[], dict[str, str]] = dict
+    stop_timeout: float = 15.0
 
 
 def _npm_version(package: str) -> str:
@@ -204,6 +206,20 @@ def free_port() -> int:
 
 
 _PR_SET_PDEATHSIG = 1
+MARKER_ENV = "COLLAB_LOAD_SERVER"
+
+
+def _marked(marker: str) -> list[psutil.Process]:
+    """Processes whose environment carries this server's marker: its descendants, including daemons
+    that left its process group (e.g. an embedded PostgreSQL started with its own session)."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get(MARKER_ENV) == marker:
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue  # gone, or not ours to read: not a descendant we started
+    return found
 
 
 def _child_setup() -> None:
@@ -227,6 +243,10 @@ class ServerProcess:
         self._ready = threading.Event()
         self._hooks = Hooks()
         self._pending_params: dict[str, Any] = {}
+        self.marker = f"{os.getpid()}-{uuid.uuid4().hex}"
+        self.leftovers: list[str] = []
+        self._marked_cache: list[psutil.Process] = []
+        self._marked_at = -1e9
 
     @property
     def pid(self) -> int:
@@ -238,7 +258,7 @@ class ServerProcess:
             self.spec.setup()
         if self.spec.hooks is not None:
             self._hooks = self.spec.hooks()
-        env = {**os.environ, "PORT": str(self.port), **self.spec.env}
+        env = {**os.environ, "PORT": str(self.port), MARKER_ENV: self.marker, **self.spec.env}
         self._proc = subprocess.Popen(
             self.spec.argv(self.port),
             cwd=REPO,
@@ -298,8 +318,18 @@ class ServerProcess:
         return f"{self.base_url}/{path}" + (f"?{urlencode(query)}" if query else "")
 
     def processes(self) -> list[psutil.Process]:
-        root = psutil.Process(self.pid)
-        return [root, *root.children(recursive=True)]
+        """The server's process tree plus any daemon it started outside it (found by the env marker)."""
+        now = time.monotonic()
+        if now - self._marked_at > 10.0:  # a scan reads every process's environment: ~40 ms
+            self._marked_cache = [p for p in _marked(self.marker) if p.pid != self.pid]
+            self._marked_at = now
+        roots = [psutil.Process(self.pid), *self._marked_cache]
+        seen: dict[int, psutil.Process] = {}
+        for root in roots:
+            with contextlib.suppress(psutil.NoSuchProcess):  # a daemon that exited since the scan
+                for proc in (root, *root.children(recursive=True)):
+                    seen.setdefault(proc.pid, proc)
+        return list(seen.values())
 
     def cpu_seconds(self) -> float:
         """User + system CPU of the server's process tree (reaped children included)."""
@@ -318,17 +348,34 @@ class ServerProcess:
         return total
 
     def stop(self) -> None:
+        """SIGTERM to the process group, SIGKILL after ``spec.stop_timeout``; then end any process left
+        behind that carries this server's environment marker (reported in ``leftovers``)."""
         proc = self._proc
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
+        if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=self.spec.stop_timeout)
+            except subprocess.TimeoutExpired:
+                print(f"  [{self.spec.name}] did not stop within {self.spec.stop_timeout:.0f} s: SIGKILL", flush=True)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
         # the group may still hold children of a runner that exited first
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
+        left = _marked(self.marker)
+        if left:
+            self.leftovers = [f"{p.pid} {' '.join(p.cmdline())[:80]}" for p in left]
+            print(
+                f"  [{self.spec.name}] left {len(left)} process(es) behind; ending them: {self.leftovers}", flush=True
+            )
+            for p in left:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    p.terminate()
+            _, alive = psutil.wait_procs(left, timeout=10)
+            for p in alive:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    p.kill()
