@@ -283,7 +283,7 @@ class Cluster:
             "POCDOJO_STATE_DIR": str(self.workdir / name / "state"),
             "POCDOJO_COLLAB_MESSAGES_PER_SECOND": "100000",
             "POCDOJO_COLLAB_MESSAGE_BURST": "100000",
-            "POCDOJO_LOG_LEVEL": "INFO",
+            "POCDOJO_LOG_LEVEL": os.environ.get("POCDOJO_LOG_LEVEL", "INFO"),
         }
         node = Node(name=name, env=env, workdir=self.workdir / name)
         node.env["POCDOJO_PUBLIC_URL"] = node.base

@@ -102,6 +102,7 @@ class Editor:
         self.doc: Doc[Any] = Doc()
         self.text = self.doc.get("text", type=Text)
         self.made: list[str] = []
+        self.made_at: dict[str, float] = {}  # token -> loop time it was made
         self.seen: set[str] = set()  # tokens found in update frames received from servers
         self.connections = 0  # successful connections so far
         self.connected_urls: list[str] = []
@@ -139,6 +140,10 @@ class Editor:
     def echoed(self) -> set[str]:
         return {t for t in self.made if t in self.seen}
 
+    def made_since(self, moment: float) -> set[str]:
+        """Tokens made at or after loop time ``moment``."""
+        return {t for t, at in self.made_at.items() if at >= moment}
+
     def __repr__(self) -> str:
         return f"Editor({self.number}, home={self.home}, connections={self.connections}, url={self.url})"
 
@@ -152,6 +157,7 @@ class Editor:
         the next connection's sync)."""
         new = token(self.number, len(self.made))
         self.made.append(new)
+        self.made_at[new] = asyncio.get_running_loop().time()
         self.text.insert(len(self.text), new)
         updates, self._pending = self._pending, []
         ws = self.ws
