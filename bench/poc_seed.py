@@ -313,6 +313,25 @@ async def tune(env: EmbeddedEnvironment, admin: str) -> None:
         env.postgres.start()
 
 
+async def reset_if_migration_changed(urls: DatabaseUrls) -> None:
+    """The bench database follows the working tree: if the poc migrations changed since they were
+    applied here, roll the schema back (its data is regenerated below anyway)."""
+    from runtime import migrations
+
+    service = migrations.ServiceSchema("poc", "poc_api")
+    conn = await asyncpg.connect(urls.owner)
+    try:
+        if await conn.fetchval("SELECT to_regclass('poc.schema_migrations') IS NULL"):
+            return
+        applied = {r["version"]: r["checksum"] for r in await conn.fetch("SELECT * FROM poc.schema_migrations")}
+        current = {m.version: m.checksum for m in service.migrations()}
+        if any(current.get(version) != checksum for version, checksum in applied.items()):
+            print("the poc migrations changed: rolling the bench schema back")
+            await migrations.downgrade(conn, service, steps=len(applied))
+    finally:
+        await conn.close()
+
+
 async def create_tenants(settings: Settings, count: int, sizes: list[int], rng: random.Random) -> list[BenchTenant]:
     from identity.app import build_service, load_keys
     from runtime.db import Database
@@ -390,12 +409,12 @@ POC_COLUMNS = [
 BUILD_SEARCH = (
     """INSERT INTO poc.poc_tags (tenant_id, poc_id, tag, created_at)
        SELECT DISTINCT tenant_id, id, unnest(tags), created_at FROM poc.pocs""",
-    """INSERT INTO poc.search_postings (tenant_id, term, poc_id, in_name)
-       SELECT tenant_id, w, id, bool_or(in_name) FROM (
-           SELECT tenant_id, id, unnest(poc.search_words(name)) AS w, true AS in_name FROM poc.pocs
+    """INSERT INTO poc.search_postings (tenant_id, term, poc_id, in_name, created_at)
+       SELECT tenant_id, w, id, bool_or(in_name), created_at FROM (
+           SELECT tenant_id, id, created_at, unnest(poc.search_words(name)) AS w, true AS in_name FROM poc.pocs
            UNION ALL
-           SELECT tenant_id, id, unnest(poc.search_words(description)), false FROM poc.pocs
-       ) AS words GROUP BY tenant_id, w, id""",
+           SELECT tenant_id, id, created_at, unnest(poc.search_words(description)), false FROM poc.pocs
+       ) AS words GROUP BY tenant_id, w, id, created_at""",
     """INSERT INTO poc.search_vocabulary (tenant_id, key, term, edits)
        SELECT t.tenant_id, k.key, t.term, k.edits
        FROM (SELECT DISTINCT tenant_id, term FROM poc.search_postings) AS t
@@ -467,6 +486,7 @@ async def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     urls = await env.prepare(migrate=False)
     await tune(env, urls.admin)
+    await reset_if_migration_changed(urls)
     urls = await env.prepare()
     settings = Settings(
         env="dev", database_url=urls.service, migration_database_url=urls.owner, state_dir=state_dir, log_json=True

@@ -63,7 +63,7 @@ _FORBIDDEN: Responses = {403: _problem("Only the POC's owner or a tenant admin m
 _CONFLICT: Responses = {409: _problem("The tenant already has a POC for this repository; `existing_poc` names it.")}
 
 
-def _service(request: Request) -> PocService:
+async def _service(request: Request) -> PocService:
     service: PocService = request.app.state.pocs
     return service
 

@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 
 from poc_api import cursor
-from poc_api.search import DOCUMENT, SearchParams, build, cursor_key
+from poc_api.search import DOCUMENT, SearchParams, cursor_key, run
 from runtime.auth import Principal
 from runtime.db import Connection, Database
 from runtime.errors import Conflict, Forbidden, NotFound
@@ -202,9 +202,8 @@ class PocService:
             await conn.execute(_DELETE, poc_id, principal.subject)
 
     async def search(self, principal: Principal, params: SearchParams) -> Page:
-        sql, args = build(params)
         async with self.db.tenant_tx(principal.tenant_id) as conn:
-            rows = await conn.fetch(sql, *args)
+            rows = await run(conn, params)
         next_cursor = None
         if len(rows) > params.limit:
             rows = rows[: params.limit]

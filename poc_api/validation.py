@@ -75,7 +75,7 @@ def _clip(value: str, limit: int = 60) -> str:
 # -- fields ---------------------------------------------------------------------------------------------
 def check_name(value: str, field: str = "name") -> tuple[str, list[FieldError]]:
     name = unicodedata.normalize("NFC", " ".join(value.split()))
-    if _has_control(value):
+    if _has_control(value, allowed="\t\n\r"):  # whitespace is collapsed into single spaces
         return name, [FieldError(field, "invalid_characters", "must not contain control characters")]
     if not name:
         return name, [FieldError(field, "blank", "must not be blank")]

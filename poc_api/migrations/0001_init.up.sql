@@ -61,7 +61,7 @@ CREATE FUNCTION poc.max_edits(word text) RETURNS integer
 -- A word and every string obtained by deleting up to `max_edits` of its characters, each with the
 -- number of deletions. Two words within edit distance d share a key with deletions a + b <= 2d.
 CREATE FUNCTION poc.deletion_keys(word text, max_edits integer) RETURNS TABLE (key text, edits integer)
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT ROWS 60
 BEGIN ATOMIC
     WITH one AS (
         SELECT DISTINCT overlay(word PLACING '' FROM i FOR 1) AS k
@@ -128,16 +128,18 @@ CREATE POLICY poc_tags_tenant_isolation ON poc.poc_tags
     USING (tenant_id = poc.current_tenant()) WITH CHECK (tenant_id = poc.current_tenant());
 GRANT SELECT, INSERT, DELETE ON poc.poc_tags TO pocdojo_app;
 
--- The inverted index: one row per (term, POC); in_name marks terms of the name (ranked higher).
+-- The inverted index: one row per (term, POC); in_name marks terms of the name (ranked higher), and
+-- the POC's creation time (immutable) lets a term's POCs be read newest first without touching pocs.
 CREATE TABLE poc.search_postings (
-    tenant_id uuid NOT NULL,
-    term      text COLLATE "C" NOT NULL,
-    poc_id    uuid NOT NULL,
-    in_name   boolean NOT NULL,
-    PRIMARY KEY (tenant_id, term, poc_id) INCLUDE (in_name),
+    tenant_id  uuid NOT NULL,
+    term       text COLLATE "C" NOT NULL,
+    poc_id     uuid NOT NULL,
+    in_name    boolean NOT NULL,
+    created_at timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, poc_id, term) INCLUDE (in_name),
     FOREIGN KEY (tenant_id, poc_id) REFERENCES poc.pocs (tenant_id, id) ON DELETE CASCADE
 );
-CREATE INDEX search_postings_by_poc ON poc.search_postings (tenant_id, poc_id);
+CREATE INDEX search_postings_by_term ON poc.search_postings (tenant_id, term, in_name, created_at DESC, poc_id DESC);
 ALTER TABLE poc.search_postings ENABLE ROW LEVEL SECURITY;
 ALTER TABLE poc.search_postings FORCE ROW LEVEL SECURITY;
 CREATE POLICY search_postings_tenant_isolation ON poc.search_postings
@@ -184,8 +186,8 @@ BEGIN
         SELECT DISTINCT NEW.tenant_id, NEW.id, tag, NEW.created_at FROM unnest(NEW.tags) AS tag;
     END IF;
     IF reindex_text THEN
-        INSERT INTO poc.search_postings (tenant_id, term, poc_id, in_name)
-        SELECT NEW.tenant_id, w, NEW.id, bool_or(in_name)
+        INSERT INTO poc.search_postings (tenant_id, term, poc_id, in_name, created_at)
+        SELECT NEW.tenant_id, w, NEW.id, bool_or(in_name), NEW.created_at
         FROM (
             SELECT unnest(poc.search_words(NEW.name)) AS w, true AS in_name
             UNION ALL
