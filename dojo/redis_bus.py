@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -28,7 +28,9 @@ from crdt import BusListener, BusMessage, MessageKind
 
 log = logging.getLogger("dojo.redis_bus")
 Done = Callable[[bool], None]
-_DOWN = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
+# What a lost or reset connection looks like from redis-py: its own errors, socket errors, and —
+# under uvloop — a bare RuntimeError when writing to a transport that was closed underneath it.
+_DOWN = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError, RuntimeError)
 
 
 class BusUnavailable(RuntimeError):
@@ -142,8 +144,21 @@ class RedisBus:
             ("pubsub", self._listen),
             ("monitor", self._monitor),
         ):
-            self._tasks.append(loop.create_task(job(), name=f"redis-bus-{name}"))
+            self._tasks.append(loop.create_task(self._supervise(name, job), name=f"redis-bus-{name}"))
         return self
+
+    async def _supervise(self, name: str, job: Callable[[], Awaitable[None]]) -> None:
+        """Run one of the bus's loops forever: an unexpected error is logged, the connection is
+        treated as lost (so rooms resync), and the loop starts again — it never dies silently."""
+        while True:
+            try:
+                await job()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.exception("redis bus: the %s loop failed; restarting it", name)
+                self._lost(exc)
+                await asyncio.sleep(0.2)
 
     async def __aexit__(self, *exc: object) -> None:
         # Ordered: let queued appends go out (briefly), then stop the tasks, then close connections.
@@ -307,9 +322,8 @@ class RedisBus:
             try:
                 message = await self._pubsub.get_message(timeout=1.0)
             except _DOWN as exc:
+                # Also redis-py's RuntimeError when no channel is subscribed yet (between reconnects).
                 self._lost(exc)
-                continue
-            except RuntimeError:  # not subscribed to anything yet (between reconnects)
                 await asyncio.sleep(0.1)
                 continue
             if message is None or message.get("type") != "message":
