@@ -89,13 +89,6 @@ async def _reset_cycles(redis: tuple[str, int]) -> tuple[list[str], int, int]:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: under uvloop, redis-py raises a bare RuntimeError ('unable to perform operation on "
-    "<TCPTransport closed=True>') when it writes to a pooled connection that was reset; RedisBus's tasks catch "
-    "only ConnectionError/TimeoutError/OSError, so the writer (or the monitor) dies silently and appends are "
-    "never acknowledged (dojo/redis_bus.py _write/_check)",
-)
 def test_bus_survives_connection_resets_under_uvloop(redis_server: RedisServer) -> None:
     problems, unreported, gaps = uvloop.run(_reset_cycles(redis_server.address))
     assert not problems, problems

@@ -98,14 +98,7 @@ async def test_redis_restart_in_the_middle_of_editing(cluster: Cluster) -> None:
 @pytest.mark.parametrize(
     "fault",
     [
-        pytest.param(
-            "reset",
-            marks=pytest.mark.xfail(
-                strict=False,  # it fails in most runs, not all: the deterministic reproduction is strict
-                reason="product bug: a reset Redis connection kills RedisBus's writer task under uvloop, and the "
-                "cut-off node's rooms stop delivering; see test_redis_bus_resets.py",
-            ),
-        ),
+        "reset",
         "blackhole",
     ],
 )
