@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from poc_api.api import router
 from poc_api.schemas import Problem
 from poc_api.service import PocService
+from poc_api.token_cache import CachedVerifier
 from runtime.auth import verifier_startup
 from runtime.http import create_service_app
 from runtime.resources import database_startup
@@ -16,10 +17,12 @@ from runtime.settings import Settings
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """The POC catalogue service: database pool, token verifier (issuer's JWKS over HTTP), routes."""
+    """The POC catalogue service: database pool, token verifier (issuer's JWKS over HTTP, verified tokens
+    memoized briefly: `poc_api.token_cache`), routes."""
 
     async def poc_startup(app: FastAPI, stack: AsyncExitStack) -> None:
         app.state.pocs = PocService(app.state.db)
+        app.state.verifier = CachedVerifier(app.state.verifier)
 
     app = create_service_app(
         service="poc",

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import jwt
 import pytest
+from fastapi import FastAPI
 
 from deploy.local import DatabaseUrls, Dispatcher
 from deploy.services import SERVICES
@@ -48,7 +49,7 @@ class PocHarness:
     settings: Settings
     database: DatabaseUrls
     identity: IdentityHarness
-    _tenants: int = field(default=0)
+    poc_app: FastAPI
 
     async def tenant(self, slug: str | None = None) -> Account:
         """A new tenant; returns its administrator, signed in."""
@@ -82,18 +83,19 @@ class PocHarness:
 
 @pytest.fixture
 async def pocs(make_settings: Callable[..., Settings], database: DatabaseUrls) -> AsyncIterator[PocHarness]:
-    holder: dict[str, Settings] = {}
+    holder: dict[str, Any] = {}
 
     def factory(base: str) -> Any:
         settings = make_settings(public_url=base)
         holder["settings"] = settings
+        holder["app"] = create_poc_app(settings)
         return Dispatcher(
             [
                 (SERVICES["identity"].path_prefixes, create_identity_app(settings)),
-                (SERVICES["poc"].path_prefixes, create_poc_app(settings)),
+                (SERVICES["poc"].path_prefixes, holder["app"]),
             ]
         )
 
     async with serve_app(factory) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
         settings = holder["settings"]
-        yield PocHarness(base, http, settings, database, IdentityHarness(base, http, settings))
+        yield PocHarness(base, http, settings, database, IdentityHarness(base, http, settings), holder["app"])
