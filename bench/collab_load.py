@@ -319,6 +319,20 @@ def scenario_saturation(pool: WorkerPool, server: ServerProcess, args: argparse.
     stop_reason = "all rates run"
     for rate in args.sat_rates:
         step = load_step(pool, server, n, rate, args.sat_warmup, args.sat_duration)
+        retries = 0
+        while step["other_cpu_pct"] > args.sat_max_other and retries < args.sat_retries:
+            # another process took CPU during the window: drain and measure this rate again
+            retries += 1
+            print(
+                f"    rate {rate:g}/s/client: other processes used {step['other_cpu_pct']:.0f}% CPU, "
+                f"measuring again ({retries}/{args.sat_retries})",
+                flush=True,
+            )
+            pool.call_all({"op": "quiesce", "quiet": 0.5, "timeout": args.drain_timeout}, args.drain_timeout + 10)
+            again = load_step(pool, server, n, rate, args.sat_warmup, args.sat_duration)
+            again["retries"] = retries
+            if again["deliveries_per_s"] > step["deliveries_per_s"]:
+                step = again
         steps.append(step)
         print(
             f"    rate {rate:g}/s/client: {step['deliveries_per_s']:,.0f} deliveries/s "
@@ -521,6 +535,10 @@ TABLES: dict[str, tuple[str, bool, list[Column]]] = {
         ],
     ),
 }
+# Which of several runs is "best" when the metric of the table is not the right judge: at a fixed offered
+# load, a disturbed fan-out run can show more deliveries/s than offered (a backlog draining into the
+# window), so the least disturbed run is the one with the lowest p99 latency.
+BEST_BY: dict[str, tuple[str, bool]] = {"fanout": ("p99_ms", False)}
 TARGETS = {("saturation", "node"): 1.0, ("saturation", "pycrdt"): 4.0}
 
 
@@ -614,6 +632,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sat-warmup", type=float, default=2.0, help="saturation: warm-up per step, s (default 2)")
     p.add_argument("--sat-growth", type=float, default=0.05, help="saturation: growth that counts (default 0.05)")
     p.add_argument("--sat-patience", type=int, default=2, help="saturation: flat steps before stopping (default 2)")
+    p.add_argument(
+        "--sat-max-other",
+        type=float,
+        default=30.0,
+        help="saturation: measure a step again when other processes used more CPU than this %% (default 30)",
+    )
+    p.add_argument("--sat-retries", type=int, default=2, help="saturation: re-measurements per step (default 2)")
     p.add_argument("--drain-timeout", type=float, default=30.0, help="max wait for a server's backlog, s")
     p.add_argument("--idle-conns", type=int, default=2000)
     p.add_argument("--idle-rooms", type=int, default=100)
@@ -708,11 +733,11 @@ def run_repeated(
     repeat: int,
     versions: dict[str, dict[str, str]],
 ) -> list[dict[str, Any]]:
-    """Run every server ``repeat`` times, in rotated order, and keep each server's best run.
+    """Run every server ``repeat`` times, in rotated order, and keep each server's best run (``BEST_BY``).
 
     On a shared machine other processes come and go; interleaving gives every server the same chances and
     the best run is the one least disturbed (every attempt stays in the JSON under ``attempts``)."""
-    metric, higher, _ = TABLES[scenario]
+    metric, higher = BEST_BY.get(scenario, TABLES[scenario][:2])
     attempts: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     for rep in range(repeat):
         k = rep % len(names)

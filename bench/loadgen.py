@@ -183,6 +183,8 @@ class Client(asyncio.Protocol):
                 self._buf = data
                 return
             self._check_upgrade(data[:end])
+            if not self.upgraded:
+                return
             data = data[end + 4 :]
         self._buf = b""
         self._need = 0
