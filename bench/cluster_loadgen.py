@@ -1,0 +1,111 @@
+"""Load-generator worker for ``collab_cluster.py``: ``loadgen``'s clients and worker, plus one thing the
+single-node benchmark does not need — every latency sample is filed as *same-node* (sender and receiver
+connected to the same realtime node) or *cross-node* (the edit went node A → Redis → node B).
+
+How: a client's node is the port of its URL. The orchestrator sends each worker the port of every
+client tag (``{"op": "tag_ports", "ports": bytes}``, 2 bytes per tag); the marker in an update already
+carries the sender's tag (see ``loadgen``'s module doc), so the receiver compares ports. ``load`` replies
+with ``lat_same_us`` and ``lat_cross_us`` next to loadgen's ``latencies_us``.
+
+``worker_main`` runs ``loadgen``'s command loop with these classes: ``loadgen._serve`` and
+``loadgen.Worker.connect`` build ``Worker()`` and ``Client(...)`` by their module-global names, so this
+process (which runs nothing else) points those names at the subclasses before starting the loop.
+"""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+from urllib.parse import urlsplit
+
+import loadgen
+from loadgen import MARKER, Client, Stats, Worker
+
+
+@dataclass
+class ClusterStats(Stats):
+    """loadgen's counters plus the latency samples split by path."""
+
+    tag_ports: array = field(default_factory=lambda: array("H"))  # type: ignore[type-arg]
+    lat_same_us: array = field(default_factory=lambda: array("q"))  # type: ignore[type-arg]
+    lat_cross_us: array = field(default_factory=lambda: array("q"))  # type: ignore[type-arg]
+
+    def reset_window(self, start: int, end: int) -> None:
+        super().reset_window(start, end)
+        self.lat_same_us = array("q")
+        self.lat_cross_us = array("q")
+
+
+class ClusterClient(Client):
+    """loadgen's client; its latency samples also go to the same-node or cross-node list."""
+
+    def __init__(self, stats: Stats, url: str, tag: int, client_id: int, role: str) -> None:
+        super().__init__(stats, url, tag, client_id, role)
+        self.port = urlsplit(url).port or 0
+
+    def _on_update(self, payload: bytes, now: int) -> None:
+        # loadgen's Client._on_update, with one more branch per marker (one regex scan, as there).
+        st = self.stats
+        assert isinstance(st, ClusterStats)
+        st.rx_updates += 1
+        st.last_rx_ns = now
+        if self.collected is not None:
+            super()._on_update(payload, now)
+            return
+        if st.window_start <= now < st.window_end:
+            st.rx_window += 1
+            now_us = now // 1000
+            marked = False
+            ports = st.tag_ports
+            for m in MARKER.finditer(payload):
+                marked = True
+                sender = int(m[1], 16)
+                if sender != self.tag:
+                    latency = now_us - int(m[2], 16)
+                    st.latencies_us.append(latency)
+                    if sender < len(ports) and ports[sender] == self.port:
+                        st.lat_same_us.append(latency)
+                    else:
+                        st.lat_cross_us.append(latency)
+            if not marked:
+                st.rx_unmarked_window += 1
+
+
+class ClusterWorker(Worker):
+    """loadgen's worker with :class:`ClusterStats`, the ``tag_ports`` command and split latencies."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stats = ClusterStats()
+
+    async def load(self, rate: float, t_start: int, t0: int, t1: int) -> dict[str, Any]:
+        reply = await super().load(rate, t_start, t0, t1)
+        st = self.stats
+        assert isinstance(st, ClusterStats)
+        reply["lat_same_us"] = st.lat_same_us.tobytes()
+        reply["lat_cross_us"] = st.lat_cross_us.tobytes()
+        return reply
+
+    def close_all(self) -> dict[str, Any]:
+        ports = self.stats.tag_ports if isinstance(self.stats, ClusterStats) else array("H")
+        reply = super().close_all()
+        self.stats = ClusterStats(tag_ports=ports)
+        return reply
+
+    async def handle(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        if cmd["op"] == "tag_ports":
+            st = self.stats
+            assert isinstance(st, ClusterStats)
+            st.tag_ports = array("H")
+            st.tag_ports.frombytes(cmd["ports"])
+            return {"tags": len(st.tag_ports)}
+        return await super().handle(cmd)
+
+
+def worker_main(conn: Connection) -> None:
+    """Entry point of a worker process (``multiprocessing`` spawn target): loadgen's loop, our classes."""
+    loadgen.Worker = ClusterWorker  # type: ignore[misc]
+    loadgen.Client = ClusterClient  # type: ignore[misc]
+    loadgen.worker_main(conn)

@@ -1,0 +1,747 @@
+"""Cluster benchmark: our realtime nodes sharing Redis and PostgreSQL, under the single-node benchmark's load.
+
+    .venv/bin/python bench/collab_cluster.py                       # everything (~15 min on 2 cores)
+    .venv/bin/python bench/collab_cluster.py --scenario fanout --fanout 50x10 --nodes 1,3
+
+Scenarios (see bench/README_cluster.md for what each number means):
+
+* ``fanout``  ``collab_load.py``'s fan-out cases (N clients in one room, R edits/s each), the room's clients
+              spread round-robin over 1, 2 and 3 nodes: deliveries/s, p50/p99, and the latency added by
+              crossing nodes — every sample is filed as same-node or cross-node (``cluster_loadgen``), and
+              the added latency is p50(cross) - p50(same) within one run (target <= 2 ms). A baseline row
+              runs one node without Redis (exactly the single-node benchmark's server).
+* ``rooms``   many small rooms, each room's clients on one node (rooms spread over the nodes, as a
+              room-affine balancer places them), per-client rate raised step by step until deliveries/s
+              stops growing: the maximum on 3 nodes vs 1 node (target >= 1.5x), with the CPU of nodes,
+              Redis, PostgreSQL and the load generator at the maximum, to show where the limit is.
+
+Infrastructure (started once, stopped at the end, also on errors and Ctrl-C): one embedded PostgreSQL
+in a throwaway directory, one embedded Redis (flushed between cases). Every case starts its nodes fresh
+(``pocdojo serve dojo``, one OS process each, uvloop, production settings except the per-connection
+message rate limit, lifted as in ``bench/servers/ours.py``) and stops them afterwards. Load generation,
+measurement windows, CPU probes and percentiles are ``collab_load.py``'s; results are printed as tables
+and written to ``bench/results/cluster-<timestamp>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ctypes
+import json
+import multiprocessing as mp
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import cluster_loadgen
+import httpx
+import psutil
+from collab_load import (
+    RESULTS,
+    BenchError,
+    Clients,
+    Probe,
+    WorkerPool,
+    fmt_ms,
+    fmt_num,
+    fmt_pct,
+    host_meta,
+    parse_fanout,
+    percentiles,
+    raise_nofile_limit,
+    rooms_first,
+    sigterm_as_interrupt,
+    sleep_until,
+)
+from server_specs import REPO
+
+from dojo.tickets import TicketSigner
+from runtime.embedded_pg import free_port
+from runtime.embedded_redis import EmbeddedRedis
+
+POCDOJO = Path(sys.executable).with_name("pocdojo")
+ADDED_LATENCY_TARGET_MS = 2.0
+ROOMS_SPEEDUP_TARGET = 1.5
+
+
+# --- load generator ------------------------------------------------------------------------------------
+
+
+class ClusterWorkerPool(WorkerPool):
+    """``collab_load.WorkerPool`` whose processes run ``cluster_loadgen.worker_main``."""
+
+    @staticmethod
+    def _spawn(i: int) -> tuple[Connection, BaseProcess]:
+        ctx = mp.get_context("spawn")
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=cluster_loadgen.worker_main, args=(child,), name=f"loadgen-{i}", daemon=True)
+        proc.start()
+        child.close()
+        return parent, proc
+
+
+# --- infrastructure ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Infra:
+    """PostgreSQL and Redis shared by every case, plus the tickets' secret and tenant."""
+
+    state: Path
+    database_url: str
+    redis: EmbeddedRedis
+    postgres_pid: int | None
+    secret: str
+    tenant: str
+
+    @classmethod
+    @contextlib.contextmanager
+    def start(cls) -> Iterator[Infra]:
+        from deploy.local import EmbeddedEnvironment
+
+        state = Path(tempfile.mkdtemp(prefix="pocdojo-cluster-bench-"))
+        env = EmbeddedEnvironment(state)
+        redis: EmbeddedRedis | None = None
+        try:
+            urls = asyncio.run(env.prepare())
+            redis = EmbeddedRedis(free_port(), state / "redis")
+            redis.start()
+            pid_file = env.postgres.data_dir / "postmaster.pid"
+            pg_pid = int(pid_file.read_text().split()[0]) if pid_file.exists() else None
+            yield cls(state, urls.service, redis, pg_pid, secrets.token_urlsafe(48), str(uuid.uuid4()))
+        finally:
+            if redis is not None:
+                redis.stop()
+            env.postgres.stop(mode="fast")
+            shutil.rmtree(state, ignore_errors=True)
+
+    def flush_redis(self) -> None:
+        import redis as redis_client
+
+        with redis_client.Redis.from_url(self.redis.url) as client:
+            client.flushall()
+
+    def redis_cpu(self) -> float:
+        pid = self.redis.pid
+        return _cpu([psutil.Process(pid)]) if pid is not None else 0.0
+
+    def postgres_cpu(self) -> float:
+        if self.postgres_pid is None:
+            return 0.0
+        with contextlib.suppress(psutil.NoSuchProcess):
+            root = psutil.Process(self.postgres_pid)
+            return _cpu([root, *root.children(recursive=True)])
+        return 0.0
+
+
+def _cpu(procs: list[psutil.Process]) -> float:
+    total = 0.0
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):  # a backend that exited between listing and reading
+            t = proc.cpu_times()
+            total += t.user + t.system
+    return total
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _child_setup() -> None:
+    """In the child before exec: die with the benchmark even if it is SIGKILLed (Linux)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class NodeCluster:
+    """``n`` realtime nodes (``pocdojo serve dojo``) for one case; duck-types ``ServerProcess`` for
+    ``collab_load`` (``url``, ``cpu_seconds``, ``rss_bytes``).
+
+    ``placement`` decides the node of a connection: ``spread`` = client index round-robin (one room's
+    clients over every node), ``affinity`` = the room's node (rooms round-robin in order of first use).
+    """
+
+    def __init__(self, infra: Infra, n: int, *, placement: str, with_redis: bool = True) -> None:
+        self.infra = infra
+        self.n = n
+        self.placement = placement
+        self.with_redis = with_redis
+        self.ports = [free_port() for _ in range(n)]
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.ps: list[psutil.Process] = []
+        self.logs: list[Path] = []
+        self._room_nodes: dict[str, int] = {}
+        self._signer = TicketSigner(infra.secret.encode(), ttl_seconds=3600)
+
+    @property
+    def label(self) -> str:
+        return f"{self.n} node{'s' if self.n > 1 else ''}" + ("" if self.with_redis else ", no Redis")
+
+    def __enter__(self) -> NodeCluster:
+        try:
+            for i, port in enumerate(self.ports):
+                env = {
+                    **os.environ,
+                    "DATABASE_URL": self.infra.database_url,
+                    "POCDOJO_TICKET_SECRET": self.infra.secret,
+                    "POCDOJO_NODE_ID": f"bench-node{i + 1}",
+                    "POCDOJO_PUBLIC_URL": f"http://127.0.0.1:{port}",
+                    "POCDOJO_ENV": "dev",
+                    "POCDOJO_STATE_DIR": str(self.infra.state / f"node{i + 1}"),
+                    "POCDOJO_LOG_LEVEL": "WARNING",
+                    "POCDOJO_DB_POOL_MAX": "10",
+                    "POCDOJO_COLLAB_MESSAGES_PER_SECOND": "1000000",
+                    "POCDOJO_COLLAB_MESSAGE_BURST": "1000000",
+                }
+                env.pop("REDIS_URL", None)
+                if self.with_redis:
+                    env["REDIS_URL"] = self.infra.redis.url
+                log = self.infra.state / f"node{i + 1}-{port}.log"
+                self.logs.append(log)
+                with log.open("ab") as out:
+                    proc = subprocess.Popen(
+                        [str(POCDOJO), "serve", "dojo", "--host", "127.0.0.1", "--port", str(port)],
+                        env=env,
+                        stdin=subprocess.DEVNULL,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                        preexec_fn=_child_setup,
+                    )
+                self.procs.append(proc)
+                self.ps.append(psutil.Process(proc.pid))
+            self._wait_ready(60.0)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=2.0) as http:
+            for i, port in enumerate(self.ports):
+                while True:
+                    if self.procs[i].poll() is not None:
+                        raise BenchError(f"node{i + 1} exited with {self.procs[i].returncode}: {self.tail(i)}")
+                    with contextlib.suppress(httpx.TransportError):
+                        if http.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                            break
+                    if time.monotonic() > deadline:
+                        raise BenchError(f"node{i + 1} not ready after {timeout:.0f} s: {self.tail(i)}")
+                    time.sleep(0.1)
+
+    def tail(self, i: int, lines: int = 5) -> str:
+        with contextlib.suppress(OSError):
+            return " | ".join(self.logs[i].read_text(errors="replace").splitlines()[-lines:])
+        return "(no log)"
+
+    def node_of(self, room: str, index: int) -> int:
+        if self.placement == "spread":
+            return index % self.n
+        return self._room_nodes.setdefault(room, len(self._room_nodes) % self.n)
+
+    def url(self, room: str, index: int) -> str:
+        port = self.ports[self.node_of(room, index)]
+        ticket = self._signer.issue(tenant_id=self.infra.tenant, user_id=f"bench-{index}", room=room, purpose="collab")
+        return f"ws://127.0.0.1:{port}/v1/collab/{room}?{urlencode({'ticket': ticket})}"
+
+    def cpu_seconds(self) -> float:
+        return _cpu(self.ps)
+
+    def rss_bytes(self) -> int:
+        total = 0
+        for proc in self.ps:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                total += proc.memory_info().rss
+        return total
+
+    def exited(self) -> list[str]:
+        return [f"node{i + 1} exited with {p.returncode}" for i, p in enumerate(self.procs) if p.poll() is not None]
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+
+
+# --- measurement -----------------------------------------------------------------------------------------
+
+
+def tag_ports(specs: list[dict[str, Any]]) -> bytes:
+    """The node (port) of every client tag, for the workers' same-node / cross-node split."""
+    ports = array("H", [0] * (max(s["tag"] for s in specs) + 1))
+    for spec in specs:
+        ports[spec["tag"]] = urlsplit(spec["url"]).port or 0
+    return ports.tobytes()
+
+
+def step(
+    pool: ClusterWorkerPool,
+    cluster: NodeCluster,
+    clients: int,
+    deliveries_per_edit: int,
+    rate: float,
+    warmup: float,
+    duration: float,
+) -> dict[str, Any]:
+    """``collab_load.load_step`` with the latency split and the CPU of Redis and PostgreSQL."""
+    t_start = time.monotonic_ns() + 200_000_000
+    t0 = t_start + int(warmup * 1e9)
+    t1 = t0 + int(duration * 1e9)
+    for i in range(len(pool)):
+        pool.send(i, {"op": "load", "rate": rate, "t_start": t_start, "t0": t0, "t1": t1})
+    sleep_until(t0)
+    probe = Probe(cluster, pool)  # type: ignore[arg-type]  # NodeCluster duck-types ServerProcess
+    redis0, pg0 = cluster.infra.redis_cpu(), cluster.infra.postgres_cpu()
+    rss_max = 0
+    while time.monotonic_ns() < t1:
+        rss_max = max(rss_max, cluster.rss_bytes())
+        sleep_until(min(t1, time.monotonic_ns() + 1_000_000_000))
+    usage = probe.result()
+    redis_pct = 100 * (cluster.infra.redis_cpu() - redis0) / usage["window_s"]
+    pg_pct = 100 * (cluster.infra.postgres_cpu() - pg0) / usage["window_s"]
+    replies = [pool.recv(i, timeout=60) for i in range(len(pool))]
+    lat, same, cross = array("q"), array("q"), array("q")
+    for r in replies:
+        lat.frombytes(r["latencies_us"])
+        same.frombytes(r["lat_same_us"])
+        cross.frombytes(r["lat_cross_us"])
+    tx = sum(r["tx_window"] for r in replies)
+    rx = sum(r["rx_window"] for r in replies)
+    lat_all = percentiles(lat, (50, 99))
+    lat_same = percentiles(same, (50, 99))
+    lat_cross = percentiles(cross, (50, 99))
+    added = (
+        lat_cross["p50_ms"] - lat_same["p50_ms"]
+        if lat_cross["p50_ms"] is not None and lat_same["p50_ms"] is not None
+        else None
+    )
+    return {
+        "clients": clients,
+        "rate_per_client": rate,
+        "duration_s": duration,
+        "offered_deliveries_per_s": clients * rate * deliveries_per_edit,
+        "sends_per_s": tx / duration,
+        "deliveries_per_s": rx / duration,
+        "delivered_pct": 100 * rx / (tx * deliveries_per_edit) if tx else None,
+        "latency_samples": len(lat),
+        **lat_all,
+        "same_samples": len(same),
+        "same_p50_ms": lat_same["p50_ms"],
+        "same_p99_ms": lat_same["p99_ms"],
+        "cross_samples": len(cross),
+        "cross_p50_ms": lat_cross["p50_ms"],
+        "cross_p99_ms": lat_cross["p99_ms"],
+        "added_p50_ms": added,
+        **usage,
+        "redis_cpu_pct": redis_pct,
+        "postgres_cpu_pct": pg_pct,
+        # everything else on the host: other users' jobs, the kernel's share not charged to a process
+        "rest_cpu_pct": max(0.0, usage["other_cpu_pct"] - redis_pct - pg_pct),
+        "server_us_per_delivery": 1e4 * usage["server_cpu_pct"] / rx * duration if rx else None,
+        "gen_us_per_delivery": 1e4 * usage["gen_cpu_pct"] / rx * duration if rx else None,
+        "server_rss_max_mb": max(rss_max, cluster.rss_bytes()) / 2**20,
+        "open_clients": sum(r["open_clients"] for r in replies),
+        "disconnects": sum(r["n_disconnects"] for r in replies),
+        "disconnect_examples": [d for r in replies for d in r["disconnects"]][:5],
+        "nodes_exited": cluster.exited(),
+    }
+
+
+def drain(pool: ClusterWorkerPool, timeout: float) -> float | None:
+    replies = pool.call_all({"op": "quiesce", "quiet": 0.5, "timeout": timeout}, timeout + 10)
+    return max(r["seconds"] for r in replies) if all(r["drained"] for r in replies) else None
+
+
+# --- scenarios -------------------------------------------------------------------------------------------
+
+
+def case_fanout(pool: ClusterWorkerPool, cluster: NodeCluster, args: argparse.Namespace, n: int, rate: float) -> dict:
+    clients = Clients(pool)
+    specs = clients.make(cluster, f"fanout-{uuid.uuid4().hex[:8]}", "edit", n)  # type: ignore[arg-type]
+    pool.call_all({"op": "tag_ports", "ports": tag_ports(specs)}, 30)
+    conn = clients.connect(rooms_first([specs]))
+    if conn["connected"] < n:
+        raise BenchError(f"only {conn['connected']}/{n} clients connected: {conn['failures'][:3]}")
+    result = step(pool, cluster, n, n, rate, args.warmup, args.duration)
+    result["drained_after_s"] = drain(pool, args.drain_timeout)
+    return result
+
+
+def case_rooms(pool: ClusterWorkerPool, cluster: NodeCluster, args: argparse.Namespace) -> dict[str, Any]:
+    n_rooms, per_room = args.rooms
+    clients = Clients(pool)
+    tag = uuid.uuid4().hex[:6]
+    per_room_specs = [
+        clients.make(cluster, f"rooms-{tag}-{r}", "edit", per_room)  # type: ignore[arg-type]
+        for r in range(n_rooms)
+    ]
+    specs = [s for room in per_room_specs for s in room]
+    pool.call_all({"op": "tag_ports", "ports": tag_ports(specs)}, 30)
+    conn = clients.connect(rooms_first(per_room_specs), concurrency=64)
+    total = n_rooms * per_room
+    if conn["connected"] < total:
+        raise BenchError(f"only {conn['connected']}/{total} clients connected: {conn['failures'][:3]}")
+    steps: list[dict[str, Any]] = []
+    best: dict[str, Any] | None = None
+    flat = 0
+    stop_reason = "all rates run"
+    for rate in args.rates:
+        result = step(pool, cluster, total, per_room, rate, args.sat_warmup, args.sat_duration)
+        steps.append(result)
+        print(
+            f"    rate {rate:g}/s/client: {result['deliveries_per_s']:,.0f} deliveries/s "
+            f"(offered {result['offered_deliveries_per_s']:,.0f}), p50 {fmt_ms(result['p50_ms'])}, "
+            f"nodes {result['server_cpu_pct']:.0f}% redis {result['redis_cpu_pct']:.0f}% "
+            f"pg {result['postgres_cpu_pct']:.0f}% gen {result['gen_cpu_pct']:.0f}% "
+            f"rest {result['rest_cpu_pct']:.0f}% host {result['host_cpu_pct']:.0f}%",
+            flush=True,
+        )
+        if best is None or result["deliveries_per_s"] > best["deliveries_per_s"] * (1 + args.sat_growth):
+            flat = 0
+        else:
+            flat += 1
+        if best is None or result["deliveries_per_s"] > best["deliveries_per_s"]:
+            best = result
+        if result["open_clients"] < total:
+            stop_reason = f"{total - result['open_clients']} client(s) disconnected"
+            break
+        if flat >= args.sat_patience:
+            stop_reason = f"deliveries/s grew < {args.sat_growth:.0%} for {flat} step(s)"
+            break
+        if drain(pool, args.drain_timeout) is None:
+            stop_reason = f"backlog not drained {args.drain_timeout:.0f} s after the step"
+            break
+    assert best is not None
+    return {"rooms": n_rooms, "per_room": per_room, "best": best, "stop_reason": stop_reason, "steps": steps}
+
+
+def run_case(
+    pool: ClusterWorkerPool, infra: Infra, n: int, placement: str, with_redis: bool, fn: Any
+) -> dict[str, Any]:
+    pool.revive()
+    infra.flush_redis()
+    run: dict[str, Any] = {"nodes": n, "placement": placement, "redis": with_redis}
+    try:
+        with NodeCluster(infra, n, placement=placement, with_redis=with_redis) as cluster:
+            run["label"] = cluster.label
+            print(f"  {cluster.label}: ports {cluster.ports}", flush=True)
+            try:
+                run["result"] = fn(cluster)
+            finally:
+                pool.call_all({"op": "close"}, timeout=60)
+            if cluster.exited():
+                run["note"] = "; ".join(cluster.exited())
+    except BenchError as exc:
+        run["failed"] = str(exc)
+        print(f"  FAILED — {exc}", flush=True)
+    return run
+
+
+# --- output ----------------------------------------------------------------------------------------------
+
+
+def fmt_added(v: float | None) -> str:
+    return "-" if v is None else f"{v:+.1f}ms"
+
+
+def table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows if i < len(r)) for i in range(max(map(len, rows)))]
+    return "\n".join(
+        "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=False)))
+        for row in rows
+    )
+
+
+def render_fanout(title: str, runs: list[dict[str, Any]]) -> str:
+    header = [
+        "nodes",
+        "deliveries/s",
+        "delivered",
+        "p50",
+        "p99",
+        "p50 same",
+        "p50 cross",
+        "added p50",
+        "p99 cross",
+        "nodes CPU",
+        "us/dlv",
+        "redis CPU",
+        "pg CPU",
+        "gen CPU",
+        "rest CPU",
+        "host CPU",
+        "x1 node",
+    ]
+    rows = [header]
+    reference = next((r["result"] for r in runs if r.get("result") and r["nodes"] == 1 and r["redis"]), None)
+    for run in runs:
+        res = run.get("result")
+        if not res:
+            rows.append([run.get("label", str(run["nodes"])), f"FAILED: {run.get('failed', '')[:100]}"])
+            continue
+        ratio = res["deliveries_per_s"] / reference["deliveries_per_s"] if reference else None
+        rows.append(
+            [
+                run["label"],
+                fmt_num(res["deliveries_per_s"]),
+                fmt_pct(res["delivered_pct"]),
+                fmt_ms(res["p50_ms"]),
+                fmt_ms(res["p99_ms"]),
+                fmt_ms(res["same_p50_ms"]),
+                fmt_ms(res["cross_p50_ms"]),
+                fmt_added(res["added_p50_ms"]),
+                fmt_ms(res["cross_p99_ms"]),
+                fmt_pct(res["server_cpu_pct"]),
+                "-" if res["server_us_per_delivery"] is None else f"{res['server_us_per_delivery']:.2f}",
+                fmt_pct(res["redis_cpu_pct"]),
+                fmt_pct(res["postgres_cpu_pct"]),
+                fmt_pct(res["gen_cpu_pct"]),
+                fmt_pct(res["rest_cpu_pct"]),
+                fmt_pct(res["host_cpu_pct"]),
+                "-" if ratio is None else f"{ratio:.2f}",
+            ]
+        )
+    lines = [f"== {title}", table(rows)]
+    added = [r["result"]["added_p50_ms"] for r in runs if r.get("result") and r["result"]["added_p50_ms"] is not None]
+    if added:
+        worst = max(added)
+        verdict = "MET" if worst <= ADDED_LATENCY_TARGET_MS else "NOT MET"
+        lines.append(
+            f"target: latency added by crossing nodes <= {ADDED_LATENCY_TARGET_MS:g} ms at p50: "
+            f"worst {worst:+.1f} ms, {verdict}"
+        )
+    base = next((r["result"] for r in runs if r.get("result") and not r["redis"]), None)
+    if base and reference and base["p50_ms"] is not None and reference["p50_ms"] is not None:
+        added_by_log = fmt_added(reference["p50_ms"] - base["p50_ms"])
+        speed = reference["deliveries_per_s"] / base["deliveries_per_s"]
+        lines.append(
+            f"the shared log itself (1 node with Redis vs without): p50 {added_by_log}, deliveries/s x{speed:.2f}"
+        )
+    for run in runs:
+        res = run.get("result")
+        if res and (res["disconnects"] or res["nodes_exited"] or res.get("drained_after_s") is None):
+            lines.append(
+                f"  note {run['label']}: {res['disconnects']} disconnects {res['disconnect_examples'][:2]}, "
+                f"exited {res['nodes_exited']}, drained after {res.get('drained_after_s')}"
+            )
+    return "\n".join(lines)
+
+
+def cpu_split(res: dict[str, Any]) -> str:
+    return (
+        f"nodes {res['server_cpu_pct']:.0f}% + generator {res['gen_cpu_pct']:.0f}% + redis "
+        f"{res['redis_cpu_pct']:.0f}% + pg {res['postgres_cpu_pct']:.0f}% + rest {res['rest_cpu_pct']:.0f}% "
+        f"(host {res['host_cpu_pct']:.0f}%)"
+    )
+
+
+def render_rooms(title: str, runs: list[dict[str, Any]]) -> str:
+    header = [
+        "nodes",
+        "max deliveries/s",
+        "at rate",
+        "p50",
+        "p99",
+        "nodes CPU",
+        "us/dlv",
+        "redis CPU",
+        "pg CPU",
+        "gen CPU",
+        "rest CPU",
+        "host CPU",
+        "x1 node",
+        "stopped because",
+    ]
+    rows = [header]
+    one = next((r["result"]["best"] for r in runs if r.get("result") and r["nodes"] == 1 and r["redis"]), None)
+    for run in runs:
+        res = run.get("result")
+        if not res:
+            rows.append([run.get("label", str(run["nodes"])), f"FAILED: {run.get('failed', '')[:100]}"])
+            continue
+        best = res["best"]
+        ratio = best["deliveries_per_s"] / one["deliveries_per_s"] if one else None
+        rows.append(
+            [
+                f"{run['label']} ({run['placement']})",
+                fmt_num(best["deliveries_per_s"]),
+                f"{best['rate_per_client']:g}/s",
+                fmt_ms(best["p50_ms"]),
+                fmt_ms(best["p99_ms"]),
+                fmt_pct(best["server_cpu_pct"]),
+                "-" if best["server_us_per_delivery"] is None else f"{best['server_us_per_delivery']:.2f}",
+                fmt_pct(best["redis_cpu_pct"]),
+                fmt_pct(best["postgres_cpu_pct"]),
+                fmt_pct(best["gen_cpu_pct"]),
+                fmt_pct(best["rest_cpu_pct"]),
+                fmt_pct(best["host_cpu_pct"]),
+                "-" if ratio is None else f"{ratio:.2f}",
+                res["stop_reason"],
+            ]
+        )
+    lines = [f"== {title}", table(rows)]
+    three = next(
+        (r["result"]["best"] for r in runs if r.get("result") and r["nodes"] == 3 and r["placement"] == "affinity"),
+        None,
+    )
+    if one and three:
+        ratio = three["deliveries_per_s"] / one["deliveries_per_s"]
+        verdict = "MET" if ratio >= ROOMS_SPEEDUP_TARGET else "NOT MET (see bench/README_cluster.md)"
+        lines.append(f"target: 3 nodes >= {ROOMS_SPEEDUP_TARGET:g}x 1 node: {ratio:.2f}x, {verdict}")
+        cores = os.cpu_count() or 1
+        lines.append(
+            f"CPU at the maximum, of {cores * 100}% on this host: 1 node: {cpu_split(one)}; 3 nodes: {cpu_split(three)}"
+        )
+    return "\n".join(lines)
+
+
+# --- main ------------------------------------------------------------------------------------------------
+
+
+def parse_rooms(value: str) -> tuple[int, int]:
+    rooms, _, clients = value.lower().partition("x")
+    return int(rooms), int(clients)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--scenario", default="fanout,rooms", help="comma-separated: fanout, rooms (default both)")
+    p.add_argument("--nodes", default="1,2,3", help="fan-out: node counts (default 1,2,3)")
+    p.add_argument("--no-baseline", action="store_true", help="fan-out: skip the 1-node-without-Redis row")
+    p.add_argument("--procs", type=int, default=2, help="load-generator processes (default 2)")
+    p.add_argument(
+        "--fanout",
+        type=parse_fanout,
+        default=parse_fanout("50x10,200x1"),
+        help="fan-out cases as CLIENTSxRATE (default 50x10,200x1, as collab_load.py)",
+    )
+    p.add_argument("--duration", type=float, default=20.0, help="fan-out window, s (default 20)")
+    p.add_argument("--warmup", type=float, default=5.0, help="fan-out warm-up, s (default 5)")
+    p.add_argument("--rooms", type=parse_rooms, default=parse_rooms("60x10"), help="ROOMSxCLIENTS (default 60x10)")
+    p.add_argument("--rooms-nodes", default="1,3", help="rooms: node counts (default 1,3)")
+    p.add_argument(
+        "--no-rooms-spread",
+        action="store_true",
+        help="rooms: skip the 3-node row where each room's clients are spread over every node",
+    )
+    p.add_argument(
+        "--rates",
+        type=lambda v: [float(x) for x in v.split(",")],
+        default=[1, 2, 4, 6, 8, 10, 12, 16, 20],
+        help="rooms: edits/s per client, step by step (default 1,2,4,6,8,10,12,16,20)",
+    )
+    p.add_argument("--sat-duration", type=float, default=8.0, help="rooms: window per step, s (default 8)")
+    p.add_argument("--sat-warmup", type=float, default=2.0, help="rooms: warm-up per step, s (default 2)")
+    p.add_argument("--sat-growth", type=float, default=0.05, help="rooms: growth that counts (default 0.05)")
+    p.add_argument("--sat-patience", type=int, default=2, help="rooms: flat steps before stopping (default 2)")
+    p.add_argument("--drain-timeout", type=float, default=30.0, help="max wait for the backlog, s (default 30)")
+    p.add_argument("--out", type=Path, default=None, help="results JSON (default bench/results/cluster-<ts>.json)")
+    args = p.parse_args(argv)
+    args.scenarios = [s.strip() for s in args.scenario.split(",") if s.strip()]
+    for s in args.scenarios:
+        if s not in ("fanout", "rooms"):
+            p.error(f"unknown scenario {s!r}")
+    args.node_counts = [int(x) for x in args.nodes.split(",")]
+    args.rooms_node_counts = [int(x) for x in args.rooms_nodes.split(",")]
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not POCDOJO.exists():
+        print(f"{POCDOJO} is missing: make install", file=sys.stderr)
+        return 2
+    nofile = raise_nofile_limit()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = args.out or RESULTS / f"cluster-{stamp}.json"
+    results: dict[str, Any] = {
+        "started": stamp,
+        "host": host_meta(nofile),
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "runs": [],
+    }
+    tables: list[str] = []
+    with sigterm_as_interrupt(), Infra.start() as infra:
+        pool = ClusterWorkerPool(args.procs)
+        try:
+            if "fanout" in args.scenarios:
+                for n_clients, rate in args.fanout:
+                    title = (
+                        f"fan-out {n_clients} clients x {rate:g} edits/s, 1 room spread over the nodes, "
+                        f"{args.duration:g} s after {args.warmup:g} s warm-up"
+                    )
+                    print(f"\n{title}", flush=True)
+                    configs = [] if args.no_baseline else [(1, False)]
+                    configs += [(n, True) for n in args.node_counts]
+                    runs = [
+                        run_case(
+                            pool,
+                            infra,
+                            n,
+                            "spread",
+                            with_redis,
+                            lambda c, n_clients=n_clients, rate=rate: case_fanout(pool, c, args, n_clients, rate),
+                        )
+                        for n, with_redis in configs
+                    ]
+                    results["runs"].append({"scenario": "fanout", "title": title, "runs": runs})
+                    tables.append(render_fanout(title, runs))
+                    print("\n" + tables[-1], flush=True)
+            if "rooms" in args.scenarios:
+                n_rooms, per_room = args.rooms
+                title = (
+                    f"many rooms: {n_rooms} rooms x {per_room} clients, each room on one node, rate raised "
+                    f"until deliveries/s stops growing ({args.sat_duration:g} s windows)"
+                )
+                print(f"\n{title}", flush=True)
+                configs = [(n, "affinity") for n in args.rooms_node_counts]
+                if not args.no_rooms_spread:
+                    configs.append((max(args.rooms_node_counts), "spread"))
+                runs = [
+                    run_case(pool, infra, n, placement, True, lambda c: case_rooms(pool, c, args))
+                    for n, placement in configs
+                ]
+                results["runs"].append({"scenario": "rooms", "title": title, "runs": runs})
+                tables.append(render_rooms(title, runs))
+                print("\n" + tables[-1], flush=True)
+        finally:
+            pool.shutdown()
+            results["finished"] = time.strftime("%Y%m%d-%H%M%S")
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(results, indent=1, default=str) + "\n")
+    print("\n\n" + "\n\n".join(tables))
+    print(f"\nresults: {out.relative_to(REPO) if out.is_relative_to(REPO) else out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
