@@ -131,7 +131,7 @@ class Client(asyncio.Protocol):
         self._fragments: list[bytes] | None = None
         self._writable = asyncio.Event()
         self._writable.set()
-        self.doc: Doc | None = None
+        self.doc: Doc[Any] | None = None
         self.text: Text | None = None
         self._last_update = b""
         if role == "edit":
@@ -182,8 +182,7 @@ class Client(asyncio.Protocol):
             if end < 0:
                 self._buf = data
                 return
-            self._check_upgrade(data[:end])
-            if not self.upgraded:
+            if not self._check_upgrade(data[:end]):
                 return
             data = data[end + 4 :]
         self._buf = b""
@@ -228,25 +227,26 @@ class Client(asyncio.Protocol):
             self._buf = data[pos:]
 
     # --- frames and messages --------------------------------------------------------------------
-    def _check_upgrade(self, head: bytes) -> None:
+    def _check_upgrade(self, head: bytes) -> bool:
         lines = head.decode("latin-1").split("\r\n")
         status = lines[0].split(" ", 2)
         if len(status) < 2 or status[1] != "101":
             self._fail(f"upgrade refused: {lines[0]!r}")
-            return
+            return False
         headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
         expected = base64.b64encode(hashlib.sha1(self._key + WS_GUID).digest()).decode()  # noqa: S324 (RFC 6455)
         if headers.get("sec-websocket-accept") != expected:
             self._fail("bad Sec-WebSocket-Accept")
-            return
+            return False
         if headers.get("sec-websocket-extensions"):
             self._fail(f"server negotiated extensions we did not offer: {headers['sec-websocket-extensions']}")
-            return
+            return False
         self.upgraded = True
         if not self.opened.done():
             self.opened.set_result(None)
         sv = self.doc.get_state() if self.doc is not None else EMPTY_STATE_VECTOR
         self.send_payload(encode_sync_step1(sv))
+        return True
 
     def _on_fragment(self, b0: int, opcode: int, payload: bytes, now: int) -> None:
         if opcode != OP_CONT:
@@ -490,7 +490,7 @@ class Worker:
             reader.sentinel_seen.result()  # raises if the connection died first
         complete = outcome == "complete"
         cpu = time.process_time() - cpu0
-        doc = Doc()
+        doc: Doc[Any] = Doc()
         for payload in reader.collected:
             msg = decode_message(payload)
             assert isinstance(msg, SyncStep2 | SyncUpdate), msg

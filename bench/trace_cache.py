@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 from loadgen import TRACE_SENTINEL
 from pycrdt import Doc, Map, Text, TransactionEvent
@@ -67,7 +68,7 @@ def load_or_build(trace: Path, cache_dir: Path) -> TraceFrames:
         return TraceFrames(path, edits, end_sha, len(end), None)
 
     started = time.perf_counter()
-    doc = Doc(client_id=WRITER_CLIENT_ID)
+    doc: Doc[Any] = Doc(client_id=WRITER_CLIENT_ID)
     text = doc.get("text", type=Text)
     marks = doc.get("bench", type=Map)
     updates: list[bytes] = []
