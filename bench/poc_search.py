@@ -13,10 +13,13 @@ from ~5k to ~54k POCs all appear) and random parameters for the shape. The clien
 HTTP/1.1 keep-alive client so that the load generator costs as little CPU as possible (it shares the
 machine with the server and PostgreSQL).
 
-"PostgreSQL alone" runs the same shapes with the same random draws, built by the service's own
-`poc_api.search.build`, through asyncpg with what the service does per request around it: a
-transaction, `set_config('app.tenant_id', ...)`, the query, commit — `--clients` connections at once.
-The ratio column is HTTP time / PostgreSQL time for the same shape and percentile.
+"PostgreSQL alone" runs the same shapes with the same random draws through the service's own code
+(`poc_api.search.run` inside `Database.tenant_tx`: transaction, tenant context, the statement(s),
+commit), with a pool of `--pool` connections like the service's and `--clients` callers at once. The
+ratio column is HTTP time / PostgreSQL time for the same shape and percentile.
+
+The machine may be shared: CPU used per request by our processes (the POC service, PostgreSQL, this
+client) is measured with psutil, and so is the share of the machine other processes used meanwhile.
 
 Shapes: text (relevance, typos and accents included), language (newest first), tag (newest first),
 combined (text + language + tag), deep (a cursor 500-10,000 rows deep, newest first or by name).
@@ -42,6 +45,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import asyncpg
+import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -249,10 +253,41 @@ def draw(shape: str, rng: random.Random, tenant: Tenant) -> tuple[dict[str, Any]
 
 # -- load -----------------------------------------------------------------------------------------------
 @dataclass
+class CpuMeter:
+    """CPU seconds used by our processes (by role) and by everything else on the machine.
+
+    The machine may be shared (other test suites, other benchmarks): the share of CPU the rest used
+    during a measurement is reported next to it, and so is our own CPU cost per request, which does not
+    depend on how busy the machine is.
+    """
+
+    roles: dict[str, Callable[[], list[psutil.Process]]]
+
+    def snapshot(self) -> tuple[dict[str, float], float]:
+        ours: dict[str, float] = {}
+        for role, processes in self.roles.items():
+            total = 0.0
+            for process in processes():
+                try:
+                    times = process.cpu_times()
+                except psutil.NoSuchProcess:
+                    continue
+                total += times.user + times.system
+            ours[role] = total
+        machine = psutil.cpu_times()
+        busy = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
+        return ours, busy
+
+
+@dataclass
 class Result:
     latencies_ms: list[float]
     errors: int
     elapsed: float
+    cpu: dict[str, float] = field(default_factory=dict)
+    """CPU seconds per role during the measured window."""
+    others: float = 0.0
+    """CPU seconds used by every other process on the machine during the window."""
 
     def pct(self, q: float) -> float:
         ordered = sorted(self.latencies_ms)
@@ -262,8 +297,18 @@ class Result:
     def rate(self) -> float:
         return len(self.latencies_ms) / self.elapsed
 
+    def cpu_us_per_request(self, role: str) -> float:
+        return self.cpu.get(role, 0.0) / max(1, len(self.latencies_ms)) * 1e6
 
-async def closed_loop(clients: int, duration: float, warmup: float, one: Callable[[int], Awaitable[bool]]) -> Result:
+    @property
+    def others_share(self) -> float:
+        """The fraction of the machine's CPU that other processes used."""
+        return self.others / (self.elapsed * (psutil.cpu_count() or 1))
+
+
+async def closed_loop(
+    clients: int, duration: float, warmup: float, one: Callable[[int], Awaitable[bool]], meter: CpuMeter
+) -> Result:
     latencies: list[float] = []
     errors = 0
     stop_at = time.perf_counter() + warmup + duration
@@ -280,11 +325,18 @@ async def closed_loop(clients: int, duration: float, warmup: float, one: Callabl
                 else:
                     errors += 1
 
+    async def measure() -> tuple[dict[str, float], float]:
+        await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
+        return meter.snapshot()
+
+    started = asyncio.create_task(measure())
     await asyncio.gather(*(client(i) for i in range(clients)))
-    return Result(latencies, errors, duration)
+    (ours0, busy0), (ours1, busy1) = await started, meter.snapshot()
+    cpu = {role: ours1[role] - ours0[role] for role in ours0}
+    return Result(latencies, errors, duration, cpu, max(0.0, (busy1 - busy0) - sum(cpu.values())))
 
 
-async def http_shape(shape: str, port: int, tenants: list[Tenant], args: argparse.Namespace) -> Result:
+async def http_shape(shape: str, port: int, tenants: list[Tenant], args: argparse.Namespace, meter: CpuMeter) -> Result:
     connections = [HttpConnection("127.0.0.1", port) for _ in range(args.clients)]
     rngs = [random.Random(f"{args.seed}-{shape}-{i}") for i in range(args.clients)]
 
@@ -300,17 +352,17 @@ async def http_shape(shape: str, port: int, tenants: list[Tenant], args: argpars
         return status == 200
 
     try:
-        return await closed_loop(args.clients, args.duration, args.warmup, one)
+        return await closed_loop(args.clients, args.duration, args.warmup, one, meter)
     finally:
         for connection in connections:
             await connection.close()
 
 
-async def pg_shape(shape: str, dsn: str, tenants: list[Tenant], args: argparse.Namespace) -> Result:
+async def pg_shape(shape: str, dsn: str, tenants: list[Tenant], args: argparse.Namespace, meter: CpuMeter) -> Result:
     from runtime.db import Database
 
     rngs = [random.Random(f"{args.seed}-{shape}-{i}") for i in range(args.clients)]
-    async with Database(dsn, min_size=args.clients, max_size=args.clients) as db:
+    async with Database(dsn, min_size=args.pool, max_size=args.pool) as db:  # the service's pool size
 
         async def one(index: int) -> bool:
             rng = rngs[index]
@@ -320,13 +372,14 @@ async def pg_shape(shape: str, dsn: str, tenants: list[Tenant], args: argparse.N
                 await run(conn, params)
             return True
 
-        return await closed_loop(args.clients, args.duration, args.warmup, one)
+        return await closed_loop(args.clients, args.duration, args.warmup, one, meter)
 
 
 def table(results: dict[str, dict[str, Result]]) -> str:
     head = (
         "| query shape | HTTP p50 | HTTP p99 | HTTP req/s | PostgreSQL p50 | PostgreSQL p99 | PG req/s "
-        "| ratio p50 | ratio p99 |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "| ratio p50 | ratio p99 | CPU/request HTTP (server+PG) | CPU/request PG alone | others' CPU |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     )
     rows = [head]
     for shape, pair in results.items():
@@ -334,7 +387,10 @@ def table(results: dict[str, dict[str, Result]]) -> str:
         rows.append(
             f"| {shape} | {h.pct(0.5):.1f} ms | {h.pct(0.99):.1f} ms | {h.rate:,.0f} | {p.pct(0.5):.1f} ms "
             f"| {p.pct(0.99):.1f} ms | {p.rate:,.0f} "
-            f"| {h.pct(0.5) / p.pct(0.5):.2f}× | {h.pct(0.99) / p.pct(0.99):.2f}× |"
+            f"| {h.pct(0.5) / p.pct(0.5):.2f}× | {h.pct(0.99) / p.pct(0.99):.2f}× "
+            f"| {h.cpu_us_per_request('server'):.0f}+{h.cpu_us_per_request('postgres'):.0f} µs "
+            f"| {p.cpu_us_per_request('postgres'):.0f} µs "
+            f"| {h.others_share:.0%} / {p.others_share:.0%} |"
         )
     return "\n".join(rows)
 
@@ -403,17 +459,31 @@ async def main(argv: list[str] | None = None) -> int:
         await wait_ready(identity)
         await wait_ready(poc)
         await sign_in(identity_port, meta, tenants)
+        postmaster = psutil.Process(int((state_dir / "pg" / "data" / "postmaster.pid").read_text().split()[0]))
+        server = psutil.Process(poc.process.pid)
+        meter = CpuMeter(
+            {
+                "server": lambda: [server],
+                "postgres": lambda: [postmaster, *postmaster.children()],
+                "client": lambda: [psutil.Process()],
+            }
+        )
         print(
             f"services up (identity :{identity_port}, poc :{poc_port}); "
             f"{args.clients} clients, {args.duration:.0f} s per shape"
         )
         for shape in shapes:
-            http = await http_shape(shape, poc_port, tenants, args)
-            pg = await pg_shape(shape, urls.service, tenants, args)
+            http = await http_shape(shape, poc_port, tenants, args, meter)
+            pg = await pg_shape(shape, urls.service, tenants, args, meter)
             results[shape] = {"http": http, "pg": pg}
             print(
                 f"  {shape:9s} HTTP p50 {http.pct(0.5):6.1f} p99 {http.pct(0.99):6.1f} ms ({http.rate:5.0f}/s, "
-                f"{http.errors} errors) | PG p50 {pg.pct(0.5):6.1f} p99 {pg.pct(0.99):6.1f} ms ({pg.rate:5.0f}/s)",
+                f"{http.errors} errors) | PG p50 {pg.pct(0.5):6.1f} p99 {pg.pct(0.99):6.1f} ms ({pg.rate:5.0f}/s)\n"
+                f"  {'':9s} CPU per request: HTTP server {http.cpu_us_per_request('server'):4.0f} µs + PostgreSQL "
+                f"{http.cpu_us_per_request('postgres'):4.0f} µs + client {http.cpu_us_per_request('client'):3.0f} µs"
+                f" | PG alone: PostgreSQL {pg.cpu_us_per_request('postgres'):4.0f} µs + client "
+                f"{pg.cpu_us_per_request('client'):3.0f} µs | other processes used {http.others_share:.0%} / "
+                f"{pg.others_share:.0%} of the machine",
                 flush=True,
             )
     finally:
@@ -433,6 +503,8 @@ async def main(argv: list[str] | None = None) -> int:
                         "requests": len(r.latencies_ms),
                         "errors": r.errors,
                         "per_second": r.rate,
+                        "cpu_us_per_request": {role: r.cpu_us_per_request(role) for role in r.cpu},
+                        "others_cpu_share": r.others_share,
                     }
                     for side, r in pair.items()
                 }
