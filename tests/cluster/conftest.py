@@ -272,7 +272,15 @@ class Cluster:
         self._store_db: Database | None = None
 
     # -- nodes --------------------------------------------------------------------------------
-    def node(self, name: str, *, redis_url: str | None = None, database_url: str | None = None) -> Node:
+    def node(
+        self,
+        name: str,
+        *,
+        redis_url: str | None = None,
+        database_url: str | None = None,
+        settings: dict[str, str] | None = None,
+    ) -> Node:
+        """A node (not started yet); ``settings`` are extra environment variables (POCDOJO_...)."""
         env = {
             **os.environ,
             "DATABASE_URL": database_url or self.database.service,
@@ -285,6 +293,7 @@ class Cluster:
             "POCDOJO_COLLAB_MESSAGE_BURST": "100000",
             "POCDOJO_LOG_LEVEL": os.environ.get("POCDOJO_LOG_LEVEL", "INFO"),
         }
+        env.update(settings or {})
         node = Node(name=name, env=env, workdir=self.workdir / name)
         node.env["POCDOJO_PUBLIC_URL"] = node.base
         self.nodes.append(node)
