@@ -77,6 +77,7 @@ from .protocol import (
     parse_awareness_update,
     validate_awareness_state,
 )
+from .reconcile import StoreReconciler
 from .room import DEFAULT_MAX_DOCUMENT_BYTES, DeliveryGate, Room, RoomStats
 from .store import DocumentStore, MemoryStore, StoreError, StoreUnavailable
 from .sync import apply_update, create_sync_step1, handle_sync_message
@@ -133,6 +134,7 @@ __all__ = [
     "ServerOrigin",
     "StorageOrigin",
     "StoreError",
+    "StoreReconciler",
     "StoreUnavailable",
     "SyncMessage",
     "SyncStep1",

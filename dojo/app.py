@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
-from crdt import FanoutExtension, RoomExtension
+from crdt import FanoutExtension, RoomExtension, StoreReconciler
 from crdt.manager import RoomManager
 from crdt.persistence import PersistenceExtension
 from dojo.access import TenantMembers
@@ -64,6 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.bus = bus
             app.state.readiness.append(("redis", bus.ping))
             extensions.append(FanoutExtension(bus, anti_entropy_seconds=settings.collab_anti_entropy_seconds))
+            extensions.append(StoreReconciler(store, interval=settings.collab_store_reconcile_seconds))
         manager = RoomManager(
             extensions,
             idle_unload_seconds=settings.collab_idle_unload_seconds,

@@ -17,17 +17,11 @@ ROOM = "cut-off-then-dead"
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: edits a node saved to PostgreSQL while cut off from Redis, before dying, never reach "
-    "the nodes that hold the room loaded (they never re-read the store; anti-entropy only compares live "
-    "nodes), so a reload from PostgreSQL differs from what every live node serves until the room unloads "
-    "everywhere",
-)
 async def test_edits_saved_by_a_node_that_died_cut_off_from_redis_reach_the_live_nodes(cluster: Cluster) -> None:
     link = await cluster.proxy(cluster.redis.address)
-    # Anti-entropy every 2 s (default 10 s), so that a repair riding on its rounds shows quickly.
-    fast = {"POCDOJO_COLLAB_ANTI_ENTROPY_SECONDS": "2"}
+    # Anti-entropy every 2 s (default 10 s) and store reconciliation every 2 s (default 15 s), so that
+    # the repair shows within the test's patience.
+    fast = {"POCDOJO_COLLAB_ANTI_ENTROPY_SECONDS": "2", "POCDOJO_COLLAB_STORE_RECONCILE_SECONDS": "2"}
     cut_off = cluster.node("node1", redis_url=cluster.redis.url_via(link.address), settings=fast)
     nodes = [cut_off, cluster.node("node2", settings=fast), cluster.node("node3", settings=fast)]
     await cluster.start(*nodes)
