@@ -5,7 +5,8 @@
 
 Theory of operation. The catalogue seeded by bench/poc_seed.py lives in an embedded PostgreSQL under
 the state dir. The script starts the identity and POC services the way production runs them
-(`pocdojo serve identity|poc`, one process each, settings from the environment, JSON logs at INFO),
+(`pocdojo serve identity|poc`, settings from the environment, JSON logs at INFO; `--instances` POC
+processes, 2 by default, as production runs at least two tasks behind the load balancer),
 signs one user of every tenant in over HTTP, and then, for each query shape, runs `--clients`
 closed-loop clients (each sends its next request as soon as the previous answer is read) for
 `--duration` seconds after a warm-up, every request drawn at random: a random tenant (so tenant sizes
@@ -134,8 +135,8 @@ class Service:
     log: Path
 
 
-def start_service(name: str, port: int, env: dict[str, str], log_dir: Path) -> Service:
-    log = log_dir / f"bench-{name}.log"
+def start_service(name: str, port: int, env: dict[str, str], log_dir: Path, suffix: str = "") -> Service:
+    log = log_dir / f"bench-{name}{suffix}.log"
     handle = log.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "deploy.cli", "serve", name, "--host", "127.0.0.1", "--port", str(port)],
@@ -336,8 +337,11 @@ async def closed_loop(
     return Result(latencies, errors, duration, cpu, max(0.0, (busy1 - busy0) - sum(cpu.values())))
 
 
-async def http_shape(shape: str, port: int, tenants: list[Tenant], args: argparse.Namespace, meter: CpuMeter) -> Result:
-    connections = [HttpConnection("127.0.0.1", port) for _ in range(args.clients)]
+async def http_shape(
+    shape: str, ports: list[int], tenants: list[Tenant], args: argparse.Namespace, meter: CpuMeter
+) -> Result:
+    # Clients spread over the service instances as the load balancer would spread connections.
+    connections = [HttpConnection("127.0.0.1", ports[i % len(ports)]) for i in range(args.clients)]
     rngs = [random.Random(f"{args.seed}-{shape}-{i}") for i in range(args.clients)]
 
     async def one(index: int) -> bool:
@@ -404,6 +408,9 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shapes", default=",".join(SHAPES))
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--pool", type=int, default=10, help="the POC service's connection pool (POCDOJO_DB_POOL_MAX)")
+    parser.add_argument(
+        "--instances", type=int, default=2, help="POC service processes (production runs ≥2 tasks behind the ALB)"
+    )
     args = parser.parse_args(argv)
     shapes = [s for s in args.shapes.split(",") if s]
     unknown = set(shapes) - set(SHAPES)
@@ -431,7 +438,8 @@ async def main(argv: list[str] | None = None) -> int:
         await conn.close()
     print(f"catalogue: {pocs:,} POCs over {len(tenants)} tenants (largest {max(t.size for t in tenants):,})")
 
-    identity_port, poc_port = free_port(), free_port()
+    identity_port = free_port()
+    poc_ports = [free_port() for _ in range(args.instances)]
     issuer = f"http://127.0.0.1:{identity_port}"
     common = {
         "DATABASE_URL": urls.service,
@@ -442,38 +450,43 @@ async def main(argv: list[str] | None = None) -> int:
     identity = start_service(
         "identity", identity_port, {**common, "POCDOJO_ENV": "dev", "POCDOJO_PUBLIC_URL": issuer}, state_dir
     )
-    poc = start_service(
-        "poc",
-        poc_port,
-        {
-            **common,
-            "POCDOJO_ENV": "production",
-            "POCDOJO_PUBLIC_URL": f"http://127.0.0.1:{poc_port}",
-            "POCDOJO_DB_POOL_MIN": str(args.pool),
-            "POCDOJO_DB_POOL_MAX": str(args.pool),
-        },
-        state_dir,
-    )
+    instances = [
+        start_service(
+            "poc",
+            port,
+            {
+                **common,
+                "POCDOJO_ENV": "production",
+                "POCDOJO_PUBLIC_URL": f"http://127.0.0.1:{port}",
+                "POCDOJO_DB_POOL_MIN": str(args.pool),
+                "POCDOJO_DB_POOL_MAX": str(args.pool),
+            },
+            state_dir,
+            suffix=f"-{index}",
+        )
+        for index, port in enumerate(poc_ports)
+    ]
     results: dict[str, dict[str, Result]] = {}
     try:
         await wait_ready(identity)
-        await wait_ready(poc)
+        for instance in instances:
+            await wait_ready(instance)
         await sign_in(identity_port, meta, tenants)
         postmaster = psutil.Process(int((state_dir / "pg" / "data" / "postmaster.pid").read_text().split()[0]))
-        server = psutil.Process(poc.process.pid)
+        servers = [psutil.Process(instance.process.pid) for instance in instances]
         meter = CpuMeter(
             {
-                "server": lambda: [server],
+                "server": lambda: servers,
                 "postgres": lambda: [postmaster, *postmaster.children()],
                 "client": lambda: [psutil.Process()],
             }
         )
         print(
-            f"services up (identity :{identity_port}, poc :{poc_port}); "
+            f"services up (identity :{identity_port}, poc :{', '.join(map(str, poc_ports))}); "
             f"{args.clients} clients, {args.duration:.0f} s per shape"
         )
         for shape in shapes:
-            http = await http_shape(shape, poc_port, tenants, args, meter)
+            http = await http_shape(shape, poc_ports, tenants, args, meter)
             pg = await pg_shape(shape, urls.service, tenants, args, meter)
             results[shape] = {"http": http, "pg": pg}
             print(
@@ -487,7 +500,8 @@ async def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     finally:
-        stop_service(poc)
+        for instance in instances:
+            stop_service(instance)
         stop_service(identity)
     print()
     print(table(results))
