@@ -318,33 +318,59 @@ class ServerProcess:
         return f"{self.base_url}/{path}" + (f"?{urlencode(query)}" if query else "")
 
     def processes(self) -> list[psutil.Process]:
-        """The server's process tree plus any daemon it started outside it (found by the env marker)."""
+        """The server's process tree: the process started and its descendants still in the tree."""
+        root = psutil.Process(self.pid)
+        return [root, *root.children(recursive=True)]
+
+    def aux_processes(self) -> list[psutil.Process]:
+        """Daemons the server started outside its tree (found by the env marker, e.g. an embedded
+        PostgreSQL with its own session) and their descendants. Measured apart from the server."""
         now = time.monotonic()
         if now - self._marked_at > 10.0:  # a scan reads every process's environment: ~40 ms
-            self._marked_cache = [p for p in _marked(self.marker) if p.pid != self.pid]
+            in_tree = {p.pid for p in self.processes()}
+            self._marked_cache = [p for p in _marked(self.marker) if p.pid not in in_tree]
             self._marked_at = now
-        roots = [psutil.Process(self.pid), *self._marked_cache]
         seen: dict[int, psutil.Process] = {}
-        for root in roots:
+        for root in self._marked_cache:
             with contextlib.suppress(psutil.NoSuchProcess):  # a daemon that exited since the scan
                 for proc in (root, *root.children(recursive=True)):
                     seen.setdefault(proc.pid, proc)
         return list(seen.values())
 
-    def cpu_seconds(self) -> float:
-        """User + system CPU of the server's process tree (reaped children included)."""
+    @staticmethod
+    def _cpu(procs: list[psutil.Process]) -> float:
         total = 0.0
-        for i, proc in enumerate(self.processes()):
-            with contextlib.suppress(psutil.NoSuchProcess):  # a child that exited between listing and reading
+        for proc in procs:
+            with contextlib.suppress(psutil.NoSuchProcess):  # exited between listing and reading
                 t = proc.cpu_times()
-                total += t.user + t.system + (t.children_user + t.children_system if i == 0 else 0.0)
+                total += t.user + t.system + t.children_user + t.children_system
         return total
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the server's process tree (children it reaped included)."""
+        return self._cpu(self.processes())
+
+    def aux_cpu_seconds(self) -> float:
+        return self._cpu(self.aux_processes())
+
     def rss_bytes(self) -> int:
+        """Resident memory summed over the server's tree."""
         total = 0
         for proc in self.processes():
             with contextlib.suppress(psutil.NoSuchProcess):
                 total += proc.memory_info().rss
+        return total
+
+    def aux_pss_bytes(self) -> int | None:
+        """Proportional set size summed over the daemons (RSS would count their shared memory once per
+        process); None when the server has none."""
+        procs = self.aux_processes()
+        if not procs:
+            return None
+        total = 0
+        for proc in procs:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                total += proc.memory_full_info().pss
         return total
 
     def stop(self) -> None:
