@@ -84,6 +84,7 @@ def _json(document: str, status_code: int = 200, headers: dict[str, str] | None 
     responses={**_COMMON, **_BODY, **_CONFLICT},
 )
 async def create_poc(body: PocCreate, principal: CurrentPrincipal, service: Service) -> Response:
+    """POST /v1/pocs: validate every field, then register (201 with Location)."""
     errors: list[FieldError] = []
     name, bad = check_name(body.name)
     errors += bad
@@ -108,6 +109,7 @@ async def create_poc(body: PocCreate, principal: CurrentPrincipal, service: Serv
     responses={**_COMMON, **_NOT_FOUND},
 )
 async def get_poc(poc_id: uuid.UUID, principal: CurrentPrincipal, service: Service) -> Response:
+    """GET /v1/pocs/{id}."""
     return _json(await service.get(principal, poc_id))
 
 
@@ -122,6 +124,7 @@ async def get_poc(poc_id: uuid.UUID, principal: CurrentPrincipal, service: Servi
     responses={**_COMMON, **_BODY, **_FORBIDDEN, **_NOT_FOUND, **_CONFLICT},
 )
 async def update_poc(poc_id: uuid.UUID, body: PocUpdate, principal: CurrentPrincipal, service: Service) -> Response:
+    """PATCH /v1/pocs/{id}: only the fields present in the body are validated and changed."""
     given = body.model_fields_set
     errors: list[FieldError] = []
     for required in ("name", "github_url", "language", "tags"):
@@ -158,10 +161,12 @@ async def update_poc(poc_id: uuid.UUID, body: PocUpdate, principal: CurrentPrinc
     responses={204: {"description": "Deleted."}, **_COMMON, **_FORBIDDEN, **_NOT_FOUND},
 )
 async def delete_poc(poc_id: uuid.UUID, principal: CurrentPrincipal, service: Service) -> Response:
+    """DELETE /v1/pocs/{id}: 204."""
     await service.delete(principal, poc_id)
     return Response(status_code=204)
 
 
+_SORT_DESCRIPTION = "`relevance` (the default with q), `-created_at` (otherwise), `created_at`, `name`, `-name`."
 _SEARCH_DESCRIPTION = """Search the tenant's catalogue. Every filter narrows the result (AND).
 
 - `q`: words searched in names and descriptions, ignoring accents and case (`integracao` finds
@@ -209,12 +214,19 @@ async def search_pocs(
         str | None,
         Query(description="Created before: RFC 3339 date-time, or a date (then the whole day is included)."),
     ] = None,
-    sort: Annotated[str | None, Query(json_schema_extra={"enum": list(SORTS)})] = None,
+    sort: Annotated[
+        str | None,
+        Query(
+            description=_SORT_DESCRIPTION,
+            json_schema_extra={"enum": list(SORTS)},
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 20,
     cursor: Annotated[
         str | None, Query(description="`next_cursor` of the previous page.", json_schema_extra={"maxLength": 512})
     ] = None,
 ) -> Response:
+    """GET /v1/pocs: validate the parameters, resolve defaults (sort, owner=me), check the cursor, search."""
     errors: list[FieldError] = []
     text = None
     if q is not None:

@@ -42,6 +42,7 @@ def to_micros(moment: datetime) -> int:
 
 
 def from_micros(micros: int) -> datetime:
+    """The datetime `to_micros` came from."""
     return _EPOCH + timedelta(microseconds=micros)
 
 
@@ -59,6 +60,7 @@ def fingerprint(parts: tuple[object, ...]) -> str:
 
 
 def encode(sort: str, print_: str, key: tuple[int | str | uuid.UUID, ...]) -> str:
+    """The opaque cursor for a position after `key`, bound to a sort and a search fingerprint."""
     payload = [VERSION, sort, print_, *(str(k) if isinstance(k, uuid.UUID) else k for k in key)]
     return base64.urlsafe_b64encode(orjson.dumps(payload)).rstrip(b"=").decode("ascii")
 

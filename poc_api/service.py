@@ -48,6 +48,7 @@ class PocChanges:
     description: str | None = None
 
     def values(self) -> dict[str, Any]:
+        """The fields to set, by name."""
         return {name: getattr(self, name) for name in FIELDS if getattr(self, name) is not None}
 
 
@@ -146,6 +147,7 @@ class PocService:
         return created["id"], created["doc"]
 
     async def get(self, principal: Principal, poc_id: uuid.UUID) -> str:
+        """One POC of the caller's tenant; 404 otherwise (also for other tenants' ids)."""
         async with self.db.tenant_tx(principal.tenant_id) as conn:
             document: str | None = await conn.fetchval(_GET, poc_id)
         if document is None:
@@ -197,11 +199,13 @@ class PocService:
             raise _conflict(existing) from exc
 
     async def delete(self, principal: Principal, poc_id: uuid.UUID) -> None:
+        """Delete a POC (owner or admin) and emit `poc.deleted` with its last state."""
         async with self.db.tenant_tx(principal.tenant_id) as conn:
             await self._lock(conn, principal, poc_id, "delete")
             await conn.execute(_DELETE, poc_id, principal.subject)
 
     async def search(self, principal: Principal, params: SearchParams) -> Page:
+        """One page of a search, with the cursor of the next page."""
         async with self.db.tenant_tx(principal.tenant_id) as conn:
             rows = await run(conn, params)
         next_cursor = None

@@ -74,6 +74,7 @@ def _clip(value: str, limit: int = 60) -> str:
 
 # -- fields ---------------------------------------------------------------------------------------------
 def check_name(value: str, field: str = "name") -> tuple[str, list[FieldError]]:
+    """A POC name, normalized, and what is wrong with it (each check_* returns (value, errors))."""
     name = unicodedata.normalize("NFC", " ".join(value.split()))
     if _has_control(value, allowed="\t\n\r"):  # whitespace is collapsed into single spaces
         return name, [FieldError(field, "invalid_characters", "must not contain control characters")]
@@ -85,6 +86,7 @@ def check_name(value: str, field: str = "name") -> tuple[str, list[FieldError]]:
 
 
 def check_description(value: str | None, field: str = "description") -> tuple[str, list[FieldError]]:
+    """An optional description: None becomes empty; at most 4000 characters."""
     if value is None:
         return "", []
     text = unicodedata.normalize("NFC", value.strip())
@@ -96,6 +98,7 @@ def check_description(value: str | None, field: str = "description") -> tuple[st
 
 
 def check_language(value: str, field: str = "language") -> tuple[str, list[FieldError]]:
+    """The canonical name of a known language, or an `unknown_language` error with close matches."""
     if _has_control(value) or len(value) > 64:
         return value, [FieldError(field, "unknown_language", f"'{_clip(value)}' is not a known programming language")]
     try:
@@ -123,6 +126,7 @@ def tag_slug(value: str) -> str:
 
 
 def check_tags(values: Sequence[str], field: str = "tags") -> tuple[list[str], list[FieldError]]:
+    """Tags as deduplicated slugs; errors name the offending position (`tags.N`)."""
     if len(values) > TAGS_RAW_MAX:
         return [], [FieldError(field, "too_many", f"at most {TAGS_MAX} tags (got {len(values)})")]
     errors: list[FieldError] = []
@@ -151,6 +155,7 @@ class Repository:
 
     @property
     def url(self) -> str:
+        """The normalized repository URL."""
         return f"https://github.com/{self.owner}/{self.name}"
 
 
@@ -228,6 +233,7 @@ def parse_github_url(value: str) -> Repository:
 
 
 def check_github_url(value: str, field: str = "github_url") -> tuple[str, list[FieldError]]:
+    """The normalized repository URL, or the reason it is refused."""
     try:
         return parse_github_url(value).url, []
     except NotGitHub as exc:
@@ -248,6 +254,7 @@ def search_words(text: str) -> list[str]:
 
 
 def check_query(value: str, field: str = "q") -> tuple[str, list[FieldError]]:
+    """A search text: bounded, printable, with at least one searchable word."""
     text = unicodedata.normalize("NFC", value.strip())
     if _has_control(text):
         return text, [FieldError(field, "invalid_characters", "must not contain control characters")]
@@ -266,6 +273,7 @@ def check_query(value: str, field: str = "q") -> tuple[str, list[FieldError]]:
 
 
 def check_owner(value: str, field: str = "owner") -> tuple[str, list[FieldError]]:
+    """`me` or an opaque user id."""
     if not value or len(value) > OWNER_MAX or _has_control(value):
         return value, [FieldError(field, "invalid_owner", "must be 'me' or a user id")]
     return value, []
