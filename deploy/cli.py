@@ -88,6 +88,18 @@ def _uvicorn_config(app: Any, host: str, port: int, settings: Settings, ws: str 
     )
 
 
+def exit_on_sigterm() -> None:
+    """Make SIGTERM raise SystemExit. uvicorn handles SIGTERM while it serves, and re-raises it with
+    the previous handler once it has shut down: with this one, `finally` blocks (stopping the embedded
+    database) still run, instead of the process dying on the default action."""
+    import signal
+
+    def _exit(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit)
+
+
 # -- dev ------------------------------------------------------------------------------------------
 async def _ensure_demo(settings: Settings, state_dir: Path) -> dict[str, str]:
     """On first start create the demo tenant and user; the password is kept in the state dir."""
@@ -148,6 +160,7 @@ def _dev(args: argparse.Namespace) -> int:
         flush=True,
     )
     server = uvicorn.Server(_uvicorn_config(dispatcher, args.host, args.port, settings))
+    exit_on_sigterm()
     try:
         server.run()
     finally:

@@ -47,6 +47,7 @@ def main() -> None:
 
     import uvicorn
 
+    from deploy.cli import exit_on_sigterm
     from deploy.local import EmbeddedEnvironment
     from deploy.services import COLLAB_PROTOCOL
     from dojo.app import create_app
@@ -93,6 +94,7 @@ def main() -> None:
             print(f"READY ws://127.0.0.1:{args.port}/v1/collab", flush=True)
         await task
 
+    exit_on_sigterm()
     try:
         try:
             import uvloop  # uvicorn's default loop when installed; asyncio.run would not pick it
