@@ -172,8 +172,8 @@ _SEARCH_DESCRIPTION = """Search the tenant's catalogue. Every filter narrows the
 - `q`: words searched in names and descriptions, ignoring accents and case (`integracao` finds
   *Integração*) and forgiving typos (`kubernets` finds *Kubernetes*: one edit for words of 4-7
   characters, two from 8); a word also matches longer words it begins (`pagamento` → *pagamentos*).
-  Every word must match. Words under 2 characters and common words (*de*, *para*, *the*, *with*...)
-  are ignored.
+  Every word must match (at most 10 words). Words under 2 characters and common words (*de*, *para*,
+  *the*, *with*...) are ignored.
 - `sort`: `relevance` (default when `q` is given: best match first, then newest), `-created_at`
   (default otherwise), `created_at`, `name`, `-name` (names compared without accents or case).
 - Pagination: `limit` (1-100, default 20) and the `next_cursor` of the previous page as `cursor`,

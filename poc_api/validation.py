@@ -34,6 +34,8 @@ TAGS_MAX = 20
 TAGS_RAW_MAX = 100
 """More raw tags than this are refused before normalizing (duplicates could hide many)."""
 QUERY_MAX = 200
+QUERY_MAX_WORDS = 10
+"""Every word must match, so more words than this only cost time (each expands to up to ~500 keys)."""
 OWNER_MAX = 255
 
 _OWNER_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
@@ -260,7 +262,10 @@ def check_query(value: str, field: str = "q") -> tuple[str, list[FieldError]]:
         return text, [FieldError(field, "invalid_characters", "must not contain control characters")]
     if len(text) > QUERY_MAX:
         return text, [FieldError(field, "too_long", f"must be at most {QUERY_MAX} characters (got {len(text)})")]
-    if text and not search_words(text):
+    words = search_words(text) if text else []
+    if len(words) > QUERY_MAX_WORDS:
+        return text, [FieldError(field, "too_many_words", f"at most {QUERY_MAX_WORDS} words (got {len(words)})")]
+    if text and not words:
         return text, [
             FieldError(
                 field,

@@ -293,6 +293,10 @@ def test_query_rules() -> None:
     assert check_query("x" * 201)[1] == [FieldError("q", "too_long", "must be at most 200 characters (got 201)")]
     assert check_query("a\x00")[1] == [FieldError("q", "invalid_characters", "must not contain control characters")]
     assert check_query("de a o")[1][0].code == "no_search_terms"
+    assert check_query(" ".join(f"w{i}" for i in range(10)))[1] == []
+    assert check_query(" ".join(f"w{i}" for i in range(11)))[1] == [
+        FieldError("q", "too_many_words", "at most 10 words (got 11)")
+    ]
     assert check_owner("me") == ("me", [])
     assert check_owner("")[1] == [FieldError("owner", "invalid_owner", "must be 'me' or a user id")]
 
