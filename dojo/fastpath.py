@@ -36,6 +36,31 @@ FASTPATH_EXTENSION = "pocdojo.fastpath"
 log = logging.getLogger("dojo.fastpath")
 _keys = itertools.count(1)
 
+_DETACHED_SCOPE: dict[str, Any] = {"type": "websocket", "extensions": {}, "path": "/v1/collab", "query_string": b""}
+
+class _NullQueue:
+    """Stands in for the ASGI receive queue of an attached connection (nothing reads it)."""
+
+    def put_nowait(self, item: object) -> None:
+        return None
+
+    def empty(self) -> bool:
+        return True
+
+
+class _NullEvent:
+    """Stands in for the writable event of an attached connection (nothing waits on it)."""
+
+    def set(self) -> None:
+        return None
+
+    def clear(self) -> None:
+        return None
+
+
+_NULL_QUEUE = _NullQueue()
+_NULL_EVENT = _NullEvent()
+
 FrameHandler = Callable[["FastChannel", bytes], None]
 LeaveHandler = Callable[["FastChannel"], None]
 
@@ -120,6 +145,19 @@ class CollabWebSocketProtocol(WebSocketsSansIOProtocol):
         if self.read_paused and not self.channel_closed:
             self.read_paused = False
             self.transport.resume_reading()
+        self._shed_handshake_state()
+
+    def _shed_handshake_state(self) -> None:
+        """Drop what only the handshake and the ASGI app needed (headers, request and response
+        objects, the scope): an idle collab connection should cost as little memory as possible."""
+        self.scope = _DETACHED_SCOPE  # type: ignore[assignment]
+        self.request = None  # type: ignore[assignment]
+        self.response = None  # type: ignore[assignment]
+        self.frames = []
+        # The ASGI receive queue and the writable event serve only ASGI sends and receives, which an
+        # attached connection no longer makes; uvicorn still notifies them, so shared sinks remain.
+        self.queue = _NULL_QUEUE  # type: ignore[assignment]
+        self.writable = _NULL_EVENT  # type: ignore[assignment]
 
     # -- what FastChannel does ----------------------------------------------------------------------------
     @property
