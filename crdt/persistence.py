@@ -54,7 +54,8 @@ class _RoomLog:
     received: int = 0  # updates ever queued
     saved: int = 0  # updates the store accepted (a prefix of what was queued)
     last_change: float = 0.0
-    timer: asyncio.TimerHandle | None = None
+    timer: asyncio.Handle | None = None
+    timer_due: float = 0.0  # when `timer` fires (uvloop returns a plain Handle for a past due time)
     flushing: asyncio.Task[bool] | None = None
     failures: int = 0  # consecutive failed saves
     retry_at: float | None = None  # in backoff until then
@@ -216,9 +217,10 @@ class PersistenceExtension(RoomExtension):
         due = self._due(log)
         timer = log.timer
         if timer is not None:
-            if timer.when() <= due:
+            if log.timer_due <= due:
                 return  # it fires first and re-arms itself
             timer.cancel()
+        log.timer_due = due
         log.timer = asyncio.get_running_loop().call_at(due, self._on_timer, log)
 
     def _on_timer(self, log: _RoomLog) -> None:

@@ -41,12 +41,6 @@ async def _edit_with_saves_due_at_once() -> str:
     return str(merged.get("text", type=pycrdt.Text))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: crdt/persistence.py PersistenceExtension._arm calls timer.when() on the handle "
-    "loop.call_at() returned; under uvloop a due time in the past gives a Handle without when() "
-    "(AttributeError in on_change and in _flush's finally)",
-)
 def test_persistence_timers_under_uvloop_with_saves_due_at_once(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING)
     text = uvloop.run(_edit_with_saves_due_at_once())
