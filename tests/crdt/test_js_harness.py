@@ -30,7 +30,7 @@ from crdt import (
 )
 from tests.jsclient import JS_DIR, REPLAY_SCRIPT, JsClient, ReferenceServer, node_executable, require_node
 
-TRACE = Path("/work/shared/data/editing-traces/friendsforever.json.gz")
+TRACE = Path(__file__).resolve().parents[3] / "shared" / "data" / "editing-traces" / "friendsforever.json.gz"
 
 pytestmark = pytest.mark.skipif(node_executable() is None, reason="node is not installed (Node.js 20 needed)")
 

@@ -15,9 +15,8 @@ from tests.dojo.conftest import CollabServer
 from tests.dojo.yclient import PyClient
 from tests.jsclient import REPLAY_SCRIPT, JsClient, require_node
 
+# ../shared beside the checkout (as for developers and CI).
 TRACES = Path(__file__).resolve().parents[3] / "shared" / "data" / "editing-traces"
-if not TRACES.exists():  # a CI clone has shared/ beside the checkout
-    TRACES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "editing-traces"
 
 
 async def _ticket_params(collab: CollabServer, http: httpx.AsyncClient, user, room: str, mode: str = "read-write"):  # type: ignore[no-untyped-def]
