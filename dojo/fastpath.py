@@ -38,6 +38,7 @@ _keys = itertools.count(1)
 
 _DETACHED_SCOPE: dict[str, Any] = {"type": "websocket", "extensions": {}, "path": "/v1/collab", "query_string": b""}
 
+
 class _NullQueue:
     """Stands in for the ASGI receive queue of an attached connection (nothing reads it)."""
 
