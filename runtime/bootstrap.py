@@ -56,9 +56,15 @@ async def _ensure_role(conn: asyncpg.Connection[asyncpg.Record], name: str, opti
     await conn.execute(statement)
 
 
+_BOOTSTRAP_LOCK = "SELECT pg_advisory_lock(hashtext('pocdojo.bootstrap'))"
+"""Serializes bootstraps: several processes starting at once (a local cluster) must not race on
+ALTER ROLE ("tuple concurrently updated") or CREATE DATABASE. Held for the session; released on close."""
+
+
 async def ensure_roles(admin_dsn: str, credentials: Credentials) -> None:
     conn = await asyncpg.connect(admin_dsn)
     try:
+        await conn.execute(_BOOTSTRAP_LOCK)
         await _ensure_role(conn, APP_GROUP_ROLE, "NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE", None)
         await _ensure_role(
             conn,
@@ -81,6 +87,7 @@ async def ensure_database(admin_dsn: str, database: str, *, template: str | None
     """Create `database` owned by the owner role if missing. Returns True when it was created."""
     conn = await asyncpg.connect(admin_dsn)
     try:
+        await conn.execute(_BOOTSTRAP_LOCK)
         if await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database):
             return False
         clause = f' TEMPLATE "{template}" STRATEGY FILE_COPY' if template else ""
