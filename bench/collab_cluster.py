@@ -1,6 +1,6 @@
 """Cluster benchmark: our realtime nodes sharing Redis and PostgreSQL, under the single-node benchmark's load.
 
-    .venv/bin/python bench/collab_cluster.py                       # everything (~15 min on 2 cores)
+    .venv/bin/python bench/collab_cluster.py                       # everything (~11 min on 2 cores)
     .venv/bin/python bench/collab_cluster.py --scenario fanout --fanout 50x10 --nodes 1,3
 
 Scenarios (see bench/README_cluster.md for what each number means):
