@@ -176,6 +176,10 @@ class FanoutExtension(RoomExtension, BusListener):
         room.set_gate(gate)
         # Updates other nodes accepted but may not have stored yet.
         self._apply(room, [m for m in backlog if m.kind is MessageKind.UPDATE])
+        # The log may have been trimmed past what the store holds yet: ask the nodes that have the
+        # room loaded for whatever this node still lacks (they answer with exactly that).
+        if self.bus.connected:
+            self.bus.append(room.name, BusMessage(self.bus.node_id, MessageKind.SYNC_REQUEST, room.state_vector()))
 
     async def on_unloaded(self, room_name: str) -> None:
         self._rooms.pop(room_name, None)
