@@ -8,6 +8,7 @@ not to log them at all).
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from typing import Any
@@ -52,12 +53,28 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+_QUERY_SECRET_RE = re.compile(r"((?:ticket|token|access_token)=)[^&\s\"']+", re.IGNORECASE)
+
+
+class RedactQuerySecrets(logging.Filter):
+    """Masks `ticket=`/`token=` values in log lines (uvicorn logs websocket paths with their query)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "=" in message:
+            redacted = _QUERY_SECRET_RE.sub(r"\1***", message)
+            if redacted != message:
+                record.msg, record.args = redacted, ()
+        return True
+
+
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if json:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactQuerySecrets())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

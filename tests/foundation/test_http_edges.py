@@ -134,3 +134,19 @@ async def test_logs_carry_ids_and_no_secrets(identity: IdentityHarness, caplog: 
     assert admin.access_token not in text and admin.refresh_token not in text
     request_lines = [line for line in lines if '"req-logs-1"' in line]
     assert request_lines and admin.tenant_id in request_lines[0]
+
+
+def test_query_secrets_are_masked_in_log_lines() -> None:
+    from runtime.logs import RedactQuerySecrets
+
+    record = logging.LogRecord(
+        "uvicorn.error",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "WebSocket %s" [accepted]',
+        ("127.0.0.1:5", "/v1/collab/room?ticket=eyJ0.c2ln&mode=x"),
+        None,
+    )
+    assert RedactQuerySecrets().filter(record)
+    assert record.getMessage() == '127.0.0.1:5 - "WebSocket /v1/collab/room?ticket=***&mode=x" [accepted]'
