@@ -24,6 +24,7 @@ from dojo.collab_api import router as collab_router
 from dojo.collab_ws import CollabEndpoint
 from dojo.docstore import PostgresDocumentStore
 from dojo.redis_bus import RedisBus
+from dojo.signal_ws import install_signal_routes, signaling_startup
 from dojo.tickets import TicketSigner
 from runtime.auth import verifier_startup
 from runtime.http import create_service_app
@@ -86,7 +87,7 @@ def create_app(settings: Settings) -> FastAPI:
         title="POC Dojo realtime",
         description="Realtime collaboration (y-websocket compatible) and dojos.",
         settings=settings,
-        startup=[database_startup, verifier_startup(), collab_startup],
+        startup=[database_startup, verifier_startup(), collab_startup, signaling_startup(settings)],
     )
     app.state.tickets = tickets
     app.state.authorizer = TenantMembers()
@@ -96,4 +97,5 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.router.routes.append(WebSocketRoute("/v1/collab/{room}", collab_ws))
     app.include_router(collab_router)
+    install_signal_routes(app)
     return app

@@ -103,7 +103,28 @@ class Settings(BaseSettings):
     node_id: str | None = None
     """This realtime node's name in the cluster (default: host:pid:random)."""
 
-    @field_validator("allowed_origins", "auth_client_ids", mode="before")
+    # -- dojos (sessions, roles, chat, randori) ----------------------------------------------------
+    dojo_max_participants: int = Field(default=50, ge=2, le=500)
+    dojo_chat_max_chars: int = Field(default=2000, ge=1, le=20_000)
+    dojo_chat_messages_per_minute: int = Field(default=30, ge=1)
+    """Chat messages one user may send per dojo per minute (burst: the same number)."""
+    dojo_randori_min_seconds: float = Field(default=30.0, gt=0)
+    dojo_randori_max_seconds: float = Field(default=3600.0, gt=0)
+
+    # -- WebRTC signaling ------------------------------------------------------------------------
+    turn_secret: SecretStr | None = None
+    """Shared secret of the TURN server's REST-credential scheme (coturn `use-auth-secret`); dev: generated."""
+    turn_ttl_seconds: int = Field(default=3600, ge=60, le=86_400)
+    turn_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """TURN URLs handed to clients with the credentials (e.g. `turn:turn.example.com:3478?transport=udp`)."""
+    stun_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    signal_max_peers: int = Field(default=6, ge=2, le=16)
+    """Peers per room in a mesh call; one more is refused with a clear reason."""
+    signal_max_message_bytes: int = Field(default=64 * 1024, ge=4096, le=1024 * 1024)
+    signal_messages_per_second: float = Field(default=50.0, gt=0)
+    signal_message_burst: int = Field(default=200, ge=1)
+
+    @field_validator("allowed_origins", "auth_client_ids", "turn_urls", "stun_urls", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
