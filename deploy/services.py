@@ -54,7 +54,7 @@ SERVICES: dict[str, ServiceSpec] = {
     ),
     "dojo": ServiceSpec(
         "dojo",
-        (ServiceSchema("crdt", "crdt"),),
+        (ServiceSchema("crdt", "crdt"), ServiceSchema("dojo", "dojo")),
         ("/v1/collab", "/v1/dojos", "/v1/signal"),
         _dojo,
         ws_protocol=COLLAB_PROTOCOL,

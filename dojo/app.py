@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+from collections.abc import Iterable
 from contextlib import AsyncExitStack
 
 from fastapi import FastAPI
@@ -20,10 +21,14 @@ from crdt import FanoutExtension, RoomExtension, StoreReconciler
 from crdt.manager import RoomManager
 from crdt.persistence import PersistenceExtension
 from dojo.access import TenantMembers
+from dojo.chat import DojoChat
 from dojo.collab_api import router as collab_router
 from dojo.collab_ws import CollabEndpoint
 from dojo.docstore import PostgresDocumentStore
+from dojo.dojos_api import router as dojos_router
+from dojo.live import DojoLive, PeerLike
 from dojo.redis_bus import RedisBus
+from dojo.sessions import DojoSessions
 from dojo.signal_ws import install_signal_routes, signaling_startup
 from dojo.tickets import TicketSigner
 from runtime.auth import verifier_startup
@@ -36,6 +41,14 @@ def ticket_signer(settings: Settings) -> TicketSigner:
     if settings.ticket_secret is None:
         raise ValueError("POCDOJO_TICKET_SECRET (at least 32 bytes, shared by every node) is not set")
     return TicketSigner(settings.ticket_secret.get_secret_value().encode(), settings.ticket_ttl_seconds)
+
+
+def _signal_peers(app: FastAPI, key: str) -> Iterable[PeerLike]:
+    hub = getattr(app.state, "signal_hub", None)
+    if hub is None:
+        return ()
+    peers: Iterable[PeerLike] = hub.local_peers(key)
+    return peers
 
 
 def default_node_id() -> str:
@@ -66,6 +79,19 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.readiness.append(("redis", bus.ping))
             extensions.append(FanoutExtension(bus, anti_entropy_seconds=settings.collab_anti_entropy_seconds))
             extensions.append(StoreReconciler(store, interval=settings.collab_store_reconcile_seconds))
+        sessions = DojoSessions(app.state.db, max_participants=settings.dojo_max_participants)
+        live = DojoLive(
+            sessions,
+            bus=getattr(app.state, "bus", None),
+            peers_of=lambda key: _signal_peers(app, key),
+        )
+        await stack.enter_async_context(live)
+        app.state.dojo_sessions = sessions
+        app.state.dojo_live = live
+        app.state.dojo_chat = DojoChat(
+            app.state.db, max_chars=settings.dojo_chat_max_chars, per_minute=settings.dojo_chat_messages_per_minute
+        )
+        app.state.authorizer = live
         manager = RoomManager(
             extensions,
             idle_unload_seconds=settings.collab_idle_unload_seconds,
@@ -80,6 +106,7 @@ def create_app(settings: Settings) -> FastAPI:
             tickets=tickets,
             manager=manager,
             authorizer=app.state.authorizer,
+            watcher=live,
         )
 
     app = create_service_app(
@@ -97,5 +124,6 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.router.routes.append(WebSocketRoute("/v1/collab/{room}", collab_ws))
     app.include_router(collab_router)
+    app.include_router(dojos_router)
     install_signal_routes(app)
     return app

@@ -16,13 +16,21 @@ from fastapi import APIRouter, Query, Request, Response
 from pycrdt import Array, Doc, Map, Text
 from pydantic import BaseModel, ConfigDict, Field
 
-from crdt.channel import ServerOrigin
+from crdt.channel import CloseCode, ServerOrigin
 from crdt.errors import DocumentTooLarge, UpdateRejected
 from dojo.access import Access, Authorizer, Connecting, Refused, check_room
 from dojo.docstore import room_key
 from dojo.tickets import TicketSigner
 from runtime.auth import CurrentPrincipal, Principal
-from runtime.errors import BadRequest, FieldError, Forbidden, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from runtime.errors import (
+    BadRequest,
+    FieldError,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 
 router = APIRouter(tags=["collab"])
 YJS_UPDATE = "application/octet-stream"
@@ -58,7 +66,12 @@ async def _access(request: Request, principal: Principal, room: str, *, readonly
         expires_at=principal.expires_at,
         readonly_requested=readonly,
     )
-    access = await authorizer.authorize(who)
+    try:
+        access = await authorizer.authorize(who)
+    except Refused as exc:
+        if exc.code == CloseCode.NOT_FOUND:
+            raise NotFound(exc.reason[:1].upper() + exc.reason[1:] + ".") from exc
+        raise Forbidden(exc.reason[:1].upper() + exc.reason[1:] + ".") from exc
     if access is Access.DENIED:
         raise Forbidden("You have no access to this room.")
     return access

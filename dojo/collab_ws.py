@@ -37,6 +37,14 @@ class RoomLike(Protocol):
     def receive(self, channel: Any, data: bytes) -> None: ...
 
 
+class ConnectionWatcher(Protocol):
+    """Told when a connection joins and leaves a room (dojos change live connections' rights)."""
+
+    def attached(self, key: str, who: Connecting, channel: Any) -> None: ...
+
+    def detached(self, key: str, channel: Any) -> None: ...
+
+
 class ManagerLike(Protocol):
     async def join(self, name: str, channel: Any) -> Any: ...
 
@@ -52,6 +60,7 @@ class CollabEndpoint:
     tickets: TicketSigner
     manager: ManagerLike
     authorizer: Authorizer
+    watcher: ConnectionWatcher | None = None
 
     async def __call__(self, websocket: WebSocket) -> None:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in websocket.scope["headers"]}
@@ -61,12 +70,12 @@ class CollabEndpoint:
         room = websocket.path_params["room"]
         try:
             who = await self._admit(room, headers, dict(websocket.query_params))
+            access = await self.authorizer.authorize(who)
         except Refused as refused:
             await websocket.accept()
             await websocket.send_bytes(encode_permission_denied(refused.reason))
             await websocket.close(code=refused.code, reason=refused.reason[:120])
             return
-        access = await self.authorizer.authorize(who)
         if access is Access.DENIED:
             await websocket.accept()
             await websocket.send_bytes(encode_permission_denied("forbidden: no access to this room"))
@@ -76,9 +85,9 @@ class CollabEndpoint:
         key = room_key(who.tenant_id, room)
         fast = websocket.scope.get("extensions", {}).get(FASTPATH_EXTENSION)
         if isinstance(fast, CollabWebSocketProtocol):
-            await self._run_fast(fast, key, access)
+            await self._run_fast(fast, key, access, who)
         else:
-            await self._run_asgi(websocket, key, access)
+            await self._run_asgi(websocket, key, access, who)
 
     async def _admit(self, room: str, headers: dict[str, str], query: dict[str, str]) -> Connecting:
         check_room(room)
@@ -89,7 +98,7 @@ class CollabEndpoint:
     def _bucket(self) -> TokenBucket:
         return TokenBucket(self.settings.collab_messages_per_second, self.settings.collab_message_burst)
 
-    async def _run_fast(self, proto: CollabWebSocketProtocol, key: str, access: Access) -> None:
+    async def _run_fast(self, proto: CollabWebSocketProtocol, key: str, access: Access, who: Connecting) -> None:
         channel: FastChannel = proto.attach(max_backlog=self.settings.collab_max_backlog_bytes, bucket=self._bucket())
         channel.readonly = access is Access.READ_ONLY
         try:
@@ -98,17 +107,28 @@ class CollabEndpoint:
             log.exception("loading a room failed", extra={"room": key})
             channel.close(CloseCode.INTERNAL_ERROR, "the document could not be loaded; retry")
             return
-        manager = self.manager
-        proto.start(room.receive, lambda ch: manager.leave(room, ch))
+        manager, watcher = self.manager, self.watcher
+        if watcher is None:
+            proto.start(room.receive, lambda ch: manager.leave(room, ch))
+            return
+
+        def leave(ch: FastChannel) -> None:
+            watcher.detached(key, ch)
+            manager.leave(room, ch)
+
+        watcher.attached(key, who, channel)
+        proto.start(room.receive, leave)
         # The task ends here: the room drives the connection from now on.
 
-    async def _run_asgi(self, websocket: WebSocket, key: str, access: Access) -> None:
+    async def _run_asgi(self, websocket: WebSocket, key: str, access: Access, who: Connecting) -> None:
         channel = AsgiChannel(websocket, self.settings.collab_max_backlog_bytes)
         channel.readonly = access is Access.READ_ONLY
         writer = asyncio.create_task(channel.write_loop())
         room = None
         try:
             room = await self.manager.join(key, channel)
+            if self.watcher is not None:
+                self.watcher.attached(key, who, channel)
             bucket = self._bucket()
             while not channel.closed:
                 message = await websocket.receive()
@@ -129,6 +149,8 @@ class CollabEndpoint:
         finally:
             channel.mark_closed()
             if room is not None:
+                if self.watcher is not None:
+                    self.watcher.detached(key, channel)
                 self.manager.leave(room, channel)
             await writer
 

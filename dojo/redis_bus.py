@@ -6,6 +6,8 @@
 - One reader task follows every loaded room with `XREAD BLOCK` from the last entry it saw, so a
   dropped connection or a slow reader resumes where it stopped instead of losing messages.
 - Awareness goes over `PUBLISH pocdojo:aw:<room>` (best effort by design).
+- Service events (dojo roles, kicks, chat...) go over `PUBLISH pocdojo:events` to every node; a
+  reconnection is reported to the event handler as a gap, since pub/sub may have lost some.
 - A monitor pings Redis; on reconnection it compares Redis's `run_id`: a restarted server lost its
   streams, so every room is reported as a gap and the fan-out extension resynchronizes it. Failed
   appends are reported to the caller (which also resynchronizes). Nothing blocks the event loop
@@ -65,6 +67,8 @@ class RedisBus:
         self._tasks: list[asyncio.Task[None]] = []
         self._client: aioredis.Redis | None = None
         self._pubsub: Any = None
+        self._event_handler: Callable[[bytes], None] | None = None
+        self._event_gap: Callable[[], None] | None = None
 
     # -- crdt.Bus -------------------------------------------------------------------------------------
     @property
@@ -77,6 +81,35 @@ class RedisBus:
 
     def set_listener(self, listener: BusListener) -> None:
         self._listener = listener
+
+    # -- service events and log reads ----------------------------------------------------------------
+    @property
+    def _events_channel(self) -> str:
+        return f"{self._prefix}:events"
+
+    def on_events(self, handler: Callable[[bytes], None], gap: Callable[[], None]) -> None:
+        """Receive every node's service events (`publish_event`); `gap` is called after a reconnection."""
+        self._event_handler = handler
+        self._event_gap = gap
+
+    async def publish_event(self, data: bytes) -> None:
+        """Send a service event to every node (this one included). Raises `BusUnavailable`."""
+        if not self._connected:
+            raise BusUnavailable("redis is unreachable")
+        try:
+            await self._require_client().publish(self._events_channel, data)
+        except _DOWN as exc:
+            self._lost(exc)
+            raise BusUnavailable("redis is unreachable") from exc
+
+    async def read_log(self, room: str) -> list[BusMessage]:
+        """Everything the room's shared log holds now (e.g. to snapshot a document exactly)."""
+        try:
+            entries: Any = await self._require_client().xrange(self._stream(room), "-", "+")
+        except _DOWN as exc:
+            self._lost(exc)
+            raise BusUnavailable("redis is unreachable") from exc
+        return [m for m in (self._decode(fields) for _, fields in entries) if m is not None]
 
     def _stream(self, room: str) -> str:
         return f"{self._prefix}:doc:{room}"
@@ -218,7 +251,7 @@ class RedisBus:
             run_id = str(info.get("run_id"))
             if self._pubsub is not None:
                 channels = [self._channel(room) for room in self._followed]
-                await self._pubsub.subscribe(f"{self._prefix}:node:{self._node}", *channels)
+                await self._pubsub.subscribe(f"{self._prefix}:node:{self._node}", self._events_channel, *channels)
         except _DOWN as exc:
             self._lost(exc)
             return
@@ -237,6 +270,8 @@ class RedisBus:
                 # Messages may have been missed either way (pub/sub, failed appends): resync.
                 if self._listener is not None:
                     self._listener.on_gap(None)
+                if self._event_gap is not None:
+                    self._call_event(self._event_gap)
 
     async def _monitor(self) -> None:
         while True:
@@ -328,7 +363,13 @@ class RedisBus:
                 continue
             if message is None or message.get("type") != "message":
                 continue
-            room = message["channel"].decode()[prefix:]
+            channel = message["channel"].decode()
+            if channel == self._events_channel:
+                handler = self._event_handler
+                if handler is not None:
+                    self._call_event(handler, message["data"])
+                continue
+            room = channel[prefix:]
             data: bytes = message["data"]
             node, sep, rest = data.partition(b"\x00")
             if not sep or not rest or room not in self._followed or self._listener is None:
@@ -339,6 +380,13 @@ class RedisBus:
                 log.warning("redis bus: ignoring a malformed awareness message")
                 continue
             self._deliver(self._listener.on_messages, room, [parsed])
+
+    @staticmethod
+    def _call_event(handler: Callable[..., None], *args: bytes) -> None:
+        try:
+            handler(*args)
+        except Exception:
+            log.exception("redis bus: handling a service event failed")
 
     @staticmethod
     def _deliver(handler: Callable[[str, list[BusMessage]], object], room: str, messages: list[BusMessage]) -> None:

@@ -17,7 +17,8 @@ from typing import Literal
 
 import orjson
 
-Purpose = Literal["collab", "signal"]
+Purpose = Literal["collab", "signal", "dojo"]
+"""`dojo` tickets open both websockets of one dojo (collab and signal)."""
 MAX_TICKET_LENGTH = 2048
 
 
@@ -104,6 +105,6 @@ class TicketSigner:
         current = time.time() if now is None else now
         if parsed.expires_at < current:
             raise TicketError("ticket has expired")
-        if parsed.room != room or parsed.purpose != purpose:
+        if parsed.room != room or (parsed.purpose != purpose and parsed.purpose != "dojo"):
             raise TicketError("ticket is for another room")
         return parsed

@@ -1,0 +1,326 @@
+"""Dojos on a running node: who is connected, what they may do right now, and the randori timer.
+
+Theory of operation.
+- PostgreSQL holds a dojo's truth (`dojo.sessions`); every change bumps its `version`. The node that
+  makes a change applies the new state locally at once and publishes a small event
+  (`{kind, tenant, dojo, version}`) to every node through Redis pub/sub (in-process without Redis).
+- A node *follows* the dojos its connections are in: it keeps the newest state it has seen, and
+  applies each newer one to its open connections — a collab connection becomes read-only or
+  writable (checked per message by the room, so it takes effect on the next frame), a kicked user's
+  sockets get permission-denied and close 4403, an ended dojo's sockets close 4404 — and sends the
+  state to the dojo's signaling sockets (`{"type": "dojo", ...}`), where clients read roles, settings
+  and the randori timer. Chat messages travel the same way, carried in the event.
+- An event names a version; a node that sees a newer version than it holds re-reads the state from
+  PostgreSQL (so events stay small and a lost one costs nothing but time): pub/sub may drop events
+  on a reconnection, which is reported as a gap and answered by re-reading every followed dojo; a
+  periodic refresh does the same as a safety net.
+- The randori timer is a deadline in the session row (`randori_next_at`). Every node following the
+  dojo arms a local timer for it; when they fire, a conditional update in one transaction lets
+  exactly one node pass the driver role on (`DojoSessions.rotate`). A node restart loses nothing:
+  the deadline is in PostgreSQL, and the first node a client reconnects to re-arms it (firing at
+  once if the deadline passed meanwhile).
+- The same object is the collab/signaling authorizer: a room whose name is a dojo id of the
+  caller's tenant follows the dojo's rules (joining on first connect; refusals with a reason),
+  any other room is a plain room of the tenant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import orjson
+
+from crdt.channel import Channel, CloseCode, Outbound
+from crdt.protocol import encode_permission_denied
+from dojo.access import Access, Authorizer, Connecting, Refused, TenantMembers
+from dojo.docstore import room_key
+from dojo.metrics import DOJO_EVENTS, DOJOS_FOLLOWED, PARTICIPANTS_CONNECTED
+from dojo.model import Dojo, Membership
+from dojo.sessions import DojoSessions, Gone, InLobby
+from runtime.errors import Conflict, Forbidden, NotFound
+
+log = logging.getLogger("dojo.live")
+
+
+class PeerLike(Protocol):
+    """A signaling connection as `signaling`'s hub exposes it (this node only)."""
+
+    @property
+    def user_id(self) -> str: ...
+
+    def send_json(self, message: dict[str, Any]) -> None: ...
+
+    def close(self, code: int, reason: str) -> None: ...
+
+
+class EventBus(Protocol):
+    node_id: str
+
+    def on_events(self, handler: Callable[[bytes], None], gap: Callable[[], None]) -> None: ...
+
+    async def publish_event(self, data: bytes) -> None: ...
+
+
+PeersOf = Callable[[str], Iterable[PeerLike]]
+
+
+@dataclass
+class _Conn:
+    user_id: str
+    forced_readonly: bool
+
+
+class DojoLive(Authorizer):
+    def __init__(
+        self,
+        sessions: DojoSessions,
+        *,
+        bus: EventBus | None,
+        peers_of: PeersOf,
+        refresh_seconds: float = 5.0,
+    ) -> None:
+        self._sessions = sessions
+        self._bus = bus
+        self._node = bus.node_id if bus is not None else "local"
+        self._peers_of = peers_of
+        self._refresh_seconds = refresh_seconds
+        self._plain = TenantMembers()
+        self._channels: dict[str, dict[Channel, _Conn]] = {}
+        self._dojos: dict[str, Dojo] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._refresher: asyncio.Task[None] | None = None
+        if bus is not None:
+            bus.on_events(self._on_event, self._on_gap)
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+    async def __aenter__(self) -> DojoLive:
+        self._refresher = asyncio.get_running_loop().create_task(self._refresh_loop(), name="dojo-refresh")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        pending = [t for t in (self._refresher, *self._tasks) if t is not None]
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # -- authorizer --------------------------------------------------------------------------------------
+    async def authorize(self, who: Connecting) -> Access:
+        dojo = await self._sessions.find(who.tenant_id, who.room)
+        if dojo is None:
+            return await self._plain.authorize(who)
+        if not dojo.active:
+            raise Refused(CloseCode.NOT_FOUND, "the dojo has ended")
+        if not dojo.may_connect(who.user_id):
+            try:
+                dojo = await self._sessions.join(who.tenant_id, who.room, who.user_id)
+            except Gone as exc:
+                raise Refused(CloseCode.NOT_FOUND, "the dojo has ended") from exc
+            except InLobby as exc:
+                raise Refused(CloseCode.FORBIDDEN, "waiting in the lobby for the host to admit you") from exc
+            except (Forbidden, Conflict, NotFound) as exc:
+                raise Refused(CloseCode.FORBIDDEN, exc.detail) from exc
+            await self._announce(dojo, "joined")
+        self.apply(dojo, "follow")
+        if who.readonly_requested or not dojo.can_edit(who.user_id):
+            return Access.READ_ONLY
+        return Access.READ_WRITE
+
+    # -- collab connections (the endpoint's watcher) ------------------------------------------------------
+    def attached(self, key: str, who: Connecting, channel: Channel) -> None:
+        conns = self._channels.setdefault(key, {})
+        conns[channel] = _Conn(who.user_id, who.readonly_requested)
+        dojo = self._dojos.get(key)
+        if dojo is not None:
+            PARTICIPANTS_CONNECTED.inc()
+            # The state may have changed between authorization and now: enforce the newest.
+            self._enforce(dojo, channel, conns[channel])
+
+    def detached(self, key: str, channel: Channel) -> None:
+        conns = self._channels.get(key)
+        if conns is None or conns.pop(channel, None) is None:
+            return
+        if key in self._dojos:
+            PARTICIPANTS_CONNECTED.dec()
+        if not conns:
+            del self._channels[key]
+
+    def state(self, tenant_id: str, dojo_id: str) -> Dojo | None:
+        return self._dojos.get(room_key(tenant_id, dojo_id))
+
+    # -- changes ---------------------------------------------------------------------------------------
+    async def changed(self, dojo: Dojo, reason: str) -> None:
+        """A change this node made: apply it here now, then tell the other nodes."""
+        self.apply(dojo, reason)
+        await self._announce(dojo, reason)
+
+    async def chat(self, tenant_id: str, dojo_id: str, message: dict[str, Any]) -> None:
+        """Deliver a stored chat message to the dojo's signaling sockets on every node."""
+        self._deliver_chat(room_key(tenant_id, dojo_id), message)
+        await self._publish({"k": "chat", "t": tenant_id, "d": dojo_id, "v": 0, "m": message})
+
+    async def _announce(self, dojo: Dojo, reason: str) -> None:
+        await self._publish({"k": "state", "t": dojo.tenant_id, "d": dojo.id, "v": dojo.version, "r": reason})
+
+    async def _publish(self, event: dict[str, Any]) -> None:
+        if self._bus is None:
+            return
+        event["n"] = self._node
+        try:
+            await self._bus.publish_event(orjson.dumps(event))
+            DOJO_EVENTS.labels(event["k"], "sent").inc()
+        except Exception:
+            # Other nodes catch up at their next refresh (≤ refresh_seconds); the change is stored.
+            DOJO_EVENTS.labels(event["k"], "failed").inc()
+            log.warning("dojo event not published; other nodes will catch up", exc_info=True)
+
+    def apply(self, dojo: Dojo, reason: str) -> None:
+        """Make this node's connections follow `dojo` (if it is newer than what we hold)."""
+        key = room_key(dojo.tenant_id, dojo.id)
+        held = self._dojos.get(key)
+        if held is not None and held.version >= dojo.version:
+            return
+        if held is None:
+            DOJOS_FOLLOWED.inc()
+            PARTICIPANTS_CONNECTED.inc(len(self._channels.get(key, {})))
+        self._dojos[key] = dojo
+        for channel, conn in list(self._channels.get(key, {}).items()):
+            self._enforce(dojo, channel, conn)
+        message = {"type": "dojo", "reason": reason, "dojo": dojo.to_json()}
+        for peer in list(self._peers_of(key)):
+            if not dojo.active:
+                peer.send_json(message)
+                peer.close(CloseCode.NOT_FOUND, "the dojo has ended")
+            elif not dojo.may_connect(peer.user_id):
+                peer.close(CloseCode.FORBIDDEN, _refusal(dojo, peer.user_id))
+            elif reason != "follow" or held is None:
+                peer.send_json(message)
+        self._arm(key, dojo)
+        if not dojo.active:
+            self._unfollow(key)
+
+    def _enforce(self, dojo: Dojo, channel: Channel, conn: _Conn) -> None:
+        if not dojo.active:
+            _refuse(channel, CloseCode.NOT_FOUND, "the dojo has ended")
+        elif not dojo.may_connect(conn.user_id):
+            _refuse(channel, CloseCode.FORBIDDEN, _refusal(dojo, conn.user_id))
+        else:
+            channel.readonly = conn.forced_readonly or not dojo.can_edit(conn.user_id)  # type: ignore[misc]
+
+    def _unfollow(self, key: str) -> None:
+        if self._dojos.pop(key, None) is not None:
+            DOJOS_FOLLOWED.dec()
+            PARTICIPANTS_CONNECTED.dec(len(self._channels.get(key, {})))
+        handle = self._timers.pop(key, None)
+        if handle is not None:
+            handle.cancel()
+
+    # -- randori timer ---------------------------------------------------------------------------------
+    def _arm(self, key: str, dojo: Dojo) -> None:
+        handle = self._timers.pop(key, None)
+        if handle is not None:
+            handle.cancel()
+        if dojo.randori is None or not dojo.active:
+            return
+        due = dojo.randori.next_at
+        delay = max(0.0, (due - datetime.now(UTC)).total_seconds())
+        loop = asyncio.get_running_loop()
+        self._timers[key] = loop.call_later(delay, self._fire_due, key, dojo.tenant_id, dojo.id, due)
+
+    def _fire_due(self, key: str, tenant_id: str, dojo_id: str, due: datetime) -> None:
+        self._spawn(self._fire(key, tenant_id, dojo_id, due))
+
+    async def _fire(self, key: str, tenant_id: str, dojo_id: str, due: datetime) -> None:
+        self._timers.pop(key, None)
+        rotated = await self._sessions.rotate(tenant_id, dojo_id, due)
+        if rotated is not None:
+            log.info("randori rotation", extra={"dojo": dojo_id, "driver": rotated.driver})
+            await self.changed(rotated, "randori")
+            return
+        # Another node rotated (its event is on the way), or the deadline moved, or our clock runs
+        # ahead of the database's: re-read, and re-arm no sooner than a moment from now.
+        await asyncio.sleep(0.25)
+        current = await self._sessions.find(tenant_id, dojo_id)
+        if current is not None and key in self._dojos:
+            self.apply(current, "randori")
+            if key not in self._timers:
+                self._arm(key, current)
+
+    # -- other nodes -----------------------------------------------------------------------------------
+    def _on_event(self, data: bytes) -> None:
+        try:
+            event = orjson.loads(data)
+            kind, tenant_id, dojo_id, version = event["k"], str(event["t"]), str(event["d"]), int(event["v"])
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            log.warning("ignoring a malformed dojo event")
+            return
+        if event.get("n") == self._node:
+            return
+        key = room_key(tenant_id, dojo_id)
+        DOJO_EVENTS.labels(str(kind), "received").inc()
+        if kind == "chat" and isinstance(event.get("m"), dict):
+            self._deliver_chat(key, event["m"])
+        held = self._dojos.get(key)
+        if kind == "state" and held is not None and held.version < version:
+            self._spawn(self._reload(tenant_id, dojo_id, str(event.get("r", "changed"))))
+
+    def _on_gap(self) -> None:
+        for dojo in list(self._dojos.values()):
+            self._spawn(self._reload(dojo.tenant_id, dojo.id, "resync"))
+
+    async def _reload(self, tenant_id: str, dojo_id: str, reason: str) -> None:
+        dojo = await self._sessions.find(tenant_id, dojo_id)
+        if dojo is not None and room_key(tenant_id, dojo_id) in self._dojos:
+            self.apply(dojo, reason)
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._refresh_seconds)
+            for key, dojo in list(self._dojos.items()):
+                if not self._channels.get(key) and not list(self._peers_of(key)):
+                    self._unfollow(key)
+                    continue
+                try:
+                    await self._reload(dojo.tenant_id, dojo.id, "refresh")
+                except Exception:
+                    log.exception("refreshing dojo %s failed", dojo.id)
+
+    def _deliver_chat(self, key: str, message: dict[str, Any]) -> None:
+        envelope = {"type": "chat", "message": message}
+        dojo = self._dojos.get(key)
+        for peer in list(self._peers_of(key)):
+            if dojo is None or dojo.may_connect(peer.user_id):
+                peer.send_json(envelope)
+
+    def _spawn(self, job: Any) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(job)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("dojo task failed", exc_info=task.exception())
+
+
+def _refusal(dojo: Dojo, user_id: str) -> str:
+    participant = dojo.participant(user_id)
+    if participant is not None and participant.status is Membership.KICKED:
+        return "the host removed you from this dojo"
+    return "you are not a participant of this dojo"
+
+
+def _refuse(channel: Channel, code: CloseCode, reason: str) -> None:
+    channel.send(Outbound(encode_permission_denied(reason)))
+    channel.close(code, reason)
