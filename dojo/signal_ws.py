@@ -1,25 +1,239 @@
-"""`GET /v1/signal/{room}`: the WebRTC signaling websocket of the dojo service (being built: #6).
+"""`GET /v1/signal/{room}`: the WebRTC signaling websocket of the dojo service (docs/signaling.md).
 
 Wiring contract with `dojo.app`: `signaling_startup(settings)` is a lifespan step that puts the
-node's `signal_hub` on `app.state`; `install_signal_routes(app)` adds the routes.
+node's `SignalHub` on `app.state.signal_hub` (Redis backplane when `REDIS_URL` is set, in-process
+otherwise); `install_signal_routes(app)` adds the route.
+
+The upgrade is checked like the collab endpoint's: a browser Origin outside the allowlist is refused
+before the upgrade (HTTP 403); credentials are an `Authorization: Bearer` token or a `?ticket=` with
+purpose "signal"; the authorizer on `app.state.authorizer` (read per connection: the dojo service
+replaces it at startup) decides. A refused client is accepted just long enough to receive an `error`
+message and the close code (4400 bad room name, 4401, 4403, 4409 room full, 1013 registry down).
+Read-only users (dojo observers) may join calls. Then this module is a thin adapter: frames go to
+`SignalHub.receive`, the peer's queue is written by one writer task, and the connection is closed
+(4401) when the bearer token expires.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
+import secrets
+import socket
+import time
 from contextlib import AsyncExitStack
 
 from fastapi import FastAPI
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from crdt.channel import CloseCode
+from dojo.access import Access, Authorizer, Connecting, Refused, authenticate, check_room, origin_allowed
+from dojo.docstore import room_key
+from dojo.limits import TokenBucket
+from dojo.tickets import TicketSigner
+from runtime.auth import TokenVerifier
 from runtime.http import Startup
 from runtime.settings import Settings
+from signaling import (
+    Backplane,
+    Close,
+    HubConfig,
+    IceConfig,
+    InProcessBackplane,
+    Peer,
+    PeerGone,
+    RedisBackplane,
+    Refusal,
+    SignalHub,
+)
+from signaling import metrics as signal_metrics
+
+log = logging.getLogger("dojo.signal")
+
+_REFUSAL_CODES = {
+    CloseCode.BAD_MESSAGE: "bad_request",
+    CloseCode.UNAUTHORIZED: "unauthorized",
+    CloseCode.FORBIDDEN: "forbidden",
+}
+
+
+def ice_config(settings: Settings) -> IceConfig:
+    secret = settings.turn_secret.get_secret_value().encode() if settings.turn_secret is not None else None
+    return IceConfig(
+        stun_urls=tuple(settings.stun_urls),
+        turn_urls=tuple(settings.turn_urls),
+        turn_secret=secret,
+        turn_ttl_seconds=settings.turn_ttl_seconds,
+    )
+
+
+def hub_config(settings: Settings) -> HubConfig:
+    return HubConfig(
+        max_peers=settings.signal_max_peers,
+        max_message_bytes=settings.signal_max_message_bytes,
+        messages_per_second=settings.signal_messages_per_second,
+        message_burst=settings.signal_message_burst,
+    )
 
 
 def signaling_startup(settings: Settings) -> Startup:
     async def start(app: FastAPI, stack: AsyncExitStack) -> None:
-        return None
+        node_id = settings.node_id or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        backplane: Backplane
+        if settings.redis_url is not None:
+            backplane = RedisBackplane(settings.redis_url.get_secret_value(), node_id=node_id)
+        else:
+            backplane = InProcessBackplane(node_id)
+        hub = SignalHub(backplane=backplane, ice=ice_config(settings), limiter=TokenBucket, config=hub_config(settings))
+        await stack.enter_async_context(hub)
+        app.state.signal_hub = hub
+        if settings.redis_url is not None:
+            app.state.readiness.append(("signaling", hub.ping))
 
     return start
 
 
 def install_signal_routes(app: FastAPI) -> None:
-    return None
+    async def signal_ws(websocket: WebSocket) -> None:
+        endpoint = SignalEndpoint(
+            settings=app.state.settings,
+            verifier=app.state.verifier,
+            tickets=app.state.tickets,
+            authorizer=app.state.authorizer,
+            hub=app.state.signal_hub,
+        )
+        await endpoint(websocket)
+
+    app.router.routes.append(WebSocketRoute("/v1/signal/{room}", signal_ws))
+
+
+class StarletteSocket:
+    """`signaling.Socket` over a Starlette WebSocket: a vanished connection becomes `PeerGone`."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self._ws = websocket
+
+    async def send_text(self, data: str) -> None:
+        if self._ws.application_state != WebSocketState.CONNECTED:
+            raise PeerGone("the websocket is closed")
+        try:
+            await self._ws.send_text(data)
+        except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+            raise PeerGone(type(exc).__name__) from exc
+
+    async def close(self, code: int, reason: str) -> None:
+        if self._ws.application_state != WebSocketState.CONNECTED:
+            raise PeerGone("the websocket is closed")
+        try:
+            await self._ws.close(code=code, reason=reason)
+        except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+            raise PeerGone(type(exc).__name__) from exc
+
+
+class SignalEndpoint:
+    """One signaling connection, from the upgrade to the end (see module doc)."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        verifier: TokenVerifier,
+        tickets: TicketSigner,
+        authorizer: Authorizer,
+        hub: SignalHub,
+    ) -> None:
+        self.settings = settings
+        self.verifier = verifier
+        self.tickets = tickets
+        self.authorizer = authorizer
+        self.hub = hub
+
+    async def __call__(self, websocket: WebSocket) -> None:
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in websocket.scope["headers"]}
+        if not origin_allowed(headers, self.settings.allowed_origins):
+            signal_metrics.REFUSED.labels("origin").inc()
+            await websocket.close(code=CloseCode.FORBIDDEN)  # before accept: HTTP 403
+            return
+        room = websocket.path_params["room"]
+        try:
+            check_room(room)
+            who = await authenticate(
+                room=room,
+                headers=headers,
+                query=dict(websocket.query_params),
+                verifier=self.verifier,
+                tickets=self.tickets,
+                purpose="signal",
+            )
+        except Refused as refused:
+            name = _REFUSAL_CODES.get(refused.code, "refused")
+            await self._refuse(websocket, int(refused.code), name, refused.reason)
+            return
+        if await self.authorizer.authorize(who) is Access.DENIED:
+            await self._refuse(websocket, CloseCode.FORBIDDEN, "forbidden", "forbidden: no access to this room")
+            return
+        await websocket.accept()
+        try:
+            peer = await self.hub.join(room_key(who.tenant_id, room), who.user_id)
+        except Refusal as refusal:
+            signal_metrics.REFUSED.labels(refusal.code).inc()
+            await websocket.send_json({"type": "error", "code": refusal.code, "detail": refusal.reason})
+            await websocket.close(code=refusal.close_code, reason=refusal.reason[:120])
+            return
+        await self._run(websocket, peer, who)
+
+    async def _refuse(self, websocket: WebSocket, code: int, name: str, reason: str) -> None:
+        signal_metrics.REFUSED.labels(name).inc()
+        await websocket.accept()
+        await websocket.send_json({"type": "error", "code": name, "detail": reason})
+        await websocket.close(code=code, reason=reason[:120])
+
+    async def _run(self, websocket: WebSocket, peer: Peer, who: Connecting) -> None:
+        writer = asyncio.create_task(peer.run(StarletteSocket(websocket)), name=f"signal-writer-{peer.peer_id}")
+        reader = asyncio.create_task(self._read(websocket, peer), name=f"signal-reader-{peer.peer_id}")
+        expiry = None
+        if who.expires_at is not None:
+            expiry = asyncio.get_running_loop().call_later(
+                max(0.0, who.expires_at - time.time()),
+                peer.close,
+                Close.UNAUTHORIZED,
+                "unauthorized: the access token expired; reconnect with a fresh one",
+            )
+        try:
+            # Either the client goes away (reader ends) or the server closes the peer (writer ends
+            # after the close frame).
+            await asyncio.wait({writer, reader}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if expiry is not None:
+                expiry.cancel()
+            self.hub.leave(peer)
+            peer.finish()
+            reader.cancel()
+            for task in (reader, writer):
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    log.debug("signal %s stopped", task.get_name())
+
+    async def _read(self, websocket: WebSocket, peer: Peer) -> None:
+        while not peer.closed:
+            try:
+                message = await websocket.receive()
+            except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+                log.debug("signal client gone: %s", type(exc).__name__, extra={"peer": peer.peer_id})
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            data = message.get("text")
+            if data is None:
+                data = message.get("bytes")
+            if data is None:
+                continue
+            try:
+                self.hub.receive(peer, data)
+            except Exception:
+                log.exception("signaling message handling failed", extra={"peer": peer.peer_id})
+                peer.close(Close.INTERNAL_ERROR, "internal error")
+                return
