@@ -8,7 +8,8 @@ The upgrade is checked like the collab endpoint's: a browser Origin outside the 
 before the upgrade (HTTP 403); credentials are an `Authorization: Bearer` token or a `?ticket=` with
 purpose "signal"; the authorizer on `app.state.authorizer` (read per connection: the dojo service
 replaces it at startup) decides. A refused client is accepted just long enough to receive an `error`
-message and the close code (4400 bad room name, 4401, 4403, 4409 room full, 1013 registry down).
+message and the close code (4400 bad room name, 4401, 4403, 4404 ended dojo, 4409 room full, 1013
+registry down).
 Read-only users (dojo observers) may join calls. Then this module is a thin adapter: frames go to
 `SignalHub.receive`, the peer's queue is written by one writer task, and the connection is closed
 (4401) when the bearer token expires.
@@ -56,6 +57,7 @@ _REFUSAL_CODES = {
     CloseCode.BAD_MESSAGE: "bad_request",
     CloseCode.UNAUTHORIZED: "unauthorized",
     CloseCode.FORBIDDEN: "forbidden",
+    CloseCode.NOT_FOUND: "not_found",
 }
 
 
@@ -167,11 +169,12 @@ class SignalEndpoint:
                 tickets=self.tickets,
                 purpose="signal",
             )
+            access = await self.authorizer.authorize(who)
         except Refused as refused:
             name = _REFUSAL_CODES.get(refused.code, "refused")
             await self._refuse(websocket, int(refused.code), name, refused.reason)
             return
-        if await self.authorizer.authorize(who) is Access.DENIED:
+        if access is Access.DENIED:
             await self._refuse(websocket, CloseCode.FORBIDDEN, "forbidden", "forbidden: no access to this room")
             return
         await websocket.accept()

@@ -286,6 +286,6 @@ class MessageParser:
                 node = node[part]
             except (KeyError, IndexError, TypeError):
                 return []
-        if not isinstance(node, list):
+        if error.kind.name != "anyOf" or not isinstance(node, list):
             return []
-        return [str(field) for branch in node for field in branch.get("required", [])]
+        return [str(field) for branch in node if isinstance(branch, dict) for field in branch.get("required", [])]
