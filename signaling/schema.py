@@ -257,11 +257,11 @@ class MessageParser:
     def validate(self, message: object) -> dict[str, Any]:
         if not isinstance(message, dict):
             raise InvalidMessage(f"a message is a JSON object, not {_json_type(message)}", path="")
-        kind = message.get("type")
-        if kind is None:
-            raise InvalidMessage("is required", path="/type")
+        if "type" not in message:
+            raise InvalidMessage("/type is required", path="/type")
+        kind = message["type"]
         if not isinstance(kind, str):
-            raise InvalidMessage(f"must be string, not {_json_type(kind)}", path="/type")
+            raise InvalidMessage(f"/type must be string, not {_json_type(kind)}", path="/type")
         validator = self._validators.get(kind)
         if validator is None:
             shown = kind if len(kind) <= 40 else kind[:40] + "…"
