@@ -84,6 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
             sessions,
             bus=getattr(app.state, "bus", None),
             peers_of=lambda key: _signal_peers(app, key),
+            room_of=lambda key: app.state.manager.get(key),
         )
         await stack.enter_async_context(live)
         app.state.dojo_sessions = sessions

@@ -37,7 +37,7 @@ from typing import Any, Protocol
 import orjson
 
 from crdt.channel import Channel, CloseCode, Outbound
-from crdt.protocol import encode_permission_denied
+from crdt.protocol import encode_permission_denied, encode_sync_step1
 from dojo.access import Access, Authorizer, Connecting, Refused, TenantMembers
 from dojo.docstore import room_key
 from dojo.metrics import DOJO_EVENTS, DOJOS_FOLLOWED, PARTICIPANTS_CONNECTED
@@ -70,6 +70,10 @@ class EventBus(Protocol):
 PeersOf = Callable[[str], Iterable[PeerLike]]
 
 
+class RoomLike(Protocol):
+    def state_vector(self) -> bytes: ...
+
+
 @dataclass
 class _Conn:
     user_id: str
@@ -83,8 +87,10 @@ class DojoLive(Authorizer):
         *,
         bus: EventBus | None,
         peers_of: PeersOf,
+        room_of: Callable[[str], RoomLike | None],
         refresh_seconds: float = 5.0,
     ) -> None:
+        self._room_of = room_of
         self._sessions = sessions
         self._bus = bus
         self._node = bus.node_id if bus is not None else "local"
@@ -216,7 +222,14 @@ class DojoLive(Authorizer):
         elif not dojo.may_connect(conn.user_id):
             _refuse(channel, CloseCode.FORBIDDEN, _refusal(dojo, conn.user_id))
         else:
-            channel.readonly = conn.forced_readonly or not dojo.can_edit(conn.user_id)  # type: ignore[misc]
+            readonly = conn.forced_readonly or not dojo.can_edit(conn.user_id)
+            if channel.readonly and not readonly:
+                # Allowed to write again: ask the client for what we lack. Updates dropped while it
+                # was read-only would otherwise hold its later ones back (they depend on them).
+                room = self._room_of(room_key(dojo.tenant_id, dojo.id))
+                if room is not None:
+                    channel.send(Outbound(encode_sync_step1(room.state_vector())))
+            channel.readonly = readonly  # type: ignore[misc]
 
     def _unfollow(self, key: str) -> None:
         if self._dojos.pop(key, None) is not None:

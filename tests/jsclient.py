@@ -94,6 +94,10 @@ class _Process:
         await self._stderr_task
 
 
+def _file(file: str | None) -> dict[str, str]:
+    return {} if file is None else {"file": file}
+
+
 class JsClient:
     """A running ``client.mjs``: one y-websocket ``WebsocketProvider`` with its own ``Y.Doc``.
 
@@ -188,22 +192,24 @@ class JsClient:
             raise JsHarnessError(f"{cmd} failed: {reply.get('error')}")
         return reply
 
-    async def insert(self, index: int, text: str, *, name: str = "text") -> None:
-        """Insert ``text`` at ``index`` into the Y.Text ``name``."""
-        await self.request("insert", name=name, index=index, text=text)
+    async def insert(self, index: int, text: str, *, name: str = "text", file: str | None = None) -> None:
+        """Insert ``text`` at ``index`` into the Y.Text ``name`` (or the dojo file ``file``)."""
+        await self.request("insert", name=name, index=index, text=text, **_file(file))
 
-    async def delete(self, index: int, length: int, *, name: str = "text") -> None:
-        """Delete ``length`` characters at ``index`` from the Y.Text ``name``."""
-        await self.request("delete", name=name, index=index, length=length)
+    async def delete(self, index: int, length: int, *, name: str = "text", file: str | None = None) -> None:
+        """Delete ``length`` characters at ``index`` from the Y.Text ``name`` (or the dojo file ``file``)."""
+        await self.request("delete", name=name, index=index, length=length, **_file(file))
 
-    async def get_text(self, *, name: str = "text") -> str:
-        """The current content of the Y.Text ``name``."""
-        text: str = (await self.request("get", name=name))["text"]
+    async def get_text(self, *, name: str = "text", file: str | None = None) -> str:
+        """The current content of the Y.Text ``name`` (or of the dojo file ``file``; "" if absent)."""
+        text: str = (await self.request("get", name=name, **_file(file)))["text"]
         return text
 
-    async def wait_text(self, text: str, *, name: str = "text", within: float = 5.0) -> None:
-        """Wait until the Y.Text ``name`` equals ``text``."""
-        await self.request("waitText", name=name, text=text, timeout=int(within * 1000), reply_timeout=within + 5)
+    async def wait_text(self, text: str, *, name: str = "text", file: str | None = None, within: float = 5.0) -> None:
+        """Wait until the Y.Text ``name`` (or the dojo file ``file``) equals ``text``."""
+        await self.request(
+            "waitText", name=name, text=text, timeout=int(within * 1000), reply_timeout=within + 5, **_file(file)
+        )
 
     async def set_awareness(self, state: Any) -> None:
         """Set the local awareness state (any JSON value; None leaves)."""

@@ -10,6 +10,8 @@
  *
  * stdin: one JSON command per line; every command may carry an "id", echoed in its reply.
  *   {"cmd":"insert","name":"text","index":0,"text":"hi"}
+ *   (insert, delete, get and waitText take "file":"path" instead of "name" to work on the Y.Text at
+ *   that path of the Y.Map "files" — the dojo document layout; insert creates the file if missing)
  *   {"cmd":"delete","name":"text","index":0,"length":2}
  *   {"cmd":"get","name":"text"}                      -> {"text": "..."}
  *   {"cmd":"waitText","name":"text","text":"..","timeout":5000} -> {"text": ".."} once equal
@@ -111,20 +113,32 @@ const onSynced = (listener) => {
   return () => provider.off('synced', listener)
 }
 
+// The Y.Text a command works on: a root text, or a file of the "files" map (created on write).
+const textOf = ({ name = 'text', file }, create) => {
+  if (file === undefined) return doc.getText(name)
+  const files = doc.getMap('files')
+  if (!files.has(file) && create) files.set(file, new Y.Text())
+  return files.get(file)
+}
+const read = (args) => {
+  const ytext = textOf(args, false)
+  return ytext === undefined ? '' : ytext.toString()
+}
+
 const commands = {
-  insert: ({ name = 'text', index, text }) => {
-    doc.getText(name).insert(index, text)
+  insert: (args) => {
+    textOf(args, true).insert(args.index, args.text)
     return {}
   },
-  delete: ({ name = 'text', index, length }) => {
-    doc.getText(name).delete(index, length)
+  delete: (args) => {
+    textOf(args, true).delete(args.index, args.length)
     return {}
   },
-  get: ({ name = 'text' }) => ({ text: doc.getText(name).toString() }),
-  waitText: async ({ name = 'text', text, timeout = 5000 }) => {
-    const ytext = doc.getText(name)
-    await waitFor(() => ytext.toString() === text, onDocUpdate, timeout, `text ${JSON.stringify(text)}`)
-    return { text: ytext.toString() }
+  get: (args) => ({ text: read(args) }),
+  waitText: async (args) => {
+    const { text, timeout = 5000 } = args
+    await waitFor(() => read(args) === text, onDocUpdate, timeout, `text ${JSON.stringify(text)}`)
+    return { text: read(args) }
   },
   setAwareness: ({ state }) => {
     provider.awareness.setLocalState(state === undefined ? null : state)

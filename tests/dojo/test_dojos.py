@@ -1,0 +1,365 @@
+"""Dojos on one node: the REST contract, roles enforced on live y-websocket clients, randori,
+kick, lobby/lock, end with snapshot, and chat."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+
+from crdt import CloseCode
+from runtime.settings import Settings
+from tests.dojo.conftest import CollabServer, User
+from tests.dojo.yclient import closed_with
+from tests.jsclient import JsClient
+
+
+@pytest.fixture
+async def dojo_server(make_settings: Callable[..., Settings]) -> AsyncIterator[CollabServer]:
+    server = CollabServer(
+        make_settings,
+        overrides={"dojo_randori_min_seconds": 0.5, "dojo_chat_messages_per_minute": 5, "dojo_chat_max_chars": 200},
+    )
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+async def api(dojo_server: CollabServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=dojo_server.base, timeout=30) as client:
+        yield client
+
+
+async def _team(server: CollabServer, http: httpx.AsyncClient, size: int) -> list[User]:
+    host = await server.user(http)
+    members = [
+        await server.user(http, tenant=host.tenant, email=f"m{i}@{host.tenant}.example.com") for i in range(size)
+    ]
+    return [host, *members]
+
+
+async def _create(http: httpx.AsyncClient, host: User, **body: Any) -> dict[str, Any]:
+    response = await http.post("/v1/dojos", json={"title": "Kata", **body}, headers=host.auth)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def _ticket(http: httpx.AsyncClient, dojo: dict[str, Any], user: User) -> dict[str, Any]:
+    response = await http.post(f"/v1/dojos/{dojo['id']}/tickets", headers=user.auth)
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _uid(user: User) -> str:
+    import jwt
+
+    sub: str = jwt.decode(user.access_token, options={"verify_signature": False})["sub"]
+    return sub
+
+
+async def _role(http: httpx.AsyncClient, dojo: dict[str, Any], host: User, user: User, role: str) -> None:
+    response = await http.put(
+        f"/v1/dojos/{dojo['id']}/participants/{_uid(user)}/role", json={"role": role}, headers=host.auth
+    )
+    assert response.status_code == 200, response.text
+
+
+def _closed(client: JsClient) -> Callable[[dict[str, Any]], bool]:
+    return lambda event: event.get("event") == "connectionClose"
+
+
+async def test_lifecycle_and_validation(dojo_server: CollabServer, api: httpx.AsyncClient) -> None:
+    host, member = await _team(dojo_server, api, 1)
+    dojo = await _create(api, host, language="Python", settings={"randori_seconds": None})
+    assert dojo["status"] == "active" and dojo["host_id"] == _uid(host)
+    assert [(p["user_id"], p["role"], p["host"]) for p in dojo["participants"]] == [(_uid(host), "driver", True)]
+
+    bad = await api.post("/v1/dojos", json={"title": ""}, headers=host.auth)
+    assert bad.status_code == 422
+    bad = await api.post("/v1/dojos", json={"title": "x", "settings": {"randori_seconds": 99999}}, headers=host.auth)
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "settings.randori_seconds"
+    assert "seconds" in bad.json()["errors"][0]["message"]
+    assert (await api.post("/v1/dojos", json={"title": "x", "bogus": 1}, headers=host.auth)).status_code == 422
+    assert (await api.post("/v1/dojos", json={"title": "x"})).status_code == 401
+
+    # Only the host ends it; the members see it; other tenants do not.
+    assert (await api.post(f"/v1/dojos/{dojo['id']}/end", headers=member.auth)).status_code == 403
+    outsider = await dojo_server.user(api)
+    assert (await api.get(f"/v1/dojos/{dojo['id']}", headers=outsider.auth)).status_code == 404
+    assert (await api.post(f"/v1/dojos/{dojo['id']}/tickets", headers=outsider.auth)).status_code == 404
+    assert (await api.get(f"/v1/dojos/{uuid.uuid4()}", headers=host.auth)).status_code == 404
+    assert (await api.get("/v1/dojos/not-a-uuid", headers=host.auth)).status_code == 404
+    seen = await api.get(f"/v1/dojos/{dojo['id']}", headers=member.auth)
+    assert seen.status_code == 200 and seen.json()["title"] == "Kata"
+    assert (await api.get("/v1/dojos", headers=outsider.auth)).json()["items"] == []
+
+    # Paging through the list, newest first, with a cursor.
+    more = [await _create(api, host, title=f"Kata {i}") for i in range(3)]
+    page = (await api.get("/v1/dojos?limit=2", headers=host.auth)).json()
+    assert [d["id"] for d in page["items"]] == [more[2]["id"], more[1]["id"]]
+    page2 = (await api.get(f"/v1/dojos?limit=2&cursor={page['next_cursor']}", headers=host.auth)).json()
+    assert [d["id"] for d in page2["items"]] == [more[0]["id"], dojo["id"]]
+    assert (await api.get("/v1/dojos?cursor=@@@", headers=host.auth)).status_code == 422
+
+    ended = await api.post(f"/v1/dojos/{dojo['id']}/end", headers=host.auth)
+    assert ended.status_code == 200 and ended.json()["status"] == "ended"
+    assert ended.json()["snapshot"] == {"files": {}}
+    again = await api.post(f"/v1/dojos/{dojo['id']}/end", headers=host.auth)
+    assert again.status_code == 409 and again.json()["type"].endswith("dojo-ended")
+    assert (await api.post(f"/v1/dojos/{dojo['id']}/tickets", headers=member.auth)).status_code == 409
+    history = (await api.get("/v1/dojos?status=ended", headers=host.auth)).json()["items"]
+    assert [d["id"] for d in history] == [dojo["id"]]
+
+
+async def test_roles_apply_to_open_connections(dojo_server: CollabServer, api: httpx.AsyncClient) -> None:
+    host, member = await _team(dojo_server, api, 1)
+    dojo = await _create(api, host)
+    url = dojo_server.ws_url
+    host_ticket, member_ticket = await _ticket(api, dojo, host), await _ticket(api, dojo, member)
+    assert member_ticket["role"] == "navigator" and member_ticket["can_edit"] is True
+    assert member_ticket["collab_url"] == url and member_ticket["signal_url"].endswith("/v1/signal")
+    async with (
+        JsClient.start(url, dojo["id"], params={"ticket": host_ticket["ticket"]}) as a,
+        JsClient.start(url, dojo["id"], params={"ticket": member_ticket["ticket"]}) as b,
+    ):
+        await a.wait_synced()
+        await b.wait_synced()
+        await b.insert(0, "navigator types\n", file="main.py")
+        await a.wait_text("navigator types\n", file="main.py")
+
+        # Demoted while connected: the very next edits are dropped.
+        await _role(api, dojo, host, member, "observer")
+        await b.insert(0, "observer ", file="main.py")
+        await a.insert(0, "# host\n", file="other.py")
+        await b.wait_text("# host\n", file="other.py")  # b's edit went first, and was dropped
+        await asyncio.sleep(0.3)
+        assert await a.get_text(file="main.py") == "navigator types\n"
+
+        # Promoted again: edits apply again (a fresh file, since b's local copy diverged).
+        await _role(api, dojo, host, member, "navigator")
+        await b.insert(0, "back", file="notes.md")
+        await a.wait_text("back", file="notes.md")
+        assert b.events and not any(e.get("event") == "connectionClose" for e in b.events)
+
+
+async def test_observer_edits_never_reach_anyone(dojo_server: CollabServer, api: httpx.AsyncClient) -> None:
+    host, watcher = await _team(dojo_server, api, 1)
+    dojo = await _create(api, host)
+    await _ticket(api, dojo, watcher)
+    await _role(api, dojo, host, watcher, "observer")
+    ticket = await _ticket(api, dojo, watcher)
+    assert ticket["role"] == "observer" and ticket["can_edit"] is False
+    url = dojo_server.ws_url
+    async with (
+        JsClient.start(url, dojo["id"], params={"ticket": (await _ticket(api, dojo, host))["ticket"]}) as a,
+        JsClient.start(url, dojo["id"], params={"ticket": ticket["ticket"]}) as o,
+    ):
+        await a.wait_synced()
+        await o.wait_synced()
+        await o.insert(0, "should vanish", file="notes.md")
+        await a.insert(0, "def score(): ...", file="kata.py")
+        await o.wait_text("def score(): ...", file="kata.py")
+        await asyncio.sleep(0.3)
+        assert await a.get_text(file="notes.md") == ""
+    content = await api.get(f"/v1/dojos/{dojo['id']}", headers=host.auth)
+    assert content.status_code == 200
+    ended = (await api.post(f"/v1/dojos/{dojo['id']}/end", headers=host.auth)).json()
+    assert ended["snapshot"] == {"files": {"kata.py": "def score(): ..."}}
+
+
+async def test_randori_only_the_driver_edits_and_the_role_rotates(
+    dojo_server: CollabServer, api: httpx.AsyncClient
+) -> None:
+    host, second = await _team(dojo_server, api, 1)
+    dojo = await _create(api, host)
+    url = dojo_server.ws_url
+    async with (
+        JsClient.start(url, dojo["id"], params={"ticket": (await _ticket(api, dojo, host))["ticket"]}) as a,
+        JsClient.start(url, dojo["id"], params={"ticket": (await _ticket(api, dojo, second))["ticket"]}) as b,
+    ):
+        await a.wait_synced()
+        await b.wait_synced()
+        # Randori on, 3 s per turn: the host drives first.
+        configured = await api.patch(f"/v1/dojos/{dojo['id']}/settings", json={"randori_seconds": 3}, headers=host.auth)
+        assert configured.status_code == 200, configured.text
+        state = configured.json()["randori"]
+        assert state["enabled"] and state["driver_id"] == _uid(host) and state["interval_seconds"] == 3
+        await b.insert(0, "navigator-1 ", file="nav.txt")
+        await a.insert(0, "driver-1 ", file="drv.txt")
+        await b.wait_text("driver-1 ", file="drv.txt")
+        await asyncio.sleep(0.2)
+        assert await a.get_text(file="nav.txt") == ""
+
+        # The timer fires: the other participant drives now.
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            now = (await api.get(f"/v1/dojos/{dojo['id']}", headers=host.auth)).json()["randori"]
+            if now["driver_id"] == _uid(second):
+                break
+            await asyncio.sleep(0.1)
+        assert now["driver_id"] == _uid(second) and now["round"] >= 1
+        await b.insert(0, "driver-2 ", file="g.txt")
+        await a.wait_text("driver-2 ", file="g.txt")
+        await a.insert(0, "navigator-2 ", file="h.txt")
+        await asyncio.sleep(0.3)
+        assert await b.get_text(file="h.txt") == ""
+
+        # Randori off: both navigators edit again.
+        off = await api.patch(f"/v1/dojos/{dojo['id']}/settings", json={"randori_seconds": None}, headers=host.auth)
+        assert off.status_code == 200 and off.json()["randori"]["enabled"] is False
+        await a.insert(0, "free", file="i.txt")
+        await b.wait_text("free", file="i.txt")
+
+
+async def test_kick_closes_within_a_second_and_tickets_stop_working(
+    dojo_server: CollabServer, api: httpx.AsyncClient
+) -> None:
+    host, member = await _team(dojo_server, api, 1)
+    dojo = await _create(api, host)
+    spare = await _ticket(api, dojo, member)  # a ticket the member still holds after the kick
+    url = dojo_server.ws_url
+    async with JsClient.start(url, dojo["id"], params={"ticket": (await _ticket(api, dojo, member))["ticket"]}) as b:
+        await b.wait_synced()
+        started = time.monotonic()
+        kicked = await api.post(f"/v1/dojos/{dojo['id']}/participants/{_uid(member)}/kick", headers=host.auth)
+        assert kicked.status_code == 200, kicked.text
+        closed = await b.wait_event(_closed(b), within=1.0)
+        assert time.monotonic() - started < 1.0
+        assert closed["code"] == CloseCode.FORBIDDEN
+        denied = await b.wait_event(lambda e: e.get("event") == "permissionDenied", within=1.0)
+        assert "removed" in denied["reason"]
+    async with JsClient.start(url, dojo["id"], params={"ticket": spare["ticket"]}) as again:
+        closed = await again.wait_event(_closed(again), within=5.0)
+        assert closed["code"] == CloseCode.FORBIDDEN
+    refused = await api.post(f"/v1/dojos/{dojo['id']}/tickets", headers=member.auth)
+    assert refused.status_code == 403 and "removed" in refused.json()["detail"]
+    assert _uid(member) not in [p["user_id"] for p in kicked.json()["participants"]]
+    # Only the host moderates; the host cannot kick themselves.
+    assert (
+        await api.post(f"/v1/dojos/{dojo['id']}/participants/{_uid(host)}/kick", headers=member.auth)
+    ).status_code == 403
+    assert (
+        await api.post(f"/v1/dojos/{dojo['id']}/participants/{_uid(host)}/kick", headers=host.auth)
+    ).status_code == 409
+
+
+async def test_lock_and_lobby(dojo_server: CollabServer, api: httpx.AsyncClient) -> None:
+    host, early, late, waiting = await _team(dojo_server, api, 3)
+    dojo = await _create(api, host)
+    await _ticket(api, dojo, early)
+    assert (
+        await api.patch(f"/v1/dojos/{dojo['id']}/settings", json={"locked": True}, headers=early.auth)
+    ).status_code == 403
+    locked = await api.patch(f"/v1/dojos/{dojo['id']}/settings", json={"locked": True}, headers=host.auth)
+    assert locked.status_code == 200 and locked.json()["settings"]["locked"] is True
+    refused = await api.post(f"/v1/dojos/{dojo['id']}/tickets", headers=late.auth)
+    assert refused.status_code == 403 and "locked" in refused.json()["detail"]
+    # A bearer connection of a newcomer is refused too; one who joined before keeps access.
+    async with connect(f"{dojo_server.ws_url}/{dojo['id']}", additional_headers=late.auth, compression=None) as ws:
+        assert await closed_with(ws) == CloseCode.FORBIDDEN
+    early_ticket = (await _ticket(api, dojo, early))["ticket"]
+    async with JsClient.start(dojo_server.ws_url, dojo["id"], params={"ticket": early_ticket}) as ok:
+        await ok.wait_synced()
+
+    await api.patch(f"/v1/dojos/{dojo['id']}/settings", json={"locked": False, "lobby": True}, headers=host.auth)
+    lobby = await api.post(f"/v1/dojos/{dojo['id']}/tickets", headers=waiting.auth)
+    assert lobby.status_code == 403 and lobby.json()["type"].endswith("dojo-lobby")
+    listed = (await api.get(f"/v1/dojos/{dojo['id']}/participants", headers=host.auth)).json()["items"]
+    assert {p["user_id"]: p["status"] for p in listed}[_uid(waiting)] == "waiting"
+    assert (await api.post(f"/v1/dojos/{dojo['id']}/tickets", headers=waiting.auth)).status_code == 403
+    admitted = await api.post(f"/v1/dojos/{dojo['id']}/participants/{_uid(waiting)}/admit", headers=host.auth)
+    assert admitted.status_code == 200
+    assert (await api.post(f"/v1/dojos/{dojo['id']}/tickets", headers=waiting.auth)).status_code == 201
+    assert (
+        await api.post(f"/v1/dojos/{dojo['id']}/participants/{_uid(waiting)}/admit", headers=host.auth)
+    ).status_code == 409
+    bad = await api.patch(f"/v1/dojos/{dojo['id']}/settings", json={}, headers=host.auth)
+    assert bad.status_code == 422
+    bad = await api.patch(f"/v1/dojos/{dojo['id']}/settings", json={"locked": None}, headers=host.auth)
+    assert bad.status_code == 422
+
+
+async def test_end_closes_everything_and_snapshots_every_file(
+    dojo_server: CollabServer, api: httpx.AsyncClient
+) -> None:
+    host, member = await _team(dojo_server, api, 1)
+    dojo = await _create(api, host)
+    url = dojo_server.ws_url
+    async with (
+        JsClient.start(url, dojo["id"], params={"ticket": (await _ticket(api, dojo, host))["ticket"]}) as a,
+        JsClient.start(url, dojo["id"], params={"ticket": (await _ticket(api, dojo, member))["ticket"]}) as b,
+    ):
+        await a.wait_synced()
+        await b.wait_synced()
+        await a.insert(0, "def add(a, b):\n    return a + b\n", file="src/calc.py")
+        await b.insert(0, "from calc import add\n\nassert add(1, 2) == 3\n", file="tests/test_calc.py")
+        await b.insert(0, "# Calculadora — ação!\n", file="README.md")
+        await a.delete(0, 4, file="src/calc.py")
+        await a.insert(0, "def", file="src/calc.py")
+        for path in ("src/calc.py", "tests/test_calc.py", "README.md"):
+            await b.wait_text(await a.get_text(file=path), file=path)
+            await a.wait_text(await b.get_text(file=path), file=path)
+        final = {path: await a.get_text(file=path) for path in ("README.md", "src/calc.py", "tests/test_calc.py")}
+        ended = await api.post(f"/v1/dojos/{dojo['id']}/end", headers=host.auth)
+        assert ended.status_code == 200, ended.text
+        for client in (a, b):
+            closed = await client.wait_event(_closed(client), within=2.0)
+            assert closed["code"] == CloseCode.NOT_FOUND
+        assert ended.json()["snapshot"] == {"files": final}
+    stored = (await api.get(f"/v1/dojos/{dojo['id']}", headers=member.auth)).json()
+    assert stored["status"] == "ended" and stored["snapshot"] == {"files": final}
+    # An ended dojo refuses connections (bearer and old tickets alike).
+    async with JsClient.start(url, dojo["id"], params={"ticket": "x"}) as late:
+        assert (await late.wait_event(_closed(late)))["code"] == CloseCode.UNAUTHORIZED
+    async with connect(f"{url}/{dojo['id']}", additional_headers=member.auth, compression=None) as ws:
+        assert await closed_with(ws) == CloseCode.NOT_FOUND
+
+
+async def test_chat_history_limits_and_live_delivery(dojo_server: CollabServer, api: httpx.AsyncClient) -> None:
+    host, member, stranger = await _team(dojo_server, api, 2)
+    dojo = await _create(api, host)
+    await _ticket(api, dojo, member)
+    path = f"/v1/dojos/{dojo['id']}/messages"
+    sent = []
+    for i in range(4):
+        response = await api.post(path, json={"text": f"olá {i}"}, headers=member.auth)
+        assert response.status_code == 201, response.text
+        sent.append(response.json())
+    assert sent[0]["user_id"] == _uid(member) and sent[0]["text"] == "olá 0"
+
+    page = (await api.get(f"{path}?limit=3", headers=host.auth)).json()
+    assert [m["text"] for m in page["items"]] == ["olá 3", "olá 2", "olá 1"]
+    rest = (await api.get(f"{path}?limit=3&cursor={page['next_cursor']}", headers=host.auth)).json()
+    assert [m["text"] for m in rest["items"]] == ["olá 0"] and rest["next_cursor"] is None
+    since = (await api.get(f"{path}?after={sent[1]['id']}", headers=host.auth)).json()
+    assert [m["text"] for m in since["items"]] == ["olá 2", "olá 3"]
+
+    too_long = await api.post(path, json={"text": "x" * 201}, headers=member.auth)
+    assert too_long.status_code == 422 and "200 characters" in too_long.json()["errors"][0]["message"]
+    assert (await api.post(path, json={"text": "   "}, headers=member.auth)).status_code == 422
+    assert (await api.post(path, json={}, headers=member.auth)).status_code == 422
+    # 5 per minute: the fifth goes through, the sixth waits.
+    assert (await api.post(path, json={"text": "fifth"}, headers=member.auth)).status_code == 201
+    limited = await api.post(path, json={"text": "sixth"}, headers=member.auth)
+    assert limited.status_code == 429 and 1 <= int(limited.headers["Retry-After"]) <= 60
+    assert (
+        await api.post(path, json={"text": "host is not limited by the member"}, headers=host.auth)
+    ).status_code == 201
+    # Not a participant: neither reads nor writes.
+    assert (await api.get(path, headers=stranger.auth)).status_code == 403
+    assert (await api.post(path, json={"text": "hi"}, headers=stranger.auth)).status_code == 403
+    await api.post(f"/v1/dojos/{dojo['id']}/end", headers=host.auth)
+    assert (await api.post(path, json={"text": "late"}, headers=host.auth)).status_code == 409
+    assert len((await api.get(f"{path}?limit=50", headers=member.auth)).json()["items"]) == 6
