@@ -37,6 +37,31 @@ class User:
         return {"Authorization": f"Bearer {self.access_token}"}
 
 
+async def sign_up(http: httpx.AsyncClient, tenant: str | None = None, email: str | None = None) -> User:
+    """A new tenant's admin (or, if `tenant` exists, a new member of it), signed in through `http`."""
+    tenant = tenant or f"t{uuid.uuid4().hex[:10]}"
+    email = email or f"admin@{tenant}.example.com"
+    created = await http.post(
+        "/v1/tenants",
+        json={"slug": tenant, "name": tenant, "admin_email": email, "admin_password": GOOD_PASSWORD},
+        headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
+    )
+    assert created.status_code in (201, 409), created.text
+    if created.status_code == 409:  # the tenant exists: register a member instead
+        response = await http.post(
+            "/v1/auth/register", json={"tenant": tenant, "email": email, "password": GOOD_PASSWORD}
+        )
+        assert response.status_code == 201, response.text
+    token = await http.post(
+        "/v1/auth/token",
+        data={"grant_type": "password", "tenant": tenant, "username": email, "password": GOOD_PASSWORD},
+    )
+    assert token.status_code == 200, token.text
+    access = token.json()["access_token"]
+    claims = jwt.decode(access, options={"verify_signature": False})
+    return User(tenant, claims["tenant_id"], email, access)
+
+
 @dataclass
 class CollabServer:
     settings_factory: Callable[..., Settings]
@@ -98,27 +123,7 @@ class CollabServer:
         return self.app.apps[1]
 
     async def user(self, http: httpx.AsyncClient, tenant: str | None = None, email: str | None = None) -> User:
-        tenant = tenant or f"t{uuid.uuid4().hex[:10]}"
-        email = email or f"admin@{tenant}.example.com"
-        created = await http.post(
-            "/v1/tenants",
-            json={"slug": tenant, "name": tenant, "admin_email": email, "admin_password": GOOD_PASSWORD},
-            headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
-        )
-        assert created.status_code in (201, 409), created.text
-        if created.status_code == 409:  # the tenant exists: register a member instead
-            response = await http.post(
-                "/v1/auth/register", json={"tenant": tenant, "email": email, "password": GOOD_PASSWORD}
-            )
-            assert response.status_code == 201, response.text
-        token = await http.post(
-            "/v1/auth/token",
-            data={"grant_type": "password", "tenant": tenant, "username": email, "password": GOOD_PASSWORD},
-        )
-        assert token.status_code == 200, token.text
-        access = token.json()["access_token"]
-        claims = jwt.decode(access, options={"verify_signature": False})
-        return User(tenant, claims["tenant_id"], email, access)
+        return await sign_up(http, tenant, email)
 
     async def ticket(self, http: httpx.AsyncClient, user: User, room: str, mode: str = "read-write") -> str:
         response = await http.post("/v1/collab/tickets", json={"room": room, "mode": mode}, headers=user.auth)

@@ -1,0 +1,191 @@
+"""Dojos across nodes: moderation applied on every node within a second, an end that snapshots
+edits made on all nodes, and a randori timer that survives the death and restart of its node.
+
+The nodes are real `pocdojo serve dojo` processes sharing Redis and PostgreSQL; users sign in with a
+real identity service (in this process) whose JWKS the nodes use to verify access tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from crdt import CloseCode
+from runtime.settings import Settings
+from tests.cluster.conftest import Cluster, Node
+from tests.conftest import serve_app
+from tests.dojo.conftest import User, sign_up
+from tests.jsclient import JsClient
+
+
+@dataclass
+class Identity:
+    base: str
+    http: httpx.AsyncClient
+
+    def node_settings(self) -> dict[str, str]:
+        return {
+            "POCDOJO_AUTH_ISSUER": self.base,
+            "POCDOJO_AUTH_JWKS_URL": f"{self.base}/.well-known/jwks.json",
+            "POCDOJO_DOJO_RANDORI_MIN_SECONDS": "0.5",
+        }
+
+
+@pytest.fixture
+async def identity(make_settings: Callable[..., Settings]) -> AsyncIterator[Identity]:
+    from identity.app import create_app
+
+    async with (
+        serve_app(lambda base: create_app(make_settings(public_url=base))) as base,
+        httpx.AsyncClient(base_url=base, timeout=30) as http,
+    ):
+        yield Identity(base, http)
+
+
+def _uid(user: User) -> str:
+    sub: str = jwt.decode(user.access_token, options={"verify_signature": False})["sub"]
+    return sub
+
+
+async def _call(node: Node, method: str, path: str, user: User, **kwargs: Any) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=node.base, timeout=30) as http:
+        return await http.request(method, path, headers=user.auth, **kwargs)
+
+
+async def _ticket(node: Node, dojo_id: str, user: User) -> str:
+    response = await _call(node, "POST", f"/v1/dojos/{dojo_id}/tickets", user)
+    assert response.status_code == 201, response.text
+    ticket: str = response.json()["ticket"]
+    return ticket
+
+
+async def _team(identity: Identity) -> tuple[User, User]:
+    host = await sign_up(identity.http)
+    member = await sign_up(identity.http, tenant=host.tenant, email=f"member@{host.tenant}.example.com")
+    return host, member
+
+
+def _closed(event: dict[str, Any]) -> bool:
+    return event.get("event") == "connectionClose"
+
+
+@pytest.mark.slow
+async def test_moderation_reaches_every_node_at_once(cluster: Cluster, identity: Identity) -> None:
+    n1 = cluster.node("node1", settings=identity.node_settings())
+    n2 = cluster.node("node2", settings=identity.node_settings())
+    await cluster.start(n1, n2)
+    host, member = await _team(identity)
+    created = await _call(n1, "POST", "/v1/dojos", host, json={"title": "cross-node"})
+    assert created.status_code == 201, created.text
+    dojo = created.json()["id"]
+    async with (
+        JsClient.start(n1.ws_url, dojo, params={"ticket": await _ticket(n1, dojo, host)}) as a,
+        JsClient.start(n2.ws_url, dojo, params={"ticket": await _ticket(n2, dojo, member)}) as b,
+    ):
+        await a.wait_synced()
+        await b.wait_synced()
+        await b.insert(0, "from node2", file="a.py")
+        await a.wait_text("from node2", file="a.py")
+
+        # Demoted on node1: node2 drops the member's next edit at once.
+        role_path = f"/v1/dojos/{dojo}/participants/{_uid(member)}/role"
+        demoted = await _call(n1, "PUT", role_path, host, json={"role": "observer"})
+        assert demoted.status_code == 200, demoted.text
+        await asyncio.sleep(0.2)
+        await b.insert(0, "dropped ", file="b.py")
+        await a.insert(0, "host", file="c.py")
+        await b.wait_text("host", file="c.py")
+        await asyncio.sleep(0.3)
+        assert await a.get_text(file="b.py") == ""
+
+        # Kicked on node1: the member's socket on node2 closes within a second.
+        started = time.monotonic()
+        kicked = await _call(n1, "POST", f"/v1/dojos/{dojo}/participants/{_uid(member)}/kick", host)
+        assert kicked.status_code == 200, kicked.text
+        closed = await b.wait_event(_closed, within=1.0)
+        assert closed["code"] == CloseCode.FORBIDDEN
+        assert time.monotonic() - started < 1.0
+    refused = await _call(n2, "POST", f"/v1/dojos/{dojo}/tickets", member)
+    assert refused.status_code == 403
+
+
+@pytest.mark.slow
+async def test_end_snapshots_edits_made_on_every_node(cluster: Cluster, identity: Identity) -> None:
+    n1 = cluster.node("node1", settings=identity.node_settings())
+    n2 = cluster.node("node2", settings=identity.node_settings())
+    await cluster.start(n1, n2)
+    host, member = await _team(identity)
+    dojo = (await _call(n1, "POST", "/v1/dojos", host, json={"title": "snapshot"})).json()["id"]
+    async with (
+        JsClient.start(n1.ws_url, dojo, params={"ticket": await _ticket(n1, dojo, host)}) as a,
+        JsClient.start(n2.ws_url, dojo, params={"ticket": await _ticket(n2, dojo, member)}) as b,
+    ):
+        await a.wait_synced()
+        await b.wait_synced()
+        for i in range(20):
+            await a.insert(0, f"a{i};", file="shared.py")
+            await b.insert(0, f"b{i};", file="tests.py")
+        await b.insert(0, "# both\n", file="shared.py")
+        final = {}
+        for path in ("shared.py", "tests.py"):
+            text = await b.get_text(file=path)
+            await a.wait_text(text, file=path)
+            final[path] = text
+        # Ended through node2, the node that did not hold the host's edits first.
+        ended = await _call(n2, "POST", f"/v1/dojos/{dojo}/end", host)
+        assert ended.status_code == 200, ended.text
+        assert ended.json()["snapshot"] == {"files": final}
+        for client in (a, b):
+            assert (await client.wait_event(_closed, within=2.0))["code"] == CloseCode.NOT_FOUND
+    assert (await _call(n1, "POST", f"/v1/dojos/{dojo}/tickets", member)).status_code == 409
+
+
+@pytest.mark.slow
+async def test_randori_timer_survives_a_node_restart(cluster: Cluster, identity: Identity) -> None:
+    n1 = cluster.node("node1", settings=identity.node_settings())
+    n2 = cluster.node("node2", settings=identity.node_settings())
+    await cluster.start(n1, n2)
+    host, member = await _team(identity)
+    body = {"title": "randori", "settings": {"randori_seconds": 4}}
+    dojo = (await _call(n1, "POST", "/v1/dojos", host, json=body)).json()["id"]
+    async with JsClient.start(n1.ws_url, dojo, params={"ticket": await _ticket(n1, dojo, member)}) as b:
+        await b.wait_synced()
+    state = (await _call(n2, "GET", f"/v1/dojos/{dojo}", host)).json()["randori"]
+    assert state["driver_id"] == _uid(host)
+    due = datetime.fromisoformat(state["next_rotation_at"])
+
+    # node1, the only node the dojo was open on, dies; it comes back and the clients return to it.
+    n1.kill()
+    await n1.wait_exit()
+    await n1.start()
+    async with (
+        JsClient.start(n1.ws_url, dojo, params={"ticket": await _ticket(n1, dojo, host)}) as a,
+        JsClient.start(n1.ws_url, dojo, params={"ticket": await _ticket(n1, dojo, member)}) as b,
+    ):
+        await a.wait_synced()
+        await b.wait_synced()
+        after = (await _call(n1, "GET", f"/v1/dojos/{dojo}", host)).json()["randori"]
+        if after["round"] == 0:  # the restart took less than a turn: the same deadline still holds
+            assert datetime.fromisoformat(after["next_rotation_at"]) == due
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            after = (await _call(n2, "GET", f"/v1/dojos/{dojo}", host)).json()["randori"]
+            if after["driver_id"] == _uid(member):
+                break
+            await asyncio.sleep(0.1)
+        assert after["driver_id"] == _uid(member), after
+        assert after["round"] == 1
+        # Now only the member's edits apply.
+        await a.insert(0, "host while navigating", file="x.py")
+        await b.insert(0, "member driving", file="y.py")
+        await a.wait_text("member driving", file="y.py")
+        await asyncio.sleep(0.3)
+        assert await b.get_text(file="x.py") == ""
