@@ -386,7 +386,7 @@ class RedisBackplane:
                 continue  # registry writes are redone by the heartbeat; relays already answered
             pipe = client.pipeline(transaction=False)
             for op in batch:
-                self._add(pipe, op)
+                await self._add(pipe, op)
             try:
                 results = await pipe.execute(raise_on_error=False)
             except _DOWN as exc:
@@ -398,7 +398,7 @@ class RedisBackplane:
                 elif op.kind == "sync":
                     self._synced(op, result)
 
-    def _add(self, pipe: Any, op: _Op) -> None:
+    async def _add(self, pipe: Any, op: _Op) -> None:
         if op.kind == "publish":
             pipe.publish(self._channel(op.room), op.data)
         elif op.kind == "hset":
@@ -406,12 +406,13 @@ class RedisBackplane:
         elif op.kind == "hdel":
             pipe.hdel(self._room_key(op.room), op.peer_id)
         elif op.kind == "beat":
-            self._scripts["beat"](keys=[self._nodes_key], args=[self.node_id, self._node_ttl_ms], client=pipe)
+            # With a pipeline the script call only queues EVALSHA (redis-py loads it on execute).
+            await self._scripts["beat"](keys=[self._nodes_key], args=[self.node_id, self._node_ttl_ms], client=pipe)
         else:
             args: list[Any] = [self.node_id, self._node_ttl_ms, self._room_ttl_ms]
             for peer in op.peers:
                 args += [peer.peer_id, peer.to_json()]
-            self._scripts["sync"](keys=[self._room_key(op.room), self._nodes_key], args=args, client=pipe)
+            await self._scripts["sync"](keys=[self._room_key(op.room), self._nodes_key], args=args, client=pipe)
 
     def _synced(self, op: _Op, result: Any) -> None:
         live, reaped, added = self._infos(result[0]), self._infos(result[1]), self._infos(result[2])

@@ -22,7 +22,18 @@ from runtime.settings import Settings
 from tests.cluster.conftest import Cluster, Node, cluster, redis_server
 from tests.dojo.conftest import TICKET_SECRET, CollabServer
 
-__all__ = ["TURN_SECRET", "Cluster", "Node", "SignalServer", "cluster", "redis_server", "signal_server"]
+__all__ = [
+    "SIGNAL_ENV",
+    "TURN_SECRET",
+    "Cluster",
+    "Node",
+    "SignalServer",
+    "cluster",
+    "cluster_signal_url",
+    "redis_server",
+    "signal_server",
+    "start_signal_nodes",
+]
 
 TURN_SECRET = secrets.token_urlsafe(32)
 TURN_URLS = ["turn:turn.test.invalid:3478?transport=udp", "turns:turn.test.invalid:5349?transport=tcp"]
@@ -83,3 +94,23 @@ async def signal_server(
         yield SignalServer(server, str(uuid.uuid4()))
     finally:
         await server.stop()
+
+
+# -- the cluster ----------------------------------------------------------------------------------------
+SIGNAL_ENV = {
+    "POCDOJO_TURN_SECRET": TURN_SECRET,
+    "POCDOJO_TURN_URLS": ",".join(TURN_URLS),
+    "POCDOJO_STUN_URLS": ",".join(STUN_URLS),
+    "POCDOJO_TURN_TTL_SECONDS": str(TURN_TTL),
+}
+
+
+async def start_signal_nodes(cluster: Cluster, count: int, **settings: str) -> list[Node]:
+    nodes = [cluster.node(f"node{len(cluster.nodes) + 1}", settings={**SIGNAL_ENV, **settings}) for _ in range(count)]
+    await cluster.start(*nodes)
+    return nodes
+
+
+def cluster_signal_url(cluster: Cluster, node: Node, room: str, user: str) -> str:
+    ticket = cluster.signer.issue(tenant_id=cluster.tenant_id, user_id=user, room=room, purpose="signal")
+    return f"ws://127.0.0.1:{node.port}/v1/signal/{room}?{urlencode({'ticket': ticket})}"

@@ -1,0 +1,118 @@
+"""Signaling across nodes: real `pocdojo serve dojo` processes sharing a real redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+
+from tests.cluster.conftest import wait_for
+from tests.signaling.client import SignalClient
+from tests.signaling.conftest import Cluster, cluster_signal_url, start_signal_nodes
+
+SDP = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+
+
+def room() -> str:
+    return f"call-{uuid.uuid4().hex[:8]}"
+
+
+async def test_peers_on_different_nodes_see_and_signal_each_other(cluster: Cluster) -> None:
+    node1, node2 = await start_signal_nodes(cluster, 2)
+    name = room()
+    async with SignalClient.connect(cluster_signal_url(cluster, node1, name, "alice")) as alice:
+        async with SignalClient.connect(cluster_signal_url(cluster, node2, name, "bob")) as bob:
+            assert [p["user_id"] for p in bob.welcome["peers"]] == ["alice"]
+            assert (await alice.next("peer-joined"))["peer"]["peer_id"] == bob.peer_id
+            await alice.send({"type": "offer", "to": bob.peer_id, "sdp": SDP})
+            assert await bob.next("offer") == {"type": "offer", "from": alice.peer_id, "sdp": SDP}
+            await bob.send({"type": "answer", "to": alice.peer_id, "sdp": SDP})
+            assert (await alice.next("answer"))["from"] == bob.peer_id
+            await bob.send({"type": "state", "audio": True, "video": True})
+            state = await alice.next("peer-state")
+            assert (state["peer_id"], state["audio"], state["video"]) == (bob.peer_id, True, True)
+            await bob.send({"type": "offer", "to": "p-elsewhere", "sdp": SDP})
+            error = await bob.next("error")
+            assert error["code"] == "unknown_peer" and alice.peer_id in error["detail"]
+            async with SignalClient.connect(cluster_signal_url(cluster, node2, name, "carol")) as carol:
+                listed = {p["user_id"]: p for p in carol.welcome["peers"]}
+                assert set(listed) == {"alice", "bob"}
+                assert listed["bob"]["audio"] is True
+        left = await alice.next("peer-left")
+        assert (left["user_id"], left["reason"]) in {("bob", "disconnected"), ("carol", "disconnected")}
+
+
+async def test_mesh_cap_counts_peers_of_every_node(cluster: Cluster) -> None:
+    node1, node2 = await start_signal_nodes(cluster, 2, POCDOJO_SIGNAL_MAX_PEERS="3")
+    name = room()
+    async with contextlib.AsyncExitStack() as stack:
+        for node, user in ((node1, "a"), (node2, "b"), (node1, "c")):
+            await stack.enter_async_context(SignalClient.connect(cluster_signal_url(cluster, node, name, user)))
+        for node in (node1, node2):
+            async with SignalClient.connect(cluster_signal_url(cluster, node, name, "d"), welcome=False) as late:
+                assert (await late.next("error"))["code"] == "room_full"
+                assert await late.closed() == (4409, "room is full (3 peers)")
+    # Racing joins through both nodes at once: exactly the cap gets in.
+    other = room()
+    admitted: list[SignalClient] = []
+    refused: list[int | None] = []
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def attempt(index: int) -> None:
+            node = (node1, node2)[index % 2]
+            client = await stack.enter_async_context(
+                SignalClient.connect(cluster_signal_url(cluster, node, other, f"u{index}"), welcome=False)
+            )
+            first = await client.next("welcome", "error")
+            if first["type"] == "welcome":
+                admitted.append(client)
+            else:
+                refused.append((await client.closed())[0])
+
+        await asyncio.gather(*(attempt(i) for i in range(8)))
+        assert len(admitted) == 3
+        assert refused == [4409] * 5
+
+
+async def test_a_killed_node_s_peers_leave_the_others_lists(cluster: Cluster) -> None:
+    node1, node2 = await start_signal_nodes(cluster, 2)
+    name = room()
+    async with (
+        SignalClient.connect(cluster_signal_url(cluster, node1, name, "alice")) as alice,
+        SignalClient.connect(cluster_signal_url(cluster, node2, name, "bob")) as bob,
+    ):
+        await alice.next("peer-joined")
+        node2.kill()
+        started = time.monotonic()
+        left = await alice.next("peer-left", within=15)
+        assert left == {"type": "peer-left", "peer_id": bob.peer_id, "user_id": "bob", "reason": "node-lost"}
+        assert time.monotonic() - started < 10
+        async with SignalClient.connect(cluster_signal_url(cluster, node1, name, "carol")) as carol:
+            assert [p["user_id"] for p in carol.welcome["peers"]] == ["alice"]
+            await carol.send({"type": "offer", "to": bob.peer_id, "sdp": SDP})
+            assert (await carol.next("error"))["code"] == "unknown_peer"
+
+
+async def test_a_flood_on_one_node_disturbs_nobody_else(cluster: Cluster) -> None:
+    node1, node2 = await start_signal_nodes(cluster, 2)
+    name = room()
+    async with (
+        SignalClient.connect(cluster_signal_url(cluster, node1, name, "alice")) as alice,
+        SignalClient.connect(cluster_signal_url(cluster, node2, name, "bob")) as bob,
+        SignalClient.connect(cluster_signal_url(cluster, node1, name, "mallory")) as mallory,
+    ):
+        await wait_for(lambda: len(bob.of_type("peer-joined")) == 1, 10, "bob hears of mallory")
+        await asyncio.gather(*(mallory.send({"type": "offer", "to": bob.peer_id, "sdp": SDP}) for _ in range(600)))
+        code, reason = await mallory.closed()
+        assert code == 1013 and reason is not None and "rate limit" in reason
+        await alice.send({"type": "offer", "to": bob.peer_id, "sdp": SDP, "id": 1})
+        offer = await bob.next("offer", within=10)
+        while offer["from"] != alice.peer_id:  # mallory's relayed offers (up to the burst) come first
+            offer = await bob.next("offer", within=10)
+        assert len([m for m in bob.of_type("offer") if m["from"] == mallory.peer_id]) <= 200
+        await bob.send({"type": "answer", "to": alice.peer_id, "sdp": SDP})
+        assert (await alice.next("answer"))["from"] == bob.peer_id
+        await wait_for(
+            lambda: [m["peer_id"] for m in alice.of_type("peer-left")] == [mallory.peer_id], 10, "mallory left"
+        )
