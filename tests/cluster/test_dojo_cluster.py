@@ -189,3 +189,54 @@ async def test_randori_timer_survives_a_node_restart(cluster: Cluster, identity:
         await a.wait_text("member driving", file="y.py")
         await asyncio.sleep(0.3)
         assert await b.get_text(file="x.py") == ""
+
+
+def _signal_url(node: Node, dojo: str, ticket: str) -> str:
+    return f"{node.base.replace('http://', 'ws://', 1)}/v1/signal/{dojo}?ticket={ticket}"
+
+
+@pytest.mark.slow
+async def test_chat_and_dojo_state_reach_signaling_sockets_on_every_node(cluster: Cluster, identity: Identity) -> None:
+    from tests.signaling.client import SignalClient
+
+    n1 = cluster.node("node1", settings=identity.node_settings())
+    n2 = cluster.node("node2", settings=identity.node_settings())
+    await cluster.start(n1, n2)
+    host, member = await _team(identity)
+    dojo = (await _call(n1, "POST", "/v1/dojos", host, json={"title": "chat"})).json()["id"]
+    messages = f"/v1/dojos/{dojo}/messages"
+    async with (
+        SignalClient.connect(_signal_url(n1, dojo, await _ticket(n1, dojo, host))) as h,
+        SignalClient.connect(_signal_url(n2, dojo, await _ticket(n2, dojo, member))) as m,
+    ):
+        sent = await _call(n2, "POST", messages, member, json={"text": "oi, pessoal"})
+        assert sent.status_code == 201, sent.text
+        live = await h.next("chat", within=2.0)
+        assert live["message"] == sent.json()
+        assert (await m.next("chat", within=2.0))["message"]["text"] == "oi, pessoal"  # the author's own copy
+        sent = await _call(n1, "POST", messages, host, json={"text": "bem-vindo!"})
+        assert (await m.next("chat", within=2.0))["message"]["text"] == "bem-vindo!"
+
+        # A role change made on node1 reaches the member's signaling socket on node2.
+        role_path = f"/v1/dojos/{dojo}/participants/{_uid(member)}/role"
+        assert (await _call(n1, "PUT", role_path, host, json={"role": "observer"})).status_code == 200
+        event = await m.next("dojo", within=2.0)
+        while event["reason"] != "role":
+            event = await m.next("dojo", within=2.0)
+        roles = {p["user_id"]: p["role"] for p in event["dojo"]["participants"]}
+        assert roles[_uid(member)] == "observer"
+        randori = await _call(n1, "PATCH", f"/v1/dojos/{dojo}/settings", host, json={"randori_seconds": 60})
+        assert randori.status_code == 200
+        event = await m.next("dojo", within=2.0)
+        while event["reason"] != "settings":
+            event = await m.next("dojo", within=2.0)
+        assert event["dojo"]["randori"]["driver_id"] == _uid(host)
+        assert event["dojo"]["randori"]["next_rotation_at"] == randori.json()["randori"]["next_rotation_at"]
+        last_seen = sent.json()["id"]
+
+    # The member was away for two messages: history fills the gap after reconnecting.
+    for text in ("perdeu isso", "e isso"):
+        assert (await _call(n1, "POST", messages, host, json={"text": text})).status_code == 201
+    async with SignalClient.connect(_signal_url(n2, dojo, await _ticket(n2, dojo, member))):
+        missed = await _call(n2, "GET", f"{messages}?after={last_seen}", member)
+        assert [item["text"] for item in missed.json()["items"]] == ["perdeu isso", "e isso"]
