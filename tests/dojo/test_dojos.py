@@ -363,3 +363,44 @@ async def test_chat_history_limits_and_live_delivery(dojo_server: CollabServer, 
     await api.post(f"/v1/dojos/{dojo['id']}/end", headers=host.auth)
     assert (await api.post(path, json={"text": "late"}, headers=host.auth)).status_code == 409
     assert len((await api.get(f"{path}?limit=50", headers=member.auth)).json()["items"]) == 6
+
+
+def _metric(text: str, name: str, labels: str = "") -> float:
+    for line in text.splitlines():
+        if line.startswith(f"{name}{labels} ") or (not labels and line.startswith(f"{name} ")):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def test_metrics_count_dojos_participants_and_chat(dojo_server: CollabServer, api: httpx.AsyncClient) -> None:
+    host, member = await _team(dojo_server, api, 1)
+    before = (await api.get("/metrics")).text
+    dojo = await _create(api, host)
+    url = dojo_server.ws_url
+    async with (
+        JsClient.start(url, dojo["id"], params={"ticket": (await _ticket(api, dojo, host))["ticket"]}) as a,
+        JsClient.start(url, dojo["id"], params={"ticket": (await _ticket(api, dojo, member))["ticket"]}) as b,
+    ):
+        await a.wait_synced()
+        await b.wait_synced()
+        assert (
+            await api.post(f"/v1/dojos/{dojo['id']}/messages", json={"text": "hi"}, headers=host.auth)
+        ).status_code == 201
+        during = (await api.get("/metrics")).text
+        assert _metric(during, "pocdojo_dojos_active") == _metric(before, "pocdojo_dojos_active") + 1
+        assert (
+            _metric(during, "pocdojo_dojo_participants_connected")
+            == _metric(before, "pocdojo_dojo_participants_connected") + 2
+        )
+        stored = '{outcome="stored"}'
+        assert (
+            _metric(during, "pocdojo_dojo_chat_messages_total", stored)
+            == _metric(before, "pocdojo_dojo_chat_messages_total", stored) + 1
+        )
+        assert _metric(during, "pocdojo_dojos_created_total") == _metric(before, "pocdojo_dojos_created_total") + 1
+    await api.post(f"/v1/dojos/{dojo['id']}/end", headers=host.auth)
+    after = (await api.get("/metrics")).text
+    assert _metric(after, "pocdojo_dojos_active") == _metric(before, "pocdojo_dojos_active")
+    assert _metric(after, "pocdojo_dojo_participants_connected") == _metric(
+        before, "pocdojo_dojo_participants_connected"
+    )
