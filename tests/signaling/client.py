@@ -19,6 +19,10 @@ from signaling import SERVER_SCHEMAS
 _VALIDATORS = {name: jsonschema_rs.validator_for(schema) for name, schema in SERVER_SCHEMAS.items()}
 
 
+class Closed(AssertionError):
+    """The connection closed while a message was awaited."""
+
+
 class SignalClient:
     def __init__(self, ws: ClientConnection) -> None:
         self.ws = ws
@@ -72,7 +76,7 @@ class SignalClient:
                 message = await self.inbox.get()
                 if message is None:
                     await self.inbox.put(None)
-                    raise AssertionError(
+                    raise Closed(
                         f"closed ({self.ws.close_code} {self.ws.close_reason!r}) while waiting for {types}; "
                         f"received {[m['type'] for m in self.received]}"
                     )
