@@ -144,6 +144,8 @@ def _dev(args: argparse.Namespace) -> int:
         overrides["operator_token"] = env.operator_token()
     if not os.environ.get("POCDOJO_TICKET_SECRET"):
         overrides["ticket_secret"] = env.ticket_secret()
+    if not os.environ.get("POCDOJO_TURN_SECRET"):
+        overrides["turn_secret"] = env.turn_secret()
     settings = Settings.from_env(**overrides)
     configure_logging(settings.log_level, json=settings.log_json)
     configure_tracing(settings)
@@ -192,6 +194,7 @@ def _dev_cluster(args: argparse.Namespace) -> int:
     asyncio.run(_ensure_demo(base_settings, state_dir))
     env.operator_token()
     env.ticket_secret()
+    env.turn_secret()
     redis_url = os.environ.get("REDIS_URL")
     redis: EmbeddedRedis | None = None
     if not redis_url:

@@ -93,6 +93,10 @@ class EmbeddedEnvironment:
     def ticket_secret(self) -> str:
         return read_or_create_secret(self.state_dir / "ticket-secret", 48)
 
+    def turn_secret(self) -> str:
+        """The TURN REST-credential secret (share it with a local coturn's `static-auth-secret`)."""
+        return read_or_create_secret(self.state_dir / "turn-secret", 32)
+
 
 async def migrate_all(owner_dsn: str) -> dict[str, list[int]]:
     conn = await asyncpg.connect(owner_dsn)
