@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -78,6 +79,7 @@ class RoomLike(Protocol):
 class _Conn:
     user_id: str
     forced_readonly: bool
+    expiry: asyncio.TimerHandle | None = None
 
 
 class DojoLive(Authorizer):
@@ -143,10 +145,16 @@ class DojoLive(Authorizer):
             return Access.READ_ONLY
         return Access.READ_WRITE
 
-    # -- collab connections (the endpoint's watcher) ------------------------------------------------------
+    # -- collab connections (the endpoint's watcher: every room, plain ones included) ------------------
     def attached(self, key: str, who: Connecting, channel: Channel) -> None:
         conns = self._channels.setdefault(key, {})
-        conns[channel] = _Conn(who.user_id, who.readonly_requested)
+        conn = conns[channel] = _Conn(who.user_id, who.readonly_requested)
+        if who.expires_at is not None:
+            # A connection opened with an access token lasts as long as the token (ARCHITECTURE §4).
+            delay = max(0.0, who.expires_at - time.time())
+            conn.expiry = asyncio.get_running_loop().call_later(
+                delay, _refuse, channel, CloseCode.UNAUTHORIZED, "the access token has expired"
+            )
         dojo = self._dojos.get(key)
         if dojo is not None:
             PARTICIPANTS_CONNECTED.inc()
@@ -155,8 +163,11 @@ class DojoLive(Authorizer):
 
     def detached(self, key: str, channel: Channel) -> None:
         conns = self._channels.get(key)
-        if conns is None or conns.pop(channel, None) is None:
+        conn = None if conns is None else conns.pop(channel, None)
+        if conns is None or conn is None:
             return
+        if conn.expiry is not None:
+            conn.expiry.cancel()
         if key in self._dojos:
             PARTICIPANTS_CONNECTED.dec()
         if not conns:

@@ -404,3 +404,25 @@ async def test_metrics_count_dojos_participants_and_chat(dojo_server: CollabServ
     assert _metric(after, "pocdojo_dojo_participants_connected") == _metric(
         before, "pocdojo_dojo_participants_connected"
     )
+
+
+async def test_a_bearer_connection_closes_when_its_token_expires(
+    dojo_server: CollabServer, api: httpx.AsyncClient
+) -> None:
+    import jwt
+
+    host = await dojo_server.user(api)
+    assert dojo_server.app is not None
+    keys = dojo_server.app.apps[0].state.keys  # the identity service's signing keys
+    claims = jwt.decode(host.access_token, options={"verify_signature": False})
+    now = int(time.time())
+    short = keys.sign({**claims, "iat": now, "nbf": now, "exp": now + 2, "jti": uuid.uuid4().hex})
+    dojo = await _create(api, host)
+    for room in (dojo["id"], "plain-room"):
+        async with connect(
+            f"{dojo_server.ws_url}/{room}", additional_headers={"Authorization": f"Bearer {short}"}, compression=None
+        ) as ws:
+            assert await closed_with(ws, within=1.0) is None  # open while the token is valid
+            assert await closed_with(ws, within=4.0) == CloseCode.UNAUTHORIZED
+        now = int(time.time())
+        short = keys.sign({**claims, "iat": now, "nbf": now, "exp": now + 2, "jti": uuid.uuid4().hex})
