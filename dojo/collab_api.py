@@ -20,6 +20,7 @@ from crdt.channel import CloseCode, ServerOrigin
 from crdt.errors import DocumentTooLarge, UpdateRejected
 from dojo.access import Access, Authorizer, Connecting, Refused, check_room
 from dojo.docstore import room_key
+from dojo.openapi import COMMON
 from dojo.tickets import TicketSigner
 from runtime.auth import CurrentPrincipal, Principal
 from runtime.errors import (
@@ -87,6 +88,7 @@ def _ws_base(request: Request) -> str:
     status_code=201,
     response_model=TicketOut,
     summary="A short-lived ticket to open a plain room of your tenant over the websocket",
+    responses=COMMON,
 )
 async def create_ticket(body: TicketRequest, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     room = _valid_room(body.room)
@@ -112,7 +114,7 @@ async def create_ticket(body: TicketRequest, request: Request, principal: Curren
 @router.get(
     "/v1/collab/{room}/state",
     response_class=Response,
-    responses={200: {"content": {YJS_UPDATE: {}}, "description": "The document as one Yjs update (v1)"}},
+    responses={200: {"content": {YJS_UPDATE: {}}, "description": "The document as one Yjs update (v1)"}, **COMMON},
     summary="The room's document as a binary Yjs update",
 )
 async def read_state(room: str, request: Request, principal: CurrentPrincipal) -> Response:
@@ -133,7 +135,7 @@ def _root(update: bytes, name: str, kind: str) -> Any:
     return doc.get(name, type=Array).to_py()
 
 
-@router.get("/v1/collab/{room}/content", summary="The room's text, map and array roots as JSON")
+@router.get("/v1/collab/{room}/content", summary="The room's text, map and array roots as JSON", responses=COMMON)
 async def read_content(
     room: str,
     request: Request,
@@ -163,6 +165,7 @@ async def read_content(
         "requestBody": {"required": True, "content": {YJS_UPDATE: {"schema": {"type": "string", "format": "binary"}}}}
     },
     summary="Apply a binary Yjs update to the room as the server",
+    responses=COMMON,
 )
 async def apply_update(room: str, request: Request, principal: CurrentPrincipal) -> Response:
     _valid_room(room)

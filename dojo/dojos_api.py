@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from pycrdt import Doc, Map, Text
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from crdt import MessageKind
 from dojo.chat import DojoChat
@@ -24,6 +24,7 @@ from dojo.docstore import room_key
 from dojo.live import DojoLive
 from dojo.metrics import CHAT_MESSAGES, DOJOS_CREATED
 from dojo.model import Dojo, Role, Status
+from dojo.openapi import COMMON, problem
 from dojo.sessions import DojoSessions
 from dojo.tickets import TicketSigner
 from runtime.auth import CurrentPrincipal
@@ -34,23 +35,24 @@ FILES_ROOT = "files"
 """The dojo document's layout: a Y.Map named `files`, path → Y.Text holding that file's content."""
 
 
-def _problem(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
-    }
-
-
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: _problem("Missing, invalid or expired access token."),
-    403: _problem("Not allowed: only the host moderates; kicked users stay out; a locked dojo takes no one new."),
-    404: _problem("No such dojo in your organization."),
-    409: _problem("The dojo has ended (`dojo-ended`), or the change conflicts with its state."),
-    422: _problem("Invalid fields: `errors` lists each one."),
-}
+_ERRORS = COMMON
 
 
 # -- bodies ---------------------------------------------------------------------------------------
+def _storable(value: str) -> str:
+    """Text PostgreSQL can store: no NUL character, no unpaired surrogate (JSON allows both)."""
+    if "\x00" in value:
+        raise ValueError("must not contain the NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("must be valid Unicode (it has an unpaired surrogate)") from exc
+    return value
+
+
+Text_ = Annotated[str, AfterValidator(_storable)]
+
+
 class DojoSettingsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     locked: bool = Field(default=False, description="No new participants may join.")
@@ -64,9 +66,9 @@ class DojoSettingsIn(BaseModel):
 
 class DojoCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=1, max_length=200, examples=["Kata: bowling score"])
+    title: Text_ = Field(min_length=1, max_length=200, examples=["Kata: bowling score"])
     poc_id: uuid.UUID | None = Field(default=None, description="The POC this dojo works on, if any.")
-    language: str | None = Field(default=None, min_length=1, max_length=64, examples=["Python"])
+    language: Text_ | None = Field(default=None, min_length=1, max_length=64, examples=["Python"])
     settings: DojoSettingsIn | None = None
 
 
@@ -84,7 +86,7 @@ class RoleIn(BaseModel):
 
 class ChatIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, description="The message (length limit: `POCDOJO_DOJO_CHAT_MAX_CHARS`).")
+    text: Text_ = Field(min_length=1, description="The message (length limit: `POCDOJO_DOJO_CHAT_MAX_CHARS`).")
 
 
 class TicketOut(BaseModel):
@@ -219,7 +221,7 @@ async def end_dojo(dojo_id: str, request: Request, principal: CurrentPrincipal) 
     summary="Join the dojo and get a short-lived ticket for its collab and signaling websockets",
     responses={
         **_ERRORS,
-        403: _problem("Kicked, locked, full, or waiting in the lobby (`dojo-lobby`: ask again once admitted)."),
+        403: problem("Kicked, locked, full, or waiting in the lobby (`dojo-lobby`: ask again once admitted)."),
     },
 )
 async def dojo_ticket(dojo_id: str, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
@@ -312,7 +314,7 @@ async def kick(dojo_id: str, user_id: str, request: Request, principal: CurrentP
     "/v1/dojos/{dojo_id}/messages",
     status_code=201,
     summary="Send a chat message: stored, then delivered live on every node's signaling sockets",
-    responses={**_ERRORS, 429: _problem("Chat rate limit; `Retry-After` says when to retry.")},
+    responses={**_ERRORS, 429: problem("Chat rate limit; `Retry-After` says when to retry.")},
 )
 async def send_message(dojo_id: str, body: ChatIn, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     chat: DojoChat = request.app.state.dojo_chat
