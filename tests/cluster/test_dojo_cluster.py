@@ -15,15 +15,20 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+import jsonschema_rs
 import jwt
 import pytest
 
 from crdt import CloseCode
+from dojo.messages import SERVER_MESSAGES
 from runtime.settings import Settings
 from tests.cluster.conftest import Cluster, Node
 from tests.conftest import serve_app
 from tests.dojo.conftest import User, sign_up
 from tests.jsclient import JsClient
+
+DOJO = jsonschema_rs.validator_for(SERVER_MESSAGES["dojo"])
+CHAT = jsonschema_rs.validator_for(SERVER_MESSAGES["chat"])
 
 
 @dataclass
@@ -212,6 +217,7 @@ async def test_chat_and_dojo_state_reach_signaling_sockets_on_every_node(cluster
         sent = await _call(n2, "POST", messages, member, json={"text": "oi, pessoal"})
         assert sent.status_code == 201, sent.text
         live = await h.next("chat", within=2.0)
+        CHAT.validate(live)
         assert live["message"] == sent.json()
         assert (await m.next("chat", within=2.0))["message"]["text"] == "oi, pessoal"  # the author's own copy
         sent = await _call(n1, "POST", messages, host, json={"text": "bem-vindo!"})
@@ -223,6 +229,7 @@ async def test_chat_and_dojo_state_reach_signaling_sockets_on_every_node(cluster
         event = await m.next("dojo", within=2.0)
         while event["reason"] != "role":
             event = await m.next("dojo", within=2.0)
+        DOJO.validate(event)
         roles = {p["user_id"]: p["role"] for p in event["dojo"]["participants"]}
         assert roles[_uid(member)] == "observer"
         randori = await _call(n1, "PATCH", f"/v1/dojos/{dojo}/settings", host, json={"randori_seconds": 60})
