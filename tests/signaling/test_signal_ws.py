@@ -319,3 +319,24 @@ async def test_local_peers_api_for_the_dojo_service(signal_server: SignalServer)
         assert await bob.closed() == (4403, "removed from the dojo")
         assert (await alice.next("peer-left"))["peer_id"] == bob.peer_id
     assert signal_server.hub.local_peers(key) == []
+
+
+async def test_metrics_count_messages_peers_and_refusals(signal_server: SignalServer) -> None:
+    import httpx
+
+    name = room()
+    async with (
+        SignalClient.connect(signal_server.url(name, "alice")) as alice,
+        SignalClient.connect(signal_server.url(name, "bob")) as bob,
+    ):
+        await alice.send({"type": "offer", "to": bob.peer_id, "sdp": OFFER_SDP})
+        await bob.next("offer")
+        await alice.send({"type": "bogus"})
+        await alice.next("error")
+        async with httpx.AsyncClient(base_url=signal_server.server.base) as http:
+            text = (await http.get("/metrics")).text
+    assert 'pocdojo_signal_messages_total{outcome="relayed",type="offer"}' in text
+    assert 'pocdojo_signal_messages_total{outcome="invalid",type="unknown"}' in text
+    assert 'pocdojo_signal_sent_total{type="welcome"}' in text
+    assert "pocdojo_signal_peers " in text and "pocdojo_signal_rooms " in text
+    assert "pocdojo_signal_turn_credentials_total" in text
