@@ -79,6 +79,10 @@ class BackplaneListener(Protocol):
         """This node's peers of `room`, as they should be registered."""
         ...
 
+    def local_peer_ids(self, room: str) -> set[str]:
+        """Every peer of this node that may be registered in `room` (its peers and those joining)."""
+        ...
+
 
 class Backplane(Protocol):
     node_id: str

@@ -79,7 +79,8 @@ class _Room:
     touched: dict[str, float] = field(default_factory=dict)
     """Peer id → when an event last added or removed it (for the reconciliation grace)."""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    joining: int = 0
+    joining: set[str] = field(default_factory=set)
+    """Ids of peers being admitted (registered in the registry, or about to be)."""
     watched: bool = False
     pending: list[RoomEvent] = field(default_factory=list)
 
@@ -159,7 +160,7 @@ class SignalHub:
         if room is None:
             room = self._rooms[room_key] = _Room(room_key)
             metrics.ROOMS.inc()
-        room.joining += 1
+        room.joining.add(info.peer_id)
         try:
             async with room.lock:
                 if not room.watched:
@@ -168,8 +169,8 @@ class SignalHub:
                 present = await self._backplane.join(room_key, info, self.config.max_peers)
                 return self._admit(room, info, present)
         finally:
-            room.joining -= 1
-            if room.joining == 0:
+            room.joining.discard(info.peer_id)
+            if not room.joining:
                 pending, room.pending = room.pending, []
                 for event in pending:
                     self._apply(room, event)
@@ -400,3 +401,7 @@ class SignalHub:
     def local_infos(self, room: str) -> list[PeerInfo]:
         found = self._rooms.get(room)
         return [] if found is None else [m.peer.info for m in found.local.values()]
+
+    def local_peer_ids(self, room: str) -> set[str]:
+        found = self._rooms.get(room)
+        return set() if found is None else set(found.local) | found.joining

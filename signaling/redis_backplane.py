@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
@@ -85,23 +86,38 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {1, live, reaped}
 """
 )
-# KEYS: room, nodes. ARGV: node, node_ttl_ms, room_ttl_ms, then peer_id, entry pairs of the node's peers.
+# KEYS: room, nodes. ARGV: node, node_ttl_ms, room_ttl_ms, JSON list of the ids of the node's peers that
+# may be registered (its peers and those joining), then peer_id, entry pairs of the node's peers.
 SYNC_LUA = (
     _REAP
     + _NOW
     + """
 redis.call('HSET', KEYS[2], ARGV[1], now + tonumber(ARGV[2]))
 local live, reaped = reap(KEYS[1], KEYS[2], now)
+local keep = {}
+for _, id in ipairs(cjson.decode(ARGV[4])) do
+  keep[id] = true
+end
+local current, stale = {}, {}
+for _, value in ipairs(live) do
+  local entry = cjson.decode(value)
+  if entry['node'] == ARGV[1] and not keep[entry['peer_id']] then
+    redis.call('HDEL', KEYS[1], entry['peer_id'])
+    stale[#stale + 1] = value
+  else
+    current[#current + 1] = value
+  end
+end
 local added = {}
-for i = 4, #ARGV, 2 do
+for i = 5, #ARGV, 2 do
   if redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) == 1 then
     added[#added + 1] = ARGV[i + 1]
   end
 end
-if #ARGV >= 4 then
+if #ARGV >= 5 then
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
 end
-return {live, reaped, added}
+return {current, reaped, added, stale}
 """
 )
 # KEYS: nodes. ARGV: node, node_ttl_ms. Also forgets nodes dead for over an hour.
@@ -120,7 +136,8 @@ return 1
 """
 )
 
-OpKind = Literal["publish", "hset", "hdel", "sync", "beat"]
+OpKind = Literal["join", "publish", "hset", "hdel", "sync", "beat"]
+JOIN_TIMEOUT_SECONDS = 5.0
 
 
 @dataclass
@@ -130,6 +147,9 @@ class _Op:
     data: bytes = b""
     peer_id: str = ""
     peers: list[PeerInfo] = field(default_factory=list)
+    keep: list[str] = field(default_factory=list)
+    limit: int = 0
+    result: asyncio.Future[Any] | None = None
 
 
 class RedisBackplane:
@@ -216,16 +236,17 @@ class RedisBackplane:
             log.error("signaling: unsubscribing failed", exc_info=task.exception())
 
     async def join(self, room: str, peer: PeerInfo, limit: int) -> list[PeerInfo]:
+        # Through the writer, in order with the heartbeat's syncs: a sync queued before this join
+        # cannot drop the new entry as stale, one queued after it knows the peer is joining.
+        unavailable = "the signaling registry (Redis) is unreachable; retry shortly"
         if not self._connected:
-            raise BackplaneUnavailable("the signaling registry (Redis) is unreachable; retry shortly")
+            raise BackplaneUnavailable(unavailable)
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         try:
-            result: Any = await self._scripts["join"](
-                keys=[self._room_key(room), self._nodes_key],
-                args=[self.node_id, self._node_ttl_ms, self._room_ttl_ms, peer.peer_id, peer.to_json(), limit],
-            )
-        except _DOWN as exc:
-            self._lost(exc)
-            raise BackplaneUnavailable("the signaling registry (Redis) is unreachable; retry shortly") from exc
+            self._queue.put_nowait(_Op("join", room, peer.to_json(), peer.peer_id, limit=limit, result=done))
+            result = await asyncio.wait_for(done, JOIN_TIMEOUT_SECONDS)
+        except (asyncio.QueueFull, TimeoutError) as exc:
+            raise BackplaneUnavailable(unavailable) from exc
         admitted, live, reaped = int(result[0]), self._infos(result[1]), self._infos(result[2])
         self._reaped(room, reaped)
         if not admitted:
@@ -366,7 +387,8 @@ class RedisBackplane:
         ops = [_Op("beat")]
         for room in sorted(self._watched):
             peers = listener.local_infos(room) if listener is not None else []
-            ops.append(_Op("sync", room, peers=peers))
+            keep = sorted(listener.local_peer_ids(room)) if listener is not None else []
+            ops.append(_Op("sync", room, peers=peers, keep=keep))
         for op in ops:
             try:
                 self._queue.put_nowait(op)
@@ -383,20 +405,36 @@ class RedisBackplane:
             while len(batch) < 256 and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             if not self._connected:
-                continue  # registry writes are redone by the heartbeat; relays already answered
+                self._fail(batch)  # registry writes are redone by the heartbeat; relays already answered
+                continue
             pipe = client.pipeline(transaction=False)
-            for op in batch:
-                await self._add(pipe, op)
             try:
+                for op in batch:
+                    await self._add(pipe, op)
                 results = await pipe.execute(raise_on_error=False)
             except _DOWN as exc:
                 self._lost(exc)
+                self._fail(batch)
                 continue
+            except BaseException:
+                self._fail(batch)
+                raise
             for op, result in zip(batch, results, strict=True):
-                if isinstance(result, Exception):
+                if op.result is not None:
+                    if isinstance(result, Exception):
+                        op.result.set_exception(BackplaneUnavailable(f"the signaling registry failed: {result}"))
+                    elif not op.result.done():
+                        op.result.set_result(result)
+                elif isinstance(result, Exception):
                     log.warning("signaling: Redis %s failed: %s", op.kind, result)
                 elif op.kind == "sync":
                     self._synced(op, result)
+
+    @staticmethod
+    def _fail(batch: list[_Op]) -> None:
+        for op in batch:
+            if op.result is not None and not op.result.done():
+                op.result.set_exception(BackplaneUnavailable("the signaling registry (Redis) is unreachable"))
 
     async def _add(self, pipe: Any, op: _Op) -> None:
         if op.kind == "publish":
@@ -405,17 +443,26 @@ class RedisBackplane:
             pipe.hset(self._room_key(op.room), op.peer_id, op.data)
         elif op.kind == "hdel":
             pipe.hdel(self._room_key(op.room), op.peer_id)
+        elif op.kind == "join":
+            await self._scripts["join"](
+                keys=[self._room_key(op.room), self._nodes_key],
+                args=[self.node_id, self._node_ttl_ms, self._room_ttl_ms, op.peer_id, op.data, op.limit],
+                client=pipe,
+            )
         elif op.kind == "beat":
             # With a pipeline the script call only queues EVALSHA (redis-py loads it on execute).
             await self._scripts["beat"](keys=[self._nodes_key], args=[self.node_id, self._node_ttl_ms], client=pipe)
         else:
-            args: list[Any] = [self.node_id, self._node_ttl_ms, self._room_ttl_ms]
+            args: list[Any] = [self.node_id, self._node_ttl_ms, self._room_ttl_ms, orjson.dumps(op.keep)]
             for peer in op.peers:
                 args += [peer.peer_id, peer.to_json()]
             await self._scripts["sync"](keys=[self._room_key(op.room), self._nodes_key], args=args, client=pipe)
 
     def _synced(self, op: _Op, result: Any) -> None:
         live, reaped, added = self._infos(result[0]), self._infos(result[1]), self._infos(result[2])
+        for stale in self._infos(result[3]):
+            # A peer of ours that left while Redis was away: its removal never reached the registry.
+            log.info("signaling: removed stale peer %s of room %s", stale.peer_id, op.room)
         self._reaped(op.room, reaped)
         for peer in added:
             # This node's peer had vanished from the registry (Redis restarted, or this node was

@@ -9,7 +9,7 @@ import uuid
 
 from tests.cluster.conftest import wait_for
 from tests.signaling.client import SignalClient
-from tests.signaling.conftest import Cluster, cluster_signal_url, start_signal_nodes
+from tests.signaling.conftest import SIGNAL_ENV, Cluster, cluster_signal_url, start_signal_nodes
 
 SDP = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
 
@@ -158,3 +158,29 @@ async def _offer(sender: SignalClient, receiver: SignalClient) -> bool:
     except AssertionError:
         return False
     return True
+
+
+async def test_a_peer_that_left_while_its_node_was_cut_off_from_redis_does_not_linger(cluster: Cluster) -> None:
+    link = await cluster.proxy(cluster.redis.address)
+    node1 = (await start_signal_nodes(cluster, 1))[0]
+    node2 = cluster.node("node2", redis_url=cluster.redis.url_via(link.address), settings=SIGNAL_ENV)
+    await cluster.start(node2)
+    name = room()
+    async with (
+        SignalClient.connect(cluster_signal_url(cluster, node1, name, "alice")) as alice,
+        SignalClient.connect(cluster_signal_url(cluster, node2, name, "bob")) as bob,
+    ):
+        async with SignalClient.connect(cluster_signal_url(cluster, node2, name, "bob2")) as bob2:
+            await wait_for(lambda: len(alice.of_type("peer-joined")) == 2, 10, "alice hears of bob and bob2")
+            link.cut()  # node2 loses Redis: bob2's departure cannot reach the registry or node1
+        await asyncio.sleep(0.3)
+        link.heal()
+        # node2 drops bob2's stale entry once reconnected; node1 reconciles with the registry.
+        await wait_for(
+            lambda: [m["peer_id"] for m in alice.of_type("peer-left")] == [bob2.peer_id], 15, "alice hears bob2 left"
+        )
+        assert alice.of_type("peer-left")[0]["reason"] == "gone"  # found by reconciliation
+        async with SignalClient.connect(cluster_signal_url(cluster, node1, name, "carol")) as carol:
+            assert {p["user_id"] for p in carol.welcome["peers"]} == {"alice", "bob"}
+        await alice.send({"type": "offer", "to": bob.peer_id, "sdp": SDP})
+        assert (await bob.next("offer"))["from"] == alice.peer_id
