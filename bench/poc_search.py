@@ -15,8 +15,9 @@ HTTP/1.1 keep-alive client so that the load generator costs as little CPU as pos
 machine with the server and PostgreSQL).
 
 "PostgreSQL alone" runs the same shapes with the same random draws through the service's own code
-(`poc_api.search.run` inside `Database.tenant_tx`: transaction, tenant context, the statement(s),
-commit), with a pool of `--pool` connections like the service's and `--clients` callers at once. The
+(`poc_api.search.run`: `Database.tenant_fetch`, one statement that sets the tenant context and
+searches, on a pool with the service's session settings), with a pool of `--pool` connections like the
+service's and `--clients` callers at once. The
 ratio column is HTTP time / PostgreSQL time for the same shape and percentile.
 
 The machine may be shared: CPU used per request by our processes (the POC service, PostgreSQL, this
@@ -53,7 +54,7 @@ sys.path.insert(0, str(REPO))
 
 from deploy.local import EmbeddedEnvironment  # noqa: E402
 from poc_api import cursor as cursors  # noqa: E402
-from poc_api.search import SearchParams, run  # noqa: E402
+from poc_api.search import SERVER_SETTINGS, SearchParams, run  # noqa: E402
 from runtime.embedded_pg import free_port  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
@@ -366,14 +367,14 @@ async def pg_shape(shape: str, dsn: str, tenants: list[Tenant], args: argparse.N
     from runtime.db import Database
 
     rngs = [random.Random(f"{args.seed}-{shape}-{i}") for i in range(args.clients)]
-    async with Database(dsn, min_size=args.pool, max_size=args.pool) as db:  # the service's pool size
+    # The service's pool size and session settings.
+    async with Database(dsn, min_size=args.pool, max_size=args.pool, server_settings=SERVER_SETTINGS) as db:
 
         async def one(index: int) -> bool:
             rng = rngs[index]
             tenant = rng.choice(tenants)
             _, params = draw(shape, rng, tenant)
-            async with db.tenant_tx(tenant.tenant_id) as conn:
-                await run(conn, params)
+            await run(db, tenant.tenant_id, params)
             return True
 
         return await closed_loop(args.clients, args.duration, args.warmup, one, meter)

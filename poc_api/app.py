@@ -8,12 +8,29 @@ from fastapi import FastAPI
 
 from poc_api.api import router
 from poc_api.schemas import Problem
+from poc_api.search import SERVER_SETTINGS
 from poc_api.service import PocService
 from poc_api.token_cache import CachedVerifier
 from runtime.auth import verifier_startup
+from runtime.db import Database
 from runtime.http import create_service_app
-from runtime.resources import database_startup
 from runtime.settings import Settings
+
+
+async def database_startup(app: FastAPI, stack: AsyncExitStack) -> None:
+    """`runtime.resources.database_startup` with the POC service's session defaults (`SERVER_SETTINGS`):
+    the asyncpg pool as `app.state.db` (closed at shutdown), reported in /readyz."""
+    settings: Settings = app.state.settings
+    db = Database(
+        settings.require_database_url(),
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        command_timeout=settings.db_command_timeout,
+        server_settings=SERVER_SETTINGS,
+    )
+    await stack.enter_async_context(db)
+    app.state.db = db
+    app.state.readiness.append(("postgres", db.ping))
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -29,7 +29,7 @@ import asyncpg
 
 from poc_api.cursor import Position
 from poc_api.validation import search_words
-from runtime.db import Connection
+from runtime.db import Database
 
 SORTS = ("-created_at", "created_at", "-name", "name", "relevance")
 TEXT_C = '::text COLLATE "C"'
@@ -56,16 +56,17 @@ TEXT_MATCH = """words AS (
     SELECT n, term, max(points) AS points FROM (
         SELECT keys.n, v.term,
                CASE keys.edits + v.edits WHEN 0 THEN 10 WHEN 1 THEN 6 WHEN 2 THEN 5 ELSE 3 END AS points
-        FROM keys JOIN poc.search_vocabulary v ON v.key = keys.key
+        FROM keys JOIN poc.search_vocabulary v ON v.tenant_id = {tenant} AND v.key = keys.key
         UNION ALL
         SELECT words.n, v.term, 7
-        FROM words JOIN poc.search_vocabulary v ON v.key > words.w AND v.key < words.w_end
+        FROM words JOIN poc.search_vocabulary v
+             ON v.tenant_id = {tenant} AND v.key > words.w AND v.key < words.w_end
         WHERE v.edits = 0 AND char_length(words.w) >= 3
     ) AS matched
     GROUP BY n, term
 ), hits AS (
     SELECT p.poc_id, p.created_at, t.n, max(t.points * CASE WHEN p.in_name THEN 2 ELSE 1 END) AS points
-    FROM terms t JOIN poc.search_postings p ON p.term = t.term
+    FROM terms t JOIN poc.search_postings p ON p.tenant_id = {tenant} AND p.term = t.term
     GROUP BY p.poc_id, p.created_at, t.n
 ), ranked AS (
     SELECT poc_id, created_at, sum(points)::int AS score FROM hits
@@ -133,20 +134,31 @@ class SearchParams:
         )
 
 
+TENANT = "$1::uuid"
+"""The tenant id: the first parameter of every search statement (`runtime.db.tenant_statement`)."""
+
+
 @dataclass
 class _Builder:
     args: list[Any] = field(default_factory=list)
+    first: int = 2
+    """`$1` is the tenant id, given by the caller."""
 
     def arg(self, value: Any, cast: str = "") -> str:
         self.args.append(value)
-        return f"${len(self.args)}{cast}"
+        return f"${len(self.args) + self.first - 1}{cast}"
 
 
 def build(params: SearchParams) -> tuple[str, list[Any]]:
-    """The statement and its arguments. Columns: doc (text), score, created_at, id, name_key.
+    """The statement and its arguments after the tenant id (`$1`). Columns: doc (text), score,
+    created_at, id, name_key.
 
     Two stages: `page` finds the sort keys of the rows to serve (for a text search from the postings
     alone when no filter needs the POC row), then only those rows are read and turned into JSON.
+
+    Every table is also compared with `tenant_id = $1` although row-level security already restricts it:
+    this gives the planner the tenant as a parameter (see `runtime.db.tenant_statement`), and it lets
+    each index be searched from the tenant prefix directly.
     """
     b = _Builder()
     where: list[str] = []
@@ -157,6 +169,7 @@ def build(params: SearchParams) -> tuple[str, list[Any]]:
         words, keys, edits = query_keys(params.q)
         ctes.append(
             TEXT_MATCH.format(
+                tenant=TENANT,
                 q=b.arg(params.q),
                 given_words=b.arg(words, "::text[]"),
                 given_keys=b.arg(keys, "::text[]"),
@@ -170,7 +183,7 @@ def build(params: SearchParams) -> tuple[str, list[Any]]:
             or params.owner_id is not None
             or not (created_sort or params.sort == "relevance")
         ):
-            source += " JOIN poc.pocs c ON c.id = r.poc_id"
+            source += f" JOIN poc.pocs c ON c.tenant_id = {TENANT} AND c.id = r.poc_id"
             name_key = "c.name_key"
         else:
             name_key = "NULL::text"
@@ -178,14 +191,16 @@ def build(params: SearchParams) -> tuple[str, list[Any]]:
         # The first tag drives the scan, in creation order, from the poc_tags index.
         source = "poc.poc_tags t"
         if params.language is not None or params.owner_id is not None:
-            source += " JOIN poc.pocs c ON c.tenant_id = t.tenant_id AND c.id = t.poc_id"
+            source += f" JOIN poc.pocs c ON c.tenant_id = {TENANT} AND c.id = t.poc_id"
+        where.append(f"t.tenant_id = {TENANT}")
         where.append(f"t.tag = {b.arg(tags.pop(0), TEXT_C)}")
         score, created, ident, name_key = "0", "t.created_at", "t.poc_id", "NULL::text"
     else:
         source = "poc.pocs c"
+        where.append(f"c.tenant_id = {TENANT}")
         score, created, ident, name_key = "0", "c.created_at", "c.id", "c.name_key"
     for tag in tags:
-        probe = f"SELECT 1 FROM poc.poc_tags x WHERE x.poc_id = {ident} AND x.tag = "  # noqa: S608 - a column name
+        probe = f"SELECT 1 FROM poc.poc_tags x WHERE x.tenant_id = {TENANT} AND x.poc_id = {ident} AND x.tag = "  # noqa: S608 - column names
         where.append(f"EXISTS ({probe}{b.arg(tag, TEXT_C)})")
     if params.language is not None:
         where.append(f"c.language = {b.arg(params.language, '::text')}")
@@ -224,27 +239,25 @@ def build(params: SearchParams) -> tuple[str, list[Any]]:
         [
             "WITH " + ",\n".join(ctes),
             f"SELECT {DOCUMENT}::text AS doc, page.score, c.created_at, c.id, c.name_key",
-            "FROM page JOIN poc.pocs c ON c.id = page.id",
+            f"FROM page JOIN poc.pocs c ON c.tenant_id = {TENANT} AND c.id = page.id",
             f"ORDER BY {', '.join(f'{k} {direction}' for k in outer)}",
         ]
     )
     return sql, b.args
 
 
-GENERIC_PLAN = "SET LOCAL plan_cache_mode = force_generic_plan"
-"""Text searches and cursor pages are planned once per connection, not on every call. Their plans do
-not depend on the parameter values (words arrive as arrays, keyset bounds drive the same index), yet
-PostgreSQL's heuristic keeps re-planning them (~0.7 ms for a text search, half its cost; ~0.25 ms for
-a page). Other searches already get a cached plan. The setting ends with the transaction."""
+SERVER_SETTINGS = {"plan_cache_mode": "force_generic_plan"}
+"""Session defaults of the POC service's connections: statements are planned once per connection
+(generic plans), not on every call. Search plans do not depend on the parameter values (words arrive as
+arrays, the tenant and keyset bounds drive the same indexes), and they could not use the values anyway:
+the tenant context is only set while the statement runs. Re-planning cost ~0.7 ms per text search
+(half its cost) and ~0.25 ms per page."""
 
 
-async def run(conn: Connection, params: SearchParams) -> list[asyncpg.Record]:
-    """Run a search in the caller's (tenant) transaction: rows as `build` describes them."""
+async def run(db: Database, tenant_id: uuid.UUID | str, params: SearchParams) -> list[asyncpg.Record]:
+    """Run a search for a tenant: one statement, one round trip; rows as `build` describes them."""
     sql, args = build(params)
-    if params.q or params.position is not None:
-        await conn.execute(GENERIC_PLAN)
-    rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
-    return rows
+    return await db.tenant_fetch(tenant_id, sql, *args)
 
 
 def cursor_key(sort: str, row: Any) -> tuple[int | str | uuid.UUID, ...]:

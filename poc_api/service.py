@@ -1,6 +1,8 @@
 """POC business logic: create, read, change, delete and search, each in one tenant transaction.
 
-Everything runs inside `Database.tenant_tx(principal.tenant_id)`: row-level security decides which
+Everything runs with the caller's tenant context — `Database.tenant_tx(principal.tenant_id)`, or for a
+search (one read-only statement) `Database.tenant_fetch`, the same context set inside the statement
+in a single round trip: row-level security decides which
 rows exist for the caller, so another tenant's POC is simply not found (404) and no query here filters
 by tenant on its own authority. Within the tenant, anyone reads; only the owner or an admin changes
 or deletes (403 otherwise). Every change writes its event to `poc.outbox` in the same transaction
@@ -206,8 +208,7 @@ class PocService:
 
     async def search(self, principal: Principal, params: SearchParams) -> Page:
         """One page of a search, with the cursor of the next page."""
-        async with self.db.tenant_tx(principal.tenant_id) as conn:
-            rows = await run(conn, params)
+        rows = await run(self.db, principal.tenant_id, params)
         next_cursor = None
         if len(rows) > params.limit:
             rows = rows[: params.limit]

@@ -1,0 +1,104 @@
+"""A search is one statement that sets the tenant context itself (`Database.tenant_fetch`): it must
+answer exactly what the same SQL answers inside a `tenant_tx` transaction, for every query shape, on a
+pool of ONE connection where tenants interleave and generic plans made for one tenant serve the other."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from poc_api import cursor as cursors
+from poc_api.search import SERVER_SETTINGS, SearchParams, build, cursor_key, run
+from runtime.db import Database
+from tests.foundation.conftest import Account
+from tests.poc.conftest import PocHarness, poc_fields, subject
+
+WORDS = ("pagamentos", "kubernetes", "fraudes", "integração")
+LANGUAGES = ("Python", "Go", "Java")
+TAGS = ("payments", "pix", "kafka")
+
+
+async def _catalogue(pocs: PocHarness, account: Account, size: int, label: str) -> None:
+    for n in range(size):
+        await pocs.create(
+            account,
+            **poc_fields(
+                n,
+                name=f"{label} {WORDS[n % 4]} {n}",
+                description=f"Prova sobre {WORDS[(n + 1) % 4]} e {WORDS[(n + 2) % 4]}",
+                language=LANGUAGES[n % 3],
+                tags=[TAGS[n % 3], TAGS[(n + 1) % 3]] if n % 2 else [TAGS[n % 3]],
+            ),
+        )
+
+
+def _searches(owner: str) -> list[SearchParams]:
+    since = datetime.now(UTC) - timedelta(days=1)
+    return [
+        SearchParams(q="pagamentos", sort="relevance"),
+        SearchParams(q="kubernets fraude", sort="relevance"),  # typo and prefix
+        SearchParams(q="integracao", sort="-created_at", limit=3),
+        SearchParams(q="pagamentos", sort="name"),
+        SearchParams(language="Go"),
+        SearchParams(language="Python", sort="name", limit=4),
+        SearchParams(tags=("pix",)),
+        SearchParams(tags=("pix", "payments"), sort="created_at"),
+        SearchParams(q="pagamentos", language="Python", tags=("payments",), created_from=since, sort="relevance"),
+        SearchParams(owner_id=owner, sort="-name", limit=5),
+        SearchParams(sort="name", limit=2),
+        SearchParams(limit=3),
+    ]
+
+
+def _next_page(params: SearchParams, rows: list[Any]) -> SearchParams | None:
+    """The same search from the position after its page's last row (as the API pages)."""
+    if len(rows) <= params.limit:
+        return None
+    key = cursor_key(params.sort, rows[params.limit - 1])
+    print_ = cursors.fingerprint(params.fingerprint_parts())
+    position = cursors.decode(cursors.encode(params.sort, print_, key), params.sort, print_)
+    return SearchParams(**{**params.__dict__, "position": position})
+
+
+async def test_one_statement_answers_what_the_transaction_answers(pocs: PocHarness) -> None:
+    a = await pocs.tenant()
+    b = await pocs.tenant()
+    await _catalogue(pocs, a, 14, "Alfa")
+    await _catalogue(pocs, b, 9, "Beta")
+    searches = [(a, p) for p in _searches(subject(a))] + [(b, p) for p in _searches(subject(b))]
+    async with Database(pocs.database.service, min_size=1, max_size=1, server_settings=SERVER_SETTINGS) as db:
+        # What the same statements answer inside a tenant transaction (context set before they run).
+        expected: list[list[str]] = []
+        pages: list[tuple[Account, SearchParams]] = []
+        for account, params in searches:
+            sql, args = build(params)
+            async with db.tenant_tx(account.tenant_id) as conn:
+                rows = await conn.fetch(sql, account.tenant_id, *args)
+            expected.append([row["doc"] for row in rows])
+            follow = _next_page(params, rows)
+            if follow is not None:
+                pages.append((account, follow))
+        for account, params in pages:
+            sql, args = build(params)
+            async with db.tenant_tx(account.tenant_id) as conn:
+                expected.append([row["doc"] for row in await conn.fetch(sql, account.tenant_id, *args)])
+        searches += pages
+        assert len(pages) >= 4, "the catalogue should make several searches span pages"
+        assert all(expected), "every search should find something"
+
+        async def one(account: Account, params: SearchParams) -> list[str]:
+            await asyncio.sleep(0)
+            return [row["doc"] for row in await run(db, account.tenant_id, params)]
+
+        # Three rounds, tenants interleaved on the single connection, in both orders.
+        for order in (1, -1, 1):
+            got = await asyncio.gather(*(one(account, params) for account, params in searches[::order]))
+            assert got == expected[::order]
+        ids = {account.tenant_id: {poc["id"] for poc in await pocs.search_all(account)} for account in (a, b)}
+        for (account, _), docs in zip(searches, expected, strict=True):
+            assert {json.loads(doc)["id"] for doc in docs} <= ids[account.tenant_id]
+        async with db.global_tx() as conn:
+            assert await conn.fetchval("SELECT current_setting('app.tenant_id', true)") in (None, "")
+            assert await conn.fetchval("SELECT count(*) FROM poc.pocs") == 0
