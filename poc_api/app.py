@@ -10,7 +10,6 @@ from poc_api.api import router
 from poc_api.schemas import Problem
 from poc_api.search import SERVER_SETTINGS
 from poc_api.service import PocService
-from poc_api.token_cache import CachedVerifier
 from runtime.auth import verifier_startup
 from runtime.db import Database
 from runtime.http import create_service_app
@@ -35,18 +34,17 @@ async def database_startup(app: FastAPI, stack: AsyncExitStack) -> None:
 
 def create_app(settings: Settings) -> FastAPI:
     """The POC catalogue service: database pool, token verifier (issuer's JWKS over HTTP, verified tokens
-    memoized briefly: `poc_api.token_cache`), routes."""
+    memoized briefly: `runtime.auth.VerifiedTokens`), routes."""
 
     async def poc_startup(app: FastAPI, stack: AsyncExitStack) -> None:
         app.state.pocs = PocService(app.state.db)
-        app.state.verifier = CachedVerifier(app.state.verifier)
 
     app = create_service_app(
         service="poc",
         title="POC Dojo catalogue",
         description="Register, change, delete and search the tenant's proofs of concept (API.md §POCs).",
         settings=settings,
-        startup=[database_startup, verifier_startup(), poc_startup],
+        startup=[database_startup, verifier_startup(memoize=True), poc_startup],
     )
     app.include_router(router)
     _publish_problem_schema(app)

@@ -2,14 +2,27 @@
 
 `require_principal` is a FastAPI dependency: it reads `Authorization: Bearer`, verifies the token,
 records the tenant for logs, and answers 401 problem+json otherwise. The verifier is created by
-`build_verifier(settings)` and kept on `app.state.verifier` by the service's startup step.
+`verifier_startup()` and kept on `app.state.verifier` by the service's startup step.
+
+`VerifiedTokens` is a short-lived memo of verified access tokens in front of the verifier, for any
+service (`verifier_startup(memoize=True)`). A client sends the same access token with every request for
+up to its lifetime (15 minutes by default), and verifying it (RS256 signature, claims) is the largest
+fixed cost of a small request. The memo remembers the principal of a token it verified, keyed by the
+exact token text (the same bytes carry the same signature, so nothing weaker than the original check is
+trusted), for at most `ttl_seconds` and never past the token's own `exp` — no leeway on a hit: a token
+whose expiry is near goes back to the full verifier, which applies the configured leeway itself. It is
+bounded (the least recently used entries go first) and per process; failures are never remembered.
+What a memo cannot see: a signing key withdrawn from the issuer's JWKS stops verifying *new* tokens at
+once, but tokens already verified keep working for at most `ttl_seconds` more.
 """
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import httpx
 from fastapi import Depends, FastAPI, Request
@@ -34,6 +47,8 @@ __all__ = [
     "Principal",
     "TokenError",
     "TokenVerifier",
+    "VerifiedTokens",
+    "Verifier",
     "authenticate_token",
     "require_principal",
     "require_role",
@@ -42,6 +57,54 @@ __all__ = [
 ]
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from POST /v1/auth/token (or Cognito).")
+
+
+class Verifier(Protocol):
+    """What `require_principal` needs: `TokenVerifier`, or `VerifiedTokens` in front of it."""
+
+    async def verify(self, token: str) -> Principal: ...
+
+
+class VerifiedTokens:
+    """A bounded memo of verified tokens in front of a verifier: same `verify` contract (module docstring).
+
+    The wrapped verifier keeps its own lifecycle (`verifier_startup` closes it at shutdown).
+    """
+
+    def __init__(
+        self,
+        inner: Verifier,
+        *,
+        max_entries: int = 4096,
+        ttl_seconds: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if max_entries < 1 or ttl_seconds <= 0:
+            raise ValueError("max_entries must be at least 1 and ttl_seconds positive")
+        self.inner = inner
+        self.max_entries = max_entries
+        self.ttl_seconds = ttl_seconds
+        self._clock = clock
+        self._entries: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+
+    async def verify(self, token: str) -> Principal:
+        """The token's principal: from the memo if verified less than `ttl_seconds` ago and unexpired."""
+        now = self._clock()
+        entry = self._entries.get(token)
+        if entry is not None:
+            principal, verified_at = entry
+            if now - verified_at < self.ttl_seconds and now < principal.expires_at:
+                self._entries.move_to_end(token)
+                return principal
+            del self._entries[token]
+        principal = await self.inner.verify(token)
+        self._entries[token] = (principal, now)
+        if len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+        return principal
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 def verifier_config(settings: Settings) -> VerifierConfig:
@@ -56,11 +119,15 @@ def verifier_config(settings: Settings) -> VerifierConfig:
 
 def verifier_startup(
     local_jwks: Callable[[], Mapping[str, Any]] | None = None,
+    *,
+    memoize: bool = False,
 ) -> Callable[[FastAPI, AsyncExitStack], Any]:
     """A startup step that puts a TokenVerifier on `app.state.verifier`.
 
     `local_jwks` is given when the issuer runs in the same process (dev mode, tests): keys are then
-    read directly instead of over HTTP. Otherwise the JWKS URL from settings is fetched.
+    read directly instead of over HTTP. Otherwise the JWKS URL from settings is fetched. With
+    `memoize`, the verifier sits behind a `VerifiedTokens` memo (for request/response services; a
+    service that keeps the `TokenVerifier` itself, e.g. to re-check long-lived connections, leaves it off).
     """
 
     async def start(app: FastAPI, stack: AsyncExitStack) -> None:
@@ -73,12 +140,12 @@ def verifier_startup(
             source = HttpJwksSource(settings.jwks_url, client=client)
         verifier = TokenVerifier(verifier_config(settings), source)
         stack.push_async_callback(verifier.aclose)
-        app.state.verifier = verifier
+        app.state.verifier = VerifiedTokens(verifier) if memoize else verifier
 
     return start
 
 
-async def authenticate_token(verifier: TokenVerifier, token: str) -> Principal:
+async def authenticate_token(verifier: Verifier, token: str) -> Principal:
     try:
         principal = await verifier.verify(token)
     except TokenError as exc:
@@ -99,7 +166,7 @@ async def require_principal(
         )
     if credentials.scheme.lower() != "bearer":
         raise Unauthorized("Only Bearer tokens are accepted.", code="invalid_request")
-    verifier: TokenVerifier = request.app.state.verifier
+    verifier: Verifier = request.app.state.verifier
     return await authenticate_token(verifier, credentials.credentials)
 
 
