@@ -340,3 +340,20 @@ async def test_metrics_count_messages_peers_and_refusals(signal_server: SignalSe
     assert 'pocdojo_signal_sent_total{type="welcome"}' in text
     assert "pocdojo_signal_peers " in text and "pocdojo_signal_rooms " in text
     assert "pocdojo_signal_turn_credentials_total" in text
+
+
+async def test_a_bearer_connection_closes_with_4401_when_the_token_expires(signal_server: SignalServer) -> None:
+    import httpx
+    import jwt
+
+    async with httpx.AsyncClient(base_url=signal_server.server.base, timeout=30) as http:
+        user = await signal_server.server.user(http)
+    assert signal_server.server.app is not None
+    keys = signal_server.server.app.apps[0].state.keys  # the identity service's signing keys
+    claims = jwt.decode(user.access_token, options={"verify_signature": False})
+    now = int(time.time())
+    short = keys.sign({**claims, "iat": now, "nbf": now, "exp": now + 2, "jti": uuid.uuid4().hex})
+    async with SignalClient.connect(signal_server.bare_url(room()), headers={"Authorization": f"Bearer {short}"}) as c:
+        code, reason = await c.closed(within=6)
+    assert code == 4401 and reason is not None and "expired" in reason
+    assert time.time() >= now + 2
