@@ -140,10 +140,15 @@ async def test_end_snapshots_edits_made_on_every_node(cluster: Cluster, identity
             await b.insert(0, f"b{i};", file="tests.py")
         await b.insert(0, "# both\n", file="shared.py")
         final = {}
-        for path in ("shared.py", "tests.py"):
-            text = await b.get_text(file=path)
-            await a.wait_text(text, file=path)
-            final[path] = text
+        for path, tokens in (("shared.py", [f"a{i};" for i in range(20)] + ["# both"]), ("tests.py", ["b19;"])):
+            deadline = time.monotonic() + 10
+            while True:
+                text_a, text_b = await a.get_text(file=path), await b.get_text(file=path)
+                if text_a == text_b and all(token in text_a for token in tokens):
+                    break
+                assert time.monotonic() < deadline, (path, text_a, text_b)
+                await asyncio.sleep(0.05)
+            final[path] = text_a
         # Ended through node2, the node that did not hold the host's edits first.
         ended = await _call(n2, "POST", f"/v1/dojos/{dojo}/end", host)
         assert ended.status_code == 200, ended.text
