@@ -173,6 +173,18 @@ class DojoLive(Authorizer):
         if not conns:
             del self._channels[key]
 
+    def peer_joined(self, key: str, peer: PeerLike) -> None:
+        """A signaling socket joined `key`: send it the dojo's current state (after its welcome)."""
+        dojo = self._dojos.get(key)
+        if dojo is None:
+            return
+        if not dojo.active:
+            peer.close(CloseCode.NOT_FOUND, "the dojo has ended")
+        elif not dojo.may_connect(peer.user_id):
+            peer.close(CloseCode.FORBIDDEN, _refusal(dojo, peer.user_id))
+        else:
+            peer.send_json({"type": "dojo", "reason": "welcome", "dojo": dojo.to_json()})
+
     def state(self, tenant_id: str, dojo_id: str) -> Dojo | None:
         return self._dojos.get(room_key(tenant_id, dojo_id))
 

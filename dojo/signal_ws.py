@@ -23,6 +23,7 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 
 from fastapi import FastAPI
@@ -105,6 +106,7 @@ def install_signal_routes(app: FastAPI) -> None:
             tickets=app.state.tickets,
             authorizer=app.state.authorizer,
             hub=app.state.signal_hub,
+            on_joined=getattr(getattr(app.state, "dojo_live", None), "peer_joined", None),
         )
         await endpoint(websocket)
 
@@ -145,7 +147,9 @@ class SignalEndpoint:
         tickets: TicketSigner,
         authorizer: Authorizer,
         hub: SignalHub,
+        on_joined: Callable[[str, Peer], None] | None = None,
     ) -> None:
+        self.on_joined = on_joined
         self.settings = settings
         self.verifier = verifier
         self.tickets = tickets
@@ -185,6 +189,8 @@ class SignalEndpoint:
             await websocket.send_json({"type": "error", "code": refusal.code, "detail": refusal.reason})
             await websocket.close(code=refusal.close_code, reason=refusal.reason[:120])
             return
+        if self.on_joined is not None:
+            self.on_joined(room_key(who.tenant_id, room), peer)  # e.g. the dojo's current state
         await self._run(websocket, peer, who)
 
     async def _refuse(self, websocket: WebSocket, code: int, name: str, reason: str) -> None:

@@ -434,3 +434,47 @@ async def test_a_bearer_connection_closes_when_its_token_expires(
         assert code == CloseCode.UNAUTHORIZED
         # Closed because the token expired: not before its `exp`, and soon after it.
         assert expires - 0.05 <= closed_at <= expires + 3, (expires, closed_at)
+
+
+async def test_signaling_socket_carries_the_dojo_and_closes_on_kick_and_end(
+    dojo_server: CollabServer, api: httpx.AsyncClient
+) -> None:
+    import jsonschema_rs
+
+    from dojo.messages import SERVER_MESSAGES
+    from tests.signaling.client import SignalClient
+
+    state_schema = jsonschema_rs.validator_for(SERVER_MESSAGES["dojo"])
+    host, member, other = await _team(dojo_server, api, 2)
+    dojo = await _create(api, host)
+    base = dojo_server.base.replace("http://", "ws://", 1)
+
+    def url(ticket: dict[str, Any]) -> str:
+        return f"{base}/v1/signal/{ticket['room']}?ticket={ticket['ticket']}"
+
+    async with (
+        SignalClient.connect(url(await _ticket(api, dojo, host))) as h,
+        SignalClient.connect(url(await _ticket(api, dojo, member))) as m,
+        SignalClient.connect(url(await _ticket(api, dojo, other))) as o,
+    ):
+        first = await m.next("dojo", within=2.0)
+        state_schema.validate(first)
+        assert first["reason"] == "welcome" and first["dojo"]["id"] == dojo["id"]
+        assert _uid(member) in {p["user_id"] for p in first["dojo"]["participants"]}
+        await api.post(f"/v1/dojos/{dojo['id']}/participants/{_uid(member)}/kick", headers=host.auth)
+        with pytest.raises(AssertionError, match="closed"):
+            await m.next("never-sent", within=2.0)
+        assert m.ws.close_code == CloseCode.FORBIDDEN
+        kicked = await h.next("dojo", within=2.0)
+        while kicked["reason"] != "kick":
+            kicked = await h.next("dojo", within=2.0)
+        assert _uid(member) not in {p["user_id"] for p in kicked["dojo"]["participants"]}
+        await api.post(f"/v1/dojos/{dojo['id']}/end", headers=host.auth)
+        for client in (h, o):
+            ended = await client.next("dojo", within=2.0)
+            while ended["reason"] != "ended":
+                ended = await client.next("dojo", within=2.0)
+            assert ended["dojo"]["status"] == "ended"
+            with pytest.raises(AssertionError, match="closed"):
+                await client.next("never-sent", within=2.0)
+            assert client.ws.close_code == CloseCode.NOT_FOUND
