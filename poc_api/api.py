@@ -12,7 +12,9 @@ import uuid
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
 from poc_api import cursor as cursors
 from poc_api.schemas import Poc, PocCreate, PocPage, PocUpdate
@@ -30,7 +32,7 @@ from poc_api.validation import (
     check_tags,
     parse_time,
 )
-from runtime.auth import CurrentPrincipal
+from runtime.auth import BEARER_SECURITY, CurrentPrincipal, principal_from_request
 from runtime.errors import FieldError, ValidationFailed
 
 router = APIRouter(tags=["pocs"])
@@ -182,51 +184,96 @@ _SEARCH_DESCRIPTION = """Search the tenant's catalogue. Every filter narrows the
 """
 
 
+def _query_parameter(name: str, description: str, kind: str = "string", **schema: Any) -> dict[str, Any]:
+    """An optional query parameter as FastAPI documents `Annotated[str | None, Query(...)] = None`."""
+    item: dict[str, Any] = {"type": "array", "items": {"type": "string"}} if kind == "array" else {"type": kind}
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": {
+            "anyOf": [item, {"type": "null"}],
+            "description": description,
+            "title": name.replace("_", " ").title(),
+            **schema,
+        },
+        "description": description,
+    }
+
+
+LIMIT_DEFAULT, LIMIT_MAX = 20, 100
+_SEARCH_PARAMETERS = [
+    _query_parameter("q", "Free text over name and description.", maxLength=QUERY_MAX),
+    _query_parameter("language", "A language name (case-insensitive, aliases accepted).", examples=["python"]),
+    _query_parameter(
+        "tag", f"Repeatable; a POC must carry every tag given (at most {TAGS_MAX}).", "array", examples=[["pix"]]
+    ),
+    _query_parameter("owner", "`me` for the caller's POCs, or a user id.", examples=["me"]),
+    _query_parameter(
+        "created_from", "Created at or after: RFC 3339 date-time (UTC if no offset) or a date (start of day)."
+    ),
+    _query_parameter("created_to", "Created before: RFC 3339 date-time, or a date (then the whole day is included)."),
+    _query_parameter("sort", _SORT_DESCRIPTION, enum=list(SORTS)),
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "schema": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": LIMIT_MAX,
+            "default": LIMIT_DEFAULT,
+            "description": "Page size.",
+            "title": "Limit",
+        },
+        "description": "Page size.",
+    },
+    _query_parameter("cursor", "`next_cursor` of the previous page.", maxLength=512),
+]
+"""The search's query parameters, documented by hand: the handler reads them itself (`_search_params`)
+rather than through FastAPI's per-parameter machinery, which cost more than the search's own Python."""
+
+_LIMIT: TypeAdapter[int] = TypeAdapter(Annotated[int, Field(ge=1, le=LIMIT_MAX)])
+
+
+def _limit(value: str | None) -> int:
+    """`limit` validated as FastAPI validates `Query(ge=1, le=100)`, with the same 422 on failure."""
+    if value is None:
+        return LIMIT_DEFAULT
+    try:
+        return _LIMIT.validate_python(value)
+    except ValidationError as exc:
+        errors = [{**error, "loc": ("query", "limit", *error["loc"])} for error in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from exc
+
+
 @router.get(
     "/v1/pocs",
     response_model=PocPage,
     summary="Search POCs",
     description=_SEARCH_DESCRIPTION,
     responses=_COMMON,
+    openapi_extra={"parameters": _SEARCH_PARAMETERS, "security": BEARER_SECURITY},
 )
-async def search_pocs(
-    principal: CurrentPrincipal,
-    service: Service,
-    q: Annotated[
-        str | None,
-        Query(description="Free text over name and description.", json_schema_extra={"maxLength": QUERY_MAX}),
-    ] = None,
-    language: Annotated[
-        str | None, Query(description="A language name (case-insensitive, aliases accepted).", examples=["python"])
-    ] = None,
-    tag: Annotated[
-        list[str] | None,
-        Query(description=f"Repeatable; a POC must carry every tag given (at most {TAGS_MAX}).", examples=[["pix"]]),
-    ] = None,
-    owner: Annotated[
-        str | None, Query(description="`me` for the caller's POCs, or a user id.", examples=["me"])
-    ] = None,
-    created_from: Annotated[
-        str | None,
-        Query(description="Created at or after: RFC 3339 date-time (UTC if no offset) or a date (start of day)."),
-    ] = None,
-    created_to: Annotated[
-        str | None,
-        Query(description="Created before: RFC 3339 date-time, or a date (then the whole day is included)."),
-    ] = None,
-    sort: Annotated[
-        str | None,
-        Query(
-            description=_SORT_DESCRIPTION,
-            json_schema_extra={"enum": list(SORTS)},
-        ),
-    ] = None,
-    limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 20,
-    cursor: Annotated[
-        str | None, Query(description="`next_cursor` of the previous page.", json_schema_extra={"maxLength": 512})
-    ] = None,
-) -> Response:
-    """GET /v1/pocs: validate the parameters, resolve defaults (sort, owner=me), check the cursor, search."""
+async def search_pocs(request: Request) -> Response:
+    """GET /v1/pocs: validate the parameters, resolve defaults (sort, owner=me), check the cursor, search.
+
+    The parameters are read as FastAPI reads the documented ones (`_SEARCH_PARAMETERS`): of a repeated
+    parameter the last value, except `tag` (every value); `limit` is checked first, as FastAPI checks
+    typed parameters before calling a handler, with the same 422. The caller is authenticated first
+    (`principal_from_request`: `CurrentPrincipal` without the dependency machinery)."""
+    principal = await principal_from_request(request)
+    service: PocService = request.app.state.pocs
+    query = request.query_params
+    limit = _limit(query.get("limit"))
+    q = query.get("q")
+    language = query.get("language")
+    tag = query.getlist("tag")
+    owner = query.get("owner")
+    created_from = query.get("created_from")
+    created_to = query.get("created_to")
+    sort = query.get("sort")
+    cursor = query.get("cursor")
     errors: list[FieldError] = []
     text = None
     if q is not None:

@@ -27,6 +27,7 @@ from typing import Annotated, Any, Protocol
 import httpx
 from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from identity.verifier import (
     HttpJwksSource,
@@ -43,6 +44,7 @@ from runtime.metrics import AUTH_FAILURES
 from runtime.settings import Settings
 
 __all__ = [
+    "BEARER_SECURITY",
     "CurrentPrincipal",
     "Principal",
     "TokenError",
@@ -50,6 +52,7 @@ __all__ = [
     "VerifiedTokens",
     "Verifier",
     "authenticate_token",
+    "principal_from_request",
     "require_principal",
     "require_role",
     "verifier_config",
@@ -155,19 +158,39 @@ async def authenticate_token(verifier: Verifier, token: str) -> Principal:
     return principal
 
 
+def _missing_token() -> Unauthorized:
+    AUTH_FAILURES.labels("missing").inc()
+    return Unauthorized(
+        "This endpoint needs an access token: send Authorization: Bearer <token>.", code="invalid_request"
+    )
+
+
 async def require_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None:
-        AUTH_FAILURES.labels("missing").inc()
-        raise Unauthorized(
-            "This endpoint needs an access token: send Authorization: Bearer <token>.", code="invalid_request"
-        )
+        raise _missing_token()
     if credentials.scheme.lower() != "bearer":
         raise Unauthorized("Only Bearer tokens are accepted.", code="invalid_request")
     verifier: Verifier = request.app.state.verifier
     return await authenticate_token(verifier, credentials.credentials)
+
+
+BEARER_SECURITY: list[dict[str, list[str]]] = [{_bearer.scheme_name: []}]
+"""The OpenAPI `security` of an operation that calls `principal_from_request` itself."""
+
+
+async def principal_from_request(request: Request) -> Principal:
+    """`require_principal` as a plain call rather than a FastAPI dependency (whose resolution costs more
+    than the check on a hot endpoint): the same header reading (`HTTPBearer`'s), the same answers. The
+    operation then documents `openapi_extra={"security": BEARER_SECURITY}` itself."""
+    authorization = request.headers.get("Authorization")
+    scheme, token = get_authorization_scheme_param(authorization)
+    if not (authorization and scheme and token) or scheme.lower() != "bearer":
+        raise _missing_token()
+    verifier: Verifier = request.app.state.verifier
+    return await authenticate_token(verifier, token)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
