@@ -64,15 +64,25 @@ TEXT_MATCH = """words AS (
         WHERE v.edits = 0 AND char_length(words.w) >= 3
     ) AS matched
     GROUP BY n, term
-), hits AS (
-    SELECT p.poc_id, p.created_at, t.n, max(t.points * CASE WHEN p.in_name THEN 2 ELSE 1 END) AS points
-    FROM terms t JOIN poc.search_postings p ON p.tenant_id = {tenant} AND p.term = t.term
-    GROUP BY p.poc_id, p.created_at, t.n
 ), ranked AS (
-    SELECT poc_id, created_at, sum(points)::int AS score FROM hits
-    GROUP BY poc_id, created_at
-    HAVING count(*) = (SELECT count(*) FROM words)
+    SELECT p.poc_id, p.created_at, ({score})::int AS score
+    FROM terms t JOIN poc.search_postings p ON p.tenant_id = {tenant} AND p.term = t.term
+    GROUP BY p.poc_id, p.created_at
+    HAVING bit_or(1::bigint << (t.n - 1)::int) = (1::bigint << (SELECT count(*) FROM words)::int) - 1
 )"""
+
+
+POINTS = "t.points * CASE WHEN p.in_name THEN 2 ELSE 1 END"
+
+
+def score_sql(words: int) -> str:
+    """A POC's score in one aggregation over its postings: per query word the best of its terms' points
+    (`max(...) FILTER (WHERE n = i)`), summed. `words` is the number of words Python found; should the SQL
+    find more (the two fold a few rare letters differently), those are still required (the HAVING mask
+    counts the SQL's words) and score together in one last term."""
+    parts = [f"coalesce(max({POINTS}) FILTER (WHERE t.n = {n}), 0)" for n in range(1, words + 1)]
+    parts.append(f"coalesce(max({POINTS}) FILTER (WHERE t.n > {words}), 0)")
+    return " + ".join(parts)
 
 
 def max_edits(word: str) -> int:
@@ -170,6 +180,7 @@ def build(params: SearchParams) -> tuple[str, list[Any]]:
         ctes.append(
             TEXT_MATCH.format(
                 tenant=TENANT,
+                score=score_sql(len(set(words))),
                 q=b.arg(params.q),
                 given_words=b.arg(words, "::text[]"),
                 given_keys=b.arg(keys, "::text[]"),
