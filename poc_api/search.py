@@ -71,6 +71,35 @@ TEXT_MATCH = """words AS (
     HAVING bit_or(1::bigint << (t.n - 1)::int) = (1::bigint << (SELECT count(*) FROM words)::int) - 1
 )"""
 
+TOP_OF_ONE_WORD = """, ranked_all AS (
+    SELECT * FROM ranked WHERE (SELECT count(*) FROM words) <> 1
+), top AS (
+    SELECT c.poc_id, c.created_at, max(c.points)::int AS score
+    FROM terms t
+    CROSS JOIN (VALUES (true), (false)) AS f(in_name)
+    CROSS JOIN LATERAL (
+        SELECT p.poc_id, p.created_at, t.points * CASE WHEN f.in_name THEN 2 ELSE 1 END AS points
+        FROM poc.search_postings p
+        WHERE p.tenant_id = {tenant} AND p.term = t.term AND p.in_name = f.in_name
+        ORDER BY p.created_at DESC, p.poc_id DESC
+        LIMIT {rows}
+    ) AS c
+    WHERE (SELECT count(*) FROM words) = 1
+    GROUP BY c.poc_id, c.created_at
+    UNION ALL
+    SELECT * FROM ranked_all
+)"""
+"""The first page of a one-word relevance search without filters, without aggregating every match.
+
+With one word, a POC's score is the best score among its (term, in the name or not) groups, and each
+group has one score. Within a group the postings are stored newest first, so if a POC is not among the
+first `rows` (= page size + 1) of its best group, `rows` POCs of that group rank above it: it is not on
+the page. The first `rows` of each group therefore hold every POC of the page, with its true score (its
+best group is among them); any other candidate gets a score no higher than its true one, so it cannot
+push a true one off the page. A large tenant's common word then reads tens of postings instead of
+thousands. The SQL decides whether the query has one word (`(SELECT count(*) FROM words) = 1`); with
+more, `top` is `ranked`, the full aggregation."""
+
 
 POINTS = "t.points * CASE WHEN p.in_name THEN 2 ELSE 1 END"
 
@@ -177,17 +206,27 @@ def build(params: SearchParams) -> tuple[str, list[Any]]:
     created_sort = params.sort in ("-created_at", "created_at")
     if params.q:
         words, keys, edits = query_keys(params.q)
-        ctes.append(
-            TEXT_MATCH.format(
-                tenant=TENANT,
-                score=score_sql(len(set(words))),
-                q=b.arg(params.q),
-                given_words=b.arg(words, "::text[]"),
-                given_keys=b.arg(keys, "::text[]"),
-                given_edits=b.arg(edits, "::int[]"),
-            )
+        match = TEXT_MATCH.format(
+            tenant=TENANT,
+            score=score_sql(len(set(words))),
+            q=b.arg(params.q),
+            given_words=b.arg(words, "::text[]"),
+            given_keys=b.arg(keys, "::text[]"),
+            given_edits=b.arg(edits, "::int[]"),
         )
-        source = "ranked r"
+        first_page_of_matches = (
+            params.sort == "relevance"
+            and params.position is None
+            and not tags
+            and params.language is None
+            and params.owner_id is None
+            and params.created_from is None
+            and params.created_to is None
+        )
+        if first_page_of_matches:
+            match += TOP_OF_ONE_WORD.format(tenant=TENANT, rows=b.arg(params.limit + 1, "::int"))
+        ctes.append(match)
+        source = "top r" if first_page_of_matches else "ranked r"
         score, created, ident = "r.score", "r.created_at", "r.poc_id"
         if (
             params.language is not None

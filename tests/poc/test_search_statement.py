@@ -102,3 +102,29 @@ async def test_one_statement_answers_what_the_transaction_answers(pocs: PocHarne
         async with db.global_tx() as conn:
             assert await conn.fetchval("SELECT current_setting('app.tenant_id', true)") in (None, "")
             assert await conn.fetchval("SELECT count(*) FROM poc.pocs") == 0
+
+
+async def test_first_page_of_a_one_word_search_matches_the_full_ranking(pocs: PocHarness) -> None:
+    """The first relevance page of a one-word search reads only the newest postings of each (term, in the
+    name or not) group; later pages (cursor) aggregate every match. Paging one row at a time therefore
+    compares the two: every first page must be the head of the full ranking."""
+    admin = await pocs.tenant()
+    words = ("pagamento", "pagamentos", "pagamnto", "pagamentoss", "Pagamento")
+    for n in range(24):
+        word = words[n % len(words)]
+        in_name = n % 3 != 0
+        await pocs.create(
+            admin,
+            **poc_fields(
+                n,
+                name=f"{word} {n}" if in_name else f"Prova {n}",
+                description=f"sobre {words[(n + 2) % len(words)]}" if n % 2 else "outra coisa",
+            ),
+        )
+    for q in ("pagamento", "pagamentos", "pagamnto"):
+        one_by_one = await pocs.search_all(admin, q=q, limit=1)
+        assert len(one_by_one) >= 15 and len({p["id"] for p in one_by_one}) == len(one_by_one)
+        for limit in (1, 2, 5, 10, 100):
+            page = (await pocs.search(admin, q=q, limit=limit)).json()
+            assert page["items"] == one_by_one[:limit], (q, limit)
+            assert (page["next_cursor"] is not None) == (len(one_by_one) > limit)
