@@ -1,10 +1,11 @@
 """POC business logic: create, read, change, delete and search, each in one tenant transaction.
 
 Everything runs with the caller's tenant context — `Database.tenant_tx(principal.tenant_id)`, or for a
-search (one read-only statement) `Database.tenant_fetch`, the same context set inside the statement
-in a single round trip: row-level security decides which
-rows exist for the caller, so another tenant's POC is simply not found (404) and no query here filters
-by tenant on its own authority. Within the tenant, anyone reads; only the owner or an admin changes
+read or a search (one read-only statement) `Database.tenant_fetch`, the same context set inside the
+statement in a single round trip: row-level security decides which rows exist for the caller, so another
+tenant's POC is simply not found (404). The read statements also compare `tenant_id` with the tenant
+parameter, for the planner's sake (`runtime.db.tenant_statement`); the policies still decide. Within the
+tenant, anyone reads; only the owner or an admin changes
 or deletes (403 otherwise). Every change writes its event to `poc.outbox` in the same transaction
 (transactional outbox): `poc.created`, `poc.updated` (with the changed fields) and `poc.deleted`, each
 carrying the POC document and the acting user.
@@ -87,6 +88,8 @@ _CREATE = f"""WITH inserted AS (
 SELECT c.id, {DOCUMENT}::text AS doc FROM inserted c"""  # noqa: S608
 
 _GET = f"SELECT {DOCUMENT}::text FROM poc.pocs c WHERE c.id = $1"  # noqa: S608
+_GET_ONE = f"SELECT {DOCUMENT}::text AS doc FROM poc.pocs c WHERE c.tenant_id = $1::uuid AND c.id = $2"  # noqa: S608
+"""`_GET` as one statement for `Database.tenant_fetch` (the tenant is `$1`)."""
 
 _LOCK = "SELECT owner_id, name, description, github_url, language, tags FROM poc.pocs WHERE id = $1 FOR UPDATE"
 
@@ -150,10 +153,10 @@ class PocService:
 
     async def get(self, principal: Principal, poc_id: uuid.UUID) -> str:
         """One POC of the caller's tenant; 404 otherwise (also for other tenants' ids)."""
-        async with self.db.tenant_tx(principal.tenant_id) as conn:
-            document: str | None = await conn.fetchval(_GET, poc_id)
-        if document is None:
+        rows = await self.db.tenant_fetch(principal.tenant_id, _GET_ONE, poc_id)
+        if not rows:
             raise _not_found(poc_id)
+        document: str = rows[0]["doc"]
         return document
 
     async def _lock(self, conn: Connection, principal: Principal, poc_id: uuid.UUID, verb: str) -> asyncpg.Record:
