@@ -89,9 +89,24 @@ async def _reset_cycles(redis: tuple[str, int]) -> tuple[list[str], int, int]:
     return problems, outstanding, listener.gaps
 
 
+async def _bounded(redis: tuple[str, int]) -> tuple[list[str], int, int]:
+    """`_reset_cycles`, failing with every task's stack if it hangs: pytest-timeout's SIGALRM does not
+    interrupt a uvloop loop that waits forever, so a hang here would otherwise stall the whole run."""
+    try:
+        async with asyncio.timeout(120):
+            return await _reset_cycles(redis)
+    except TimeoutError:
+        stacks = []
+        for task in asyncio.all_tasks():
+            frames = task.get_stack()
+            where = " <- ".join(f"{f.f_code.co_name}:{f.f_lineno}" for f in reversed(frames))
+            stacks.append(f"{task.get_name()}: {where}")
+        raise AssertionError("the reset test hung for 120 s; tasks: " + " | ".join(stacks)) from None
+
+
 @pytest.mark.slow
 def test_bus_survives_connection_resets_under_uvloop(redis_server: RedisServer) -> None:
-    problems, unreported, gaps = uvloop.run(_reset_cycles(redis_server.address))
+    problems, unreported, gaps = uvloop.run(_bounded(redis_server.address))
     # Whatever the bus left unclosed (a Redis connection, a transport) warns when collected: make that
     # happen here, so that it fails this test rather than whichever test runs next.
     gc.collect()
