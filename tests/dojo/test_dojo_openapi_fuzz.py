@@ -11,13 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
 
 from runtime.settings import Settings
 from tests.dojo.conftest import CollabServer
+from tests.openapi_fuzz import fuzz
 
 EXAMPLES_PER_OPERATION = 25
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance]
@@ -34,41 +33,17 @@ async def server(make_settings: Callable[..., Settings]) -> AsyncIterator[Collab
 
 
 def _fuzz(base: str, document: dict[str, Any], token: str, dojo_id: str, user_id: str) -> dict[str, int]:
-    schema = schemathesis.openapi.from_dict(document)
-    headers = {"Authorization": f"Bearer {token}"}
-    ran: dict[str, int] = {}
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        targets: list[dict[str, Any] | None] = [None]
-        if "{dojo_id}" in operation.path and not operation.path.endswith("/end"):
-            known = {"dojo_id": dojo_id}
-            if "{user_id}" in operation.path:
-                known["user_id"] = user_id
-            targets.append(known)
-        for mode in schemathesis.GenerationMode:
-            for path_parameters in targets:
-                label = f"{operation.method.upper()} {operation.path} {mode.value}{' known' if path_parameters else ''}"
-                strategy = operation.as_strategy(generation_mode=mode, path_parameters=path_parameters)
-                count = 0
+    """Every operation × generation mode, with random ids and (except `end`) a live dojo and participant."""
 
-                @given(case=strategy)
-                @settings(
-                    max_examples=EXAMPLES_PER_OPERATION,
-                    deadline=None,
-                    database=None,
-                    derandomize=True,
-                    phases=[Phase.explicit, Phase.generate],
-                    suppress_health_check=list(HealthCheck),
-                )
-                def check(case: schemathesis.Case) -> None:
-                    nonlocal count
-                    count += 1
-                    response = case.call(base_url=base, headers=headers, timeout=30)
-                    case.validate_response(response, checks=CHECKS)
+    def targets(operation: Any) -> list[dict[str, Any] | None]:
+        if "{dojo_id}" not in operation.path or operation.path.endswith("/end"):
+            return [None]
+        known = {"dojo_id": dojo_id}
+        if "{user_id}" in operation.path:
+            known["user_id"] = user_id
+        return [None, known]
 
-                check()
-                ran[label] = count
-    return ran
+    return fuzz(base, document, token, targets=targets, checks=CHECKS, examples=EXAMPLES_PER_OPERATION)
 
 
 async def test_dojo_api_holds_under_fuzzing(server: CollabServer) -> None:

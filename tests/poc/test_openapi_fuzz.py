@@ -13,8 +13,6 @@ import asyncio
 import json
 from typing import Any
 
-import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -23,6 +21,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tests.openapi_fuzz import fuzz
 from tests.poc.conftest import PocHarness, poc_fields
 
 EXAMPLES_PER_OPERATION = 60
@@ -36,41 +35,12 @@ CHECKS = [
 
 
 def _fuzz(base: str, document: dict[str, Any], token: str, poc_ids: list[str]) -> dict[str, int]:
-    """Run every operation × generation mode; returns how many cases each ran."""
-    schema = schemathesis.openapi.from_dict(document)
-    headers = {"Authorization": f"Bearer {token}"}
-    ran: dict[str, int] = {}
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        targets: list[dict[str, Any] | None] = [None]
-        if "{poc_id}" in operation.path:
-            targets.append({"poc_id": poc_ids[0]})  # an existing POC as well as random ids
-        for mode in schemathesis.GenerationMode:
-            for path_parameters in targets:
-                label = (
-                    f"{operation.method.upper()} {operation.path} {mode.value}{' existing' if path_parameters else ''}"
-                )
-                strategy = operation.as_strategy(generation_mode=mode, path_parameters=path_parameters)
-                count = 0
+    """Every operation × generation mode, with random ids and (where the path has one) an existing POC."""
 
-                @given(case=strategy)
-                @settings(
-                    max_examples=EXAMPLES_PER_OPERATION,
-                    deadline=None,
-                    database=None,
-                    derandomize=True,
-                    phases=[Phase.explicit, Phase.generate],
-                    suppress_health_check=list(HealthCheck),
-                )
-                def check(case: schemathesis.Case) -> None:
-                    nonlocal count
-                    count += 1
-                    response = case.call(base_url=base, headers=headers, timeout=30)
-                    case.validate_response(response, checks=CHECKS)
+    def targets(operation: Any) -> list[dict[str, Any] | None]:
+        return [None, {"poc_id": poc_ids[0]}] if "{poc_id}" in operation.path else [None]
 
-                check()
-                ran[label] = count
-    return ran
+    return fuzz(base, document, token, targets=targets, checks=CHECKS, examples=EXAMPLES_PER_OPERATION)
 
 
 async def test_openapi_document_holds_under_fuzzing(pocs: PocHarness) -> None:
