@@ -1,0 +1,61 @@
+"""The `dojo` schema's migrations roll back and forward; its tables keep tenants apart."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+from deploy.local import DatabaseUrls
+from runtime import migrations
+
+DOJO = migrations.ServiceSchema("dojo", "dojo")
+
+
+async def test_migrations_roll_back_and_forward(database: DatabaseUrls) -> None:
+    conn = await asyncpg.connect(database.owner)
+    try:
+        assert (await migrations.status(conn, DOJO)).pending == []
+        assert await migrations.downgrade(conn, DOJO, steps=1) == [1]
+        assert await conn.fetchval("SELECT to_regnamespace('dojo')") is None
+        assert await migrations.upgrade(conn, DOJO) == [1]
+        assert await conn.fetchval("SELECT to_regclass('dojo.chat_messages')") is not None
+    finally:
+        await conn.close()
+
+
+async def test_rows_are_invisible_and_unwritable_across_tenants(database: DatabaseUrls) -> None:
+    a, b, host = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    conn = await asyncpg.connect(database.service)
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('app.tenant_id', $1, true)", str(a))
+            dojo = await conn.fetchval(
+                "INSERT INTO dojo.sessions (tenant_id, title, host_id) VALUES ($1, 'a', $2) RETURNING id", a, host
+            )
+            await conn.execute(
+                "INSERT INTO dojo.chat_messages (tenant_id, dojo_id, user_id, body) VALUES ($1, $2, $3, 'hi')",
+                a,
+                dojo,
+                host,
+            )
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('app.tenant_id', $1, true)", str(b))
+            for table in ("sessions", "participants", "chat_messages"):
+                assert await conn.fetchval(f"SELECT count(*) FROM dojo.{table}") == 0, table  # noqa: S608
+            assert await conn.execute("UPDATE dojo.sessions SET title = 'x' WHERE id = $1", dojo) == "UPDATE 0"
+        # Writing a row for another tenant than the context is refused by the policy's WITH CHECK.
+        try:
+            async with conn.transaction():
+                await conn.execute("SELECT set_config('app.tenant_id', $1, true)", str(b))
+                await conn.execute(
+                    "INSERT INTO dojo.sessions (tenant_id, title, host_id) VALUES ($1, 'x', $2)", a, host
+                )
+        except asyncpg.InsufficientPrivilegeError as exc:
+            assert "row-level security" in str(exc)
+        else:
+            raise AssertionError("a row for another tenant was inserted")
+        # No context at all: nothing (fail closed).
+        assert await conn.fetchval("SELECT count(*) FROM dojo.sessions") == 0
+    finally:
+        await conn.close()
