@@ -94,7 +94,7 @@ class _Process:
         await self._stderr_task
 
 
-def _file(file: str | None) -> dict[str, str]:
+def _file(file: str | None) -> dict[str, Any]:
     return {} if file is None else {"file": file}
 
 

@@ -4,6 +4,7 @@ kick, lobby/lock, end with snapshot, and chat."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -59,6 +60,18 @@ async def _ticket(http: httpx.AsyncClient, dojo: dict[str, Any], user: User) -> 
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+@contextlib.asynccontextmanager
+async def _joined(
+    server: CollabServer, http: httpx.AsyncClient, dojo: dict[str, Any], user: User
+) -> AsyncIterator[JsClient]:
+    """A y-websocket client of `user` in the dojo, joined through a ticket and synced."""
+    async with JsClient.start(
+        server.ws_url, dojo["id"], params={"ticket": (await _ticket(http, dojo, user))["ticket"]}
+    ) as client:
+        await client.wait_synced()
+        yield client
 
 
 def _uid(user: User) -> str:
@@ -184,13 +197,7 @@ async def test_randori_only_the_driver_edits_and_the_role_rotates(
 ) -> None:
     host, second = await _team(dojo_server, api, 1)
     dojo = await _create(api, host)
-    url = dojo_server.ws_url
-    async with (
-        JsClient.start(url, dojo["id"], params={"ticket": (await _ticket(api, dojo, host))["ticket"]}) as a,
-        JsClient.start(url, dojo["id"], params={"ticket": (await _ticket(api, dojo, second))["ticket"]}) as b,
-    ):
-        await a.wait_synced()
-        await b.wait_synced()
+    async with _joined(dojo_server, api, dojo, host) as a, _joined(dojo_server, api, dojo, second) as b:
         # Randori on, 3 s per turn: the host drives first.
         configured = await api.patch(f"/v1/dojos/{dojo['id']}/settings", json={"randori_seconds": 3}, headers=host.auth)
         assert configured.status_code == 200, configured.text
@@ -296,13 +303,7 @@ async def test_end_closes_everything_and_snapshots_every_file(
 ) -> None:
     host, member = await _team(dojo_server, api, 1)
     dojo = await _create(api, host)
-    url = dojo_server.ws_url
-    async with (
-        JsClient.start(url, dojo["id"], params={"ticket": (await _ticket(api, dojo, host))["ticket"]}) as a,
-        JsClient.start(url, dojo["id"], params={"ticket": (await _ticket(api, dojo, member))["ticket"]}) as b,
-    ):
-        await a.wait_synced()
-        await b.wait_synced()
+    async with _joined(dojo_server, api, dojo, host) as a, _joined(dojo_server, api, dojo, member) as b:
         await a.insert(0, "def add(a, b):\n    return a + b\n", file="src/calc.py")
         await b.insert(0, "from calc import add\n\nassert add(1, 2) == 3\n", file="tests/test_calc.py")
         await b.insert(0, "# Calculadora — ação!\n", file="README.md")
@@ -321,6 +322,7 @@ async def test_end_closes_everything_and_snapshots_every_file(
     stored = (await api.get(f"/v1/dojos/{dojo['id']}", headers=member.auth)).json()
     assert stored["status"] == "ended" and stored["snapshot"] == {"files": final}
     # An ended dojo refuses connections (bearer and old tickets alike).
+    url = dojo_server.ws_url
     async with JsClient.start(url, dojo["id"], params={"ticket": "x"}) as late:
         assert (await late.wait_event(_closed(late)))["code"] == CloseCode.UNAUTHORIZED
     async with connect(f"{url}/{dojo['id']}", additional_headers=member.auth, compression=None) as ws:
@@ -382,13 +384,7 @@ async def test_metrics_count_dojos_participants_and_chat(dojo_server: CollabServ
     host, member = await _team(dojo_server, api, 1)
     before = (await api.get("/metrics")).text
     dojo = await _create(api, host)
-    url = dojo_server.ws_url
-    async with (
-        JsClient.start(url, dojo["id"], params={"ticket": (await _ticket(api, dojo, host))["ticket"]}) as a,
-        JsClient.start(url, dojo["id"], params={"ticket": (await _ticket(api, dojo, member))["ticket"]}) as b,
-    ):
-        await a.wait_synced()
-        await b.wait_synced()
+    async with _joined(dojo_server, api, dojo, host), _joined(dojo_server, api, dojo, member):
         assert (
             await api.post(f"/v1/dojos/{dojo['id']}/messages", json={"text": "hi"}, headers=host.auth)
         ).status_code == 201
