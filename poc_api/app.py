@@ -6,7 +6,7 @@ from contextlib import AsyncExitStack
 
 from fastapi import FastAPI
 
-from poc_api.api import router
+from poc_api.api import router, search_pocs
 from poc_api.schemas import Problem
 from poc_api.search import SERVER_SETTINGS
 from poc_api.service import PocService
@@ -47,6 +47,8 @@ def create_app(settings: Settings) -> FastAPI:
         startup=[database_startup, verifier_startup(memoize=True), poc_startup],
     )
     app.include_router(router)
+    # The search is the catalogue's hot endpoint: served without FastAPI's per-request layers.
+    app.add_hot_route("GET", "/v1/pocs", search_pocs)
     _publish_problem_schema(app)
     return app
 

@@ -7,6 +7,7 @@ not to log them at all).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
@@ -21,11 +22,21 @@ _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()
 _SECRET_WORDS = ("password", "token", "secret", "authorization", "cookie", "ticket", "credential")
 
 
-def _masked(key: str, value: Any) -> Any:
+@functools.lru_cache(maxsize=4096)
+def _is_secret(key: str) -> bool:
+    """Whether a field name looks like a credential (remembered per name: a process logs few names)."""
     lowered = key.lower()
-    if any(word in lowered for word in _SECRET_WORDS):
-        return "***"
-    return value
+    return any(word in lowered for word in _SECRET_WORDS)
+
+
+def _masked(key: str, value: Any) -> Any:
+    return "***" if _is_secret(key) else value
+
+
+@functools.lru_cache(maxsize=4)
+def _second(seconds: int) -> str:
+    """`YYYY-MM-DDTHH:MM:SS` of a Unix second (UTC); records of the same second share it."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
 class JsonFormatter(logging.Formatter):
@@ -33,7 +44,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "time": f"{_second(int(record.created))}.{int(record.msecs):03d}Z",
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
