@@ -7,6 +7,7 @@ from contextlib import AsyncExitStack
 from fastapi import FastAPI
 
 from poc_api.api import router, search_pocs
+from poc_api.outbox_relay import relay_startup
 from poc_api.schemas import Problem
 from poc_api.search import SERVER_SETTINGS
 from poc_api.service import PocService
@@ -34,7 +35,8 @@ async def database_startup(app: FastAPI, stack: AsyncExitStack) -> None:
 
 def create_app(settings: Settings) -> FastAPI:
     """The POC catalogue service: database pool, token verifier (issuer's JWKS over HTTP, verified tokens
-    memoized briefly: `runtime.auth.VerifiedTokens`), routes."""
+    memoized briefly: `runtime.auth.VerifiedTokens`), routes, and the outbox relay when Redis is configured
+    (`poc_api.outbox_relay`)."""
 
     async def poc_startup(app: FastAPI, stack: AsyncExitStack) -> None:
         app.state.pocs = PocService(app.state.db)
@@ -44,7 +46,7 @@ def create_app(settings: Settings) -> FastAPI:
         title="POC Dojo catalogue",
         description="Register, change, delete and search the tenant's proofs of concept (API.md §POCs).",
         settings=settings,
-        startup=[database_startup, verifier_startup(memoize=True), poc_startup],
+        startup=[database_startup, verifier_startup(memoize=True), poc_startup, relay_startup],
     )
     app.include_router(router)
     # The search is the catalogue's hot endpoint: served without FastAPI's per-request layers.

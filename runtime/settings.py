@@ -103,6 +103,15 @@ class Settings(BaseSettings):
     node_id: str | None = None
     """This realtime node's name in the cluster (default: host:pid:random)."""
 
+    # -- POC change events (outbox relay) -----------------------------------------------------------
+    poc_events_stream: str = Field(default="pocdojo:poc-events", min_length=1, max_length=200)
+    """The Redis Stream the POC service's outbox relay publishes change events to (with REDIS_URL)."""
+    poc_events_stream_maxlen: int = Field(default=1_000_000, ge=1000)
+    """Events kept in that stream (approximate trimming); the outbox keeps every event in PostgreSQL."""
+    poc_events_batch: int = Field(default=200, ge=1, le=1000)
+    poc_events_poll_seconds: float = Field(default=0.2, gt=0, le=10)
+    """How often the relay looks for new events when the last look found none."""
+
     # -- dojos (sessions, roles, chat, randori) ----------------------------------------------------
     dojo_max_participants: int = Field(default=50, ge=2, le=500)
     dojo_chat_max_chars: int = Field(default=2000, ge=1, le=20_000)

@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from deploy.local import DatabaseUrls
-from runtime.bootstrap import SERVICE_ROLE
+from runtime.bootstrap import OWNER_ROLE, SERVICE_ROLE
 from runtime.db import Database
 from tests.foundation.conftest import Account, IdentityHarness
 
@@ -20,6 +20,11 @@ GLOBAL_TABLES = {
     "identity.login_throttle": "hashed brute-force counters; no tenant data",
 }
 SCHEMAS = ("identity", "poc", "dojo", "media", "crdt")
+OWNER_POLICIES = {
+    "poc.outbox.outbox_relay": "poc.outbox_claim(), the outbox relay's SECURITY DEFINER function, claims every "
+    "tenant's unpublished events (migration poc 0002)",
+}
+"""Policies that give the schema owner role every row of a tenant table, each with the one reason."""
 
 
 async def test_every_tenant_table_has_forced_rls_with_using_and_with_check(database: DatabaseUrls) -> None:
@@ -44,12 +49,20 @@ async def test_every_tenant_table_has_forced_rls_with_using_and_with_check(datab
             assert table["relforcerowsecurity"], f"{table['name']}: RLS not forced"
             policies = await conn.fetch(
                 "SELECT polname, polcmd::text AS polcmd, pg_get_expr(polqual, polrelid) AS using_expr,"
-                " pg_get_expr(polwithcheck, polrelid) AS check_expr"
+                " pg_get_expr(polwithcheck, polrelid) AS check_expr,"
+                " ARRAY(SELECT rolname FROM pg_roles WHERE oid = ANY(polroles) ORDER BY 1) AS roles"
                 " FROM pg_policy WHERE polrelid = $1::regclass",
                 table["name"],
             )
             assert policies, f"{table['name']}: no policy"
             for policy in policies:
+                name = f"{table['name']}.{policy['polname']}"
+                if name in OWNER_POLICIES:
+                    # Only the schema owner, which owns nothing the service role can run but the one
+                    # SECURITY DEFINER function the declaration names.
+                    assert policy["roles"] == [OWNER_ROLE], name
+                    continue
+                assert policy["roles"] == [], f"{name} must apply to every role (PUBLIC)"
                 assert policy["polcmd"] == "*", f"{table['name']}.{policy['polname']} must cover all commands"
                 for expr in (policy["using_expr"], policy["check_expr"]):
                     assert expr is not None, f"{table['name']}.{policy['polname']} lacks USING or WITH CHECK"

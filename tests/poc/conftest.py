@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,12 +82,15 @@ class PocHarness:
                 return items
 
 
-@pytest.fixture
-async def pocs(make_settings: Callable[..., Settings], database: DatabaseUrls) -> AsyncIterator[PocHarness]:
+@asynccontextmanager
+async def poc_harness(
+    make_settings: Callable[..., Settings], database: DatabaseUrls, **overrides: Any
+) -> AsyncIterator[PocHarness]:
+    """Identity and the POC service on one port, with these settings overrides."""
     holder: dict[str, Any] = {}
 
     def factory(base: str) -> Any:
-        settings = make_settings(public_url=base)
+        settings = make_settings(public_url=base, **overrides)
         holder["settings"] = settings
         holder["app"] = create_poc_app(settings)
         return Dispatcher(
@@ -99,3 +103,9 @@ async def pocs(make_settings: Callable[..., Settings], database: DatabaseUrls) -
     async with serve_app(factory) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
         settings = holder["settings"]
         yield PocHarness(base, http, settings, database, IdentityHarness(base, http, settings), holder["app"])
+
+
+@pytest.fixture
+async def pocs(make_settings: Callable[..., Settings], database: DatabaseUrls) -> AsyncIterator[PocHarness]:
+    async with poc_harness(make_settings, database) as harness:
+        yield harness

@@ -15,11 +15,15 @@ async def test_migrations_roll_back_and_forward(database: DatabaseUrls) -> None:
     conn = await asyncpg.connect(database.owner)
     try:
         assert (await migrations.status(conn, POC)).pending == []
+        assert await migrations.downgrade(conn, POC, steps=1) == [2]
+        assert await conn.fetchval("SELECT to_regprocedure('poc.outbox_claim(integer)')") is None
+        assert await conn.fetchval("SELECT count(*) FROM pg_policy WHERE polname = 'outbox_relay'") == 0
         assert await migrations.downgrade(conn, POC, steps=1) == [1]
         assert await conn.fetchval("SELECT to_regnamespace('poc')") is None
         assert await conn.fetchval("SELECT count(*) FROM pg_extension WHERE extname = 'unaccent'") == 0
-        assert await migrations.upgrade(conn, POC) == [1]
+        assert await migrations.upgrade(conn, POC) == [1, 2]
         assert await conn.fetchval("SELECT poc.fold('Integração ÀÉÎÕÜ')") == "integracao aeiou"
+        assert await conn.fetchval("SELECT to_regprocedure('poc.outbox_claim(integer)')") is not None
     finally:
         await conn.close()
 

@@ -1,0 +1,2 @@
+DROP FUNCTION poc.outbox_claim(integer);
+DROP POLICY outbox_relay ON poc.outbox;
