@@ -10,9 +10,17 @@ each query shape is driven by one B-tree index:
 - tags (created sorts):  poc_tags_by_tag for the first tag, in creation order; further tags are
                          index probes (all must match);
 - text:                  query words → vocabulary terms (exact, prefix, or within an edit distance via
-                         shared deletion keys) → postings → an integer score per POC: per word the best
-                         match (exact 10, prefix 7, one edit 6, two 5, more 3), doubled when the term
-                         is in the name, summed over words; every word must match.
+                         shared deletion keys, all looked up in one index scan) → postings → an integer
+                         score per POC: per word the best match (exact 10, prefix 7, one edit 6, two 5,
+                         more 3), doubled when the term is in the name, summed over words; every word
+                         must match. `RANKED` aggregates every matching posting; the first page of a
+                         relevance search without filters takes a shortcut that reads only a few
+                         postings (`TOP_OF_ONE_WORD`, `TOP_OF_WORDS`, each with its proof).
+
+A shortcut that cannot prove its page (the query's words are not what Python counted, or a multi-word
+search whose best-scoring POCs are too few or too sparse) answers a single row whose `doc` is NULL, and
+`run` then runs the full aggregation: one more round trip, in the rare case only; the statement that
+answers always sees one snapshot.
 
 Each row comes back as its JSON document, built by PostgreSQL (`DOCUMENT`), plus its sort key for the
 next cursor; the HTTP layer only concatenates documents.
@@ -56,7 +64,8 @@ TEXT_MATCH = """words AS (
     SELECT n, term, max(points) AS points FROM (
         SELECT keys.n, v.term,
                CASE keys.edits + v.edits WHEN 0 THEN 10 WHEN 1 THEN 6 WHEN 2 THEN 5 ELSE 3 END AS points
-        FROM keys JOIN poc.search_vocabulary v ON v.tenant_id = {tenant} AND v.key = keys.key
+        FROM keys JOIN poc.search_vocabulary v ON v.key = keys.key
+        WHERE v.tenant_id = {tenant} AND v.key = ANY (ARRAY(SELECT k.key FROM keys AS k))
         UNION ALL
         SELECT words.n, v.term, 7
         FROM words JOIN poc.search_vocabulary v
@@ -64,15 +73,20 @@ TEXT_MATCH = """words AS (
         WHERE v.edits = 0 AND char_length(words.w) >= 3
     ) AS matched
     GROUP BY n, term
-), ranked AS (
+)"""
+"""The query's words (`n`: 1, 2...) and the terms each matches, with their points. The vocabulary is read in
+one index scan over every deletion key (`= ANY`: a long word has ~50), not one probe per key."""
+
+RANKED = """, ranked AS (
     SELECT p.poc_id, p.created_at, ({score})::int AS score
     FROM terms t JOIN poc.search_postings p ON p.tenant_id = {tenant} AND p.term = t.term
     GROUP BY p.poc_id, p.created_at
     HAVING bit_or(1::bigint << (t.n - 1)::int) = (1::bigint << (SELECT count(*) FROM words)::int) - 1
 )"""
+"""Every matching POC with its score: one aggregation over all the postings of every matched term."""
 
-TOP_OF_ONE_WORD = """, ranked_all AS (
-    SELECT * FROM ranked WHERE (SELECT count(*) FROM words) <> 1
+TOP_OF_ONE_WORD = """, proven AS (
+    SELECT (SELECT count(*) FROM words) = 1 AS yes
 ), top AS (
     SELECT c.poc_id, c.created_at, max(c.points)::int AS score
     FROM terms t
@@ -84,10 +98,8 @@ TOP_OF_ONE_WORD = """, ranked_all AS (
         ORDER BY p.created_at DESC, p.poc_id DESC
         LIMIT {rows}
     ) AS c
-    WHERE (SELECT count(*) FROM words) = 1
+    WHERE (SELECT yes FROM proven)
     GROUP BY c.poc_id, c.created_at
-    UNION ALL
-    SELECT * FROM ranked_all
 )"""
 """The first page of a one-word relevance search without filters, without aggregating every match.
 
@@ -97,8 +109,82 @@ first `rows` (= page size + 1) of its best group, `rows` POCs of that group rank
 the page. The first `rows` of each group therefore hold every POC of the page, with its true score (its
 best group is among them); any other candidate gets a score no higher than its true one, so it cannot
 push a true one off the page. A large tenant's common word then reads tens of postings instead of
-thousands. The SQL decides whether the query has one word (`(SELECT count(*) FROM words) = 1`); with
-more, `top` is `ranked`, the full aggregation."""
+thousands. Python chose this statement because it counts one word; should the SQL count otherwise
+(`proven`), the statement answers "unanswered" and `run` aggregates every match."""
+
+TOP_OF_WORDS = """, groups AS (
+    SELECT t.n, t.term, f.in_name, t.points * CASE WHEN f.in_name THEN 2 ELSE 1 END AS score
+    FROM terms t CROSS JOIN (VALUES (true), (false)) AS f(in_name)
+    WHERE EXISTS (
+        SELECT FROM poc.search_postings p
+        WHERE p.tenant_id = {tenant} AND p.term = t.term AND p.in_name = f.in_name)
+), best AS (
+    SELECT g.n, g.term, g.in_name, g.score FROM groups g
+    WHERE g.score = (SELECT max(h.score) FROM groups h WHERE h.n = g.n)
+), hits AS (
+    SELECT d.term, d.in_name, h.poc_id, h.created_at
+    FROM best d CROSS JOIN LATERAL (
+        SELECT s.poc_id, s.created_at FROM (
+            SELECT p.poc_id, p.created_at FROM poc.search_postings p
+            WHERE p.tenant_id = {tenant} AND p.term = d.term AND p.in_name = d.in_name
+            ORDER BY p.created_at DESC, p.poc_id DESC
+            LIMIT {budget}
+        ) AS s
+        WHERE NOT EXISTS (
+            SELECT FROM words w
+            WHERE w.n <> 1 AND NOT EXISTS (
+                SELECT FROM best o JOIN poc.search_postings q
+                     ON q.tenant_id = {tenant} AND q.poc_id = s.poc_id AND q.term = o.term
+                WHERE o.n = w.n AND q.in_name = o.in_name))
+        ORDER BY s.created_at DESC, s.poc_id DESC
+        LIMIT {rows}
+    ) AS h
+    WHERE d.n = 1
+), proven AS (
+    SELECT (SELECT count(*) FROM words) = {words}
+       AND (SELECT count(DISTINCT h.poc_id) FROM hits h) >= {rows}
+       AND NOT EXISTS (
+           SELECT FROM best d
+           WHERE d.n = 1
+             AND (SELECT count(*) FROM hits h WHERE h.term = d.term AND h.in_name = d.in_name) < {rows}
+             AND EXISTS (
+                 SELECT FROM poc.search_postings p
+                 WHERE p.tenant_id = {tenant} AND p.term = d.term AND p.in_name = d.in_name
+                 ORDER BY p.created_at DESC, p.poc_id DESC
+                 OFFSET {budget})) AS yes
+), top AS (
+    SELECT h.poc_id, h.created_at,
+           (SELECT sum(m.score) FROM (SELECT max(b.score) AS score FROM best b GROUP BY b.n) AS m)::int AS score
+    FROM hits h
+    WHERE (SELECT yes FROM proven)
+    GROUP BY h.poc_id, h.created_at
+)"""
+"""The first page of a relevance search of several words without filters, when the best-scoring POCs fill it.
+
+Groups are (word, term, in the name or not) with postings, each with one score (the term's points for the
+word, doubled in the name). `best` keeps each word's highest-scoring groups, of score M(word). A POC with a
+posting in a best group of every word scores ΣM, the highest score possible; any other matching POC misses
+M for some word and scores less (a word's score is its best group's). So if there are at least `rows` (=
+page size + 1) such POCs, the page is the `rows` newest of them, all scoring ΣM.
+
+They are found from the first word's best groups, newest first (their postings are stored so), keeping
+the postings whose POC has a posting in a best group of every other word (index probes), up to `rows`
+hits per group and reading at most `budget` postings of each. A group is complete when it gave `rows`
+hits or has no more than `budget` postings: then its hits are the newest of its POCs that score ΣM. The
+`rows` newest such POCs overall are among the first `rows` of some group, so with every first-word
+group complete and `rows` distinct hits in all, the hits hold the page (`proven`). Otherwise (few
+best-scoring POCs, scattered among many postings of the first word, or the SQL counts other words than
+Python, whose count the scores assume) the statement answers "unanswered" and `run` aggregates every
+match. Reads `budget` postings per group at most instead of every posting of every term."""
+
+BUDGET = 4
+"""`TOP_OF_WORDS` reads at most BUDGET × (page size + 1) postings of each best group of the first word."""
+
+UNANSWERED = (
+    "SELECT NULL::text AS doc, NULL::int AS score, NULL::timestamptz AS created_at, NULL::uuid AS id,"
+    " NULL::text AS name_key WHERE NOT (SELECT yes FROM proven)"
+)
+"""The row a shortcut answers when it cannot prove its page (`run` then aggregates every match)."""
 
 
 POINTS = "t.points * CASE WHEN p.in_name THEN 2 ELSE 1 END"
@@ -188,9 +274,10 @@ class _Builder:
         return f"${len(self.args) + self.first - 1}{cast}"
 
 
-def build(params: SearchParams) -> tuple[str, list[Any]]:
+def build(params: SearchParams, *, shortcut: bool = True) -> tuple[str, list[Any]]:
     """The statement and its arguments after the tenant id (`$1`). Columns: doc (text), score,
-    created_at, id, name_key.
+    created_at, id, name_key. With a shortcut (the first relevance page without filters) the statement
+    may answer one row whose doc is NULL: it could not prove its page, `shortcut=False` aggregates.
 
     Two stages: `page` finds the sort keys of the rows to serve (for a text search from the postings
     alone when no filter needs the POC row), then only those rows are read and turned into JSON.
@@ -204,18 +291,20 @@ def build(params: SearchParams) -> tuple[str, list[Any]]:
     ctes: list[str] = []
     tags = list(params.tags)
     created_sort = params.sort in ("-created_at", "created_at")
+    first_page_of_matches = False
     if params.q:
         words, keys, edits = query_keys(params.q)
+        word_count = len(set(words))
         match = TEXT_MATCH.format(
             tenant=TENANT,
-            score=score_sql(len(set(words))),
             q=b.arg(params.q),
             given_words=b.arg(words, "::text[]"),
             given_keys=b.arg(keys, "::text[]"),
             given_edits=b.arg(edits, "::int[]"),
         )
         first_page_of_matches = (
-            params.sort == "relevance"
+            shortcut
+            and params.sort == "relevance"
             and params.position is None
             and not tags
             and params.language is None
@@ -223,8 +312,13 @@ def build(params: SearchParams) -> tuple[str, list[Any]]:
             and params.created_from is None
             and params.created_to is None
         )
-        if first_page_of_matches:
+        if first_page_of_matches and word_count == 1:
             match += TOP_OF_ONE_WORD.format(tenant=TENANT, rows=b.arg(params.limit + 1, "::int"))
+        elif first_page_of_matches:
+            rows, budget = b.arg(params.limit + 1, "::int"), b.arg(BUDGET * (params.limit + 1), "::int")
+            match += TOP_OF_WORDS.format(tenant=TENANT, rows=rows, budget=budget, words=word_count)
+        else:
+            match += RANKED.format(tenant=TENANT, score=score_sql(word_count))
         ctes.append(match)
         source = "top r" if first_page_of_matches else "ranked r"
         score, created, ident = "r.score", "r.created_at", "r.poc_id"
@@ -251,7 +345,13 @@ def build(params: SearchParams) -> tuple[str, list[Any]]:
         score, created, ident, name_key = "0", "c.created_at", "c.id", "c.name_key"
     for tag in tags:
         probe = f"SELECT 1 FROM poc.poc_tags x WHERE x.tenant_id = {TENANT} AND x.poc_id = {ident} AND x.tag = "  # noqa: S608 - column names
-        where.append(f"EXISTS ({probe}{b.arg(tag, TEXT_C)})")
+        # A tag row carries its POC's creation time: the date range bounds the tag's index range too.
+        within = ""
+        if params.created_from is not None:
+            within += f" AND x.created_at >= {b.arg(params.created_from, '::timestamptz')}"
+        if params.created_to is not None:
+            within += f" AND x.created_at < {b.arg(params.created_to, '::timestamptz')}"
+        where.append(f"EXISTS ({probe}{b.arg(tag, TEXT_C)}{within})")
     if params.language is not None:
         where.append(f"c.language = {b.arg(params.language, '::text')}")
     if params.owner_id is not None:
@@ -285,15 +385,15 @@ def build(params: SearchParams) -> tuple[str, list[Any]]:
         f"LIMIT {b.arg(params.limit + 1, '::int')}",
     ]
     ctes.append("page AS (\n    " + "\n    ".join(line for line in page if line) + "\n)")
-    sql = "\n".join(
-        [
-            "WITH " + ",\n".join(ctes),
-            f"SELECT {DOCUMENT}::text AS doc, page.score, c.created_at, c.id, c.name_key",
-            f"FROM page JOIN poc.pocs c ON c.tenant_id = {TENANT} AND c.id = page.id",
-            f"ORDER BY {', '.join(f'{k} {direction}' for k in outer)}",
-        ]
-    )
-    return sql, b.args
+    answer = [
+        f"SELECT {DOCUMENT}::text AS doc, page.score, c.created_at, c.id, c.name_key",
+        f"FROM page JOIN poc.pocs c ON c.tenant_id = {TENANT} AND c.id = page.id",
+        f"ORDER BY {', '.join(f'{k} {direction}' for k in outer)}",
+    ]
+    if first_page_of_matches:
+        # Either the unanswered row or the page: `top` is empty unless the page is proven.
+        answer = ["(" + UNANSWERED + ")", "UNION ALL", "(", *answer, ")"]
+    return "\n".join(["WITH " + ",\n".join(ctes), *answer]), b.args
 
 
 SERVER_SETTINGS = {"plan_cache_mode": "force_generic_plan"}
@@ -305,9 +405,14 @@ the tenant context is only set while the statement runs. Re-planning cost ~0.7 m
 
 
 async def run(db: Database, tenant_id: uuid.UUID | str, params: SearchParams) -> list[asyncpg.Record]:
-    """Run a search for a tenant: one statement, one round trip; rows as `build` describes them."""
+    """Run a search for a tenant: one statement, one round trip; rows as `build` describes them. Should a
+    shortcut leave the page unanswered, the full aggregation runs (a second statement)."""
     sql, args = build(params)
-    return await db.tenant_fetch(tenant_id, sql, *args)
+    rows = await db.tenant_fetch(tenant_id, sql, *args)
+    if rows and rows[0]["doc"] is None:
+        sql, args = build(params, shortcut=False)
+        rows = await db.tenant_fetch(tenant_id, sql, *args)
+    return rows
 
 
 def cursor_key(sort: str, row: Any) -> tuple[int | str | uuid.UUID, ...]:
