@@ -22,7 +22,7 @@ search whose best-scoring POCs are too few or too sparse) answers a single row w
 `run` then runs the full aggregation: one more round trip, in the rare case only; the statement that
 answers always sees one snapshot.
 
-Each row comes back as its JSON document, built by PostgreSQL (`DOCUMENT`), plus its sort key for the
+Each row comes back as its JSON document, stored with the POC (`DOCUMENT`), plus its sort key for the
 next cursor; the HTTP layer only concatenates documents.
 """
 
@@ -44,12 +44,8 @@ SORTS = ("-created_at", "created_at", "-name", "name", "relevance")
 TEXT_C = '::text COLLATE "C"'
 """A parameter compared with the search tables' byte-wise ("C") text columns."""
 
-DOCUMENT = """json_build_object(
-    'id', c.id, 'name', c.name, 'description', c.description, 'github_url', c.github_url,
-    'language', c.language, 'tags', c.tags, 'owner_id', c.owner_id,
-    'created_at', to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-    'updated_at', to_char(c.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))"""
-"""A POC as the API shows it (`c` is a poc.pocs row)."""
+DOCUMENT = "c.document"
+"""A POC as the API shows it (`c` is a poc.pocs row): its stored JSON (`poc.document`, migration 0003)."""
 
 TEXT_MATCH = """words AS (
     SELECT u.w COLLATE "C" AS w, (u.w || chr(1114111)) COLLATE "C" AS w_end, u.n

@@ -99,6 +99,11 @@ async def test_patch_changes_given_fields_only(pocs: PocHarness) -> None:
     assert changed["updated_at"] > poc["updated_at"] and changed["created_at"] == poc["created_at"]
     cleared = await pocs.http.patch(f"/v1/pocs/{poc['id']}", json={"description": None}, headers=admin.auth)
     assert cleared.status_code == 200 and cleared.json()["description"] == ""
+    # Reads serve the stored document: it follows every change.
+    read = await pocs.http.get(f"/v1/pocs/{poc['id']}", headers=admin.auth)
+    assert read.json() == cleared.json()
+    (found,) = (await pocs.search(admin, language="typescript")).json()["items"]
+    assert found == cleared.json()
 
 
 async def test_patch_without_changes_keeps_updated_at_and_emits_nothing(pocs: PocHarness) -> None:

@@ -15,13 +15,21 @@ async def test_migrations_roll_back_and_forward(database: DatabaseUrls) -> None:
     conn = await asyncpg.connect(database.owner)
     try:
         assert (await migrations.status(conn, POC)).pending == []
+        assert await migrations.downgrade(conn, POC, steps=1) == [3]
+        assert (
+            await conn.fetchval(
+                "SELECT to_regprocedure('poc.document(uuid, text, text, text, text, text[], text,"
+                " timestamptz, timestamptz)')"
+            )
+            is None
+        )
         assert await migrations.downgrade(conn, POC, steps=1) == [2]
         assert await conn.fetchval("SELECT to_regprocedure('poc.outbox_claim(integer)')") is None
         assert await conn.fetchval("SELECT count(*) FROM pg_policy WHERE polname = 'outbox_relay'") == 0
         assert await migrations.downgrade(conn, POC, steps=1) == [1]
         assert await conn.fetchval("SELECT to_regnamespace('poc')") is None
         assert await conn.fetchval("SELECT count(*) FROM pg_extension WHERE extname = 'unaccent'") == 0
-        assert await migrations.upgrade(conn, POC) == [1, 2]
+        assert await migrations.upgrade(conn, POC) == [1, 2, 3]
         assert await conn.fetchval("SELECT poc.fold('Integração ÀÉÎÕÜ')") == "integracao aeiou"
         assert await conn.fetchval("SELECT to_regprocedure('poc.outbox_claim(integer)')") is not None
     finally:
@@ -34,5 +42,32 @@ async def test_sql_deletion_keys_match_the_python_ones(database: DatabaseUrls) -
         for word in ("go", "pix", "kafka", "pagamento", "observabilidade", "ação", "привет"):
             rows = await conn.fetch("SELECT key, edits FROM poc.deletion_keys($1, poc.max_edits($1))", word)
             assert {r["key"]: r["edits"] for r in rows} == deletion_keys(word), word
+    finally:
+        await conn.close()
+
+
+async def test_the_stored_document_does_not_depend_on_session_settings(database: DatabaseUrls) -> None:
+    """`poc.document` is declared IMMUTABLE (it backs a stored column): the same text under any time zone,
+    date style or locale setting a session may have."""
+    conn = await asyncpg.connect(database.service)
+    try:
+        args = (
+            "SELECT poc.document('5b0c2c1e-6a53-4f3e-9d7a-0c4f1f0b9a11'::uuid, 'Integração \"PIX\"', 'desc', "
+            "'https://github.com/acme/pix', 'Python', ARRAY['pix', 'pagamentos'], 'user-1', "
+            "'2026-02-03 04:05:06.789012+00'::timestamptz, '2026-12-31 23:59:59.000001+00'::timestamptz)::text"
+        )
+        expected = await conn.fetchval(args)
+        assert '"created_at" : "2026-02-03T04:05:06.789012Z"' in expected
+        assert '"updated_at" : "2026-12-31T23:59:59.000001Z"' in expected
+        for setting, value in (
+            ("TimeZone", "America/Sao_Paulo"),
+            ("TimeZone", "Asia/Kathmandu"),
+            ("DateStyle", "SQL, DMY"),
+            ("lc_time", "C"),
+            ("extra_float_digits", "-3"),
+        ):
+            async with conn.transaction():
+                await conn.execute(f"SET LOCAL {setting} = '{value}'")
+                assert await conn.fetchval(args) == expected, setting
     finally:
         await conn.close()
