@@ -8,10 +8,11 @@ async context managers entered in order at startup and closed in reverse order a
 from __future__ import annotations
 
 import inspect
+import itertools
 import logging
 import re
+import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, nullcontext
 from typing import Any
@@ -157,6 +158,10 @@ def client_address(scope: Scope, trusted_proxy_hops: int) -> str:
     return str(peer)
 
 
+_SERIES_REMEMBERED = 1024
+"""Labelled metric series a middleware keeps at hand (methods are client-chosen: the rest are looked up)."""
+
+
 class RequestContextMiddleware:
     """Request id, access log, metrics and a trace span for every HTTP request (pure ASGI)."""
 
@@ -164,6 +169,28 @@ class RequestContextMiddleware:
         self.app = app
         self.service = service
         self.max_body_bytes = max_body_bytes
+        # Request ids: 16 random hex digits per middleware, then a counter (32 hex digits, like a uuid4's
+        # hex). Unique without a random draw per request; ids need not be unpredictable.
+        self._id_prefix = secrets.token_hex(8)
+        self._id_counter = itertools.count(1)
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def _new_request_id(self) -> str:
+        return f"{self._id_prefix}{next(self._id_counter) & 0xFFFFFFFFFFFFFFFF:016x}"
+
+    def _observe(self, method: str, route: str, status: int, elapsed: float) -> None:
+        """Count and time a request; the labelled series are looked up once per (method, route, status)."""
+        key = (method, route, status)
+        series = self._series.get(key)
+        if series is None:
+            series = (
+                HTTP_REQUESTS.labels(self.service, method, route, str(status)),
+                HTTP_LATENCY.labels(self.service, method, route),
+            )
+            if len(self._series) < _SERIES_REMEMBERED:
+                self._series[key] = series
+        series[0].inc()
+        series[1].observe(elapsed)
 
     def _limit_body(self, scope: Scope, receive: Receive) -> Receive:
         """Refuse bodies over the limit: at once from Content-Length, else while streaming."""
@@ -193,7 +220,7 @@ class RequestContextMiddleware:
             if name == b"x-request-id":
                 incoming = value.decode("latin-1")
                 break
-        request_id = incoming if incoming and _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if incoming and _REQUEST_ID_RE.match(incoming) else self._new_request_id()
         token = request_id_var.set(request_id)
         info = RequestInfo()
         info_token = request_info_var.set(info)
@@ -231,8 +258,7 @@ class RequestContextMiddleware:
                     span.set_attribute("http.response.status_code", status)
         finally:
             elapsed = time.perf_counter() - started
-            HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
-            HTTP_LATENCY.labels(self.service, method, route).observe(elapsed)
+            self._observe(method, route, status, elapsed)
             if route not in ("/healthz", "/metrics"):
                 log.info(
                     "request",

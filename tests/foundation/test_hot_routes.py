@@ -108,3 +108,15 @@ async def test_a_hot_request_never_enters_fastapis_stack(make_settings: Callable
         assert app.middleware_stack is None  # Starlette builds it on the first request it handles
         assert (await http.get("/v1/cold")).status_code == 200
         assert app.middleware_stack is not None
+
+
+async def test_generated_request_ids_are_distinct_and_every_request_is_counted(
+    make_settings: Callable[..., Settings],
+) -> None:
+    app = build(make_settings)
+    before = requests_counted("/v1/things", 200)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+        ids = [(await http.get(path)).headers["x-request-id"] for path in ("/v1/things", "/v1/things", "/v1/cold")]
+    assert len(set(ids)) == 3
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    assert requests_counted("/v1/things", 200) == before + 2
