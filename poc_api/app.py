@@ -7,6 +7,7 @@ from contextlib import AsyncExitStack
 from fastapi import FastAPI
 
 from poc_api.api import router, search_pocs
+from poc_api.catalogue_sizes import CatalogueSizes
 from poc_api.outbox_relay import relay_startup
 from poc_api.schemas import Problem
 from poc_api.search import SERVER_SETTINGS
@@ -39,7 +40,9 @@ def create_app(settings: Settings) -> FastAPI:
     (`poc_api.outbox_relay`)."""
 
     async def poc_startup(app: FastAPI, stack: AsyncExitStack) -> None:
-        app.state.pocs = PocService(app.state.db)
+        sizes = CatalogueSizes(app.state.db)
+        stack.push_async_callback(sizes.aclose)
+        app.state.pocs = PocService(app.state.db, sizes)
 
     app = create_service_app(
         service="poc",

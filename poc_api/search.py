@@ -15,7 +15,9 @@ each query shape is driven by one B-tree index:
                          more 3), doubled when the term is in the name, summed over words; every word
                          must match. `RANKED` aggregates every matching posting; the first page of a
                          relevance search without filters takes a shortcut that reads only a few
-                         postings (`TOP_OF_ONE_WORD`, `TOP_OF_WORDS`, each with its proof).
+                         postings (`TOP_OF_ONE_WORD`, `TOP_OF_WORDS`, each with its proof); with
+                         several words only in large catalogues (`poc_api.catalogue_sizes`: below
+                         ~30,000 POCs aggregating every match costs less).
 
 A shortcut that cannot prove its page (the query's words are not what Python counted, or a multi-word
 search whose best-scoring POCs are too few or too sparse) answers a single row whose `doc` is NULL, and
@@ -289,10 +291,12 @@ class _Builder:
         return f"${len(self.args) + self.first - 1}{cast}"
 
 
-def build(params: SearchParams, *, shortcut: bool = True) -> tuple[str, list[Any]]:
+def build(params: SearchParams, *, shortcut: bool = True, many_words_shortcut: bool = False) -> tuple[str, list[Any]]:
     """The statement and its arguments after the tenant id (`$1`). Columns: doc (text), score,
-    created_at, id, name_key. With a shortcut (the first relevance page without filters) the statement
-    may answer one row whose doc is NULL: it could not prove its page, `shortcut=False` aggregates.
+    created_at, id, name_key. With a shortcut (the first relevance page without filters; for several
+    words only with `many_words_shortcut`, worth it for large catalogues: `poc_api.catalogue_sizes`) the
+    statement may answer one row whose doc is NULL: it could not prove its page, `shortcut=False`
+    aggregates.
 
     Two stages: `page` finds the sort keys of the rows to serve (for a text search from the postings
     alone when no filter needs the POC row), then only those rows are read and turned into JSON.
@@ -318,6 +322,7 @@ def build(params: SearchParams, *, shortcut: bool = True) -> tuple[str, list[Any
         )
         first_page_of_matches = (
             shortcut
+            and (word_count == 1 or many_words_shortcut)
             and params.sort == "relevance"
             and params.position is None
             and not tags
@@ -418,10 +423,12 @@ the tenant context is only set while the statement runs. Re-planning cost ~0.7 m
 (half its cost) and ~0.25 ms per page."""
 
 
-async def run(db: Database, tenant_id: uuid.UUID | str, params: SearchParams) -> list[asyncpg.Record]:
+async def run(
+    db: Database, tenant_id: uuid.UUID | str, params: SearchParams, *, many_words_shortcut: bool = False
+) -> list[asyncpg.Record]:
     """Run a search for a tenant: one statement, one round trip; rows as `build` describes them. Should a
     shortcut leave the page unanswered, the full aggregation runs (a second statement)."""
-    sql, args = build(params)
+    sql, args = build(params, many_words_shortcut=many_words_shortcut)
     rows = await db.tenant_fetch(tenant_id, sql, *args)
     if rows and rows[0]["doc"] is None:
         sql, args = build(params, shortcut=False)

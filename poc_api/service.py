@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 
 from poc_api import cursor
+from poc_api.catalogue_sizes import CatalogueSizes
 from poc_api.search import DOCUMENT, SearchParams, cursor_key, run
 from runtime.auth import Principal
 from runtime.db import Connection, Database
@@ -126,8 +127,9 @@ def can_change(principal: Principal, owner_id: str) -> bool:
 class PocService:
     """The POC operations; one instance per app, on `app.state.pocs`."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sizes: CatalogueSizes | None = None) -> None:
         self.db = db
+        self.sizes = sizes if sizes is not None else CatalogueSizes(db)
 
     async def create(self, principal: Principal, poc: NewPoc) -> tuple[uuid.UUID, str]:
         """Register a POC owned by the caller: (id, document); 409 if the tenant has this repository."""
@@ -211,7 +213,8 @@ class PocService:
 
     async def search(self, principal: Principal, params: SearchParams) -> Page:
         """One page of a search, with the cursor of the next page."""
-        rows = await run(self.db, principal.tenant_id, params)
+        many_words_shortcut = params.q is not None and self.sizes.large(principal.tenant_id)
+        rows = await run(self.db, principal.tenant_id, params, many_words_shortcut=many_words_shortcut)
         next_cursor = None
         if len(rows) > params.limit:
             rows = rows[: params.limit]
