@@ -40,7 +40,7 @@ class CatalogueSizes:
         *,
         max_age: float = 300.0,
         max_tenants: int = 10_000,
-        max_refreshing: int = 2,
+        max_refreshing: int = 1,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.db = db
