@@ -291,6 +291,19 @@ class _Builder:
         return f"${len(self.args) + self.first - 1}{cast}"
 
 
+def first_relevance_page(params: SearchParams) -> bool:
+    """The first page of a relevance search without filters: what the shortcuts answer."""
+    return (
+        params.sort == "relevance"
+        and params.position is None
+        and not params.tags
+        and params.language is None
+        and params.owner_id is None
+        and params.created_from is None
+        and params.created_to is None
+    )
+
+
 def build(params: SearchParams, *, shortcut: bool = True, many_words_shortcut: bool = False) -> tuple[str, list[Any]]:
     """The statement and its arguments after the tenant id (`$1`). Columns: doc (text), score,
     created_at, id, name_key. With a shortcut (the first relevance page without filters; for several
@@ -320,17 +333,7 @@ def build(params: SearchParams, *, shortcut: bool = True, many_words_shortcut: b
             given_keys=b.arg(given_keys, "::text"),
             given_edits=b.arg(given_edits, "::text"),
         )
-        first_page_of_matches = (
-            shortcut
-            and (word_count == 1 or many_words_shortcut)
-            and params.sort == "relevance"
-            and params.position is None
-            and not tags
-            and params.language is None
-            and params.owner_id is None
-            and params.created_from is None
-            and params.created_to is None
-        )
+        first_page_of_matches = shortcut and (word_count == 1 or many_words_shortcut) and first_relevance_page(params)
         if first_page_of_matches and word_count == 1:
             match += TOP_OF_ONE_WORD.format(tenant=TENANT, rows=b.arg(params.limit + 1, "::int"))
         elif first_page_of_matches:

@@ -21,7 +21,8 @@ import asyncpg
 
 from poc_api import cursor
 from poc_api.catalogue_sizes import CatalogueSizes
-from poc_api.search import DOCUMENT, SearchParams, cursor_key, run
+from poc_api.search import DOCUMENT, SearchParams, cursor_key, first_relevance_page, run
+from poc_api.validation import search_words
 from runtime.auth import Principal
 from runtime.db import Connection, Database
 from runtime.errors import Conflict, Forbidden, NotFound
@@ -213,7 +214,13 @@ class PocService:
 
     async def search(self, principal: Principal, params: SearchParams) -> Page:
         """One page of a search, with the cursor of the next page."""
-        many_words_shortcut = params.q is not None and self.sizes.large(principal.tenant_id)
+        # Only a search that could take the multi-word shortcut asks for (and so counts) the catalogue's size.
+        many_words_shortcut = (
+            params.q is not None
+            and first_relevance_page(params)
+            and len(search_words(params.q)) > 1
+            and self.sizes.large(principal.tenant_id)
+        )
         rows = await run(self.db, principal.tenant_id, params, many_words_shortcut=many_words_shortcut)
         next_cursor = None
         if len(rows) > params.limit:
