@@ -44,6 +44,10 @@ async def test_counts_arrive_in_the_background_and_go_stale(pocs: PocHarness) ->
         assert sizes.get(b.tenant_id) == 1  # row-level security: each count is its tenant's own
         assert not sizes.large(a.tenant_id)
         await sizes.aclose()
+        capped = CatalogueSizes(db, count_up_to=2)  # a catalogue is counted only as far as it matters
+        capped.get(a.tenant_id)
+        await settle(capped)
+        assert capped.get(a.tenant_id) == 2
 
 
 async def test_refreshes_are_bounded_and_so_is_the_memo(pocs: PocHarness) -> None:
