@@ -17,6 +17,7 @@ with a request at once. Normalization rules:
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -251,8 +252,15 @@ def fold(text: str) -> str:
 
 def search_words(text: str) -> list[str]:
     """Approximately `poc.search_words`: the words a query will look for."""
+    return list(_search_words(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _search_words(text: str) -> tuple[str, ...]:
+    """`search_words`, remembered per text: a search's text is split by its validation, by the service
+    (does it have several words?) and by the statement builder (the typo keys)."""
     words = re.split(r"[\W_]+", fold(text))
-    return list(dict.fromkeys(w for w in words if 2 <= len(w) <= 32 and w not in STOP_WORDS))
+    return tuple(dict.fromkeys(w for w in words if 2 <= len(w) <= 32 and w not in STOP_WORDS))
 
 
 def check_query(value: str, field: str = "q") -> tuple[str, list[FieldError]]:
