@@ -11,22 +11,19 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-from pathlib import Path
 
 import pytest
 
 from tests.cluster.conftest import Cluster, wait_for
 from tests.jsclient import REPLAY_SCRIPT, require_node
+from tests.traces import TRACES
 
 TRACE_NAME = "friendsforever.json.gz"
-TRACES = Path(__file__).resolve().parents[3] / "shared" / "data" / "editing-traces"  # shared/ beside the checkout
 
 
 @pytest.mark.slow
 async def test_friendsforever_replayed_on_two_nodes(cluster: Cluster) -> None:
     trace = TRACES / TRACE_NAME
-    if not trace.exists():
-        pytest.skip(f"{trace} is not here (shared data beside the checkout)")
     node = require_node()
     end_content = json.loads(gzip.decompress(trace.read_bytes()))["endContent"]
     nodes = await cluster.start_nodes(3)

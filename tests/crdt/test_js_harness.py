@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 
 import pytest
 from pycrdt import Doc, Text
@@ -29,8 +28,9 @@ from crdt import (
     encode_var_uint,
 )
 from tests.jsclient import JS_DIR, REPLAY_SCRIPT, JsClient, ReferenceServer, node_executable, require_node
+from tests.traces import TRACES
 
-TRACE = Path(__file__).resolve().parents[3] / "shared" / "data" / "editing-traces" / "friendsforever.json.gz"
+TRACE = TRACES / "friendsforever.json.gz"
 
 pytestmark = pytest.mark.skipif(node_executable() is None, reason="node is not installed (Node.js 20 needed)")
 

@@ -7,7 +7,6 @@ import gzip
 import json
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,8 +28,7 @@ from crdt import (
     merge_updates,
 )
 from tests.crdt.fakes import Client, document_text, sync_client, wait_for
-
-TRACES = Path(__file__).resolve().parents[3] / "shared" / "data" / "editing-traces"
+from tests.traces import TRACES
 
 
 def text_of(updates: list[bytes]) -> str:
@@ -298,8 +296,6 @@ def test_merge_updates_rejects_garbage() -> None:
 
 
 def test_merge_updates_on_a_real_trace_is_the_document() -> None:
-    if not (TRACES / "sveltecomponent.json.gz").exists():
-        pytest.skip(f"no editing traces at {TRACES}")
     with gzip.open(TRACES / "sveltecomponent.json.gz") as fh:
         trace = json.load(fh)
     writer = Client()

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import gzip
 import json
-from pathlib import Path
 
 import httpx
 import pytest
@@ -14,9 +13,7 @@ import pytest
 from tests.dojo.conftest import CollabServer
 from tests.dojo.yclient import PyClient
 from tests.jsclient import REPLAY_SCRIPT, JsClient, require_node
-
-# ../shared beside the checkout (as for developers and CI).
-TRACES = Path(__file__).resolve().parents[3] / "shared" / "data" / "editing-traces"
+from tests.traces import TRACES
 
 
 async def _ticket_params(collab: CollabServer, http: httpx.AsyncClient, user, room: str, mode: str = "read-write"):  # type: ignore[no-untyped-def]
