@@ -1,7 +1,8 @@
 """`pocdojo`: the command line.
 
     pocdojo dev [--host H] [--port P] [--state-dir D]     every service in one process, embedded defaults
-    pocdojo serve SERVICE [--host H] [--port P]          one service as production runs it (env settings)
+    pocdojo serve SERVICE [--host H] [--port P]          one service as production runs it (env settings;
+                                                         metrics on POCDOJO_METRICS_PORT when set)
     pocdojo migrate up|down|status [--service S] [--steps N]
     pocdojo tenants create --slug S --name N --admin-email E [--no-self-signup]
 
@@ -26,6 +27,7 @@ import uvicorn
 from deploy.services import COLLAB_PROTOCOL, SERVICES, schemas
 from runtime import migrations
 from runtime.logs import configure_logging
+from runtime.metrics_access import internal_metrics_listener
 from runtime.settings import Settings
 from runtime.tracing import configure_tracing
 
@@ -255,7 +257,8 @@ def _serve(args: argparse.Namespace) -> int:
     configure_tracing(settings)
     spec = SERVICES[args.service]
     app = spec.factory(settings)
-    uvicorn.Server(_uvicorn_config(app, args.host, args.port, settings, ws=spec.ws_protocol)).run()
+    with internal_metrics_listener(settings):
+        uvicorn.Server(_uvicorn_config(app, args.host, args.port, settings, ws=spec.ws_protocol)).run()
     return 0
 
 
