@@ -1,7 +1,8 @@
 """`pocdojo`: the command line.
 
     pocdojo dev [--host H] [--port P] [--state-dir D]     every service in one process, embedded defaults
-    pocdojo serve SERVICE [--host H] [--port P]          one service as production runs it (env settings)
+    pocdojo serve SERVICE [--host H] [--port P]          one service as production runs it (env settings;
+                                                         metrics on POCDOJO_METRICS_PORT when set)
     pocdojo migrate up|down|status [--service S] [--steps N]
     pocdojo tenants create --slug S --name N --admin-email E [--no-self-signup]
 
@@ -26,6 +27,7 @@ import uvicorn
 from deploy.services import COLLAB_PROTOCOL, SERVICES, schemas
 from runtime import migrations
 from runtime.logs import configure_logging
+from runtime.metrics_access import internal_metrics_listener
 from runtime.settings import Settings
 from runtime.tracing import configure_tracing
 
@@ -147,6 +149,10 @@ def _dev(args: argparse.Namespace) -> int:
     if not os.environ.get("POCDOJO_TURN_SECRET"):
         overrides["turn_secret"] = env.turn_secret()
     settings = Settings.from_env(**overrides)
+    if settings.auth_mode == "local" and settings.auth_jwks_url is None:
+        # This process's identity service publishes the keys of the state dir: read them here, not from
+        # the issuer's URL (in a `--nodes` cluster that is another node, which may be down).
+        settings = settings.model_copy(update={"auth_jwks_url": f"{base}/.well-known/jwks.json"})
     configure_logging(settings.log_level, json=settings.log_json)
     configure_tracing(settings)
     demo = asyncio.run(_ensure_demo(settings, state_dir))
@@ -176,12 +182,17 @@ def _dev_cluster(args: argparse.Namespace) -> int:
     """`pocdojo dev --nodes N`: N full node processes (each its own OS process, so one can be killed)
     on ports P..P+N-1, sharing one PostgreSQL and one Redis. The parent prepares the state once,
     starts Redis unless REDIS_URL is set, forwards SIGINT/SIGTERM to the nodes and stops what it
-    started when they are gone."""
+    started when they are gone.
+
+    The nodes are one service, as behind a load balancer: one token issuer (`POCDOJO_AUTH_ISSUER`, else
+    the cluster's first address http://HOST:P) and one signing key set, ticket secret and TURN secret (the
+    state dir's), so a token or refresh token from any node works on every node."""
     import signal
     import subprocess
     import time
 
     from deploy.local import EmbeddedEnvironment
+    from identity.app import load_keys
     from runtime.embedded_pg import free_port
     from runtime.embedded_redis import EmbeddedRedis
 
@@ -192,6 +203,7 @@ def _dev_cluster(args: argparse.Namespace) -> int:
         env="dev", database_url=urls.service, state_dir=state_dir, public_url=f"http://{args.host}:{args.port}"
     )
     asyncio.run(_ensure_demo(base_settings, state_dir))
+    load_keys(base_settings)  # the one key set every node signs and verifies with
     env.operator_token()
     env.ticket_secret()
     env.turn_secret()
@@ -205,7 +217,12 @@ def _dev_cluster(args: argparse.Namespace) -> int:
     try:
         for index in range(args.nodes):
             port = args.port + index
-            child_env = {**os.environ, "REDIS_URL": redis_url, "POCDOJO_NODE_ID": f"node{index + 1}:{port}"}
+            child_env = {
+                **os.environ,
+                "REDIS_URL": redis_url,
+                "POCDOJO_NODE_ID": f"node{index + 1}:{port}",
+                "POCDOJO_AUTH_ISSUER": base_settings.issuer,
+            }
             children.append(
                 subprocess.Popen(  # noqa: S603 - this same program
                     [
@@ -223,7 +240,10 @@ def _dev_cluster(args: argparse.Namespace) -> int:
                     env=child_env,
                 )
             )
-        print(f"\nPOC Dojo cluster: {args.nodes} nodes sharing Redis {redis_url}", flush=True)
+        print(
+            f"\nPOC Dojo cluster: {args.nodes} nodes sharing Redis {redis_url}, token issuer {base_settings.issuer}",
+            flush=True,
+        )
         for index, child in enumerate(children):
             print(f"  node{index + 1}: http://{args.host}:{args.port + index}  (pid {child.pid})", flush=True)
 
@@ -255,7 +275,8 @@ def _serve(args: argparse.Namespace) -> int:
     configure_tracing(settings)
     spec = SERVICES[args.service]
     app = spec.factory(settings)
-    uvicorn.Server(_uvicorn_config(app, args.host, args.port, settings, ws=spec.ws_protocol)).run()
+    with internal_metrics_listener(settings):
+        uvicorn.Server(_uvicorn_config(app, args.host, args.port, settings, ws=spec.ws_protocol)).run()
     return 0
 
 

@@ -25,6 +25,7 @@ from deploy.services import schemas
 from runtime import migrations
 from runtime.bootstrap import OWNER_ROLE, SERVICE_ROLE, Credentials, ensure_database, ensure_roles, with_user
 from runtime.embedded_pg import EmbeddedPostgres
+from runtime.security_headers import security_headers
 
 DATABASE = "pocdojo"
 
@@ -151,7 +152,9 @@ class Dispatcher:
                     failing[f"{app.state.service}.{name}"] = type(exc).__name__
         status = 503 if failing else 200
         body = {"status": "unavailable", "failing": failing} if failing else {"status": "ready"}
-        await JSONResponse(body, status_code=status)(scope, receive, send)
+        # Answered here, not by a service app: the same security headers as the apps' answers.
+        headers = {name.decode(): value.decode() for name, value in security_headers(page=False, tls=False)}
+        await JSONResponse(body, status_code=status, headers=headers)(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         message = await receive()

@@ -1,5 +1,5 @@
 """The app factory every REST service uses: problem+json errors, request ids, access logs,
-metrics, health endpoints, body limits and an ordered lifespan.
+metrics, security headers, health endpoints, body limits and an ordered lifespan.
 
 A service builds its routers and calls `create_service_app(...)`. Resources (pools, clients) are
 async context managers entered in order at startup and closed in reverse order at shutdown.
@@ -30,6 +30,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from runtime.context import RequestInfo, request_id_var, request_info_var
 from runtime.errors import FieldError, ServiceError
 from runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from runtime.metrics_access import MetricsAccess
+from runtime.security_headers import came_over_tls, security_headers
 from runtime.settings import Settings
 
 log = logging.getLogger("pocdojo.http")
@@ -163,12 +165,23 @@ _SERIES_REMEMBERED = 1024
 
 
 class RequestContextMiddleware:
-    """Request id, access log, metrics and a trace span for every HTTP request (pure ASGI)."""
+    """Request id, access log, metrics, a trace span and the security headers (`runtime.security_headers`)
+    for every HTTP request (pure ASGI). `page_paths` are HTML pages that load their own assets (the docs)."""
 
-    def __init__(self, app: ASGIApp, service: str, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        service: str,
+        max_body_bytes: int,
+        *,
+        trusted_proxy_hops: int = 0,
+        page_paths: frozenset[str] = frozenset(),
+    ) -> None:
         self.app = app
         self.service = service
         self.max_body_bytes = max_body_bytes
+        self.trusted_proxy_hops = trusted_proxy_hops
+        self.page_paths = page_paths
         # Request ids: 128 random bits (32 hex digits, like a uuid4's hex) from a generator seeded once per
         # middleware from the OS, not a system call per request. Correlation ids, not secrets; and unlike a
         # counter they do not tell a client how many requests a process has served.
@@ -216,11 +229,17 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = None
+        forwarded_proto = None
         for name, value in scope.get("headers", []):
             if name == b"x-request-id":
                 incoming = value.decode("latin-1")
-                break
+            elif name == b"x-forwarded-proto":
+                forwarded_proto = value
         request_id = incoming if incoming and _REQUEST_ID_RE.match(incoming) else self._new_request_id()
+        secure = security_headers(
+            page=scope["path"] in self.page_paths,
+            tls=came_over_tls(scope.get("scheme", "http"), forwarded_proto, self.trusted_proxy_hops),
+        )
         token = request_id_var.set(request_id)
         info = RequestInfo()
         info_token = request_info_var.set(info)
@@ -231,8 +250,7 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id.encode()), *secure]
             await send(message)
 
         method = scope.get("method", "?")
@@ -322,16 +340,28 @@ class ServiceApp(FastAPI):
     machinery) and go straight from `RequestContextMiddleware` to a handler that reads the `Request` itself.
 
     On the POC search these layers cost about a quarter of the service's CPU per request. What a hot route
-    keeps: the request id, access log, metrics and trace span (`RequestContextMiddleware`), the body limit,
-    and the same exception handlers (problem+json answers). What it gives up is what its handler does not
-    need: path parameters, dependencies, response models, redirects — the handler is a plain
-    `async (Request) -> Response`, and the route stays declared in FastAPI for the OpenAPI document (and for
-    methods and paths the hot table does not hold, such as HEAD or a trailing slash).
+    keeps: the request id, access log, metrics, trace span and security headers (`RequestContextMiddleware`,
+    which wraps every HTTP request of the app, hot or not, outside Starlette's error middleware so that a
+    500 carries them too), the body limit, and the same exception handlers (problem+json answers). What it
+    gives up is what its handler does not need: path parameters, dependencies, response models, redirects —
+    the handler is a plain `async (Request) -> Response`, and the route stays declared in FastAPI for the
+    OpenAPI document (and for methods and paths the hot table does not hold, such as HEAD or a trailing
+    slash).
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, service: str, settings: Settings, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.state.settings = settings
+        self.state.service = service
         self._hot: dict[tuple[str, str], ASGIApp] = {}
+        pages = frozenset(p for p in (self.docs_url, self.swagger_ui_oauth2_redirect_url, self.redoc_url) if p)
+        self._http = RequestContextMiddleware(
+            self._dispatch_http,
+            service=service,
+            max_body_bytes=settings.max_body_bytes,
+            trusted_proxy_hops=settings.trusted_proxy_hops,
+            page_paths=pages,
+        )
 
     def add_hot_route(self, method: str, path: str, handler: HotHandler) -> None:
         """Serve `method path` (exactly) with `handler`; the route must already be declared, with the same
@@ -348,19 +378,22 @@ class ServiceApp(FastAPI):
             raise ValueError(f"{method} {path} must be declared with the same handler before it is made hot")
         if "{" in path:
             raise ValueError("hot routes have no path parameters")
-        settings: Settings = self.state.settings
-        self._hot[(method, path)] = RequestContextMiddleware(
-            _HotEndpoint(self, route, handler), service=self.state.service, max_body_bytes=settings.max_body_bytes
-        )
+        self._hot[(method, path)] = _HotEndpoint(self, route, handler)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self._hot:
-            hot = self._hot.get((scope["method"], scope["path"]))
-            if hot is not None:
-                scope["app"] = self
-                await hot(scope, receive, send)
-                return
-        await super().__call__(scope, receive, send)
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    async def _dispatch_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Inside `RequestContextMiddleware`: a hot route's handler, else FastAPI's whole stack."""
+        hot = self._hot.get((scope["method"], scope["path"])) if self._hot else None
+        if hot is not None:
+            scope["app"] = self
+            await hot(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
 
 
 def create_service_app(
@@ -385,6 +418,8 @@ def create_service_app(
             log.info("service stopping", extra={"service": service})
 
     app = ServiceApp(
+        service=service,
+        settings=settings,
         title=title,
         description=description,
         version=version,
@@ -393,14 +428,11 @@ def create_service_app(
         docs_url="/docs",
         redoc_url=None,
     )
-    app.state.settings = settings
-    app.state.service = service
     app.state.readiness = list(readiness)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(ServiceError, _on_service_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(Exception, _on_unexpected)
-    app.add_middleware(RequestContextMiddleware, service=service, max_body_bytes=settings.max_body_bytes)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -418,8 +450,11 @@ def create_service_app(
             return JSONResponse({"status": "unavailable", "failing": failures}, status_code=503)
         return JSONResponse({"status": "ready", "checks": [n for n, _ in app.state.readiness]})
 
+    metrics_access = MetricsAccess(settings)
+
     @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        metrics_access.check(request.headers.get("authorization"))
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app

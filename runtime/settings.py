@@ -57,6 +57,14 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
 
+    # -- metrics ----------------------------------------------------------------------------------
+    metrics_token: SecretStr | None = None
+    """Bearer token that opens `/metrics` on the public port; production without it: no `/metrics` there."""
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    """`pocdojo serve`: also serve the metrics on this port (internal: no load-balancer rule reaches it)."""
+    metrics_host: str = "127.0.0.1"
+    """Address of the metrics port (loopback: a sidecar scraper in the same task; 0.0.0.0 for the VPC)."""
+
     # -- tracing ----------------------------------------------------------------------------------
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     """`otlp` sends spans to OTEL_EXPORTER_OTLP_ENDPOINT (the ADOT collector forwarding to X-Ray)."""

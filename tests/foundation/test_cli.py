@@ -57,7 +57,8 @@ async def test_dev_server_runs_prints_a_working_login_and_keeps_data(server_dir:
         assert match, banner
         tenant, username, password = match.groups()
         async with httpx.AsyncClient(base_url=base) as http:
-            assert (await http.get("/readyz")).status_code == 200
+            ready = await http.get("/readyz")
+            assert ready.status_code == 200 and ready.headers["x-content-type-options"] == "nosniff"
             token = await http.post(
                 "/v1/auth/token",
                 data={"grant_type": "password", "tenant": tenant, "username": username, "password": password},
@@ -188,12 +189,14 @@ async def test_serve_runs_one_service_from_environment_settings(database, keys_d
 
     ring = KeyRing.load_or_create(keys_dir / "keys")
     port = free_port()
+    metrics_port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("POCDOJO_")},
         "DATABASE_URL": database.service,
         "POCDOJO_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "POCDOJO_SIGNING_KEYS": ring.active.to_pem().decode(),
         "POCDOJO_OPERATOR_TOKEN": "serve-operator-token",
+        "POCDOJO_METRICS_PORT": str(metrics_port),
     }
     proc = await asyncio.create_subprocess_exec(
         POCDOJO,
@@ -232,6 +235,12 @@ async def test_serve_runs_one_service_from_environment_settings(database, keys_d
             assert created.status_code == 201
             jwks = (await http.get("/.well-known/jwks.json")).json()
             assert [k["kid"] for k in jwks["keys"]] == [ring.active.kid]
+            # Production: the public port has no /metrics (no token is set); the internal port serves them.
+            public = await http.get("/metrics")
+            assert public.status_code == 404 and "pocdojo_http_requests_total" not in public.text
+            internal = await http.get(f"http://127.0.0.1:{metrics_port}/metrics")
+            assert internal.status_code == 200
+            assert 'route="/v1/tenants",service="identity",status="201"' in internal.text
     finally:
         await _stop(proc)
     out = (await proc.stdout.read()).decode() if proc.stdout else ""  # type: ignore[union-attr]
