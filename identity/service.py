@@ -307,7 +307,7 @@ class IdentityService:
             raise InvalidGrant("Unknown tenant, e-mail or password.")
         keys = self.throttle.keys(str(tenant["id"]), email, address)
         async with self.db.tenant_tx(tenant["id"]) as conn:
-            await self.throttle.check(conn, keys)
+            await self.throttle.take(conn, keys)  # committed before the password check: counted atomically
             user = await conn.fetchrow(
                 "SELECT id, tenant_id, email, password_hash, roles FROM identity.users WHERE email_normalized = $1",
                 email,
@@ -317,19 +317,17 @@ class IdentityService:
             ok = False
         else:
             ok = await self.hasher.verify_async(user["password_hash"], password)
+        if not ok or user is None:
+            raise InvalidGrant("Unknown tenant, e-mail or password.")  # the failure stays counted
         async with self.db.tenant_tx(tenant["id"]) as conn:
-            if not ok or user is None:
-                await self.throttle.record_failure(conn, keys)
-            else:
-                await self.throttle.record_success(conn, keys)
-                if self.hasher.needs_rehash(user["password_hash"]):
-                    await conn.execute(
-                        "UPDATE identity.users SET password_hash = $2 WHERE id = $1",
-                        user["id"],
-                        await self.hasher.hash_async(password),
-                    )
-                return await self._issue(conn, user, tenant["slug"], None, None)
-        raise InvalidGrant("Unknown tenant, e-mail or password.")
+            await self.throttle.record_success(conn, keys)
+            if self.hasher.needs_rehash(user["password_hash"]):
+                await conn.execute(
+                    "UPDATE identity.users SET password_hash = $2 WHERE id = $1",
+                    user["id"],
+                    await self.hasher.hash_async(password),
+                )
+            return await self._issue(conn, user, tenant["slug"], None, None)
 
     async def refresh_grant(self, refresh_token: str) -> TokenPair:
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 
 from tests.conftest import OPERATOR_TOKEN
@@ -195,3 +197,19 @@ async def test_discovery_documents(identity: IdentityHarness) -> None:
     config = (await identity.http.get("/.well-known/openid-configuration")).json()
     assert config["issuer"] == identity.base
     assert config["jwks_uri"] == f"{identity.base}/.well-known/jwks.json"
+
+
+async def test_parallel_guesses_get_no_more_password_checks_than_the_limit(identity: IdentityHarness) -> None:
+    """40 guesses at once from one address: at most the limit reach the password check, the rest get 429
+    before it (a refused guess answers 429, a checked one 400)."""
+    admin = await identity.create_tenant("parallel")
+    attacker = {"X-Forwarded-For": "203.0.113.40"}
+    answers = await asyncio.gather(
+        *(identity.password_grant("parallel", admin.email, f"guess number {i}", headers=attacker) for i in range(40))
+    )
+    statuses = sorted(r.status_code for r in answers)
+    checked = [s for s in statuses if s != 429]
+    assert set(statuses) <= {400, 429}, statuses
+    assert 1 <= len(checked) <= identity.settings.login_max_failures_per_account_ip, statuses
+    # The real user, from their own address, still signs in.
+    assert (await identity.password_grant("parallel", admin.email, GOOD_PASSWORD)).status_code == 200
