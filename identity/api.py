@@ -14,16 +14,17 @@ from identity.service import IdentityService, bad_grant_type, require_admin
 from runtime.auth import CurrentPrincipal
 from runtime.errors import BadRequest, FieldError, Unauthorized, UnsupportedMediaType, ValidationFailed
 from runtime.http import client_address
+from runtime.text import Name, StorableText, storable
 
 router = APIRouter()
 
 
 class TenantCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    slug: str = Field(min_length=3, max_length=63, examples=["acme"])
-    name: str = Field(min_length=1, max_length=200, examples=["ACME Ltda."])
-    admin_email: str = Field(max_length=254, examples=["admin@acme.com.br"])
-    admin_password: str = Field(min_length=1, max_length=1024)
+    slug: StorableText = Field(min_length=3, max_length=63, examples=["acme"])
+    name: Name = Field(min_length=1, max_length=200, examples=["ACME Ltda."])
+    admin_email: StorableText = Field(max_length=254, examples=["admin@acme.com.br"])
+    admin_password: StorableText = Field(min_length=1, max_length=1024)
     self_signup: bool = True
 
 
@@ -36,21 +37,21 @@ class TenantOut(BaseModel):
 
 class TenantUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Name | None = Field(default=None, min_length=1, max_length=200)
     self_signup: bool | None = None
 
 
 class RegisterIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    tenant: str = Field(min_length=1, max_length=63, examples=["acme"])
-    email: str = Field(max_length=254, examples=["dev@acme.com.br"])
-    password: str = Field(min_length=1, max_length=1024)
+    tenant: StorableText = Field(min_length=1, max_length=63, examples=["acme"])
+    email: StorableText = Field(max_length=254, examples=["dev@acme.com.br"])
+    password: StorableText = Field(min_length=1, max_length=1024)
 
 
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    email: str = Field(max_length=254)
-    password: str = Field(min_length=1, max_length=1024)
+    email: StorableText = Field(max_length=254)
+    password: StorableText = Field(min_length=1, max_length=1024)
     roles: list[str] = Field(default_factory=lambda: ["member"], max_length=2)
 
 
@@ -81,7 +82,7 @@ class TokenOut(BaseModel):
 
 class RevokeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    token: str = Field(max_length=512)
+    token: StorableText = Field(max_length=512)
 
 
 def _service(request: Request) -> IdentityService:
@@ -164,6 +165,13 @@ async def _token_form(request: Request) -> dict[str, str]:
     errors = [
         FieldError(k, "type", "must be a string") for k in _TOKEN_FIELDS if k in data and not isinstance(data[k], str)
     ]
+    for k in _TOKEN_FIELDS:
+        value = data.get(k)
+        if isinstance(value, str):
+            try:
+                storable(value)
+            except ValueError as exc:
+                errors.append(FieldError(k, "invalid_text", str(exc)))
     if errors:
         raise ValidationFailed(errors)
     return {k: v for k, v in data.items() if k in _TOKEN_FIELDS and isinstance(v, str)}

@@ -9,6 +9,7 @@ first and the error is raised after the transaction, so a rollback never erases 
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,7 @@ from runtime.errors import (
     ServiceError,
     ValidationFailed,
 )
+from runtime.text import identifier
 
 _EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 _SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
@@ -62,13 +64,28 @@ class TokenPair:
 
 
 def normalize_email(email: str, field: str = "email") -> str:
-    value = email.strip()
+    """The canonical form of an e-mail address (`runtime.text.identifier`: NFKC, lower case), the one
+    uniqueness and sign-in compare; ValidationFailed when it is not one."""
+    try:
+        value = identifier(email)
+    except ValueError as exc:
+        raise ValidationFailed([FieldError(field, "invalid_email", str(exc))]) from exc
     if len(value) > 254 or not _EMAIL_RE.match(value):
         raise ValidationFailed([FieldError(field, "invalid_email", "must be an e-mail address")])
-    return value.lower()
+    return value
+
+
+def display_email(email: str) -> str:
+    """The address as the user wrote it, in NFKC (so it looks like what it is)."""
+    return unicodedata.normalize("NFKC", email.strip())
 
 
 def check_slug(slug: str) -> str:
+    """The canonical form of a tenant slug (NFKC, lower case), or ValidationFailed."""
+    try:
+        slug = identifier(slug)
+    except ValueError as exc:
+        raise ValidationFailed([FieldError("slug", "invalid_slug", str(exc))]) from exc
     if not _SLUG_RE.match(slug):
         raise ValidationFailed(
             [
@@ -120,7 +137,14 @@ class IdentityService:
             raise ValidationFailed([FieldError(field, str(exc.reason_code), exc.message)]) from exc
 
     async def _tenant_by_slug(self, conn: Connection, slug: str) -> asyncpg.Record | None:
-        return await conn.fetchrow("SELECT id, slug, name, self_signup FROM identity.tenants WHERE slug = $1", slug)
+        """The tenant a client names (in any case or width), None when there is none by that name."""
+        try:
+            canonical = identifier(slug)
+        except ValueError:
+            return None  # not a slug any tenant can have
+        return await conn.fetchrow(
+            "SELECT id, slug, name, self_signup FROM identity.tenants WHERE slug = $1", canonical
+        )
 
     async def tenant_slug(self, tenant_id: uuid.UUID | str) -> str:
         async with self.db.tenant_tx(tenant_id) as conn:
@@ -162,7 +186,7 @@ class IdentityService:
     async def create_tenant(
         self, *, slug: str, name: str, admin_email: str, admin_password: str, self_signup: bool = True
     ) -> dict[str, Any]:
-        check_slug(slug)
+        slug = check_slug(slug)
         email = normalize_email(admin_email, "admin_email")
         self._check_password(admin_password, "admin_password", admin_email, slug)
         password_hash = await self.hasher.hash_async(admin_password)
@@ -181,7 +205,7 @@ class IdentityService:
                     " VALUES ($1, $2, $3, $4, $5, ARRAY['admin','member'])",
                     uuid.uuid4(),
                     tenant_id,
-                    admin_email.strip(),
+                    display_email(admin_email),
                     email,
                     password_hash,
                 )
@@ -235,7 +259,7 @@ class IdentityService:
                     " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, email, roles, created_at",
                     uuid.uuid4(),
                     tenant["id"],
-                    email.strip(),
+                    display_email(email),
                     normalized,
                     password_hash,
                     sorted(roles),
