@@ -4,6 +4,7 @@ every refusal answers like a success; registration is rate-limited per address."
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import asyncpg
@@ -186,10 +187,11 @@ async def test_migration_closes_existing_tenants_and_rolls_back(database: Databa
     try:
         assert await migrations.downgrade(conn, IDENTITY, steps=1) == [2]
         assert await conn.fetchval("SELECT to_regclass('identity.invitations')") is None
+        old = "00000000-0000-4000-8000-000000000001"
         async with conn.transaction():  # a tenant created while signup defaulted to on
-            await conn.execute("SELECT set_config('app.tenant_id', '00000000-0000-4000-8000-000000000001', true)")
+            await conn.execute("SELECT set_config('app.tenant_id', $1, true)", old)
             await conn.execute(
-                "INSERT INTO identity.tenants (id, slug, name) VALUES ('00000000-0000-4000-8000-000000000001', 'old', 'Old')"
+                "INSERT INTO identity.tenants (id, slug, name) VALUES ($1, 'old', 'Old')", uuid.UUID(old)
             )
         assert await migrations.upgrade(conn, IDENTITY) == [2]
         assert await conn.fetchval("SELECT self_signup FROM identity.tenants WHERE slug = 'old'") is False
