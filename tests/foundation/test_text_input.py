@@ -6,14 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import h11
 import orjson
 import pytest
+from fastapi import Request
 
-from tests.conftest import OPERATOR_TOKEN
+from runtime.db import Database
+from runtime.http import create_service_app
+from runtime.resources import database_startup
+from runtime.settings import Settings
+from tests.conftest import OPERATOR_TOKEN, serve_app
 from tests.foundation.conftest import GOOD_PASSWORD, IdentityHarness
 
 PROBLEM = "application/problem+json"
@@ -155,3 +161,45 @@ async def test_slugs_are_folded_and_names_refuse_invisible_characters(identity: 
     assert (
         await identity.http.patch("/v1/tenant", json={"name": "Açaí Ltda. 🚀"}, headers=admin.auth)
     ).status_code == 200
+
+
+async def test_a_value_the_database_refuses_is_a_422_even_where_a_route_forgot_to_check(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """The safety net: a route that hands client input straight to PostgreSQL, unchecked, still answers
+    422 for a NUL or an out-of-range number (asyncpg DataError), and the connection stays usable."""
+
+    def factory(base: str) -> Any:
+        app = create_service_app(
+            service="careless", title="careless", settings=make_settings(), startup=[database_startup]
+        )
+
+        @app.post("/echo")
+        async def echo(request: Request) -> dict[str, Any]:
+            body = await request.json()
+            db: Database = request.app.state.db
+            value = await db.fetchval_global("SELECT $1::text || $2::bigint", body["text"], body["number"])
+            return {"value": value}
+
+        return app
+
+    async with serve_app(factory) as base:
+        answers = await exchange(
+            base,
+            [
+                ("POST", "/echo", *_json({"text": "ok", "number": 7})),
+                ("POST", "/echo", *_json({"text": f"a{NUL}b", "number": 7})),
+                (
+                    "POST",
+                    "/echo",
+                    {"Content-Type": "application/json"},
+                    b'{"text": "ok", "number": 1' + b"0" * 30 + b"}",
+                ),
+                ("GET", "/healthz", {}, b""),
+            ],
+        )
+    assert answers[0] == (200, b'{"value":"ok7"}')
+    for status, content in answers[1:3]:
+        assert status == 422, content
+        assert orjson.loads(content)["errors"][0]["code"] == "unstorable_value"
+    assert answers[3][0] == 200
