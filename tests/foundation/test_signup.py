@@ -4,15 +4,20 @@ every refusal answers like a success; registration is rate-limited per address."
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 import httpx
 
 from deploy.local import DatabaseUrls
+from identity.app import create_app
+from identity.passwords import PasswordHasher
 from runtime import migrations
-from tests.conftest import OPERATOR_TOKEN
+from runtime.settings import Settings
+from tests.conftest import OPERATOR_TOKEN, serve_app
 from tests.foundation.conftest import GOOD_PASSWORD, Account, IdentityHarness
 
 IDENTITY = migrations.ServiceSchema("identity", "identity")
@@ -198,3 +203,38 @@ async def test_migration_closes_existing_tenants_and_rolls_back(database: Databa
         assert await conn.fetchval("SELECT signup_domains FROM identity.tenants WHERE slug = 'old'") == []
     finally:
         await conn.close()
+
+
+class CountingHasher(PasswordHasher):
+    """The real hasher, counting the hashes it computes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hashes = 0
+
+    async def hash_async(self, password: str) -> str:
+        self.hashes += 1
+        return await super().hash_async(password)
+
+
+async def test_every_outcome_costs_one_password_hash(make_settings: Callable[..., Settings]) -> None:
+    """No timing oracle: the costly step runs whether or not the tenant exists or the account is made."""
+    apps: list[Any] = []
+
+    def factory(base: str) -> Any:
+        apps.append(create_app(make_settings(public_url=base, trusted_proxy_hops=1)))
+        return apps[0]
+
+    async with serve_app(factory) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
+        identity = IdentityHarness(base, http, apps[0].state.settings)
+        await identity.create_tenant("timing")
+        hasher = CountingHasher()
+        apps[0].state.registration = dataclasses.replace(apps[0].state.registration, hasher=hasher)
+        cases = [
+            ("no-such-tenant", "a@timing.example.com"),
+            ("timing", "b@timing.example.com"),
+            ("timing", "admin@timing.example.com"),
+        ]
+        for count, (tenant, email) in enumerate(cases, start=1):
+            assert (await _register(identity, tenant, email)).status_code == 202
+            assert hasher.hashes == count, (tenant, email)
