@@ -349,9 +349,7 @@ async def create_tenants(settings: Settings, count: int, sizes: list[int], rng: 
             users = [{"email": admin_email, "role": "admin"}]
             for n in range(1, USERS_PER_TENANT):
                 email = f"dev{n}@{slug}.example.com"
-                await service.register(
-                    tenant_slug=slug, email=email, password=PASSWORD, roles=frozenset({"member"}), by_admin=True
-                )
+                await service.register(tenant_slug=slug, email=email, password=PASSWORD, roles=frozenset({"member"}))
                 users.append({"email": email, "role": "member"})
             async with db.tenant_tx(tenant["id"]) as conn:
                 ids = {r["email"]: str(r["id"]) for r in await conn.fetch("SELECT id, email FROM identity.users")}

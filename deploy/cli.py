@@ -4,7 +4,7 @@
     pocdojo serve SERVICE [--host H] [--port P]          one service as production runs it (env settings;
                                                          metrics on POCDOJO_METRICS_PORT when set)
     pocdojo migrate up|down|status [--service S] [--steps N]
-    pocdojo tenants create --slug S --name N --admin-email E [--no-self-signup]
+    pocdojo tenants create --slug S --name N --admin-email E [--self-signup]
 
 Settings are read once from the environment here and passed down. `migrate` and `tenants` use
 MIGRATION_DATABASE_URL / DATABASE_URL when set, else the embedded server of `--state-dir`.
@@ -68,7 +68,12 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--name", required=True)
     create.add_argument("--admin-email", required=True)
     create.add_argument("--admin-password", help="default: $POCDOJO_ADMIN_PASSWORD, else asked on the terminal")
-    create.add_argument("--no-self-signup", action="store_true")
+    create.add_argument(
+        "--self-signup",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="let people sign themselves up (default: off; an administrator creates users or invitations)",
+    )
     create.add_argument("--state-dir", type=Path, default=Path(".pocdojo"))
     return parser
 
@@ -338,7 +343,7 @@ async def _tenants_create(args: argparse.Namespace) -> int:
             name=args.name,
             admin_email=args.admin_email,
             admin_password=password,
-            self_signup=not args.no_self_signup,
+            self_signup=args.self_signup,
         )
     print(json.dumps(tenant))
     return 0

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from pycrdt import Doc, Map, Text
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from crdt import MessageKind
 from dojo.chat import DojoChat
@@ -31,6 +31,7 @@ from dojo.sessions import DojoSessions
 from dojo.tickets import TicketSigner
 from runtime.auth import CurrentPrincipal
 from runtime.errors import FieldError, ServiceError, ValidationFailed
+from runtime.text import Name, StorableText
 
 router = APIRouter(tags=["dojos"])
 log = logging.getLogger("dojo.api")
@@ -42,18 +43,17 @@ _ERRORS = COMMON
 
 
 # -- bodies ---------------------------------------------------------------------------------------
-def _storable(value: str) -> str:
-    """Text PostgreSQL can store: no NUL character, no unpaired surrogate (JSON allows both)."""
-    if "\x00" in value:
-        raise ValueError("must not contain the NUL character")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError("must be valid Unicode (it has an unpaired surrogate)") from exc
-    return value
+MESSAGE_ID_MAX = 2**63 - 1
+"""Chat message ids are PostgreSQL bigints."""
 
 
-Text_ = Annotated[str, AfterValidator(_storable)]
+def _message_id(value: str | None, field: str) -> int | None:
+    """A message id from a query parameter: ASCII digits within bigint range, else 422 naming `field`."""
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit() and 0 < int(value) <= MESSAGE_ID_MAX):
+        raise ValidationFailed([FieldError(field, "invalid_message_id", "must be a message id this API gave")])
+    return int(value)
 
 
 class DojoSettingsIn(BaseModel):
@@ -69,9 +69,9 @@ class DojoSettingsIn(BaseModel):
 
 class DojoCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    title: Text_ = Field(min_length=1, max_length=200, examples=["Kata: bowling score"])
+    title: Name = Field(min_length=1, max_length=200, examples=["Kata: bowling score"])
     poc_id: uuid.UUID | None = Field(default=None, description="The POC this dojo works on, if any.")
-    language: Text_ | None = Field(default=None, min_length=1, max_length=64, examples=["Python"])
+    language: Name | None = Field(default=None, min_length=1, max_length=64, examples=["Python"])
     settings: DojoSettingsIn | None = None
 
 
@@ -89,7 +89,7 @@ class RoleIn(BaseModel):
 
 class ChatIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: Text_ = Field(min_length=1, description="The message (length limit: `POCDOJO_DOJO_CHAT_MAX_CHARS`).")
+    text: StorableText = Field(min_length=1, description="The message (length limit: `POCDOJO_DOJO_CHAT_MAX_CHARS`).")
 
 
 class TicketOut(BaseModel):
@@ -357,11 +357,8 @@ async def messages(
     ] = None,
 ) -> dict[str, Any]:
     chat: DojoChat = request.app.state.dojo_chat
-    try:
-        before = int(cursor) if cursor else None
-        since = int(after) if after else None
-    except ValueError as exc:
-        raise ValidationFailed([FieldError("cursor", "invalid_cursor", "Use ids this API gave.")]) from exc
+    before = _message_id(cursor, "cursor")
+    since = _message_id(after, "after")
     items = await chat.history(principal.tenant_id, dojo_id, principal.subject, limit=limit, before=before, after=since)
     next_cursor = items[-1]["id"] if since is None and len(items) == limit else None
     return {"items": items, "next_cursor": next_cursor}

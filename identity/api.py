@@ -11,20 +11,29 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from identity.service import IdentityService, bad_grant_type, require_admin
+from identity.signup import ACCEPTED, Registration
 from runtime.auth import CurrentPrincipal
 from runtime.errors import BadRequest, FieldError, Unauthorized, UnsupportedMediaType, ValidationFailed
 from runtime.http import client_address
+from runtime.text import Name, StorableText, storable
 
 router = APIRouter()
 
 
+_DOMAINS = (
+    "When self-signup is on and this list is not empty, only addresses at these domains (exact match) may "
+    "sign themselves up. Invitations are not limited by it."
+)
+
+
 class TenantCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    slug: str = Field(min_length=3, max_length=63, examples=["acme"])
-    name: str = Field(min_length=1, max_length=200, examples=["ACME Ltda."])
-    admin_email: str = Field(max_length=254, examples=["admin@acme.com.br"])
-    admin_password: str = Field(min_length=1, max_length=1024)
-    self_signup: bool = True
+    slug: StorableText = Field(min_length=3, max_length=63, examples=["acme"])
+    name: Name = Field(min_length=1, max_length=200, examples=["ACME Ltda."])
+    admin_email: StorableText = Field(max_length=254, examples=["admin@acme.com.br"])
+    admin_password: StorableText = Field(min_length=1, max_length=1024)
+    self_signup: bool = Field(default=False, description="Let people sign themselves up (default: off).")
+    signup_domains: list[StorableText] = Field(default_factory=list, max_length=50, description=_DOMAINS)
 
 
 class TenantOut(BaseModel):
@@ -32,25 +41,37 @@ class TenantOut(BaseModel):
     slug: str
     name: str
     self_signup: bool
+    signup_domains: list[str]
 
 
 class TenantUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Name | None = Field(default=None, min_length=1, max_length=200)
     self_signup: bool | None = None
+    signup_domains: list[StorableText] | None = Field(default=None, max_length=50, description=_DOMAINS)
 
 
 class RegisterIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    tenant: str = Field(min_length=1, max_length=63, examples=["acme"])
-    email: str = Field(max_length=254, examples=["dev@acme.com.br"])
-    password: str = Field(min_length=1, max_length=1024)
+    tenant: StorableText = Field(min_length=1, max_length=63, examples=["acme"])
+    email: StorableText = Field(max_length=254, examples=["dev@acme.com.br"])
+    password: StorableText = Field(min_length=1, max_length=1024)
+    invitation: StorableText | None = Field(
+        default=None,
+        max_length=100,
+        description="An invitation code (`POST /v1/invitations`); works with self-signup off.",
+    )
+
+
+class RegisterAccepted(BaseModel):
+    status: str = Field(examples=["accepted"])
+    detail: str
 
 
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    email: str = Field(max_length=254)
-    password: str = Field(min_length=1, max_length=1024)
+    email: StorableText = Field(max_length=254)
+    password: StorableText = Field(min_length=1, max_length=1024)
     roles: list[str] = Field(default_factory=lambda: ["member"], max_length=2)
 
 
@@ -81,7 +102,7 @@ class TokenOut(BaseModel):
 
 class RevokeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    token: str = Field(max_length=512)
+    token: StorableText = Field(max_length=512)
 
 
 def _service(request: Request) -> IdentityService:
@@ -117,6 +138,7 @@ async def create_tenant(body: TenantCreate, service: Service) -> dict[str, Any]:
         admin_email=body.admin_email,
         admin_password=body.admin_password,
         self_signup=body.self_signup,
+        signup_domains=body.signup_domains,
     )
 
 
@@ -124,22 +146,38 @@ async def create_tenant(body: TenantCreate, service: Service) -> dict[str, Any]:
     "/v1/tenant",
     response_model=TenantOut,
     tags=["tenants"],
-    summary="Change the caller's tenant (administrators): name, self-signup",
+    summary="Change the caller's tenant (administrators): name, self-signup and its e-mail domains",
 )
 async def update_tenant(body: TenantUpdate, principal: CurrentPrincipal, service: Service) -> dict[str, Any]:
     require_admin(principal.roles)
-    return await service.update_tenant(principal.tenant_id, name=body.name, self_signup=body.self_signup)
+    return await service.update_tenant(
+        principal.tenant_id, name=body.name, self_signup=body.self_signup, signup_domains=body.signup_domains
+    )
 
 
 @router.post(
     "/v1/auth/register",
-    status_code=201,
-    response_model=UserOut,
+    status_code=202,
+    response_model=RegisterAccepted,
     tags=["auth"],
-    summary="Self-signup into a tenant that allows it",
+    summary="Self-signup: with an invitation, or into a tenant that allows it",
+    description=(
+        "Every outcome past input validation answers 202 with the same body: created, unknown tenant, "
+        "self-signup off, domain not allowed, invalid or used invitation, address already registered. "
+        "Sign in to learn whether the account exists. 422 for input invalid whatever the tenant; 429 with "
+        "Retry-After above the per-address limit."
+    ),
 )
-async def register(body: RegisterIn, service: Service) -> dict[str, Any]:
-    return await service.register(tenant_slug=body.tenant, email=body.email, password=body.password)
+async def register(body: RegisterIn, request: Request) -> dict[str, Any]:
+    registration: Registration = request.app.state.registration
+    await registration.register(
+        tenant_slug=body.tenant,
+        email=body.email,
+        password=body.password,
+        invitation=body.invitation,
+        address=client_address(request.scope, request.app.state.settings.trusted_proxy_hops),
+    )
+    return ACCEPTED
 
 
 _TOKEN_FIELDS = ("grant_type", "username", "password", "tenant", "refresh_token", "client_id", "scope")
@@ -164,6 +202,13 @@ async def _token_form(request: Request) -> dict[str, str]:
     errors = [
         FieldError(k, "type", "must be a string") for k in _TOKEN_FIELDS if k in data and not isinstance(data[k], str)
     ]
+    for k in _TOKEN_FIELDS:
+        value = data.get(k)
+        if isinstance(value, str):
+            try:
+                storable(value)
+            except ValueError as exc:
+                errors.append(FieldError(k, "invalid_text", str(exc)))
     if errors:
         raise ValidationFailed(errors)
     return {k: v for k, v in data.items() if k in _TOKEN_FIELDS and isinstance(v, str)}
@@ -253,7 +298,7 @@ async def create_user(body: UserCreate, principal: CurrentPrincipal, service: Se
     require_admin(principal.roles)
     slug = await service.tenant_slug(principal.tenant_id)
     return await service.register(
-        tenant_slug=slug, email=body.email, password=body.password, roles=frozenset(body.roles), by_admin=True
+        tenant_slug=slug, email=body.email, password=body.password, roles=frozenset(body.roles)
     )
 
 

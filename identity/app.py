@@ -8,10 +8,13 @@ from contextlib import AsyncExitStack
 from fastapi import FastAPI
 
 from identity.api import router
+from identity.invitations import Invitations
+from identity.invitations_api import router as invitations_router
 from identity.keys import KeyRing
 from identity.passwords import PasswordHasher, PasswordPolicy
 from identity.service import IdentityService
-from identity.throttle import LoginThrottle, ThrottleLimits
+from identity.signup import Registration
+from identity.throttle import LoginThrottle, RegistrationThrottle, ThrottleLimits
 from identity.tokens import TokenIssuer
 from runtime.auth import verifier_startup
 from runtime.db import Database
@@ -67,7 +70,15 @@ def create_app(settings: Settings, *, keys: KeyRing | None = None) -> FastAPI:
     ring = keys if keys is not None else load_keys(settings)
 
     async def identity_startup(app: FastAPI, stack: AsyncExitStack) -> None:
-        app.state.identity = build_service(settings, app.state.db, ring)
+        service = build_service(settings, app.state.db, ring)
+        app.state.identity = service
+        app.state.invitations = Invitations(app.state.db)
+        app.state.registration = Registration(
+            app.state.db,
+            hasher=service.hasher,
+            policy=service.policy,
+            throttle=RegistrationThrottle(settings.register_max_per_ip, settings.register_window_seconds),
+        )
 
     app = create_service_app(
         service="identity",
@@ -83,4 +94,5 @@ def create_app(settings: Settings, *, keys: KeyRing | None = None) -> FastAPI:
     app.state.keys = ring
     app.state.operator_token = settings.operator_token.get_secret_value() if settings.operator_token else None
     app.include_router(router)
+    app.include_router(invitations_router)
     return app

@@ -9,7 +9,9 @@ first and the error is raised after the transaction, so a rollback never erases 
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,6 +31,7 @@ from runtime.errors import (
     ServiceError,
     ValidationFailed,
 )
+from runtime.text import identifier
 
 _EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 _SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
@@ -62,13 +65,28 @@ class TokenPair:
 
 
 def normalize_email(email: str, field: str = "email") -> str:
-    value = email.strip()
+    """The canonical form of an e-mail address (`runtime.text.identifier`: NFKC, lower case), the one
+    uniqueness and sign-in compare; ValidationFailed when it is not one."""
+    try:
+        value = identifier(email)
+    except ValueError as exc:
+        raise ValidationFailed([FieldError(field, "invalid_email", str(exc))]) from exc
     if len(value) > 254 or not _EMAIL_RE.match(value):
         raise ValidationFailed([FieldError(field, "invalid_email", "must be an e-mail address")])
-    return value.lower()
+    return value
+
+
+def display_email(email: str) -> str:
+    """The address as the user wrote it, in NFKC (so it looks like what it is)."""
+    return unicodedata.normalize("NFKC", email.strip())
 
 
 def check_slug(slug: str) -> str:
+    """The canonical form of a tenant slug (NFKC, lower case), or ValidationFailed."""
+    try:
+        slug = identifier(slug)
+    except ValueError as exc:
+        raise ValidationFailed([FieldError("slug", "invalid_slug", str(exc))]) from exc
     if not _SLUG_RE.match(slug):
         raise ValidationFailed(
             [
@@ -80,6 +98,49 @@ def check_slug(slug: str) -> str:
             ]
         )
     return slug
+
+
+def check_password(policy: PasswordPolicy, password: str, field: str, *context: str) -> None:
+    """ValidationFailed naming `field` when `password` breaks the policy."""
+    try:
+        policy.check(password, context=context)
+    except PasswordRejected as exc:
+        raise ValidationFailed([FieldError(field, str(exc.reason_code), exc.message)]) from exc
+
+
+_DOMAIN_RE = re.compile(r"^(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_]{2,63}$")
+MAX_SIGNUP_DOMAINS = 50
+
+
+def normalize_domains(domains: Sequence[str]) -> list[str]:
+    """E-mail domains for self-signup in canonical form (NFKC, lower case), without duplicates."""
+    if len(domains) > MAX_SIGNUP_DOMAINS:
+        raise ValidationFailed([FieldError("signup_domains", "too_many", f"at most {MAX_SIGNUP_DOMAINS} domains")])
+    result: list[str] = []
+    errors = []
+    for i, raw in enumerate(domains):
+        try:
+            domain = identifier(raw.removeprefix("@"))
+        except ValueError as exc:
+            errors.append(FieldError(f"signup_domains.{i}", "invalid_domain", str(exc)))
+            continue
+        if len(domain) > 253 or not _DOMAIN_RE.match(domain):
+            errors.append(FieldError(f"signup_domains.{i}", "invalid_domain", "must be a domain name like acme.com.br"))
+        elif domain not in result:
+            result.append(domain)
+    if errors:
+        raise ValidationFailed(errors)
+    return result
+
+
+def tenant_view(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": str(row["id"]),
+        "slug": row["slug"],
+        "name": row["name"],
+        "self_signup": row["self_signup"],
+        "signup_domains": list(row["signup_domains"]),
+    }
 
 
 def user_view(row: asyncpg.Record, tenant_slug: str | None = None) -> dict[str, Any]:
@@ -114,13 +175,17 @@ class IdentityService:
 
     # -- helpers ------------------------------------------------------------------------------------
     def _check_password(self, password: str, field: str, *context: str) -> None:
-        try:
-            self.policy.check(password, context=context)
-        except PasswordRejected as exc:
-            raise ValidationFailed([FieldError(field, str(exc.reason_code), exc.message)]) from exc
+        check_password(self.policy, password, field, *context)
 
     async def _tenant_by_slug(self, conn: Connection, slug: str) -> asyncpg.Record | None:
-        return await conn.fetchrow("SELECT id, slug, name, self_signup FROM identity.tenants WHERE slug = $1", slug)
+        """The tenant a client names (in any case or width), None when there is none by that name."""
+        try:
+            canonical = identifier(slug)
+        except ValueError:
+            return None  # not a slug any tenant can have
+        return await conn.fetchrow(
+            "SELECT id, slug, name, self_signup FROM identity.tenants WHERE slug = $1", canonical
+        )
 
     async def tenant_slug(self, tenant_id: uuid.UUID | str) -> str:
         async with self.db.tenant_tx(tenant_id) as conn:
@@ -160,52 +225,68 @@ class IdentityService:
 
     # -- tenants ------------------------------------------------------------------------------------
     async def create_tenant(
-        self, *, slug: str, name: str, admin_email: str, admin_password: str, self_signup: bool = True
+        self,
+        *,
+        slug: str,
+        name: str,
+        admin_email: str,
+        admin_password: str,
+        self_signup: bool = False,
+        signup_domains: Sequence[str] = (),
     ) -> dict[str, Any]:
-        check_slug(slug)
+        slug = check_slug(slug)
         email = normalize_email(admin_email, "admin_email")
+        domains = normalize_domains(signup_domains)
         self._check_password(admin_password, "admin_password", admin_email, slug)
         password_hash = await self.hasher.hash_async(admin_password)
         tenant_id = uuid.uuid4()
         try:
             async with self.db.tenant_tx(tenant_id) as conn:
-                await conn.execute(
-                    "INSERT INTO identity.tenants (id, slug, name, self_signup) VALUES ($1, $2, $3, $4)",
+                row = await conn.fetchrow(
+                    "INSERT INTO identity.tenants (id, slug, name, self_signup, signup_domains)"
+                    " VALUES ($1, $2, $3, $4, $5) RETURNING id, slug, name, self_signup, signup_domains",
                     tenant_id,
                     slug,
                     name,
                     self_signup,
+                    domains,
                 )
                 await conn.execute(
                     "INSERT INTO identity.users (id, tenant_id, email, email_normalized, password_hash, roles)"
                     " VALUES ($1, $2, $3, $4, $5, ARRAY['admin','member'])",
                     uuid.uuid4(),
                     tenant_id,
-                    admin_email.strip(),
+                    display_email(admin_email),
                     email,
                     password_hash,
                 )
         except asyncpg.UniqueViolationError as exc:
             raise Conflict(f"A tenant with slug '{slug}' already exists.") from exc
-        return {"id": str(tenant_id), "slug": slug, "name": name, "self_signup": self_signup}
+        assert row is not None
+        return tenant_view(row)
 
-    async def update_tenant(self, tenant_id: str, *, name: str | None, self_signup: bool | None) -> dict[str, Any]:
+    async def update_tenant(
+        self,
+        tenant_id: str,
+        *,
+        name: str | None,
+        self_signup: bool | None,
+        signup_domains: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
+        domains = normalize_domains(signup_domains) if signup_domains is not None else None
         async with self.db.tenant_tx(tenant_id) as conn:
             row = await conn.fetchrow(
-                "UPDATE identity.tenants SET name = coalesce($2, name), self_signup = coalesce($3, self_signup)"
-                " WHERE id = $1 RETURNING id, slug, name, self_signup",
+                "UPDATE identity.tenants SET name = coalesce($2, name), self_signup = coalesce($3, self_signup),"
+                " signup_domains = coalesce($4, signup_domains) WHERE id = $1"
+                " RETURNING id, slug, name, self_signup, signup_domains",
                 uuid.UUID(tenant_id),
                 name,
                 self_signup,
+                domains,
             )
         if row is None:
             raise NotFound("The tenant no longer exists.")
-        return {
-            "id": str(row["id"]),
-            "slug": row["slug"],
-            "name": row["name"],
-            "self_signup": row["self_signup"],
-        }
+        return tenant_view(row)
 
     # -- users --------------------------------------------------------------------------------------
     async def register(
@@ -215,15 +296,13 @@ class IdentityService:
         email: str,
         password: str,
         roles: frozenset[str] = frozenset({"member"}),
-        by_admin: bool = False,
     ) -> dict[str, Any]:
+        """An account created by an administrator (self-registration is `identity.signup`)."""
         normalized = normalize_email(email)
         async with self.db.global_tx() as conn:
             tenant = await self._tenant_by_slug(conn, tenant_slug)
         if tenant is None:
             raise NotFound(f"No tenant '{tenant_slug}'.")
-        if not tenant["self_signup"] and not by_admin:
-            raise Forbidden("Self-signup is turned off for this tenant; ask its administrator for an account.")
         if not roles <= ROLES or not roles:
             raise ValidationFailed([FieldError("roles", "invalid_role", "roles must be among admin, member")])
         self._check_password(password, "password", email, tenant_slug)
@@ -235,7 +314,7 @@ class IdentityService:
                     " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, email, roles, created_at",
                     uuid.uuid4(),
                     tenant["id"],
-                    email.strip(),
+                    display_email(email),
                     normalized,
                     password_hash,
                     sorted(roles),
@@ -243,7 +322,7 @@ class IdentityService:
         except asyncpg.UniqueViolationError as exc:
             raise Conflict("An account with this e-mail already exists in this tenant.") from exc
         assert row is not None
-        return user_view(row, tenant_slug)
+        return user_view(row, tenant["slug"])
 
     async def list_users(self, tenant_id: str, *, limit: int, cursor: str | None) -> dict[str, Any]:
         after = uuid.UUID(cursor) if cursor else uuid.UUID(int=0)
@@ -307,7 +386,7 @@ class IdentityService:
             raise InvalidGrant("Unknown tenant, e-mail or password.")
         keys = self.throttle.keys(str(tenant["id"]), email, address)
         async with self.db.tenant_tx(tenant["id"]) as conn:
-            await self.throttle.check(conn, keys)
+            await self.throttle.take(conn, keys)  # committed before the password check: counted atomically
             user = await conn.fetchrow(
                 "SELECT id, tenant_id, email, password_hash, roles FROM identity.users WHERE email_normalized = $1",
                 email,
@@ -317,19 +396,17 @@ class IdentityService:
             ok = False
         else:
             ok = await self.hasher.verify_async(user["password_hash"], password)
+        if not ok or user is None:
+            raise InvalidGrant("Unknown tenant, e-mail or password.")  # the failure stays counted
         async with self.db.tenant_tx(tenant["id"]) as conn:
-            if not ok or user is None:
-                await self.throttle.record_failure(conn, keys)
-            else:
-                await self.throttle.record_success(conn, keys)
-                if self.hasher.needs_rehash(user["password_hash"]):
-                    await conn.execute(
-                        "UPDATE identity.users SET password_hash = $2 WHERE id = $1",
-                        user["id"],
-                        await self.hasher.hash_async(password),
-                    )
-                return await self._issue(conn, user, tenant["slug"], None, None)
-        raise InvalidGrant("Unknown tenant, e-mail or password.")
+            await self.throttle.record_success(conn, keys)
+            if self.hasher.needs_rehash(user["password_hash"]):
+                await conn.execute(
+                    "UPDATE identity.users SET password_hash = $2 WHERE id = $1",
+                    user["id"],
+                    await self.hasher.hash_async(password),
+                )
+            return await self._issue(conn, user, tenant["slug"], None, None)
 
     async def refresh_grant(self, refresh_token: str) -> TokenPair:
         try:

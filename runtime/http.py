@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from contextlib import AsyncExitStack, asynccontextmanager, nullcontext
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -132,6 +133,27 @@ async def _on_http_exception(request: Request, exc: Exception) -> Response:
     for key, value in (exc.headers or {}).items():
         response.headers[key] = value
     return response
+
+
+async def _on_data_error(request: Request, exc: Exception) -> Response:
+    """PostgreSQL could not take a value (SQLSTATE class 22: a NUL or invalid byte in text, a number out of
+    range, an invalid literal) or asyncpg could not encode a parameter: the client sent it, so it is a 422,
+    whatever route let it through — the routes' own validation names the field where it can."""
+    assert isinstance(exc, asyncpg.DataError)
+    log.warning("value refused by the database", extra={"path": request.url.path, "error": type(exc).__name__})
+    return _problem(
+        422,
+        "Validation failed",
+        "A value in the request cannot be stored: it holds a character or a number out of the accepted range.",
+        request,
+        errors=[FieldError("body", "unstorable_value", "a value holds a NUL character or is out of range").as_dict()],
+    )
+
+
+def _query_has_nul(scope: Scope) -> bool:
+    """Whether the query string or the path carries a NUL (no text input accepts one)."""
+    query: bytes = scope.get("query_string", b"")
+    return b"%00" in query.lower() or b"\x00" in query or "\x00" in scope.get("path", "")
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
@@ -265,6 +287,18 @@ class RequestContextMiddleware:
                     except StarletteHTTPException:
                         request = Request(scope)
                         response = await _on_http_exception(request, StarletteHTTPException(413))
+                        await response(scope, receive, send_wrapper)
+                        return
+                    if _query_has_nul(scope):
+                        response = _problem(
+                            422,
+                            "Validation failed",
+                            "The query string or path holds a NUL character (%00); no parameter accepts one.",
+                            Request(scope),
+                            errors=[
+                                FieldError("query", "invalid_text", "must not contain the NUL character").as_dict()
+                            ],
+                        )
                         await response(scope, receive, send_wrapper)
                         return
                     await self.app(scope, receive, send_wrapper)
@@ -432,6 +466,7 @@ def create_service_app(
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(ServiceError, _on_service_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
+    app.add_exception_handler(asyncpg.DataError, _on_data_error)
     app.add_exception_handler(Exception, _on_unexpected)
 
     @app.get("/healthz", include_in_schema=False)

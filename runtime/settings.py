@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     refresh_token_ttl: int = Field(default=30 * 86_400, ge=3600)
     password_min_length: int = Field(default=8, ge=8, le=64)
     login_max_failures_per_account_ip: int = Field(default=5, ge=1)
+    register_max_per_ip: int = Field(default=10, ge=1)
+    """Self-registration attempts per client address and window (429 above)."""
+    register_window_seconds: int = Field(default=3600, ge=10)
     login_max_failures_per_ip: int = Field(default=50, ge=1)
     login_failure_window_seconds: int = Field(default=900, ge=10)
 

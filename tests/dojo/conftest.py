@@ -37,27 +37,35 @@ class User:
         return {"Authorization": f"Bearer {self.access_token}"}
 
 
+async def _sign_in(http: httpx.AsyncClient, tenant: str, email: str) -> str:
+    token = await http.post(
+        "/v1/auth/token",
+        data={"grant_type": "password", "tenant": tenant, "username": email, "password": GOOD_PASSWORD},
+    )
+    assert token.status_code == 200, token.text
+    access: str = token.json()["access_token"]
+    return access
+
+
 async def sign_up(http: httpx.AsyncClient, tenant: str | None = None, email: str | None = None) -> User:
-    """A new tenant's admin (or, if `tenant` exists, a new member of it), signed in through `http`."""
+    """A new tenant's admin `admin@<tenant>.example.com` (or, if `tenant` exists, a new member of it that
+    this admin creates, as a real tenant adds people), signed in through `http`."""
     tenant = tenant or f"t{uuid.uuid4().hex[:10]}"
-    email = email or f"admin@{tenant}.example.com"
+    admin_email = f"admin@{tenant}.example.com"
+    email = email or admin_email
     created = await http.post(
         "/v1/tenants",
         json={"slug": tenant, "name": tenant, "admin_email": email, "admin_password": GOOD_PASSWORD},
         headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
     )
     assert created.status_code in (201, 409), created.text
-    if created.status_code == 409:  # the tenant exists: register a member instead
+    if created.status_code == 409:  # the tenant exists: its admin adds a member
+        admin = await _sign_in(http, tenant, admin_email)
         response = await http.post(
-            "/v1/auth/register", json={"tenant": tenant, "email": email, "password": GOOD_PASSWORD}
+            "/v1/users", json={"email": email, "password": GOOD_PASSWORD}, headers={"Authorization": f"Bearer {admin}"}
         )
         assert response.status_code == 201, response.text
-    token = await http.post(
-        "/v1/auth/token",
-        data={"grant_type": "password", "tenant": tenant, "username": email, "password": GOOD_PASSWORD},
-    )
-    assert token.status_code == 200, token.text
-    access = token.json()["access_token"]
+    access = await _sign_in(http, tenant, email)
     claims = jwt.decode(access, options={"verify_signature": False})
     return User(tenant, claims["tenant_id"], email, access)
 

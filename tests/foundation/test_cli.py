@@ -123,15 +123,15 @@ async def test_migrate_and_tenants_commands(server_dir: Path) -> None:
     try:
         code, out = await _cli("migrate", "status", state=state)
         assert code == 0, out
-        assert "identity: applied [] pending [1]" in out
+        assert "identity: applied [] pending [1, 2]" in out
         code, out = await _cli("migrate", "up", state=state)
-        assert code == 0 and "identity: applied [1]" in out, out
+        assert code == 0 and "identity: applied [1, 2]" in out, out
         code, out = await _cli("migrate", "up", state=state)
         assert "up to date" in out
         code, out = await _cli("migrate", "down", "--service", "identity", state=state)
-        assert code == 0 and "rolled back [1]" in out, out
+        assert code == 0 and "rolled back [2]" in out, out
         code, out = await _cli("migrate", "status", state=state)
-        assert "pending [1]" in out
+        assert "identity: applied [1] pending [2]" in out
         await _cli("migrate", "up", state=state)
         code, out = await _cli(
             "tenants",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 
 from tests.conftest import OPERATOR_TOKEN
@@ -54,55 +56,34 @@ async def test_wrong_password_and_unknown_user_look_the_same(identity: IdentityH
         assert response.json()["detail"] == "Unknown tenant, e-mail or password."
 
 
-async def test_self_signup_switch(identity: IdentityHarness) -> None:
-    admin = await identity.create_tenant("signup")
-    ok = await identity.http.post(
-        "/v1/auth/register", json={"tenant": "signup", "email": "dev@signup.com", "password": GOOD_PASSWORD}
-    )
-    assert ok.status_code == 201
-    assert ok.json()["tenant"] == "signup"
-    assert ok.json()["email"] == "dev@signup.com"
-    dup = await identity.http.post(
-        "/v1/auth/register", json={"tenant": "signup", "email": "DEV@signup.com", "password": GOOD_PASSWORD}
-    )
-    assert dup.status_code == 409
-    member = await identity.login("signup", "dev@signup.com", GOOD_PASSWORD)
-    refused = await identity.http.patch("/v1/tenant", json={"self_signup": False}, headers=member.auth)
-    assert refused.status_code == 403
-    off = await identity.http.patch("/v1/tenant", json={"self_signup": False}, headers=admin.auth)
-    assert off.status_code == 200 and off.json()["self_signup"] is False
-    closed = await identity.http.post(
-        "/v1/auth/register", json={"tenant": "signup", "email": "late@signup.com", "password": GOOD_PASSWORD}
-    )
-    assert closed.status_code == 403
-    assert "Self-signup is turned off" in closed.json()["detail"]
-    # An administrator can still add people.
-    await identity.add_user(admin, "invited@signup.com")
-
-
 async def test_password_policy_messages(identity: IdentityHarness) -> None:
-    await identity.create_tenant("policy")
+    admin = await identity.create_tenant("policy")
 
-    async def register(email: str, password: str) -> tuple[int, dict[str, object]]:
+    async def create(email: str, password: str) -> tuple[int, dict[str, object]]:
         response = await identity.http.post(
-            "/v1/auth/register", json={"tenant": "policy", "email": email, "password": password}
+            "/v1/users", json={"email": email, "password": password}, headers=admin.auth
         )
         return response.status_code, response.json()
 
-    status, body = await register("short@policy.com", "abc123!")
+    status, body = await create("short@policy.com", "abc123!")
     assert status == 422
     assert "at least 8 characters" in str(body["detail"])
     assert body["errors"][0]["field"] == "password"  # type: ignore[index]
-    status, body = await register("common@policy.com", "password123")
+    status, body = await create("common@policy.com", "password123")
     assert status == 422
     assert "most commonly used passwords" in str(body["detail"])
-    status, body = await register("same@policy.com", "same@policy.com")
+    status, body = await create("same@policy.com", "same@policy.com")
     assert status == 422
     long_password = "a long passphrase with spaces and ümlauts " * 2
     assert len(long_password) >= 64
-    status, body = await register("long@policy.com", long_password)
+    status, body = await create("long@policy.com", long_password)
     assert status == 201, body
     await identity.login("policy", "long@policy.com", long_password)
+    # Self-registration applies the same policy, and says so before it looks at the tenant.
+    weak = await identity.http.post(
+        "/v1/auth/register", json={"tenant": "no-such-tenant", "email": "x@y.com", "password": "password123"}
+    )
+    assert weak.status_code == 422 and "most commonly used passwords" in weak.json()["detail"]
 
 
 async def test_stored_hash_is_argon2id_with_documented_parameters(identity: IdentityHarness, database) -> None:  # type: ignore[no-untyped-def]
@@ -195,3 +176,19 @@ async def test_discovery_documents(identity: IdentityHarness) -> None:
     config = (await identity.http.get("/.well-known/openid-configuration")).json()
     assert config["issuer"] == identity.base
     assert config["jwks_uri"] == f"{identity.base}/.well-known/jwks.json"
+
+
+async def test_parallel_guesses_get_no_more_password_checks_than_the_limit(identity: IdentityHarness) -> None:
+    """40 guesses at once from one address: at most the limit reach the password check, the rest get 429
+    before it (a refused guess answers 429, a checked one 400)."""
+    admin = await identity.create_tenant("parallel")
+    attacker = {"X-Forwarded-For": "203.0.113.40"}
+    answers = await asyncio.gather(
+        *(identity.password_grant("parallel", admin.email, f"guess number {i}", headers=attacker) for i in range(40))
+    )
+    statuses = sorted(r.status_code for r in answers)
+    checked = [s for s in statuses if s != 429]
+    assert set(statuses) <= {400, 429}, statuses
+    assert 1 <= len(checked) <= identity.settings.login_max_failures_per_account_ip, statuses
+    # The real user, from their own address, still signs in.
+    assert (await identity.password_grant("parallel", admin.email, GOOD_PASSWORD)).status_code == 200
