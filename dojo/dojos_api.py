@@ -244,6 +244,7 @@ async def dojo_ticket(dojo_id: str, request: Request, principal: CurrentPrincipa
         room=dojo.id,
         purpose="dojo",
         roles=tuple(sorted(principal.roles)),
+        session_id=principal.session_id,
     )
     me = dojo.participant(principal.subject)
     assert me is not None

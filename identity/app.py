@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from identity.api import router
 from identity.keys import KeyRing
 from identity.passwords import PasswordHasher, PasswordPolicy
-from identity.service import IdentityService
+from identity.service import ForgetUser, IdentityService
 from identity.throttle import LoginThrottle, ThrottleLimits
 from identity.tokens import TokenIssuer
 from runtime.auth import verifier_startup
@@ -40,7 +40,9 @@ def _split_pems(text: str) -> list[str]:
     return list(pems)
 
 
-def build_service(settings: Settings, db: Database, ring: KeyRing) -> IdentityService:
+def build_service(
+    settings: Settings, db: Database, ring: KeyRing, *, forget_user: ForgetUser | None = None
+) -> IdentityService:
     return IdentityService(
         db,
         hasher=PasswordHasher(),
@@ -60,6 +62,7 @@ def build_service(settings: Settings, db: Database, ring: KeyRing) -> IdentitySe
             )
         ),
         refresh_ttl=settings.refresh_token_ttl,
+        forget_user=forget_user,
     )
 
 
@@ -67,7 +70,10 @@ def create_app(settings: Settings, *, keys: KeyRing | None = None) -> FastAPI:
     ring = keys if keys is not None else load_keys(settings)
 
     async def identity_startup(app: FastAPI, stack: AsyncExitStack) -> None:
-        app.state.identity = build_service(settings, app.state.db, ring)
+        # This node enforces its own changes of rights at once (others within the status TTL).
+        statuses = app.state.principal_statuses
+        forget = statuses.forget_user if statuses is not None else None
+        app.state.identity = build_service(settings, app.state.db, ring, forget_user=forget)
 
     app = create_service_app(
         service="identity",
