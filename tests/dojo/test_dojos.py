@@ -379,6 +379,23 @@ async def test_a_tenant_admin_hands_the_host_role_over_when_the_host_is_gone(
     assert (await api.post(url, json={"user_id": "nope"}, headers=admin.auth)).status_code == 422
 
 
+async def test_open_connections_of_a_deleted_account_close(dojo_server: CollabServer, api: httpx.AsyncClient) -> None:
+    admin, member = await _team(dojo_server, api, 1)
+    dojo = await _create(api, admin)
+    async with (
+        _joined(dojo_server, api, dojo, member) as in_dojo,
+        JsClient.start(
+            dojo_server.ws_url, "plain-room", params={"ticket": await dojo_server.ticket(api, member, "plain-room")}
+        ) as in_room,
+    ):
+        await in_room.wait_synced()
+        assert (await api.delete(f"/v1/users/{_uid(member)}", headers=admin.auth)).status_code == 204
+        for client in (in_dojo, in_room):
+            # Re-checked every few seconds (the dojo service's refresh), not only at the next connection.
+            closed = await client.wait_event(_closed(client), within=15.0)
+            assert closed["code"] == CloseCode.UNAUTHORIZED
+
+
 async def test_a_tenant_admin_ends_a_dojo_they_do_not_host(dojo_server: CollabServer, api: httpx.AsyncClient) -> None:
     admin, host, member = await _team(dojo_server, api, 2)
     dojo = await _create(api, host)
