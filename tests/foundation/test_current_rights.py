@@ -11,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
 
 import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from deploy.local import DatabaseUrls
+from runtime.auth import TokenVerifier, verifier_startup
 from runtime.settings import Settings
 from tests.conftest import wait_until
 from tests.foundation.conftest import GOOD_PASSWORD, Account
@@ -189,3 +192,20 @@ async def test_two_admins_demoting_each_other_at_once_leave_one_admin(nodes: Poc
         if "admin" in (await nodes.http.get("/v1/auth/me", headers=account.auth)).json()["roles"]
     ]
     assert len(admins) == 1
+
+
+# -- Cognito mode ----------------------------------------------------------------------------------------
+async def test_cognito_mode_has_no_current_account_to_check(make_settings: Callable[..., Settings]) -> None:
+    """Cognito keeps the accounts: there is no record here to consult, so tokens are taken as issued
+    (tenant and roles from their groups) until they expire — documented in `runtime.auth`."""
+    settings = make_settings(
+        auth_mode="cognito",
+        auth_issuer="https://cognito-idp.sa-east-1.amazonaws.com/sa-east-1_Dojo12345",
+        auth_client_ids=["4kq8example0client0id0abc"],
+    )
+    app = FastAPI()
+    app.state.settings = settings
+    async with AsyncExitStack() as stack:
+        await verifier_startup(lambda: {"keys": []})(app, stack)
+        assert isinstance(app.state.verifier, TokenVerifier)
+        assert app.state.principal_statuses is None
