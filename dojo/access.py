@@ -128,7 +128,9 @@ async def _credentials(
         except TicketError as exc:
             raise Refused(CloseCode.UNAUTHORIZED, f"unauthorized: {exc}") from exc
         roles = frozenset(grant.roles)
-        if isinstance(verifier, CurrentPrincipals):
+        if isinstance(verifier, CurrentPrincipals) and grant.session_id is not None:
+            # Tickets from our API always name the sign-in (local mode); one without it was minted by
+            # a holder of the shared ticket secret (a trusted service), who vouches for the user.
             roles = await verifier.current_roles(grant.tenant_id, grant.user_id, grant.session_id)
         return Connecting(
             tenant_id=grant.tenant_id,

@@ -358,6 +358,8 @@ class DojoLive(Authorizer):
         verdicts: dict[tuple[str, str, str | None], str | None] = {}
         for conns in list(self._channels.values()):
             for channel, conn in list(conns.items()):
+                if conn.session_id is None:
+                    continue  # a ticket minted with the shared secret alone (`dojo.access.authenticate`)
                 who = (conn.tenant_id, conn.user_id, conn.session_id)
                 if who not in verdicts:
                     try:
