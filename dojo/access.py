@@ -16,7 +16,8 @@ from typing import Protocol
 
 from crdt.channel import CloseCode
 from dojo.tickets import Purpose, TicketError, TicketSigner
-from runtime.auth import Principal, TokenError, TokenVerifier
+from runtime.auth import CurrentPrincipals, Principal, TokenError, Verifier
+from runtime.errors import ServiceUnavailable
 
 ROOM_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
@@ -47,6 +48,8 @@ class Connecting:
     expires_at: int | None
     """When the credential expires (bearer tokens); tickets only open the connection."""
     readonly_requested: bool = False
+    session_id: str | None = None
+    """The sign-in behind the credential (``sid``), so a revocation can reach the open connection."""
 
 
 class Authorizer(Protocol):
@@ -81,37 +84,62 @@ async def authenticate(
     room: str,
     headers: Mapping[str, str],
     query: Mapping[str, str],
-    verifier: TokenVerifier,
+    verifier: Verifier,
     tickets: TicketSigner,
     purpose: Purpose,
 ) -> Connecting:
-    """The user behind the upgrade request, or `Refused(UNAUTHORIZED)`."""
+    """The user behind the upgrade request, or `Refused(UNAUTHORIZED)`.
+
+    Both credentials are checked against the account's current state when the verifier does so
+    (`CurrentPrincipals`, local mode): a bearer token through `verify`, a ticket by the sign-in it
+    names, so a ticket of a deleted account or a revoked sign-in opens nothing even within its TTL.
+    A state that cannot be read refuses with 1013 (try again later)."""
+    try:
+        return await _credentials(room, headers, query, verifier, tickets, purpose)
+    except TokenError as exc:
+        raise Refused(CloseCode.UNAUTHORIZED, f"unauthorized: {exc.detail}") from exc
+    except ServiceUnavailable as exc:
+        raise Refused(CloseCode.TRY_AGAIN_LATER, exc.detail) from exc
+
+
+async def _credentials(
+    room: str,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    verifier: Verifier,
+    tickets: TicketSigner,
+    purpose: Purpose,
+) -> Connecting:
     token = bearer_token(headers)
     ticket = query.get("ticket")
     if token is not None:
-        try:
-            principal: Principal = await verifier.verify(token)
-        except TokenError as exc:
-            raise Refused(CloseCode.UNAUTHORIZED, f"unauthorized: {exc.detail}") from exc
+        principal: Principal = await verifier.verify(token)
         return Connecting(
             tenant_id=principal.tenant_id,
             user_id=principal.subject,
             roles=frozenset(principal.roles),
             room=room,
             expires_at=principal.expires_at,
+            session_id=principal.session_id,
         )
     if ticket:
         try:
             grant = tickets.verify(ticket, room=room, purpose=purpose)
         except TicketError as exc:
             raise Refused(CloseCode.UNAUTHORIZED, f"unauthorized: {exc}") from exc
+        roles = frozenset(grant.roles)
+        if isinstance(verifier, CurrentPrincipals) and grant.session_id is not None:
+            # Tickets from our API always name the sign-in (local mode); one without it was minted by
+            # a holder of the shared ticket secret (a trusted service), who vouches for the user.
+            roles = await verifier.current_roles(grant.tenant_id, grant.user_id, grant.session_id)
         return Connecting(
             tenant_id=grant.tenant_id,
             user_id=grant.user_id,
-            roles=frozenset(grant.roles),
+            roles=roles,
             room=room,
             expires_at=None,
             readonly_requested=grant.readonly,
+            session_id=grant.session_id,
         )
     raise Refused(CloseCode.UNAUTHORIZED, "unauthorized: send an access token or a ticket")
 

@@ -31,7 +31,7 @@ from dojo.redis_bus import RedisBus
 from dojo.sessions import DojoSessions
 from dojo.signal_ws import install_signal_routes, signaling_startup
 from dojo.tickets import TicketSigner
-from runtime.auth import verifier_startup
+from runtime.auth import CurrentPrincipals, verifier_startup
 from runtime.http import create_service_app
 from runtime.resources import database_startup
 from runtime.settings import Settings
@@ -85,6 +85,7 @@ def create_app(settings: Settings) -> FastAPI:
             bus=getattr(app.state, "bus", None),
             peers_of=lambda key: _signal_peers(app, key),
             room_of=lambda key: app.state.manager.get(key),
+            accounts=app.state.verifier if isinstance(app.state.verifier, CurrentPrincipals) else None,
         )
         await stack.enter_async_context(live)
         app.state.dojo_sessions = sessions

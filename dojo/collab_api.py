@@ -102,6 +102,7 @@ async def create_ticket(body: TicketRequest, request: Request, principal: Curren
         purpose="collab",
         readonly=readonly,
         roles=tuple(sorted(principal.roles)),
+        session_id=principal.session_id,
     )
     return {
         "ticket": ticket,

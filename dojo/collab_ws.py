@@ -27,7 +27,7 @@ from dojo.docstore import room_key
 from dojo.fastpath import FASTPATH_EXTENSION, CollabWebSocketProtocol, FastChannel
 from dojo.limits import TokenBucket
 from dojo.tickets import TicketSigner
-from runtime.auth import TokenVerifier
+from runtime.auth import Verifier
 from runtime.settings import Settings
 
 log = logging.getLogger("dojo.collab")
@@ -56,7 +56,7 @@ class CollabEndpoint:
     """Everything the endpoint needs, built by the app's startup."""
 
     settings: Settings
-    verifier: TokenVerifier
+    verifier: Verifier
     tickets: TicketSigner
     manager: ManagerLike
     authorizer: Authorizer

@@ -92,6 +92,11 @@ class ChatIn(BaseModel):
     text: StorableText = Field(min_length=1, description="The message (length limit: `POCDOJO_DOJO_CHAT_MAX_CHARS`).")
 
 
+class HostIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user_id: uuid.UUID = Field(description="The new host: an admitted participant (an admin may name themselves).")
+
+
 class TicketOut(BaseModel):
     ticket: str = Field(description="Opens both websockets of this dojo (`?ticket=`); valid `expires_in` seconds.")
     expires_in: int
@@ -210,11 +215,13 @@ async def get_dojo(dojo_id: str, request: Request, principal: CurrentPrincipal) 
 
 @router.post(
     "/v1/dojos/{dojo_id}/end",
-    summary="End the dojo (host): sockets close 4404, every file's text is snapshotted",
+    summary="End the dojo (host or tenant admin): sockets close 4404, every file's text is snapshotted",
     responses=_ERRORS,
 )
 async def end_dojo(dojo_id: str, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
-    ended = await _sessions(request).end(principal.tenant_id, dojo_id, principal.subject)
+    ended = await _sessions(request).end(
+        principal.tenant_id, dojo_id, principal.subject, tenant_admin=principal.is_admin
+    )
     await _live(request).changed(ended, "ended")
     if getattr(request.app.state, "bus", None) is not None:
         # Let edits already on their way between nodes land in the shared log before reading it.
@@ -244,6 +251,7 @@ async def dojo_ticket(dojo_id: str, request: Request, principal: CurrentPrincipa
         room=dojo.id,
         purpose="dojo",
         roles=tuple(sorted(principal.roles)),
+        session_id=principal.session_id,
     )
     me = dojo.participant(principal.subject)
     assert me is not None
@@ -271,6 +279,19 @@ async def configure(dojo_id: str, body: SettingsPatch, request: Request, princip
     _check_randori(request, changes.get("randori_seconds"), "randori_seconds")
     dojo = await _sessions(request).configure(principal.tenant_id, dojo_id, principal.subject, changes)
     await _live(request).changed(dojo, "settings")
+    return dojo.to_json()
+
+
+@router.post(
+    "/v1/dojos/{dojo_id}/host",
+    summary="Hand the host role over (host, or a tenant admin when the host is gone); applies at once",
+    responses=_ERRORS,
+)
+async def hand_over(dojo_id: str, body: HostIn, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    dojo = await _sessions(request).hand_over(
+        principal.tenant_id, dojo_id, principal.subject, str(body.user_id), tenant_admin=principal.is_admin
+    )
+    await _live(request).changed(dojo, "host")
     return dojo.to_json()
 
 

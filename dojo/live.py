@@ -44,7 +44,8 @@ from dojo.docstore import room_key
 from dojo.metrics import DOJO_EVENTS, DOJOS_FOLLOWED, PARTICIPANTS_CONNECTED
 from dojo.model import Dojo, Membership
 from dojo.sessions import DojoSessions, Gone, InLobby
-from runtime.errors import Conflict, Forbidden, NotFound
+from runtime.auth import TokenError
+from runtime.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
 
 log = logging.getLogger("dojo.live")
 
@@ -80,6 +81,14 @@ class _Conn:
     user_id: str
     forced_readonly: bool
     expiry: asyncio.TimerHandle | None = None
+    tenant_id: str = ""
+    session_id: str | None = None
+
+
+class Accounts(Protocol):
+    """The current-account check (`runtime.auth.CurrentPrincipals`): raises `TokenError` when gone."""
+
+    async def current_roles(self, tenant_id: str, user_id: str, session_id: str | None) -> frozenset[str]: ...
 
 
 class DojoLive(Authorizer):
@@ -91,7 +100,9 @@ class DojoLive(Authorizer):
         peers_of: PeersOf,
         room_of: Callable[[str], RoomLike | None],
         refresh_seconds: float = 5.0,
+        accounts: Accounts | None = None,
     ) -> None:
+        self._accounts = accounts
         self._room_of = room_of
         self._sessions = sessions
         self._bus = bus
@@ -148,7 +159,9 @@ class DojoLive(Authorizer):
     # -- collab connections (the endpoint's watcher: every room, plain ones included) ------------------
     def attached(self, key: str, who: Connecting, channel: Channel) -> None:
         conns = self._channels.setdefault(key, {})
-        conn = conns[channel] = _Conn(who.user_id, who.readonly_requested)
+        conn = conns[channel] = _Conn(
+            who.user_id, who.readonly_requested, tenant_id=who.tenant_id, session_id=who.session_id
+        )
         if who.expires_at is not None:
             # A connection opened with an access token lasts as long as the token (ARCHITECTURE §4).
             delay = max(0.0, who.expires_at - time.time())
@@ -323,6 +336,10 @@ class DojoLive(Authorizer):
     async def _refresh_loop(self) -> None:
         while True:
             await asyncio.sleep(self._refresh_seconds)
+            try:
+                await self._recheck_accounts()
+            except ServiceUnavailable:
+                log.warning("accounts of open connections not re-checked: identity's records are unreachable")
             for key, dojo in list(self._dojos.items()):
                 if not self._channels.get(key) and not list(self._peers_of(key)):
                     self._unfollow(key)
@@ -331,6 +348,28 @@ class DojoLive(Authorizer):
                     await self._reload(dojo.tenant_id, dojo.id, "refresh")
                 except Exception:
                     log.exception("refreshing dojo %s failed", dojo.id)
+
+    async def _recheck_accounts(self) -> None:
+        """Close (4401) the collab connections whose account was deleted or whose sign-in was revoked
+        since they opened: checked every `refresh_seconds`, each (account, sign-in) once per pass
+        through the short-lived memo of current principals (signaling sockets are not re-checked)."""
+        if self._accounts is None:
+            return
+        verdicts: dict[tuple[str, str, str | None], str | None] = {}
+        for conns in list(self._channels.values()):
+            for channel, conn in list(conns.items()):
+                if conn.session_id is None:
+                    continue  # a ticket minted with the shared secret alone (`dojo.access.authenticate`)
+                who = (conn.tenant_id, conn.user_id, conn.session_id)
+                if who not in verdicts:
+                    try:
+                        await self._accounts.current_roles(*who)
+                        verdicts[who] = None
+                    except TokenError as exc:
+                        verdicts[who] = exc.detail
+                reason = verdicts[who]
+                if reason is not None:
+                    _refuse(channel, CloseCode.UNAUTHORIZED, f"unauthorized: {reason}")
 
     def _deliver_chat(self, key: str, message: dict[str, Any]) -> None:
         envelope = {"type": "chat", "message": message}

@@ -71,7 +71,7 @@ SERVER_MESSAGES: dict[str, dict[str, Any]] = {
     "dojo": {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "dojo",
-        "description": "The dojo's state after a change (`reason`: joined, role, kick, admit, settings, randori, "
+        "description": "The dojo's state after a change (`reason`: joined, role, kick, admit, settings, randori, host, "
         "ended, resync, refresh...).",
         "type": "object",
         "properties": {"type": {"const": "dojo"}, "reason": {"type": "string"}, "dojo": DOJO},

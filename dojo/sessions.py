@@ -333,17 +333,53 @@ class DojoSessions:
             )
             return await _bump(conn, tenant_id, parsed)
 
-    async def end(self, tenant_id: str, dojo_id: str, actor: str) -> Dojo:
+    async def end(self, tenant_id: str, dojo_id: str, actor: str, *, tenant_admin: bool = False) -> Dojo:
+        """End the dojo: its host, or a tenant administrator (`tenant_admin`: the caller's current role,
+        e.g. when the host has left the company or cannot be reached)."""
         parsed = parse_id(dojo_id)
         async with self._db.tenant_tx(tenant_id) as conn:
             dojo = await load_dojo(conn, tenant_id, parsed, lock=True)
-            _require_host(dojo, actor)
+            if not tenant_admin:
+                _require_host(dojo, actor)
             _require_active(dojo)
             await conn.execute(
                 """UPDATE dojo.sessions SET status = 'ended', ended_at = now(),
                           randori_seconds = NULL, randori_next_at = NULL WHERE id = $1""",
                 parsed,
             )
+            return await _bump(conn, tenant_id, parsed)
+
+    async def hand_over(self, tenant_id: str, dojo_id: str, actor: str, target: str, *, tenant_admin: bool) -> Dojo:
+        """Make `target` the host. The host may hand over to an admitted participant; a tenant
+        administrator may do the same (the host is gone: deleted, away, unreachable) or take the host
+        role themselves, joining as an admitted participant if needed. The old host stays a participant.
+
+        Raises `Forbidden` (neither host nor administrator), `NotFound` (target not in the dojo),
+        `Conflict` (target waiting in the lobby, kicked, or already the host), `Gone` (ended)."""
+        parsed = parse_id(dojo_id)
+        async with self._db.tenant_tx(tenant_id) as conn:
+            dojo = await load_dojo(conn, tenant_id, parsed, lock=True)
+            _require_active(dojo)
+            if not tenant_admin:
+                _require_host(dojo, actor)
+            if target == dojo.host_id:
+                raise Conflict(f"User {target} already hosts this dojo.")
+            who = dojo.participant(target)
+            target_id = uuid.UUID(target)
+            if tenant_admin and target == actor and (who is None or who.status is not Membership.ADMITTED):
+                await conn.execute(
+                    """INSERT INTO dojo.participants (tenant_id, dojo_id, user_id, role, status)
+                       VALUES ($1, $2, $3, 'navigator', 'admitted')
+                       ON CONFLICT (tenant_id, dojo_id, user_id) DO UPDATE SET status = 'admitted'""",
+                    uuid.UUID(tenant_id),
+                    parsed,
+                    target_id,
+                )
+            elif who is None:
+                raise NotFound(f"User {target} is not a participant of this dojo.")
+            elif who.status is not Membership.ADMITTED:
+                raise Conflict(f"User {target} is {who.status.value}, not an admitted participant.")
+            await conn.execute("UPDATE dojo.sessions SET host_id = $2 WHERE id = $1", parsed, target_id)
             return await _bump(conn, tenant_id, parsed)
 
     async def save_snapshot(self, tenant_id: str, dojo_id: str, files: Mapping[str, str]) -> Dojo:

@@ -35,7 +35,7 @@ from dojo.access import Access, Authorizer, Connecting, Refused, authenticate, c
 from dojo.docstore import room_key
 from dojo.limits import TokenBucket
 from dojo.tickets import TicketSigner
-from runtime.auth import TokenVerifier
+from runtime.auth import Verifier
 from runtime.http import Startup
 from runtime.settings import Settings
 from signaling import (
@@ -143,7 +143,7 @@ class SignalEndpoint:
         self,
         *,
         settings: Settings,
-        verifier: TokenVerifier,
+        verifier: Verifier,
         tickets: TicketSigner,
         authorizer: Authorizer,
         hub: SignalHub,

@@ -43,6 +43,8 @@ class Ticket:
     readonly: bool
     expires_at: int
     roles: tuple[str, ...] = ()
+    session_id: str | None = None
+    """The sign-in (access token ``sid``) the ticket was issued to: checked again when it is used."""
 
 
 class TicketSigner:
@@ -61,6 +63,7 @@ class TicketSigner:
         purpose: Purpose,
         readonly: bool = False,
         roles: tuple[str, ...] = (),
+        session_id: str | None = None,
         now: float | None = None,
     ) -> str:
         issued = int(time.time() if now is None else now)
@@ -71,6 +74,7 @@ class TicketSigner:
             "p": purpose,
             "ro": readonly,
             "rl": list(roles),
+            "s": session_id,
             "exp": issued + self.ttl,
             "n": secrets.token_urlsafe(8),
         }
@@ -99,6 +103,7 @@ class TicketSigner:
                 readonly=bool(claims["ro"]),
                 expires_at=int(claims["exp"]),
                 roles=tuple(str(r) for r in claims.get("rl", [])),
+                session_id=None if claims.get("s") is None else str(claims["s"]),
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise TicketError("malformed ticket") from exc

@@ -12,7 +12,7 @@ from identity.invitations import Invitations
 from identity.invitations_api import router as invitations_router
 from identity.keys import KeyRing
 from identity.passwords import PasswordHasher, PasswordPolicy
-from identity.service import IdentityService
+from identity.service import ForgetUser, IdentityService
 from identity.signup import Registration
 from identity.throttle import LoginThrottle, RegistrationThrottle, ThrottleLimits
 from identity.tokens import TokenIssuer
@@ -43,7 +43,9 @@ def _split_pems(text: str) -> list[str]:
     return list(pems)
 
 
-def build_service(settings: Settings, db: Database, ring: KeyRing) -> IdentityService:
+def build_service(
+    settings: Settings, db: Database, ring: KeyRing, *, forget_user: ForgetUser | None = None
+) -> IdentityService:
     return IdentityService(
         db,
         hasher=PasswordHasher(),
@@ -63,6 +65,7 @@ def build_service(settings: Settings, db: Database, ring: KeyRing) -> IdentitySe
             )
         ),
         refresh_ttl=settings.refresh_token_ttl,
+        forget_user=forget_user,
     )
 
 
@@ -70,7 +73,10 @@ def create_app(settings: Settings, *, keys: KeyRing | None = None) -> FastAPI:
     ring = keys if keys is not None else load_keys(settings)
 
     async def identity_startup(app: FastAPI, stack: AsyncExitStack) -> None:
-        service = build_service(settings, app.state.db, ring)
+        # This node enforces its own changes of rights at once (others within the status TTL).
+        statuses = app.state.principal_statuses
+        forget = statuses.forget_user if statuses is not None else None
+        service = build_service(settings, app.state.db, ring, forget_user=forget)
         app.state.identity = service
         app.state.invitations = Invitations(app.state.db)
         app.state.registration = Registration(

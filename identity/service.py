@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -47,6 +47,18 @@ class InvalidGrant(ServiceError):
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail, error="invalid_grant", error_description=detail)
+
+
+class LastAdmin(Conflict):
+    """The change would leave the tenant without an administrator (409)."""
+
+    slug = "last-admin"
+    title = "The tenant's last administrator"
+
+
+ForgetUser = Callable[[uuid.UUID, uuid.UUID], None]
+"""Told when an account's rights change (roles, deletion, a revoked sign-in): this process's memo of
+current principals (`runtime.principal_status.PrincipalStatuses.forget_user`) drops it at once."""
 
 
 @dataclass(frozen=True)
@@ -165,8 +177,10 @@ class IdentityService:
         issuer: TokenIssuer,
         throttle: LoginThrottle,
         refresh_ttl: int,
+        forget_user: ForgetUser | None = None,
     ) -> None:
         self.db = db
+        self._forget_user = forget_user
         self.hasher = hasher
         self.policy = policy
         self.issuer = issuer
@@ -174,6 +188,28 @@ class IdentityService:
         self.refresh_ttl = refresh_ttl
 
     # -- helpers ------------------------------------------------------------------------------------
+    def _rights_changed(self, tenant_id: uuid.UUID | str, user_id: uuid.UUID) -> None:
+        if self._forget_user is not None:
+            self._forget_user(uuid.UUID(str(tenant_id)), user_id)
+
+    async def _keep_an_admin(self, conn: Connection, tenant_id: str, user_id: uuid.UUID, change: str) -> None:
+        """Refuse (409 `LastAdmin`) to let `user_id` stop being an administrator if no other is left.
+
+        Race-safe: the tenant's row is locked first, so every such change in one tenant runs one after
+        the other, and each counts the administrators after the previous one committed (two admins
+        demoting each other at once: the second sees one admin left, itself, and is refused)."""
+        await conn.execute("SELECT 1 FROM identity.tenants WHERE id = $1 FOR NO KEY UPDATE", uuid.UUID(tenant_id))
+        row = await conn.fetchrow(
+            "SELECT coalesce(bool_or(id = $1), false) AS target, count(*) FILTER (WHERE id <> $1) AS others"
+            " FROM identity.users WHERE 'admin' = ANY(roles)",
+            user_id,
+        )
+        assert row is not None
+        if row["target"] and row["others"] == 0:
+            raise LastAdmin(
+                f"Cannot {change} the tenant's last administrator: make another user an administrator first."
+            )
+
     def _check_password(self, password: str, field: str, *context: str) -> None:
         check_password(self.policy, password, field, *context)
 
@@ -203,13 +239,14 @@ class IdentityService:
         parent: uuid.UUID | None,
     ) -> TokenPair:
         refresh = RefreshToken.new(user["tenant_id"])
+        family = family or refresh.token_id
         await conn.execute(
             "INSERT INTO identity.refresh_tokens (id, tenant_id, user_id, family_id, parent_id, secret_hash,"
             " expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             refresh.token_id,
             user["tenant_id"],
             user["id"],
-            family or refresh.token_id,
+            family,
             parent,
             refresh.secret_hash,
             datetime.now(UTC) + timedelta(seconds=self.refresh_ttl),
@@ -220,6 +257,7 @@ class IdentityService:
             tenant_slug=slug,
             email=user["email"],
             roles=user["roles"],
+            session_id=family,
         )
         return TokenPair(access, refresh.encode(), self.issuer.access_ttl)
 
@@ -346,6 +384,8 @@ class IdentityService:
         if not roles or not roles <= ROLES:
             raise ValidationFailed([FieldError("roles", "invalid_role", "roles must be among admin, member")])
         async with self.db.tenant_tx(tenant_id) as conn:
+            if "admin" not in roles:
+                await self._keep_an_admin(conn, tenant_id, user_id, "demote")
             row = await conn.fetchrow(
                 "UPDATE identity.users SET roles = $2, updated_at = now() WHERE id = $1"
                 " RETURNING id, email, roles, created_at",
@@ -354,13 +394,16 @@ class IdentityService:
             )
         if row is None:
             raise NotFound("No such user.")
+        self._rights_changed(tenant_id, user_id)
         return user_view(row)
 
     async def delete_user(self, tenant_id: str, user_id: uuid.UUID) -> None:
         async with self.db.tenant_tx(tenant_id) as conn:
+            await self._keep_an_admin(conn, tenant_id, user_id, "delete")
             deleted = await conn.fetchval("DELETE FROM identity.users WHERE id = $1 RETURNING id", user_id)
         if deleted is None:
             raise NotFound("No such user.")
+        self._rights_changed(tenant_id, user_id)
 
     async def me(self, tenant_id: str, user_id: str) -> dict[str, Any]:
         async with self.db.tenant_tx(tenant_id) as conn:
@@ -413,7 +456,7 @@ class IdentityService:
             presented = RefreshToken.parse(refresh_token)
         except MalformedRefreshToken as exc:
             raise InvalidGrant("The refresh token is invalid.") from exc
-        reused = False
+        revoked_user: uuid.UUID | None = None
         async with self.db.tenant_tx(presented.tenant_id) as conn:
             row = await conn.fetchrow(
                 "SELECT r.id, r.family_id, r.secret_hash, r.expires_at, r.rotated_at, r.revoked_at, r.user_id"
@@ -427,7 +470,7 @@ class IdentityService:
             if row["rotated_at"] is not None:
                 # A rotated-out token came back: it was stolen or replayed. Revoke the whole family.
                 await self._revoke_family(conn, row["family_id"], "reuse detected")
-                reused = True
+                revoked_user = row["user_id"]
             elif row["expires_at"] <= datetime.now(UTC):
                 raise InvalidGrant("The refresh token has expired.")
             else:
@@ -440,7 +483,8 @@ class IdentityService:
                     raise InvalidGrant("The account no longer exists.")
                 await conn.execute("UPDATE identity.refresh_tokens SET rotated_at = now() WHERE id = $1", row["id"])
                 return await self._issue(conn, user, user["slug"], row["family_id"], row["id"])
-        assert reused
+        assert revoked_user is not None
+        self._rights_changed(presented.tenant_id, revoked_user)
         raise InvalidGrant("The refresh token was already used; every session of this sign-in was revoked.")
 
     async def _revoke_family(self, conn: Connection, family_id: uuid.UUID, reason: str) -> None:
@@ -459,10 +503,15 @@ class IdentityService:
             return
         async with self.db.tenant_tx(presented.tenant_id) as conn:
             row = await conn.fetchrow(
-                "SELECT family_id, secret_hash FROM identity.refresh_tokens WHERE id = $1", presented.token_id
+                "SELECT family_id, secret_hash, user_id FROM identity.refresh_tokens WHERE id = $1", presented.token_id
             )
-            if row is not None and presented.matches(row["secret_hash"]):
+            revoked = row is not None and presented.matches(row["secret_hash"])
+            if revoked:
+                assert row is not None
                 await self._revoke_family(conn, row["family_id"], "revoked by client")
+        if revoked:
+            assert row is not None
+            self._rights_changed(presented.tenant_id, row["user_id"])
 
 
 def require_admin(roles: frozenset[str]) -> None:

@@ -82,8 +82,11 @@ class TokenIssuer:
         tenant_slug: str,
         email: str,
         roles: Iterable[str],
+        session_id: uuid.UUID,
         now: int | None = None,
     ) -> str:
+        """An access token for one sign-in: `session_id` is its refresh-token family (claim ``sid``), so
+        revoking the family also stops the access tokens issued for it (`runtime.auth.CurrentPrincipals`)."""
         issued = int(time.time()) if now is None else now
         claims: dict[str, Any] = {
             "iss": self.issuer,
@@ -96,6 +99,7 @@ class TokenIssuer:
             "tenant": tenant_slug,
             "email": email,
             "roles": sorted(set(roles)),
+            "sid": str(session_id),
             "iat": issued,
             "nbf": issued,
             "exp": issued + self.access_ttl,

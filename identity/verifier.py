@@ -65,6 +65,7 @@ __all__ = [
     "MalformedToken",
     "MissingTenant",
     "Principal",
+    "Revoked",
     "StaticJwksSource",
     "TokenError",
     "TokenExpired",
@@ -96,6 +97,7 @@ logger = logging.getLogger(__name__)
 #   ├── WrongAudience
 #   ├── InvalidClaims
 #   ├── MissingTenant
+#   ├── Revoked           (raised by runtime.auth's current-user check, not by the verifier)
 #   └── KeysUnavailable   (status 503)
 # --------------------------------------------------------------------------------------------------
 
@@ -196,6 +198,15 @@ class MissingTenant(TokenError):
     default_detail = "The access token does not belong to exactly one tenant."
 
 
+class Revoked(TokenError):
+    """The token verifies, but what it stands for is gone: its account was deleted, or the sign-in
+    (refresh-token family, ``sid``) it was issued for was revoked. Decided by `runtime.auth`'s check of
+    the identity service's current records; the verifier alone cannot know it."""
+
+    code = "token_revoked"
+    default_detail = "The access token was revoked; sign in again."
+
+
 class KeysUnavailable(TokenError):
     """The issuer's keys could not be obtained and none are cached (a server-side failure)."""
 
@@ -285,7 +296,9 @@ class Principal:
 
     `tenant_id` is a canonical UUID string; `roles` ⊆ {"admin", "member"} (never empty); `scopes` is the
     token's ``scope`` split on spaces; `claims` is the verified claim set (read-only); `tenant_slug` is only
-    known in local mode.
+    known in local mode. `session_id` is the sign-in the token was issued for (local mode: ``sid``, the
+    refresh-token family; None when the token carries none). The roles are the token's; services see the
+    account's current roles instead (`runtime.auth.CurrentPrincipals`).
     """
 
     subject: str
@@ -297,6 +310,7 @@ class Principal:
     claims: Mapping[str, Any] = field(repr=False)
     email: str | None = None
     tenant_slug: str | None = None
+    session_id: str | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -753,6 +767,10 @@ class TokenVerifier:
         tenant_id = _canonical_uuid(claims.get("tenant_id"))
         if tenant_id is None:
             raise MissingTenant()
+        session = claims.get("sid")
+        session_id = _canonical_uuid(session)
+        if session is not None and session_id is None:
+            raise InvalidClaims("The access token 'sid' claim is not a session id.")
         roles_claim = claims.get("roles", [])
         if not isinstance(roles_claim, list) or not all(role in KNOWN_ROLES for role in roles_claim):
             raise InvalidClaims("The access token 'roles' claim is not a list of known roles.")
@@ -766,6 +784,7 @@ class TokenVerifier:
             claims=MappingProxyType(claims),
             email=_optional_str(claims, "email"),
             tenant_slug=_optional_str(claims, "tenant"),
+            session_id=session_id,
         )
 
     def _cognito_principal(self, claims: dict[str, Any], subject: str, client_id: str) -> Principal:

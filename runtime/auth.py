@@ -14,11 +14,28 @@ whose expiry is near goes back to the full verifier, which applies the configure
 bounded (the least recently used entries go first) and per process; failures are never remembered.
 What a memo cannot see: a signing key withdrawn from the issuer's JWKS stops verifying *new* tokens at
 once, but tokens already verified keep working for at most `ttl_seconds` more.
+
+`CurrentPrincipals` is the outermost layer in local mode (every service, every request and websocket
+upgrade): a verified token is only a claim about the past, so the token's account is looked up in the
+identity service's current records (`runtime.principal_status`, cached ≤ `POCDOJO_AUTH_STATUS_TTL_SECONDS`):
+a deleted account or a revoked sign-in (the token's ``sid``, its refresh-token family) is refused with
+401 `token_revoked`, and the principal carries the account's *current* roles, not the token's. A
+local-mode token without ``sid`` cannot be tied to a sign-in and is refused too (tokens issued before
+``sid`` existed: the client refreshes).
+
+Cognito mode is explicit about what it cannot do: accounts and groups live in the Cognito user pool,
+not in `identity.users`, so there is no current record to consult. Tenant and roles are the token's
+``cognito:groups`` at issue time, and a Cognito-side change (user deleted or disabled, group removed,
+`AdminUserGlobalSignOut`, `RevokeToken`) reaches our services only when the access token expires: keep
+the app client's access-token validity short (5 minutes is Cognito's minimum). `verifier_startup`
+installs no current-user check in that mode (`app.state.principal_statuses` is None).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
@@ -33,6 +50,7 @@ from identity.verifier import (
     HttpJwksSource,
     JwksSource,
     Principal,
+    Revoked,
     StaticJwksSource,
     TokenError,
     TokenVerifier,
@@ -41,11 +59,13 @@ from identity.verifier import (
 from runtime.context import set_principal
 from runtime.errors import Forbidden, Unauthorized
 from runtime.metrics import AUTH_FAILURES
+from runtime.principal_status import PostgresStatusSource, PrincipalStatuses
 from runtime.settings import Settings
 
 __all__ = [
     "BEARER_SECURITY",
     "CurrentPrincipal",
+    "CurrentPrincipals",
     "Principal",
     "TokenError",
     "TokenVerifier",
@@ -110,6 +130,44 @@ class VerifiedTokens:
         return len(self._entries)
 
 
+def _uuid(value: str | None) -> uuid.UUID | None:
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+class CurrentPrincipals:
+    """A `Verifier` that also checks the token's account against identity's current records (module
+    docstring): refuses deleted accounts and revoked sign-ins, and answers with the current roles."""
+
+    def __init__(self, inner: Verifier, statuses: PrincipalStatuses) -> None:
+        self.inner = inner
+        self.statuses = statuses
+
+    async def verify(self, token: str) -> Principal:
+        principal = await self.inner.verify(token)
+        roles = await self.current_roles(principal.tenant_id, principal.subject, principal.session_id)
+        return principal if roles == principal.roles else dataclasses.replace(principal, roles=roles)
+
+    async def current_roles(self, tenant_id: str, user_id: str, session_id: str | None) -> frozenset[str]:
+        """The account's roles now; raises `Revoked` if the account or the sign-in is gone (also for
+        credentials other than access tokens that name them, e.g. the dojo's connection tickets)."""
+        tenant, user, session = _uuid(tenant_id), _uuid(user_id), _uuid(session_id)
+        if session is None:
+            raise Revoked("The access token names no sign-in session ('sid'); sign in again.")
+        if tenant is None or user is None:
+            raise Revoked("The access token's account no longer exists.")
+        status = await self.statuses.get(tenant, user, session)
+        if not status.user_exists:
+            raise Revoked("The access token's account no longer exists.")
+        if not status.session_active:
+            raise Revoked("The sign-in this access token belongs to was revoked; sign in again.")
+        return status.roles
+
+
 def verifier_config(settings: Settings) -> VerifierConfig:
     return VerifierConfig(
         mode=settings.auth_mode,
@@ -131,6 +189,9 @@ def verifier_startup(
     read directly instead of over HTTP. Otherwise the JWKS URL from settings is fetched. With
     `memoize`, the verifier sits behind a `VerifiedTokens` memo (for request/response services; a
     service that keeps the `TokenVerifier` itself, e.g. to re-check long-lived connections, leaves it off).
+    In local mode the result is wrapped in `CurrentPrincipals` (it needs `app.state.db`: put the database
+    startup step first), whose memo is also kept as `app.state.principal_statuses`; in Cognito mode that is
+    None (module docstring).
     """
 
     async def start(app: FastAPI, stack: AsyncExitStack) -> None:
@@ -143,7 +204,15 @@ def verifier_startup(
             source = HttpJwksSource(settings.jwks_url, client=client)
         verifier = TokenVerifier(verifier_config(settings), source)
         stack.push_async_callback(verifier.aclose)
-        app.state.verifier = VerifiedTokens(verifier) if memoize else verifier
+        inner: Verifier = VerifiedTokens(verifier) if memoize else verifier
+        if settings.auth_mode == "local":
+            statuses_source = PostgresStatusSource(app.state.db)
+            statuses = PrincipalStatuses(statuses_source, ttl_seconds=settings.auth_status_ttl_seconds)
+            app.state.principal_statuses = statuses
+            app.state.verifier = CurrentPrincipals(inner, statuses)
+        else:
+            app.state.principal_statuses = None
+            app.state.verifier = inner
 
     return start
 

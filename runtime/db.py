@@ -157,6 +157,18 @@ class Database:
         finally:
             _single_statement.reset(token)
 
+    async def fetchrow_global(self, query: str, *args: Any) -> asyncpg.Record | None:
+        """One statement with no tenant context, in one round trip (its implicit transaction): for a
+        statement that leaves no session state behind, such as a published SECURITY DEFINER function
+        that sets and restores its own context (so the connection needs no reset afterwards)."""
+        token = _single_statement.set(True)
+        try:
+            async with self.pool.acquire() as conn:
+                row: asyncpg.Record | None = await conn.fetchrow(query, *args)
+                return row
+        finally:
+            _single_statement.reset(token)
+
     @asynccontextmanager
     async def global_tx(self) -> AsyncIterator[Connection]:
         """A transaction with no tenant context: tenant tables show no rows (fail closed)."""

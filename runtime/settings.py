@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     auth_client_ids: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["pocdojo-app"])
     auth_audience: str = "pocdojo-api"
     auth_leeway_seconds: int = Field(default=30, ge=0, le=60)
+    auth_status_ttl_seconds: float = Field(default=5.0, gt=0, le=30)
+    """Local mode: how long a node trusts what identity said about a token's user (exists, roles, sign-in
+    not revoked) before asking PostgreSQL again — the longest a revocation takes to reach every node."""
 
     # -- identity service ---------------------------------------------------------------------------
     state_dir: Path = Path(".pocdojo")

@@ -16,16 +16,25 @@ from websockets.asyncio.client import connect
 
 from crdt import CloseCode
 from runtime.settings import Settings
+from tests.conftest import wait_until
 from tests.dojo.conftest import CollabServer, User
 from tests.dojo.yclient import closed_with
 from tests.jsclient import JsClient
+
+STATUS_TTL = 0.5
+"""How long the dojo service trusts what identity said about a user (deleted accounts, below)."""
 
 
 @pytest.fixture
 async def dojo_server(make_settings: Callable[..., Settings]) -> AsyncIterator[CollabServer]:
     server = CollabServer(
         make_settings,
-        overrides={"dojo_randori_min_seconds": 0.5, "dojo_chat_messages_per_minute": 5, "dojo_chat_max_chars": 200},
+        overrides={
+            "dojo_randori_min_seconds": 0.5,
+            "dojo_chat_messages_per_minute": 5,
+            "dojo_chat_max_chars": 200,
+            "auth_status_ttl_seconds": STATUS_TTL,
+        },
     )
     await server.start()
     try:
@@ -327,6 +336,79 @@ async def test_end_closes_everything_and_snapshots_every_file(
         assert (await late.wait_event(_closed(late)))["code"] == CloseCode.UNAUTHORIZED
     async with connect(f"{url}/{dojo['id']}", additional_headers=member.auth, compression=None) as ws:
         assert await closed_with(ws) == CloseCode.NOT_FOUND
+
+
+async def test_a_tenant_admin_hands_the_host_role_over_when_the_host_is_gone(
+    dojo_server: CollabServer, api: httpx.AsyncClient
+) -> None:
+    admin, host, member = await _team(dojo_server, api, 2)  # the first user of a tenant is its admin
+    dojo = await _create(api, host)
+    spare = await _ticket(api, dojo, host)  # a ticket the host still holds when the account goes
+    await _ticket(api, dojo, member)
+    url = f"/v1/dojos/{dojo['id']}/host"
+    assert (await api.post(url, json={"user_id": _uid(member)}, headers=member.auth)).status_code == 403
+
+    assert (await api.delete(f"/v1/users/{_uid(host)}", headers=admin.auth)).status_code == 204
+
+    async def host_refused() -> bool:
+        return (await api.get(f"/v1/dojos/{dojo['id']}", headers=host.auth)).status_code == 401
+
+    await wait_until(host_refused, within=10 * STATUS_TTL + 2)
+    # The gone host's ticket opens nothing any more, though it has not expired.
+    async with JsClient.start(dojo_server.ws_url, dojo["id"], params={"ticket": spare["ticket"]}) as late:
+        assert (await late.wait_event(_closed(late)))["code"] == CloseCode.UNAUTHORIZED
+    assert (await api.post(url, json={"user_id": _uid(member)}, headers=host.auth)).status_code == 401
+
+    async with _joined(dojo_server, api, dojo, member) as client:
+        handed = await api.post(url, json={"user_id": _uid(member)}, headers=admin.auth)
+        assert handed.status_code == 200, handed.text
+        assert handed.json()["host_id"] == _uid(member)
+        # The new host moderates at once; the member's open connection keeps editing.
+        locked = await api.patch(f"/v1/dojos/{dojo['id']}/settings", json={"locked": True}, headers=member.auth)
+        assert locked.status_code == 200, locked.text
+        await client.insert(0, "still here")
+        assert await client.get_text() == "still here"
+    # An admin may also take the host role themselves, joining the dojo (even a locked one) to do so.
+    taken = await api.post(url, json={"user_id": _uid(admin)}, headers=admin.auth)
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["host_id"] == _uid(admin)
+    assert {p["user_id"]: p["status"] for p in taken.json()["participants"]}[_uid(admin)] == "admitted"
+    assert (await api.post(url, json={"user_id": _uid(admin)}, headers=admin.auth)).status_code == 409
+    stranger = str(uuid.uuid4())
+    assert (await api.post(url, json={"user_id": stranger}, headers=admin.auth)).status_code == 404
+    assert (await api.post(url, json={"user_id": "nope"}, headers=admin.auth)).status_code == 422
+
+
+async def test_open_connections_of_a_deleted_account_close(dojo_server: CollabServer, api: httpx.AsyncClient) -> None:
+    admin, member = await _team(dojo_server, api, 1)
+    dojo = await _create(api, admin)
+    async with (
+        _joined(dojo_server, api, dojo, member) as in_dojo,
+        JsClient.start(
+            dojo_server.ws_url, "plain-room", params={"ticket": await dojo_server.ticket(api, member, "plain-room")}
+        ) as in_room,
+    ):
+        await in_room.wait_synced()
+        assert (await api.delete(f"/v1/users/{_uid(member)}", headers=admin.auth)).status_code == 204
+        for client in (in_dojo, in_room):
+            # Re-checked every few seconds (the dojo service's refresh), not only at the next connection.
+            closed = await client.wait_event(_closed(client), within=15.0)
+            assert closed["code"] == CloseCode.UNAUTHORIZED
+
+
+async def test_a_tenant_admin_ends_a_dojo_they_do_not_host(dojo_server: CollabServer, api: httpx.AsyncClient) -> None:
+    admin, host, member = await _team(dojo_server, api, 2)
+    dojo = await _create(api, host)
+    async with _joined(dojo_server, api, dojo, member) as client:
+        await client.insert(0, "kata")
+        refused = await api.post(f"/v1/dojos/{dojo['id']}/end", headers=member.auth)
+        assert refused.status_code == 403  # a participant who is neither host nor admin
+        ended = await api.post(f"/v1/dojos/{dojo['id']}/end", headers=admin.auth)
+        assert ended.status_code == 200, ended.text
+        assert ended.json()["status"] == "ended"
+        closed = await client.wait_event(_closed(client), within=2.0)
+        assert closed["code"] == CloseCode.NOT_FOUND
+    assert (await api.post(f"/v1/dojos/{dojo['id']}/end", headers=admin.auth)).status_code == 409
 
 
 async def test_chat_history_limits_and_live_delivery(dojo_server: CollabServer, api: httpx.AsyncClient) -> None:

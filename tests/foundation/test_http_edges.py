@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import jwt
 import pytest
 
 from identity.keys import KeyRing
@@ -26,6 +27,7 @@ async def test_bad_token_corpus_is_refused_with_401_problem(identity: IdentityHa
         tenant_slug="corpus",
         subject=me["id"],
         email=admin.email,
+        session_id=jwt.decode(admin.access_token, options={"verify_signature": False})["sid"],
     )
     # The spec's good token really works, so each refusal below is down to its one defect.
     good = await identity.http.get("/v1/auth/me", headers={"Authorization": f"Bearer {spec.access_token()}"})

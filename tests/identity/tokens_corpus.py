@@ -110,10 +110,12 @@ def local_access_claims(
     scope: str = "pocdojo",
     now: int | None = None,
     lifetime: int = 300,
+    session_id: str | None = None,
 ) -> dict[str, Any]:
-    """The claims of one of our local-mode access tokens (the shape identity's token issuer produces)."""
+    """The claims of one of our local-mode access tokens (the shape identity's token issuer produces);
+    ``sid`` only when `session_id` is given."""
     issued = int(time.time()) if now is None else now
-    return {
+    claims: dict[str, Any] = {
         "iss": issuer,
         "sub": subject or str(uuid.uuid4()),
         "aud": audience,
@@ -129,6 +131,9 @@ def local_access_claims(
         "exp": issued + lifetime,
         "jti": uuid.uuid4().hex,
     }
+    if session_id is not None:
+        claims["sid"] = session_id
+    return claims
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,8 @@ class LocalTokenSpec:
     roles: tuple[str, ...] = ("member",)
     scope: str = "pocdojo"
     lifetime: int = 300
+    session_id: str | None = None
+    """The sign-in (``sid``): services refuse local tokens whose account or sign-in they cannot find."""
 
     def claims(self, *, now: int | None = None, **overrides: Any) -> dict[str, Any]:
         """Good access-token claims; `overrides` replace (or, with value None, remove) claims."""
@@ -161,6 +168,7 @@ class LocalTokenSpec:
             scope=self.scope,
             now=now,
             lifetime=self.lifetime,
+            session_id=self.session_id,
         )
         for name, value in overrides.items():
             if value is None:

@@ -1,0 +1,1 @@
+DROP FUNCTION identity.principal_status_v1(uuid, uuid, uuid);
