@@ -11,7 +11,8 @@ The tree::
     │   ├── UnknownMessageType     a message (or sync/auth sub-)type this codec does not know
     │   ├── InvalidAwarenessState  an awareness state that is not JSON (as a browser parses it)
     │   └── InvalidStateVector     a sync step1 whose state vector the CRDT engine cannot decode
-    ├── UpdateRejected             a well-framed CRDT update the CRDT engine refuses to apply
+    ├── UpdateRejected             a well-framed CRDT update the CRDT engine refuses to apply (every
+    │                              engine error becomes one of these in crdt/engine.py)
     └── LimitExceeded              well-formed input that breaks a configured bound
         ├── DocumentTooLarge       a document would grow beyond its size limit
         └── AwarenessLimitExceeded a connection claims too many client IDs, or a state is too big
