@@ -16,6 +16,7 @@ The tree::
     └── LimitExceeded              well-formed input that breaks a configured bound
         ├── DocumentTooLarge       a document would grow beyond its size limit
         └── AwarenessLimitExceeded a connection claims too many client IDs, or a state is too big
+            └── AwarenessClockOutOfRange  an awareness clock no real client reaches
 
 Transports translate these at their boundary (e.g. into WebSocket close codes); nothing in ``crdt``
 catches them to carry on silently.
@@ -24,6 +25,7 @@ catches them to carry on silently.
 from __future__ import annotations
 
 __all__ = [
+    "AwarenessClockOutOfRange",
     "AwarenessLimitExceeded",
     "CrdtError",
     "DocumentTooLarge",
@@ -94,3 +96,7 @@ class DocumentTooLarge(LimitExceeded):
 
 class AwarenessLimitExceeded(LimitExceeded):
     """A connection claims more awareness client IDs than allowed, or sent an oversized state."""
+
+
+class AwarenessClockOutOfRange(AwarenessLimitExceeded):
+    """An awareness clock beyond what a real client reaches (see :mod:`crdt.awareness`)."""

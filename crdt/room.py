@@ -34,7 +34,16 @@ import pycrdt
 from pycrdt import Doc, TransactionEvent
 
 from .awareness import AwarenessTable
-from .channel import Channel, CloseCode, ConnectionOrigin, Origin, Outbound, ServerOrigin, StorageOrigin
+from .channel import (
+    Channel,
+    CloseCode,
+    ConnectionOrigin,
+    Origin,
+    Outbound,
+    RemoteOrigin,
+    ServerOrigin,
+    StorageOrigin,
+)
 from .engine import engine_errors
 from .errors import (
     AwarenessLimitExceeded,
@@ -157,6 +166,11 @@ class Room:
         return self._awareness.states
 
     @property
+    def awareness_foreign_dropped(self) -> int:
+        """Awareness entries dropped because another connection or node owns their client ID."""
+        return self._awareness.foreign_dropped
+
+    @property
     def approximate_size(self) -> int:
         """The tracked estimate of the encoded document size, in bytes (an over-estimate)."""
         return self._size
@@ -261,14 +275,15 @@ class Room:
         """
         self._change(update, origin, None)
 
-    def apply_awareness(self, entries: Iterable[AwarenessEntry], origin: Origin) -> None:
-        """Apply awareness entries that no local connection owns (e.g. relayed from another node).
+    def apply_awareness(self, entries: Iterable[AwarenessEntry], origin: RemoteOrigin) -> None:
+        """Apply awareness entries relayed from another node (``origin.node``).
 
-        Accepted entries are broadcast and reported; raises
+        Accepted entries are broadcast and reported; entries for client IDs that a connection of
+        this room or another node owns are dropped (see :mod:`crdt.awareness`). Raises
         :class:`~crdt.errors.AwarenessLimitExceeded` / :class:`~crdt.errors.InvalidAwarenessState`
         with the table unchanged.
         """
-        accepted = self._awareness.apply(None, entries)
+        accepted = self._awareness.apply_remote(origin.node, entries)
         if accepted:
             self._announce(encode_awareness(accepted), origin)
 
