@@ -24,6 +24,7 @@ from .channel import (
     StorageOrigin,
 )
 from .errors import (
+    AwarenessClockOutOfRange,
     AwarenessLimitExceeded,
     CrdtError,
     DocumentTooLarge,
@@ -90,6 +91,7 @@ __all__ = [
     "MAX_VAR_UINT_BYTES",
     "AuthPermissionDenied",
     "AuthType",
+    "AwarenessClockOutOfRange",
     "AwarenessEntry",
     "AwarenessEvent",
     "AwarenessLimitExceeded",

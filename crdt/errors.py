@@ -11,10 +11,12 @@ The tree::
     │   ├── UnknownMessageType     a message (or sync/auth sub-)type this codec does not know
     │   ├── InvalidAwarenessState  an awareness state that is not JSON (as a browser parses it)
     │   └── InvalidStateVector     a sync step1 whose state vector the CRDT engine cannot decode
-    ├── UpdateRejected             a well-framed CRDT update the CRDT engine refuses to apply
+    ├── UpdateRejected             a well-framed CRDT update the CRDT engine refuses to apply (every
+    │                              engine error becomes one of these in crdt/engine.py)
     └── LimitExceeded              well-formed input that breaks a configured bound
         ├── DocumentTooLarge       a document would grow beyond its size limit
         └── AwarenessLimitExceeded a connection claims too many client IDs, or a state is too big
+            └── AwarenessClockOutOfRange  an awareness clock no real client reaches
 
 Transports translate these at their boundary (e.g. into WebSocket close codes); nothing in ``crdt``
 catches them to carry on silently.
@@ -23,6 +25,7 @@ catches them to carry on silently.
 from __future__ import annotations
 
 __all__ = [
+    "AwarenessClockOutOfRange",
     "AwarenessLimitExceeded",
     "CrdtError",
     "DocumentTooLarge",
@@ -93,3 +96,7 @@ class DocumentTooLarge(LimitExceeded):
 
 class AwarenessLimitExceeded(LimitExceeded):
     """A connection claims more awareness client IDs than allowed, or sent an oversized state."""
+
+
+class AwarenessClockOutOfRange(AwarenessLimitExceeded):
+    """An awareness clock beyond what a real client reaches (see :mod:`crdt.awareness`)."""

@@ -34,7 +34,17 @@ import pycrdt
 from pycrdt import Doc, TransactionEvent
 
 from .awareness import AwarenessTable
-from .channel import Channel, CloseCode, ConnectionOrigin, Origin, Outbound, ServerOrigin, StorageOrigin
+from .channel import (
+    Channel,
+    CloseCode,
+    ConnectionOrigin,
+    Origin,
+    Outbound,
+    RemoteOrigin,
+    ServerOrigin,
+    StorageOrigin,
+)
+from .engine import engine_errors
 from .errors import (
     AwarenessLimitExceeded,
     DocumentTooLarge,
@@ -156,6 +166,11 @@ class Room:
         return self._awareness.states
 
     @property
+    def awareness_foreign_dropped(self) -> int:
+        """Awareness entries dropped because another connection or node owns their client ID."""
+        return self._awareness.foreign_dropped
+
+    @property
     def approximate_size(self) -> int:
         """The tracked estimate of the encoded document size, in bytes (an over-estimate)."""
         return self._size
@@ -237,8 +252,9 @@ class Room:
         elif isinstance(msg, SyncStep1):
             try:
                 check_state_vector(msg.state_vector)
-                missing = self._doc.get_update(msg.state_vector)
-            except (InvalidStateVector, ValueError) as exc:
+                with engine_errors("the CRDT engine refused the state vector", InvalidStateVector):
+                    missing = self._doc.get_update(msg.state_vector)
+            except InvalidStateVector as exc:
                 self._refuse(channel, CloseCode.BAD_MESSAGE, exc)
                 return
             self._send(channel, Outbound(encode_sync_step2(missing)))
@@ -259,14 +275,15 @@ class Room:
         """
         self._change(update, origin, None)
 
-    def apply_awareness(self, entries: Iterable[AwarenessEntry], origin: Origin) -> None:
-        """Apply awareness entries that no local connection owns (e.g. relayed from another node).
+    def apply_awareness(self, entries: Iterable[AwarenessEntry], origin: RemoteOrigin) -> None:
+        """Apply awareness entries relayed from another node (``origin.node``).
 
-        Accepted entries are broadcast and reported; raises
+        Accepted entries are broadcast and reported; entries for client IDs that a connection of
+        this room or another node owns are dropped (see :mod:`crdt.awareness`). Raises
         :class:`~crdt.errors.AwarenessLimitExceeded` / :class:`~crdt.errors.InvalidAwarenessState`
         with the table unchanged.
         """
-        accepted = self._awareness.apply(None, entries)
+        accepted = self._awareness.apply_remote(origin.node, entries)
         if accepted:
             self._announce(encode_awareness(accepted), origin)
 
@@ -287,8 +304,17 @@ class Room:
         if type(origin) is not StorageOrigin:
             self._check_size(update)
         events = self._events
+        refused: UpdateRejected | None = None
         try:
-            apply_update(self._doc, update, origin)
+            try:
+                apply_update(self._doc, update, origin)
+            except UpdateRejected as exc:
+                if not events:
+                    raise  # refused before anything was integrated: the document is unchanged
+                # The engine integrated part of the update before refusing the rest (see
+                # crdt.sync): that part is in the document now, so it goes out and is stored like
+                # any change (replicas stay equal), and then the sender is refused.
+                refused = exc
             if not events:
                 return  # a duplicate, or only changes waiting for missing dependencies
             effective = events[0].update if len(events) == 1 else pycrdt.merge_updates(*(e.update for e in events))
@@ -313,6 +339,8 @@ class Room:
                     ext.on_change(event)
                 except Exception:
                     logger.exception("room %r: %s.on_change failed", self._name, type(ext).__name__)
+        if refused is not None:
+            raise refused
 
     def _check_size(self, update: bytes) -> None:
         incoming = len(update)
@@ -323,15 +351,8 @@ class Room:
         self._size = exact
         if exact + incoming <= self._max_bytes:
             return
-        try:
+        with engine_errors("the CRDT engine refused the update"):
             new_part = pycrdt.get_update(update, self._doc.get_state())
-        except ValueError as exc:
-            raise UpdateRejected(str(exc)) from exc
-        except BaseException as exc:
-            # pyo3 turns a Rust panic into a BaseException that cannot be imported by name.
-            if type(exc).__name__ == "PanicException":
-                raise UpdateRejected(f"CRDT engine panicked: {exc}") from exc
-            raise
         if exact + len(new_part) > self._max_bytes:
             raise DocumentTooLarge(f"the document ({exact} bytes) would grow past its limit of {self._max_bytes} bytes")
 
@@ -354,9 +375,10 @@ class Room:
         (raises :class:`~crdt.errors.InvalidStateVector` for a malformed vector)."""
         check_state_vector(state_vector)
         try:
-            diff = self._doc.get_update(state_vector)
+            with engine_errors("the CRDT engine refused the state vector", InvalidStateVector):
+                diff = self._doc.get_update(state_vector)
             clocks = state_vector_clocks(state_vector)
-        except (ValueError, ProtocolError) as exc:
+        except ProtocolError as exc:
             raise InvalidStateVector(str(exc)) from exc
         return diff if update_goes_beyond(diff, clocks) else None
 

@@ -5,9 +5,13 @@
 * :func:`handle_sync_message` answers a step1 with the step2 the asker is missing, and applies a step2
   or an update. A step2 is the only thing that makes a v3 client mark itself synced, so the server
   must answer every step1 — after its document has been loaded.
-* Updates the CRDT engine refuses raise :class:`~crdt.errors.UpdateRejected`. pycrdt decodes an
-  update completely before integrating anything, so a refused update leaves the document unchanged
-  (``tests/crdt/test_sync.py`` checks this on fuzzed updates).
+* Updates the CRDT engine refuses raise :class:`~crdt.errors.UpdateRejected` (the translation is
+  :func:`crdt.engine.engine_errors`). pycrdt decodes an update completely before integrating
+  anything, so an update that does not *decode* leaves the document unchanged. One that decodes but
+  fails to *integrate* (``RuntimeError`` in pycrdt 0.14) is refused after the blocks before the bad
+  one were integrated: the document then holds that valid part, and the transaction's observers see
+  exactly it, so a caller that forwards what observers report keeps every replica equal
+  (``tests/crdt/test_sync.py`` checks both on fuzzed updates).
 """
 
 from __future__ import annotations
@@ -16,18 +20,12 @@ from typing import Any
 
 from pycrdt import Doc
 
-from .errors import InvalidStateVector, UpdateRejected
+from .engine import engine_errors
+from .errors import InvalidStateVector
 from .protocol import SyncMessage, SyncStep1, SyncStep2, SyncUpdate
 from .updates import check_state_vector, check_update
 
 __all__ = ["apply_update", "create_sync_step1", "handle_sync_message"]
-
-
-def _is_rust_panic(exc: BaseException) -> bool:
-    # pyo3 turns a Rust panic into ``pyo3_runtime.PanicException``, a BaseException subclass that
-    # cannot be imported by name. None was seen while fuzzing pycrdt 0.14, but one must not take the
-    # server down.
-    return type(exc).__name__ == "PanicException"
 
 
 def create_sync_step1(doc: Doc[Any]) -> SyncStep1:
@@ -41,19 +39,13 @@ def create_sync_step1(doc: Doc[Any]) -> SyncStep1:
 def apply_update(doc: Doc[Any], update: bytes, origin: object = None) -> None:
     """Apply ``update`` to ``doc`` in a transaction tagged with ``origin``.
 
-    Raises :class:`~crdt.errors.UpdateRejected` (document unchanged) if pycrdt refuses the update.
+    Raises :class:`~crdt.errors.UpdateRejected` if pycrdt refuses the update: the document is
+    unchanged, or holds the part integrated before the engine failed (see the module docstring).
     An update whose dependencies are missing is not refused: pycrdt keeps it pending until they arrive.
     """
     check_update(update)  # before Yrs reserves memory for an absurd client count
-    with doc.transaction(origin=origin):
-        try:
-            doc.apply_update(update)
-        except ValueError as exc:
-            raise UpdateRejected(str(exc)) from exc
-        except BaseException as exc:
-            if _is_rust_panic(exc):
-                raise UpdateRejected(f"CRDT engine panicked: {exc}") from exc
-            raise
+    with engine_errors("the CRDT engine refused the update"), doc.transaction(origin=origin):
+        doc.apply_update(update)
 
 
 def handle_sync_message(doc: Doc[Any], msg: SyncMessage, origin: object = None) -> SyncStep2 | None:
@@ -67,10 +59,8 @@ def handle_sync_message(doc: Doc[Any], msg: SyncMessage, origin: object = None) 
     match msg:
         case SyncStep1(state_vector):
             check_state_vector(state_vector)
-            try:
+            with engine_errors("the CRDT engine refused the state vector", InvalidStateVector):
                 return SyncStep2(doc.get_update(state_vector))
-            except ValueError as exc:
-                raise InvalidStateVector(str(exc)) from exc
         case SyncStep2(update) | SyncUpdate(update):
             apply_update(doc, update, origin)
             return None

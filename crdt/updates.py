@@ -22,6 +22,7 @@ from typing import Any
 
 import pycrdt
 
+from .engine import engine_errors
 from .errors import InvalidStateVector, ProtocolError, UpdateRejected
 from .lib0 import Decoder
 
@@ -100,7 +101,7 @@ def merge_updates(updates: Sequence[bytes]) -> bytes:
     for update in updates:
         check_update(update)
     doc: pycrdt.Doc[Any] = pycrdt.Doc()
-    try:
+    with engine_errors("cannot merge updates"):
         with doc.transaction():
             for update in updates:
                 doc.apply_update(update)
@@ -119,5 +120,3 @@ def merge_updates(updates: Sequence[bytes]) -> bytes:
             len(leftovers),
         )
         return pycrdt.merge_updates(merged, *leftovers)
-    except ValueError as exc:
-        raise UpdateRejected(f"cannot merge updates: {exc}") from exc

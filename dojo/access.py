@@ -9,17 +9,15 @@ decides read-write, read-only or denied for that room; a service registers hooks
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 from crdt.channel import CloseCode
+from dojo.room_names import RoomNameError, canonical_room
 from dojo.tickets import Purpose, TicketError, TicketSigner
 from runtime.auth import CurrentPrincipals, Principal, TokenError, Verifier
 from runtime.errors import ServiceUnavailable
-
-ROOM_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 
 class Access(enum.Enum):
@@ -60,13 +58,16 @@ class TenantMembers:
     """Plain rooms: every member of the room's tenant may edit (a read-only ticket may not)."""
 
     async def authorize(self, who: Connecting) -> Access:
+        check_room(who.room)
         return Access.READ_ONLY if who.readonly_requested else Access.READ_WRITE
 
 
 def check_room(room: str) -> str:
-    if not ROOM_RE.match(room):
-        raise Refused(CloseCode.BAD_MESSAGE, "room names are 1-128 letters, digits, '.', '_', ':' or '-'")
-    return room
+    """`room` if it is a room name in its only spelling (see `dojo.room_names`), else `Refused(4400)`."""
+    try:
+        return canonical_room(room)
+    except RoomNameError as exc:
+        raise Refused(CloseCode.BAD_MESSAGE, str(exc)) from exc
 
 
 def bearer_token(headers: Mapping[str, str]) -> str | None:

@@ -39,7 +39,7 @@ import orjson
 
 from crdt.channel import Channel, CloseCode, Outbound
 from crdt.protocol import encode_permission_denied, encode_sync_step1
-from dojo.access import Access, Authorizer, Connecting, Refused, TenantMembers
+from dojo.access import Access, Authorizer, Connecting, Refused, TenantMembers, check_room
 from dojo.docstore import room_key
 from dojo.metrics import DOJO_EVENTS, DOJOS_FOLLOWED, PARTICIPANTS_CONNECTED
 from dojo.model import Dojo, Membership
@@ -136,6 +136,7 @@ class DojoLive(Authorizer):
 
     # -- authorizer --------------------------------------------------------------------------------------
     async def authorize(self, who: Connecting) -> Access:
+        check_room(who.room)  # entry points check too; a second spelling of a dojo id never gets here
         dojo = await self._sessions.find(who.tenant_id, who.room)
         if dojo is None:
             return await self._plain.authorize(who)

@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 
 from dojo.model import Dojo, Membership, Participant, Randori, Role, Status, next_driver
+from dojo.room_names import RoomNameError, parse_dojo_id
 from runtime.db import Connection, Database
 from runtime.errors import Conflict, Forbidden, NotFound
 
@@ -46,10 +47,15 @@ class InLobby(Forbidden):
 
 
 def parse_id(value: str, what: str = "dojo") -> uuid.UUID:
+    """The id `value` spells canonically (lower case, hyphens); 404 for anything else, saying why
+    for another spelling of a UUID (see `dojo.room_names`: one spelling per dojo)."""
     try:
-        return uuid.UUID(value)
-    except ValueError as exc:
-        raise NotFound(f"No {what} {value!r} here.") from exc
+        parsed = parse_dojo_id(value)
+    except RoomNameError as exc:
+        raise NotFound(f"No {what} {value!r} here: {exc}.") from exc
+    if parsed is None:
+        raise NotFound(f"No {what} {value!r} here.")
+    return parsed
 
 
 def _dojo(tenant_id: str, row: asyncpg.Record, participants: list[asyncpg.Record]) -> Dojo:
@@ -151,10 +157,10 @@ class DojoSessions:
             return await load_dojo(conn, tenant_id, parse_id(dojo_id), lock=False)
 
     async def find(self, tenant_id: str, dojo_id: str) -> Dojo | None:
-        """The dojo, or None when `dojo_id` names no dojo of this tenant (a plain room)."""
-        try:
-            parsed = uuid.UUID(dojo_id)
-        except ValueError:
+        """The dojo, or None when `dojo_id` names no dojo of this tenant (a plain room).
+        `RoomNameError` for a non-canonical spelling of a UUID: never a plain room by that name."""
+        parsed = parse_dojo_id(dojo_id)
+        if parsed is None:
             return None
         async with self._db.tenant_tx(tenant_id) as conn:
             try:

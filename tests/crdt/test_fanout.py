@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from crdt import BusListener, BusMessage, FanoutExtension, MessageKind, RoomManager
-from tests.crdt.fakes import Client, FakeChannel, sync_client, wait_for
+from crdt import BusListener, BusMessage, FanoutExtension, MessageKind, RemoteOrigin, RoomManager
+from tests.crdt.fakes import Client, FakeChannel, awareness_entries, awareness_frame, sync_client, wait_for
 
 
 @dataclass
@@ -181,3 +181,35 @@ async def test_sync_requests_are_answered_with_what_is_missing() -> None:
     finally:
         await m1.close()
         await m2.close()
+
+
+async def test_awareness_from_another_node_is_no_way_around_ownership() -> None:
+    log = MemoryLog()
+    nodes = [await _node(log, f"n{i}") for i in (1, 2, 3)]
+    managers = [m for m, _, _ in nodes]
+    try:
+        victim, attacker, watcher = FakeChannel(), FakeChannel(), FakeChannel()
+        rooms = [await m.join("doc", ch) for m, ch in zip(managers, (victim, attacker, watcher), strict=True)]
+        rooms[0].receive(victim, awareness_frame((7, 3, '{"me":"victim"}')))
+        assert all(r.awareness_states == {7: '{"me":"victim"}'} for r in rooms)
+        # An attacker on node 2 overwrites, removes, or pushes the clock: its node drops it all.
+        rooms[1].receive(attacker, awareness_frame((7, 50, '{"me":"forged"}')))
+        rooms[1].receive(attacker, awareness_frame((7, 51, "null")))
+        assert attacker.closed is None
+        assert all(r.awareness_states == {7: '{"me":"victim"}'} for r in rooms)
+        assert rooms[1].awareness_foreign_dropped == 2
+        # Nodes trust each other's checks, not each other's claims: a relayed entry for an ID that
+        # a local connection (or a node that introduced it) owns is dropped too.
+        rooms[0].apply_awareness(awareness_entries(awareness_frame((7, 60, '{"me":"relayed"}'))), RemoteOrigin("n9"))
+        rooms[2].apply_awareness(awareness_entries(awareness_frame((7, 60, '{"me":"relayed"}'))), RemoteOrigin("n9"))
+        assert all(r.awareness_states == {7: '{"me":"victim"}'} for r in rooms)
+        # Not refused wrongly: the victim moves to node 3 (node 1 announces it left), and its
+        # renewal there is accepted by every node.
+        managers[0].leave(rooms[0], victim)
+        assert all(r.awareness_states == {} for r in rooms)
+        rooms[2].receive(watcher, awareness_frame((7, 4, '{"me":"victim, moved"}')))
+        assert all(r.awareness_states == {7: '{"me":"victim, moved"}'} for r in rooms)
+        assert watcher.closed is None
+    finally:
+        for manager in managers:
+            await manager.close()

@@ -41,6 +41,7 @@ from tests.crdt.fakes import (
     document_text,
     sync_client,
 )
+from tests.crdt.malformed import integrating_part_way
 
 
 def an_update(text: str) -> bytes:
@@ -544,3 +545,30 @@ def test_change_events_carry_the_effective_update_and_origin(caplog: pytest.LogC
     assert "on_change failed" in caplog.text
     alice.catch_up()
     assert sorted(alice.content) == ["a", "b", "c", "d"]  # server changes are broadcast too
+
+
+def test_an_update_that_fails_part_way_closes_its_sender_and_the_part_reaches_everyone() -> None:
+    # pycrdt integrates this one block by block and raises RuntimeError part-way: the integrated
+    # part is in the room's document, so it must reach the other clients and the store like any
+    # change, or replicas would differ; the sender is refused with 4422, never 1011.
+    update = integrating_part_way()
+    recorder = Recorder()
+    room = Room("r", extensions=[recorder])
+    alice, mallory, bob = joined(room, 3)
+    room.receive(alice.channel, alice.append("before"))
+    bob.catch_up()
+    room.receive(mallory.channel, encode_sync_update(update))
+    assert mallory.channel.close_code == CloseCode.UPDATE_REJECTED
+    assert room.stats.refused == 1
+    bob.catch_up()
+    assert bob.doc.get_state() == room.state_vector()
+    stored: Doc[Text] = Doc()
+    for change in recorder.changes:
+        stored.apply_update(change.update)
+    assert stored.get_state() == room.state_vector()
+    # Everyone else carries on.
+    alice.catch_up()
+    room.receive(alice.channel, alice.append("!"))
+    bob.catch_up()
+    assert bob.content == alice.content and bob.content.endswith("!")
+    assert alice.channel.closed is None and bob.channel.closed is None
