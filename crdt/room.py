@@ -131,6 +131,7 @@ class Room:
         self._events: list[TransactionEvent] = []
         self._doc.observe(self._events.append)
         self._size = 2  # approximate encoded size; an empty document encodes to 2 bytes
+        self._encoded: bytes | None = None  # the whole document as one update, until the next change
         self._channels: dict[int, Channel] = {}
         # What broadcasts iterate: rebuilt on add/remove, so a channel that leaves (or is removed)
         # while a broadcast runs cannot disturb the loop, and broadcasting allocates nothing.
@@ -161,8 +162,12 @@ class Room:
         return self._size
 
     def state_update(self) -> bytes:
-        """The whole document as one update."""
-        return self._doc.get_update()
+        """The whole document as one update (encoded at most once per change: encoding a large
+        document costs the event loop tens of milliseconds, and repeated reads cost nothing)."""
+        encoded = self._encoded
+        if encoded is None:
+            encoded = self._encoded = self._doc.get_update()
+        return encoded
 
     def state_vector(self) -> bytes:
         """The document's state vector."""
@@ -287,6 +292,7 @@ class Room:
         if type(origin) is not StorageOrigin:
             self._check_size(update)
         events = self._events
+        self._encoded = None  # even if nothing takes effect: the engine may keep the update as pending
         try:
             apply_update(self._doc, update, origin)
             if not events:
@@ -319,7 +325,7 @@ class Room:
         if self._size + incoming <= self._max_bytes:
             return
         # Near the limit: measure instead of estimating, and count only what the update adds.
-        exact = len(self._doc.get_update())
+        exact = len(self.state_update())
         self._size = exact
         if exact + incoming <= self._max_bytes:
             return

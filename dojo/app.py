@@ -24,6 +24,7 @@ from dojo.access import TenantMembers
 from dojo.chat import DojoChat
 from dojo.collab_api import router as collab_router
 from dojo.collab_ws import CollabEndpoint
+from dojo.doc_reader import ContentReader
 from dojo.docstore import PostgresDocumentStore
 from dojo.dojos_api import router as dojos_router
 from dojo.live import DojoLive, PeerLike
@@ -100,6 +101,14 @@ def create_app(settings: Settings) -> FastAPI:
         )
         await stack.enter_async_context(manager)
         app.state.manager = manager
+        app.state.content_reader = await stack.enter_async_context(
+            ContentReader(
+                workers=settings.collab_read_workers,
+                concurrency=settings.collab_read_concurrency,
+                wait_seconds=settings.collab_read_wait_seconds,
+                inline_max_bytes=settings.collab_read_inline_max_bytes,
+            )
+        )
         app.state.store = store
         endpoint_holder["endpoint"] = CollabEndpoint(
             settings=settings,
