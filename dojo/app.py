@@ -32,6 +32,7 @@ from dojo.redis_bus import RedisBus
 from dojo.sessions import DojoSessions
 from dojo.signal_ws import install_signal_routes, signaling_startup
 from dojo.tickets import TicketSigner
+from dojo.user_connections import UserConnections
 from runtime.auth import verifier_startup
 from runtime.http import create_service_app
 from runtime.resources import database_startup
@@ -116,6 +117,7 @@ def create_app(settings: Settings) -> FastAPI:
             tickets=tickets,
             manager=manager,
             authorizer=app.state.authorizer,
+            connections=app.state.user_connections,
             watcher=live,
         )
 
@@ -127,6 +129,7 @@ def create_app(settings: Settings) -> FastAPI:
         startup=[database_startup, verifier_startup(), collab_startup, signaling_startup(settings)],
     )
     app.state.tickets = tickets
+    app.state.user_connections = UserConnections(settings.ws_max_connections_per_user)
     app.state.authorizer = TenantMembers()
 
     async def collab_ws(websocket: WebSocket) -> None:

@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     collab_message_burst: int = Field(default=2000, ge=1)
     collab_max_backlog_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024)
     """Unsent bytes a connection may accumulate before it is closed as too slow (1013)."""
+    ws_max_connections_per_user: int = Field(default=20, ge=1, le=10_000)
+    """Collab plus signaling websockets one user may hold open on one node (4429 above)."""
     collab_content_max_roots: int = Field(default=32, ge=1, le=1000)
     """Root names one `GET /v1/collab/{room}/content` may ask for (422 above)."""
     collab_read_workers: int = Field(default=1, ge=1, le=16)

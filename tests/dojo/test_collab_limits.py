@@ -1,18 +1,27 @@
 """Costly requests and resource caps on the realtime node: reading a large document does not stall
-the event loop, root names per request are capped."""
+the event loop, root names per request are capped, one user's websockets per node are capped."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
+import jwt
+import pytest
 from pycrdt import Doc, Map
+from websockets.asyncio.client import connect
 
+from crdt import CloseCode
 from dojo.docstore import room_key
+from dojo.user_connections import UserConnections
+from runtime.settings import Settings
 from tests.conftest import wait_until
 from tests.dojo.conftest import CollabServer
-from tests.dojo.yclient import PyClient
+from tests.dojo.yclient import PyClient, closed_with
+from tests.jsclient import JsClient
 
 ROOTS = 32  # the default cap on root names per request
 ENTRIES = 2000  # per root: ~2 MiB of small items, which pycrdt decodes in ~0.1 s here
@@ -117,3 +126,61 @@ async def test_state_is_encoded_once_per_change(collab: CollabServer, http: http
             return state.content != first.content
 
         await wait_until(changed)
+
+
+CAP = 3
+
+
+@pytest.fixture
+async def capped(make_settings: Callable[..., Settings]) -> AsyncIterator[CollabServer]:
+    server = CollabServer(make_settings, overrides={"ws_max_connections_per_user": CAP})
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+async def test_one_user_holds_at_most_the_cap_of_websockets_per_node(capped: CollabServer) -> None:
+    async with httpx.AsyncClient(base_url=capped.base, timeout=30) as http:
+        alice = await capped.user(http)
+        bob = await capped.user(http, alice.tenant, f"bob@{alice.tenant}.example.com")
+        subject = jwt.decode(alice.access_token, options={"verify_signature": False})["sub"]
+        held = capped.dojo_app.state.user_connections
+        signal_url = f"ws://127.0.0.1:{capped.port}/v1/signal/call"
+        async with (
+            PyClient.connect(f"{capped.ws_url}/a", headers=alice.auth) as first,
+            PyClient.connect(f"{capped.ws_url}/b", headers=alice.auth),
+            connect(signal_url, additional_headers=alice.auth, compression=None) as call,
+        ):
+            await asyncio.wait_for(first.synced.wait(), 5)
+            assert json.loads(await call.recv())["type"] == "welcome"
+            assert held.count(alice.tenant_id, subject) == CAP
+            # One more, by the real y-websocket client: permission denied, 4429, and it stops retrying.
+            ticket = await capped.ticket(http, alice, "a")
+            async with JsClient.start(capped.ws_url, "a", params={"ticket": ticket}) as js:
+                denied = await js.wait_event(lambda e: e["event"] == "permissionDenied")
+                assert "too many connections" in denied["reason"]
+                closed = await js.wait_event(lambda e: e["event"] == "closed")
+                assert closed["code"] == CloseCode.TOO_MANY_CONNECTIONS
+            # One more signaling socket: an error message, then 4429.
+            async with connect(signal_url, additional_headers=alice.auth, compression=None) as extra:
+                assert json.loads(await extra.recv())["code"] == "too_many_connections"
+                assert await closed_with(extra) == CloseCode.TOO_MANY_CONNECTIONS
+            # Another user of the same tenant is not affected.
+            async with PyClient.connect(f"{capped.ws_url}/a", headers=bob.auth) as other:
+                await asyncio.wait_for(other.synced.wait(), 5)
+            await first.ws.close()
+
+            async def released() -> bool:
+                return held.count(alice.tenant_id, subject) == CAP - 1
+
+            await wait_until(released)
+            # A closed connection gives its place back.
+            async with PyClient.connect(f"{capped.ws_url}/a", headers=alice.auth) as again:
+                await asyncio.wait_for(again.synced.wait(), 5)
+        await wait_until(lambda: _none_held(held, alice.tenant_id, subject))
+
+
+async def _none_held(held: UserConnections, tenant_id: str, subject: str) -> bool:
+    return held.count(tenant_id, subject) == 0
