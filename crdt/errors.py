@@ -14,6 +14,7 @@ The tree::
     ├── UpdateRejected             a well-framed CRDT update the CRDT engine refuses to apply
     └── LimitExceeded              well-formed input that breaks a configured bound
         ├── DocumentTooLarge       a document would grow beyond its size limit
+        ├── QuotaExceeded          an extension's storage quota refuses a change (e.g. per tenant)
         └── AwarenessLimitExceeded a connection claims too many client IDs, or a state is too big
 
 Transports translate these at their boundary (e.g. into WebSocket close codes); nothing in ``crdt``
@@ -31,6 +32,7 @@ __all__ = [
     "InvalidUtf8",
     "LimitExceeded",
     "ProtocolError",
+    "QuotaExceeded",
     "TrailingBytes",
     "TruncatedMessage",
     "UnknownMessageType",
@@ -89,6 +91,10 @@ class LimitExceeded(CrdtError):
 
 class DocumentTooLarge(LimitExceeded):
     """Applying an update would make a document larger than allowed."""
+
+
+class QuotaExceeded(LimitExceeded):
+    """A change would take its owner past a storage quota; the document was left unchanged."""
 
 
 class AwarenessLimitExceeded(LimitExceeded):

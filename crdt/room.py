@@ -34,16 +34,26 @@ import pycrdt
 from pycrdt import Doc, TransactionEvent
 
 from .awareness import AwarenessTable
-from .channel import Channel, CloseCode, ConnectionOrigin, Origin, Outbound, ServerOrigin, StorageOrigin
+from .channel import (
+    Channel,
+    CloseCode,
+    ConnectionOrigin,
+    Origin,
+    Outbound,
+    RemoteOrigin,
+    ServerOrigin,
+    StorageOrigin,
+)
 from .errors import (
     AwarenessLimitExceeded,
     DocumentTooLarge,
     InvalidAwarenessState,
     InvalidStateVector,
     ProtocolError,
+    QuotaExceeded,
     UpdateRejected,
 )
-from .extensions import AwarenessEvent, ChangeEvent, RoomExtension
+from .extensions import AwarenessEvent, ChangeEvent, ProposedChange, RoomExtension
 from .protocol import (
     AwarenessEntry,
     AwarenessMessage,
@@ -70,6 +80,7 @@ DEFAULT_MAX_DOCUMENT_BYTES: Final = 8 * 1024 * 1024
 _MAX_REASON_CHARS: Final = 100  # a WebSocket close reason is at most 123 bytes of UTF-8
 _OUTDATED_ORIGIN: Final = ServerOrigin("awareness-timeout")
 _EMPTY_AWARENESS: Final = encode_awareness(())
+_NOTHING: Final = b"\x00\x00"  # the empty update: no structs, no deletions
 
 
 class RoomStats:
@@ -124,6 +135,7 @@ class Room:
             raise ValueError("max_document_bytes must be at least 2")
         self._name = name
         self._extensions = tuple(extensions)
+        self._admitters = tuple(ext for ext in self._extensions if type(ext).admit is not RoomExtension.admit)
         self._max_bytes = max_document_bytes
         self._awareness: AwarenessTable[int] = awareness if awareness is not None else AwarenessTable()
         self._doc: Doc[Any] = Doc()
@@ -229,6 +241,8 @@ class Room:
                 self._refuse(channel, CloseCode.UPDATE_REJECTED, exc)
             except DocumentTooLarge as exc:
                 self._refuse(channel, CloseCode.DOCUMENT_TOO_LARGE, exc)
+            except QuotaExceeded as exc:
+                self._refuse(channel, CloseCode.QUOTA_EXCEEDED, exc)
         elif isinstance(msg, AwarenessMessage):
             try:
                 accepted = self._awareness.apply(channel.key, msg.entries)
@@ -291,6 +305,10 @@ class Room:
         check_update(update)
         if type(origin) is not StorageOrigin:
             self._check_size(update)
+            if self._admitters and type(origin) is not RemoteOrigin:
+                proposed = ProposedChange(self, update, origin)
+                for ext in self._admitters:
+                    ext.admit(proposed)
         events = self._events
         self._encoded = None  # even if nothing takes effect: the engine may keep the update as pending
         try:
@@ -329,6 +347,12 @@ class Room:
         self._size = exact
         if exact + incoming <= self._max_bytes:
             return
+        if exact + self.added_bytes(update) > self._max_bytes:
+            raise DocumentTooLarge(f"the document ({exact} bytes) would grow past its limit of {self._max_bytes} bytes")
+
+    def added_bytes(self, update: bytes) -> int:
+        """The size of what ``update`` would add to the document: 0 for nothing new (raises
+        :class:`~crdt.errors.UpdateRejected` for an update the engine cannot read)."""
         try:
             new_part = pycrdt.get_update(update, self._doc.get_state())
         except ValueError as exc:
@@ -338,8 +362,7 @@ class Room:
             if type(exc).__name__ == "PanicException":
                 raise UpdateRejected(f"CRDT engine panicked: {exc}") from exc
             raise
-        if exact + len(new_part) > self._max_bytes:
-            raise DocumentTooLarge(f"the document ({exact} bytes) would grow past its limit of {self._max_bytes} bytes")
+        return 0 if new_part == _NOTHING else len(new_part)
 
     def _announce(self, message: bytes, origin: Origin) -> None:
         """Broadcast an awareness message and report it to the extensions."""

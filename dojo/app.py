@@ -28,6 +28,7 @@ from dojo.doc_reader import ContentReader
 from dojo.docstore import PostgresDocumentStore
 from dojo.dojos_api import router as dojos_router
 from dojo.live import DojoLive, PeerLike
+from dojo.quota import StorageQuota
 from dojo.redis_bus import RedisBus
 from dojo.sessions import DojoSessions
 from dojo.signal_ws import install_signal_routes, signaling_startup
@@ -64,11 +65,16 @@ def create_app(settings: Settings) -> FastAPI:
     async def collab_startup(app: FastAPI, stack: AsyncExitStack) -> None:
         store = PostgresDocumentStore(app.state.db)
         extensions: list[RoomExtension] = [
+            StorageQuota(
+                store.tenant_usage,
+                quota_bytes=settings.collab_tenant_storage_quota_bytes,
+                refresh_seconds=settings.collab_quota_refresh_seconds,
+            ),
             PersistenceExtension(
                 store,
                 debounce=settings.collab_persist_debounce_seconds,
                 max_delay=settings.collab_persist_max_delay_seconds,
-            )
+            ),
         ]
         if settings.redis_url is not None:
             bus = RedisBus(

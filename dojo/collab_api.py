@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from crdt.channel import CloseCode, ServerOrigin
-from crdt.errors import DocumentTooLarge, UpdateRejected
+from crdt.errors import DocumentTooLarge, QuotaExceeded, UpdateRejected
 from dojo.access import Access, Authorizer, Connecting, Refused, check_room
 from dojo.doc_reader import ContentReader, ReaderBusy, ReaderError, RootKind
 from dojo.docstore import room_key
@@ -36,6 +36,15 @@ from runtime.errors import (
 )
 
 router = APIRouter(tags=["collab"])
+
+
+class StorageQuotaExceeded(PayloadTooLarge):
+    """The tenant's documents already use their storage quota."""
+
+    slug = "storage-quota-exceeded"
+    title = "Storage quota exceeded"
+
+
 YJS_UPDATE = "application/octet-stream"
 
 
@@ -208,4 +217,6 @@ async def apply_update(room: str, request: Request, principal: CurrentPrincipal)
         raise BadRequest(f"The update is not a valid Yjs update: {exc}") from exc
     except DocumentTooLarge as exc:
         raise PayloadTooLarge(f"The update would make the document too large: {exc}") from exc
+    except QuotaExceeded as exc:
+        raise StorageQuotaExceeded(f"The update was refused: {exc}.") from exc
     return Response(status_code=204)

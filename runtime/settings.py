@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     """Unsent bytes a connection may accumulate before it is closed as too slow (1013)."""
     ws_max_connections_per_user: int = Field(default=20, ge=1, le=10_000)
     """Collab plus signaling websockets one user may hold open on one node (4429 above)."""
+    collab_tenant_storage_quota_bytes: int = Field(default=1024**3, ge=1024)
+    """Stored bytes of all of a tenant's collab documents; a change past it is refused (4402 / HTTP 413)."""
+    collab_quota_refresh_seconds: float = Field(default=10.0, gt=0, le=300)
+    """How often a node re-reads a tenant's stored bytes (the quota's slack: writes in between)."""
     collab_content_max_roots: int = Field(default=32, ge=1, le=1000)
     """Root names one `GET /v1/collab/{room}/content` may ask for (422 above)."""
     collab_read_workers: int = Field(default=1, ge=1, le=16)
