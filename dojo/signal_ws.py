@@ -2,7 +2,8 @@
 
 Wiring contract with `dojo.app`: `signaling_startup(settings)` is a lifespan step that puts the
 node's `SignalHub` on `app.state.signal_hub` (Redis backplane when `REDIS_URL` is set, in-process
-otherwise); `install_signal_routes(app)` adds the route.
+otherwise); `install_signal_routes(app)` adds the route, which counts its sockets in
+`app.state.user_connections` (the per-user cap shared with the collab endpoint).
 
 The upgrade is checked like the collab endpoint's: a browser Origin outside the allowlist is refused
 before the upgrade (HTTP 403); credentials are an `Authorization: Bearer` token or a `?ticket=` with
