@@ -33,13 +33,14 @@ from .errors import (
     InvalidUtf8,
     LimitExceeded,
     ProtocolError,
+    QuotaExceeded,
     TrailingBytes,
     TruncatedMessage,
     UnknownMessageType,
     UpdateRejected,
     VarUintOverflow,
 )
-from .extensions import AwarenessEvent, ChangeEvent, RoomExtension, order_extensions
+from .extensions import AwarenessEvent, ChangeEvent, ProposedChange, RoomExtension, order_extensions
 from .fanout import Bus, BusListener, BusMessage, FanoutExtension, MessageKind
 from .lib0 import (
     MAX_VAR_UINT,
@@ -124,8 +125,10 @@ __all__ = [
     "Outbound",
     "PersistenceError",
     "PersistenceExtension",
+    "ProposedChange",
     "ProtocolError",
     "QueryAwareness",
+    "QuotaExceeded",
     "RemoteOrigin",
     "Room",
     "RoomExtension",

@@ -29,7 +29,9 @@ class CloseCode(IntEnum):
     UNAUTHORIZED = 4401  # missing, invalid or expired credentials
     FORBIDDEN = 4403  # authenticated, but not allowed in this room (or removed from it)
     NOT_FOUND = 4404  # the room does not exist or was closed (an ended dojo)
+    QUOTA_EXCEEDED = 4402  # the update would take its owner (a tenant) past its storage quota
     DOCUMENT_TOO_LARGE = 4413  # the update would grow the document past its limit
+    TOO_MANY_CONNECTIONS = 4429  # the user already holds the most connections allowed on this node
     UPDATE_REJECTED = 4422  # a sync update the CRDT engine cannot apply
 
 

@@ -15,6 +15,7 @@ The tree::
     │                              engine error becomes one of these in crdt/engine.py)
     └── LimitExceeded              well-formed input that breaks a configured bound
         ├── DocumentTooLarge       a document would grow beyond its size limit
+        ├── QuotaExceeded          an extension's storage quota refuses a change (e.g. per tenant)
         └── AwarenessLimitExceeded a connection claims too many client IDs, or a state is too big
             └── AwarenessClockOutOfRange  an awareness clock no real client reaches
 
@@ -34,6 +35,7 @@ __all__ = [
     "InvalidUtf8",
     "LimitExceeded",
     "ProtocolError",
+    "QuotaExceeded",
     "TrailingBytes",
     "TruncatedMessage",
     "UnknownMessageType",
@@ -92,6 +94,10 @@ class LimitExceeded(CrdtError):
 
 class DocumentTooLarge(LimitExceeded):
     """Applying an update would make a document larger than allowed."""
+
+
+class QuotaExceeded(LimitExceeded):
+    """A change would take its owner past a storage quota; the document was left unchanged."""
 
 
 class AwarenessLimitExceeded(LimitExceeded):

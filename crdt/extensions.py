@@ -21,7 +21,7 @@ from .channel import Origin
 if TYPE_CHECKING:
     from .room import Room
 
-__all__ = ["AwarenessEvent", "ChangeEvent", "RoomExtension", "order_extensions"]
+__all__ = ["AwarenessEvent", "ChangeEvent", "ProposedChange", "RoomExtension", "order_extensions"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,24 @@ class ChangeEvent:
     room: Room
     update: bytes
     origin: Origin
+
+
+@dataclass(frozen=True, slots=True)
+class ProposedChange:
+    """An update about to be applied to ``room``'s document (it passed validation and the size
+    limit); :meth:`RoomExtension.admit` may still refuse it. Not asked for ``StorageOrigin`` and
+    ``RemoteOrigin`` changes: what is stored is always loaded, and another node already admitted
+    what it relays."""
+
+    room: Room
+    update: bytes
+    origin: Origin
+
+    def added_bytes(self) -> int:
+        """The size of what ``update`` adds to the document (exact, but costs a diff: call it only
+        when ``len(update)`` is not good enough). 0 when it adds nothing (a duplicate); raises
+        :class:`~crdt.errors.UpdateRejected` for an update the engine cannot read."""
+        return self.room.added_bytes(self.update)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +94,12 @@ class RoomExtension:
         """The room's stored state is applied; nobody has been answered yet. An extension may
         apply more (e.g. updates other nodes accepted but have not stored) or install a delivery
         gate (:meth:`Room.set_gate`). Raising fails the load, like :meth:`on_load`."""
+
+    def admit(self, change: ProposedChange) -> None:
+        """Refuse ``change`` by raising a :class:`~crdt.errors.LimitExceeded` (e.g.
+        :class:`~crdt.errors.QuotaExceeded`): the document stays unchanged and a connection that
+        sent it is closed with the matching code. Runs on the hot path before every client and
+        server change, and only for extensions that override it: keep it cheap and synchronous."""
 
     def on_change(self, event: ChangeEvent) -> None:
         """A change was applied and broadcast (any origin, including ``StorageOrigin``)."""

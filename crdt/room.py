@@ -51,9 +51,10 @@ from .errors import (
     InvalidAwarenessState,
     InvalidStateVector,
     ProtocolError,
+    QuotaExceeded,
     UpdateRejected,
 )
-from .extensions import AwarenessEvent, ChangeEvent, RoomExtension
+from .extensions import AwarenessEvent, ChangeEvent, ProposedChange, RoomExtension
 from .protocol import (
     AwarenessEntry,
     AwarenessMessage,
@@ -80,6 +81,7 @@ DEFAULT_MAX_DOCUMENT_BYTES: Final = 8 * 1024 * 1024
 _MAX_REASON_CHARS: Final = 100  # a WebSocket close reason is at most 123 bytes of UTF-8
 _OUTDATED_ORIGIN: Final = ServerOrigin("awareness-timeout")
 _EMPTY_AWARENESS: Final = encode_awareness(())
+_NOTHING: Final = b"\x00\x00"  # the empty update: no structs, no deletions
 
 
 class RoomStats:
@@ -134,6 +136,7 @@ class Room:
             raise ValueError("max_document_bytes must be at least 2")
         self._name = name
         self._extensions = tuple(extensions)
+        self._admitters = tuple(ext for ext in self._extensions if type(ext).admit is not RoomExtension.admit)
         self._max_bytes = max_document_bytes
         self._awareness: AwarenessTable[int] = awareness if awareness is not None else AwarenessTable()
         self._doc: Doc[Any] = Doc()
@@ -141,6 +144,7 @@ class Room:
         self._events: list[TransactionEvent] = []
         self._doc.observe(self._events.append)
         self._size = 2  # approximate encoded size; an empty document encodes to 2 bytes
+        self._encoded: bytes | None = None  # the whole document as one update, until the next change
         self._channels: dict[int, Channel] = {}
         # What broadcasts iterate: rebuilt on add/remove, so a channel that leaves (or is removed)
         # while a broadcast runs cannot disturb the loop, and broadcasting allocates nothing.
@@ -176,8 +180,12 @@ class Room:
         return self._size
 
     def state_update(self) -> bytes:
-        """The whole document as one update."""
-        return self._doc.get_update()
+        """The whole document as one update (encoded at most once per change: encoding a large
+        document costs the event loop tens of milliseconds, and repeated reads cost nothing)."""
+        encoded = self._encoded
+        if encoded is None:
+            encoded = self._encoded = self._doc.get_update()
+        return encoded
 
     def state_vector(self) -> bytes:
         """The document's state vector."""
@@ -239,6 +247,8 @@ class Room:
                 self._refuse(channel, CloseCode.UPDATE_REJECTED, exc)
             except DocumentTooLarge as exc:
                 self._refuse(channel, CloseCode.DOCUMENT_TOO_LARGE, exc)
+            except QuotaExceeded as exc:
+                self._refuse(channel, CloseCode.QUOTA_EXCEEDED, exc)
         elif isinstance(msg, AwarenessMessage):
             try:
                 accepted = self._awareness.apply(channel.key, msg.entries)
@@ -303,8 +313,13 @@ class Room:
         check_update(update)
         if type(origin) is not StorageOrigin:
             self._check_size(update)
+            if self._admitters and type(origin) is not RemoteOrigin:
+                proposed = ProposedChange(self, update, origin)
+                for ext in self._admitters:
+                    ext.admit(proposed)
         events = self._events
         refused: UpdateRejected | None = None
+        self._encoded = None  # even if nothing takes effect: the engine may keep the update as pending
         try:
             try:
                 apply_update(self._doc, update, origin)
@@ -347,14 +362,19 @@ class Room:
         if self._size + incoming <= self._max_bytes:
             return
         # Near the limit: measure instead of estimating, and count only what the update adds.
-        exact = len(self._doc.get_update())
+        exact = len(self.state_update())
         self._size = exact
         if exact + incoming <= self._max_bytes:
             return
+        if exact + self.added_bytes(update) > self._max_bytes:
+            raise DocumentTooLarge(f"the document ({exact} bytes) would grow past its limit of {self._max_bytes} bytes")
+
+    def added_bytes(self, update: bytes) -> int:
+        """The size of what ``update`` would add to the document: 0 for nothing new (raises
+        :class:`~crdt.errors.UpdateRejected` for an update the engine cannot read)."""
         with engine_errors("the CRDT engine refused the update"):
             new_part = pycrdt.get_update(update, self._doc.get_state())
-        if exact + len(new_part) > self._max_bytes:
-            raise DocumentTooLarge(f"the document ({exact} bytes) would grow past its limit of {self._max_bytes} bytes")
+        return 0 if new_part == _NOTHING else len(new_part)
 
     def _announce(self, message: bytes, origin: Origin) -> None:
         """Broadcast an awareness message and report it to the extensions."""

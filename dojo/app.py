@@ -24,13 +24,16 @@ from dojo.access import TenantMembers
 from dojo.chat import DojoChat
 from dojo.collab_api import router as collab_router
 from dojo.collab_ws import CollabEndpoint
+from dojo.doc_reader import ContentReader
 from dojo.docstore import PostgresDocumentStore
 from dojo.dojos_api import router as dojos_router
 from dojo.live import DojoLive, PeerLike
+from dojo.quota import StorageQuota
 from dojo.redis_bus import RedisBus
 from dojo.sessions import DojoSessions
 from dojo.signal_ws import install_signal_routes, signaling_startup
 from dojo.tickets import TicketSigner
+from dojo.user_connections import UserConnections
 from runtime.auth import CurrentPrincipals, verifier_startup
 from runtime.http import create_service_app
 from runtime.resources import database_startup
@@ -62,11 +65,16 @@ def create_app(settings: Settings) -> FastAPI:
     async def collab_startup(app: FastAPI, stack: AsyncExitStack) -> None:
         store = PostgresDocumentStore(app.state.db)
         extensions: list[RoomExtension] = [
+            StorageQuota(
+                store.tenant_usage,
+                quota_bytes=settings.collab_tenant_storage_quota_bytes,
+                refresh_seconds=settings.collab_quota_refresh_seconds,
+            ),
             PersistenceExtension(
                 store,
                 debounce=settings.collab_persist_debounce_seconds,
                 max_delay=settings.collab_persist_max_delay_seconds,
-            )
+            ),
         ]
         if settings.redis_url is not None:
             bus = RedisBus(
@@ -101,6 +109,14 @@ def create_app(settings: Settings) -> FastAPI:
         )
         await stack.enter_async_context(manager)
         app.state.manager = manager
+        app.state.content_reader = await stack.enter_async_context(
+            ContentReader(
+                workers=settings.collab_read_workers,
+                concurrency=settings.collab_read_concurrency,
+                wait_seconds=settings.collab_read_wait_seconds,
+                inline_max_bytes=settings.collab_read_inline_max_bytes,
+            )
+        )
         app.state.store = store
         endpoint_holder["endpoint"] = CollabEndpoint(
             settings=settings,
@@ -108,6 +124,7 @@ def create_app(settings: Settings) -> FastAPI:
             tickets=tickets,
             manager=manager,
             authorizer=app.state.authorizer,
+            connections=app.state.user_connections,
             watcher=live,
         )
 
@@ -119,6 +136,7 @@ def create_app(settings: Settings) -> FastAPI:
         startup=[database_startup, verifier_startup(), collab_startup, signaling_startup(settings)],
     )
     app.state.tickets = tickets
+    app.state.user_connections = UserConnections(settings.ws_max_connections_per_user)
     app.state.authorizer = TenantMembers()
 
     async def collab_ws(websocket: WebSocket) -> None:

@@ -2,7 +2,8 @@
 
 - `POST /v1/collab/tickets` → a ticket for one plain room of the caller's tenant.
 - `GET /v1/collab/{room}/state` → the room's document as one binary Yjs update (v1 encoding).
-- `GET /v1/collab/{room}/content?text=a&map=b` → its text and map roots as JSON.
+- `GET /v1/collab/{room}/content?text=a&map=b` → its text and map roots as JSON (at most
+  `collab_content_max_roots` names; the document is decoded once, large ones in a worker process).
 - `POST /v1/collab/{room}/updates` → apply a binary Yjs update with origin "server"; it reaches every
   connected client and the store like any edit.
 Every call needs an access token and goes through the same authorization hook as the websocket.
@@ -13,12 +14,12 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from pycrdt import Array, Doc, Map, Text
 from pydantic import BaseModel, ConfigDict, Field
 
 from crdt.channel import CloseCode, ServerOrigin
-from crdt.errors import DocumentTooLarge, UpdateRejected
+from crdt.errors import DocumentTooLarge, QuotaExceeded, UpdateRejected
 from dojo.access import Access, Authorizer, Connecting, Refused, check_room
+from dojo.doc_reader import ContentReader, ReaderBusy, ReaderError, RootKind
 from dojo.docstore import room_key
 from dojo.openapi import COMMON
 from dojo.tickets import TicketSigner
@@ -29,11 +30,21 @@ from runtime.errors import (
     Forbidden,
     NotFound,
     PayloadTooLarge,
+    ServiceUnavailable,
     UnsupportedMediaType,
     ValidationFailed,
 )
 
 router = APIRouter(tags=["collab"])
+
+
+class StorageQuotaExceeded(PayloadTooLarge):
+    """The tenant's documents already use their storage quota."""
+
+    slug = "storage-quota-exceeded"
+    title = "Storage quota exceeded"
+
+
 YJS_UPDATE = "application/octet-stream"
 
 
@@ -125,18 +136,39 @@ async def read_state(room: str, request: Request, principal: CurrentPrincipal) -
     return Response(state, media_type=YJS_UPDATE)
 
 
-def _root(update: bytes, name: str, kind: str) -> Any:
-    # A fresh document per probe: reading a root as a type fixes its type in that document.
-    doc: Doc[Any] = Doc()
-    doc.apply_update(update)
-    if kind == "text":
-        return str(doc.get(name, type=Text))
-    if kind == "map":
-        return doc.get(name, type=Map).to_py()
-    return doc.get(name, type=Array).to_py()
+def _requested_roots(
+    text: list[str] | None, map_: list[str] | None, array: list[str] | None, limit: int
+) -> list[tuple[RootKind, str]]:
+    roots: list[tuple[RootKind, str]] = []
+    kinds: dict[str, RootKind] = {}
+    errors: list[FieldError] = []
+    requested: tuple[tuple[RootKind, list[str] | None], ...] = (("text", text), ("map", map_), ("array", array))
+    for kind, names in requested:
+        for name in names or []:
+            seen = kinds.setdefault(name, kind)
+            if seen != kind:
+                errors.append(FieldError(kind, "conflicting_type", f"root {name!r} is also asked for as {seen}"))
+            elif (kind, name) not in roots:
+                roots.append((kind, name))
+    if len(roots) > limit:
+        errors.append(
+            FieldError("text", "too_many_roots", f"at most {limit} root names per request, {len(roots)} given")
+        )
+    if errors:
+        raise ValidationFailed(errors)
+    return roots
 
 
-@router.get("/v1/collab/{room}/content", summary="The room's text, map and array roots as JSON", responses=COMMON)
+@router.get(
+    "/v1/collab/{room}/content",
+    summary="The room's text, map and array roots as JSON",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/json": {}}, "description": "the roots asked for, or the root names"},
+        503: {"description": "too many large documents are being read on this node; retry"},
+        **COMMON,
+    },
+)
 async def read_content(
     room: str,
     request: Request,
@@ -144,19 +176,19 @@ async def read_content(
     text: Annotated[list[str] | None, Query(description="names of Y.Text roots")] = None,
     map: Annotated[list[str] | None, Query(description="names of Y.Map roots")] = None,
     array: Annotated[list[str] | None, Query(description="names of Y.Array roots")] = None,
-) -> dict[str, Any]:
+) -> Response:
     _valid_room(room)
+    roots = _requested_roots(text, map, array, request.app.state.settings.collab_content_max_roots)
     await _access(request, principal, room, readonly=True)
     state: bytes = await request.app.state.manager.read_state(room_key(principal.tenant_id, room))
-    result: dict[str, Any] = {"text": {}, "map": {}, "array": {}}
-    for kind, names in (("text", text), ("map", map), ("array", array)):
-        for name in names or []:
-            result[kind][name] = _root(state, name, kind)
-    if not (text or map or array):
-        doc: Doc[Any] = Doc()
-        doc.apply_update(state)
-        result["roots"] = sorted(doc.keys())
-    return result
+    reader: ContentReader = request.app.state.content_reader
+    try:
+        body = await reader.read(state, roots)
+    except ReaderBusy as exc:
+        raise ServiceUnavailable(str(exc), headers={"Retry-After": "1"}) from exc
+    except ReaderError as exc:
+        raise ServiceUnavailable(str(exc)) from exc
+    return Response(body, media_type="application/json")
 
 
 @router.post(
@@ -186,4 +218,6 @@ async def apply_update(room: str, request: Request, principal: CurrentPrincipal)
         raise BadRequest(f"The update is not a valid Yjs update: {exc}") from exc
     except DocumentTooLarge as exc:
         raise PayloadTooLarge(f"The update would make the document too large: {exc}") from exc
+    except QuotaExceeded as exc:
+        raise StorageQuotaExceeded(f"The update was refused: {exc}.") from exc
     return Response(status_code=204)

@@ -27,6 +27,7 @@ from dojo.docstore import room_key
 from dojo.fastpath import FASTPATH_EXTENSION, CollabWebSocketProtocol, FastChannel
 from dojo.limits import TokenBucket
 from dojo.tickets import TicketSigner
+from dojo.user_connections import Lease, UserConnections
 from runtime.auth import Verifier
 from runtime.settings import Settings
 
@@ -60,6 +61,7 @@ class CollabEndpoint:
     tickets: TicketSigner
     manager: ManagerLike
     authorizer: Authorizer
+    connections: UserConnections
     watcher: ConnectionWatcher | None = None
 
     async def __call__(self, websocket: WebSocket) -> None:
@@ -71,23 +73,28 @@ class CollabEndpoint:
         try:
             who = await self._admit(room, headers, dict(websocket.query_params))
             access = await self.authorizer.authorize(who)
+            if access is Access.DENIED:
+                raise Refused(CloseCode.FORBIDDEN, "forbidden: no access to this room")
+            lease = self.connections.acquire(who)
         except Refused as refused:
             await websocket.accept()
             await websocket.send_bytes(encode_permission_denied(refused.reason))
             await websocket.close(code=refused.code, reason=refused.reason[:120])
             return
-        if access is Access.DENIED:
-            await websocket.accept()
-            await websocket.send_bytes(encode_permission_denied("forbidden: no access to this room"))
-            await websocket.close(code=CloseCode.FORBIDDEN, reason="forbidden")
-            return
-        await websocket.accept()
         key = room_key(who.tenant_id, room)
         fast = websocket.scope.get("extensions", {}).get(FASTPATH_EXTENSION)
+        try:
+            await websocket.accept()
+        except BaseException:
+            lease.release()
+            raise
         if isinstance(fast, CollabWebSocketProtocol):
-            await self._run_fast(fast, key, access, who)
+            await self._run_fast(fast, key, access, who, lease)
         else:
-            await self._run_asgi(websocket, key, access, who)
+            try:
+                await self._run_asgi(websocket, key, access, who)
+            finally:
+                lease.release()
 
     async def _admit(self, room: str, headers: dict[str, str], query: dict[str, str]) -> Connecting:
         check_room(room)
@@ -98,25 +105,31 @@ class CollabEndpoint:
     def _bucket(self) -> TokenBucket:
         return TokenBucket(self.settings.collab_messages_per_second, self.settings.collab_message_burst)
 
-    async def _run_fast(self, proto: CollabWebSocketProtocol, key: str, access: Access, who: Connecting) -> None:
+    async def _run_fast(
+        self, proto: CollabWebSocketProtocol, key: str, access: Access, who: Connecting, lease: Lease
+    ) -> None:
         channel: FastChannel = proto.attach(max_backlog=self.settings.collab_max_backlog_bytes, bucket=self._bucket())
         channel.readonly = access is Access.READ_ONLY
         try:
             room = await self.manager.join(key, channel)
         except Exception:
+            lease.release()
             log.exception("loading a room failed", extra={"room": key})
             channel.close(CloseCode.INTERNAL_ERROR, "the document could not be loaded; retry")
             return
+        except BaseException:
+            lease.release()
+            raise
         manager, watcher = self.manager, self.watcher
-        if watcher is None:
-            proto.start(room.receive, lambda ch: manager.leave(room, ch))
-            return
 
         def leave(ch: FastChannel) -> None:
-            watcher.detached(key, ch)
+            lease.release()
+            if watcher is not None:
+                watcher.detached(key, ch)
             manager.leave(room, ch)
 
-        watcher.attached(key, who, channel)
+        if watcher is not None:
+            watcher.attached(key, who, channel)
         proto.start(room.receive, leave)
         # The task ends here: the room drives the connection from now on.
 

@@ -119,6 +119,13 @@ class PostgresDocumentStore:
             )
         return True
 
+    async def tenant_usage(self, tenant_id: uuid.UUID) -> int:
+        """Bytes all of a tenant's documents occupy in the store (kept by triggers in
+        `crdt.tenant_usage`, in the same transaction as every write)."""
+        async with self.db.tenant_tx(tenant_id) as conn:
+            total = await conn.fetchval("SELECT stored_bytes FROM crdt.tenant_usage WHERE tenant_id = $1", tenant_id)
+        return int(total or 0)
+
     async def stored_bytes(self, name: str) -> int:
         """Bytes this document occupies in the store (snapshot plus log), for limits and benchmarks."""
         key = RoomKey.parse(name)

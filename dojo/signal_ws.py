@@ -2,14 +2,15 @@
 
 Wiring contract with `dojo.app`: `signaling_startup(settings)` is a lifespan step that puts the
 node's `SignalHub` on `app.state.signal_hub` (Redis backplane when `REDIS_URL` is set, in-process
-otherwise); `install_signal_routes(app)` adds the route.
+otherwise); `install_signal_routes(app)` adds the route, which counts its sockets in
+`app.state.user_connections` (the per-user cap shared with the collab endpoint).
 
 The upgrade is checked like the collab endpoint's: a browser Origin outside the allowlist is refused
 before the upgrade (HTTP 403); credentials are an `Authorization: Bearer` token or a `?ticket=` with
 purpose "signal"; the authorizer on `app.state.authorizer` (read per connection: the dojo service
 replaces it at startup) decides. A refused client is accepted just long enough to receive an `error`
-message and the close code (4400 bad room name, 4401, 4403, 4404 ended dojo, 4409 room full, 1013
-registry down).
+message and the close code (4400 bad room name, 4401, 4403, 4404 ended dojo, 4409 room full, 4429 too
+many connections of this user on this node, 1013 registry down).
 Read-only users (dojo observers) may join calls. Then this module is a thin adapter: frames go to
 `SignalHub.receive`, the peer's queue is written by one writer task, and the connection is closed
 (4401) when the bearer token expires.
@@ -35,6 +36,7 @@ from dojo.access import Access, Authorizer, Connecting, Refused, authenticate, c
 from dojo.docstore import room_key
 from dojo.limits import TokenBucket
 from dojo.tickets import TicketSigner
+from dojo.user_connections import UserConnections
 from runtime.auth import Verifier
 from runtime.http import Startup
 from runtime.settings import Settings
@@ -59,6 +61,7 @@ _REFUSAL_CODES = {
     CloseCode.UNAUTHORIZED: "unauthorized",
     CloseCode.FORBIDDEN: "forbidden",
     CloseCode.NOT_FOUND: "not_found",
+    CloseCode.TOO_MANY_CONNECTIONS: "too_many_connections",
 }
 
 
@@ -106,6 +109,7 @@ def install_signal_routes(app: FastAPI) -> None:
             tickets=app.state.tickets,
             authorizer=app.state.authorizer,
             hub=app.state.signal_hub,
+            connections=app.state.user_connections,
             on_joined=getattr(getattr(app.state, "dojo_live", None), "peer_joined", None),
         )
         await endpoint(websocket)
@@ -147,8 +151,10 @@ class SignalEndpoint:
         tickets: TicketSigner,
         authorizer: Authorizer,
         hub: SignalHub,
+        connections: UserConnections,
         on_joined: Callable[[str, Peer], None] | None = None,
     ) -> None:
+        self.connections = connections
         self.on_joined = on_joined
         self.settings = settings
         self.verifier = verifier
@@ -174,24 +180,27 @@ class SignalEndpoint:
                 purpose="signal",
             )
             access = await self.authorizer.authorize(who)
+            if access is Access.DENIED:
+                raise Refused(CloseCode.FORBIDDEN, "forbidden: no access to this room")
+            lease = self.connections.acquire(who)
         except Refused as refused:
             name = _REFUSAL_CODES.get(refused.code, "refused")
             await self._refuse(websocket, int(refused.code), name, refused.reason)
             return
-        if access is Access.DENIED:
-            await self._refuse(websocket, CloseCode.FORBIDDEN, "forbidden", "forbidden: no access to this room")
-            return
-        await websocket.accept()
         try:
-            peer = await self.hub.join(room_key(who.tenant_id, room), who.user_id)
-        except Refusal as refusal:
-            signal_metrics.REFUSED.labels(refusal.code).inc()
-            await websocket.send_json({"type": "error", "code": refusal.code, "detail": refusal.reason})
-            await websocket.close(code=refusal.close_code, reason=refusal.reason[:120])
-            return
-        if self.on_joined is not None:
-            self.on_joined(room_key(who.tenant_id, room), peer)  # e.g. the dojo's current state
-        await self._run(websocket, peer, who)
+            await websocket.accept()
+            try:
+                peer = await self.hub.join(room_key(who.tenant_id, room), who.user_id)
+            except Refusal as refusal:
+                signal_metrics.REFUSED.labels(refusal.code).inc()
+                await websocket.send_json({"type": "error", "code": refusal.code, "detail": refusal.reason})
+                await websocket.close(code=refusal.close_code, reason=refusal.reason[:120])
+                return
+            if self.on_joined is not None:
+                self.on_joined(room_key(who.tenant_id, room), peer)  # e.g. the dojo's current state
+            await self._run(websocket, peer, who)
+        finally:
+            lease.release()
 
     async def _refuse(self, websocket: WebSocket, code: int, name: str, reason: str) -> None:
         signal_metrics.REFUSED.labels(name).inc()

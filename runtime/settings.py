@@ -106,6 +106,21 @@ class Settings(BaseSettings):
     collab_message_burst: int = Field(default=2000, ge=1)
     collab_max_backlog_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024)
     """Unsent bytes a connection may accumulate before it is closed as too slow (1013)."""
+    ws_max_connections_per_user: int = Field(default=20, ge=1, le=10_000)
+    """Collab plus signaling websockets one user may hold open on one node (4429 above)."""
+    collab_tenant_storage_quota_bytes: int = Field(default=1024**3, ge=1024)
+    """Stored bytes of all of a tenant's collab documents; a change past it is refused (4402 / HTTP 413)."""
+    collab_quota_refresh_seconds: float = Field(default=10.0, gt=0, le=300)
+    """How often a node re-reads a tenant's stored bytes (the quota's slack: writes in between)."""
+    collab_content_max_roots: int = Field(default=32, ge=1, le=1000)
+    """Root names one `GET /v1/collab/{room}/content` may ask for (422 above)."""
+    collab_read_workers: int = Field(default=1, ge=1, le=16)
+    """Processes that decode large documents for the content API (pycrdt holds the GIL while decoding)."""
+    collab_read_concurrency: int = Field(default=2, ge=1, le=64)
+    """Large-document content reads in flight per node; more wait, then get 503."""
+    collab_read_wait_seconds: float = Field(default=10.0, gt=0, le=120)
+    collab_read_inline_max_bytes: int = Field(default=256 * 1024, ge=0)
+    """Documents up to this size are decoded on the event loop (a few ms), larger ones in a worker."""
     collab_idle_unload_seconds: float = Field(default=30.0, ge=0)
     collab_persist_debounce_seconds: float = Field(default=0.5, gt=0, le=1.0)
     collab_persist_max_delay_seconds: float = Field(default=3.0, gt=0, le=5.0)

@@ -15,8 +15,11 @@ from crdt import (
     CloseCode,
     ConnectionOrigin,
     DocumentTooLarge,
+    ProposedChange,
+    QuotaExceeded,
     RemoteOrigin,
     Room,
+    RoomExtension,
     ServerOrigin,
     StorageOrigin,
     SyncStep1,
@@ -572,3 +575,47 @@ def test_an_update_that_fails_part_way_closes_its_sender_and_the_part_reaches_ev
     bob.catch_up()
     assert bob.content == alice.content and bob.content.endswith("!")
     assert alice.channel.closed is None and bob.channel.closed is None
+
+
+# -- admission (extensions that may refuse a change before it is applied) -----------------------
+
+
+class _Budget(RoomExtension):
+    """Admits changes while they add at most ``left`` bytes in total, measuring exactly."""
+
+    def __init__(self, left: int) -> None:
+        self.left = left
+        self.asked: list[ProposedChange] = []
+
+    def admit(self, change: ProposedChange) -> None:
+        self.asked.append(change)
+        size = change.added_bytes()
+        if size > self.left:
+            raise QuotaExceeded(f"{size} bytes would exceed the {self.left} left")
+        self.left -= size
+
+
+def test_an_admission_hook_refuses_a_change_before_it_is_applied() -> None:
+    budget = _Budget(left=40)
+    room = Room("r", extensions=[budget])
+    writer, reader = joined(room, 2)
+    writer.channel.take()
+    reader.channel.take()
+    room.receive(writer.channel, writer.append("short"))
+    assert document_text(room.state_update()) == "short"
+    room.receive(writer.channel, writer.append("x" * 100))
+    assert writer.channel.close_code == CloseCode.QUOTA_EXCEEDED
+    assert document_text(room.state_update()) == "short"
+    assert [m for m in reader.catch_up() if isinstance(m, SyncUpdate)] == [SyncUpdate(writer.local_updates[0])]
+    # The server's own changes are refused the same way (raised, not closed)...
+    with pytest.raises(QuotaExceeded):
+        room.apply_server_update(an_update("y" * 100), ServerOrigin())
+    # ...a duplicate adds nothing and passes; stored and relayed changes are not asked about.
+    asked = len(budget.asked)
+    room.apply_server_update(writer.local_updates[0], ServerOrigin())
+    assert budget.asked[-1].added_bytes() == 0
+    room.apply_server_update(an_update("from the store " * 10), StorageOrigin())
+    room.apply_server_update(an_update("from another node " * 10), RemoteOrigin("n2"))
+    assert len(budget.asked) == asked + 1
+    text = document_text(room.state_update())
+    assert "from the store" in text and "from another node" in text
