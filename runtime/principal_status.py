@@ -4,7 +4,7 @@ A signed access token is a claim about the past: the account existed, held these
 with this refresh-token family when the token was minted. Rights must follow the account as it is
 now (a deleted user, a demoted admin, a revoked sign-in). The identity service publishes one narrow,
 versioned read interface in its schema for that: the SECURITY DEFINER function
-`identity.principal_status_v1(tenant, user, session)` (identity/migrations/0002_principal_status), so no
+`identity.principal_status_v1(tenant, user, session)` (identity/migrations/0003_principal_status), so no
 service reads identity's tables (ARCHITECTURE §1), and every node of every service sees the same
 answer — PostgreSQL is the shared truth, nothing to keep in sync between nodes.
 
