@@ -171,8 +171,13 @@ internal class Item(
             when (val parentStruct = store.find(pid)) {
                 is GC -> parent = null
                 is Item ->
-                    parent = (parentStruct.content as? ContentType)?.type
-                        ?: throw DocumentIntegrityException("parent $pid of $id is not a type")
+                    parent =
+                        when (val c = parentStruct.content) {
+                            is ContentType -> c.type
+                            // the parent was deleted and its content collected: this is collected too
+                            is ContentDeleted -> null
+                            else -> throw DocumentIntegrityException("parent $pid of $id is not a type")
+                        }
                 is Skip -> throw DocumentIntegrityException("parent $pid of $id is a gap")
             }
         }
