@@ -14,6 +14,12 @@
  * `check` reads {"sessions": [{"updates": [hex], "state": hex}]} and prints, per session, the texts of a
  * doc that applied the updates in order and of one that applied the state, and whether anything is
  * pending (a dependency it never received).
+ *
+ *   node tests/js/kotlin_vectors.mjs contents             every kind of content yjs writes, one update each
+ *
+ * prints {"updates": [hex], "state": hex, "rich": text}: map values of every any-type (integers, floats,
+ * bigint, strings, nested objects, bytes, undefined), arrays, binary, formatted text with an embed, XML,
+ * a sub-document, and deleted nested types (collected into GC structs).
  */
 import * as Y from 'yjs'
 import { readFileSync, writeFileSync } from 'node:fs'
@@ -142,6 +148,43 @@ const check = (input) =>
     }
   })
 
+const contents = () => {
+  const doc = new Y.Doc()
+  doc.clientID = 5
+  const updates = []
+  doc.on('update', (u) => updates.push(hex(u)))
+  const m = doc.getMap('m')
+  const values = {
+    int: 42, neg: -7, zero: 0, big: 2 ** 40, half: 1.5, pi: Math.PI, str: 'é😀', yes: true, no: false, nil: null,
+    undef: undefined, arr: [1, 'a', [null]], obj: { a: 1, b: { c: 'd' } }, bytes: new Uint8Array([1, 2, 3]), bigint: 2n ** 60n
+  }
+  for (const [k, v] of Object.entries(values)) m.set(k, v)
+  const arr = doc.getArray('arr')
+  arr.insert(0, [1, 2, 3, 'x'])
+  arr.insert(2, [new Uint8Array([9, 8])])
+  const nested = new Y.Map()
+  arr.insert(1, [nested])
+  nested.set('k', 'v')
+  nested.set('t', new Y.Text('inner'))
+  arr.delete(1, 1) // the nested map and all it holds are collected
+  arr.delete(0, 2)
+  const rich = doc.getText('rich')
+  rich.insert(0, 'hello world')
+  rich.format(0, 5, { bold: true })
+  rich.insertEmbed(5, { image: 'x.png' })
+  rich.insert(3, 'LL', { italic: true })
+  rich.delete(8, 2)
+  const xml = doc.getXmlFragment('xml')
+  const p = new Y.XmlElement('p')
+  xml.insert(0, [p])
+  p.setAttribute('class', 'c')
+  p.insert(0, [new Y.XmlText('hi')])
+  m.set('sub', new Y.Doc({ guid: 'sub-guid' }))
+  m.set('int', 43) // overwrite: the old value is deleted
+  m.delete('neg')
+  return { updates, state: hex(Y.encodeStateAsUpdate(doc)), stateVector: hex(Y.encodeStateVector(doc)), rich: rich.toString() }
+}
+
 const [command, path] = process.argv.slice(2)
 if (command === 'generate' && path) {
   const sessions = []
@@ -149,7 +192,9 @@ if (command === 'generate' && path) {
   writeFileSync(path, JSON.stringify({ generator: 'tests/js/kotlin_vectors.mjs with the yjs of tests/js/package-lock.json', sessions }, null, 1) + '\n')
 } else if (command === 'check' && path) {
   process.stdout.write(JSON.stringify(check(JSON.parse(readFileSync(path, 'utf8')))) + '\n')
+} else if (command === 'contents') {
+  process.stdout.write(JSON.stringify(contents()) + '\n')
 } else {
-  process.stderr.write('usage: kotlin_vectors.mjs generate OUT.json | check IN.json\n')
+  process.stderr.write('usage: kotlin_vectors.mjs generate OUT.json | check IN.json | contents\n')
   process.exit(2)
 }
