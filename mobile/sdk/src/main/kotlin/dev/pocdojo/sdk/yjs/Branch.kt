@@ -203,7 +203,11 @@ class YMap internal constructor(
     }
 
     /** The text at [key], or null if there is none (or the value is not a text). */
-    fun getText(key: String): YText? = get(key) as? YText
+    fun getText(key: String): YText? {
+        val item = branch.map[key] ?: return null
+        val type = (item.content as? ContentType)?.type
+        return if (!item.deleted && type?.typeRef == Branch.TEXT) YText(type) else null
+    }
 
     /** Sets [key] to a new, empty `Y.Text` and returns it (yjs `map.set(key, new Y.Text())`). */
     fun setText(key: String): YText {

@@ -135,4 +135,15 @@ class DocTest {
         doc.getText("files")
         assertThrows<IllegalStateException> { doc.getMap("files") }
     }
+
+    @Test
+    fun `getText is null for a value that is not a text`() {
+        val doc = Doc()
+        val files = doc.getMap("files")
+        files.set("n", AnyValue.Integer(1))
+        assertNull(files.getText("n"))
+        assertEquals(AnyValue.Integer(1), files["n"])
+        files.setText("t").insert(0, "x")
+        assertEquals("x", files.getText("t").toString())
+    }
 }

@@ -7,7 +7,9 @@ import kotlinx.serialization.json.jsonPrimitive
 import org.junit.jupiter.api.Assertions.assertArrayEquals
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
+import org.junit.jupiter.api.Assertions.assertNull
 import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.assertThrows
 
 /** Byte-for-byte against what yjs / lib0 write, asked of the reference at test time. */
 class ReferenceEncodingTest {
@@ -60,5 +62,8 @@ class ReferenceEncodingTest {
         assertEquals(AnyValue.Str("é😀"), m["str"])
         assertEquals(AnyValue.Obj(mapOf("a" to AnyValue.Integer(1), "b" to AnyValue.Obj(mapOf("c" to AnyValue.Str("d"))))), m["obj"])
         assertEquals(AnyValue.BigInt64(1L shl 60), m["bigint"])
+        // a sub-document is carried, not readable here: not a text either
+        assertNull(m.getText("sub"))
+        assertThrows<UnsupportedOperationException> { m["sub"] }
     }
 }
