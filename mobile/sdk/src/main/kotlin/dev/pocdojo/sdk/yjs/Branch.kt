@@ -20,6 +20,20 @@ internal class Branch(
     val map = HashMap<String, Item>()
     var length = 0
 
+    /**
+     * A remembered position for index lookups (a one-entry form of yjs's search markers): the sum of the
+     * visible lengths before [cacheItem] is [cacheIndex]. Any integration or deletion in this type drops it;
+     * only a local text edit sets it, to a position it has just computed. Never set once the type has
+     * formatting (a walk from the start is needed to know the attributes in force).
+     */
+    var cacheItem: Item? = null
+    var cacheIndex = 0
+    var hasFormatting = false
+
+    fun dropCache() {
+        cacheItem = null
+    }
+
     fun requireDoc(): Doc = doc ?: throw IllegalStateException("the type is not part of a document")
 
     companion object {
@@ -101,17 +115,20 @@ class YText internal constructor(
             val left = pos.left
             val right = pos.right
             val clientId = doc.clientId
-            Item(
-                ID(clientId, doc.store.getState(clientId)),
-                left,
-                left?.lastId,
-                right,
-                right?.id,
-                branch,
-                null,
-                null,
-                ContentString(text),
-            ).integrate(transaction, 0)
+            val item =
+                Item(
+                    ID(clientId, doc.store.getState(clientId)),
+                    left,
+                    left?.lastId,
+                    right,
+                    right?.id,
+                    branch,
+                    null,
+                    null,
+                    ContentString(text),
+                )
+            item.integrate(transaction, 0)
+            remember(item, pos.index)
         }
     }
 
@@ -142,16 +159,41 @@ class YText internal constructor(
                 }
                 pos.forward()
             }
+            pos.right?.let { remember(it, pos.index) }
         }
     }
 
-    /** yjs `findPosition` / `findNextPosition`: walks from the start, splitting the item at [index]. */
+    private fun remember(
+        item: Item,
+        index: Int,
+    ) {
+        if (branch.hasFormatting || item.parent !== branch) return
+        branch.cacheItem = item
+        branch.cacheIndex = index
+    }
+
+    /**
+     * yjs `findPosition` / `findNextPosition`: walks from the remembered position (or the start), splitting
+     * the item at [index]. From either, the place found (after moving past deleted items) is the same.
+     */
     private fun findPosition(
         transaction: Transaction,
         index: Int,
     ): TextPosition {
         val pos = TextPosition(null, branch.start, 0, HashMap())
-        var count = index
+        val cached = branch.cacheItem
+        if (cached != null && !branch.hasFormatting) {
+            var p: Item = cached
+            var pIndex = branch.cacheIndex
+            while (pIndex > index) {
+                p = p.left ?: throw IllegalStateException("remembered text position is out of date")
+                if (!p.deleted && p.countable) pIndex -= p.length
+            }
+            pos.left = p.left
+            pos.right = p
+            pos.index = pIndex
+        }
+        var count = index - pos.index
         val store = transaction.doc.store
         while (count > 0) {
             val r = pos.right ?: break

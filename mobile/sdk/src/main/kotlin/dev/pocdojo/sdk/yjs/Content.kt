@@ -242,6 +242,16 @@ internal class ContentFormat(
         encoder.writeVarString(key)
         encoder.writeVarString(valueJson)
     }
+
+    override fun integrate(
+        transaction: Transaction,
+        item: Item,
+    ) {
+        item.parent?.let {
+            it.hasFormatting = true
+            it.dropCache()
+        }
+    }
 }
 
 internal class ContentDoc(
@@ -310,6 +320,7 @@ internal class ContentType(
             item = item.right
         }
         type.start = null
+        type.dropCache()
         for (entry in type.map.values) {
             var e: Item? = entry
             while (e != null) {

@@ -268,6 +268,7 @@ internal class Item(
             left?.delete(transaction)
         }
         if (parentSub == null && countable && !deleted) parent.length += length
+        parent.dropCache()
         store.addStruct(this)
         content.integrate(transaction, this)
         if ((parent.item?.deleted == true) || (parentSub != null && right != null)) {
@@ -285,6 +286,7 @@ internal class Item(
         if (deleted) return
         val parent = this.parent ?: throw DocumentIntegrityException("deleting $id, which has no parent")
         if (countable && parentSub == null) parent.length -= length
+        parent.dropCache()
         markDeleted()
         transaction.deleteSet.add(id.client, id.clock, length)
         content.delete(transaction)
@@ -315,6 +317,12 @@ internal class Item(
             content.javaClass == right.content.javaClass &&
             content.mergeWith(right.content)
         ) {
+            val parent = this.parent
+            if (parent != null && parent.cacheItem === right) {
+                // right is absorbed: the remembered position moves to this item's start
+                parent.cacheItem = this
+                if (!deleted && countable) parent.cacheIndex -= length
+            }
             this.right = right.right
             this.right?.left = this
             length += right.length
