@@ -19,7 +19,8 @@
  *
  * prints {"updates": [hex], "state": hex, "rich": text}: map values of every any-type (integers, floats,
  * bigint, strings, nested objects, bytes, undefined), arrays, binary, formatted text with an embed, XML,
- * a sub-document, and deleted nested types (collected into GC structs).
+ * a sub-document, and deleted nested types (collected into GC structs); and "skip": a merged update with a
+ * gap (a Skip struct), the update that fills it, and the text they make.
  */
 import * as Y from 'yjs'
 import { readFileSync, writeFileSync } from 'node:fs'
@@ -182,7 +183,17 @@ const contents = () => {
   m.set('sub', new Y.Doc({ guid: 'sub-guid' }))
   m.set('int', 43) // overwrite: the old value is deleted
   m.delete('neg')
-  return { updates, state: hex(Y.encodeStateAsUpdate(doc)), stateVector: hex(Y.encodeStateVector(doc)), rich: rich.toString() }
+  // a merged update with a gap (a Skip struct) and the update that fills it
+  const gappy = new Y.Doc()
+  gappy.clientID = 9
+  const parts = []
+  gappy.on('update', (u) => parts.push(u))
+  const s = gappy.getText('s')
+  s.insert(0, 'ab')
+  s.insert(2, 'cd')
+  s.insert(4, 'ef')
+  const skip = { merged: hex(Y.mergeUpdates([parts[0], parts[2]])), missing: hex(parts[1]), text: s.toString() }
+  return { updates, state: hex(Y.encodeStateAsUpdate(doc)), stateVector: hex(Y.encodeStateVector(doc)), rich: rich.toString(), skip }
 }
 
 const [command, path] = process.argv.slice(2)

@@ -8,12 +8,15 @@ import org.junit.jupiter.api.Assertions.assertArrayEquals
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
 import org.junit.jupiter.api.Assertions.assertNull
+import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.assertThrows
 
 /** Byte-for-byte against what yjs / lib0 write, asked of the reference at test time. */
 class ReferenceEncodingTest {
     private val lib0 = Json.parseToJsonElement(Fixtures.node("tests/js/vectors.mjs")).jsonObject
+
+    private val contents by lazy { Json.parseToJsonElement(Fixtures.node("tests/js/kotlin_vectors.mjs", "contents")).jsonObject }
 
     private fun ref(key: String): String = lib0.getValue(key).jsonPrimitive.content
 
@@ -43,7 +46,7 @@ class ReferenceEncodingTest {
 
     @Test
     fun `every content kind yjs writes is decoded, carried and written back unchanged`() {
-        val reference = Json.parseToJsonElement(Fixtures.node("tests/js/kotlin_vectors.mjs", "contents")).jsonObject
+        val reference = contents
         val doc = Doc(clientId = 77)
         val emitted = ArrayList<ByteArray>()
         doc.onUpdate { update, _, _ -> emitted.add(update) }
@@ -65,5 +68,26 @@ class ReferenceEncodingTest {
         // a sub-document is carried, not readable here: not a text either
         assertNull(m.getText("sub"))
         assertThrows<UnsupportedOperationException> { m["sub"] }
+    }
+
+    @Test
+    fun `a merged update with a gap (Skip) waits for the update that fills it`() {
+        val skip = contents.getValue("skip").jsonObject
+        val doc = Doc(clientId = 1)
+        doc.applyUpdate(Fixtures.unhex(skip.getValue("merged").jsonPrimitive.content))
+        assertTrue(doc.hasPending)
+        assertEquals("ab", doc.getText("s").toString())
+        doc.applyUpdate(Fixtures.unhex(skip.getValue("missing").jsonPrimitive.content))
+        assertFalse(doc.hasPending)
+        assertEquals(skip.getValue("text").jsonPrimitive.content, doc.getText("s").toString())
+    }
+
+    @Test
+    fun `legacy JSON content is carried and written back unchanged`() {
+        // client 1, clock 0, info 0x02 (JSON) in root "a": two values, the JSON texts "x" and 1; no deletions
+        val update = Fixtures.unhex("010101000201016102" + "03227822" + "0131" + "00")
+        val doc = Doc(clientId = 2)
+        doc.applyUpdate(update)
+        assertEquals(Fixtures.hex(update), Fixtures.hex(doc.encodeStateAsUpdate()))
     }
 }
