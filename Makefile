@@ -10,13 +10,14 @@ HOST  ?= 127.0.0.1
 PORT  ?= 8000
 STATE ?= .pocdojo
 
-.PHONY: install install-node run test lint typecheck imports unit clean help
+.PHONY: install install-node run test lint typecheck imports unit mobile-test clean help
 
 help:
 	@echo "make run      start every service on embedded defaults (http://$(HOST):$(PORT))"
 	@echo "make test     install what the tests need, then lint, type-check, import contracts, pytest"
 	@echo "make install  create .venv and install the project with its dev tools"
 	@echo "make lint | typecheck | imports | unit   one check at a time"
+	@echo "make mobile-test   the Kotlin SDK's JVM tests (Maven; checks against yjs and pycrdt)"
 
 $(PY_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,5 +56,9 @@ test: $(PY_STAMP) $(NODE_STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/pytest
 
+# The Kotlin SDK (mobile/): its tests check Kotlin against yjs (tests/js) and pycrdt (.venv). Not yet in `test`.
+mobile-test: $(PY_STAMP) $(NODE_STAMP)
+	cd mobile && mvn -q -B test
+
 clean:
-	rm -rf $(VENV) tests/js/node_modules .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) tests/js/node_modules .mypy_cache .ruff_cache .pytest_cache mobile/sdk/target mobile/target
