@@ -10,7 +10,7 @@ HOST  ?= 127.0.0.1
 PORT  ?= 8000
 STATE ?= .pocdojo
 
-.PHONY: install install-node run test lint typecheck imports unit mobile-test clean help
+.PHONY: install install-node jvm-tools run test lint typecheck imports unit mobile-test clean help
 
 help:
 	@echo "make run      start every service on embedded defaults (http://$(HOST):$(PORT))"
@@ -49,16 +49,22 @@ imports: $(PY_STAMP)
 unit: $(PY_STAMP) $(NODE_STAMP)
 	$(BIN)/pytest
 
-test: $(PY_STAMP) $(NODE_STAMP)
+test: $(PY_STAMP) $(NODE_STAMP) jvm-tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	cd mobile && mvn -B -ntp test
 	$(BIN)/pytest
 
-# The Kotlin SDK (mobile/): its tests check Kotlin against yjs (tests/js) and pycrdt (.venv). Not yet in `test`.
-mobile-test: $(PY_STAMP) $(NODE_STAMP)
-	cd mobile && mvn -q -B test
+# A JDK (17+) and Maven for the Kotlin code in mobile/: installed from Debian's packages when missing.
+jvm-tools:
+	@command -v mvn >/dev/null && command -v javac >/dev/null || \
+	  { apt-get update -q && apt-get install -y -q --no-install-recommends openjdk-17-jdk-headless maven; }
+
+# The Kotlin SDK (mobile/): its tests check Kotlin against yjs (tests/js) and pycrdt (.venv). Part of `test`.
+mobile-test: $(PY_STAMP) $(NODE_STAMP) jvm-tools
+	cd mobile && mvn -B -ntp test
 
 clean:
 	rm -rf $(VENV) tests/js/node_modules .mypy_cache .ruff_cache .pytest_cache mobile/sdk/target mobile/target
