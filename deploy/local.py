@@ -110,8 +110,9 @@ async def migrate_all(owner_dsn: str) -> dict[str, list[int]]:
 class Dispatcher:
     """Routes each request to the service app owning its path prefix (as the ALB does).
 
-    It runs every app's lifespan in order at startup (reverse order at shutdown), and answers
-    `/healthz`, `/readyz` (every service ready) and `/metrics` itself.
+    It runs every app's lifespan in order at startup (reverse order at shutdown) and answers `/readyz`
+    (every service ready) itself; `/healthz`, `/metrics` (one registry per process: every service's
+    series) and unknown paths go to the first app.
     """
 
     def __init__(self, routes: Sequence[tuple[tuple[str, ...], FastAPI]]) -> None:

@@ -12,7 +12,7 @@ from pycrdt import Doc, Text
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from crdt import AuthPermissionDenied, CloseCode, decode_message, encode_sync_update
+from crdt import AuthPermissionDenied, CloseCode, SyncUpdate, decode_message, encode_sync_update
 from tests.dojo.conftest import CollabServer
 from tests.dojo.yclient import PyClient, closed_with
 
@@ -50,13 +50,13 @@ async def test_bad_frames_close_cleanly_and_change_nothing(
     async with PyClient.connect(f"{collab.ws_url}/{room}", headers=user.auth) as bystander:
         await asyncio.wait_for(bystander.synced.wait(), 5)
         bystander.text.insert(0, "intact")
-        await asyncio.sleep(0.05)
+        await bystander.round_trip()
         async with connect(f"{collab.ws_url}/{room}", additional_headers=user.auth, compression=None) as bad:
             await bad.send(frame)
             assert await closed_with(bad) == code, name
         # The document is unchanged and the bystander still works.
         bystander.text.insert(len(bystander.text), " still")
-        await asyncio.sleep(0.1)
+        await bystander.round_trip()
         assert await _state(http, user, room) == "intact still"
         assert bystander.close_code is None
 
@@ -74,10 +74,10 @@ async def test_random_bytes_never_hurt_the_server(collab: CollabServer, http: ht
                 code = await closed_with(bad, 2)
                 # None: valid by chance (an empty awareness update, a step1...): answered and kept open.
                 assert code in (None, CloseCode.BAD_MESSAGE, CloseCode.UPDATE_REJECTED), frame.hex()
-        await asyncio.sleep(0.1)
+        await bystander.round_trip()
         assert await _state(http, user, "random") == "safe"
         bystander.text.insert(4, "!")
-        await asyncio.sleep(0.05)
+        await bystander.round_trip()
         assert await _state(http, user, "random") == "safe!"
     assert (await http.get("/healthz")).status_code == 200
 
@@ -137,16 +137,21 @@ async def test_rooms_are_namespaced_by_tenant(collab: CollabServer, http: httpx.
     async with PyClient.connect(f"{collab.ws_url}/shared-name", headers=alice.auth) as a:
         await asyncio.wait_for(a.synced.wait(), 5)
         a.text.insert(0, "tenant A secret")
-        await asyncio.sleep(0.1)
+        await a.round_trip()
         async with PyClient.connect(f"{collab.ws_url}/shared-name", headers=mallory.auth) as m:
-            await asyncio.wait_for(m.synced.wait(), 5)
-            await asyncio.sleep(0.1)
+            await asyncio.wait_for(m.synced.wait(), 5)  # its step2 holds the whole document it may see
             assert str(m.text) == ""
             m.text.insert(0, "tenant B")
-            await asyncio.sleep(0.1)
+            await m.round_trip()
+        await a.round_trip()  # anything the server had sent to A by now has arrived
         assert str(a.text) == "tenant A secret"
     assert await _state(http, mallory, "shared-name") == "tenant B"
     assert await _state(http, alice, "shared-name") == "tenant A secret"
+
+
+def _updates(client: PyClient) -> list[bytes]:
+    """The document updates a client has received (not the step2 answers to its round trips)."""
+    return [frame for frame in client.received if isinstance(decode_message(frame), SyncUpdate)]
 
 
 async def test_read_only_edits_never_reach_anyone(collab: CollabServer, http: httpx.AsyncClient) -> None:
@@ -161,15 +166,17 @@ async def test_read_only_edits_never_reach_anyone(collab: CollabServer, http: ht
         await asyncio.wait_for(reader.synced.wait(), 5)
         writer.text.insert(0, "by the writer")
         await reader.wait_text("by the writer")
-        frames_before = len(writer.received)
+        updates_before = _updates(writer)
         reader.text.insert(0, "sneaky ")
-        await asyncio.sleep(0.3)
+        await reader.round_trip()  # the server has handled the sneaky update...
+        await writer.round_trip()  # ...and whatever it sent the writer has arrived
         assert str(writer.text) == "by the writer"
-        assert len(writer.received) == frames_before
+        assert _updates(writer) == updates_before
         assert await _state(http, user, room) == "by the writer"
         # The reader keeps receiving (it is read-only, not disconnected).
         writer.text.insert(len(writer.text), "!")
-        await asyncio.sleep(0.2)
+        await writer.round_trip()
+        await reader.round_trip()
         assert str(reader.text).endswith("by the writer!")
         assert reader.close_code is None
 

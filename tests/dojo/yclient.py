@@ -35,6 +35,9 @@ class PyClient:
         self.awareness: list[AwarenessMessage] = []
         self.received: list[bytes] = []
         self.close_code: int | None = None
+        self.step2_received = 0
+        self._step2 = asyncio.Condition()
+        self._sends: set[asyncio.Task[None]] = set()
         self._remote = False
         self._subscription = self.doc.observe(self._on_local)
         self._reader = asyncio.create_task(self._read())
@@ -58,7 +61,24 @@ class PyClient:
         update = event.update
         if update and update != b"\x00\x00":
             task = asyncio.get_running_loop().create_task(self.ws.send(encode_sync_update(update)))
-            task.add_done_callback(lambda t: t.exception())
+            self._sends.add(task)
+            task.add_done_callback(self._sent)
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self._sends.discard(task)
+        if not task.cancelled():
+            task.exception()  # a send to a closed socket: the reader records the close
+
+    async def round_trip(self, within: float = 5.0) -> None:
+        """Send sync step1 and wait for the server's step2 answer. The server handles one connection's
+        frames in order and writes to it in order, so afterwards it has processed everything this client
+        sent before, and this client has received everything the server sent it before answering."""
+        if self._sends:
+            await asyncio.gather(*self._sends, return_exceptions=True)
+        async with asyncio.timeout(within), self._step2:
+            seen = self.step2_received
+            await self.ws.send(encode_sync_step1(self.doc.get_state()))
+            await self._step2.wait_for(lambda: self.step2_received > seen)
 
     async def _read(self) -> None:
         try:
@@ -76,6 +96,9 @@ class PyClient:
                         self._remote = False
                     if isinstance(message, SyncStep2):
                         self.synced.set()
+                        async with self._step2:
+                            self.step2_received += 1
+                            self._step2.notify_all()
                 elif isinstance(message, AwarenessMessage):
                     self.awareness.append(message)
         except ConnectionClosed as exc:
