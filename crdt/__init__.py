@@ -23,6 +23,7 @@ from .channel import (
     ServerOrigin,
     StorageOrigin,
 )
+from .engine import engine_errors
 from .errors import (
     AwarenessClockOutOfRange,
     AwarenessLimitExceeded,
@@ -165,6 +166,7 @@ __all__ = [
     "encode_var_string",
     "encode_var_uint",
     "encode_var_uint8array",
+    "engine_errors",
     "handle_sync_message",
     "merge_updates",
     "order_extensions",

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Query, Request
 from pycrdt import Doc, Map, Text
 from pydantic import BaseModel, ConfigDict, Field
 
-from crdt import MessageKind
+from crdt import MessageKind, UpdateRejected, engine_errors
 from dojo.chat import DojoChat
 from dojo.docstore import room_key
 from dojo.live import DojoLive
@@ -164,8 +164,15 @@ async def read_files(request: Request, dojo: Dojo) -> dict[str, str]:
             log.warning("snapshot of dojo %s taken without the shared log: Redis is unreachable", dojo.id)
             logged = []
         for message in logged:
-            if message.kind is MessageKind.UPDATE:
-                doc.apply_update(message.payload)
+            if message.kind is not MessageKind.UPDATE:
+                continue
+            try:
+                with engine_errors(f"an update of the shared log from node {message.node}"):
+                    doc.apply_update(message.payload)
+            except UpdateRejected as exc:
+                # As every node does when it follows the log (crdt.fanout): an entry the engine refuses
+                # was never part of any node's document, so the snapshot goes on without it.
+                log.warning("snapshot of dojo %s: %s", dojo.id, exc)
     files = doc.get(FILES_ROOT, type=Map)
     return {path: str(value) for path, value in sorted(files.items()) if isinstance(value, Text)}
 

@@ -18,11 +18,13 @@ import httpx
 import jsonschema_rs
 import jwt
 import pytest
+import redis.asyncio as aioredis
 
 from crdt import CloseCode
+from dojo.docstore import room_key
 from dojo.messages import SERVER_MESSAGES
 from runtime.settings import Settings
-from tests.cluster.conftest import Cluster, Node
+from tests.cluster.conftest import Cluster, Node, wait_for
 from tests.conftest import serve_app
 from tests.dojo.conftest import User, sign_up
 from tests.jsclient import JsClient
@@ -252,3 +254,31 @@ async def test_chat_and_dojo_state_reach_signaling_sockets_on_every_node(cluster
     async with SignalClient.connect(_signal_url(n2, dojo, await _ticket(n2, dojo, member))):
         missed = await _call(n2, "GET", f"{messages}?after={last_seen}", member)
         assert [item["text"] for item in missed.json()["items"]] == ["perdeu isso", "e isso"]
+
+
+async def test_end_snapshots_without_a_shared_log_entry_the_engine_refuses(
+    cluster: Cluster, identity: Identity
+) -> None:
+    # A log entry no engine can apply (garbage written to Redis, or an update every node refused) was
+    # never part of any document: ending the dojo takes the snapshot without it, never a 500.
+    n1 = cluster.node("node1", settings=identity.node_settings())
+    await cluster.start(n1)
+    host, _ = await _team(identity)
+    dojo = (await _call(n1, "POST", "/v1/dojos", host, json={"title": "garbage in the log"})).json()["id"]
+    async with JsClient.start(n1.ws_url, dojo, params={"ticket": await _ticket(n1, dojo, host)}) as a:
+        await a.wait_synced()
+        await a.insert(0, "kept", file="main.py")
+        redis = aioredis.Redis.from_url(cluster.redis.url)
+        try:
+            stream = f"pocdojo:doc:{room_key(host.tenant_id, dojo)}"
+            await wait_for(lambda: _stream_length(redis, stream), 10, "the edit reached the shared log")
+            await redis.xadd(stream, {"n": "elsewhere", "k": "u", "p": b"\xff\xff\xff"})
+        finally:
+            await redis.aclose()
+        ended = await _call(n1, "POST", f"/v1/dojos/{dojo}/end", host)
+    assert ended.status_code == 200, ended.text
+    assert ended.json()["snapshot"] == {"files": {"main.py": "kept"}}
+
+
+async def _stream_length(redis: aioredis.Redis, stream: str) -> bool:
+    return bool(await redis.xlen(stream))
