@@ -153,7 +153,9 @@ class DojoSessions:
             return await load_dojo(conn, tenant_id, dojo_id, lock=False)
 
     async def get(self, tenant_id: str, dojo_id: str) -> Dojo:
-        async with self._db.tenant_tx(tenant_id) as conn:
+        # One snapshot for the session row and its participants (`load_dojo` reads them in two statements):
+        # under READ COMMITTED a rotation committing in between showed the new driver with the old round.
+        async with self._db.tenant_tx(tenant_id, isolation="repeatable_read") as conn:
             return await load_dojo(conn, tenant_id, parse_id(dojo_id), lock=False)
 
     async def find(self, tenant_id: str, dojo_id: str) -> Dojo | None:
@@ -162,7 +164,7 @@ class DojoSessions:
         parsed = parse_dojo_id(dojo_id)
         if parsed is None:
             return None
-        async with self._db.tenant_tx(tenant_id) as conn:
+        async with self._db.tenant_tx(tenant_id, isolation="repeatable_read") as conn:  # one snapshot, as `get`
             try:
                 return await load_dojo(conn, tenant_id, parsed, lock=False)
             except NotFound:
