@@ -5,6 +5,9 @@ import dev.pocdojo.app.core.gateway.AuthGateway
 import dev.pocdojo.app.core.gateway.Credentials
 import dev.pocdojo.app.core.gateway.Facets
 import dev.pocdojo.app.core.gateway.GatewayException
+import dev.pocdojo.app.core.gateway.Poc
+import dev.pocdojo.app.core.gateway.PocChanges
+import dev.pocdojo.app.core.gateway.PocDraft
 import dev.pocdojo.app.core.gateway.PocGateway
 import dev.pocdojo.app.core.gateway.PocPage
 import dev.pocdojo.app.core.gateway.PocQuery
@@ -32,4 +35,12 @@ private object Unbound : AuthGateway, PocGateway {
     override suspend fun search(query: PocQuery, cursor: String?, limit: Int): PocPage = unbound()
 
     override suspend fun facets(query: PocQuery): Facets = unbound()
+
+    override suspend fun get(id: String): Poc = unbound()
+
+    override suspend fun create(draft: PocDraft): Poc = unbound()
+
+    override suspend fun update(id: String, changes: PocChanges): Poc = unbound()
+
+    override suspend fun delete(id: String) = unbound()
 }

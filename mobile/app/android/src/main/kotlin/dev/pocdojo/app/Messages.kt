@@ -29,4 +29,6 @@ private fun MessageKey.resource(): Int =
         MessageKey.FORBIDDEN -> R.string.msg_forbidden
         MessageKey.NOT_FOUND -> R.string.msg_not_found
         MessageKey.SESSION_ENDED -> R.string.msg_session_ended
+        MessageKey.TOO_LONG -> R.string.msg_too_long
+        MessageKey.POC_EXISTS -> R.string.msg_poc_exists
     }

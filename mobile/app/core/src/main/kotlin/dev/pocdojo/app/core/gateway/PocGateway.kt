@@ -28,11 +28,43 @@ data class Facets(val languages: List<FacetCount>, val tags: List<FacetCount>) {
     }
 }
 
-/** POC calls the list screen needs. Failures are [GatewayException]s. */
+/** A new POC (`POST /v1/pocs`); the server normalizes the URL, the language and the tags. */
+data class PocDraft(
+    val name: String,
+    val githubUrl: String,
+    val language: String,
+    val tags: List<String>,
+    val description: String,
+)
+
+/** What a `PATCH /v1/pocs/{id}` changes: null fields stay as they are (an empty description clears it). */
+data class PocChanges(
+    val name: String? = null,
+    val githubUrl: String? = null,
+    val language: String? = null,
+    val tags: List<String>? = null,
+    val description: String? = null,
+) {
+    val isEmpty: Boolean get() = this == PocChanges()
+}
+
+/** POC calls the screens need. Failures are [GatewayException]s. */
 interface PocGateway {
     /** One page of `GET /v1/pocs` for [query], from [cursor] (null: the first page). */
     suspend fun search(query: PocQuery, cursor: String?, limit: Int): PocPage
 
     /** Counts per language and tag for [query] (its own language and tags included). */
     suspend fun facets(query: PocQuery): Facets
+
+    /** `GET /v1/pocs/{id}`. */
+    suspend fun get(id: String): Poc
+
+    /** `POST /v1/pocs`: the stored POC. */
+    suspend fun create(draft: PocDraft): Poc
+
+    /** `PATCH /v1/pocs/{id}` (owner or admin): the stored POC. */
+    suspend fun update(id: String, changes: PocChanges): Poc
+
+    /** `DELETE /v1/pocs/{id}` (owner or admin). */
+    suspend fun delete(id: String)
 }

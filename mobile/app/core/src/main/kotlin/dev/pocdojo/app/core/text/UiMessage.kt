@@ -31,4 +31,6 @@ enum class MessageKey {
     FORBIDDEN,
     NOT_FOUND,
     SESSION_ENDED,
+    TOO_LONG,
+    POC_EXISTS,
 }

@@ -8,6 +8,8 @@ import dev.pocdojo.app.core.gateway.FacetCount
 import dev.pocdojo.app.core.gateway.Facets
 import dev.pocdojo.app.core.gateway.GatewayException
 import dev.pocdojo.app.core.gateway.Poc
+import dev.pocdojo.app.core.gateway.PocChanges
+import dev.pocdojo.app.core.gateway.PocDraft
 import dev.pocdojo.app.core.gateway.PocGateway
 import dev.pocdojo.app.core.gateway.PocPage
 import dev.pocdojo.app.core.gateway.PocQuery
@@ -54,7 +56,14 @@ class FakeAuthGateway(private val accounts: Map<String, Pair<String, Account>> =
  * An in-memory catalogue searched as the backend does for what the list screen uses: every word of
  * the text in the name, description or tags; the language; every tag. Cursors are offsets.
  */
-class FakePocGateway(private val catalogue: List<Poc>) : PocGateway {
+class FakePocGateway(catalogue: List<Poc>) : PocGateway {
+    val catalogue = catalogue.toMutableList()
+    val created = mutableListOf<PocDraft>()
+    val updates = mutableListOf<Pair<String, PocChanges>>()
+    val deletions = mutableListOf<String>()
+
+    /** Thrown by the next get/create/update/delete. */
+    val writeFailures = ArrayDeque<GatewayException>()
     val searches = mutableListOf<Pair<PocQuery, String?>>()
     val facetQueries = mutableListOf<PocQuery>()
     private val searchFailures = ArrayDeque<GatewayException>()
@@ -82,6 +91,45 @@ class FakePocGateway(private val catalogue: List<Poc>) : PocGateway {
         fun counts(values: List<String>) =
             values.groupingBy { it }.eachCount().map { FacetCount(it.key, it.value) }.sortedByDescending { it.count }
         return Facets(counts(matching.map { it.language }), counts(matching.flatMap { it.tags }))
+    }
+
+    override suspend fun get(id: String): Poc {
+        writeFailures.removeFirstOrNull()?.let { throw it }
+        return catalogue.find { it.id == id } ?: throw GatewayException.NotFound("No POC with this id.")
+    }
+
+    override suspend fun create(draft: PocDraft): Poc {
+        created += draft
+        writeFailures.removeFirstOrNull()?.let { throw it }
+        val stored =
+            poc(catalogue.size + 1000, draft.language, draft.tags.map { it.lowercase() }, draft.name)
+                .copy(githubUrl = draft.githubUrl, description = draft.description)
+        catalogue += stored
+        return stored
+    }
+
+    override suspend fun update(id: String, changes: PocChanges): Poc {
+        updates += id to changes
+        writeFailures.removeFirstOrNull()?.let { throw it }
+        val index = catalogue.indexOfFirst { it.id == id }
+        if (index < 0) throw GatewayException.NotFound("No POC with this id.")
+        val old = catalogue[index]
+        val new =
+            old.copy(
+                name = changes.name ?: old.name,
+                githubUrl = changes.githubUrl ?: old.githubUrl,
+                language = changes.language ?: old.language,
+                tags = changes.tags ?: old.tags,
+                description = changes.description ?: old.description,
+            )
+        catalogue[index] = new
+        return new
+    }
+
+    override suspend fun delete(id: String) {
+        deletions += id
+        writeFailures.removeFirstOrNull()?.let { throw it }
+        if (!catalogue.removeIf { it.id == id }) throw GatewayException.NotFound("No POC with this id.")
     }
 
     private fun matching(query: PocQuery): List<Poc> {
