@@ -55,6 +55,7 @@ class PocListActivity : Activity() {
         if (state.signedOut) {
             startActivity(Intent(this, SignInActivity::class.java))
             finish()
+            views.cancel() // navigate once: later states of this screen are not drawn
             return
         }
         findViewById<TextView>(R.id.offline_banner).visibility = if (state.offline) View.VISIBLE else View.GONE

@@ -92,6 +92,7 @@ class SignInActivity : Activity() {
             remember(state)
             startActivity(Intent(this, PocListActivity::class.java))
             finish()
+            views.cancel() // navigate once: later states of this screen are not drawn
         }
     }
 
