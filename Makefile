@@ -18,6 +18,7 @@ help:
 	@echo "make install  create .venv and install the project with its dev tools"
 	@echo "make lint | typecheck | imports | unit   one check at a time"
 	@echo "make mobile-test   the Kotlin SDK's JVM tests (Maven; checks against yjs and pycrdt)"
+	@echo "make apk      build mobile/app/build/pocdojo.apk (debug-signed); make apk-check checks it"
 
 $(PY_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,6 +66,17 @@ jvm-tools:
 # The Kotlin SDK (mobile/): its tests check Kotlin against yjs (tests/js) and pycrdt (.venv). Part of `test`.
 mobile-test: $(PY_STAMP) $(NODE_STAMP) jvm-tools
 	cd mobile && mvn -B -ntp test
+
+.PHONY: apk apk-check
+
+# The Android app: aapt2/zipalign/apksigner/dexdump from Debian (installed when missing), the Android
+# framework jar and D8 from Maven Central (cached in mobile/.toolchain/, with the debug keystore).
+apk:
+	bash mobile/tools/build-apk.sh
+
+# Signature, package, minSdk, launcher, permissions and the dex's classes of the APK `make apk` built.
+apk-check: apk
+	bash mobile/tools/check-apk.sh
 
 clean:
 	rm -rf $(VENV) tests/js/node_modules .mypy_cache .ruff_cache .pytest_cache mobile/sdk/target mobile/target

@@ -1,0 +1,106 @@
+package dev.pocdojo.app.poclist
+
+import android.app.Activity
+import android.content.Intent
+import android.os.Bundle
+import android.view.LayoutInflater
+import android.view.View
+import android.widget.AbsListView
+import android.widget.Button
+import android.widget.EditText
+import android.widget.LinearLayout
+import android.widget.ListView
+import android.widget.TextView
+import dev.pocdojo.app.R
+import dev.pocdojo.app.Retained
+import dev.pocdojo.app.core.poclist.Chip
+import dev.pocdojo.app.core.poclist.PocListEvent
+import dev.pocdojo.app.core.poclist.PocListState
+import dev.pocdojo.app.core.poclist.PocListViewModel
+import dev.pocdojo.app.graph
+import dev.pocdojo.app.onEdited
+import dev.pocdojo.app.retained
+import dev.pocdojo.app.setTextQuietly
+import dev.pocdojo.app.show
+import dev.pocdojo.app.signin.SignInActivity
+import dev.pocdojo.app.text
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.cancel
+import kotlinx.coroutines.launch
+
+/** Binds the POC list screen to [PocListViewModel]. */
+class PocListActivity : Activity() {
+    private lateinit var screen: Retained<PocListViewModel>
+    private lateinit var views: CoroutineScope
+    private lateinit var adapter: PocAdapter
+
+    override fun onCreate(savedInstanceState: Bundle?) {
+        super.onCreate(savedInstanceState)
+        setContentView(R.layout.activity_poc_list)
+        screen = retained { scope -> PocListViewModel(graph.gateways.pocs, graph.connectivity, scope) }
+        val viewModel = screen.viewModel
+        adapter = PocAdapter(LayoutInflater.from(this))
+        findViewById<ListView>(R.id.list).apply {
+            adapter = this@PocListActivity.adapter
+            setOnScrollListener(NearEndListener { viewModel.onEvent(PocListEvent.NearEnd) })
+        }
+        findViewById<EditText>(R.id.search).onEdited { viewModel.onEvent(PocListEvent.TextChanged(it)) }
+        findViewById<Button>(R.id.retry).setOnClickListener { viewModel.onEvent(PocListEvent.Retry) }
+        views = CoroutineScope(SupervisorJob() + graph.main)
+        views.launch { viewModel.state.collect(::render) }
+    }
+
+    private fun render(state: PocListState) {
+        if (state.signedOut) {
+            startActivity(Intent(this, SignInActivity::class.java))
+            finish()
+            views.cancel() // navigate once: later states of this screen are not drawn
+            return
+        }
+        findViewById<TextView>(R.id.offline_banner).visibility = if (state.offline) View.VISIBLE else View.GONE
+        findViewById<EditText>(R.id.search).setTextQuietly(state.text)
+        renderChips(findViewById(R.id.language_chips), state.languageChips) { PocListEvent.LanguageToggled(it) }
+        renderChips(findViewById(R.id.tag_chips), state.tagChips) { PocListEvent.TagToggled(it) }
+        findViewById<TextView>(R.id.facets_error).visibility = if (state.facetsError != null) View.VISIBLE else View.GONE
+        findViewById<View>(R.id.error_bar).visibility = if (state.error != null) View.VISIBLE else View.GONE
+        findViewById<TextView>(R.id.error).show(state.error?.let(::text))
+        findViewById<View>(R.id.loading).visibility = if (state.loading) View.VISIBLE else View.GONE
+        findViewById<View>(R.id.empty).visibility = if (state.empty) View.VISIBLE else View.GONE
+        adapter.show(state.items, state.loadingMore)
+    }
+
+    private fun renderChips(row: LinearLayout, chips: List<Chip>, event: (String) -> PocListEvent) {
+        val inflater = LayoutInflater.from(this)
+        while (row.childCount > chips.size) row.removeViewAt(row.childCount - 1)
+        while (row.childCount < chips.size) row.addView(inflater.inflate(R.layout.chip, row, false))
+        chips.forEachIndexed { index, chip ->
+            (row.getChildAt(index) as TextView).apply {
+                text = chip.count?.let { getString(R.string.chip_with_count, chip.value, it) } ?: chip.value
+                isSelected = chip.selected
+                setOnClickListener { screen.viewModel.onEvent(event(chip.value)) }
+            }
+        }
+    }
+
+    override fun onRetainNonConfigurationInstance(): Any = screen
+
+    override fun onDestroy() {
+        views.cancel()
+        if (!isChangingConfigurations) screen.close()
+        super.onDestroy()
+    }
+
+    /** Asks for the next page when the last rows come into view. */
+    private class NearEndListener(private val nearEnd: () -> Unit) : AbsListView.OnScrollListener {
+        override fun onScrollStateChanged(view: AbsListView, scrollState: Int) = Unit
+
+        override fun onScroll(view: AbsListView, first: Int, visible: Int, total: Int) {
+            if (total > 0 && first + visible >= total - PREFETCH_ROWS) nearEnd()
+        }
+    }
+
+    private companion object {
+        const val PREFETCH_ROWS = 5
+    }
+}
