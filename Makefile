@@ -10,7 +10,7 @@ HOST  ?= 127.0.0.1
 PORT  ?= 8000
 STATE ?= .pocdojo
 
-.PHONY: install install-node jvm-tools run test lint typecheck imports unit mobile-test clean help
+.PHONY: install install-node jvm-tools apk apk-check run test lint typecheck imports unit mobile-test clean help
 
 help:
 	@echo "make run      start every service on embedded defaults (http://$(HOST):$(PORT))"
@@ -56,6 +56,8 @@ test: $(PY_STAMP) $(NODE_STAMP) jvm-tools
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	cd mobile && mvn -B -ntp test
+	bash mobile/tools/build-apk.sh
+	bash mobile/tools/check-apk.sh
 	$(BIN)/pytest
 
 # A JDK (17+) and Maven for the Kotlin code in mobile/: installed from Debian's packages when missing.
@@ -67,11 +69,9 @@ jvm-tools:
 mobile-test: $(PY_STAMP) $(NODE_STAMP) jvm-tools
 	cd mobile && mvn -B -ntp test
 
-.PHONY: apk apk-check
-
 # The Android app: aapt2/zipalign/apksigner/dexdump from Debian (installed when missing), the Android
 # framework jar and D8 from Maven Central (cached in mobile/.toolchain/, with the debug keystore).
-apk:
+apk: jvm-tools
 	bash mobile/tools/build-apk.sh
 
 # Signature, package, minSdk, launcher, permissions and the dex's classes of the APK `make apk` built.
