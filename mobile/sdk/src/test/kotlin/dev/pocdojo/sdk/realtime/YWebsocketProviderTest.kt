@@ -67,7 +67,7 @@ class YWebsocketProviderTest {
 
     @Test
     fun `syncs, sends local edits, applies remote ones without echoing them`() =
-        runBlocking {
+        runBlocking<Unit> {
             val p = provider()
             p.connect()
             val connection = server.connections.receive()
@@ -92,7 +92,7 @@ class YWebsocketProviderTest {
 
     @Test
     fun `an update the core cannot decode fails the provider clearly, keeps local edits, and a reconnect sends them`() =
-        runBlocking {
+        runBlocking<Unit> {
             val doc = Doc()
             val p = provider(doc)
             p.connect()
@@ -117,7 +117,7 @@ class YWebsocketProviderTest {
 
     @Test
     fun `a frame that is not a y-websocket message is a protocol violation`() =
-        runBlocking {
+        runBlocking<Unit> {
             for (garbage in listOf(byteArrayOf(7), byteArrayOf(0, 9, 0), byteArrayOf(0, 0), byteArrayOf(3, 1))) {
                 val p = provider()
                 p.connect()
@@ -132,7 +132,7 @@ class YWebsocketProviderTest {
 
     @Test
     fun `permission denied turns the provider read-only and keeps the connection`() =
-        runBlocking {
+        runBlocking<Unit> {
             val p = provider()
             p.connect()
             val connection = server.connections.receive()
@@ -155,7 +155,7 @@ class YWebsocketProviderTest {
 
     @Test
     fun `a 4404 close stops the provider without reconnecting`() =
-        runBlocking {
+        runBlocking<Unit> {
             val p = provider()
             p.connect()
             val connection = server.connections.receive()
@@ -168,7 +168,7 @@ class YWebsocketProviderTest {
 
     @Test
     fun `a 1xxx close reconnects with a fresh ticket and sends the edits made offline`() =
-        runBlocking {
+        runBlocking<Unit> {
             val offline = CompletableDeferred<Unit>()
             val p =
                 provider(
@@ -196,7 +196,7 @@ class YWebsocketProviderTest {
 
     @Test
     fun `a 4401 close gets refreshed credentials once, then stops`() =
-        runBlocking {
+        runBlocking<Unit> {
             val refreshes = CopyOnWriteArrayList<Boolean>()
             val p = provider(credentials = Credentials.Bearer { refresh -> refreshes += refresh; "token-${refreshes.size}" })
             p.connect()
