@@ -200,9 +200,13 @@ class SignalingClient(
                         stateFlow.value = SignalingState.Failed(end.error)
                         return
                     }
-                    else -> {
+                    end is End.Closed -> {
                         failures++
-                        offline((end as End.Dropped).reason, failures)
+                        offline("closed by the server (${end.code} ${end.reason})", failures)
+                    }
+                    end is End.Dropped -> {
+                        failures++
+                        offline(end.reason, failures)
                     }
                 }
             }
