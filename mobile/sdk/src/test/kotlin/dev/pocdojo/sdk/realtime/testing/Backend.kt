@@ -41,9 +41,12 @@ class Backend private constructor(
             process.waitFor(10, TimeUnit.SECONDS)
         }
         stateDir.toFile().deleteRecursively()
+        Files.deleteIfExists(logFile(stateDir))
     }
 
     companion object {
+        private fun logFile(stateDir: Path): Path = stateDir.resolveSibling(stateDir.fileName.toString() + ".log")
+
         fun start(): Backend {
             val pocdojo = repoRoot.resolve(".venv/bin/pocdojo")
             check(Files.isExecutable(pocdojo)) { "$pocdojo is missing: run `make install install-node` in the repository root" }
@@ -52,7 +55,7 @@ class Backend private constructor(
             }
             val port = ServerSocket(0).use { it.localPort }
             val stateDir = Files.createTempDirectory("pocdojo-sdk-rt")
-            val log = stateDir.resolveSibling(stateDir.fileName.toString() + ".log")
+            val log = logFile(stateDir)
             val process =
                 ProcessBuilder(pocdojo.toString(), "dev", "--host", "127.0.0.1", "--port", "$port", "--state-dir", stateDir.toString())
                     .directory(repoRoot.toFile())
