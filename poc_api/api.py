@@ -175,8 +175,9 @@ _SEARCH_DESCRIPTION = """Search the tenant's catalogue. Every filter narrows the
 - `q`: words searched in names and descriptions, ignoring accents and case (`integracao` finds
   *Integração*) and forgiving typos (`kubernets` finds *Kubernetes*: one edit for words of 4-7
   characters, two from 8); a word also matches longer words it begins (`pagamento` → *pagamentos*).
-  Every word must match (at most 10 words). Words under 2 characters and common words (*de*, *para*,
-  *the*, *with*...) are ignored.
+  Tags count as words of the description. Every word must match (at most 10 words). Beside a word of 3+
+  characters, words under 2 characters and common words (*de*, *para*, *the*, *with*...) are ignored; a
+  query without such a word (`k`, `ku`, `de`: search-as-you-type) matches each word as a prefix.
 - `sort`: `relevance` (default when `q` is given: best match first, then newest), `-created_at`
   (default otherwise), `created_at`, `name`, `-name` (names compared without accents or case).
 - Pagination: `limit` (1-100, default 20) and the `next_cursor` of the previous page as `cursor`,
@@ -204,7 +205,7 @@ def _query_parameter(name: str, description: str, kind: str = "string", **schema
 
 LIMIT_DEFAULT, LIMIT_MAX = 20, 100
 _SEARCH_PARAMETERS = [
-    _query_parameter("q", "Free text over name and description.", maxLength=QUERY_MAX),
+    _query_parameter("q", "Free text over name, description and tags.", maxLength=QUERY_MAX),
     _query_parameter("language", "A language name (case-insensitive, aliases accepted).", examples=["python"]),
     _query_parameter(
         "tag", f"Repeatable; a POC must carry every tag given (at most {TAGS_MAX}).", "array", examples=[["pix"]]
