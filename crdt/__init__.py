@@ -41,7 +41,7 @@ from .errors import (
     UpdateRejected,
     VarUintOverflow,
 )
-from .extensions import AwarenessEvent, ChangeEvent, ProposedChange, RoomExtension, order_extensions
+from .extensions import AwarenessEvent, ChangeEvent, ProposedChange, ReadOnlyWrite, RoomExtension, order_extensions
 from .fanout import Bus, BusListener, BusMessage, FanoutExtension, MessageKind
 from .lib0 import (
     MAX_VAR_UINT,
@@ -130,6 +130,7 @@ __all__ = [
     "ProtocolError",
     "QueryAwareness",
     "QuotaExceeded",
+    "ReadOnlyWrite",
     "RemoteOrigin",
     "Room",
     "RoomExtension",

@@ -16,12 +16,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .channel import Origin
+from .channel import Channel, Origin
 
 if TYPE_CHECKING:
     from .room import Room
 
-__all__ = ["AwarenessEvent", "ChangeEvent", "ProposedChange", "RoomExtension", "order_extensions"]
+__all__ = ["AwarenessEvent", "ChangeEvent", "ProposedChange", "ReadOnlyWrite", "RoomExtension", "order_extensions"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +70,16 @@ class AwarenessEvent:
     origin: Origin
 
 
+@dataclass(frozen=True, slots=True)
+class ReadOnlyWrite:
+    """A document update (sync step2 or update) from a read-only ``channel`` was dropped: it reached no
+    one and changed nothing. The connection stays open; an extension may tell the client why (the
+    y-websocket auth message, ``encode_permission_denied``)."""
+
+    room: Room
+    channel: Channel
+
+
 class RoomExtension:
     """Base class of room extensions: every hook is a no-op until overridden.
 
@@ -106,6 +116,10 @@ class RoomExtension:
 
     def on_awareness(self, event: AwarenessEvent) -> None:
         """Awareness entries were accepted and broadcast."""
+
+    def on_readonly_write(self, event: ReadOnlyWrite) -> None:
+        """A read-only connection's document update was dropped (called for every dropped frame, and only
+        for extensions that override it: keep it cheap)."""
 
     async def before_unload(self, room: Room) -> None:
         """The room has been idle and is about to be dropped from memory (e.g. flush it now).

@@ -54,7 +54,7 @@ from .errors import (
     QuotaExceeded,
     UpdateRejected,
 )
-from .extensions import AwarenessEvent, ChangeEvent, ProposedChange, RoomExtension
+from .extensions import AwarenessEvent, ChangeEvent, ProposedChange, ReadOnlyWrite, RoomExtension
 from .protocol import (
     AwarenessEntry,
     AwarenessMessage,
@@ -137,6 +137,9 @@ class Room:
         self._name = name
         self._extensions = tuple(extensions)
         self._admitters = tuple(ext for ext in self._extensions if type(ext).admit is not RoomExtension.admit)
+        self._readonly_listeners = tuple(
+            ext for ext in self._extensions if type(ext).on_readonly_write is not RoomExtension.on_readonly_write
+        )
         self._max_bytes = max_document_bytes
         self._awareness: AwarenessTable[int] = awareness if awareness is not None else AwarenessTable()
         self._doc: Doc[Any] = Doc()
@@ -239,6 +242,11 @@ class Room:
         if isinstance(msg, SyncUpdate | SyncStep2):
             if channel.readonly:
                 self.stats.readonly_dropped += 1
+                for ext in self._readonly_listeners:
+                    try:
+                        ext.on_readonly_write(ReadOnlyWrite(self, channel))
+                    except Exception:
+                        logger.exception("room %r: %s.on_readonly_write failed", self._name, type(ext).__name__)
                 return
             try:
                 # A SyncUpdate frame is already the update message to broadcast, if it all takes effect.

@@ -49,7 +49,7 @@ SERVICES: dict[str, ServiceSpec] = {
     "identity": ServiceSpec(
         "identity",
         (ServiceSchema("identity", "identity"),),
-        ("/v1/auth/", "/v1/tenants", "/v1/tenant", "/v1/users", "/v1/invitations", "/.well-known/"),
+        ("/v1/auth/", "/v1/tenants", "/v1/tenant", "/v1/users", "/v1/members", "/v1/invitations", "/.well-known/"),
         _identity,
     ),
     "dojo": ServiceSpec(

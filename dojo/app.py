@@ -27,6 +27,7 @@ from dojo.collab_ws import CollabEndpoint
 from dojo.doc_reader import ContentReader
 from dojo.docstore import PostgresDocumentStore
 from dojo.dojos_api import router as dojos_router
+from dojo.edit_refusals import EditRefusals
 from dojo.live import DojoLive, PeerLike
 from dojo.quota import StorageQuota
 from dojo.redis_bus import RedisBus
@@ -96,6 +97,7 @@ def create_app(settings: Settings) -> FastAPI:
             accounts=app.state.verifier if isinstance(app.state.verifier, CurrentPrincipals) else None,
         )
         await stack.enter_async_context(live)
+        extensions.append(EditRefusals(live.write_refused))
         app.state.dojo_sessions = sessions
         app.state.dojo_live = live
         app.state.dojo_chat = DojoChat(

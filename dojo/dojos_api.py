@@ -305,7 +305,9 @@ async def hand_over(dojo_id: str, body: HostIn, request: Request, principal: Cur
 @router.get("/v1/dojos/{dojo_id}/participants", summary="Participants and the lobby", responses=_ERRORS)
 async def participants(dojo_id: str, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     dojo = await _sessions(request).get(principal.tenant_id, dojo_id)
-    return {"items": dojo.to_json()["participants"], "next_cursor": None}
+    online = await _live(request).online(principal.tenant_id, dojo.id)
+    items = [{**p, "online": p["user_id"] in online} for p in dojo.to_json()["participants"]]
+    return {"items": items, "next_cursor": None}
 
 
 async def _moderate(

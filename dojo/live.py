@@ -42,12 +42,17 @@ from crdt.protocol import encode_permission_denied, encode_sync_step1
 from dojo.access import Access, Authorizer, Connecting, Refused, TenantMembers, check_room
 from dojo.docstore import room_key
 from dojo.metrics import DOJO_EVENTS, DOJOS_FOLLOWED, PARTICIPANTS_CONNECTED
-from dojo.model import Dojo, Membership
+from dojo.model import Dojo, Membership, Role
 from dojo.sessions import DojoSessions, Gone, InLobby
 from runtime.auth import TokenError
 from runtime.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
 
 log = logging.getLogger("dojo.live")
+
+OBSERVER = "observer"
+NOT_THE_DRIVER = "not the driver"
+READ_ONLY_CONNECTION = "read-only connection"
+"""The reasons of the permission-denied message a read-only collab connection gets for a dropped edit."""
 
 
 class PeerLike(Protocol):
@@ -68,6 +73,12 @@ class EventBus(Protocol):
 
     async def publish_event(self, data: bytes) -> None: ...
 
+    async def mark_present(self, room: str, users: Iterable[str], ttl: float) -> None: ...
+
+    async def mark_absent(self, room: str, users: Iterable[str]) -> None: ...
+
+    async def present(self, room: str) -> set[str]: ...
+
 
 PeersOf = Callable[[str], Iterable[PeerLike]]
 
@@ -83,6 +94,8 @@ class _Conn:
     expiry: asyncio.TimerHandle | None = None
     tenant_id: str = ""
     session_id: str | None = None
+    told: str | None = None
+    """The read-only reason this connection was last sent (permission-denied); None while it may write."""
 
 
 class Accounts(Protocol):
@@ -174,6 +187,7 @@ class DojoLive(Authorizer):
             PARTICIPANTS_CONNECTED.inc()
             # The state may have changed between authorization and now: enforce the newest.
             self._enforce(dojo, channel, conns[channel])
+            self._presence_changed(key, who.user_id)
 
     def detached(self, key: str, channel: Channel) -> None:
         conns = self._channels.get(key)
@@ -182,10 +196,79 @@ class DojoLive(Authorizer):
             return
         if conn.expiry is not None:
             conn.expiry.cancel()
-        if key in self._dojos:
-            PARTICIPANTS_CONNECTED.dec()
         if not conns:
             del self._channels[key]
+        if key in self._dojos:
+            PARTICIPANTS_CONNECTED.dec()
+            self._presence_changed(key, conn.user_id)
+
+    def write_refused(self, key: str, channel: Channel) -> None:
+        """The room dropped a document update of this read-only connection: tell the client why with the
+        y-websocket auth message (permission-denied + reason), once per reason while it stays read-only
+        (not per dropped frame). The connection stays open: the editor turns read-only; when it may write
+        again the server sends it sync step 1 and the dojo event on the signaling socket says so."""
+        conn = self._channels.get(key, {}).get(channel)
+        if conn is None:
+            return
+        reason = self._readonly_reason(key, conn)
+        if conn.told == reason:
+            return
+        conn.told = reason
+        channel.send(Outbound(encode_permission_denied(reason)))
+
+    def _readonly_reason(self, key: str, conn: _Conn) -> str:
+        dojo = self._dojos.get(key)
+        if conn.forced_readonly or dojo is None:
+            return READ_ONLY_CONNECTION
+        participant = dojo.participant(conn.user_id)
+        if participant is not None and participant.role is Role.OBSERVER:
+            return OBSERVER
+        if dojo.randori is not None and dojo.driver != conn.user_id:
+            return NOT_THE_DRIVER
+        return READ_ONLY_CONNECTION
+
+    def _here(self, key: str) -> set[str]:
+        """The users with an open collab or signaling connection to `key` on this node."""
+        users = {conn.user_id for conn in self._channels.get(key, {}).values()}
+        users.update(peer.user_id for peer in self._peers_of(key))
+        return users
+
+    async def online(self, tenant_id: str, dojo_id: str) -> set[str]:
+        """The users with an open collab or signaling connection to the dojo now, on any node: this node's
+        own connections, plus what the other nodes recorded in Redis (their entries live
+        `3 × refresh_seconds` unless renewed, so a dead node's users go offline within that time). Without
+        Redis, or while it is unreachable, this node's alone."""
+        key = room_key(tenant_id, dojo_id)
+        users = self._here(key)
+        if self._bus is not None:
+            try:
+                users |= await self._bus.present(key)
+            except Exception:
+                log.warning("presence on other nodes unknown: redis is unreachable", exc_info=True)
+        return users
+
+    def _presence_changed(self, key: str, user_id: str) -> None:
+        """Record in Redis whether `user_id` still has a connection to dojo `key` on this node."""
+        if self._bus is not None and key in self._dojos:
+            if user_id in self._here(key):
+                self._spawn(self._share_presence(key, {user_id}, present=True))
+            else:
+                self._spawn(self._share_presence(key, {user_id}, present=False))
+
+    async def _share_presence(self, key: str, users: set[str], *, present: bool) -> None:
+        assert self._bus is not None
+        try:
+            if present:
+                await self._bus.mark_present(key, users, 3 * self._refresh_seconds)
+            else:
+                await self._bus.mark_absent(key, users)
+        except Exception:
+            # Renewed at the next refresh (present), or expires by itself within 3 × refresh_seconds.
+            log.warning("presence not shared: redis is unreachable", exc_info=True)
+
+    def peer_left(self, key: str, peer: PeerLike) -> None:
+        """A signaling socket left `key` (the hub no longer lists it)."""
+        self._presence_changed(key, peer.user_id)
 
     def peer_joined(self, key: str, peer: PeerLike) -> None:
         """A signaling socket joined `key`: send it the dojo's current state (after its welcome)."""
@@ -198,6 +281,7 @@ class DojoLive(Authorizer):
             peer.close(CloseCode.FORBIDDEN, _refusal(dojo, peer.user_id))
         else:
             peer.send_json({"type": "dojo", "reason": "welcome", "dojo": dojo.to_json()})
+            self._presence_changed(key, peer.user_id)
 
     def state(self, tenant_id: str, dojo_id: str) -> Dojo | None:
         return self._dojos.get(room_key(tenant_id, dojo_id))
@@ -266,6 +350,8 @@ class DojoLive(Authorizer):
                 room = self._room_of(room_key(dojo.tenant_id, dojo.id))
                 if room is not None:
                     channel.send(Outbound(encode_sync_step1(room.state_vector())))
+            if not readonly:
+                conn.told = None
             channel.readonly = readonly  # type: ignore[misc]
 
     def _unfollow(self, key: str) -> None:
@@ -345,6 +431,8 @@ class DojoLive(Authorizer):
                 if not self._channels.get(key) and not list(self._peers_of(key)):
                     self._unfollow(key)
                     continue
+                if self._bus is not None:
+                    await self._share_presence(key, self._here(key), present=True)
                 try:
                     await self._reload(dojo.tenant_id, dojo.id, "refresh")
                 except Exception:

@@ -19,8 +19,12 @@ PARTICIPANT: dict[str, Any] = {
         "host": {"type": "boolean"},
         "status": {"enum": ["admitted", "waiting"]},
         "joined_at": _TIME,
+        "can_edit": {
+            "type": "boolean",
+            "description": "Whether this participant's edits apply now (not an observer; the driver in randori).",
+        },
     },
-    "required": ["user_id", "role", "host", "status", "joined_at"],
+    "required": ["user_id", "role", "host", "status", "joined_at", "can_edit"],
     "additionalProperties": False,
 }
 

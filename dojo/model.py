@@ -148,7 +148,9 @@ class Dojo:
         }
         if include_participants:
             body["participants"] = [
-                p.to_json(self.host_id) for p in self.participants if p.status is not Membership.KICKED
+                {**p.to_json(self.host_id), "can_edit": self.can_edit(p.user_id)}
+                for p in self.participants
+                if p.status is not Membership.KICKED
             ]
         if include_snapshot:
             body["snapshot"] = self.snapshot

@@ -8,6 +8,8 @@
 - Awareness goes over `PUBLISH pocdojo:aw:<room>` (best effort by design).
 - Service events (dojo roles, kicks, chat...) go over `PUBLISH pocdojo:events` to every node; a
   reconnection is reported to the event handler as a gap, since pub/sub may have lost some.
+- Presence (who is connected to a dojo, on any node) is a sorted set per room, `pocdojo:online:<room>`,
+  of `<node>|<user>` scored by an expiry time that the node holding the connection keeps renewing.
 - A monitor pings Redis; on reconnection it compares Redis's `run_id`: a restarted server lost its
   streams, so every room is reported as a gap and the fan-out extension resynchronizes it. Failed
   appends are reported to the caller (which also resynchronizes). Nothing blocks the event loop
@@ -18,7 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -98,6 +101,46 @@ class RedisBus:
             raise BusUnavailable("redis is unreachable")
         try:
             await self._require_client().publish(self._events_channel, data)
+        except _DOWN as exc:
+            self._lost(exc)
+            raise BusUnavailable("redis is unreachable") from exc
+
+    # -- presence: who has a connection to a room on which node ------------------------------------------
+    def _presence(self, room: str) -> str:
+        return f"{self._prefix}:online:{room}"
+
+    async def mark_present(self, room: str, users: Iterable[str], ttl: float) -> None:
+        """Record that `users` have a connection to `room` on this node, for `ttl` seconds (a node renews
+        its entries while they last, so a dead node's expire). Raises `BusUnavailable`."""
+        entries = {f"{self._node}|{user}": time.time() + ttl for user in users}
+        if not entries:
+            return
+        key = self._presence(room)
+
+        async def write(client: aioredis.Redis) -> None:
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.zadd(key, entries)
+                pipe.expire(key, int(ttl) + 1)
+                await pipe.execute()
+
+        await self._presence_call(write)
+
+    async def mark_absent(self, room: str, users: Iterable[str]) -> None:
+        """`users` no longer have a connection to `room` on this node. Raises `BusUnavailable`."""
+        members = [f"{self._node}|{user}" for user in users]
+        if members:
+            await self._presence_call(lambda c: c.zrem(self._presence(room), *members))
+
+    async def present(self, room: str) -> set[str]:
+        """The users with a live entry for `room` on any node. Raises `BusUnavailable`."""
+        members = await self._presence_call(lambda c: c.zrangebyscore(self._presence(room), time.time(), "+inf"))
+        return {bytes(m).decode().rsplit("|", 1)[1] for m in members}
+
+    async def _presence_call(self, call: Callable[[aioredis.Redis], Awaitable[Any]]) -> Any:
+        if not self._connected:
+            raise BusUnavailable("redis is unreachable")
+        try:
+            return await call(self._require_client())
         except _DOWN as exc:
             self._lost(exc)
             raise BusUnavailable("redis is unreachable") from exc

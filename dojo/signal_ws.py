@@ -111,6 +111,7 @@ def install_signal_routes(app: FastAPI) -> None:
             hub=app.state.signal_hub,
             connections=app.state.user_connections,
             on_joined=getattr(getattr(app.state, "dojo_live", None), "peer_joined", None),
+            on_left=getattr(getattr(app.state, "dojo_live", None), "peer_left", None),
         )
         await endpoint(websocket)
 
@@ -153,9 +154,11 @@ class SignalEndpoint:
         hub: SignalHub,
         connections: UserConnections,
         on_joined: Callable[[str, Peer], None] | None = None,
+        on_left: Callable[[str, Peer], None] | None = None,
     ) -> None:
         self.connections = connections
         self.on_joined = on_joined
+        self.on_left = on_left
         self.settings = settings
         self.verifier = verifier
         self.tickets = tickets
@@ -198,7 +201,11 @@ class SignalEndpoint:
                 return
             if self.on_joined is not None:
                 self.on_joined(room_key(who.tenant_id, room), peer)  # e.g. the dojo's current state
-            await self._run(websocket, peer, who)
+            try:
+                await self._run(websocket, peer, who)
+            finally:
+                if self.on_left is not None:
+                    self.on_left(room_key(who.tenant_id, room), peer)  # e.g. presence
         finally:
             lease.release()
 

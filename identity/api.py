@@ -10,6 +10,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from identity.members import DisplayName
 from identity.service import IdentityService, bad_grant_type, require_admin
 from identity.signup import ACCEPTED, Registration
 from runtime.auth import CurrentPrincipal
@@ -75,14 +76,23 @@ class UserCreate(BaseModel):
     roles: list[str] = Field(default_factory=lambda: ["member"], max_length=2)
 
 
-class RolesUpdate(BaseModel):
+class UserUpdate(BaseModel):
+    """What an administrator changes on an account: roles, display name, or both."""
+
     model_config = ConfigDict(extra="forbid")
-    roles: list[str] = Field(min_length=1, max_length=2)
+    roles: list[str] | None = Field(default=None, min_length=1, max_length=2)
+    display_name: DisplayName | None = Field(default=None, min_length=1, max_length=200, examples=["Ana Souza"])
+
+
+class MeUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    display_name: DisplayName = Field(min_length=1, max_length=200, examples=["Ana Souza"])
 
 
 class UserOut(BaseModel):
     id: str
     email: str
+    display_name: str = Field(description="How other members see this account (`GET /v1/members`).")
     roles: list[str]
     created_at: str
     tenant: str | None = None
@@ -276,6 +286,11 @@ async def me(principal: CurrentPrincipal, service: Service) -> dict[str, Any]:
     return await service.me(principal.tenant_id, principal.subject)
 
 
+@router.patch("/v1/auth/me", response_model=UserOut, tags=["auth"], summary="Change the caller's display name")
+async def update_me(body: MeUpdate, principal: CurrentPrincipal, service: Service) -> dict[str, Any]:
+    return await service.rename_me(principal.tenant_id, principal.subject, body.display_name)
+
+
 @router.get("/v1/users", response_model=UserPage, tags=["users"], summary="List the tenant's users (admins)")
 async def list_users(
     principal: CurrentPrincipal,
@@ -308,12 +323,21 @@ async def get_user(user_id: uuid.UUID, principal: CurrentPrincipal, service: Ser
     return await service.get_user(principal.tenant_id, user_id)
 
 
-@router.patch("/v1/users/{user_id}", response_model=UserOut, tags=["users"], summary="Change roles (admins)")
-async def set_roles(
-    user_id: uuid.UUID, body: RolesUpdate, principal: CurrentPrincipal, service: Service
+@router.patch(
+    "/v1/users/{user_id}", response_model=UserOut, tags=["users"], summary="Change roles or display name (admins)"
+)
+async def update_user(
+    user_id: uuid.UUID, body: UserUpdate, principal: CurrentPrincipal, service: Service
 ) -> dict[str, Any]:
     require_admin(principal.roles)
-    return await service.set_roles(principal.tenant_id, user_id, frozenset(body.roles))
+    if body.roles is None and body.display_name is None:
+        raise ValidationFailed([FieldError("roles", "missing", "give roles, display_name or both")])
+    return await service.update_user(
+        principal.tenant_id,
+        user_id,
+        roles=frozenset(body.roles) if body.roles is not None else None,
+        display_name=body.display_name,
+    )
 
 
 @router.delete("/v1/users/{user_id}", status_code=204, tags=["users"], summary="Delete a user (admins)")

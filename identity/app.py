@@ -11,6 +11,8 @@ from identity.api import router
 from identity.invitations import Invitations
 from identity.invitations_api import router as invitations_router
 from identity.keys import KeyRing
+from identity.members import Members
+from identity.members_api import router as members_router
 from identity.passwords import PasswordHasher, PasswordPolicy
 from identity.service import ForgetUser, IdentityService
 from identity.signup import Registration
@@ -79,6 +81,7 @@ def create_app(settings: Settings, *, keys: KeyRing | None = None) -> FastAPI:
         service = build_service(settings, app.state.db, ring, forget_user=forget)
         app.state.identity = service
         app.state.invitations = Invitations(app.state.db)
+        app.state.members = Members(app.state.db)
         app.state.registration = Registration(
             app.state.db,
             hasher=service.hasher,
@@ -101,4 +104,5 @@ def create_app(settings: Settings, *, keys: KeyRing | None = None) -> FastAPI:
     app.state.operator_token = settings.operator_token.get_secret_value() if settings.operator_token else None
     app.include_router(router)
     app.include_router(invitations_router)
+    app.include_router(members_router)
     return app

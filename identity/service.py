@@ -159,6 +159,7 @@ def user_view(row: asyncpg.Record, tenant_slug: str | None = None) -> dict[str, 
     view: dict[str, Any] = {
         "id": str(row["id"]),
         "email": row["email"],
+        "display_name": row["display_name"],
         "roles": sorted(row["roles"]),
         "created_at": row["created_at"].isoformat().replace("+00:00", "Z"),
     }
@@ -349,7 +350,7 @@ class IdentityService:
             async with self.db.tenant_tx(tenant["id"]) as conn:
                 row = await conn.fetchrow(
                     "INSERT INTO identity.users (id, tenant_id, email, email_normalized, password_hash, roles)"
-                    " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, email, roles, created_at",
+                    " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, email, display_name, roles, created_at",
                     uuid.uuid4(),
                     tenant["id"],
                     display_email(email),
@@ -366,7 +367,8 @@ class IdentityService:
         after = uuid.UUID(cursor) if cursor else uuid.UUID(int=0)
         async with self.db.tenant_tx(tenant_id) as conn:
             rows = await conn.fetch(
-                "SELECT id, email, roles, created_at FROM identity.users WHERE id > $1 ORDER BY id LIMIT $2",
+                "SELECT id, email, display_name, roles, created_at FROM identity.users"
+                " WHERE id > $1 ORDER BY id LIMIT $2",
                 after,
                 limit + 1,
             )
@@ -375,27 +377,48 @@ class IdentityService:
 
     async def get_user(self, tenant_id: str, user_id: uuid.UUID) -> dict[str, Any]:
         async with self.db.tenant_tx(tenant_id) as conn:
-            row = await conn.fetchrow("SELECT id, email, roles, created_at FROM identity.users WHERE id = $1", user_id)
+            row = await conn.fetchrow(
+                "SELECT id, email, display_name, roles, created_at FROM identity.users WHERE id = $1", user_id
+            )
         if row is None:
             raise NotFound("No such user.")
         return user_view(row)
 
-    async def set_roles(self, tenant_id: str, user_id: uuid.UUID, roles: frozenset[str]) -> dict[str, Any]:
-        if not roles or not roles <= ROLES:
+    async def update_user(
+        self, tenant_id: str, user_id: uuid.UUID, *, roles: frozenset[str] | None, display_name: str | None
+    ) -> dict[str, Any]:
+        """An administrator changes an account's roles and/or display name (`None`: unchanged)."""
+        if roles is not None and (not roles or not roles <= ROLES):
             raise ValidationFailed([FieldError("roles", "invalid_role", "roles must be among admin, member")])
         async with self.db.tenant_tx(tenant_id) as conn:
-            if "admin" not in roles:
+            if roles is not None and "admin" not in roles:
                 await self._keep_an_admin(conn, tenant_id, user_id, "demote")
             row = await conn.fetchrow(
-                "UPDATE identity.users SET roles = $2, updated_at = now() WHERE id = $1"
-                " RETURNING id, email, roles, created_at",
+                "UPDATE identity.users SET roles = coalesce($2, roles), display_name = coalesce($3, display_name),"
+                " updated_at = now() WHERE id = $1 RETURNING id, email, display_name, roles, created_at",
                 user_id,
-                sorted(roles),
+                sorted(roles) if roles is not None else None,
+                display_name,
             )
         if row is None:
             raise NotFound("No such user.")
-        self._rights_changed(tenant_id, user_id)
+        if roles is not None:
+            self._rights_changed(tenant_id, user_id)
         return user_view(row)
+
+    async def rename_me(self, tenant_id: str, user_id: str, display_name: str) -> dict[str, Any]:
+        """The caller changes their own display name."""
+        async with self.db.tenant_tx(tenant_id) as conn:
+            row = await conn.fetchrow(
+                "WITH changed AS (UPDATE identity.users SET display_name = $2, updated_at = now() WHERE id = $1"
+                " RETURNING *) SELECT u.id, u.email, u.display_name, u.roles, u.created_at, t.slug"
+                " FROM changed u JOIN identity.tenants t ON t.id = u.tenant_id",
+                uuid.UUID(user_id),
+                display_name,
+            )
+        if row is None:
+            raise NotFound("The account no longer exists.")
+        return user_view(row, row["slug"])
 
     async def delete_user(self, tenant_id: str, user_id: uuid.UUID) -> None:
         async with self.db.tenant_tx(tenant_id) as conn:
@@ -408,7 +431,7 @@ class IdentityService:
     async def me(self, tenant_id: str, user_id: str) -> dict[str, Any]:
         async with self.db.tenant_tx(tenant_id) as conn:
             row = await conn.fetchrow(
-                "SELECT u.id, u.email, u.roles, u.created_at, t.slug FROM identity.users u"
+                "SELECT u.id, u.email, u.display_name, u.roles, u.created_at, t.slug FROM identity.users u"
                 " JOIN identity.tenants t ON t.id = u.tenant_id WHERE u.id = $1",
                 uuid.UUID(user_id),
             )

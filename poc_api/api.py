@@ -15,10 +15,11 @@ import orjson
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import Field, TypeAdapter, ValidationError
+from starlette.datastructures import QueryParams
 
 from poc_api import cursor as cursors
-from poc_api.schemas import Poc, PocCreate, PocPage, PocUpdate
-from poc_api.search import SORTS, SearchParams
+from poc_api.schemas import Poc, PocCreate, PocFacets, PocPage, PocUpdate
+from poc_api.search import FACETS_TOP_DEFAULT, FACETS_TOP_MAX, SORTS, SearchParams
 from poc_api.service import NewPoc, PocChanges, PocService
 from poc_api.validation import (
     QUERY_MAX,
@@ -174,8 +175,9 @@ _SEARCH_DESCRIPTION = """Search the tenant's catalogue. Every filter narrows the
 - `q`: words searched in names and descriptions, ignoring accents and case (`integracao` finds
   *Integração*) and forgiving typos (`kubernets` finds *Kubernetes*: one edit for words of 4-7
   characters, two from 8); a word also matches longer words it begins (`pagamento` → *pagamentos*).
-  Every word must match (at most 10 words). Words under 2 characters and common words (*de*, *para*,
-  *the*, *with*...) are ignored.
+  Tags count as words of the description. Every word must match (at most 10 words). Beside a word of 3+
+  characters, words under 2 characters and common words (*de*, *para*, *the*, *with*...) are ignored; a
+  query without such a word (`k`, `ku`, `de`: search-as-you-type) matches each word as a prefix.
 - `sort`: `relevance` (default when `q` is given: best match first, then newest), `-created_at`
   (default otherwise), `created_at`, `name`, `-name` (names compared without accents or case).
 - Pagination: `limit` (1-100, default 20) and the `next_cursor` of the previous page as `cursor`,
@@ -203,7 +205,7 @@ def _query_parameter(name: str, description: str, kind: str = "string", **schema
 
 LIMIT_DEFAULT, LIMIT_MAX = 20, 100
 _SEARCH_PARAMETERS = [
-    _query_parameter("q", "Free text over name and description.", maxLength=QUERY_MAX),
+    _query_parameter("q", "Free text over name, description and tags.", maxLength=QUERY_MAX),
     _query_parameter("language", "A language name (case-insensitive, aliases accepted).", examples=["python"]),
     _query_parameter(
         "tag", f"Repeatable; a POC must carry every tag given (at most {TAGS_MAX}).", "array", examples=[["pix"]]
@@ -266,14 +268,25 @@ async def search_pocs(request: Request) -> Response:
     service: PocService = request.app.state.pocs
     query = request.query_params
     limit = _limit(query.get("limit"))
+    params = _filters(query, principal.subject, sort=query.get("sort"), limit=limit)
+    cursor = query.get("cursor")
+    if cursor is not None:
+        position = cursors.decode(cursor, params.sort, cursors.fingerprint(params.fingerprint_parts()))
+        params = dataclasses.replace(params, position=position)
+    page = await service.search(principal, params)
+    next_cursor = orjson.dumps(page.next_cursor).decode()
+    return _json('{"items":[' + ",".join(page.documents) + '],"next_cursor":' + next_cursor + "}")
+
+
+def _filters(query: QueryParams, subject: str, *, sort: str | None, limit: int) -> SearchParams:
+    """A search's parameters validated and normalized, every invalid one reported at once (422); `owner=me`
+    becomes the caller (`subject`), `sort` its default (relevance with `q`)."""
     q = query.get("q")
     language = query.get("language")
     tag = query.getlist("tag")
     owner = query.get("owner")
     created_from = query.get("created_from")
     created_to = query.get("created_to")
-    sort = query.get("sort")
-    cursor = query.get("cursor")
     errors: list[FieldError] = []
     text = None
     if q is not None:
@@ -292,7 +305,7 @@ async def search_pocs(request: Request) -> Response:
     if owner is not None:
         owner_id, bad = check_owner(owner)
         errors += bad
-        owner_id = principal.subject if owner_id == "me" else owner_id
+        owner_id = subject if owner_id == "me" else owner_id
     start = end = None
     if created_from is not None:
         start, bad = parse_time(created_from, "created_from", end=False)
@@ -310,7 +323,7 @@ async def search_pocs(request: Request) -> Response:
         errors.append(FieldError("sort", "relevance_needs_q", "relevance sorting needs a text query (q)"))
     if errors:
         raise ValidationFailed(errors)
-    params = SearchParams(
+    return SearchParams(
         q=text,
         language=canonical_language,
         tags=tuple(tags),
@@ -320,9 +333,57 @@ async def search_pocs(request: Request) -> Response:
         sort=sort,
         limit=limit,
     )
-    if cursor is not None:
-        position = cursors.decode(cursor, sort, cursors.fingerprint(params.fingerprint_parts()))
-        params = dataclasses.replace(params, position=position)
-    page = await service.search(principal, params)
-    next_cursor = orjson.dumps(page.next_cursor).decode()
-    return _json('{"items":[' + ",".join(page.documents) + '],"next_cursor":' + next_cursor + "}")
+
+
+facets_router = APIRouter(tags=["pocs"])
+"""`GET /v1/pocs/facets`, included before `router` so that `/v1/pocs/{poc_id}` does not take its path."""
+
+_TOP: TypeAdapter[int] = TypeAdapter(Annotated[int, Field(ge=1, le=FACETS_TOP_MAX)])
+
+
+@facets_router.get(
+    "/v1/pocs/facets",
+    response_model=PocFacets,
+    summary="Counts per language and per tag of a search's matches (filter chips)",
+    description=(
+        "Takes the search's filters (`q`, `language`, `tag`, `owner`, `created_from`, `created_to`; `sort`, "
+        "`limit` and `cursor` do not apply) and counts the POCs they match per language and per tag: the "
+        "`top` most frequent of each, most frequent first (ties by value)."
+    ),
+    responses=_COMMON,
+    openapi_extra={
+        "parameters": [
+            *[p for p in _SEARCH_PARAMETERS if p["name"] not in ("sort", "limit", "cursor")],
+            {
+                "name": "top",
+                "in": "query",
+                "required": False,
+                "schema": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": FACETS_TOP_MAX,
+                    "default": FACETS_TOP_DEFAULT,
+                    "description": "Values per facet.",
+                    "title": "Top",
+                },
+                "description": "Values per facet.",
+            },
+        ],
+        "security": BEARER_SECURITY,
+    },
+)
+async def poc_facets(request: Request) -> dict[str, Any]:
+    """GET /v1/pocs/facets."""
+    principal = await principal_from_request(request)
+    service: PocService = request.app.state.pocs
+    query = request.query_params
+    raw_top = query.get("top")
+    top = FACETS_TOP_DEFAULT
+    if raw_top is not None:
+        try:
+            top = _TOP.validate_python(raw_top)
+        except ValidationError as exc:
+            errors = [{**error, "loc": ("query", "top", *error["loc"])} for error in exc.errors(include_url=False)]
+            raise RequestValidationError(errors) from exc
+    params = _filters(query, principal.subject, sort="-created_at", limit=1)
+    return await service.facets(principal, params, top)

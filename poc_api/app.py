@@ -6,7 +6,7 @@ from contextlib import AsyncExitStack
 
 from fastapi import FastAPI
 
-from poc_api.api import router, search_pocs
+from poc_api.api import facets_router, router, search_pocs
 from poc_api.catalogue_sizes import CatalogueSizes
 from poc_api.outbox_relay import relay_startup
 from poc_api.schemas import Problem
@@ -51,6 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
         settings=settings,
         startup=[database_startup, verifier_startup(memoize=True), poc_startup, relay_startup],
     )
+    app.include_router(facets_router)
     app.include_router(router)
     # The search is the catalogue's hot endpoint: served without FastAPI's per-request layers.
     app.add_hot_route("GET", "/v1/pocs", search_pocs)

@@ -192,3 +192,20 @@ class Problem(BaseModel):
     instance: str | None = None
     errors: list[FieldProblem] | None = Field(default=None, description="Present on 422: one entry per field.")
     existing_poc: ExistingPoc | None = Field(default=None, description="Present on 409: the POC already there.")
+
+
+class FacetCount(BaseModel):
+    value: str = Field(description="A canonical language name, or a tag slug.")
+    count: int = Field(ge=1, description="POCs matching the search with this value.")
+
+
+class PocFacets(BaseModel):
+    """Counts per language and per tag of the POCs a search matches, most frequent first."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"languages": [{"value": "Python", "count": 12}], "tags": [{"value": "pix", "count": 4}]}]
+        }
+    )
+    languages: list[FacetCount]
+    tags: list[FacetCount]

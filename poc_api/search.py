@@ -39,7 +39,7 @@ from typing import Any
 import asyncpg
 
 from poc_api.cursor import Position
-from poc_api.validation import search_words
+from poc_api.validation import prefix_words, search_words
 from runtime.db import Database
 
 SORTS = ("-created_at", "created_at", "-name", "name", "relevance")
@@ -76,6 +76,20 @@ TEXT_MATCH = """words AS (
 )"""
 """The query's words (`n`: 1, 2...) and the terms each matches, with their points. The vocabulary is read in
 one index scan over every deletion key (`= ANY`: a long word has ~50), not one probe per key."""
+
+PREFIX_MATCH = """words AS (
+    SELECT u.w COLLATE "C" AS w, (u.w || chr(1114111)) COLLATE "C" AS w_end, u.n
+    FROM unnest(string_to_array({words}, chr(31))) WITH ORDINALITY AS u(w, n)
+), terms AS (
+    SELECT words.n, v.term, CASE WHEN v.term = words.w THEN 10 ELSE 7 END AS points
+    FROM words JOIN poc.search_vocabulary v
+         ON v.tenant_id = {tenant} AND v.key >= words.w AND v.key < words.w_end
+    WHERE v.edits = 0
+)"""
+"""`TEXT_MATCH` for a short query (`validation.prefix_words`: search-as-you-type, `k`, `ku`, `de`): each
+word matches the terms it begins (7 points; 10 for the term itself), no typo keys. The words come from
+Python (`poc.search_words` drops 1-character words and stop words); the terms are read from the
+vocabulary's partial index of terms (migration 0004). What follows (`RANKED`, the shortcuts) is the same."""
 
 RANKED = """, ranked AS (
     SELECT p.poc_id, p.created_at, ({score})::int AS score
@@ -319,20 +333,83 @@ def build(params: SearchParams, *, shortcut: bool = True, many_words_shortcut: b
     each index be searched from the tenant prefix directly.
     """
     b = _Builder()
+    m = _matches(b, params, shortcut=shortcut, many_words_shortcut=many_words_shortcut)
+    where, score, created, ident, name_key = m.where, m.score, m.created, m.ident, m.name_key
+    created_sort = params.sort in ("-created_at", "created_at")
+    descending = params.sort.startswith("-")
+    direction = "DESC" if descending or params.sort == "relevance" else "ASC"
+    if params.sort == "relevance":
+        keys, outer = [score, created, ident], ["page.score", "page.created_at", "page.id"]
+        casts: tuple[str, ...] = ("::int", "::timestamptz", "::uuid")
+    elif created_sort:
+        keys, outer = [created, ident], ["page.created_at", "page.id"]
+        casts = ("::timestamptz", "::uuid")
+    else:
+        keys, outer = [name_key, ident], ["page.name_key", "page.id"]
+        casts = (TEXT_C, "::uuid")
+    if params.position is not None:
+        values = ", ".join(b.arg(v, cast) for v, cast in zip(params.position.key, casts, strict=True))
+        where.append(f"({', '.join(keys)}) {'<' if direction == 'DESC' else '>'} ({values})")
+
+    # Only column names and $n placeholders are interpolated; every value travels as a parameter.
+    page = [
+        f"SELECT {ident} AS id, {created} AS created_at, {score} AS score, {name_key} AS name_key",
+        f"FROM {m.source}",
+        f"WHERE {' AND '.join(where)}" if where else "",
+        f"ORDER BY {', '.join(f'{k} {direction}' for k in keys)}",
+        f"LIMIT {b.arg(params.limit + 1, '::int')}",
+    ]
+    ctes = [*m.ctes, "page AS (\n    " + "\n    ".join(line for line in page if line) + "\n)"]
+    answer = [
+        f"SELECT {DOCUMENT}::text AS doc, page.score, c.created_at, c.id, c.name_key",
+        f"FROM page JOIN poc.pocs c ON c.tenant_id = {TENANT} AND c.id = page.id",
+        f"ORDER BY {', '.join(f'{k} {direction}' for k in outer)}",
+    ]
+    if m.first_page_of_matches:
+        # Either the unanswered row or the page: `top` is empty unless the page is proven.
+        answer = ["(" + UNANSWERED + ")", "UNION ALL", "(", *answer, ")"]
+    return "\n".join(["WITH " + ",\n".join(ctes), *answer]), b.args
+
+
+@dataclass
+class _Matches:
+    """The rows a search's filters select, before sorting and paging: CTEs, the FROM clause, the WHERE
+    conditions and the expressions of the sort keys (`ident` is the POC id)."""
+
+    ctes: list[str]
+    source: str
+    where: list[str]
+    score: str
+    created: str
+    ident: str
+    name_key: str
+    first_page_of_matches: bool
+
+
+def _text_match(b: _Builder, q: str) -> tuple[int, str]:
+    """The CTEs `words` and `terms` of a text query, and its number of words."""
+    short = prefix_words(q)
+    if short:
+        return len(short), PREFIX_MATCH.format(tenant=TENANT, words=b.arg(SEPARATOR.join(short), "::text"))
+    word_count, given_words, given_keys, given_edits = query_keys(q)
+    match = TEXT_MATCH.format(
+        tenant=TENANT,
+        q=b.arg(q),
+        given_words=b.arg(given_words, "::text"),
+        given_keys=b.arg(given_keys, "::text"),
+        given_edits=b.arg(given_edits, "::text"),
+    )
+    return word_count, match
+
+
+def _matches(b: _Builder, params: SearchParams, *, shortcut: bool, many_words_shortcut: bool) -> _Matches:
     where: list[str] = []
     ctes: list[str] = []
     tags = list(params.tags)
     created_sort = params.sort in ("-created_at", "created_at")
     first_page_of_matches = False
     if params.q:
-        word_count, given_words, given_keys, given_edits = query_keys(params.q)
-        match = TEXT_MATCH.format(
-            tenant=TENANT,
-            q=b.arg(params.q),
-            given_words=b.arg(given_words, "::text"),
-            given_keys=b.arg(given_keys, "::text"),
-            given_edits=b.arg(given_edits, "::text"),
-        )
+        word_count, match = _text_match(b, params.q)
         first_page_of_matches = shortcut and (word_count == 1 or many_words_shortcut) and first_relevance_page(params)
         if first_page_of_matches and word_count == 1:
             match += TOP_OF_ONE_WORD.format(tenant=TENANT, rows=b.arg(params.limit + 1, "::int"))
@@ -382,40 +459,56 @@ def build(params: SearchParams, *, shortcut: bool = True, many_words_shortcut: b
         where.append(f"{created} >= {b.arg(params.created_from, '::timestamptz')}")
     if params.created_to is not None:
         where.append(f"{created} < {b.arg(params.created_to, '::timestamptz')}")
+    return _Matches(ctes, source, where, score, created, ident, name_key, first_page_of_matches)
 
-    descending = params.sort.startswith("-")
-    direction = "DESC" if descending or params.sort == "relevance" else "ASC"
-    if params.sort == "relevance":
-        keys, outer = [score, created, ident], ["page.score", "page.created_at", "page.id"]
-        casts: tuple[str, ...] = ("::int", "::timestamptz", "::uuid")
-    elif created_sort:
-        keys, outer = [created, ident], ["page.created_at", "page.id"]
-        casts = ("::timestamptz", "::uuid")
-    else:
-        keys, outer = [name_key, ident], ["page.name_key", "page.id"]
-        casts = (TEXT_C, "::uuid")
-    if params.position is not None:
-        values = ", ".join(b.arg(v, cast) for v, cast in zip(params.position.key, casts, strict=True))
-        where.append(f"({', '.join(keys)}) {'<' if direction == 'DESC' else '>'} ({values})")
 
-    # Only column names and $n placeholders are interpolated; every value travels as a parameter.
-    page = [
-        f"SELECT {ident} AS id, {created} AS created_at, {score} AS score, {name_key} AS name_key",
-        f"FROM {source}",
-        f"WHERE {' AND '.join(where)}" if where else "",
-        f"ORDER BY {', '.join(f'{k} {direction}' for k in keys)}",
-        f"LIMIT {b.arg(params.limit + 1, '::int')}",
-    ]
-    ctes.append("page AS (\n    " + "\n    ".join(line for line in page if line) + "\n)")
-    answer = [
-        f"SELECT {DOCUMENT}::text AS doc, page.score, c.created_at, c.id, c.name_key",
-        f"FROM page JOIN poc.pocs c ON c.tenant_id = {TENANT} AND c.id = page.id",
-        f"ORDER BY {', '.join(f'{k} {direction}' for k in outer)}",
-    ]
-    if first_page_of_matches:
-        # Either the unanswered row or the page: `top` is empty unless the page is proven.
-        answer = ["(" + UNANSWERED + ")", "UNION ALL", "(", *answer, ")"]
-    return "\n".join(["WITH " + ",\n".join(ctes), *answer]), b.args
+FACETS_TOP_DEFAULT, FACETS_TOP_MAX = 20, 100
+FACET_COUNTS = """languages AS (
+    SELECT c.language AS value, count(*) AS n
+    FROM matched JOIN poc.pocs c ON c.tenant_id = {tenant} AND c.id = matched.id
+    GROUP BY c.language ORDER BY n DESC, value LIMIT {top}
+), tags AS (
+    SELECT x.tag AS value, count(*) AS n
+    FROM matched JOIN poc.poc_tags x ON x.tenant_id = {tenant} AND x.poc_id = matched.id
+    GROUP BY x.tag ORDER BY n DESC, value LIMIT {top}
+)"""
+FACET_ANSWER = """SELECT 'language' AS facet, value::text, n AS count FROM languages
+UNION ALL
+SELECT 'tag', value::text, n FROM tags"""
+
+
+def build_facets(params: SearchParams, top: int) -> tuple[str, list[Any]]:
+    """The statement counting the POCs a search matches (its filters; not its sort, limit or cursor) per
+    language and per tag, the `top` most frequent of each (ties by value). Columns: facet (`language` or
+    `tag`), value, count. Text queries aggregate every match (`RANKED`): a count needs them all."""
+    b = _Builder()
+    m = _matches(b, params, shortcut=False, many_words_shortcut=False)
+    limit = b.arg(top, "::int")
+    matched = "\n    ".join(
+        line
+        for line in (
+            f"SELECT DISTINCT {m.ident} AS id",
+            f"FROM {m.source}",
+            f"WHERE {' AND '.join(m.where)}" if m.where else "",
+        )
+        if line
+    )
+    ctes = [*m.ctes, f"matched AS (\n    {matched}\n)", FACET_COUNTS.format(tenant=TENANT, top=limit)]
+    return "WITH " + ",\n".join(ctes) + "\n" + FACET_ANSWER, b.args
+
+
+async def facets(db: Database, tenant_id: uuid.UUID | str, params: SearchParams, top: int) -> dict[str, Any]:
+    """`{languages: [{value, count}], tags: [{value, count}]}` for a search, most frequent first."""
+    sql, args = build_facets(params, top)
+    rows = await db.tenant_fetch(tenant_id, sql, *args)
+    result: dict[str, list[dict[str, Any]]] = {"languages": [], "tags": []}
+    for row in rows:
+        result["languages" if row["facet"] == "language" else "tags"].append(
+            {"value": row["value"], "count": int(row["count"])}
+        )
+    for values in result.values():
+        values.sort(key=lambda item: (-item["count"], item["value"]))
+    return result
 
 
 SERVER_SETTINGS = {"plan_cache_mode": "force_generic_plan"}

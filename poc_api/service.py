@@ -21,7 +21,7 @@ import asyncpg
 
 from poc_api import cursor
 from poc_api.catalogue_sizes import CatalogueSizes
-from poc_api.search import DOCUMENT, SearchParams, cursor_key, first_relevance_page, run
+from poc_api.search import DOCUMENT, SearchParams, cursor_key, facets, first_relevance_page, run
 from poc_api.validation import search_words
 from runtime.auth import Principal
 from runtime.db import Connection, Database
@@ -228,6 +228,10 @@ class PocService:
             print_ = cursor.fingerprint(params.fingerprint_parts())
             next_cursor = cursor.encode(params.sort, print_, cursor_key(params.sort, rows[-1]))
         return Page([row["doc"] for row in rows], next_cursor)
+
+    async def facets(self, principal: Principal, params: SearchParams, top: int) -> dict[str, Any]:
+        """Counts per language and per tag of what `params` matches (`poc_api.search.facets`)."""
+        return await facets(self.db, principal.tenant_id, params, top)
 
 
 def _not_found(poc_id: uuid.UUID) -> NotFound:

@@ -263,25 +263,37 @@ def _search_words(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(w for w in words if 2 <= len(w) <= 32 and w not in STOP_WORDS))
 
 
+PREFIX_MIN = 3
+"""A query with a searchable word this long is a normal search; shorter queries match by prefix."""
+
+
+def prefix_words(text: str) -> list[str]:
+    """The words of a short query, matched by prefix (search-as-you-type: `k`, `ku`, `de`): when no word
+    of `search_words` has `PREFIX_MIN` characters, every word of 1-32 letters or digits, stop words
+    included; empty for any other query (its 1-character words and stop words are ignored)."""
+    return list(_prefix_words(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _prefix_words(text: str) -> tuple[str, ...]:
+    if any(len(w) >= PREFIX_MIN for w in _search_words(text)):
+        return ()
+    words = re.split(r"[\W_]+", fold(text))
+    return tuple(dict.fromkeys(w for w in words if 1 <= len(w) <= 32))
+
+
 def check_query(value: str, field: str = "q") -> tuple[str, list[FieldError]]:
-    """A search text: bounded, printable, with at least one searchable word."""
+    """A search text: bounded, printable, with at least one letter or digit to search for."""
     text = unicodedata.normalize("NFC", value.strip())
     if _has_control(text):
         return text, [FieldError(field, "invalid_characters", "must not contain control characters")]
     if len(text) > QUERY_MAX:
         return text, [FieldError(field, "too_long", f"must be at most {QUERY_MAX} characters (got {len(text)})")]
-    words = search_words(text) if text else []
+    words = (search_words(text) or prefix_words(text)) if text else []
     if len(words) > QUERY_MAX_WORDS:
         return text, [FieldError(field, "too_many_words", f"at most {QUERY_MAX_WORDS} words (got {len(words)})")]
     if text and not words:
-        return text, [
-            FieldError(
-                field,
-                "no_search_terms",
-                "has no word to search for: words need 2+ letters or digits and common words "
-                "(de, para, the, with…) are ignored",
-            )
-        ]
+        return text, [FieldError(field, "no_search_terms", "has no word to search for (no letter or digit)")]
     return text, []
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,7 +25,7 @@ from dojo.docstore import room_key
 from dojo.messages import SERVER_MESSAGES
 from runtime.settings import Settings
 from tests.cluster.conftest import Cluster, Node, wait_for
-from tests.conftest import serve_app
+from tests.conftest import serve_app, wait_until
 from tests.dojo.conftest import User, sign_up
 from tests.jsclient import JsClient
 
@@ -282,3 +282,31 @@ async def test_end_snapshots_without_a_shared_log_entry_the_engine_refuses(
 
 async def _stream_length(redis: aioredis.Redis, stream: str) -> bool:
     return bool(await redis.xlen(stream))
+
+
+@pytest.mark.slow
+async def test_online_flag_sees_every_node_and_a_dead_node_goes_offline(cluster: Cluster, identity: Identity) -> None:
+    n1 = cluster.node("node1", settings=identity.node_settings())
+    n2 = cluster.node("node2", settings=identity.node_settings())
+    await cluster.start(n1, n2)
+    host, member = await _team(identity)
+    created = await _call(n1, "POST", "/v1/dojos", host, json={"title": "presence"})
+    assert created.status_code == 201, created.text
+    dojo = created.json()["id"]
+    ticket = await _ticket(n1, dojo, member)
+
+    def online_on(node: Node, expected: dict[str, bool]) -> Callable[[], Awaitable[bool]]:
+        async def check() -> bool:
+            response = await _call(node, "GET", f"/v1/dojos/{dojo}/participants", host)
+            return {p["user_id"]: p["online"] for p in response.json()["items"]} == expected
+
+        return check
+
+    nobody = {_uid(host): False, _uid(member): False}
+    async with JsClient.start(n2.ws_url, dojo, params={"ticket": ticket}) as b:
+        await b.wait_synced()
+        # The member is connected to node2 only; node1 answers from Redis.
+        await wait_until(online_on(n1, {**nobody, _uid(member): True}))
+        await wait_until(online_on(n2, {**nobody, _uid(member): True}))
+        n2.kill()  # no goodbye: node2's entry expires (3 × the 5 s refresh)
+        await wait_until(online_on(n1, nobody), within=25.0)

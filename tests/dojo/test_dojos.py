@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -174,6 +174,63 @@ async def test_roles_apply_to_open_connections(dojo_server: CollabServer, api: h
         await b.insert(0, "back", file="notes.md")
         await a.wait_text("back", file="notes.md")
         assert b.events and not any(e.get("event") == "connectionClose" for e in b.events)
+
+
+async def test_read_only_editors_are_told_why_once_per_change_and_stay_connected(
+    dojo_server: CollabServer, api: httpx.AsyncClient
+) -> None:
+    """A dropped edit gets the y-websocket auth message (permission-denied + a reason the app shows) once per
+    reason while the connection stays read-only, not once per frame; the socket stays open, and the dojo
+    state says who may edit (`participants[].can_edit`)."""
+    host, member = await _team(dojo_server, api, 1)
+    dojo = await _create(api, host)
+    room = dojo_server.dojo_app.state.manager
+
+    def dropped(at_least: int) -> Callable[[], Awaitable[bool]]:
+        async def check() -> bool:
+            return int(room.get(f"{host.tenant_id}/{dojo['id']}").stats.readonly_dropped) >= at_least
+
+        return check
+
+    def told(client: JsClient, times: int) -> Callable[[], Awaitable[bool]]:
+        async def check() -> bool:
+            return len(denials(client)) == times
+
+        return check
+
+    def denials(client: JsClient) -> list[str]:
+        return [e["reason"] for e in client.events if e.get("event") == "permissionDenied"]
+
+    async with _joined(dojo_server, api, dojo, host) as a, _joined(dojo_server, api, dojo, member) as b:
+        await _role(api, dojo, host, member, "observer")
+        for n in range(3):
+            await b.insert(0, f"dropped {n} ", file="main.py")
+        await wait_until(dropped(3))
+        await b.wait_event(lambda e: e.get("event") == "permissionDenied")
+        assert denials(b) == ["observer"] and denials(a) == []
+        state = (await api.get(f"/v1/dojos/{dojo['id']}", headers=host.auth)).json()
+        assert {p["user_id"]: p["can_edit"] for p in state["participants"]} == {_uid(host): True, _uid(member): False}
+
+        # Editor again: edits apply; observer again: told again (a new state), still once.
+        await _role(api, dojo, host, member, "navigator")
+        await b.insert(0, "back", file="notes.md")
+        await a.wait_text("back", file="notes.md")
+        await _role(api, dojo, host, member, "observer")
+        await b.insert(0, "dropped again", file="other.md")
+        await b.insert(0, "and again", file="other.md")
+        await wait_until(dropped(5))
+        await wait_until(told(b, 2))
+
+        # Randori: a navigator who is not the driver is told so.
+        await _role(api, dojo, host, member, "navigator")
+        started = await api.patch(f"/v1/dojos/{dojo['id']}/settings", json={"randori_seconds": 60}, headers=host.auth)
+        assert started.status_code == 200 and started.json()["randori"]["driver_id"] == _uid(host)
+        await b.insert(0, "not mine", file="randori.md")
+        await wait_until(told(b, 3))
+        assert denials(b) == ["observer", "observer", "not the driver"]
+        assert not any(e.get("event") == "connectionClose" for e in b.events)
+        await a.insert(0, "still connected", file="end.md")
+        await b.wait_text("still connected", file="end.md")
 
 
 async def test_observer_edits_never_reach_anyone(dojo_server: CollabServer, api: httpx.AsyncClient) -> None:
@@ -556,3 +613,32 @@ async def test_signaling_socket_carries_the_dojo_and_closes_on_kick_and_end(
             with pytest.raises(AssertionError, match="closed"):
                 await client.next("never-sent", within=2.0)
             assert client.ws.close_code == CloseCode.NOT_FOUND
+
+
+async def test_participants_say_who_is_online(dojo_server: CollabServer, api: httpx.AsyncClient) -> None:
+    """`online`: an open collab or signaling connection to the dojo right now."""
+    from tests.signaling.client import SignalClient
+
+    host, member, absent = await _team(dojo_server, api, 2)
+    dojo = await _create(api, host)
+    await _ticket(api, dojo, absent)
+    await _ticket(api, dojo, member)
+    base = dojo_server.base.replace("http://", "ws://", 1)
+
+    def online_is(expected: dict[str, bool]) -> Callable[[], Awaitable[bool]]:
+        async def check() -> bool:
+            items = (await api.get(f"/v1/dojos/{dojo['id']}/participants", headers=member.auth)).json()["items"]
+            return {p["user_id"]: p["online"] for p in items} == expected
+
+        return check
+
+    everyone_off = {_uid(host): False, _uid(member): False, _uid(absent): False}
+    await wait_until(online_is(everyone_off))
+    async with _joined(dojo_server, api, dojo, host):
+        await wait_until(online_is({**everyone_off, _uid(host): True}))
+        ticket = await _ticket(api, dojo, member)
+        async with SignalClient.connect(f"{base}/v1/signal/{ticket['room']}?ticket={ticket['ticket']}") as m:
+            await m.next("dojo", within=2.0)
+            await wait_until(online_is({**everyone_off, _uid(host): True, _uid(member): True}))
+        await wait_until(online_is({**everyone_off, _uid(host): True}))
+    await wait_until(online_is(everyone_off))

@@ -47,9 +47,9 @@ async def test_openapi_document_holds_under_fuzzing(pocs: PocHarness) -> None:
     admin = await pocs.tenant()
     poc_ids = [(await pocs.create(admin, **poc_fields(n)))["id"] for n in range(3)]
     document = _document(pocs)
-    assert set(document["paths"]) == {"/v1/pocs", "/v1/pocs/{poc_id}"}
+    assert set(document["paths"]) == {"/v1/pocs", "/v1/pocs/facets", "/v1/pocs/{poc_id}"}
     ran = await asyncio.to_thread(_fuzz, pocs.base, document, admin.access_token, poc_ids)
-    assert len(ran) == 2 * (2 + 3 * 2)  # (search, create) + (get, patch, delete) × (random, existing) ids
+    assert len(ran) == 2 * (3 + 3 * 2)  # (search, facets, create) + (get, patch, delete) × (random, existing) ids
     assert all(count > 0 for count in ran.values()), ran
 
 
@@ -73,6 +73,7 @@ async def test_openapi_document_describes_every_field_and_error(pocs: PocHarness
     }  # fmt: skip
     expected = {
         ("/v1/pocs", "get"): {"200", "400", "401", "422"},
+        ("/v1/pocs/facets", "get"): {"200", "400", "401", "422"},
         ("/v1/pocs", "post"): {"201", "400", "401", "409", "413", "415", "422"},
         ("/v1/pocs/{poc_id}", "get"): {"200", "400", "401", "404", "422"},
         ("/v1/pocs/{poc_id}", "patch"): {"200", "400", "401", "403", "404", "409", "413", "415", "422"},

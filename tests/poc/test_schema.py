@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import asyncpg
 
 from deploy.local import DatabaseUrls
@@ -15,6 +17,8 @@ async def test_migrations_roll_back_and_forward(database: DatabaseUrls) -> None:
     conn = await asyncpg.connect(database.owner)
     try:
         assert (await migrations.status(conn, POC)).pending == []
+        assert await migrations.downgrade(conn, POC, steps=1) == [4]
+        assert await conn.fetchval("SELECT to_regclass('poc.search_vocabulary_terms')") is None
         assert await migrations.downgrade(conn, POC, steps=1) == [3]
         assert (
             await conn.fetchval(
@@ -29,7 +33,7 @@ async def test_migrations_roll_back_and_forward(database: DatabaseUrls) -> None:
         assert await migrations.downgrade(conn, POC, steps=1) == [1]
         assert await conn.fetchval("SELECT to_regnamespace('poc')") is None
         assert await conn.fetchval("SELECT count(*) FROM pg_extension WHERE extname = 'unaccent'") == 0
-        assert await migrations.upgrade(conn, POC) == [1, 2, 3]
+        assert await migrations.upgrade(conn, POC) == [1, 2, 3, 4]
         assert await conn.fetchval("SELECT poc.fold('Integração ÀÉÎÕÜ')") == "integracao aeiou"
         assert await conn.fetchval("SELECT to_regprocedure('poc.outbox_claim(integer)')") is not None
     finally:
@@ -71,3 +75,40 @@ async def test_the_stored_document_does_not_depend_on_session_settings(database:
                 assert await conn.fetchval(args) == expected, setting
     finally:
         await conn.close()
+
+
+async def test_tag_terms_migration_indexes_existing_pocs(database: DatabaseUrls) -> None:
+    """Migration 0004 gives POCs stored before it the postings of their tags' words (and its rollback
+    takes back only those), whatever their tenant."""
+    owner = await asyncpg.connect(database.owner)
+    service = await asyncpg.connect(database.service)
+    tenants = [uuid.uuid4(), uuid.uuid4()]
+    try:
+        assert await migrations.downgrade(owner, POC, steps=1) == [4]
+        for n, tenant in enumerate(tenants):
+            async with service.transaction():
+                await service.execute("SELECT set_config('app.tenant_id', $1, true)", str(tenant))
+                await service.execute(
+                    "INSERT INTO poc.pocs (tenant_id, owner_id, name, description, github_url, language, tags)"
+                    " VALUES ($1, 'u', 'Kafka streams', 'event log', $2, 'Java', ARRAY['machine-learning', 'kafka'])",
+                    tenant,
+                    f"https://github.com/acme/r{n}",
+                )
+
+        async def terms(tenant: uuid.UUID) -> list[tuple[str, bool]]:
+            async with service.transaction():
+                await service.execute("SELECT set_config('app.tenant_id', $1, true)", str(tenant))
+                rows = await service.fetch("SELECT term, in_name FROM poc.search_postings ORDER BY term")
+            return [(r["term"], r["in_name"]) for r in rows]
+
+        before = [("event", False), ("kafka", True), ("log", False), ("streams", True)]
+        assert [await terms(t) for t in tenants] == [before, before]
+        assert await migrations.upgrade(owner, POC) == [4]
+        after = sorted([*before, ("learning", False), ("machine", False)])
+        assert [await terms(t) for t in tenants] == [after, after]
+        assert await migrations.downgrade(owner, POC, steps=1) == [4]
+        assert [await terms(t) for t in tenants] == [before, before]
+        assert await migrations.upgrade(owner, POC) == [4]
+    finally:
+        await service.close()
+        await owner.close()

@@ -265,7 +265,7 @@ async def test_forged_cursor_values_are_checked(pocs: PocHarness) -> None:
 async def test_query_parameter_errors(pocs: PocHarness) -> None:
     admin = await pocs.tenant()
     cases = [
-        ({"q": "de para the"}, "q", "no_search_terms"),
+        ({"q": "!? —"}, "q", "no_search_terms"),
         ({"q": "x" * 201}, "q", "too_long"),
         ({"q": "a\x01b"}, "q", "invalid_characters"),
         ({"limit": 0}, "limit", "greater_than_equal"),
@@ -323,3 +323,86 @@ async def test_words_folded_differently_by_python_still_match(pocs: PocHarness) 
     assert await found(pocs, admin, q="ħammerfest") == ["Ħammerfest telemetria"]
     assert await found(pocs, admin, q="hammerfest") == ["Ħammerfest telemetria"]
     assert await found(pocs, admin, q="ħammer") == ["Ħammerfest telemetria"]
+
+
+async def test_short_queries_and_stop_words_match_by_prefix(
+    pocs: PocHarness, catalogue: tuple[Account, Account]
+) -> None:
+    """Search-as-you-type: a query without a word of 3+ characters (`k`, `ku`, `de`) finds the POCs with a
+    word it begins, instead of 422; in a longer query such words are still ignored."""
+    admin, _ = catalogue
+    assert await found(pocs, admin, q="k") == ["Kubernetes operator for Kafka"]
+    assert await found(pocs, admin, q="KU") == ["Kubernetes operator for Kafka"]
+    # `de` is a stop word (never a term): it finds `Detecção` (name, ranked first) and `Deploys`.
+    assert await found(pocs, admin, q="de") == ["Detecção de fraudes", "Kubernetes operator for Kafka"]
+    assert await found(pocs, admin, q="dé") == ["Detecção de fraudes", "Kubernetes operator for Kafka"]
+    assert await found(pocs, admin, q="de f") == ["Detecção de fraudes"]
+    assert await found(pocs, admin, q="de k") == ["Kubernetes operator for Kafka"]  # every word must match
+    assert await found(pocs, admin, q="x") == []
+    assert await found(pocs, admin, q="de para the") == []  # no term begins with `para`
+    assert await found(pocs, admin, q="de fraudes") == ["Detecção de fraudes"]  # `de` ignored beside a word
+    paged = await pocs.search_all(admin, q="de", limit=1)
+    assert names(paged) == ["Detecção de fraudes", "Kubernetes operator for Kafka"]
+    by_name = await pocs.search_all(admin, q="d", sort="name", limit=1)
+    assert names(by_name) == ["Detecção de fraudes", "Kubernetes operator for Kafka"]
+
+
+async def test_q_matches_tags(pocs: PocHarness, catalogue: tuple[Account, Account]) -> None:
+    admin, member = catalogue
+    assert await found(pocs, admin, q="llm") == ["Chatbot de atendimento"]
+    assert sorted(await found(pocs, admin, q="payments")) == [
+        "Detecção de fraudes",
+        "Emissão de notas fiscais",
+        "Integração de Pagamentos PIX",
+    ]
+    assert await found(pocs, admin, q="paymnets kafka") == []  # typos too, and every word must match
+    assert await found(pocs, admin, q="paymnets fraudes") == ["Detecção de fraudes"]
+    assert await found(pocs, admin, q="l") == ["Detecção de fraudes", "Chatbot de atendimento"]  # learning, llm
+    # A tag change re-indexes the text: the old tag stops matching, the new one matches.
+    mine = (await pocs.search(member, q="chatbot")).json()["items"][0]
+    changed = await pocs.http.patch(f"/v1/pocs/{mine['id']}", json={"tags": ["Machine Learning"]}, headers=member.auth)
+    assert changed.status_code == 200, changed.text
+    assert await found(pocs, admin, q="llm") == []
+    assert "Chatbot de atendimento" in await found(pocs, admin, q="machine learning")
+
+
+async def test_facets_count_languages_and_tags_of_the_search(
+    pocs: PocHarness, catalogue: tuple[Account, Account]
+) -> None:
+    admin, member = catalogue
+
+    async def facets(account: Account = admin, **params: Any) -> dict[str, Any]:
+        response = await pocs.http.get("/v1/pocs/facets", params=params, headers=account.auth)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def pairs(items: list[dict[str, Any]]) -> list[tuple[str, int]]:
+        return [(item["value"], item["count"]) for item in items]
+
+    everything = await facets()
+    assert pairs(everything["languages"]) == [("Go", 2), ("Python", 2), ("Java", 1), ("TypeScript", 1)]
+    assert pairs(everything["tags"])[:2] == [("payments", 3), ("pix", 2)]
+    assert len(everything["tags"]) == 9
+    searched = await facets(q="payments")
+    assert pairs(searched["languages"]) == [("Go", 1), ("Java", 1), ("Python", 1)]
+    assert pairs(searched["tags"]) == [("payments", 3), ("pix", 2), ("ml", 1), ("nfe", 1)]
+    filtered = await facets(q="de", language="python", tag="payments", owner="me")
+    assert filtered == {"languages": [], "tags": []}
+    mine = await facets(member, q="de", language="python", owner="me")
+    assert pairs(mine["languages"]) == [("Python", 1)] and pairs(mine["tags"]) == [("ml", 1), ("payments", 1)]
+    top = await facets(top=1, created_from="2000-01-01")
+    assert pairs(top["languages"]) == [("Go", 2)] and pairs(top["tags"]) == [("payments", 3)]
+    # Another tenant counts only its own catalogue; bad parameters are 422 as for the search.
+    assert await facets(await pocs.tenant()) == {"languages": [], "tags": []}
+    for params, field in (
+        ({"top": 0}, "top"),
+        ({"top": 101}, "top"),
+        ({"q": "a\x01b"}, "q"),
+        ({"language": "x"}, "language"),
+    ):
+        response = await pocs.http.get("/v1/pocs/facets", params=params, headers=admin.auth)
+        assert response.status_code == 422, params
+        body = response.json()
+        assert field in str(body.get("errors") or body), body
+    assert (await pocs.http.get("/v1/pocs/facets")).status_code == 401

@@ -17,6 +17,7 @@ from poc_api.validation import (
     check_query,
     check_tags,
     parse_time,
+    prefix_words,
     tag_slug,
 )
 from runtime.errors import FieldError
@@ -292,7 +293,10 @@ def test_query_rules() -> None:
     assert check_query("") == ("", [])
     assert check_query("x" * 201)[1] == [FieldError("q", "too_long", "must be at most 200 characters (got 201)")]
     assert check_query("a\x00")[1] == [FieldError("q", "invalid_characters", "must not contain control characters")]
-    assert check_query("de a o")[1][0].code == "no_search_terms"
+    assert check_query("de a o")[1] == []  # a short query: matched by prefix (`prefix_words`)
+    assert prefix_words("de a o") == ["de", "a", "o"] and prefix_words("de kafka a") == []
+    assert prefix_words("Go JS") == ["go", "js"] and prefix_words("São") == []
+    assert check_query("— ! ?")[1][0].code == "no_search_terms"
     assert check_query(" ".join(f"w{i}" for i in range(10)))[1] == []
     assert check_query(" ".join(f"w{i}" for i in range(11)))[1] == [
         FieldError("q", "too_many_words", "at most 10 words (got 11)")
