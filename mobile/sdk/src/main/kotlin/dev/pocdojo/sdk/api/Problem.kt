@@ -1,5 +1,6 @@
 package dev.pocdojo.sdk.api
 
+import kotlinx.serialization.SerializationException
 import kotlinx.serialization.json.Json
 import kotlinx.serialization.json.JsonArray
 import kotlinx.serialization.json.JsonElement
@@ -34,7 +35,7 @@ public data class Problem(
 
         /** The problem in [body], or one made from the status alone when the body is not a JSON object. */
         fun parse(status: Int, body: String?, json: Json): Problem {
-            val obj = body?.let { runCatching { json.parseToJsonElement(it) }.getOrNull() } as? JsonObject
+            val obj = body?.let { json.parseOrNull(it) } as? JsonObject
                 ?: return Problem(null, null, status, body?.take(MAX_RAW_DETAIL), null, emptyList(), JsonObject(emptyMap()))
             return Problem(
                 type = obj.string("type"),
@@ -46,6 +47,14 @@ public data class Problem(
                 extensions = JsonObject(obj.filterKeys { it !in STANDARD }),
             )
         }
+
+        /** A body that is not JSON (a proxy's HTML page, say) is kept as the detail instead. */
+        private fun Json.parseOrNull(body: String): JsonElement? =
+            try {
+                parseToJsonElement(body)
+            } catch (e: SerializationException) {
+                null
+            }
 
         private fun fieldError(element: JsonElement): FieldError? {
             val item = element as? JsonObject ?: return null

@@ -31,14 +31,19 @@ internal object MockApi {
         json("""{"access_token":"$access","token_type":"Bearer","expires_in":$expiresIn,"refresh_token":"$refresh"}""")
 
     /** A transport against [server] whose retry waits are appended to [waits]. */
-    fun transport(server: MockWebServer, waits: MutableList<Duration>, policy: RetryPolicy = fastPolicy()): Transport =
+    fun transport(
+        server: MockWebServer,
+        waits: MutableList<Duration>,
+        policy: RetryPolicy = fastPolicy(),
+        clock: () -> Instant = Instant::now,
+    ): Transport =
         Transport(
             OkHttpClient.Builder().readTimeout(5, TimeUnit.SECONDS).build(),
             server.url("/"),
             policy,
             PocDojoClient.JSON,
             Random(1),
-            Instant::now,
+            clock,
             sleep = { waits += it },
         )
 

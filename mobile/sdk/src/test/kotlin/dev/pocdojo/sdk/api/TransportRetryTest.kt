@@ -16,6 +16,7 @@ import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.BeforeEach
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.assertThrows
+import java.time.Instant
 import kotlin.time.Duration
 import kotlin.time.Duration.Companion.seconds
 
@@ -102,6 +103,16 @@ class TransportRetryTest {
         server.enqueue(json("{}"))
         assertEquals(200, transport.send(get()).status)
         assertEquals(listOf(2.seconds), waits)
+    }
+
+    @Test
+    fun `Retry-After as an HTTP date is the time left until then`() = runBlocking<Unit> {
+        val now = Instant.parse("2026-03-01T12:00:00Z")
+        val dated = MockApi.transport(server, waits, clock = { now })
+        server.enqueue(MockResponse.Builder().code(503).addHeader("Retry-After", "Sun, 01 Mar 2026 12:00:03 GMT").build())
+        server.enqueue(json("{}"))
+        assertEquals(200, dated.send(get()).status)
+        assertEquals(listOf(3.seconds), waits)
     }
 
     @Test
