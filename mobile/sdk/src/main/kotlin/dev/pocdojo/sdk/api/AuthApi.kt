@@ -28,7 +28,10 @@ public class AuthApi internal constructor(
         )
     }
 
-    /** Revokes this sign-in on the server and forgets it here (see [SessionManager.signOut]). */
+    /**
+     * Revokes this sign-in on the server (every token of it stops working) and forgets it here. The
+     * session is forgotten even when the server cannot be told; that error is then raised.
+     */
     public suspend fun signOut() {
         sessions.signOut()
     }

@@ -37,8 +37,6 @@ internal class SessionManager(
     )
     val state: StateFlow<AuthState> = _state.asStateFlow()
 
-    val current: Session? get() = session
-
     /** Sends [request] with the session's access token; refreshes it once on a 401 and tries again. */
     suspend fun send(request: Request): RawResponse {
         val token = accessToken()
