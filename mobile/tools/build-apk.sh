@@ -7,7 +7,10 @@
 #   Kotlin                               Maven (mobile/app, profile apk)
 # Cached under mobile/.toolchain/ (git-ignored), with the debug keystore made on the first run.
 # Re-runnable: each run rebuilds the APK from the sources; downloads and the keystore happen once.
+# `build-apk.sh resources` stops after aapt2 (app/build/base.apk and R.java): what `make screens` needs.
 set -euo pipefail
+MODE=${1:-apk}
+[ "$MODE" = apk ] || [ "$MODE" = resources ] || { echo "usage: build-apk.sh [resources]" >&2; exit 2; }
 
 MOBILE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 APP=$MOBILE/app/android
@@ -75,6 +78,10 @@ aapt2 link -o "$OUT/base.apk" -I "$PLATFORM" --manifest "$APP/src/main/AndroidMa
     --min-sdk-version "$MIN_SDK" --target-sdk-version "$TARGET_SDK" \
     --version-code "$VERSION_CODE" --version-name "$VERSION_NAME" \
     --java "$APP/target/generated-sources/aapt" "$OUT/resources.zip"
+if [ "$MODE" = resources ]; then
+    step "resources linked: $OUT/base.apk"
+    exit 0
+fi
 
 # 5. Kotlin: the view-models (core) and the Activities (android), and the runtime libraries.
 step "maven: compiling the app"

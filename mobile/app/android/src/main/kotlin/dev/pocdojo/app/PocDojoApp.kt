@@ -4,30 +4,35 @@ import android.app.Application
 import android.net.ConnectivityManager
 import android.os.Handler
 import android.os.Looper
+import dev.pocdojo.app.core.gateway.Connectivity
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.android.asCoroutineDispatcher
 
 /** The process: what every screen shares (the gateways, connectivity, the main-thread dispatcher). */
-class PocDojoApp : Application() {
+open class PocDojoApp : Application() {
     lateinit var graph: AppGraph
         private set
 
     override fun onCreate() {
         super.onCreate()
-        val connectivity = AndroidConnectivity(getSystemService(ConnectivityManager::class.java))
-        graph = AppGraph.create(connectivity, Handler(Looper.getMainLooper()).asCoroutineDispatcher("main"))
+        graph = createGraph()
     }
+
+    /** What the screens talk to. The screenshot renderer (mobile/app/screens) gives them in-memory gateways. */
+    protected open fun createGraph(): AppGraph =
+        AppGraph(
+            gateways = bindGateways(),
+            connectivity = AndroidConnectivity(getSystemService(ConnectivityManager::class.java)),
+            main = mainDispatcher(),
+        )
+
+    /** The main thread: view-models run here, so state reaches the Views on the thread that draws them. */
+    protected fun mainDispatcher(): CoroutineDispatcher = Handler(Looper.getMainLooper()).asCoroutineDispatcher("main")
 }
 
 /** What an Activity needs to build its view-model. */
-class AppGraph private constructor(
+class AppGraph(
     val gateways: Gateways,
-    val connectivity: AndroidConnectivity,
-    /** The main thread: view-models run here, so state reaches the Views on the thread that draws them. */
+    val connectivity: Connectivity,
     val main: CoroutineDispatcher,
-) {
-    companion object {
-        fun create(connectivity: AndroidConnectivity, main: CoroutineDispatcher): AppGraph =
-            AppGraph(bindGateways(), connectivity, main)
-    }
-}
+)
