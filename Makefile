@@ -10,7 +10,7 @@ HOST  ?= 127.0.0.1
 PORT  ?= 8000
 STATE ?= .pocdojo
 
-.PHONY: install install-node jvm-tools apk apk-check run test lint typecheck imports unit mobile-test clean help
+.PHONY: install install-node jvm-tools apk apk-check screens run test lint typecheck imports unit mobile-test clean help
 
 help:
 	@echo "make run      start every service on embedded defaults (http://$(HOST):$(PORT))"
@@ -19,6 +19,7 @@ help:
 	@echo "make lint | typecheck | imports | unit   one check at a time"
 	@echo "make mobile-test   the Kotlin SDK's JVM tests (Maven; checks against yjs and pycrdt)"
 	@echo "make apk      build mobile/app/build/pocdojo.apk (debug-signed); make apk-check checks it"
+	@echo "make screens  draw every screen of the app (en, pt-BR) into mobile/docs/screens/*.png"
 
 $(PY_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -77,6 +78,10 @@ apk: jvm-tools
 # Signature, package, minSdk, launcher, permissions and the dex's classes of the APK `make apk` built.
 apk-check: apk
 	bash mobile/tools/check-apk.sh
+
+# Every screen of the app drawn on the JVM (Robolectric, native graphics) into mobile/docs/screens/.
+screens: jvm-tools
+	bash mobile/tools/render-screens.sh
 
 clean:
 	rm -rf $(VENV) tests/js/node_modules .mypy_cache .ruff_cache .pytest_cache mobile/sdk/target mobile/target
