@@ -82,7 +82,7 @@ public data class NewUser(
 @Serializable
 public data class Member(
     val id: String,
-    @SerialName("display_name") val displayName: String? = null,
+    @SerialName("display_name") val displayName: String,
     val roles: List<String> = emptyList(),
     val email: String? = null,
 )

@@ -13,10 +13,20 @@ public class MembersApi internal constructor(
     private val memberPage = Page.serializer(Member.serializer())
     private val userPage = Page.serializer(User.serializer())
 
-    /** The member directory, optionally narrowed by [query] (names and, for admins, e-mails). */
-    public suspend fun list(query: String? = null, limit: Int? = null, cursor: String? = null): Page<Member> {
+    /**
+     * The member directory in id order, optionally narrowed by [query] (part of a display name, any case;
+     * for admins also of an e-mail) and to the accounts [ids] (at most 100: resolving the participants,
+     * chat authors or POC owners another call returned).
+     */
+    public suspend fun list(
+        query: String? = null,
+        limit: Int? = null,
+        cursor: String? = null,
+        ids: List<String> = emptyList(),
+    ): Page<Member> {
         val url = transport.url("v1", "members")
         query?.let { url.addQueryParameter("q", it) }
+        ids.forEach { url.addQueryParameter("id", it) }
         limit?.let { url.addQueryParameter("limit", it.toString()) }
         cursor?.let { url.addQueryParameter("cursor", it) }
         return transport.decode(sessions.send(Request.Builder().url(url.build()).get().build()), memberPage)

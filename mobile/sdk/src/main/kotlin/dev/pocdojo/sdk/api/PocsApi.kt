@@ -66,9 +66,14 @@ public class PocsApi internal constructor(
     public fun all(query: PocQuery = PocQuery()): Flow<Poc> =
         flow { pages(query).collect { page -> page.items.forEach { emit(it) } } }
 
-    /** Counts per language and tag of the POCs [query] finds (for filter chips). */
-    public suspend fun facets(query: PocQuery = PocQuery()): PocFacets {
-        val url = transport.url("v1", "pocs", "facets").addQuery(query)
+    /**
+     * Counts per language and tag of the POCs [query]'s filters find (for filter chips): the [top] most
+     * frequent of each (the server's default when null), most frequent first. The query's sort and limit
+     * do not apply and are not sent.
+     */
+    public suspend fun facets(query: PocQuery = PocQuery(), top: Int? = null): PocFacets {
+        val url = transport.url("v1", "pocs", "facets").addQuery(query.copy(sort = null, limit = null))
+        top?.let { url.addQueryParameter("top", it.toString()) }
         return transport.decode(sessions.send(Request.Builder().url(url.build()).get().build()), PocFacets.serializer())
     }
 

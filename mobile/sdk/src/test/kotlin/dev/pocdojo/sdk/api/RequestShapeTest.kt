@@ -77,11 +77,17 @@ class RequestShapeTest {
         val facets = client.pocs.facets(PocQuery(text = "pa"))
         assertEquals(PocFacets(listOf(FacetCount("Go", 3)), listOf(FacetCount("pix", 2))), facets)
         assertEquals("/api/v1/pocs/facets?q=pa", server.takeRequest().target)
+        server.enqueue(json("""{"languages":[],"tags":[]}"""))
+        client.pocs.facets(PocQuery(text = "pa", tags = listOf("pix"), sort = PocSort.NAME, limit = 5), top = 3)
+        assertEquals("/api/v1/pocs/facets?q=pa&tag=pix&top=3", server.takeRequest().target) // sort, limit do not apply
 
         server.enqueue(json("""{"items":[{"id":"u1","display_name":"Ana","roles":["member"]}],"next_cursor":null}"""))
         val members = client.members.list(query = "an", limit = 10)
         assertEquals(listOf(Member("u1", "Ana", listOf("member"), null)), members.items)
         assertEquals("/api/v1/members?q=an&limit=10", server.takeRequest().target)
+        server.enqueue(json("""{"items":[],"next_cursor":null}"""))
+        client.members.list(ids = listOf("u1", "u2"))
+        assertEquals("/api/v1/members?id=u1&id=u2", server.takeRequest().target)
     }
 
     @Test

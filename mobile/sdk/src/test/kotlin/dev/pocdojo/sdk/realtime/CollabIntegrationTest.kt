@@ -1,11 +1,11 @@
 package dev.pocdojo.sdk.realtime
 
-import dev.pocdojo.sdk.realtime.testing.Backend
-import dev.pocdojo.sdk.realtime.testing.BackendExtension
-import dev.pocdojo.sdk.realtime.testing.CuttingProxy
-import dev.pocdojo.sdk.realtime.testing.NodeClient
-import dev.pocdojo.sdk.realtime.testing.User
-import dev.pocdojo.sdk.realtime.testing.waitUntil
+import dev.pocdojo.sdk.testing.Backend
+import dev.pocdojo.sdk.testing.BackendExtension
+import dev.pocdojo.sdk.testing.CuttingProxy
+import dev.pocdojo.sdk.testing.NodeClient
+import dev.pocdojo.sdk.testing.User
+import dev.pocdojo.sdk.testing.waitUntil
 import dev.pocdojo.sdk.signaling.SignalingClient
 import dev.pocdojo.sdk.signaling.SignalingState
 import dev.pocdojo.sdk.yjs.Doc

@@ -1,7 +1,7 @@
 package dev.pocdojo.sdk.realtime
 
-import dev.pocdojo.sdk.realtime.testing.FakeCollabServer
-import dev.pocdojo.sdk.realtime.testing.waitUntil
+import dev.pocdojo.sdk.testing.FakeCollabServer
+import dev.pocdojo.sdk.testing.waitUntil
 import dev.pocdojo.sdk.yjs.Doc
 import dev.pocdojo.sdk.yjs.Lib0Encoder
 import kotlinx.coroutines.CompletableDeferred

@@ -1,10 +1,10 @@
 package dev.pocdojo.sdk.signaling
 
 import dev.pocdojo.sdk.realtime.Credentials
-import dev.pocdojo.sdk.realtime.testing.Backend
-import dev.pocdojo.sdk.realtime.testing.BackendExtension
-import dev.pocdojo.sdk.realtime.testing.User
-import dev.pocdojo.sdk.realtime.testing.waitUntil
+import dev.pocdojo.sdk.testing.Backend
+import dev.pocdojo.sdk.testing.BackendExtension
+import dev.pocdojo.sdk.testing.User
+import dev.pocdojo.sdk.testing.waitUntil
 import kotlinx.coroutines.CoroutineExceptionHandler
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers

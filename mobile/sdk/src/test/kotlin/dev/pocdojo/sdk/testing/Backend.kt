@@ -7,6 +7,9 @@ import dev.pocdojo.sdk.api.PocDojoClient
 import dev.pocdojo.sdk.api.SessionStore
 import dev.pocdojo.sdk.http.RetryPolicy
 import kotlinx.coroutines.runBlocking
+import kotlinx.serialization.json.Json
+import kotlinx.serialization.json.jsonObject
+import kotlinx.serialization.json.jsonPrimitive
 import okhttp3.OkHttpClient
 import okhttp3.Request
 import java.io.IOException
@@ -19,6 +22,9 @@ import java.util.concurrent.TimeUnit
 import java.util.concurrent.atomic.AtomicInteger
 import kotlin.time.Duration.Companion.seconds
 
+/** The repository root (set by surefire; the tests run in mobile/sdk). */
+val repoRoot: Path = Paths.get(System.getProperty("pocdojo.repoRoot") ?: "../..").toAbsolutePath().normalize()
+
 /**
  * The real POC Dojo backend for the integration tests: `pocdojo dev` from the repository's `.venv`
  * (every service in one process, embedded PostgreSQL) on 127.0.0.1, a free port and a temporary state
@@ -28,9 +34,20 @@ class Backend private constructor(
     private val process: Process,
     private val stateDir: Path,
     private val python: Path,
-    private val repoRoot: Path,
-    val baseUrl: String,
+    val port: Int,
 ) : AutoCloseable {
+    val baseUrl = "http://127.0.0.1:$port"
+
+    /** Plain REST calls for the realtime tests (the SDK's own client is [client]). */
+    val api: TestApi by lazy { TestApi(baseUrl) }
+
+    /** The demo tenant's administrator, created by `pocdojo dev`. */
+    val demo: Login by lazy {
+        val json = Json.parseToJsonElement(Files.readString(stateDir.resolve("demo-login.json"))).jsonObject
+        fun field(key: String) = json.getValue(key).jsonPrimitive.content
+        Login(field("tenant"), field("username"), field("password"))
+    }
+
     /** The operator token `pocdojo dev` generated into its state directory (for `POST /v1/tenants`). */
     val operatorToken: String = Files.readString(stateDir.resolve("operator-token")).trim()
 
@@ -77,7 +94,6 @@ class Backend private constructor(
 
         /** Starts the backend and waits until `GET /readyz` answers 200. */
         fun start(): Backend {
-            val repoRoot = Paths.get(System.getProperty("pocdojo.repoRoot") ?: "../..").toAbsolutePath().normalize()
             val pocdojo = repoRoot.resolve(".venv/bin/pocdojo")
             val python = repoRoot.resolve(".venv/bin/python")
             check(Files.isExecutable(pocdojo)) {
@@ -99,7 +115,7 @@ class Backend private constructor(
             val baseUrl = "http://127.0.0.1:$port"
             val backend = try {
                 awaitReady(process, baseUrl, stateDir)
-                Backend(process, stateDir, python, repoRoot, baseUrl)
+                Backend(process, stateDir, python, port)
             } catch (e: Throwable) {
                 process.destroy()
                 process.waitFor(STOP_SECONDS, TimeUnit.SECONDS)
@@ -123,6 +139,13 @@ class Backend private constructor(
         }
     }
 }
+
+/** A login of the test backend (the demo tenant's administrator). */
+data class Login(
+    val tenant: String,
+    val username: String,
+    val password: String,
+)
 
 /** A tenant made for a test, with its administrator. */
 class TestTenant(private val backend: Backend, val slug: String, val admin: TestUser) {

@@ -1,4 +1,4 @@
-package dev.pocdojo.sdk.realtime.testing
+package dev.pocdojo.sdk.testing
 
 import kotlinx.serialization.json.Json
 import kotlinx.serialization.json.JsonElement
@@ -12,7 +12,6 @@ import okhttp3.MediaType.Companion.toMediaType
 import okhttp3.OkHttpClient
 import okhttp3.Request
 import okhttp3.RequestBody.Companion.toRequestBody
-import java.io.IOException
 import java.util.UUID
 
 /** A signed-in user of the test backend. */
@@ -30,21 +29,14 @@ data class DojoTicket(
 )
 
 /**
- * The few REST calls the realtime tests need, as plain OkHttp calls (the SDK's own API client is
- * tested elsewhere; the lead merges this with its harness).
+ * The few REST calls the realtime tests need, as plain OkHttp calls: the realtime tests do not depend on
+ * the SDK's API client (which has tests of its own). [Backend.api] is this backend's.
  */
 class TestApi(
     private val baseUrl: String,
 ) {
     val http = OkHttpClient()
     private val json = "application/json".toMediaType()
-
-    fun healthy(): Boolean =
-        try {
-            http.newCall(Request.Builder().url("$baseUrl/healthz").build()).execute().use { it.isSuccessful }
-        } catch (_: IOException) {
-            false // not listening yet: the caller polls until a deadline
-        }
 
     private fun call(
         method: String,

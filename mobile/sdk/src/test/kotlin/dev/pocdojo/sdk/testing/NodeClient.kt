@@ -1,4 +1,4 @@
-package dev.pocdojo.sdk.realtime.testing
+package dev.pocdojo.sdk.testing
 
 import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.withTimeout
@@ -10,6 +10,7 @@ import kotlinx.serialization.json.jsonObject
 import kotlinx.serialization.json.jsonPrimitive
 import kotlinx.serialization.json.put
 import java.io.BufferedWriter
+import java.nio.file.Files
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.CopyOnWriteArrayList
 import java.util.concurrent.TimeUnit
@@ -99,6 +100,9 @@ class NodeClient private constructor(
             room: String,
             ticket: String,
         ): NodeClient {
+            check(Files.isDirectory(repoRoot.resolve("tests/js/node_modules/y-websocket"))) {
+                "tests/js/node_modules is missing: run `make install-node` in $repoRoot"
+            }
             val script = repoRoot.resolve("tests/js/client.mjs")
             val params = buildJsonObject { put("ticket", ticket) }.toString()
             val process =

@@ -1,4 +1,4 @@
-package dev.pocdojo.sdk.realtime.testing
+package dev.pocdojo.sdk.testing
 
 import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.channels.Channel

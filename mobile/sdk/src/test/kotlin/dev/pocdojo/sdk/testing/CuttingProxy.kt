@@ -1,4 +1,4 @@
-package dev.pocdojo.sdk.realtime.testing
+package dev.pocdojo.sdk.testing
 
 import java.io.IOException
 import java.net.InetAddress
