@@ -1,6 +1,7 @@
 package dev.pocdojo.app
 
 import android.app.Application
+import android.content.Context
 import android.net.ConnectivityManager
 import android.os.Handler
 import android.os.Looper
@@ -15,7 +16,7 @@ class PocDojoApp : Application() {
     override fun onCreate() {
         super.onCreate()
         val connectivity = AndroidConnectivity(getSystemService(ConnectivityManager::class.java))
-        graph = AppGraph.create(connectivity, Handler(Looper.getMainLooper()).asCoroutineDispatcher("main"))
+        graph = AppGraph.create(this, connectivity, Handler(Looper.getMainLooper()).asCoroutineDispatcher("main"))
     }
 }
 
@@ -27,7 +28,7 @@ class AppGraph private constructor(
     val main: CoroutineDispatcher,
 ) {
     companion object {
-        fun create(connectivity: AndroidConnectivity, main: CoroutineDispatcher): AppGraph =
-            AppGraph(bindGateways(), connectivity, main)
+        fun create(context: Context, connectivity: AndroidConnectivity, main: CoroutineDispatcher): AppGraph =
+            AppGraph(bindGateways(context), connectivity, main)
     }
 }
