@@ -85,7 +85,11 @@ class PocDetailActivity : Activity() {
         if (poc != null) {
             findViewById<TextView>(R.id.name).text = poc.name
             findViewById<TextView>(R.id.details).text =
-                if (poc.tags.isEmpty()) poc.language else getString(R.string.poc_language_and_tags, poc.language, poc.tags.joinToString(", "))
+                if (poc.tags.isEmpty()) {
+                    poc.language
+                } else {
+                    getString(R.string.poc_language_and_tags, poc.language, poc.tags.joinToString(", "))
+                }
             findViewById<TextView>(R.id.github_url).text = poc.githubUrl
             findViewById<TextView>(R.id.description).show(poc.description.ifEmpty { null })
             findViewById<TextView>(R.id.updated).text = getString(R.string.poc_updated, poc.updatedAt)

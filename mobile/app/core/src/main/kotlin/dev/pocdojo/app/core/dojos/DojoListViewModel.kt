@@ -84,7 +84,7 @@ class DojoListViewModel(
                     val page = dojos.active(cursor, pageSize)
                     mutableState.update {
                         it.copy(
-                            items = if (first) page.items else it.items + page.items.filter { new -> it.items.none { old -> old.id == new.id } },
+                            items = if (first) page.items else appended(it.items, page.items),
                             nextCursor = page.nextCursor,
                             loading = false,
                             loadingMore = false,
@@ -95,6 +95,9 @@ class DojoListViewModel(
                 }
             }
     }
+
+    /** A dojo started meanwhile shifts the pages: one already shown is not shown twice. */
+    private fun appended(shown: List<Dojo>, page: List<Dojo>): List<Dojo> = shown + page.filter { new -> shown.none { it.id == new.id } }
 
     private fun join(dojoId: String) {
         if (mutableState.value.joining != null) return
