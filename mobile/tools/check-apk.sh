@@ -10,13 +10,19 @@ PACKAGE=dev.pocdojo.app
 MIN_SDK=26
 LAUNCHER=dev.pocdojo.app.signin.SignInActivity
 ALLOWED_PERMISSIONS="android.permission.INTERNET android.permission.ACCESS_NETWORK_STATE"
-# Classes the dex must hold: the Activities, the Application, and the view-models from app/core.
+# Classes the dex must hold: the Application, the view-models from app/core, the gateways' binding to
+# the SDK, the SDK's API client and the libraries it runs on (every Activity of the manifest is checked
+# below as well).
 CLASSES=(
     dev.pocdojo.app.PocDojoApp
-    dev.pocdojo.app.signin.SignInActivity
-    dev.pocdojo.app.poclist.PocListActivity
     dev.pocdojo.app.core.signin.SignInViewModel
     dev.pocdojo.app.core.poclist.PocListViewModel
+    dev.pocdojo.app.core.dojos.DojoListViewModel
+    dev.pocdojo.app.core.sdk.SdkBackend
+    dev.pocdojo.sdk.api.PocDojoClient
+    okhttp3.OkHttpClient
+    okio.Buffer
+    kotlinx.serialization.json.Json
     kotlinx.coroutines.android.HandlerDispatcher
 )
 
@@ -53,6 +59,15 @@ descriptors=$(dexdump "$APK" 2>/dev/null | sed -n "s/^ *Class descriptor *: *'L\
 count=$(grep -c '^dev\.pocdojo\.app\.' <<<"$descriptors")
 for class in "${CLASSES[@]}"; do
     grep -qx "$class" <<<"$descriptors" && ok "dex has $class" || fail "dex lacks $class"
+done
+sdk=$(grep -c '^dev\.pocdojo\.sdk\.api\.' <<<"$descriptors")
+[ "$sdk" -gt 0 ] && ok "dex has $sdk classes of the SDK's API client (dev.pocdojo.sdk.api)" || fail "dex has no dev.pocdojo.sdk.api class"
+manifest=$(aapt2 dump xmltree --file AndroidManifest.xml "$APK" 2>&1)
+activities=$(awk '/E: activity /{a=1; next} /E: /{a=0} a && /android:name\(/ {match($0, /="[^"]*"/); print substr($0, RSTART + 2, RLENGTH - 3)}' <<<"$manifest")
+[ -n "$activities" ] || fail "no activity found in the manifest: $manifest"
+for activity in $activities; do
+    [[ $activity == .* ]] && activity=$PACKAGE$activity
+    grep -qx "$activity" <<<"$descriptors" && ok "dex has the manifest's activity $activity" || fail "dex lacks the manifest's activity $activity"
 done
 [ "$count" -gt 0 ] && ok "dex has $count classes of dev.pocdojo.app" || fail "dex has no dev.pocdojo.app class"
 

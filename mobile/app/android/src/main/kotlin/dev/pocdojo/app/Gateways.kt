@@ -1,46 +1,29 @@
 package dev.pocdojo.app
 
-import dev.pocdojo.app.core.gateway.Account
+import android.content.Context
 import dev.pocdojo.app.core.gateway.AuthGateway
-import dev.pocdojo.app.core.gateway.Credentials
-import dev.pocdojo.app.core.gateway.Facets
-import dev.pocdojo.app.core.gateway.GatewayException
-import dev.pocdojo.app.core.gateway.Poc
-import dev.pocdojo.app.core.gateway.PocChanges
-import dev.pocdojo.app.core.gateway.PocDraft
+import dev.pocdojo.app.core.gateway.DojoGateway
 import dev.pocdojo.app.core.gateway.PocGateway
-import dev.pocdojo.app.core.gateway.PocPage
-import dev.pocdojo.app.core.gateway.PocQuery
-import dev.pocdojo.app.core.gateway.Registration
+import dev.pocdojo.app.core.sdk.SdkBackend
+import dev.pocdojo.app.core.sdk.StoredSession
 
-/** The backend as the screens see it. */
-class Gateways(val auth: AuthGateway, val pocs: PocGateway)
+/** The backend as the screens see it; [signedIn]: a session is kept on the device. */
+class Gateways(
+    val auth: AuthGateway,
+    val pocs: PocGateway,
+    val dojos: DojoGateway,
+    private val hasSession: () -> Boolean,
+) {
+    val signedIn: Boolean get() = hasSession()
+}
 
 /**
- * The one place that binds the view-models' gateways to the SDK's API client (`dev.pocdojo.sdk.api`,
- * being written beside this app). Until that binding lands, every call fails with an explicit
- * [GatewayException.Unreachable] that the screens show as "server cannot be reached": the APK runs,
- * and nothing pretends to talk to a server.
+ * The one place that binds the view-models' gateways to the SDK's API client (`dev.pocdojo.sdk.api`),
+ * with the session kept in the app's private preferences so that the app stays signed in.
  */
-internal fun bindGateways(): Gateways = Gateways(Unbound, Unbound)
-
-private object Unbound : AuthGateway, PocGateway {
-    private fun unbound(): Nothing =
-        throw GatewayException.Unreachable("This build's gateways are not bound to the SDK's API client yet.")
-
-    override suspend fun signIn(credentials: Credentials): Account = unbound()
-
-    override suspend fun register(registration: Registration) = unbound()
-
-    override suspend fun search(query: PocQuery, cursor: String?, limit: Int): PocPage = unbound()
-
-    override suspend fun facets(query: PocQuery): Facets = unbound()
-
-    override suspend fun get(id: String): Poc = unbound()
-
-    override suspend fun create(draft: PocDraft): Poc = unbound()
-
-    override suspend fun update(id: String, changes: PocChanges): Poc = unbound()
-
-    override suspend fun delete(id: String) = unbound()
+internal fun bindGateways(context: Context): Gateways {
+    val backend = SdkBackend(StoredSession(PreferencesStore(context.getSharedPreferences(SESSION_FILE, Context.MODE_PRIVATE))))
+    return Gateways(backend, backend, backend) { backend.signedIn }
 }
+
+private const val SESSION_FILE = "session"

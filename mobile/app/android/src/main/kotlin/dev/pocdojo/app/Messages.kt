@@ -31,4 +31,5 @@ private fun MessageKey.resource(): Int =
         MessageKey.SESSION_ENDED -> R.string.msg_session_ended
         MessageKey.TOO_LONG -> R.string.msg_too_long
         MessageKey.POC_EXISTS -> R.string.msg_poc_exists
+        MessageKey.DOJO_LOBBY -> R.string.msg_dojo_lobby
     }

@@ -1,6 +1,7 @@
 package dev.pocdojo.app
 
 import android.app.Application
+import android.content.Context
 import android.net.ConnectivityManager
 import android.os.Handler
 import android.os.Looper
@@ -21,7 +22,7 @@ open class PocDojoApp : Application() {
     /** What the screens talk to. The screenshot renderer (mobile/app/screens) gives them in-memory gateways. */
     protected open fun createGraph(): AppGraph =
         AppGraph(
-            gateways = bindGateways(),
+            gateways = bindGateways(this),
             connectivity = AndroidConnectivity(getSystemService(ConnectivityManager::class.java)),
             main = mainDispatcher(),
         )

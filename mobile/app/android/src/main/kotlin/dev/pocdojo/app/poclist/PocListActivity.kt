@@ -4,6 +4,8 @@ import android.app.Activity
 import android.content.Intent
 import android.os.Bundle
 import android.view.LayoutInflater
+import android.view.Menu
+import android.view.MenuItem
 import android.view.View
 import android.widget.AbsListView
 import android.widget.Button
@@ -11,13 +13,18 @@ import android.widget.EditText
 import android.widget.LinearLayout
 import android.widget.ListView
 import android.widget.TextView
+import dev.pocdojo.app.Extras
 import dev.pocdojo.app.R
 import dev.pocdojo.app.Retained
+import dev.pocdojo.app.core.gateway.Poc
 import dev.pocdojo.app.core.poclist.Chip
 import dev.pocdojo.app.core.poclist.PocListEvent
 import dev.pocdojo.app.core.poclist.PocListState
 import dev.pocdojo.app.core.poclist.PocListViewModel
+import dev.pocdojo.app.dojos.DojoListActivity
 import dev.pocdojo.app.graph
+import dev.pocdojo.app.pocdetail.PocDetailActivity
+import dev.pocdojo.app.poceditor.PocEditorActivity
 import dev.pocdojo.app.onEdited
 import dev.pocdojo.app.retained
 import dev.pocdojo.app.setTextQuietly
@@ -43,6 +50,10 @@ class PocListActivity : Activity() {
         adapter = PocAdapter(LayoutInflater.from(this))
         findViewById<ListView>(R.id.list).apply {
             adapter = this@PocListActivity.adapter
+            setOnItemClickListener { _, _, position, _ ->
+                val poc = this@PocListActivity.adapter.getItem(position) as? Poc ?: return@setOnItemClickListener
+                startActivity(Intent(this@PocListActivity, PocDetailActivity::class.java).putExtra(Extras.POC_ID, poc.id))
+            }
             setOnScrollListener(NearEndListener { viewModel.onEvent(PocListEvent.NearEnd) })
         }
         findViewById<EditText>(R.id.search).onEdited { viewModel.onEvent(PocListEvent.TextChanged(it)) }
@@ -82,6 +93,24 @@ class PocListActivity : Activity() {
             }
         }
     }
+
+    override fun onRestart() {
+        super.onRestart()
+        // Back from a POC's page or the editor: a POC may have been added, edited or deleted.
+        screen.viewModel.onEvent(PocListEvent.Refresh)
+    }
+
+    override fun onCreateOptionsMenu(menu: Menu): Boolean {
+        menuInflater.inflate(R.menu.poc_list, menu)
+        return true
+    }
+
+    override fun onOptionsItemSelected(item: MenuItem): Boolean =
+        when (item.itemId) {
+            R.id.action_new_poc -> true.also { startActivity(Intent(this, PocEditorActivity::class.java)) }
+            R.id.action_dojos -> true.also { startActivity(Intent(this, DojoListActivity::class.java)) }
+            else -> super.onOptionsItemSelected(item)
+        }
 
     override fun onRetainNonConfigurationInstance(): Any = screen
 

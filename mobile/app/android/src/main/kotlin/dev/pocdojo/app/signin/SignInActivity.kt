@@ -36,6 +36,12 @@ class SignInActivity : Activity() {
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
+        if (savedInstanceState == null && graph.gateways.signedIn) {
+            // The session kept on the device is still good: straight to the list.
+            startActivity(Intent(this, PocListActivity::class.java))
+            finish()
+            return
+        }
         setContentView(R.layout.activity_sign_in)
         screen = retained { scope -> SignInViewModel(graph.gateways.auth, graph.connectivity, scope, remembered()) }
         val viewModel = screen.viewModel
@@ -116,8 +122,8 @@ class SignInActivity : Activity() {
     override fun onRetainNonConfigurationInstance(): Any = screen
 
     override fun onDestroy() {
-        views.cancel()
-        if (!isChangingConfigurations) screen.close()
+        if (::views.isInitialized) views.cancel() // not when onCreate went straight on to the list
+        if (::screen.isInitialized && !isChangingConfigurations) screen.close()
         super.onDestroy()
     }
 

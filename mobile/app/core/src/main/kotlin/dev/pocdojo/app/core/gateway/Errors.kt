@@ -27,7 +27,8 @@ sealed class GatewayException(message: String, cause: Throwable? = null) : Excep
 
     class SignedOut(detail: String) : GatewayException(detail)
 
-    class Forbidden(detail: String) : GatewayException(detail)
+    /** [reason] is the server's problem slug when it says why, e.g. `dojo-lobby` (waiting for the host). */
+    class Forbidden(detail: String, val reason: String? = null) : GatewayException(detail)
 
     class NotFound(detail: String) : GatewayException(detail)
 

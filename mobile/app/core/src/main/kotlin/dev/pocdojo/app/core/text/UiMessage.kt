@@ -33,4 +33,5 @@ enum class MessageKey {
     SESSION_ENDED,
     TOO_LONG,
     POC_EXISTS,
+    DOJO_LOBBY,
 }

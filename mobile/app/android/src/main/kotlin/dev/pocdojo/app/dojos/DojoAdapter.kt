@@ -1,0 +1,37 @@
+package dev.pocdojo.app.dojos
+
+import android.view.LayoutInflater
+import android.view.View
+import android.view.ViewGroup
+import android.widget.BaseAdapter
+import android.widget.TextView
+import dev.pocdojo.app.R
+import dev.pocdojo.app.core.gateway.Dojo
+
+/** The active dojos' rows; the one being joined shows a spinner. */
+class DojoAdapter(private val inflater: LayoutInflater) : BaseAdapter() {
+    private var items: List<Dojo> = emptyList()
+    private var joining: String? = null
+
+    fun show(items: List<Dojo>, joining: String?) {
+        if (items === this.items && joining == this.joining) return
+        this.items = items
+        this.joining = joining
+        notifyDataSetChanged()
+    }
+
+    override fun getCount(): Int = items.size
+
+    override fun getItem(position: Int): Dojo = items[position]
+
+    override fun getItemId(position: Int): Long = position.toLong()
+
+    override fun getView(position: Int, convertView: View?, parent: ViewGroup): View {
+        val row = convertView ?: inflater.inflate(R.layout.item_dojo, parent, false)
+        val dojo = items[position]
+        row.findViewById<TextView>(R.id.title).text = dojo.title
+        row.findViewById<TextView>(R.id.details).text = row.context.getString(R.string.dojo_started, dojo.startedAt)
+        row.findViewById<View>(R.id.joining).visibility = if (dojo.id == joining) View.VISIBLE else View.GONE
+        return row
+    }
+}

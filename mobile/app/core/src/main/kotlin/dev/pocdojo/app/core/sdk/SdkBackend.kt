@@ -1,0 +1,175 @@
+package dev.pocdojo.app.core.sdk
+
+import dev.pocdojo.app.core.gateway.Account
+import dev.pocdojo.app.core.gateway.AuthGateway
+import dev.pocdojo.app.core.gateway.Credentials
+import dev.pocdojo.app.core.gateway.Dojo
+import dev.pocdojo.app.core.gateway.DojoDraft
+import dev.pocdojo.app.core.gateway.DojoGateway
+import dev.pocdojo.app.core.gateway.DojoPage
+import dev.pocdojo.app.core.gateway.DojoParticipant
+import dev.pocdojo.app.core.gateway.FacetCount
+import dev.pocdojo.app.core.gateway.Facets
+import dev.pocdojo.app.core.gateway.FieldError
+import dev.pocdojo.app.core.gateway.GatewayException
+import dev.pocdojo.app.core.gateway.JoinedDojo
+import dev.pocdojo.app.core.gateway.Poc
+import dev.pocdojo.app.core.gateway.PocChanges
+import dev.pocdojo.app.core.gateway.PocDraft
+import dev.pocdojo.app.core.gateway.PocGateway
+import dev.pocdojo.app.core.gateway.PocPage
+import dev.pocdojo.app.core.gateway.PocQuery
+import dev.pocdojo.app.core.gateway.Registration
+import dev.pocdojo.sdk.api.AuthState
+import dev.pocdojo.sdk.api.DojoStatus
+import dev.pocdojo.sdk.api.InMemorySessionStore
+import dev.pocdojo.sdk.api.NewDojo
+import dev.pocdojo.sdk.api.NewPoc
+import dev.pocdojo.sdk.api.ParticipantStatus
+import dev.pocdojo.sdk.api.PocDojoClient
+import dev.pocdojo.sdk.api.PocPatch
+import dev.pocdojo.sdk.api.SessionStore
+import okhttp3.OkHttpClient
+import dev.pocdojo.sdk.api.Dojo as SdkDojo
+import dev.pocdojo.sdk.api.Poc as SdkPoc
+import dev.pocdojo.sdk.api.PocQuery as SdkPocQuery
+import dev.pocdojo.sdk.api.Registration as SdkRegistration
+
+/**
+ * The app's gateways over the SDK's [PocDojoClient]: one client for the server of the current session,
+ * made at sign-in (the server is part of the sign-in form) and, after a restart, from the [session]
+ * stored on the device. Every SDK failure reaches the view-models as a [GatewayException].
+ */
+class SdkBackend(
+    private val session: StoredSession,
+    private val http: OkHttpClient = OkHttpClient(),
+) : AuthGateway, PocGateway, DojoGateway {
+    @Volatile
+    private var client: PocDojoClient? = session.server?.let { PocDojoClient(it, session, http) }
+
+    /** A session is stored and has not been refused: the app opens on the list, not on sign-in. */
+    val signedIn: Boolean get() = client?.authState?.value == AuthState.SignedIn
+
+    override suspend fun signIn(credentials: Credentials): Account {
+        val server = credentials.server.value
+        // Only a successful sign-in replaces the stored session (and its server).
+        val pending = InMemorySessionStore()
+        val trial = clientFor(server, pending)
+        gatewayCall { trial.auth.signIn(credentials.tenant, credentials.email, credentials.password) }
+        session.startOver(server)
+        session.save(pending.load())
+        val bound = clientFor(server, session)
+        client = bound
+        val me = gatewayCall { bound.auth.me() }
+        return Account(me.id, me.email, me.tenant ?: credentials.tenant, me.roles.toSet())
+    }
+
+    override suspend fun register(registration: Registration) {
+        val anonymous = clientFor(registration.server.value, InMemorySessionStore())
+        gatewayCall {
+            anonymous.auth.register(
+                SdkRegistration(registration.tenant, registration.email, registration.password, registration.invitation),
+            )
+        }
+    }
+
+    override suspend fun search(query: PocQuery, cursor: String?, limit: Int): PocPage {
+        val page = gatewayCall { signedInClient().pocs.search(query.toSdk(limit), cursor) }
+        return PocPage(page.items.map { it.toApp() }, page.nextCursor)
+    }
+
+    override suspend fun facets(query: PocQuery): Facets {
+        val facets = gatewayCall { signedInClient().pocs.facets(query.toSdk(null)) }
+        return Facets(
+            facets.languages.map { FacetCount(it.value, it.count) },
+            facets.tags.map { FacetCount(it.value, it.count) },
+        )
+    }
+
+    override suspend fun get(id: String): Poc = gatewayCall { signedInClient().pocs.get(id) }.toApp()
+
+    override suspend fun create(draft: PocDraft): Poc =
+        gatewayCall {
+            signedInClient().pocs.create(
+                NewPoc(draft.name, draft.githubUrl, draft.language, draft.tags, draft.description.ifEmpty { null }),
+            )
+        }.toApp()
+
+    override suspend fun update(id: String, changes: PocChanges): Poc {
+        val patch =
+            PocPatch(
+                name = changes.name,
+                githubUrl = changes.githubUrl,
+                language = changes.language,
+                tags = changes.tags,
+                description = changes.description?.ifEmpty { null },
+                clearDescription = changes.description?.isEmpty() == true,
+            )
+        return gatewayCall { signedInClient().pocs.update(id, patch) }.toApp()
+    }
+
+    override suspend fun delete(id: String) = gatewayCall { signedInClient().pocs.delete(id) }
+
+    override suspend fun active(cursor: String?, limit: Int): DojoPage {
+        val page = gatewayCall { signedInClient().dojos.list(DojoStatus.ACTIVE, limit, cursor) }
+        return DojoPage(page.items.map { it.toApp() }, page.nextCursor)
+    }
+
+    override suspend fun create(draft: DojoDraft): Dojo =
+        gatewayCall { signedInClient().dojos.create(NewDojo(draft.title, draft.pocId)) }.toApp()
+
+    override suspend fun join(id: String): JoinedDojo {
+        val client = signedInClient()
+        val ticket = gatewayCall { client.dojos.ticket(id) }
+        val dojo = gatewayCall { client.dojos.get(id) }
+        return JoinedDojo(dojo.toApp(), ticket.room, ticket.role.name.lowercase(), ticket.canEdit)
+    }
+
+    private fun clientFor(server: String, store: SessionStore): PocDojoClient =
+        try {
+            PocDojoClient(server, store, http)
+        } catch (invalid: IllegalArgumentException) {
+            throw GatewayException.Invalid(
+                listOf(FieldError("server", "invalid", invalid.message.orEmpty())),
+                "Not a server address: $server",
+            )
+        }
+
+    private fun signedInClient(): PocDojoClient = client ?: throw GatewayException.SignedOut("Not signed in.")
+
+    private fun PocQuery.toSdk(limit: Int?): SdkPocQuery =
+        SdkPocQuery(text = text.trim().ifEmpty { null }, language = language, tags = tags.toList(), limit = limit)
+
+    private fun SdkPoc.toApp(): Poc =
+        Poc(
+            id = id,
+            name = name,
+            description = description.orEmpty(),
+            githubUrl = githubUrl,
+            language = language,
+            tags = tags,
+            ownerId = ownerId,
+            createdAt = createdAt.toString(),
+            updatedAt = updatedAt.toString(),
+        )
+
+    private fun SdkDojo.toApp(): Dojo =
+        Dojo(
+            id = id,
+            title = title,
+            pocId = pocId,
+            hostId = hostId,
+            active = status == DojoStatus.ACTIVE,
+            startedAt = startedAt.toString(),
+            participants =
+                participants.map {
+                    DojoParticipant(
+                        userId = it.userId,
+                        name = it.displayName ?: it.userId,
+                        role = it.role.name.lowercase(),
+                        host = it.host,
+                        waiting = it.status == ParticipantStatus.WAITING,
+                    )
+                },
+        )
+}
