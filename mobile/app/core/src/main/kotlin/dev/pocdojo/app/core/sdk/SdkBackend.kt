@@ -20,6 +20,19 @@ import dev.pocdojo.app.core.gateway.PocGateway
 import dev.pocdojo.app.core.gateway.PocPage
 import dev.pocdojo.app.core.gateway.PocQuery
 import dev.pocdojo.app.core.gateway.Registration
+import dev.pocdojo.app.core.room.ChatLine
+import dev.pocdojo.app.core.room.ProviderLink
+import dev.pocdojo.app.core.room.RoomGateway
+import dev.pocdojo.app.core.room.RoomInfo
+import dev.pocdojo.app.core.room.RoomLink
+import dev.pocdojo.app.core.room.RoomParticipant
+import dev.pocdojo.sdk.api.ChatMessage
+import dev.pocdojo.sdk.api.DojoRole
+import dev.pocdojo.sdk.realtime.Credentials as SocketCredentials
+import dev.pocdojo.sdk.realtime.YWebsocketProvider
+import dev.pocdojo.sdk.yjs.Doc
+import kotlinx.coroutines.CoroutineScope
+import kotlin.coroutines.CoroutineContext
 import dev.pocdojo.sdk.api.AuthState
 import dev.pocdojo.sdk.api.DojoStatus
 import dev.pocdojo.sdk.api.InMemorySessionStore
@@ -43,7 +56,7 @@ import dev.pocdojo.sdk.api.Registration as SdkRegistration
 class SdkBackend(
     private val session: StoredSession,
     private val http: OkHttpClient = OkHttpClient(),
-) : AuthGateway, PocGateway, DojoGateway {
+) : AuthGateway, PocGateway, DojoGateway, RoomGateway {
     @Volatile
     private var client: PocDojoClient? = session.server?.let { PocDojoClient(it, session, http) }
 
@@ -124,6 +137,59 @@ class SdkBackend(
         val dojo = gatewayCall { client.dojos.get(id) }
         return JoinedDojo(dojo.toApp(), ticket.room, ticket.role.name.lowercase(), ticket.canEdit)
     }
+
+    override suspend fun info(dojoId: String): RoomInfo {
+        val dojo = gatewayCall { signedInClient().dojos.get(dojoId) }
+        val driver = dojo.randori.driverId.takeIf { dojo.randori.enabled }
+        return RoomInfo(
+            title = dojo.title,
+            hostId = dojo.hostId,
+            participants =
+                dojo.participants.map {
+                    RoomParticipant(
+                        userId = it.userId,
+                        name = it.displayName ?: it.userId,
+                        role = it.role.name.lowercase(),
+                        host = it.host,
+                        online = it.online ?: false,
+                        waiting = it.status == ParticipantStatus.WAITING,
+                        canEdit = it.role != DojoRole.OBSERVER && it.status == ParticipantStatus.ADMITTED && (driver == null || driver == it.userId),
+                    )
+                },
+            locked = dojo.settings.locked,
+            lobby = dojo.settings.lobby,
+            ended = dojo.status == DojoStatus.ENDED,
+            randoriDriverId = driver,
+            nextRotationAtMillis = dojo.randori.nextRotationAt?.toEpochMilli()?.takeIf { dojo.randori.enabled },
+        )
+    }
+
+    override suspend fun chatHistory(dojoId: String): List<ChatLine> =
+        gatewayCall { signedInClient().chat.history(dojoId) }.items.map { it.toLine() }.sortedBy { it.sentAtMillis }
+
+    override suspend fun chatSince(dojoId: String, afterId: String): List<ChatLine> =
+        gatewayCall { signedInClient().chat.since(dojoId, afterId) }.map { it.toLine() }
+
+    override suspend fun sendChat(dojoId: String, text: String): ChatLine = gatewayCall { signedInClient().chat.send(dojoId, text) }.toLine()
+
+    /** Who is signed in: the room's "me". */
+    suspend fun whoAmI(): Pair<String, String> {
+        val user = gatewayCall { signedInClient().auth.me() }
+        return user.id to (user.displayName ?: user.email)
+    }
+
+    /**
+     * The dojo's shared document over its collab socket (a fresh ticket for each connection); not
+     * connected yet. [docContext] must be the thread the room's view-model runs on.
+     */
+    suspend fun roomLink(dojoId: String, scope: CoroutineScope, docContext: CoroutineContext): RoomLink {
+        val client = signedInClient()
+        val first = gatewayCall { client.dojos.ticket(dojoId) }
+        val credentials = SocketCredentials.Ticket { client.dojos.ticket(dojoId).ticket }
+        return ProviderLink(YWebsocketProvider(scope, first.collabUrl, first.room, Doc(), credentials, docContext, http))
+    }
+
+    private fun ChatMessage.toLine() = ChatLine(id, userId, text, sentAt.toEpochMilli())
 
     private fun clientFor(server: String, store: SessionStore): PocDojoClient =
         try {
