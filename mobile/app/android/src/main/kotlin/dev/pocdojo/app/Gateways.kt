@@ -4,6 +4,7 @@ import android.content.Context
 import dev.pocdojo.app.core.gateway.AuthGateway
 import dev.pocdojo.app.core.gateway.DojoGateway
 import dev.pocdojo.app.core.gateway.PocGateway
+import dev.pocdojo.app.core.room.Rooms
 import dev.pocdojo.app.core.sdk.SdkBackend
 import dev.pocdojo.app.core.sdk.StoredSession
 
@@ -12,6 +13,8 @@ class Gateways(
     val auth: AuthGateway,
     val pocs: PocGateway,
     val dojos: DojoGateway,
+    /** The dojo room's realtime and REST side; null where there is none (screenshots of other screens). */
+    val rooms: Rooms? = null,
     private val hasSession: () -> Boolean,
 ) {
     val signedIn: Boolean get() = hasSession()
@@ -23,7 +26,7 @@ class Gateways(
  */
 internal fun bindGateways(context: Context): Gateways {
     val backend = SdkBackend(StoredSession(PreferencesStore(context.getSharedPreferences(SESSION_FILE, Context.MODE_PRIVATE))))
-    return Gateways(backend, backend, backend) { backend.signedIn }
+    return Gateways(backend, backend, backend, backend) { backend.signedIn }
 }
 
 private const val SESSION_FILE = "session"

@@ -51,7 +51,7 @@ class DojoCreateActivity : Activity() {
         }
         state.joined?.let {
             views.cancel() // open once
-            startActivity(DojoRoomPlaceholderActivity.intent(this, it))
+            startActivity(DojoRoomActivity.intent(this, it))
             finish()
             return
         }

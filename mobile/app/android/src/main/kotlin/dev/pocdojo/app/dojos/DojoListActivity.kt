@@ -77,7 +77,7 @@ class DojoListActivity : Activity() {
         }
         state.joined?.let {
             screen.viewModel.onEvent(DojoListEvent.Opened)
-            startActivity(DojoRoomPlaceholderActivity.intent(this, it))
+            startActivity(DojoRoomActivity.intent(this, it))
         }
         findViewById<View>(R.id.offline_banner).visibility = if (state.offline) View.VISIBLE else View.GONE
         findViewById<View>(R.id.error_bar).visibility = if (state.error != null) View.VISIBLE else View.GONE

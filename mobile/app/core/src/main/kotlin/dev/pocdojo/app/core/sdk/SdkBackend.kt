@@ -24,8 +24,9 @@ import dev.pocdojo.app.core.room.ChatLine
 import dev.pocdojo.app.core.room.ProviderLink
 import dev.pocdojo.app.core.room.RoomGateway
 import dev.pocdojo.app.core.room.RoomInfo
-import dev.pocdojo.app.core.room.RoomLink
 import dev.pocdojo.app.core.room.RoomParticipant
+import dev.pocdojo.app.core.room.RoomEntry
+import dev.pocdojo.app.core.room.Rooms
 import dev.pocdojo.sdk.api.ChatMessage
 import dev.pocdojo.sdk.api.DojoRole
 import dev.pocdojo.sdk.realtime.Credentials as SocketCredentials
@@ -56,7 +57,7 @@ import dev.pocdojo.sdk.api.Registration as SdkRegistration
 class SdkBackend(
     private val session: StoredSession,
     private val http: OkHttpClient = OkHttpClient(),
-) : AuthGateway, PocGateway, DojoGateway, RoomGateway {
+) : AuthGateway, PocGateway, DojoGateway, RoomGateway, Rooms {
     @Volatile
     private var client: PocDojoClient? = session.server?.let { PocDojoClient(it, session, http) }
 
@@ -172,21 +173,14 @@ class SdkBackend(
 
     override suspend fun sendChat(dojoId: String, text: String): ChatLine = gatewayCall { signedInClient().chat.send(dojoId, text) }.toLine()
 
-    /** Who is signed in: the room's "me". */
-    suspend fun whoAmI(): Pair<String, String> {
-        val user = gatewayCall { signedInClient().auth.me() }
-        return user.id to (user.displayName ?: user.email)
-    }
-
-    /**
-     * The dojo's shared document over its collab socket (a fresh ticket for each connection); not
-     * connected yet. [docContext] must be the thread the room's view-model runs on.
-     */
-    suspend fun roomLink(dojoId: String, scope: CoroutineScope, docContext: CoroutineContext): RoomLink {
+    /** The dojo's shared document over its collab socket (a fresh ticket for each connection), not connected yet. */
+    override suspend fun enter(dojoId: String, scope: CoroutineScope, docContext: CoroutineContext): RoomEntry {
         val client = signedInClient()
+        val user = gatewayCall { client.auth.me() }
         val first = gatewayCall { client.dojos.ticket(dojoId) }
         val credentials = SocketCredentials.Ticket { client.dojos.ticket(dojoId).ticket }
-        return ProviderLink(YWebsocketProvider(scope, first.collabUrl, first.room, Doc(), credentials, docContext, http))
+        val provider = YWebsocketProvider(scope, first.collabUrl, first.room, Doc(), credentials, docContext, http)
+        return RoomEntry(user.id, user.displayName ?: user.email, ProviderLink(provider), this)
     }
 
     private fun ChatMessage.toLine() = ChatLine(id, userId, text, sentAt.toEpochMilli())
