@@ -1,6 +1,13 @@
 package dev.pocdojo.app.screens
 
+import dev.pocdojo.app.core.gateway.Dojo
+import dev.pocdojo.app.core.gateway.JoinedDojo
 import dev.pocdojo.app.core.gateway.Poc
+import dev.pocdojo.app.core.room.ChatLine
+import dev.pocdojo.app.core.room.RoomInfo
+import dev.pocdojo.app.core.room.RoomParticipant
+import dev.pocdojo.app.core.testing.FakeRooms
+import kotlinx.serialization.json.Json
 
 /** A tenant's POCs as the list screen would show them. */
 object Catalogue {
@@ -29,4 +36,39 @@ object Catalogue {
             createdAt = "2026-11-0${index}T12:00:00Z",
             updatedAt = "2026-11-0${index}T12:00:00Z",
         )
+
+    /** A randori in the dojo room: Ana drives (this device), Bruno's caret and Carla's selection are in main.py. */
+    val room: JoinedDojo = JoinedDojo(Dojo("dojo-1", "Bowling kata", null, "ana", true, "2026-12-05T20:00:00Z"), "dojo-1", "driver", true)
+
+    val rooms: FakeRooms by lazy {
+        val people =
+            listOf(
+                RoomParticipant("ana", "Ana Souza", "driver", host = true, online = true, waiting = false, canEdit = true),
+                RoomParticipant("bruno", "Bruno Lima", "navigator", host = false, online = true, waiting = false, canEdit = false),
+                RoomParticipant("carla", "Carla Dias", "navigator", host = false, online = true, waiting = false, canEdit = false),
+                RoomParticipant("davi", "Davi Rocha", "observer", host = false, online = false, waiting = false, canEdit = false),
+            )
+        FakeRooms(
+            me = "ana",
+            info = RoomInfo("Bowling kata", "ana", people, false, false, false, "ana", System.currentTimeMillis() + 95_000),
+            messages =
+                listOf(
+                    ChatLine("m1", "bruno", "Shall we start with the gutter game?", 1),
+                    ChatLine("m2", "ana", "Yes, all zeros first.", 2),
+                    ChatLine("m3", "carla", "Then the spare.", 3),
+                ),
+            presence =
+                mapOf(
+                    101L to Json.parseToJsonElement("""{"user":{"id":"bruno","name":"Bruno Lima","color":"#3cb44b"},"cursor":{"file":"bowling.py","anchor":40,"head":40}}"""),
+                    102L to Json.parseToJsonElement("""{"user":{"id":"carla","name":"Carla Dias","color":"#4363d8"},"cursor":{"file":"bowling.py","anchor":71,"head":95}}"""),
+                ),
+        ) { doc ->
+            val files = doc.getMap("files")
+            files.setText("bowling.py").insert(
+                0,
+                "def score(rolls):\n    total = 0\n    frame = 0\n    for _ in range(10):\n        if rolls[frame] == 10:\n            total += 10 + rolls[frame + 1] + rolls[frame + 2]\n            frame += 1\n        else:\n            total += rolls[frame] + rolls[frame + 1]\n            frame += 2\n    return total\n",
+            )
+            files.setText("test_bowling.py").insert(0, "from bowling import score\n\n\ndef test_gutter_game():\n    assert score([0] * 20) == 0\n")
+        }
+    }
 }

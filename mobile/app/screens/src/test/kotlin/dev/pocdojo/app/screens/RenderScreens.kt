@@ -10,6 +10,7 @@ import android.widget.LinearLayout
 import android.widget.RadioButton
 import android.widget.TextView
 import dev.pocdojo.app.R
+import dev.pocdojo.app.dojos.DojoRoomActivity
 import dev.pocdojo.app.poclist.PocListActivity
 import dev.pocdojo.app.signin.SignInActivity
 import org.junit.Test
@@ -95,6 +96,13 @@ abstract class RenderScreens(private val language: String) {
         app.goOffline()
         val activity = launch(PocListActivity::class.java)
         save(activity, "poc-list-offline")
+    }
+
+    @Test
+    fun dojoRoom() {
+        val activity = Robolectric.buildActivity(DojoRoomActivity::class.java, DojoRoomActivity.intent(app, Catalogue.room)).setup().get()
+        settle()
+        save(activity, "dojo-room")
     }
 
     private fun <T : Activity> launch(type: Class<T>): T {

@@ -18,7 +18,7 @@ class ScreensApp : PocDojoApp() {
 
     // Signed out: every rendering starts at the sign-in screen, as a fresh install does.
     override fun createGraph(): AppGraph =
-        AppGraph(Gateways(auth, pocs, dojos) { false }, connectivity, mainDispatcher())
+        AppGraph(Gateways(auth, pocs, dojos, Catalogue.rooms) { false }, connectivity, mainDispatcher())
 
     /** The device loses its network: the banner shows and the next search fails as it would. */
     fun goOffline() {

@@ -6,6 +6,10 @@ import dev.pocdojo.app.core.room.RoomGateway
 import dev.pocdojo.app.core.room.RoomInfo
 import dev.pocdojo.app.core.room.RoomLink
 import dev.pocdojo.app.core.room.RoomParticipant
+import dev.pocdojo.app.core.room.RoomEntry
+import dev.pocdojo.app.core.room.Rooms
+import kotlinx.coroutines.CoroutineScope
+import kotlin.coroutines.CoroutineContext
 import dev.pocdojo.sdk.realtime.ConnectionState
 import dev.pocdojo.sdk.realtime.ReadOnly
 import dev.pocdojo.sdk.yjs.Doc
@@ -76,5 +80,21 @@ class FakeRoomGateway(
     override suspend fun sendChat(dojoId: String, text: String): ChatLine {
         failure?.let { throw it }
         return ChatLine("m${messages.size + 1}", "me", text, messages.size + 1L).also { messages += it }
+    }
+}
+
+/** [Rooms] in memory: every dojo is [info] with a document made by [content] and others' [presence]. */
+class FakeRooms(
+    private val me: String,
+    private val info: RoomInfo,
+    private val messages: List<ChatLine> = emptyList(),
+    private val presence: Map<Long, JsonElement> = emptyMap(),
+    private val content: (Doc) -> Unit = {},
+) : Rooms {
+    override suspend fun enter(dojoId: String, scope: CoroutineScope, docContext: CoroutineContext): RoomEntry {
+        val link = FakeRoomLink()
+        link.doc.transact { content(link.doc) }
+        link.peers.value = presence
+        return RoomEntry(me, info.participants.firstOrNull { it.userId == me }?.name ?: me, link, FakeRoomGateway(info, messages.toMutableList()))
     }
 }
