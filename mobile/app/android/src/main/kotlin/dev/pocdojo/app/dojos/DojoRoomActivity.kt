@@ -1,6 +1,7 @@
 package dev.pocdojo.app.dojos
 
 import android.app.Activity
+import android.app.AlertDialog
 import android.content.Context
 import android.content.Intent
 import android.graphics.Color
@@ -10,6 +11,8 @@ import android.text.Spanned
 import android.text.TextWatcher
 import android.text.method.KeyListener
 import android.text.style.BackgroundColorSpan
+import android.view.Menu
+import android.view.MenuItem
 import android.view.View
 import android.widget.AdapterView
 import android.widget.ArrayAdapter
@@ -25,6 +28,8 @@ import dev.pocdojo.app.core.gateway.GatewayException
 import dev.pocdojo.app.core.gateway.JoinedDojo
 import dev.pocdojo.app.core.room.DojoRoomState
 import dev.pocdojo.app.core.room.DojoRoomViewModel
+import dev.pocdojo.app.core.room.HostAction
+import dev.pocdojo.app.core.room.RoomParticipant
 import dev.pocdojo.app.core.room.ReadOnlyReason
 import dev.pocdojo.app.core.room.RemoteCursor
 import dev.pocdojo.app.core.room.RoomConnection
@@ -58,6 +63,12 @@ class DojoRoomActivity : Activity() {
     private val cursorSpans = mutableListOf<Any>()
     private lateinit var files: ArrayAdapter<String>
     private lateinit var chat: ArrayAdapter<String>
+    private lateinit var participants: ArrayAdapter<String>
+    private var people: List<RoomParticipant> = emptyList()
+    private var hostMenu = false
+    private var lockedShown = false
+    private var lobbyShown = false
+    private var randoriShown = false
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
@@ -101,7 +112,12 @@ class DojoRoomActivity : Activity() {
             send(RoomEvent.NewFile(input.text.toString().trim()))
             input.text.clear()
         }
-        chat = ArrayAdapter(this, android.R.layout.simple_list_item_1, mutableListOf<String>())
+        participants = ArrayAdapter(this, R.layout.item_room_line, mutableListOf<String>())
+        findViewById<ListView>(R.id.participants).apply {
+            adapter = participants
+            setOnItemClickListener { _, _, position, _ -> people.getOrNull(position)?.let(::hostControls) }
+        }
+        chat = ArrayAdapter(this, R.layout.item_room_line, mutableListOf<String>())
         findViewById<ListView>(R.id.chat).adapter = chat
         findViewById<Button>(R.id.send).setOnClickListener {
             val input = findViewById<EditText>(R.id.chat_input)
@@ -116,6 +132,47 @@ class DojoRoomActivity : Activity() {
         }
         @OptIn(kotlinx.coroutines.ExperimentalCoroutinesApi::class)
         views.launch { screen.viewModel.room.filterNotNull().flatMapLatest { it.state }.collect(::render) }
+    }
+
+    /** The host's choices for one participant. */
+    private fun hostControls(person: RoomParticipant) {
+        if (!hostMenu || person.userId == screen.viewModel.current()?.state?.value?.me) return
+        val actions =
+            buildList {
+                if (person.waiting) add(R.string.room_admit to HostAction.Admit(person.userId))
+                for ((role, label) in listOf("driver" to R.string.room_make_driver, "navigator" to R.string.room_make_navigator, "observer" to R.string.room_make_observer)) {
+                    if (person.role != role) add(label to HostAction.SetRole(person.userId, role))
+                }
+                add(R.string.room_kick to HostAction.Kick(person.userId))
+            }
+        AlertDialog
+            .Builder(this)
+            .setTitle(person.name)
+            .setItems(actions.map { getString(it.first) }.toTypedArray()) { _, which -> send(RoomEvent.Host(actions[which].second)) }
+            .show()
+    }
+
+    override fun onCreateOptionsMenu(menu: Menu): Boolean {
+        if (!hostMenu) return false
+        menuInflater.inflate(R.menu.dojo_room, menu)
+        menu.findItem(R.id.lock).isChecked = lockedShown
+        menu.findItem(R.id.lobby).isChecked = lobbyShown
+        menu.findItem(R.id.randori_start).isVisible = !randoriShown
+        menu.findItem(R.id.randori_stop).isVisible = randoriShown
+        return true
+    }
+
+    override fun onOptionsItemSelected(item: MenuItem): Boolean {
+        val action =
+            when (item.itemId) {
+                R.id.lock -> HostAction.Lock(!lockedShown)
+                R.id.lobby -> HostAction.Lobby(!lobbyShown)
+                R.id.randori_start -> HostAction.Randori(RANDORI_SECONDS)
+                R.id.randori_stop -> HostAction.Randori(null)
+                else -> return super.onOptionsItemSelected(item)
+            }
+        send(RoomEvent.Host(action))
+        return true
     }
 
     private fun send(event: RoomEvent) {
@@ -135,8 +192,9 @@ class DojoRoomActivity : Activity() {
             text = randori?.let { getString(R.string.room_randori, it.driverName ?: it.driverId.orEmpty(), (it.secondsLeft ?: 0L).toInt()) }
             visibility = if (randori == null) View.GONE else View.VISIBLE
         }
-        findViewById<TextView>(R.id.participants).text =
-            state.participants.joinToString("\n") { p ->
+        people = state.participants
+        val lines =
+            state.participants.map { p ->
                 val line = getString(R.string.participant_line, p.name, roleName(p.role))
                 val hosted = if (p.host) getString(R.string.participant_host, line) else line
                 when {
@@ -145,16 +203,27 @@ class DojoRoomActivity : Activity() {
                     else -> hosted
                 }
             }
+        if (lines != (0 until participants.count).map { participants.getItem(it) }) {
+            participants.clear()
+            participants.addAll(lines)
+        }
+        if (state.iAmHost != hostMenu || state.locked != lockedShown || state.lobby != lobbyShown || (state.randori != null) != randoriShown) {
+            hostMenu = state.iAmHost
+            lockedShown = state.locked
+            lobbyShown = state.lobby
+            randoriShown = state.randori != null
+            invalidateOptionsMenu()
+        }
         if (files.count != state.files.size || (0 until files.count).any { files.getItem(it) != state.files[it] }) {
             files.clear()
             files.addAll(state.files)
         }
         state.openFile?.let { findViewById<Spinner>(R.id.files).setSelection(state.files.indexOf(it)) }
         findViewById<View>(R.id.new_file).isEnabled = state.canEdit
-        val lines = state.chat.map { getString(R.string.room_chat_line, state.nameOf(it.authorId), it.text) }
-        if (lines != (0 until chat.count).map { chat.getItem(it) }) {
+        val messages = state.chat.map { getString(R.string.room_chat_line, state.nameOf(it.authorId), it.text) }
+        if (messages != (0 until chat.count).map { chat.getItem(it) }) {
             chat.clear()
-            chat.addAll(lines)
+            chat.addAll(messages)
         }
         val notice = state.refused?.let(::readOnlyText) ?: state.error?.let { text(it) }
         if (notice != null) {
@@ -292,6 +361,7 @@ class DojoRoomActivity : Activity() {
         private const val TITLE = "dev.pocdojo.app.dojo.TITLE"
         private const val SELECTION_ALPHA = 0x55
         private const val CARET_ALPHA = 0xB0
+        private const val RANDORI_SECONDS = 300
 
         fun intent(context: Context, joined: JoinedDojo): Intent =
             Intent(context, DojoRoomActivity::class.java)

@@ -89,4 +89,7 @@ sealed interface RoomEvent {
     data object Dismiss : RoomEvent
 
     data object Reconnect : RoomEvent
+
+    /** A host control; ignored unless I am the host. */
+    data class Host(val action: HostAction) : RoomEvent
 }

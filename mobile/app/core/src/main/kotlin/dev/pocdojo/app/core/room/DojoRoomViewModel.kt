@@ -76,6 +76,7 @@ class DojoRoomViewModel(
             is RoomEvent.SendChat -> sendChat(event.text)
             RoomEvent.Dismiss -> mutableState.update { it.copy(refused = null, error = null) }
             RoomEvent.Reconnect -> link.connect()
+            is RoomEvent.Host -> host(event.action)
         }
     }
 
@@ -193,6 +194,19 @@ class DojoRoomViewModel(
             while (clock() < until) {
                 delay(minOf(TICK_MILLIS, until - clock()))
                 info?.let { i -> mutableState.update { it.copy(randori = randori(i, it)) } }
+            }
+        }
+    }
+
+    private fun host(action: HostAction) {
+        if (!mutableState.value.iAmHost) return
+        scope.launch {
+            try {
+                val fresh = gateway.host(dojoId, action)
+                info = fresh
+                mutableState.update { withReadOnly(withInfo(it, fresh)) }
+            } catch (failure: GatewayException) {
+                mutableState.update { it.copy(error = failure.toDojoMessage()) }
             }
         }
     }

@@ -25,6 +25,22 @@ data class RoomInfo(
 
 data class ChatLine(val id: String, val authorId: String, val text: String, val sentAtMillis: Long)
 
+/** What the host may do (`/v1/dojos/{id}/...`). */
+sealed interface HostAction {
+    data class SetRole(val userId: String, val role: String) : HostAction
+
+    data class Admit(val userId: String) : HostAction
+
+    data class Kick(val userId: String) : HostAction
+
+    data class Lock(val locked: Boolean) : HostAction
+
+    data class Lobby(val on: Boolean) : HostAction
+
+    /** Start a randori rotating every [seconds], or stop it (null). */
+    data class Randori(val seconds: Int?) : HostAction
+}
+
 /** The REST side of the room. Failures are `GatewayException`s. */
 interface RoomGateway {
     suspend fun info(dojoId: String): RoomInfo
@@ -36,4 +52,7 @@ interface RoomGateway {
     suspend fun chatSince(dojoId: String, afterId: String): List<ChatLine>
 
     suspend fun sendChat(dojoId: String, text: String): ChatLine
+
+    /** Does [action] as the host and returns the dojo's new state. */
+    suspend fun host(dojoId: String, action: HostAction): RoomInfo
 }

@@ -21,6 +21,9 @@ import dev.pocdojo.app.core.gateway.PocPage
 import dev.pocdojo.app.core.gateway.PocQuery
 import dev.pocdojo.app.core.gateway.Registration
 import dev.pocdojo.app.core.room.ChatLine
+import dev.pocdojo.app.core.room.HostAction
+import dev.pocdojo.sdk.api.DojoSettingsChange
+import dev.pocdojo.sdk.api.RandoriChange
 import dev.pocdojo.app.core.room.ProviderLink
 import dev.pocdojo.app.core.room.RoomGateway
 import dev.pocdojo.app.core.room.RoomInfo
@@ -172,6 +175,22 @@ class SdkBackend(
         gatewayCall { signedInClient().chat.since(dojoId, afterId) }.map { it.toLine() }
 
     override suspend fun sendChat(dojoId: String, text: String): ChatLine = gatewayCall { signedInClient().chat.send(dojoId, text) }.toLine()
+
+    override suspend fun host(dojoId: String, action: HostAction): RoomInfo {
+        val dojos = signedInClient().dojos
+        gatewayCall {
+            when (action) {
+                is HostAction.SetRole -> dojos.setRole(dojoId, action.userId, DojoRole.valueOf(action.role.uppercase()))
+                is HostAction.Admit -> dojos.admit(dojoId, action.userId)
+                is HostAction.Kick -> dojos.kick(dojoId, action.userId)
+                is HostAction.Lock -> dojos.configure(dojoId, DojoSettingsChange(locked = action.locked))
+                is HostAction.Lobby -> dojos.configure(dojoId, DojoSettingsChange(lobby = action.on))
+                is HostAction.Randori ->
+                    dojos.configure(dojoId, DojoSettingsChange(randori = action.seconds?.let { RandoriChange.Every(it) } ?: RandoriChange.Off))
+            }
+        }
+        return info(dojoId)
+    }
 
     /** The dojo's shared document over its collab socket (a fresh ticket for each connection), not connected yet. */
     override suspend fun enter(dojoId: String, scope: CoroutineScope, docContext: CoroutineContext): RoomEntry {

@@ -179,4 +179,29 @@ class DojoRoomViewModelTest {
             advanceTimeBy(5_001)
             assertEquals(listOf("welcome", "second", "hello"), viewModel.state.value.chat.map { it.text })
         }
+
+    @Test
+    fun `the host's controls change the dojo and a refusal is shown`() =
+        runTest {
+            val host = room(me = "host")
+            host.onEvent(RoomEvent.Host(HostAction.SetRole("me", "observer")))
+            host.onEvent(RoomEvent.Host(HostAction.Lock(true)))
+            runCurrent()
+            assertEquals("observer", host.state.value.participants.first { it.userId == "me" }.role)
+            assertTrue(host.state.value.locked)
+
+            gateway.failure = dev.pocdojo.app.core.gateway.GatewayException.Forbidden("not the host", "dojo-host-only")
+            host.onEvent(RoomEvent.Host(HostAction.Kick("watcher")))
+            runCurrent()
+            assertTrue(host.state.value.error != null)
+        }
+
+    @Test
+    fun `a participant who is not the host sends no host action`() =
+        runTest {
+            val viewModel = room()
+            viewModel.onEvent(RoomEvent.Host(HostAction.Kick("host")))
+            runCurrent()
+            assertTrue(gateway.hostActions.isEmpty())
+        }
 }

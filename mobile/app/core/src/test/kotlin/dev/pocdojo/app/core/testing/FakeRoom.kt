@@ -2,6 +2,7 @@ package dev.pocdojo.app.core.testing
 
 import dev.pocdojo.app.core.gateway.GatewayException
 import dev.pocdojo.app.core.room.ChatLine
+import dev.pocdojo.app.core.room.HostAction
 import dev.pocdojo.app.core.room.RoomGateway
 import dev.pocdojo.app.core.room.RoomInfo
 import dev.pocdojo.app.core.room.RoomLink
@@ -65,6 +66,7 @@ class FakeRoomGateway(
 ) : RoomGateway {
     var failure: GatewayException? = null
     var infoCalls = 0
+    val hostActions = mutableListOf<HostAction>()
 
     override suspend fun info(dojoId: String): RoomInfo {
         infoCalls++
@@ -80,6 +82,21 @@ class FakeRoomGateway(
     override suspend fun sendChat(dojoId: String, text: String): ChatLine {
         failure?.let { throw it }
         return ChatLine("m${messages.size + 1}", "me", text, messages.size + 1L).also { messages += it }
+    }
+
+    /** Role changes and the lock apply to [info]; the others are only recorded. */
+    override suspend fun host(dojoId: String, action: HostAction): RoomInfo {
+        failure?.let { throw it }
+        hostActions += action
+        info =
+            when (action) {
+                is HostAction.SetRole ->
+                    info.copy(participants = info.participants.map { if (it.userId == action.userId) it.copy(role = action.role, canEdit = action.role != "observer") else it })
+                is HostAction.Kick -> info.copy(participants = info.participants.filter { it.userId != action.userId })
+                is HostAction.Lock -> info.copy(locked = action.locked)
+                else -> info
+            }
+        return info
     }
 }
 
