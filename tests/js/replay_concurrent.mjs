@@ -3,7 +3,7 @@
  * Replay one agent of a concurrent editing trace against a y-websocket server.
  *
  *   node replay_concurrent.mjs --url ws://127.0.0.1:PORT --room ROOM --agent 0 \
- *        --trace /work/shared/data/editing-traces/friendsforever.json.gz [--wait-start] [--timeout 120000]
+ *        --trace tests/data/editing-traces/friendsforever.json.gz [--wait-start] [--timeout 120000]
  *   node replay_concurrent.mjs --trace FILE --dry-run      # check the oracle offline, no server
  *
  * Run one process per agent (`numAgents` of them, same room). Every process must end with the
