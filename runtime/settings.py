@@ -162,6 +162,28 @@ class Settings(BaseSettings):
     signal_messages_per_second: float = Field(default=50.0, gt=0)
     signal_message_burst: int = Field(default=200, ge=1)
 
+    # -- media service: report jobs ----------------------------------------------------------------
+    media_worker_concurrency: int = Field(default=2, ge=1, le=64)
+    """Jobs one `pocdojo worker media` process runs at once."""
+    media_job_time_limit_seconds: float = Field(default=900.0, gt=0, le=86_400)
+    """A report job running longer is stopped and fails with a reason the user can read."""
+    media_job_max_attempts: int = Field(default=5, ge=1, le=50)
+    """Runs of a job whose failures are retryable (store or POC service unreachable) before it fails."""
+    media_job_retry_base_seconds: int = Field(default=2, ge=1, le=3600)
+    """Exponential backoff of those retries: attempt n waits base**n seconds."""
+    media_worker_heartbeat_seconds: float = Field(default=10.0, gt=0, le=300)
+    """How often a worker records that it is alive."""
+    media_worker_stalled_seconds: float = Field(default=30.0, gt=0, le=3600)
+    """A running job whose worker sent no heartbeat for this long is given to another worker."""
+    media_worker_shutdown_seconds: float = Field(default=30.0, ge=0, le=3600)
+    """SIGTERM: how long a worker lets its running jobs finish before it releases them to other workers."""
+    media_max_active_reports_per_user: int = Field(default=3, ge=1, le=1000)
+    """Queued plus running reports one user may have (429 with Retry-After above)."""
+    identity_service_url: str | None = None
+    """Where the media service asks identity for the caller's names (`GET /v1/auth/me`); default: public_url."""
+    media_download_url_seconds: int = Field(default=300, ge=10, le=900)
+    """Lifetime of the signed URL `GET /v1/reports/{id}/download` redirects to."""
+
     @field_validator("allowed_origins", "auth_client_ids", "turn_urls", "stun_urls", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:

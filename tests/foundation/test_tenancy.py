@@ -18,6 +18,12 @@ from tests.foundation.conftest import Account, IdentityHarness
 GLOBAL_TABLES = {
     "identity.tenants": "the tenant directory itself (RLS forced; reads open, writes bound to the context)",
     "identity.login_throttle": "hashed brute-force counters; no tenant data",
+    # The media workers' job queue (procrastinate, migration media 0002): a job's arguments are a report id
+    # and its tenant; the report itself (media.reports) is a tenant table under RLS.
+    "media.procrastinate_jobs": "the job queue: report ids and their tenant ids, no report data",
+    "media.procrastinate_events": "the job queue's status history (job ids and times)",
+    "media.procrastinate_workers": "the job queue's worker heartbeats",
+    "media.procrastinate_periodic_defers": "the job queue's periodic tasks (none are defined)",
 }
 SCHEMAS = ("identity", "poc", "dojo", "media", "crdt")
 OWNER_POLICIES = {

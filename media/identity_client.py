@@ -1,0 +1,36 @@
+"""The caller's names for a report's cover, from the identity service's API with the caller's own token
+(`GET /v1/auth/me`): the media service never reads identity's tables (ARCHITECTURE §1).
+
+Identity shows a member their display name and their tenant's slug; the tenant's display name is not
+readable by members through its API, so the cover names the tenant by its slug.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from media.errors import SourceUnavailable
+from media.sources import CallerNames
+from runtime.errors import NotFound, Unauthorized
+
+
+class IdentityClient:
+    def __init__(self, base_url: str, *, timeout: float = 10.0, transport: httpx.AsyncBaseTransport | None = None):
+        self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport)
+
+    async def caller_names(self, bearer: str) -> CallerNames:
+        try:
+            response = await self._http.get("/v1/auth/me", headers={"Authorization": f"Bearer {bearer}"})
+        except httpx.HTTPError as exc:
+            raise SourceUnavailable(f"the identity service cannot be reached: {type(exc).__name__}") from exc
+        if response.status_code == 401:
+            raise Unauthorized("The access token was refused by the identity service.")
+        if response.status_code == 404:
+            raise NotFound("The caller's account no longer exists.")
+        if response.status_code != 200:
+            raise SourceUnavailable(f"the identity service answered {response.status_code}")
+        me = response.json()
+        return CallerNames(tenant_name=str(me.get("tenant") or ""), user_name=str(me["display_name"]))
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
