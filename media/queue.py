@@ -81,9 +81,7 @@ def build_app(settings: Settings, *, max_size: int = 4) -> procrastinate.App:
         name=REPORT_TASK,
         queue=QUEUE,
         pass_context=True,
-        retry=ReportRetry(
-            max_runs=settings.media_job_max_attempts, base_seconds=settings.media_job_retry_base_seconds
-        ),
+        retry=ReportRetry(max_runs=settings.media_job_max_attempts, base_seconds=settings.media_job_retry_base_seconds),
     )(run_report)
     return app
 
