@@ -100,9 +100,7 @@ class ReportRepository:
         when over the limit. One user's inserts are serialized (a transaction-level advisory lock), so
         parallel requests cannot pass the limit together."""
         async with self.db.tenant_tx(tenant_id) as conn:
-            await conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtext('media.reports.insert'), hashtext($1))", user_id
-            )
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('media.reports.insert'), hashtext($1))", user_id)
             key = values.get("idempotency_key")
             if key is not None:
                 existing = await conn.fetchrow(
