@@ -12,6 +12,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ MAX_EXPIRES_IN = 900
 MAX_TOKEN_LENGTH = 4096
 MIN_SECRET_BYTES = 32
 _DOMAIN = b"pocdojo-media-file-v1\x00"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class TokenError(Exception):
@@ -57,6 +59,14 @@ def check_expires_in(expires_in: int) -> None:
         raise ValueError(f"a signed URL lives 1 to {MAX_EXPIRES_IN} seconds, not {expires_in}")
 
 
+def check_header_text(filename: str, content_type: str) -> None:
+    """Refuse a filename or content type that could not travel in a response header."""
+    if not filename or not content_type:
+        raise ValueError("a download needs a filename and a content type")
+    if _CONTROL.search(filename) or _CONTROL.search(content_type) or not content_type.isascii():
+        raise ValueError("a download's filename and content type hold no control characters")
+
+
 class UrlSigner:
     """Issues and checks download tokens; `url()` puts a token under `{base_url}/v1/media/files/`."""
 
@@ -72,6 +82,7 @@ class UrlSigner:
 
     def sign(self, key: str, *, filename: str, content_type: str, expires_in: int) -> str:
         check_expires_in(expires_in)
+        check_header_text(filename, content_type)
         expires_at = int(self._clock()) + expires_in
         claims = orjson.dumps({"k": key, "f": filename, "t": content_type, "e": expires_at})
         return f"{_b64(claims)}.{_b64(self._mac(claims))}"
