@@ -14,7 +14,7 @@ import asyncio
 import os
 import re
 from collections.abc import AsyncIterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
@@ -26,6 +26,7 @@ from media.storage.local import LocalStore
 from media.storage.signing import TokenError, TokenExpired
 from runtime.errors import Forbidden, NotFound, ServiceError
 
+PATH = "/v1/media/files/{token}"
 CHUNK_BYTES = 64 * 1024
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 _FALLBACK_UNSAFE = re.compile(r"[^A-Za-z0-9._ -]")
@@ -37,7 +38,7 @@ class RangeNotSatisfiable(ServiceError):
     title = "Range not satisfiable"
 
 
-def _problem(description: str) -> dict[str, object]:
+def _problem(description: str) -> dict[str, Any]:
     return {
         "description": description,
         "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
@@ -52,6 +53,15 @@ _DESCRIPTION = (
     "(`Cache-Control: private, no-store`). `Range: bytes=first-last` (one range) resumes a download: 206 "
     "with `Content-Range`; a range past the end: 416."
 )
+
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The whole file.", "content": _BINARY},
+    206: {"description": "The byte range asked for (`Content-Range`).", "content": _BINARY},
+    403: _problem("The link is forged, altered or expired (ask the media API for a new one)."),
+    404: _problem("The file is gone (the report was deleted or has expired)."),
+    416: _problem("The range lies past the end of the file (`Content-Range: bytes */size`)."),
+}
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -71,11 +81,11 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
             raise _unsatisfiable(size)
         return max(0, size - suffix), size - 1
     first = int(first_text)
-    last = int(last_text) if last_text else size - 1
-    if last < first:
+    if last_text and int(last_text) < first:
         return None  # invalid: ignored like any malformed range
     if first >= size:
         raise _unsatisfiable(size)
+    last = int(last_text) if last_text else size - 1
     return first, min(last, size - 1)
 
 
@@ -131,20 +141,6 @@ def download_router(store: LocalStore) -> APIRouter:
     """The route the media app includes when its store is local."""
     router = APIRouter(tags=["files"])
 
-    @router.api_route(
-        "/v1/media/files/{token}",
-        methods=["GET", "HEAD"],
-        summary="Download a file through a signed link",
-        description=_DESCRIPTION,
-        response_class=Response,
-        responses={
-            200: {"description": "The whole file.", "content": _BINARY},
-            206: {"description": "The byte range asked for (`Content-Range`).", "content": _BINARY},
-            403: _problem("The link is forged, altered or expired (ask the media API for a new one)."),
-            404: _problem("The file is gone (the report was deleted or has expired)."),
-            416: _problem("The range lies past the end of the file (`Content-Range: bytes */size`)."),
-        },
-    )
     async def download_file(token: str, request: Request) -> Response:
         try:
             grant = store.signer.verify(token)
@@ -179,4 +175,18 @@ def download_router(store: LocalStore) -> APIRouter:
             return Response(status_code=status, headers=headers, media_type=grant.content_type)
         return FileResponse(handle, first, length, status_code=status, headers=headers, media_type=grant.content_type)
 
+    for method, operation_id, summary in (
+        ("GET", "downloadFile", "Download a file through a signed link"),
+        ("HEAD", "downloadFileHead", "The headers of a signed link's download (size, type), no body"),
+    ):
+        router.add_api_route(
+            PATH,
+            download_file,
+            methods=[method],
+            operation_id=operation_id,
+            summary=summary,
+            description=_DESCRIPTION,
+            response_class=Response,
+            responses=_RESPONSES,
+        )
     return router

@@ -12,7 +12,8 @@ import asyncio
 import sys
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import boto3
 import httpx
@@ -24,10 +25,11 @@ from tests.conftest import wait_until
 MOTO_REGION = "us-east-1"
 
 
-@dataclass(frozen=True)
+@dataclass
 class MotoS3:
     endpoint_url: str
     process: asyncio.subprocess.Process
+    clients: list[Any] = field(default_factory=list)
 
     def session(self) -> boto3.session.Session:
         """Credentials moto accepts (any), passed explicitly: the tests never read the machine's."""
@@ -35,13 +37,15 @@ class MotoS3:
             aws_access_key_id="testing", aws_secret_access_key="testing", region_name=MOTO_REGION
         )
 
+    def client(self, service: str = "s3") -> Any:
+        """A boto3 client on moto, to set up or look behind what a test drives (closed by moto's end)."""
+        client = self.session().client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
+        self.clients.append(client)
+        return client
+
     def new_bucket(self) -> str:
         name = f"media-{uuid.uuid4().hex[:20]}"
-        client = self.session().client("s3", endpoint_url=self.endpoint_url)
-        try:
-            client.create_bucket(Bucket=name)
-        finally:
-            client.close()
+        self.client().create_bucket(Bucket=name)
         return name
 
 
@@ -73,7 +77,10 @@ async def moto_s3() -> AsyncIterator[MotoS3]:
                 return True
 
             await wait_until(answers, within=30.0, interval=0.1)
-        yield MotoS3(endpoint, process)
+        moto = MotoS3(endpoint, process)
+        yield moto
+        for client in moto.clients:
+            client.close()
     finally:
         process.terminate()
         try:

@@ -65,14 +65,11 @@ def media_files_app(store: LocalStore) -> FastAPI:
 
 @dataclass
 class StoreCase:
-    """One store under test, and what a test needs to look behind it."""
+    """One store under test, and the clock its local signer reads."""
 
     kind: Literal["local", "s3"]
     store: ObjectStore
     clock: Clock
-    bucket: str | None = None
-    s3: Any = None
-    """The S3 case: a boto3 client on moto, to look at the stored object (head_object)."""
 
 
 @asynccontextmanager
@@ -111,12 +108,8 @@ async def case(
         async with served_local_store(tmp_path / "objects", clock) as local:
             yield StoreCase("local", local, clock)
         return
-    client = moto_s3.session().client("s3", endpoint_url=moto_s3.endpoint_url)
-    try:
-        async with moto_store(moto_s3) as store:
-            yield StoreCase("s3", store, clock, bucket=store.config.bucket, s3=client)
-    finally:
-        client.close()
+    async with moto_store(moto_s3) as store:
+        yield StoreCase("s3", store, clock)
 
 
 @pytest.fixture
