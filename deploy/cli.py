@@ -153,6 +153,8 @@ def _dev(args: argparse.Namespace) -> int:
         overrides["ticket_secret"] = env.ticket_secret()
     if not os.environ.get("POCDOJO_TURN_SECRET"):
         overrides["turn_secret"] = env.turn_secret()
+    if not os.environ.get("POCDOJO_MEDIA_URL_SECRET"):
+        overrides["media_url_secret"] = env.media_url_secret()
     settings = Settings.from_env(**overrides)
     if settings.auth_mode == "local" and settings.auth_jwks_url is None:
         # This process's identity service publishes the keys of the state dir: read them here, not from
@@ -190,8 +192,9 @@ def _dev_cluster(args: argparse.Namespace) -> int:
     started when they are gone.
 
     The nodes are one service, as behind a load balancer: one token issuer (`POCDOJO_AUTH_ISSUER`, else
-    the cluster's first address http://HOST:P) and one signing key set, ticket secret and TURN secret (the
-    state dir's), so a token or refresh token from any node works on every node."""
+    the cluster's first address http://HOST:P) and one signing key set, ticket secret, TURN secret and
+    media URL secret (the state dir's), so a token, refresh token or download link from any node works on
+    every node."""
     import signal
     import subprocess
     import time
@@ -212,6 +215,7 @@ def _dev_cluster(args: argparse.Namespace) -> int:
     env.operator_token()
     env.ticket_secret()
     env.turn_secret()
+    env.media_url_secret()
     redis_url = os.environ.get("REDIS_URL")
     redis: EmbeddedRedis | None = None
     if not redis_url:

@@ -98,6 +98,10 @@ class EmbeddedEnvironment:
         """The TURN REST-credential secret (share it with a local coturn's `static-auth-secret`)."""
         return read_or_create_secret(self.state_dir / "turn-secret", 32)
 
+    def media_url_secret(self) -> str:
+        """The HMAC secret of the local object store's download links."""
+        return read_or_create_secret(self.state_dir / "media-url-secret", 48)
+
 
 async def migrate_all(owner_dsn: str) -> dict[str, list[int]]:
     conn = await asyncpg.connect(owner_dsn)

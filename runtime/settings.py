@@ -184,6 +184,22 @@ class Settings(BaseSettings):
     media_download_url_seconds: int = Field(default=300, ge=10, le=900)
     """Lifetime of the signed URL `GET /v1/reports/{id}/download` redirects to."""
 
+    # -- media object store (finished reports) --------------------------------------------------------
+    media_store: Literal["local", "s3"] = "local"
+    """Where finished reports are kept: files under `media_local_root`, or an S3 bucket."""
+    media_local_root: Path | None = None
+    """Local store: the directory of the objects (default `<state_dir>/objects`)."""
+    media_url_secret: SecretStr | None = None
+    """Local store: HMAC secret (≥ 32 bytes) of the download links, shared by every media node; dev: generated."""
+    media_s3_bucket: str | None = Field(default=None, min_length=3, max_length=63)
+    media_s3_region: str | None = None
+    media_s3_endpoint_url: str | None = None
+    """Another S3-compatible endpoint (MinIO; the tests: moto); unset: AWS."""
+    media_s3_kms_key_id: str | None = None
+    """Encrypt objects with this KMS key (`aws:kms`); unset: S3-managed keys (`AES256`)."""
+    media_s3_multipart_threshold_bytes: int = Field(default=64 * 1024 * 1024, ge=5 * 1024 * 1024)
+    """Files above this size are uploaded in parts (S3's smallest part: 5 MiB)."""
+
     @field_validator("allowed_origins", "auth_client_ids", "turn_urls", "stun_urls", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
