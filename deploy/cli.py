@@ -3,6 +3,7 @@
     pocdojo dev [--host H] [--port P] [--state-dir D]     every service in one process, embedded defaults
     pocdojo serve SERVICE [--host H] [--port P]          one service as production runs it (env settings;
                                                          metrics on POCDOJO_METRICS_PORT when set)
+    pocdojo worker media [--concurrency N]               the media jobs' worker (reports), as production runs it
     pocdojo migrate up|down|status [--service S] [--steps N]
     pocdojo tenants create --slug S --name N --admin-email E [--self-signup]
 
@@ -54,6 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("service", choices=sorted(SERVICES))
     serve.add_argument("--host", default=os.environ.get("POCDOJO_HOST", "0.0.0.0"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("POCDOJO_PORT", "8000")))
+
+    worker = sub.add_parser("worker", help="run a service's job worker as production does (media: reports)")
+    worker.add_argument("service", choices=["media"])
+    worker.add_argument("--concurrency", type=int, help="jobs at once (default: POCDOJO_MEDIA_WORKER_CONCURRENCY)")
 
     migrate = sub.add_parser("migrate", help="apply, roll back or list schema migrations")
     migrate.add_argument("action", choices=["up", "down", "status"])
@@ -163,7 +168,15 @@ def _dev(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, json=settings.log_json)
     configure_tracing(settings)
     demo = asyncio.run(_ensure_demo(settings, state_dir))
-    dispatcher = Dispatcher([(spec.path_prefixes, spec.factory(settings)) for spec in SERVICES.values()])
+    from media.worker import MediaWorker
+
+    # One media worker in this process (an asyncio task beside the services, stopped before them): it shares
+    # the dev settings and secrets as they are, and `--nodes N` runs N of them. Production runs workers as
+    # their own processes (`pocdojo worker media`).
+    dispatcher = Dispatcher(
+        [(spec.path_prefixes, spec.factory(settings)) for spec in SERVICES.values()],
+        background=[MediaWorker(settings).run],
+    )
     print(
         f"\nPOC Dojo is starting on {base}  (state in {state_dir})\n"
         f"  demo login: tenant={demo['tenant']} username={demo['username']} password={demo['password']}\n"
@@ -289,6 +302,21 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- worker ---------------------------------------------------------------------------------------
+def _worker(args: argparse.Namespace) -> int:
+    from media.worker import MediaWorker, run_until_signalled
+
+    overrides: dict[str, Any] = {"service_name": f"pocdojo-{args.service}-worker"}
+    if args.concurrency is not None:
+        overrides["media_worker_concurrency"] = args.concurrency
+    settings = Settings.from_env(**overrides)
+    configure_logging(settings.log_level, json=settings.log_json)
+    configure_tracing(settings)
+    with internal_metrics_listener(settings):
+        run_until_signalled(MediaWorker(settings))
+    return 0
+
+
 # -- migrate / tenants ------------------------------------------------------------------------------
 async def _owner_dsn(state_dir: Path) -> tuple[str, str]:
     """(owner dsn, service dsn): from the environment, else the embedded server's."""
@@ -365,6 +393,8 @@ def main(argv: list[str] | None = None) -> int:
             return _dev(args)
         if args.command == "serve":
             return _serve(args)
+        if args.command == "worker":
+            return _worker(args)
         if args.command == "migrate":
             return asyncio.run(_migrate(args))
         if args.command == "tenants":

@@ -8,10 +8,11 @@ is mounted in one process behind a path dispatcher that mirrors the ALB's path r
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,12 +117,19 @@ class Dispatcher:
 
     It runs every app's lifespan in order at startup (reverse order at shutdown) and answers `/readyz`
     (every service ready) itself; `/healthz`, `/metrics` (one registry per process: every service's
-    series) and unknown paths go to the first app.
+    series) and unknown paths go to the first app. `background` tasks (`run(stop)`, e.g. a media worker)
+    start once the apps have started and are stopped (their event set, then awaited) before the apps stop.
     """
 
-    def __init__(self, routes: Sequence[tuple[tuple[str, ...], FastAPI]]) -> None:
+    def __init__(
+        self,
+        routes: Sequence[tuple[tuple[str, ...], FastAPI]],
+        *,
+        background: Sequence[Callable[[asyncio.Event], Awaitable[None]]] = (),
+    ) -> None:
         self.routes = list(routes)
         self.apps = [app for _, app in routes]
+        self.background = list(background)
         self._stack: AsyncExitStack | None = None
 
     def app_for(self, path: str) -> FastAPI | None:
@@ -168,6 +176,8 @@ class Dispatcher:
         try:
             for app in self.apps:
                 await stack.enter_async_context(app.router.lifespan_context(app))
+            for run in self.background:
+                stack.push_async_callback(_start_background(run))
         except BaseException as exc:
             await stack.aclose()
             await send({"type": "lifespan.startup.failed", "message": f"{type(exc).__name__}: {exc}"})
@@ -181,3 +191,19 @@ class Dispatcher:
             await send({"type": "lifespan.shutdown.failed", "message": f"{type(exc).__name__}: {exc}"})
             raise
         await send({"type": "lifespan.shutdown.complete"})
+
+
+def _start_background(run: Callable[[asyncio.Event], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    """Start `run(stop)` as a task; returns what stops it (sets `stop`, awaits the task, raises its error)."""
+    stop = asyncio.Event()
+
+    async def main() -> None:
+        await run(stop)
+
+    task = asyncio.create_task(main(), name="dev-background")
+
+    async def stopper() -> None:
+        stop.set()
+        await task
+
+    return stopper

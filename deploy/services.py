@@ -37,6 +37,12 @@ def _poc(settings: Settings) -> FastAPI:
     return create_app(settings)
 
 
+def _media(settings: Settings) -> FastAPI:
+    from media.app import create_app
+
+    return create_app(settings)
+
+
 def _dojo(settings: Settings) -> FastAPI:
     from dojo.app import create_app
 
@@ -60,6 +66,7 @@ SERVICES: dict[str, ServiceSpec] = {
         ws_protocol=COLLAB_PROTOCOL,
     ),
     "poc": ServiceSpec("poc", (ServiceSchema("poc", "poc_api"),), ("/v1/pocs",), _poc),
+    "media": ServiceSpec("media", (ServiceSchema("media", "media"),), ("/v1/reports", "/v1/media/"), _media),
 }
 
 

@@ -1,0 +1,168 @@
+"""Report jobs end to end with real workers: the CSV equals the search, progress and long-polls, cancel of a
+running report, retries with backoff then a readable failure, the time limit, ordered shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from deploy.local import DatabaseUrls
+from media.errors import RenderError, SourceUnavailable, StorageUnavailable
+from media.queue import JobReleased, ReportRetry
+from media.repository import Stage
+from runtime.settings import Settings
+from tests.conftest import wait_until
+from tests.media.jobs.conftest import MediaHarness, media_harness, worker
+from tests.poc.conftest import subject
+
+
+class Hold:
+    """A progress hook that holds a run when it reaches `stage`, until released (test-only slowness)."""
+
+    def __init__(self, stage: Stage) -> None:
+        self.stage = stage
+        self.reached = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def __call__(self, report_id: uuid.UUID, stage: Stage, value: int) -> None:
+        if stage == self.stage and not self.release.is_set():
+            self.reached.set()
+            await self.release.wait()
+
+
+async def _events(database: DatabaseUrls, report_id: str) -> list[str]:
+    conn = await asyncpg.connect(database.admin)
+    try:
+        rows = await conn.fetch(
+            "SELECT e.type::text AS type FROM media.procrastinate_events e JOIN media.reports r ON r.job_id = e.job_id"
+            " WHERE r.id = $1 ORDER BY e.id",
+            uuid.UUID(report_id),
+        )
+    finally:
+        await conn.close()
+    return [row["type"] for row in rows]
+
+
+async def test_a_csv_report_holds_the_search_and_downloads_through_a_signed_url(media: MediaHarness) -> None:
+    admin = await media.tenant()
+    await media.catalogue(admin, 25)
+    await media.pocs.create(admin, name="Só Go", github_url="https://github.com/acme/go-only", language="go", tags=[])
+    filters = {"q": "integração", "sort": "name"}
+    expected = await media.pocs.search_all(admin, **filters)
+    assert len(expected) == 25
+    async with worker(media.settings):
+        report = await media.create(admin, {"format": "csv", "locale": "en", "filters": filters})
+        done = await media.wait_for(admin, report["id"], "done", "failed")
+    assert done["status"] == "done", done
+    assert (done["stage"], done["progress"], done["row_count"], done["error"]) == ("done", 100, 25, None)
+    redirect = await media.http.get(f"/v1/reports/{report['id']}/download", headers=admin.auth)
+    assert redirect.status_code == 302
+    async with httpx.AsyncClient() as anonymous:
+        file = await anonymous.get(redirect.headers["location"])
+    assert file.status_code == 200
+    assert len(file.content) == done["size_bytes"]
+    rows = list(csv.reader(io.StringIO(file.content.decode("utf-8-sig"))))
+    header, body = rows[0], rows[1:]
+    names = header.index("Name")
+    links = next(i for i, title in enumerate(header) if "GitHub" in title)
+    assert [(row[names], row[links]) for row in body] == [(p["name"], p["github_url"]) for p in expected]
+    assert media.object_path(done, admin, subject(admin)).exists()
+    assert await _events(media.database, report["id"]) == ["deferred", "started", "succeeded"]
+    # Deleting the finished report deletes its file.
+    assert (await media.http.delete(f"/v1/reports/{report['id']}", headers=admin.auth)).status_code == 204
+    assert not media.object_path(done, admin, subject(admin)).exists()
+    assert (await media.http.get(f"/v1/reports/{report['id']}", headers=admin.auth)).status_code == 404
+
+
+async def test_progress_long_poll_and_cancel_of_a_running_report(media: MediaHarness) -> None:
+    admin = await media.tenant()
+    await media.catalogue(admin, 5)
+    hold = Hold("rendering")
+    async with worker(media.settings, on_progress=hold):
+        report = await media.create(admin, {"format": "pdf", "locale": "pt-BR"})
+        await hold.reached.wait()
+        held = await media.get(admin, report["id"])
+        assert (held["status"], held["stage"], held["progress"]) == ("running", "rendering", 30)
+        # A long-poll answers when the report changes, not at the end of its wait.
+        poll = asyncio.create_task(media.get(admin, report["id"], wait=25))
+        await asyncio.sleep(0)  # let the request reach the server before the change
+        assert (await media.http.delete(f"/v1/reports/{report['id']}", headers=admin.auth)).status_code == 204
+
+        async def answered() -> bool:
+            return poll.done()
+
+        await wait_until(answered, within=10)
+        assert poll.result()["status"] == "cancelled"
+        hold.release.set()
+
+        async def job_finished() -> bool:
+            return await media.job_status(report["id"]) == "succeeded"
+
+        await wait_until(job_finished, within=10)
+    final = await media.get(admin, report["id"])
+    assert final["status"] == "cancelled"
+    assert not media.object_path(final, admin, subject(admin)).exists()
+
+
+async def test_storage_down_is_retried_with_backoff_then_a_readable_failure(
+    make_settings: Callable[..., Settings], database: DatabaseUrls, tmp_path: Path
+) -> None:
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("the object store's root cannot be created here")
+    async with media_harness(make_settings, database, tmp_path, media_local_root=blocked) as media:
+        admin = await media.tenant()
+        await media.catalogue(admin, 2)
+        async with worker(media.settings):
+            report = await media.create(admin, {"format": "csv", "locale": "en"})
+            failed = await media.wait_for(admin, report["id"], "failed", "done", within=60)
+        assert failed["status"] == "failed"
+        assert failed["error"].startswith("The file store could not be reached"), failed["error"]
+        assert "Retrying" not in failed["error"]
+        events = await _events(media.database, report["id"])
+        assert events.count("started") == media.settings.media_job_max_attempts
+        assert events.count("deferred_for_retry") == media.settings.media_job_max_attempts - 1
+        assert events[-1] == "failed"
+
+
+def test_the_retry_strategy_backs_off_exponentially_for_unreachable_services_only() -> None:
+    strategy = ReportRetry(max_runs=4, base_seconds=2)
+    down = StorageUnavailable("down")
+    assert [strategy.retry_in(down, attempts) for attempts in range(4)] == [2, 4, 8, None]
+    assert strategy.retry_in(SourceUnavailable("down"), 0) == 2
+    assert strategy.retry_in(RenderError("bad"), 0) is None
+    assert strategy.retry_in(ValueError("bug"), 0) is None
+    assert strategy.retry_in(JobReleased("shutdown"), 3) == 0
+
+
+async def test_a_job_over_its_time_limit_fails_with_a_reason(media: MediaHarness) -> None:
+    admin = await media.tenant()
+    await media.catalogue(admin, 2)
+    hold = Hold("rendering")  # never released: the run outlives its limit
+    async with worker(media.settings, on_progress=hold, media_job_time_limit_seconds=1.0):
+        report = await media.create(admin, {"format": "csv", "locale": "en"})
+        failed = await media.wait_for(admin, report["id"], "failed", "done")
+    assert failed["status"] == "failed"
+    assert failed["error"] == "The report took longer than 1 seconds and was stopped."
+    assert not media.object_path(failed, admin, subject(admin)).exists()
+
+
+async def test_a_worker_shutting_down_releases_its_running_job_to_another(media: MediaHarness) -> None:
+    admin = await media.tenant()
+    await media.catalogue(admin, 3)
+    hold = Hold("rendering")
+    async with worker(media.settings, on_progress=hold, media_worker_shutdown_seconds=0.2):
+        report = await media.create(admin, {"format": "csv", "locale": "en"})
+        await hold.reached.wait()
+    released = await media.get(admin, report["id"])
+    assert (released["status"], released["stage"]) == ("queued", "queued"), released
+    assert await media.job_status(report["id"]) == "todo"
+    async with worker(media.settings):
+        done = await media.wait_for(admin, report["id"], "done", "failed")
+    assert done["status"] == "done", done
