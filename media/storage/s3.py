@@ -97,9 +97,12 @@ class S3Store:
     def _put(self, key: str, path: Path, content_type: str) -> int:
         try:
             size = path.stat().st_size
-            with path.open("rb") as source:
-                extra = {"ContentType": content_type, **self._encryption()}
-                self._call("store", key, lambda: self._transfer.upload(source, self.config.bucket, key, extra).result())
+        except OSError as exc:
+            raise StorageError(f"the file to store cannot be read: {exc.strerror}") from exc
+        extra = {"ContentType": content_type, **self._encryption()}
+        try:
+            # By name: the transfer manager reads the parts itself, from several threads for a big file.
+            self._call("store", key, lambda: self._transfer.upload(str(path), self.config.bucket, key, extra).result())
         except OSError as exc:
             raise StorageError(f"the file to store cannot be read: {exc.strerror}") from exc
         return size
