@@ -40,6 +40,8 @@ class LocalStore:
     def _put(self, target: Path, source: Path) -> int:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as exc:
+            raise StorageError(f"the object key clashes with another object's path: {exc.strerror}") from exc
         except OSError as exc:
             raise StorageUnavailable(f"the object directory cannot be created: {exc.strerror}") from exc
         try:
@@ -54,6 +56,9 @@ class LocalStore:
                 os.fsync(dst.fileno())
                 size = dst.tell()
             os.replace(temp, target)
+        except (IsADirectoryError, NotADirectoryError) as exc:
+            temp.unlink(missing_ok=True)
+            raise StorageError(f"the object key clashes with another object's path: {exc.strerror}") from exc
         except OSError as exc:
             temp.unlink(missing_ok=True)
             raise StorageUnavailable(f"the object could not be written: {exc.strerror}") from exc

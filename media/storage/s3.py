@@ -5,6 +5,9 @@ manager, which switches to a multipart upload above `multipart_threshold`; eithe
 appears only when the upload completes (S3 has no partial objects), and a failed multipart upload is
 aborted. Every object is encrypted at rest: `AES256` (S3-managed keys), or `aws:kms` with `kms_key_id`.
 Credentials come from boto3's default chain (environment, profile, the task role) and are never logged.
+The role needs s3:PutObject, GetObject, DeleteObject and ListBucket on the bucket (without ListBucket S3
+answers a missing object with 403, which `exists` reports as a refusal), and kms:GenerateDataKey and
+kms:Decrypt on the key when one is set.
 
 Failures are translated at this boundary: no answer (connection refused, timeout, 5xx) is
 `StorageUnavailable` (a job retries later); a refusal (access denied, missing bucket) is `StorageError`
@@ -97,9 +100,12 @@ class S3Store:
     def _put(self, key: str, path: Path, content_type: str) -> int:
         try:
             size = path.stat().st_size
-            with path.open("rb") as source:
-                extra = {"ContentType": content_type, **self._encryption()}
-                self._call("store", key, lambda: self._transfer.upload(source, self.config.bucket, key, extra).result())
+        except OSError as exc:
+            raise StorageError(f"the file to store cannot be read: {exc.strerror}") from exc
+        extra = {"ContentType": content_type, **self._encryption()}
+        try:
+            # By name: the transfer manager reads the parts itself, from several threads for a big file.
+            self._call("store", key, lambda: self._transfer.upload(str(path), self.config.bucket, key, extra).result())
         except OSError as exc:
             raise StorageError(f"the file to store cannot be read: {exc.strerror}") from exc
         return size

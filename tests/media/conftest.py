@@ -9,9 +9,11 @@ exactly as to S3, no client is mocked.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,8 +51,10 @@ class MotoS3:
         return name
 
 
-@pytest.fixture(scope="session")
-async def moto_s3() -> AsyncIterator[MotoS3]:
+@asynccontextmanager
+async def start_moto(**env: str) -> AsyncIterator[MotoS3]:
+    """moto's standalone server on 127.0.0.1 and a free port (`env`: moto's settings, e.g.
+    `INITIAL_NO_AUTH_ACTION_COUNT` to check credentials and IAM policies), stopped on exit."""
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     process = await asyncio.create_subprocess_exec(
@@ -63,7 +67,9 @@ async def moto_s3() -> AsyncIterator[MotoS3]:
         str(port),
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
+        env={**os.environ, **env},
     )
+    moto = MotoS3(endpoint, process)
     try:
         async with httpx.AsyncClient(timeout=1.0) as client:
 
@@ -77,14 +83,20 @@ async def moto_s3() -> AsyncIterator[MotoS3]:
                 return True
 
             await wait_until(answers, within=30.0, interval=0.1)
-        moto = MotoS3(endpoint, process)
         yield moto
-        for client in moto.clients:
-            client.close()
     finally:
-        process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), timeout=10)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+        for opened in moto.clients:
+            opened.close()
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), timeout=10)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+@pytest.fixture(scope="session")
+async def moto_s3() -> AsyncIterator[MotoS3]:
+    async with start_moto() as moto:
+        yield moto

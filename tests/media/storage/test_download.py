@@ -71,13 +71,14 @@ async def test_an_unsatisfiable_range_names_the_size(local: LocalStore, make_fil
     assert response.headers["content-type"] == "application/problem+json"
 
 
-async def test_garbage_tokens_are_refused(local: LocalStore) -> None:
-    base = local.signer.base_url + "/v1/media/files/"
+@pytest.mark.parametrize(
+    ("token", "status"), [("x", 403), ("a.b", 403), ("a.b.c", 403), ("." * 10, 403), ("A" * 5000, 403), ("%00", 422)]
+)
+async def test_garbage_tokens_are_refused(local: LocalStore, token: str, status: int) -> None:
     async with httpx.AsyncClient() as client:
-        for token in ["x", "a.b", "a.b.c", "%00", "." * 10, "A" * 5000]:
-            response = await client.get(base + token)
-            assert response.status_code in (403, 422), token  # 422: the NUL byte, refused before routing
-            assert response.headers["content-type"] == "application/problem+json"
+        response = await client.get(local.signer.base_url + "/v1/media/files/" + token)
+    assert response.status_code == status  # 422: the NUL byte, refused before routing
+    assert response.headers["content-type"] == "application/problem+json"
 
 
 async def test_a_token_of_another_secret_is_refused(local: LocalStore, make_file: MakeFile, tmp_path: Path) -> None:

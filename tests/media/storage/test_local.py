@@ -80,3 +80,17 @@ async def test_signed_url_points_at_the_download_endpoint(local_store: LocalStor
     assert url.startswith(prefix)
     grant = local_store.signer.verify(url.removeprefix(prefix))
     assert (grant.key, grant.filename, grant.content_type) == (KEY, "r.csv", "text/csv")
+
+
+async def test_a_key_clashing_with_another_objects_path_is_refused(
+    local_store: LocalStore, make_file: MakeFile
+) -> None:
+    """S3 keys are flat, files nest: `a/b` and `a/b/c` cannot both be files. A refusal, not an outage."""
+    await local_store.put_file("reports/a/b", make_file(b"file"), content_type="text/csv")
+    await local_store.put_file("reports/x/y/z", make_file(b"file"), content_type="text/csv")
+    for key in ("reports/a/b/c", "reports/x/y"):
+        with pytest.raises(StorageError, match="clashes") as raised:
+            await local_store.put_file(key, make_file(b"other"), content_type="text/csv")
+        assert not isinstance(raised.value, StorageUnavailable)
+    assert local_store.path_for("reports/a/b").read_bytes() == b"file"
+    assert sorted(p.name for p in local_store.path_for("reports/x/y").iterdir()) == ["z"]

@@ -3,12 +3,13 @@ moto's standalone server (tests/media/conftest.py), never a mocked client."""
 
 from __future__ import annotations
 
+import boto3
 import pytest
 
 from media.errors import StorageError, StorageUnavailable
 from media.storage.s3 import MIN_PART_BYTES, S3Config, S3Store
 from runtime.embedded_pg import free_port
-from tests.media.conftest import MotoS3
+from tests.media.conftest import MotoS3, start_moto
 from tests.media.storage.conftest import MakeFile, moto_store
 
 KEY = "reports/t-1/u-1/r-1.pdf"
@@ -82,3 +83,27 @@ async def test_check_passes_on_an_existing_bucket(moto_s3: MotoS3) -> None:
 def test_a_multipart_threshold_below_s3s_smallest_part_is_refused(moto_s3: MotoS3) -> None:
     with pytest.raises(ValueError, match="multipart threshold"):
         S3Store(S3Config(bucket="b", multipart_threshold=1024), session=moto_s3.session())
+
+
+async def test_denied_access_is_a_readable_storage_error(make_file: MakeFile) -> None:
+    """A moto that checks credentials and IAM policies: a user without any S3 permission is refused."""
+    async with start_moto(INITIAL_NO_AUTH_ACTION_COUNT="3") as moto:
+        bucket = moto.new_bucket()  # the unauthenticated requests: this one,
+        iam = moto.client("iam")
+        iam.create_user(UserName="reports-worker")  # this one
+        access = iam.create_access_key(UserName="reports-worker")["AccessKey"]  # and this one
+        session = boto3.session.Session(
+            aws_access_key_id=access["AccessKeyId"],
+            aws_secret_access_key=access["SecretAccessKey"],
+            region_name="us-east-1",
+        )
+        store = S3Store(S3Config(bucket=bucket, endpoint_url=moto.endpoint_url), session=session)
+        try:
+            with pytest.raises(StorageError, match="denied") as raised:
+                await store.put_file(KEY, make_file(b"x"), content_type="application/pdf")
+            assert not isinstance(raised.value, StorageUnavailable)
+            assert access["SecretAccessKey"] not in str(raised.value)
+            with pytest.raises(StorageError, match="denied"):
+                await store.delete(KEY)
+        finally:
+            await store.close()
