@@ -22,7 +22,8 @@ from deploy.services import SERVICES
 from identity.app import create_app as create_identity_app
 from media.app import create_app as create_media_app
 from media.report_job import ProgressHook
-from media.worker import MediaWorker
+from media.storage.base import ObjectStore
+from media.worker import MediaWorker, build_store
 from poc_api.app import create_app as create_poc_app
 from runtime.settings import Settings
 from tests.conftest import serve_app, wait_until
@@ -144,10 +145,14 @@ async def media(
 
 @asynccontextmanager
 async def worker(
-    settings: Settings, *, on_progress: ProgressHook | None = None, **overrides: Any
+    settings: Settings,
+    *,
+    on_progress: ProgressHook | None = None,
+    store: Callable[[Settings], ObjectStore] = build_store,
+    **overrides: Any,
 ) -> AsyncIterator[MediaWorker]:
-    """A media worker in this process, stopped (ordered shutdown) at the end."""
-    process = MediaWorker(settings.model_copy(update=overrides), on_progress=on_progress)
+    """A media worker in this process (`store`: its object store), stopped (ordered shutdown) at the end."""
+    process = MediaWorker(settings.model_copy(update=overrides), on_progress=on_progress, store=store)
     stop = asyncio.Event()
     task = asyncio.create_task(process.run(stop))
     started = asyncio.create_task(process.started.wait())

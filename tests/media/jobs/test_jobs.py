@@ -7,19 +7,19 @@ import asyncio
 import csv
 import io
 import uuid
-from collections.abc import Callable
-from pathlib import Path
 
 import asyncpg
+import boto3
 import httpx
 
 from deploy.local import DatabaseUrls
 from media.errors import RenderError, SourceUnavailable, StorageUnavailable
 from media.queue import JobReleased, ReportRetry
 from media.repository import Stage
-from runtime.settings import Settings
+from media.storage.s3 import S3Config, S3Store
+from runtime.embedded_pg import free_port
 from tests.conftest import wait_until
-from tests.media.jobs.conftest import MediaHarness, media_harness, worker
+from tests.media.jobs.conftest import MediaHarness, worker
 from tests.poc.conftest import subject
 
 
@@ -111,24 +111,22 @@ async def test_progress_long_poll_and_cancel_of_a_running_report(media: MediaHar
     assert not media.object_path(final, admin, subject(admin)).exists()
 
 
-async def test_storage_down_is_retried_with_backoff_then_a_readable_failure(
-    make_settings: Callable[..., Settings], database: DatabaseUrls, tmp_path: Path
-) -> None:
-    blocked = tmp_path / "not-a-directory"
-    blocked.write_text("the object store's root cannot be created here")
-    async with media_harness(make_settings, database, tmp_path, media_local_root=blocked) as media:
-        admin = await media.tenant()
-        await media.catalogue(admin, 2)
-        async with worker(media.settings):
-            report = await media.create(admin, {"format": "csv", "locale": "en"})
-            failed = await media.wait_for(admin, report["id"], "failed", "done", within=60)
-        assert failed["status"] == "failed"
-        assert failed["error"].startswith("The file store could not be reached"), failed["error"]
-        assert "Retrying" not in failed["error"]
-        events = await _events(media.database, report["id"])
-        assert events.count("started") == media.settings.media_job_max_attempts
-        assert events.count("deferred_for_retry") == media.settings.media_job_max_attempts - 1
-        assert events[-1] == "failed"
+async def test_storage_down_is_retried_with_backoff_then_a_readable_failure(media: MediaHarness) -> None:
+    """The worker's store is S3 at an address where nothing listens (the real S3Store: StorageUnavailable)."""
+    nobody = f"http://127.0.0.1:{free_port()}"
+    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing")
+    config = S3Config(bucket="media-reports", region="us-east-1", endpoint_url=nobody, max_attempts=1)
+    admin = await media.tenant()
+    await media.catalogue(admin, 2)
+    async with worker(media.settings, store=lambda _settings: S3Store(config, session=session)):
+        report = await media.create(admin, {"format": "csv", "locale": "en"})
+        failed = await media.wait_for(admin, report["id"], "failed", "done", within=60)
+    assert failed["status"] == "failed"
+    assert failed["error"].startswith("The file store could not be reached"), failed["error"]
+    assert "Retrying" not in failed["error"]
+    events = [e for e in await _events(media.database, report["id"]) if e != "scheduled"]
+    runs = media.settings.media_job_max_attempts
+    assert events == ["deferred", *["started", "deferred_for_retry"] * (runs - 1), "started", "failed"]
 
 
 def test_the_retry_strategy_backs_off_exponentially_for_unreachable_services_only() -> None:
