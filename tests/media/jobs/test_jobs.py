@@ -75,6 +75,15 @@ async def test_a_csv_report_holds_the_search_and_downloads_through_a_signed_url(
     assert [(row[names], row[links]) for row in body] == [(p["name"], p["github_url"]) for p in expected]
     assert media.object_path(done, admin, subject(admin)).exists()
     assert await _events(media.database, report["id"]) == ["deferred", "started", "succeeded"]
+    metrics = (await media.http.get("/metrics")).text
+    for series in (
+        'pocdojo_media_jobs_queued_total{kind="report_csv"}',
+        'pocdojo_media_jobs_succeeded_total{kind="report_csv"}',
+        'pocdojo_media_job_seconds_count{kind="report_csv",outcome="succeeded"}',
+        'pocdojo_media_job_queue_age_seconds_count{kind="report_csv"}',
+    ):
+        assert f"{series} " in metrics, series
+    assert 'pocdojo_media_jobs_running{kind="report_csv"} 0.0' in metrics
     # Deleting the finished report deletes its file.
     assert (await media.http.delete(f"/v1/reports/{report['id']}", headers=admin.auth)).status_code == 204
     assert not media.object_path(done, admin, subject(admin)).exists()
