@@ -53,7 +53,7 @@ def horizontal_bars(
 ) -> Drawing:
     """One bar per (label, count), the first at the top; labels cut to fit the left margin."""
     label_width = int(min(150.0, width * 0.3))
-    plot_height = 16 * max(1, len(items))
+    plot_height = 12 * max(1, len(items))
     height = plot_height + TITLE_SIZE + 28
     drawing = _titled(width, height, title, face)
     chart = HorizontalBarChart()
@@ -77,7 +77,7 @@ def vertical_bars(
     title: str, items: Sequence[tuple[str, int]], width: float, face: Typeface, number: Callable[[int], str]
 ) -> Drawing:
     """One bar per (label, count), left to right (a time series)."""
-    plot_height = 130
+    plot_height = 110
     height = plot_height + TITLE_SIZE + 40
     drawing = _titled(width, height, title, face)
     chart = VerticalBarChart()

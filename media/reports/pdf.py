@@ -262,7 +262,7 @@ def _table(
 ) -> list[Flowable]:
     heading = [words.col_name, words.col_language, words.col_tags, words.col_created, words.col_github]
     data: list[list[Any]] = [heading]
-    language_width = COLUMNS[1] - 6
+    language_width = COLUMNS[1] - 10
     for row in rows:
         data.append(
             [
@@ -284,8 +284,8 @@ def _table(
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
                 ("TOPPADDING", (0, 0), (-1, -1), 2),
                 ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
-                ("LEFTPADDING", (0, 0), (-1, -1), 3),
-                ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+                ("LEFTPADDING", (0, 0), (-1, -1), 5),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 5),
             ]
         )
     )
