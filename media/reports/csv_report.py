@@ -56,7 +56,7 @@ def write_csv(
         words.col_language,
         words.col_tags,
         words.col_created,
-        words.col_github,
+        words.col_github_url,
         words.col_description,
         words.col_id,
     ]

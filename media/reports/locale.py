@@ -66,6 +66,7 @@ class Texts:
     col_tags: str
     col_created: str
     col_github: str
+    col_github_url: str
     col_description: str
     col_id: str
     # Every page
@@ -118,6 +119,7 @@ PT_BR = Texts(
     col_tags="Tags",
     col_created="Criado em",
     col_github="GitHub",
+    col_github_url="URL do GitHub",
     col_description="Descrição",
     col_id="ID",
     cover="Capa",
@@ -167,6 +169,7 @@ EN = Texts(
     col_tags="Tags",
     col_created="Created",
     col_github="GitHub",
+    col_github_url="GitHub URL",
     col_description="Description",
     col_id="ID",
     cover="Cover",

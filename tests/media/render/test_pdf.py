@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from PIL import Image
 
 from media.reports.fonts import typeface
 from media.reports.locale import texts
-from media.reports.model import LOCALES, Locale, ReportFilters
+from media.reports.model import LOCALES, Locale, PocRow, ReportFilters
 from media.reports.pdf import repository, write_pdf
 from tests.media.render.conftest import LONG_NAME, header, make_rows, pdf_info, pdf_pages, run, squeeze
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.usefixtures("poppler")
 ROWS = make_rows(250)
 
 
-def render(path: Path, locale: Locale, rows: list, **overrides: object) -> list[tuple[int, int]]:  # type: ignore[type-arg]
+def render(path: Path, locale: Locale, rows: Sequence[PocRow], **overrides: object) -> list[tuple[int, int]]:
     calls: list[tuple[int, int]] = []
     with path.open("wb") as out:
         write_pdf(header(locale, **overrides), rows, out, lambda done, total: calls.append((done, total)))
