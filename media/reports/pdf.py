@@ -51,6 +51,8 @@ FOOTER_Y = 24.0
 TOTAL_FORM = "pocdojo-page-total"
 FOOTER_SIZE = 8.0
 CELL_SIZE = 8.0
+CELL_PADDING = 5.0
+"""Left and right; wide enough that text extraction (pdftotext) keeps neighbouring columns apart."""
 # name, language, tags, created, GitHub: 515 pt, the width of A4 between the margins
 COLUMNS = (170.0, 62.0, 128.0, 55.0, 100.0)
 PROGRESS_STEPS = 200
@@ -117,6 +119,37 @@ class _CountedParagraph(Paragraph):
     def draw(self) -> None:
         super().draw()
         self._tick()
+
+
+class _Line(Flowable):
+    """A cell's text when it fits on one line: drawn with one `drawString` (a Paragraph costs ~20x more).
+
+    Placed like a Paragraph's first line (baseline `fontSize` below the top); `url` makes it a link;
+    `tick` counts its row as drawn."""
+
+    def __init__(
+        self, text: str, font: str, color: colors.Color, url: str | None = None, tick: Callable[[], None] | None = None
+    ) -> None:
+        super().__init__()
+        self.text = text
+        self.font = font
+        self.color = color
+        self.url = url
+        self.tick = tick
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        self.width = stringWidth(self.text, self.font, CELL_SIZE)
+        self.height = CELL_SIZE + 2
+        return self.width, self.height
+
+    def draw(self) -> None:
+        self.canv.setFont(self.font, CELL_SIZE)
+        self.canv.setFillColor(self.color)
+        self.canv.drawString(0, self.height - CELL_SIZE, self.text)
+        if self.url is not None:
+            self.canv.linkURL(self.url, (0, 0, self.width, self.height), relative=1)
+        if self.tick is not None:
+            self.tick()
 
 
 class _TotalPagesCanvas(Canvas):
@@ -262,15 +295,32 @@ def _table(
 ) -> list[Flowable]:
     heading = [words.col_name, words.col_language, words.col_tags, words.col_created, words.col_github]
     data: list[list[Any]] = [heading]
-    language_width = COLUMNS[1] - 10
+    inner = [width - 2 * CELL_PADDING for width in COLUMNS]
+
+    def fits(text: str, column: int) -> bool:
+        return stringWidth(text, face.regular, CELL_SIZE) <= inner[column]
+
     for row in rows:
+        name = face.drawable(row.name)
+        name_cell: Flowable = (
+            _Line(name, face.regular, colors.black, tick=counter.tick)
+            if fits(name, 0)
+            else _CountedParagraph(escape(name), styles.cell, counter.tick)
+        )
+        tags = face.drawable(", ".join(row.tags))
+        repo = face.drawable(repository(row.github_url))
+        link_cell: Flowable = (
+            _Line(repo, face.regular, LINK_COLOR, url=row.github_url)
+            if fits(repo, 4)
+            else Paragraph(_link(row.github_url, repo), styles.link)
+        )
         data.append(
             [
-                _CountedParagraph(_markup(row.name, face), styles.cell, counter.tick),
-                fit(face.drawable(row.language), face.regular, CELL_SIZE, language_width),
-                Paragraph(_markup(", ".join(row.tags), face), styles.cell) if row.tags else "",
+                name_cell,
+                fit(face.drawable(row.language), face.regular, CELL_SIZE, inner[1]),
+                tags if fits(tags, 2) else Paragraph(escape(tags), styles.cell),
                 format_date(row.created_at, locale, tz),
-                Paragraph(_link(row.github_url, face), styles.link),
+                link_cell,
             ]
         )
     table = LongTable(data, colWidths=COLUMNS, repeatRows=1)
@@ -284,8 +334,8 @@ def _table(
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
                 ("TOPPADDING", (0, 0), (-1, -1), 2),
                 ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
-                ("LEFTPADDING", (0, 0), (-1, -1), 5),
-                ("RIGHTPADDING", (0, 0), (-1, -1), 5),
+                ("LEFTPADDING", (0, 0), (-1, -1), CELL_PADDING),
+                ("RIGHTPADDING", (0, 0), (-1, -1), CELL_PADDING),
             ]
         )
     )
@@ -303,7 +353,7 @@ def repository(url: str) -> str:
     return path.removesuffix(".git") if path else url
 
 
-def _link(url: str, face: Typeface) -> str:
-    """The GitHub cell: `owner/repo` text carrying a link annotation to `url`."""
+def _link(url: str, text: str) -> str:
+    """Paragraph markup of `text` (drawable already) carrying a link annotation to `url`."""
     href = escape(url, {'"': "&quot;"})
-    return f'<a href="{href}">{_markup(repository(url), face)}</a>'
+    return f'<a href="{href}">{escape(text)}</a>'
