@@ -3,7 +3,8 @@
     .venv/bin/python bench/report_render.py [--cases pdf:10000,csv:10000,csv:1000,csv:100000]
 
 Each case runs in a fresh Python process (so its peak RSS is its own): it makes the POCs (names with
-accents, 0-6 tags, dates over 500 days), imports the renderer, notes its RSS, then renders into a
+accents, 0-6 tags, dates over 500 days; `pdf-wrap`: ~130-character names and 8-14 tags, so that every
+name and tag cell wraps, the worst case), imports the renderer, notes its RSS, then renders into a
 temporary file (the worker renders into one too) and reports the wall and CPU time of the rendering
 alone (the machine may be shared: CPU time is the steadier figure), the
 process's peak RSS (`ru_maxrss`), the RSS before rendering, and the file's size. The PDF gets its rows
@@ -27,13 +28,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CASES = "pdf:10000,csv:10000,csv:1000,csv:100000"
+DEFAULT_CASES = "pdf:10000,pdf-wrap:10000,csv:10000,csv:1000,csv:100000"
 WORDS = ("pix", "boleto", "conciliação", "cartão", "integração", "São", "Paulo", "gateway", "câmbio", "serviço")
 LANGUAGES = ("Python", "Go", "Rust", "Kotlin", "TypeScript", "Java", "C#", "Elixir", "Ruby", "Scala", "Swift")
 TAGS = (*(f"tag-{n:02d}" for n in range(40)), "pix", "open-finance", "kafka")
 
 
-def rows(count: int) -> Iterator[object]:
+def rows(count: int, wrapping: bool = False) -> Iterator[object]:
+    """`count` POCs; `wrapping`: long names (~130 characters) and 8-14 tags, so that every cell wraps."""
     from media.reports.model import PocRow
 
     pick = random.Random(42)
@@ -41,11 +43,12 @@ def rows(count: int) -> Iterator[object]:
     for index in range(count):
         yield PocRow(
             id=str(uuid.UUID(int=pick.getrandbits(128))),
-            name=f"POC {index} " + " ".join(pick.choice(WORDS) for _ in range(pick.randint(1, 9))),
+            name=f"POC {index} "
+            + " ".join(pick.choice(WORDS) for _ in range(pick.randint(14, 18) if wrapping else pick.randint(1, 9))),
             description=f"Descrição do POC {index}, com vírgula",
             github_url=f"https://github.com/acme-{index % 50}/repositorio-{index}",
             language=pick.choice(LANGUAGES),
-            tags=tuple(pick.sample(TAGS, pick.randint(0, 6))),
+            tags=tuple(pick.sample(TAGS, pick.randint(8, 14) if wrapping else pick.randint(0, 6))),
             owner_id=f"user-{index % 40}",
             created_at=now - timedelta(days=pick.randint(0, 500), minutes=pick.randint(0, 1440)),
         )
@@ -72,11 +75,11 @@ def child(kind: str, count: int) -> dict[str, float]:
         locale="pt-BR",
         filters=ReportFilters(language="Python"),
     )
-    source = list(rows(count)) if kind == "pdf" else rows(count)
+    source = list(rows(count, kind == "pdf-wrap")) if kind.startswith("pdf") else rows(count)
     before = _rss_now_mb()
-    with tempfile.NamedTemporaryFile(suffix=f".{kind}") as out:
+    with tempfile.NamedTemporaryFile(suffix=f".{kind[:3]}") as out:
         started, cpu_started = time.perf_counter(), time.process_time()
-        if kind == "pdf":
+        if kind.startswith("pdf"):
             write_pdf(header, source, out, lambda done, total: None)  # type: ignore[arg-type]
         else:
             write_csv(header, source, out, progress=lambda done, total: None)  # type: ignore[arg-type]
@@ -95,7 +98,7 @@ def child(kind: str, count: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", default=DEFAULT_CASES, help="kind:rows,... (kind: pdf or csv)")
+    parser.add_argument("--cases", default=DEFAULT_CASES, help="kind:rows,... (kind: pdf, pdf-wrap or csv)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

@@ -7,10 +7,9 @@ Theory of operation. `write_pdf` lays out a reportlab platypus story in one pass
 - summary figures (POCs, languages, tags, owners, first and last creation date) and three charts
   (`media.reports.stats`): POCs per language (top 10 + the rest), the top 10 tags, and POCs per month
   over the 12 calendar months up to the request's month;
-- the table: name, language, tags, created date, and the GitHub repository as `owner/repo` text with a
-  link annotation. It is a `LongTable` with `repeatRows=1` (its header repeats on every page); the
-  name, tags and link cells are Paragraphs so that they wrap (a long word is split), the language and
-  date cells plain strings (cheap).
+- the table (`media.reports.pdf_table`): name, language, tags, created date, and the GitHub repository
+  as `owner/repo` text with a link annotation; its header row on every page; long names and tag lists
+  wrap inside their cells.
 
 Every page carries "page N of M": N is drawn with the page, M is a form XObject that every page
 references and that is defined once, when the canvas is saved and the page count is known (so one
@@ -27,7 +26,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, BinaryIO
-from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
@@ -35,7 +33,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable, LongTable, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from reportlab.platypus.doctemplate import LayoutError
 
 from media.errors import RenderError
@@ -43,6 +41,7 @@ from media.reports.charts import fit, horizontal_bars, vertical_bars
 from media.reports.fonts import Typeface, typeface
 from media.reports.locale import Texts, describe_filters, format_date, format_datetime, format_number, texts, zone
 from media.reports.model import Locale, PocRow, ProgressSink, ReportHeader
+from media.reports.pdf_table import RULE_COLOR, Progress, TableSpace, table_pages
 from media.reports.stats import Stats, summarize
 
 CREATOR = "POC Dojo"
@@ -50,15 +49,9 @@ MARGIN = 40.0
 FOOTER_Y = 24.0
 TOTAL_FORM = "pocdojo-page-total"
 FOOTER_SIZE = 8.0
-CELL_SIZE = 8.0
-CELL_PADDING = 5.0
-"""Left and right; wide enough that text extraction (pdftotext) keeps neighbouring columns apart."""
-# name, language, tags, created, GitHub: 515 pt, the width of A4 between the margins
-COLUMNS = (170.0, 62.0, 128.0, 55.0, 100.0)
-PROGRESS_STEPS = 200
-LINK_COLOR = colors.HexColor("#1f5fbf")
-RULE_COLOR = colors.HexColor("#c8ccd2")
-HEADER_FILL = colors.HexColor("#e9edf2")
+FRAME_PADDING = 6.0
+"""platypus' default padding inside the page's frame, on every side."""
+FRAME_WIDTH = A4[0] - 2 * MARGIN - 2 * FRAME_PADDING
 
 
 class _Styles:
@@ -70,8 +63,6 @@ class _Styles:
         self.body = ParagraphStyle("body", fontName=face.regular, fontSize=10.5, leading=14)
         self.label = ParagraphStyle("label", parent=self.body, fontName=face.bold)
         self.notice = ParagraphStyle("notice", parent=self.body, fontSize=13, leading=18, spaceBefore=24)
-        self.cell = ParagraphStyle("cell", fontName=face.regular, fontSize=CELL_SIZE, leading=CELL_SIZE + 2)
-        self.link = ParagraphStyle("link", parent=self.cell, textColor=LINK_COLOR)
 
 
 class _Bookmark(Flowable):
@@ -89,67 +80,6 @@ class _Bookmark(Flowable):
     def draw(self) -> None:
         self.canv.bookmarkPage(self.key)
         self.canv.addOutlineEntry(self.title, self.key, level=0)
-
-
-class _Progress:
-    """Counts table rows as they are drawn and tells the sink every `PROGRESS_STEPS`th of the table."""
-
-    def __init__(self, sink: ProgressSink, total: int) -> None:
-        self.sink = sink
-        self.total = total
-        self.done = 0
-        self.every = max(1, total // PROGRESS_STEPS)
-
-    def tick(self) -> None:
-        self.done += 1
-        if self.done % self.every == 0 and self.done < self.total:
-            self.sink(self.done, self.total)
-
-    def finish(self) -> None:
-        self.sink(self.total, self.total)
-
-
-class _CountedParagraph(Paragraph):
-    """The name cell of a row: drawing it counts the row as done."""
-
-    def __init__(self, text: str, style: ParagraphStyle, tick: Callable[[], None]) -> None:
-        super().__init__(text, style)
-        self._tick = tick
-
-    def draw(self) -> None:
-        super().draw()
-        self._tick()
-
-
-class _Line(Flowable):
-    """A cell's text when it fits on one line: drawn with one `drawString` (a Paragraph costs ~20x more).
-
-    Placed like a Paragraph's first line (baseline `fontSize` below the top); `url` makes it a link;
-    `tick` counts its row as drawn."""
-
-    def __init__(
-        self, text: str, font: str, color: colors.Color, url: str | None = None, tick: Callable[[], None] | None = None
-    ) -> None:
-        super().__init__()
-        self.text = text
-        self.font = font
-        self.color = color
-        self.url = url
-        self.tick = tick
-
-    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
-        self.width = stringWidth(self.text, self.font, CELL_SIZE)
-        self.height = CELL_SIZE + 2
-        return self.width, self.height
-
-    def draw(self) -> None:
-        self.canv.setFont(self.font, CELL_SIZE)
-        self.canv.setFillColor(self.color)
-        self.canv.drawString(0, self.height - CELL_SIZE, self.text)
-        if self.url is not None:
-            self.canv.linkURL(self.url, (0, 0, self.width, self.height), relative=1)
-        if self.tick is not None:
-            self.tick()
 
 
 class _TotalPagesCanvas(Canvas):
@@ -190,12 +120,17 @@ def write_pdf(header: ReportHeader, rows: Sequence[PocRow], out: BinaryIO, progr
         creator=CREATOR,
         lang=header.locale,
     )
-    counter = _Progress(progress, len(rows))
+    counter = Progress(progress, len(rows))
     story: list[Flowable] = [_Bookmark("cover", words.cover), *_cover(header, title, filters, styles, face)]
     if rows:
         stats = summarize(rows, header.requested_at, tz)
         story += [PageBreak(), *_summary(stats, header.locale, words, styles, face, tz)]
-        story += [PageBreak(), *_table(rows, header.locale, words, styles, face, tz, counter)]
+        heading = Paragraph(escape(words.table), styles.heading)
+        room = doc.height - 2 * FRAME_PADDING
+        space = TableSpace(first=room - heading.wrap(FRAME_WIDTH, room)[1] - styles.heading.spaceAfter, rest=room)
+        story += [PageBreak(), _Bookmark("table", words.table), heading]
+        # no other reference to the page tables: platypus frees each one once it is drawn
+        story += table_pages(rows, words, face, header.locale, tz, counter, space)
     else:
         story.append(Paragraph(escape(words.no_match), styles.notice))
 
@@ -238,7 +173,7 @@ def _cover(header: ReportHeader, title: str, filters: str, styles: _Styles, face
         (words.filters, filters),
     ]
     cells = [[Paragraph(escape(k), styles.label), Paragraph(_markup(v, face), styles.body)] for k, v in facts]
-    table = Table(cells, colWidths=(110, A4[0] - 2 * MARGIN - 110))
+    table = Table(cells, colWidths=(110, FRAME_WIDTH - 110))
     table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("BOTTOMPADDING", (0, 0), (-1, -1), 6)]))
     return [Spacer(1, 120), Paragraph(_markup(title, face), styles.title), table]
 
@@ -263,7 +198,7 @@ def _summary(stats: Stats, locale: Locale, words: Texts, styles: _Styles, face: 
             ]
         )
     )
-    width = A4[0] - 2 * MARGIN
+    width = FRAME_WIDTH
     languages = [*stats.languages[:10]]
     rest = sum(count for _, count in stats.languages[10:])
     if rest:
@@ -284,76 +219,6 @@ def _summary(stats: Stats, locale: Locale, words: Texts, styles: _Styles, face: 
     ]
 
 
-def _table(
-    rows: Sequence[PocRow],
-    locale: Locale,
-    words: Texts,
-    styles: _Styles,
-    face: Typeface,
-    tz: Any,
-    counter: _Progress,
-) -> list[Flowable]:
-    heading = [words.col_name, words.col_language, words.col_tags, words.col_created, words.col_github]
-    data: list[list[Any]] = [heading]
-    inner = [width - 2 * CELL_PADDING for width in COLUMNS]
-
-    def fits(text: str, column: int) -> bool:
-        return stringWidth(text, face.regular, CELL_SIZE) <= inner[column]
-
-    for row in rows:
-        name = face.drawable(row.name)
-        name_cell: Flowable = (
-            _Line(name, face.regular, colors.black, tick=counter.tick)
-            if fits(name, 0)
-            else _CountedParagraph(escape(name), styles.cell, counter.tick)
-        )
-        tags = face.drawable(", ".join(row.tags))
-        repo = face.drawable(repository(row.github_url))
-        link_cell: Flowable = (
-            _Line(repo, face.regular, LINK_COLOR, url=row.github_url)
-            if fits(repo, 4)
-            else Paragraph(_link(row.github_url, repo), styles.link)
-        )
-        data.append(
-            [
-                name_cell,
-                fit(face.drawable(row.language), face.regular, CELL_SIZE, inner[1]),
-                tags if fits(tags, 2) else Paragraph(escape(tags), styles.cell),
-                format_date(row.created_at, locale, tz),
-                link_cell,
-            ]
-        )
-    table = LongTable(data, colWidths=COLUMNS, repeatRows=1)
-    table.setStyle(
-        TableStyle(
-            [
-                ("FONT", (0, 0), (-1, 0), face.bold, CELL_SIZE),
-                ("FONT", (0, 1), (-1, -1), face.regular, CELL_SIZE),
-                ("BACKGROUND", (0, 0), (-1, 0), HEADER_FILL),
-                ("LINEBELOW", (0, 0), (-1, -1), 0.25, RULE_COLOR),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("TOPPADDING", (0, 0), (-1, -1), 2),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
-                ("LEFTPADDING", (0, 0), (-1, -1), CELL_PADDING),
-                ("RIGHTPADDING", (0, 0), (-1, -1), CELL_PADDING),
-            ]
-        )
-    )
-    return [_Bookmark("table", words.table), Paragraph(escape(words.table), styles.heading), table]
-
-
 def _markup(text: str, face: Typeface) -> str:
     """Plain text as Paragraph markup: drawable characters only, XML escaped."""
     return escape(face.drawable(text))
-
-
-def repository(url: str) -> str:
-    """`owner/repo` of a GitHub URL (the URL itself when it has no such path)."""
-    path = urlsplit(url).path.strip("/")
-    return path.removesuffix(".git") if path else url
-
-
-def _link(url: str, text: str) -> str:
-    """Paragraph markup of `text` (drawable already) carrying a link annotation to `url`."""
-    href = escape(url, {'"': "&quot;"})
-    return f'<a href="{href}">{escape(text)}</a>'

@@ -12,7 +12,8 @@ from PIL import Image
 from media.reports.fonts import typeface
 from media.reports.locale import texts
 from media.reports.model import LOCALES, Locale, PocRow, ReportFilters
-from media.reports.pdf import repository, write_pdf
+from media.reports.pdf import write_pdf
+from media.reports.pdf_table import repository
 from tests.media.render.conftest import LONG_NAME, header, make_rows, pdf_info, pdf_pages, run, squeeze
 
 pytestmark = pytest.mark.usefixtures("poppler")
@@ -70,6 +71,25 @@ def test_page_n_of_m_on_every_page_and_the_page_count(report: tuple[Locale, Path
         for column in (words.col_language, words.col_tags, words.col_created, words.col_github):
             assert f" {column} " in page
     assert squeeze(ROWS[-1].name) in pages[-1]
+
+
+def test_each_table_page_is_filled_and_nothing_crosses_the_bottom_margin(report: tuple[Locale, Path]) -> None:
+    """The table is paginated by us (rows packed by measured height); platypus, the judge, must never
+    have had to split one of those page tables again: no text below the frame, each page but the last
+    filled to within one row of the bottom, every row once."""
+    _locale, path = report
+    page_height = 841.89
+    frame_bottom = page_height - 54 - 6  # bottom margin, frame padding (PDF y grows downwards here)
+    tallest_row = 100  # the 300-character name: 9 lines of 10 pt and padding
+    xml = run("pdftotext", "-bbox", "-f", "3", path, "-")
+    pages = xml.split("<page ")[1:]
+    lowest = [
+        max(float(y) for y in re.findall(r'yMax="([\d.]+)"', page) if float(y) < frame_bottom + 20) for page in pages
+    ]
+    assert all(y <= frame_bottom + 1 for y in lowest)
+    assert all(y >= frame_bottom - tallest_row for y in lowest[:-1])
+    repositories = re.findall(r">acme-\d+/repositorio-(\d+)<", xml)
+    assert [int(n) for n in repositories] == list(range(len(ROWS)))
 
 
 def test_cover_summary_and_charts_speak_the_locale(report: tuple[Locale, Path]) -> None:
