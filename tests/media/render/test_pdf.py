@@ -75,8 +75,8 @@ def test_page_n_of_m_on_every_page_and_the_page_count(report: tuple[Locale, Path
 
 def test_each_table_page_is_filled_and_nothing_crosses_the_bottom_margin(report: tuple[Locale, Path]) -> None:
     """The table is paginated by us (rows packed by measured height); platypus, the judge, must never
-    have had to split one of those page tables again: no text below the frame, each page but the last
-    filled to within one row of the bottom, every row once."""
+    have had to split one of those page tables again: no text below the frame, each
+    page but the last filled to within one row of the bottom, every row once."""
     _locale, path = report
     page_height = 841.89
     frame_bottom = page_height - 54 - 6  # bottom margin, frame padding (PDF y grows downwards here)
@@ -134,6 +134,10 @@ def test_a_table_page_renders_as_an_image(report: tuple[Locale, Path], tmp_path:
         gray = image.convert("L")
         assert gray.size == (414, 585)  # A4 at 50 dpi
         dark = sum(gray.histogram()[:128])
+        # right of the frame (40 pt margin + 6 pt padding), above the footer: blank (the table fits)
+        scale = 50 / 72
+        right_of_frame = gray.crop((round((595.28 - 45) * scale), 0, gray.size[0], round(790 * scale)))
+        assert right_of_frame.getextrema() == (255, 255)
     assert dark > 2000  # text and rules drawn, not a blank page
 
 
