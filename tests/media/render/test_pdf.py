@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -161,3 +162,19 @@ def test_no_matching_poc_is_a_valid_pdf_that_says_so(locale: Locale, tmp_path: P
     assert "Relatório trimestral — ações" in pages[0]
     assert words.page_of.format(page=1, pages=1) in pages[0]
     assert calls == [(0, 0)]
+
+
+def test_an_unbroken_long_name_and_repository_wrap_inside_their_cells(tmp_path: Path) -> None:
+    owner, repo = "o" * 39, "r" * 100  # GitHub's longest owner and repository names
+    word = "Integração" + "x" * 150 + "fim"
+    row = dataclasses.replace(ROWS[10], name=word, github_url=f"https://github.com/{owner}/{repo}")
+    path = tmp_path / "long.pdf"
+    render(path, "pt-BR", [row])
+    text = "".join(run("pdftotext", "-f", "3", path, "-").split())
+    assert word in text
+    assert f"{owner}/{repo}" in text
+    xml = run("pdftotext", "-bbox", "-f", "3", path, "-")
+    assert max(float(x) for x in re.findall(r'xMax="([\d.]+)"', xml)) <= 595.28 - 40 - 6
+    assert pdf_info(path)["Pages"] == "3"
+    assert f'<a href="https://github.com/{owner}/{repo}"' not in text  # a link, not markup shown as text
+    assert run("pdfinfo", "-url", path).splitlines()[1].endswith(f"https://github.com/{owner}/{repo}")
