@@ -70,9 +70,10 @@ async def test_a_csv_report_holds_the_search_and_downloads_through_a_signed_url(
     assert len(file.content) == done["size_bytes"]
     rows = list(csv.reader(io.StringIO(file.content.decode("utf-8-sig"))))
     header, body = rows[0], rows[1:]
-    names = header.index("Name")
-    links = next(i for i, title in enumerate(header) if "GitHub" in title)
-    assert [(row[names], row[links]) for row in body] == [(p["name"], p["github_url"]) for p in expected]
+    assert header == ["Name", "Language", "Tags", "Created", "GitHub URL", "Description", "ID"], header
+    assert [[row[0], row[1], row[2], row[4], row[5], row[6]] for row in body] == [
+        [p["name"], p["language"], ";".join(p["tags"]), p["github_url"], p["description"], p["id"]] for p in expected
+    ]
     assert media.object_path(done, admin, subject(admin)).exists()
     assert await _events(media.database, report["id"]) == ["deferred", "started", "succeeded"]
     metrics = (await media.http.get("/metrics")).text
