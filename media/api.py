@@ -25,13 +25,14 @@ from fastapi.responses import RedirectResponse
 from media.changes import ReportChanges
 from media.errors import MediaError, SourceUnavailable, StorageUnavailable
 from media.metrics import JOBS_QUEUED, kind_of
+from media.pocs_client import ExportHandle
 from media.queue import cancel_queued, defer_report
 from media.report_job import CONTENT_TYPES
 from media.reports.model import ReportFilters
 from media.repository import Report, ReportRepository
 from media.schemas import Report as ReportOut
 from media.schemas import ReportCreate, ReportPage
-from media.sources import Directory, PocExports, StoredExport
+from media.sources import Directory, PocExports, export_of
 from media.storage.base import ObjectStore
 from runtime.auth import CurrentPrincipal, Principal
 from runtime.errors import Conflict, FieldError, NotFound, ServiceUnavailable, TooManyRequests, ValidationFailed
@@ -207,6 +208,7 @@ async def create_report(
         "header": {"tenant_name": names.tenant_name, "user_name": names.user_name},
         "export_id": export.id,
         "export_secret": export.secret,
+        "export_expires_at": export.expires_at,
         "row_count": export.count,
         "idempotency_key": idempotency_key,
         "request_hash": request_hash,
@@ -214,7 +216,7 @@ async def create_report(
     report, existing = await media.reports.insert(tenant, user, values, max_active=limit)
     if report is None:
         # Lost a race: the key was taken meanwhile, or the limit reached. The export is not needed.
-        await _drop_export(media, StoredExport(export.id, export.count, export.secret))
+        await _drop_export(media, export)
         if existing is None:
             raise _too_many(limit)
         return _answer(response, _replay(existing, request_hash))
@@ -235,7 +237,7 @@ def _answer(response: Response, report: Report) -> dict[str, Any]:
     return view(report)
 
 
-async def _drop_export(media: Services, export: StoredExport) -> None:
+async def _drop_export(media: Services, export: ExportHandle) -> None:
     try:
         await media.exports.delete_export(export)
     except MediaError as exc:
@@ -362,8 +364,9 @@ async def delete_report(report_id: uuid.UUID, principal: CurrentPrincipal, media
             # A queued job never starts; a running one stops at its next progress step (`media.report_job`).
             if cancelled.job_id is not None:
                 await cancel_queued(media.queue, cancelled.job_id)
-            if cancelled.export_id and cancelled.export_secret:
-                await _drop_export(media, StoredExport(cancelled.export_id, 0, cancelled.export_secret))
+            export = export_of(cancelled)
+            if export is not None:
+                await _drop_export(media, export)
             log.info("report cancelled", extra={"report_id": str(report_id), "tenant_id": tenant})
             return Response(status_code=204)
         report = await _visible(media, principal, report_id)  # it finished meanwhile: delete it

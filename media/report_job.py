@@ -28,12 +28,13 @@ from typing import Any, BinaryIO, Protocol
 from procrastinate import JobContext
 from procrastinate.job_context import AbortReason
 
-from media.errors import MediaError, SourceUnavailable, StorageUnavailable
+from media.errors import MediaError, SourceError, SourceUnavailable, StorageUnavailable
 from media.metrics import JOB_DURATION, JOBS_CANCELLED, JOBS_FAILED, JOBS_RUNNING, JOBS_SUCCEEDED, QUEUE_AGE, kind_of
+from media.pocs_client import ExportHandle
 from media.queue import JobReleased, ReportRetry
 from media.reports.model import Locale, PocRow, ProgressSink, ReportFilters, ReportHeader
 from media.repository import Report, ReportRepository, Stage
-from media.sources import PocExports, StoredExport
+from media.sources import PocExports, export_of
 from media.storage.base import ObjectStore
 from runtime.settings import Settings
 
@@ -136,7 +137,7 @@ class ReportRun:
         self.job_id = context.job.id
         self._stopping = threading.Event()
         self._last_progress: tuple[str, int] | None = None
-        self._export: StoredExport | None = None
+        self._export: ExportHandle | None = None
         self._log: dict[str, Any] = {"job_id": self.job_id, "report_id": str(report_id), "tenant_id": tenant_id}
 
     async def run(self) -> None:
@@ -189,7 +190,7 @@ class ReportRun:
         if final and self._export is not None:
             await self._drop_export(self._export)
 
-    async def _drop_export(self, export: StoredExport) -> None:
+    async def _drop_export(self, export: ExportHandle) -> None:
         """Delete the export once the report no longer needs it (else it expires by itself)."""
         try:
             await self.runtime.exports.delete_export(export)
@@ -210,8 +211,9 @@ class ReportRun:
             await self.runtime.on_progress(self.report_id, stage, value)
 
     async def _work(self, report: Report) -> None:
-        assert report.export_id is not None and report.export_secret is not None
-        export = StoredExport(report.export_id, report.row_count or 0, report.export_secret)
+        export = export_of(report)
+        if export is None:
+            raise SourceError("The report's POC list is gone; ask for the report again.")
         self._export = export
         renderer, streams = self.runtime.renderers[report.format]
         header = report_header(report)
@@ -236,7 +238,7 @@ class ReportRun:
             raise RunStopped
         await self._drop_export(export)
 
-    async def _read_all(self, export: StoredExport) -> list[PocRow]:
+    async def _read_all(self, export: ExportHandle) -> list[PocRow]:
         rows: list[PocRow] = []
         total = max(export.count, 1)
         async for row in self.runtime.exports.iter_rows(export, READ_PAGE):

@@ -39,6 +39,7 @@ class Report:
     header: dict[str, Any]
     export_id: str | None
     export_secret: str | None
+    export_expires_at: datetime | None
     row_count: int | None
     object_key: str | None
     size_bytes: int | None

@@ -1,5 +1,6 @@
 """What the media service needs from its neighbours, as protocols: the POC service's export (issue 13,
-decision 1; implemented by `media.pocs_client`) and the caller's names from identity (`media.identity_client`).
+decision 1; implemented by `media.pocs_client.PocsClient`) and the caller's names from identity
+(`media.identity_client`).
 The job and the API depend on these, so tests and benchmarks can hand them the real clients or others."""
 
 from __future__ import annotations
@@ -8,29 +9,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from media.pocs_client import ExportHandle
 from media.reports.model import PocRow, ReportFilters
-
-
-class ExportHandle(Protocol):
-    """A frozen search of the POC service: its id, its row count and the secret that reads it."""
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def count(self) -> int: ...
-
-    @property
-    def secret(self) -> str: ...
-
-
-@dataclass(frozen=True, slots=True)
-class StoredExport:
-    """An export as a report row keeps it (what a worker needs to read it again)."""
-
-    id: str
-    count: int
-    secret: str
+from media.repository import Report
 
 
 class PocExports(Protocol):
@@ -49,3 +30,15 @@ class CallerNames:
 
 class Directory(Protocol):
     async def caller_names(self, bearer: str) -> CallerNames: ...
+
+
+def export_of(report: Report) -> ExportHandle | None:
+    """The export a report was frozen into, as the client reads it (None once the report no longer needs it)."""
+    if report.export_id is None or report.export_secret is None or report.export_expires_at is None:
+        return None
+    return ExportHandle(
+        id=report.export_id,
+        secret=report.export_secret,
+        count=report.row_count or 0,
+        expires_at=report.export_expires_at,
+    )

@@ -41,7 +41,7 @@ def build_store(settings: Settings) -> ObjectStore:
 def build_exports(settings: Settings) -> PocExports:
     from media.pocs_client import PocsClient
 
-    return PocsClient(settings)
+    return PocsClient.from_settings(settings)
 
 
 class MediaWorker:

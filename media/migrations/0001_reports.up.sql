@@ -27,6 +27,7 @@ CREATE TABLE media.reports (
     -- The POC service's frozen search (decision 1): its id and secret, until the worker deletes it.
     export_id       text,
     export_secret   text,
+    export_expires_at timestamptz,
     row_count       integer,
     object_key      text,
     size_bytes      bigint,
