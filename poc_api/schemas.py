@@ -236,7 +236,7 @@ class ExportFilters(BaseModel):
     sort: str | None = Field(
         default=None,
         description="As `GET /v1/pocs`' `sort` (default: `relevance` with `q`, else `-created_at`).",
-        json_schema_extra={"enum": list(SORTS)},
+        json_schema_extra={"anyOf": [{"type": "string", "enum": list(SORTS)}, {"type": "null"}]},
     )
 
 
@@ -244,11 +244,26 @@ class ExportCreate(BaseModel):
     """The search to export."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"filters": {"q": "pix"}}]})
-    filters: ExportFilters = Field(default_factory=ExportFilters)
+    filters: ExportFilters = Field(
+        default_factory=ExportFilters, description="The search's filters; none: every POC of the tenant."
+    )
 
 
 class ExportCreated(BaseModel):
     """A new export: read it with its secret before it expires."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "7a1f0c3e-2b4d-4e8f-9a6b-1c2d3e4f5a6b",
+                    "count": 42,
+                    "secret": "pex1.5d2c9d3e-8a51-4b43-9c8e-1f0a7e6b4d21.q0d8Xl1bN4m2v7K9c3Zr5T6y8U1i2O3p4A5s6D7f8G9",
+                    "expires_at": "2024-05-02T12:00:00.000000Z",
+                }
+            ]
+        }
+    )
 
     id: str = Field(description="The export's id (a UUID).", json_schema_extra={"format": "uuid"})
     count: int = Field(ge=0, description="How many POCs it holds.")
@@ -259,6 +274,7 @@ class ExportCreated(BaseModel):
 class ExportItems(BaseModel):
     """POCs of an export in the search's order, after a position."""
 
-    items: list[Poc]
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_EXAMPLE_POC], "next": None, "count": 1}]})
+    items: list[Poc] = Field(description="POC documents as `GET /v1/pocs` served them when the export was made.")
     next: int | None = Field(description="Pass it as `after` for the next page; null on the last.")
     count: int = Field(ge=0, description="How many POCs the export holds in all.")
