@@ -43,7 +43,7 @@ _SECRET_RE = re.compile(r"^pex1\.([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4
 SECRET_MAX_LENGTH = 128
 """Longer than any secret `create` makes (86 characters); the header is refused above it."""
 
-PURGE_BATCH = 4
+PURGE_BATCH = 2
 """Expired exports purged per export created: more than one, so the purge outpaces creation."""
 RETRY_AFTER_MAX = 60
 """The 429's Retry-After is the time until the user's oldest export expires, at most this: exports are
