@@ -74,3 +74,36 @@ async def test_a_killed_workers_job_completes_exactly_once_on_another(media: Med
     assert row["attempts"] == 2  # the killed run and the one that completed
     transitions = [e["type"] for e in events if e["type"] != "scheduled"]  # `scheduled`: a time, not a state
     assert transitions == ["deferred", "started", "deferred_for_retry", "started", "succeeded"]
+
+
+async def test_sigterm_stops_the_worker_process_in_order_and_releases_its_job(
+    media: MediaHarness, tmp_path: Path
+) -> None:
+    """`pocdojo worker media`'s shutdown, as a process: SIGTERM → stop taking jobs, give the running one its
+    grace time (`POCDOJO_MEDIA_WORKER_SHUTDOWN_SECONDS`), release it to the queue, exit 0."""
+    admin = await media.tenant()
+    await media.catalogue(admin, 2)
+    marker = tmp_path / "holding"
+    settings = media.settings.model_copy(update={"media_worker_shutdown_seconds": 0.5})
+    process = subprocess.Popen(  # noqa: ASYNC220 - a child process the test signals
+        [sys.executable, "-m", "tests.media.jobs.worker_process", str(marker)], env=worker_environment(settings)
+    )
+    try:
+        report = await media.create(admin, {"format": "pdf", "locale": "en"})
+
+        async def holding() -> bool:
+            return marker.exists()
+
+        await wait_until(holding, within=30)
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(process.wait, 30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    released = await media.get(admin, report["id"])
+    assert (released["status"], released["stage"]) == ("queued", "queued"), released
+    assert await media.job_status(report["id"]) == "todo"
+    async with worker(media.settings):
+        done = await media.wait_for(admin, report["id"], "done", "failed")
+    assert done["status"] == "done", done
