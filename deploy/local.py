@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
@@ -29,6 +30,7 @@ from runtime.embedded_pg import EmbeddedPostgres
 from runtime.security_headers import security_headers
 
 DATABASE = "pocdojo"
+log = logging.getLogger("pocdojo.dev")
 
 
 def write_private(path: Path, text: str) -> None:
@@ -193,6 +195,12 @@ class Dispatcher:
         await send({"type": "lifespan.shutdown.complete"})
 
 
+def _report_failure(task: asyncio.Task[None]) -> None:
+    """Log a background task that ended with an error while the server runs (it is raised again at shutdown)."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background task failed", exc_info=task.exception(), extra={"task": task.get_name()})
+
+
 def _start_background(run: Callable[[asyncio.Event], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
     """Start `run(stop)` as a task; returns what stops it (sets `stop`, awaits the task, raises its error)."""
     stop = asyncio.Event()
@@ -201,6 +209,7 @@ def _start_background(run: Callable[[asyncio.Event], Awaitable[None]]) -> Callab
         await run(stop)
 
     task = asyncio.create_task(main(), name="dev-background")
+    task.add_done_callback(_report_failure)
 
     async def stopper() -> None:
         stop.set()

@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -222,11 +222,17 @@ class ReportRun:
             path = Path(folder) / f"report.{report.format}"
             await self._step("reading", _READING[0])
             if streams:
-                rows: Iterable[PocRow] = self._rows_for_thread(self.runtime.exports.iter_rows(export, READ_PAGE))
+                source = self.runtime.exports.iter_rows(export, READ_PAGE)
+                try:
+                    await self._step("rendering", _RENDERING[0])
+                    await self._render(renderer, header, self._rows_for_thread(source), path, bom=report.bom)
+                finally:
+                    if isinstance(source, AsyncGenerator):
+                        await source.aclose()  # a run stopped mid-stream leaves no generator open
             else:
                 rows = await self._read_all(export)
-            await self._step("rendering", _RENDERING[0])
-            await self._render(renderer, header, rows, path, bom=report.bom)
+                await self._step("rendering", _RENDERING[0])
+                await self._render(renderer, header, rows, path, bom=report.bom)
             await self._step("uploading", _UPLOADING)
             size = await self.runtime.store.put_file(key, path, content_type=CONTENT_TYPES[report.format])
         done = await self.runtime.reports.finish(
