@@ -146,6 +146,13 @@ class ReportRun:
             log.info("report no longer active: job skipped", extra=self._log)
             return
         kind = kind_of(report.format)
+        runs = self.runtime.settings.media_job_max_attempts
+        if self.context.job.attempts >= runs:
+            # Every earlier run ended with its worker (killed, out of memory) or was released: stop trying.
+            await self._fail(
+                kind, f"The report could not be made: the workers making it stopped {runs} times.", final=True
+            )
+            return
         if report.attempts == 1:
             QUEUE_AGE.labels(kind).observe(max(0.0, (datetime.now(UTC) - report.created_at).total_seconds()))
         log.info("report job started", extra={**self._log, "attempt": report.attempts, "format": report.format})

@@ -110,6 +110,7 @@ class MediaWorker:
             update_heartbeat_interval=settings.media_worker_heartbeat_seconds,
             stalled_worker_timeout=settings.media_worker_stalled_seconds,
             shutdown_graceful_timeout=settings.media_worker_shutdown_seconds,
+            fetch_job_polling_interval=settings.media_worker_poll_seconds,
             abort_job_polling_interval=settings.media_worker_heartbeat_seconds,
             additional_context={"runtime": runtime},
         )

@@ -185,6 +185,8 @@ class Settings(BaseSettings):
     """How often a worker records that it is alive."""
     media_worker_stalled_seconds: float = Field(default=30.0, gt=0, le=3600)
     """A running job whose worker sent no heartbeat for this long is given to another worker."""
+    media_worker_poll_seconds: float = Field(default=5.0, gt=0, le=3600)
+    """A worker looks for jobs this often besides LISTEN/NOTIFY (which starts new jobs at once)."""
     media_worker_shutdown_seconds: float = Field(default=30.0, ge=0, le=3600)
     """SIGTERM: how long a worker lets its running jobs finish before it releases them to other workers."""
     media_max_active_reports_per_user: int = Field(default=3, ge=1, le=1000)

@@ -174,3 +174,34 @@ async def test_a_worker_shutting_down_releases_its_running_job_to_another(media:
     async with worker(media.settings):
         done = await media.wait_for(admin, report["id"], "done", "failed")
     assert done["status"] == "done", done
+
+
+async def test_an_idle_worker_starts_a_new_job_on_its_notification(media: MediaHarness) -> None:
+    """LISTEN/NOTIFY: with polling every minute, a job queued to an idle worker still starts at once."""
+    admin = await media.tenant()
+    await media.catalogue(admin, 1)
+    async with worker(media.settings, media_worker_poll_seconds=60.0):
+        report = await media.create(admin, {"format": "csv", "locale": "en"})
+        done = await media.wait_for(admin, report["id"], "done", "failed", within=15)
+    assert done["status"] == "done", done
+
+
+async def test_a_job_whose_workers_kept_dying_fails_instead_of_looping(media: MediaHarness) -> None:
+    admin = await media.tenant()
+    await media.catalogue(admin, 1)
+    report = await media.create(admin, {"format": "csv", "locale": "en"})
+    runs = media.settings.media_job_max_attempts
+    conn = await asyncpg.connect(media.database.admin)
+    try:  # the history of a job given back `runs` times after its worker died (`media.queue.recover_stalled`)
+        await conn.execute(
+            "UPDATE media.procrastinate_jobs SET attempts = $2"
+            " WHERE id = (SELECT job_id FROM media.reports WHERE id = $1)",
+            uuid.UUID(report["id"]),
+            runs,
+        )
+    finally:
+        await conn.close()
+    async with worker(media.settings):
+        failed = await media.wait_for(admin, report["id"], "failed", "done")
+    assert failed["status"] == "failed"
+    assert failed["error"] == f"The report could not be made: the workers making it stopped {runs} times."
