@@ -31,6 +31,8 @@ from runtime.settings import Settings
 
 TEMPLATE_DB = "pocdojo_test_template"
 OPERATOR_TOKEN = "operator-test-token-" + uuid.uuid4().hex
+MEDIA_URL_SECRET = "media-url-secret-" + uuid.uuid4().hex
+"""The local object store's download-link secret (every service is served in some tests: media needs one)."""
 
 
 @pytest.fixture
@@ -112,6 +114,7 @@ def make_settings(database: DatabaseUrls, keys_dir: Path) -> Callable[..., Setti
             "migration_database_url": database.owner,
             "state_dir": keys_dir,
             "operator_token": OPERATOR_TOKEN,
+            "media_url_secret": MEDIA_URL_SECRET,
             "public_url": "http://127.0.0.1:1",
             "log_json": True,
         }

@@ -132,7 +132,7 @@ async def media_harness(
 
 def media_overrides(state_dir: Path) -> dict[str, Any]:
     """Settings of the local object store under `state_dir` (the keys and secrets stay the session's)."""
-    return {"media_local_root": state_dir / "objects", "media_url_secret": "media-url-secret-for-tests-" + "x" * 32}
+    return {"media_local_root": state_dir / "objects"}
 
 
 @pytest.fixture
