@@ -3,6 +3,7 @@ of a queued report, listing."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from tests.media.jobs.conftest import MediaHarness, worker
@@ -121,3 +122,17 @@ async def test_list_pages_with_a_cursor_newest_first(media: MediaHarness) -> Non
     bad = await media.http.get("/v1/reports", params={"cursor": "nope"}, headers=admin.auth)
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "cursor"
     assert (await media.http.get(f"/v1/reports/{uuid.uuid4()}", headers=admin.auth)).status_code == 404
+
+
+async def test_parallel_requests_keep_the_key_and_the_limit(media: MediaHarness) -> None:
+    admin = await media.tenant()
+    body = {"format": "csv", "locale": "en"}
+    same_key = await asyncio.gather(*(media.request(admin, body, key="parallel") for _ in range(4)))
+    assert {r.status_code for r in same_key} == {202}
+    assert len({r.json()["id"] for r in same_key}) == 1
+    limit = media.settings.media_max_active_reports_per_user
+    member = await media.member(admin)
+    burst = await asyncio.gather(*(media.request(member, body) for _ in range(limit + 3)))
+    assert sorted(r.status_code for r in burst) == [202] * limit + [429] * 3
+    listed = (await media.http.get("/v1/reports", headers=member.auth)).json()["items"]
+    assert len(listed) == limit
