@@ -17,6 +17,7 @@ import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.launch
+import java.text.Normalizer
 
 /**
  * Create a POC ([pocId] null) or edit one. Required fields and lengths are checked before sending; the
@@ -124,8 +125,10 @@ class PocEditorViewModel(
             required(PocField.NAME, state.name)
             required(PocField.GITHUB_URL, state.githubUrl)
             required(PocField.LANGUAGE, state.language)
-            if (state.name.trim().length > NAME_MAX) put(PocField.NAME, MessageKey.TOO_LONG.message(NAME_MAX))
-            if (state.description.trim().length > DESCRIPTION_MAX) {
+            if (serverLength(state.name.trim().split(WHITESPACE).joinToString(" ")) > NAME_MAX) {
+                put(PocField.NAME, MessageKey.TOO_LONG.message(NAME_MAX))
+            }
+            if (serverLength(state.description.trim()) > DESCRIPTION_MAX) {
                 put(PocField.DESCRIPTION, MessageKey.TOO_LONG.message(DESCRIPTION_MAX))
             }
         }
@@ -186,6 +189,13 @@ class PocEditorViewModel(
         const val NAME_MAX = 200
         const val DESCRIPTION_MAX = 4000
         const val TAG_MAX = 40
+        private val WHITESPACE = Regex("\\s+")
+
+        /** A length as poc_api/validation.py counts it: code points after NFC (an emoji is one, not two). */
+        fun serverLength(text: String): Int {
+            val normalized = Normalizer.normalize(text, Normalizer.Form.NFC)
+            return normalized.codePointCount(0, normalized.length)
+        }
 
         /** The backend's field names; `tags.3` is one of the tags. */
         fun fieldOf(name: String): PocField? =

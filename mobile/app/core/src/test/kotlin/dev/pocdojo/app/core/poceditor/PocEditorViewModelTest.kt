@@ -62,6 +62,28 @@ class PocEditorViewModelTest {
         }
 
     @Test
+    fun `lengths are counted as the server counts them, in code points after NFC`() =
+        runTest {
+            val viewModel = editor()
+            viewModel.type(PocField.NAME, "\uD83D\uDE80".repeat(150)) // 150 rockets: 300 UTF-16 units, 150 for the server
+            viewModel.type(PocField.GITHUB_URL, "https://github.com/acme/rockets")
+            viewModel.type(PocField.LANGUAGE, "Go")
+            viewModel.type(PocField.DESCRIPTION, "e\u0301".repeat(4000)) // 8000 code points, 4000 after NFC
+            viewModel.onEvent(PocEditorEvent.Saved)
+            runCurrent()
+            assertEquals(emptyMap<PocField, UiMessage>(), viewModel.state.value.fieldErrors)
+            assertEquals(1, pocs.created.size)
+
+            val again = editor()
+            again.type(PocField.NAME, "\uD83D\uDE80".repeat(201))
+            again.type(PocField.GITHUB_URL, "https://github.com/acme/more-rockets")
+            again.type(PocField.LANGUAGE, "Go")
+            again.onEvent(PocEditorEvent.Saved)
+            assertEquals(MessageKey.TOO_LONG.message(200), again.state.value.fieldErrors[PocField.NAME])
+            assertEquals(1, pocs.created.size)
+        }
+
+    @Test
     fun `the server's refusals go on their fields, a tag's on the tags, known codes in our words`() =
         runTest {
             val viewModel = editor()
