@@ -1,0 +1,99 @@
+"""The video's words in pt-BR and en, and its dates.
+
+`media/reports/locale.py` (the reports' texts) has not landed on main yet; this small module holds only
+what the cards and captions say. When it lands, the month names and date formats can move there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from media.reports.model import Locale
+
+
+@dataclass(frozen=True, slots=True)
+class Texts:
+    title: str
+    last_12_months: str
+    poc_count_one: str
+    poc_count_many: str
+    created_on: str
+    more_one: str
+    more_many: str
+    stats_title: str
+    per_language: str
+    per_month: str
+    empty_title: str
+    empty_body: str
+    outro_title: str
+    outro_body: str
+    months: tuple[str, ...]
+    months_short: tuple[str, ...]
+    date_format: str
+    """`{day}`, `{month}` (full name) and `{year}`."""
+
+    def poc_count(self, count: int) -> str:
+        return (self.poc_count_one if count == 1 else self.poc_count_many).format(count=count)
+
+    def more(self, count: int) -> str:
+        return (self.more_one if count == 1 else self.more_many).format(count=count)
+
+    def day(self, value: date) -> str:
+        return self.date_format.format(day=value.day, month=self.months[value.month - 1], year=value.year)
+
+    def month_year(self, value: date) -> str:
+        return f"{self.months_short[value.month - 1]} {value.year}"
+
+
+_PT_BR = Texts(
+    title="Seu ano em POCs",
+    last_12_months="Últimos 12 meses",
+    poc_count_one="{count} POC",
+    poc_count_many="{count} POCs",
+    created_on="Criada em {date}",
+    more_one="… e mais {count} POC",
+    more_many="… e mais {count} POCs",
+    stats_title="Em números",
+    per_language="POCs por linguagem",
+    per_month="POCs por mês",
+    empty_title="Nenhuma POC neste período",
+    empty_body="Crie sua primeira POC e ela aparece aqui no próximo vídeo.",
+    outro_title="Obrigado, {name}!",
+    outro_body="Continue criando no POC Dojo",
+    months=(
+        "janeiro", "fevereiro", "março", "abril", "maio", "junho",
+        "julho", "agosto", "setembro", "outubro", "novembro", "dezembro",
+    ),
+    months_short=("jan", "fev", "mar", "abr", "mai", "jun", "jul", "ago", "set", "out", "nov", "dez"),
+    date_format="{day} de {month} de {year}",
+)  # fmt: skip
+
+_EN = Texts(
+    title="Your year in POCs",
+    last_12_months="Last 12 months",
+    poc_count_one="{count} POC",
+    poc_count_many="{count} POCs",
+    created_on="Created {date}",
+    more_one="… and {count} more POC",
+    more_many="… and {count} more POCs",
+    stats_title="By the numbers",
+    per_language="POCs per language",
+    per_month="POCs per month",
+    empty_title="No POCs in this period",
+    empty_body="Create your first POC and it will show up here in your next video.",
+    outro_title="Thank you, {name}!",
+    outro_body="Keep building on POC Dojo",
+    months=(
+        "January", "February", "March", "April", "May", "June",
+        "July", "August", "September", "October", "November", "December",
+    ),
+    months_short=("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+    date_format="{month} {day}, {year}",
+)  # fmt: skip
+
+_TEXTS: dict[Locale, Texts] = {"pt-BR": _PT_BR, "en": _EN}
+
+
+def texts_for(locale: Locale) -> Texts:
+    return _TEXTS[locale]
