@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
+from pathlib import Path
 
 import av
 import pytest
 from PIL import Image
 
+from media.video.encode import run_ffmpeg
+from media.video.graph import encode_command
 from media.video.plan import FPS, TRANSITION_FRAMES, plan_video
 from media.video.render import draw_card
 from media.video.spec import select_pocs
-from tests.media.video.conftest import Rendered, frames_at, mean_difference, top_level_boxes
+from tests.media.video.conftest import Rendered, frames_at, mean_difference, spec, top_level_boxes
 
 # A frame of a card vs. the card drawn alone differs by H.264's loss only (≈1 on this scale); a frame of
 # another card of the same kind differs by its text (well above this).
@@ -108,3 +112,27 @@ def test_captions_parse_as_webvtt_and_carry_each_cards_words(basic_video: Render
     assert "Realtime editor 1" in words[2] and "Elixir" in words[2] and "#crdt #yjs" in words[2]
     assert "Em números" in words[3] and "Elixir: 1" in words[3]
     assert "Obrigado, Ana Conceição!" in words[4]
+
+
+def test_a_percent_sign_in_a_card_path_is_not_read_as_a_frame_number_pattern(tmp_path: Path) -> None:
+    video_spec = spec()
+    plan = plan_video([])
+    cards = [draw_card(video_spec, plan, slot).image for slot in plan.slots]
+    literal, numbered = tmp_path / "cards 100%03d", tmp_path / "cards 100000"  # what "%03d" would make of it
+    literal.mkdir()
+    numbered.mkdir()
+    images = []
+    for index, image in enumerate(cards):
+        image.save(literal / f"{index}.png")
+        cards[-1 - index].save(numbered / f"{index}.png")  # another card where a pattern would look
+        images.append(literal / f"{index}.png")
+    output = tmp_path / "out.mp4"
+    run_ffmpeg(
+        encode_command(plan, images, output),
+        planned_seconds=plan.duration,
+        progress=lambda _: None,
+        deadline=time.monotonic() + 120,
+    )
+    middle = plan.slots[0].frames // 2
+    frame = frames_at(output, [middle])[middle]
+    assert mean_difference(frame, cards[0]) < SAME_CARD
