@@ -183,11 +183,12 @@ def stats_card(spec: VideoSpec, rows: Sequence[PocRow]) -> Card:
     texts = texts_for(spec.locale)
     canvas = _Canvas(spec)
     canvas.centered(90, texts.stats_title, canvas.style(48, bold=True), _ACCENT)
-    label_style, small = canvas.style(24), canvas.style(20)
+    label_style, small = canvas.style(24), canvas.style(18)
     lines: list[str] = [texts.stats_title, texts.per_language]
 
     canvas.text(80, 160, texts.per_language, canvas.style(28, bold=True))
-    languages = Counter(row.language for row in rows).most_common()
+    counted = Counter(row.language for row in rows).items()
+    languages = sorted(counted, key=lambda item: (-item[1], item[0].casefold()))  # most used, then by name
     shown = languages[:_MAX_LANGUAGE_BARS]
     others = sum(count for _, count in languages[_MAX_LANGUAGE_BARS:])
     top = max((count for _, count in shown), default=1)
@@ -200,21 +201,21 @@ def stats_card(spec: VideoSpec, rows: Sequence[PocRow]) -> Card:
         lines.append(f"{language}: {count}")
         y += 52
     if others:
-        others_label = "…"
-        canvas.text(80, y + 28, f"{others_label} +{others}", label_style, _MUTED)
-        lines.append(f"{others_label} +{others}")
+        others_label = texts.other_languages(others)
+        canvas.text(80, y + 28, others_label, label_style, _MUTED)
+        lines.append(others_label)
 
     lines.append(texts.per_month)
-    canvas.text(700, 160, texts.per_month, canvas.style(28, bold=True))
+    canvas.text(680, 160, texts.per_month, canvas.style(28, bold=True))
     months = _months(spec)
     zone = ZoneInfo(spec.timezone)
     per_month = Counter(row.created_at.astimezone(zone).date().replace(day=1) for row in rows)
     peak = max((per_month[month] for month in months), default=1) or 1
-    slot = 500 / max(len(months), 1)
+    slot = 540 / max(len(months), 1)
     floor = 600.0
     for index, month in enumerate(months):
         count = per_month[month]
-        x = 700 + index * slot
+        x = 680 + index * slot
         height = 320 * count / peak
         canvas.box(x + 4, floor - max(height, 2), x + slot - 4, floor, _ACCENT if count else _CHIP, radius=4)
         if count:

@@ -24,6 +24,8 @@ class Texts:
     stats_title: str
     per_language: str
     per_month: str
+    other_languages_one: str
+    other_languages_many: str
     empty_title: str
     empty_body: str
     outro_title: str
@@ -38,6 +40,9 @@ class Texts:
 
     def more(self, count: int) -> str:
         return (self.more_one if count == 1 else self.more_many).format(count=count)
+
+    def other_languages(self, count: int) -> str:
+        return (self.other_languages_one if count == 1 else self.other_languages_many).format(count=count)
 
     def day(self, value: date) -> str:
         return self.date_format.format(day=value.day, month=self.months[value.month - 1], year=value.year)
@@ -57,6 +62,8 @@ _PT_BR = Texts(
     stats_title="Em números",
     per_language="POCs por linguagem",
     per_month="POCs por mês",
+    other_languages_one="+ {count} POC em outras linguagens",
+    other_languages_many="+ {count} POCs em outras linguagens",
     empty_title="Nenhuma POC neste período",
     empty_body="Crie sua primeira POC e ela aparece aqui no próximo vídeo.",
     outro_title="Obrigado, {name}!",
@@ -80,6 +87,8 @@ _EN = Texts(
     stats_title="By the numbers",
     per_language="POCs per language",
     per_month="POCs per month",
+    other_languages_one="+ {count} POC in other languages",
+    other_languages_many="+ {count} POCs in other languages",
     empty_title="No POCs in this period",
     empty_body="Create your first POC and it will show up here in your next video.",
     outro_title="Thank you, {name}!",

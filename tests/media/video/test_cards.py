@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 from PIL import Image, ImageChops, ImageDraw
 
-from media.video.cards import github_repo, poc_card, title_card
+from media.video.cards import github_repo, poc_card, stats_card, title_card
 from media.video.colors import language_color
 from media.video.fonts import Run, Style, draw_text, missing_glyphs, runs, text_width
 from tests.media.video.conftest import poc, spec
@@ -100,3 +100,13 @@ def test_dates_are_written_per_locale() -> None:
 )
 def test_the_repository_is_shown_as_owner_and_name(url: str, repo: str) -> None:
     assert github_repo(url) == repo
+
+
+def test_the_statistics_count_every_poc_per_language_and_per_month() -> None:
+    languages = ["Python", "Python", "Python", "Go", "Go", "Rust", "Zig", "Nim", "Odin", "Gleam"]
+    rows = [poc(index, days_ago=2 + 31 * (index % 3), language=language) for index, language in enumerate(languages)]
+    lines = stats_card(spec(locale="en"), rows).lines
+    assert lines[:5] == ("By the numbers", "POCs per language", "Python: 3", "Go: 2", "Gleam: 1")
+    assert "+ 1 POC in other languages" in lines  # six bars, the seventh language summed up
+    months = [line for line in lines if line[:3] in {"Sep", "Oct", "Nov", "Dec"} and line[3] == " "]
+    assert months == ["Nov 2025: 0", "Dec 2025: 0", "Sep 2026: 3", "Oct 2026: 3", "Nov 2026: 4"]
