@@ -130,8 +130,8 @@ def render_video(
         )
         duration, width, height = _probe(partial[VIDEO_NAME])
         finals = {name: out_dir / name for name in partial}
-        for name, path in partial.items():
-            os.replace(path, finals[name])
+        for name in (CAPTIONS_NAME, THUMBNAIL_NAME, VIDEO_NAME):  # the video last: it marks a finished render
+            os.replace(partial[name], finals[name])
     finally:
         shutil.rmtree(scratch)
         for path in partial.values():
