@@ -10,7 +10,7 @@ HOST  ?= 127.0.0.1
 PORT  ?= 8000
 STATE ?= .pocdojo
 
-.PHONY: install install-node jvm-tools apk apk-check screens run test lint typecheck imports unit mobile-test clean help
+.PHONY: install install-node jvm-tools pdf-tools apk apk-check screens run test lint typecheck imports unit mobile-test clean help
 
 help:
 	@echo "make run      start every service on embedded defaults (http://$(HOST):$(PORT))"
@@ -48,10 +48,10 @@ typecheck: $(PY_STAMP)
 imports: $(PY_STAMP)
 	$(BIN)/lint-imports
 
-unit: $(PY_STAMP) $(NODE_STAMP)
+unit: $(PY_STAMP) $(NODE_STAMP) pdf-tools
 	$(BIN)/pytest
 
-test: $(PY_STAMP) $(NODE_STAMP) jvm-tools
+test: $(PY_STAMP) $(NODE_STAMP) jvm-tools pdf-tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -66,8 +66,16 @@ jvm-tools:
 	@command -v mvn >/dev/null && command -v javac >/dev/null || \
 	  { apt-get update -q && apt-get install -y -q --no-install-recommends openjdk-17-jdk-headless maven; }
 
+# Debian's poppler-utils (pdftotext, pdfinfo, pdftoppm, pdftohtml): the report tests read the PDFs back with
+# them. Installed when missing (as root; otherwise the command to run is printed).
+pdf-tools:
+	@command -v pdftotext >/dev/null && command -v pdfinfo >/dev/null && command -v pdftoppm >/dev/null && \
+	  command -v pdftohtml >/dev/null || \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q --no-install-recommends poppler-utils; \
+	  else echo "the report tests need Debian's poppler-utils: sudo apt-get install poppler-utils" >&2; exit 1; fi
+
 # The Kotlin SDK (mobile/): its tests check Kotlin against yjs (tests/js) and pycrdt (.venv). Part of `test`.
-mobile-test: $(PY_STAMP) $(NODE_STAMP) jvm-tools
+mobile-test: $(PY_STAMP) $(NODE_STAMP) jvm-tools pdf-tools
 	cd mobile && mvn -B -ntp test
 
 # The Android app: aapt2/zipalign/apksigner/dexdump from Debian (installed when missing), the Android

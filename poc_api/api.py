@@ -18,6 +18,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from starlette.datastructures import QueryParams
 
 from poc_api import cursor as cursors
+from poc_api.filters import RawFilters, check_filters
 from poc_api.schemas import Poc, PocCreate, PocFacets, PocPage, PocUpdate
 from poc_api.search import FACETS_TOP_DEFAULT, FACETS_TOP_MAX, SORTS, SearchParams
 from poc_api.service import NewPoc, PocChanges, PocService
@@ -28,10 +29,7 @@ from poc_api.validation import (
     check_github_url,
     check_language,
     check_name,
-    check_owner,
-    check_query,
     check_tags,
-    parse_time,
 )
 from runtime.auth import BEARER_SECURITY, CurrentPrincipal, principal_from_request
 from runtime.errors import FieldError, ValidationFailed
@@ -41,7 +39,7 @@ router = APIRouter(tags=["pocs"])
 JSON = "application/json"
 
 
-def _problem(description: str) -> dict[str, Any]:
+def problem_doc(description: str) -> dict[str, Any]:
     return {
         "description": description,
         "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
@@ -51,19 +49,19 @@ def _problem(description: str) -> dict[str, Any]:
 Responses = dict[int | str, dict[str, Any]]
 
 _COMMON: Responses = {
-    400: _problem("Malformed request (e.g. the body is not valid JSON)."),
-    401: _problem("Missing, invalid or expired access token (`WWW-Authenticate: Bearer`)."),
-    422: _problem("Invalid fields or parameters: `errors` lists each with a code and a message."),
+    400: problem_doc("Malformed request (e.g. the body is not valid JSON)."),
+    401: problem_doc("Missing, invalid or expired access token (`WWW-Authenticate: Bearer`)."),
+    422: problem_doc("Invalid fields or parameters: `errors` lists each with a code and a message."),
 }
 _BODY: Responses = {
-    413: _problem("The body exceeds the size limit."),
-    415: _problem("The body is not JSON (`Content-Type: application/json`)."),
+    413: problem_doc("The body exceeds the size limit."),
+    415: problem_doc("The body is not JSON (`Content-Type: application/json`)."),
 }
 _NOT_FOUND: Responses = {
-    404: _problem("No POC with this id in the caller's tenant (other tenants' POCs are never visible).")
+    404: problem_doc("No POC with this id in the caller's tenant (other tenants' POCs are never visible).")
 }
-_FORBIDDEN: Responses = {403: _problem("Only the POC's owner or a tenant admin may change or delete it.")}
-_CONFLICT: Responses = {409: _problem("The tenant already has a POC for this repository; `existing_poc` names it.")}
+_FORBIDDEN: Responses = {403: problem_doc("Only the POC's owner or a tenant admin may change or delete it.")}
+_CONFLICT: Responses = {409: problem_doc("The tenant already has a POC for this repository; `existing_poc` names it.")}
 
 
 async def _service(request: Request) -> PocService:
@@ -279,60 +277,18 @@ async def search_pocs(request: Request) -> Response:
 
 
 def _filters(query: QueryParams, subject: str, *, sort: str | None, limit: int) -> SearchParams:
-    """A search's parameters validated and normalized, every invalid one reported at once (422); `owner=me`
-    becomes the caller (`subject`), `sort` its default (relevance with `q`)."""
-    q = query.get("q")
-    language = query.get("language")
-    tag = query.getlist("tag")
-    owner = query.get("owner")
-    created_from = query.get("created_from")
-    created_to = query.get("created_to")
-    errors: list[FieldError] = []
-    text = None
-    if q is not None:
-        text, bad = check_query(q)
-        errors += bad
-        text = text or None
-    canonical_language = None
-    if language is not None:
-        canonical_language, bad = check_language(language)
-        errors += bad
-    tags: list[str] = []
-    if tag:
-        tags, bad = check_tags(tag, field="tag")
-        errors += bad
-    owner_id = None
-    if owner is not None:
-        owner_id, bad = check_owner(owner)
-        errors += bad
-        owner_id = subject if owner_id == "me" else owner_id
-    start = end = None
-    if created_from is not None:
-        start, bad = parse_time(created_from, "created_from", end=False)
-        errors += bad
-    if created_to is not None:
-        end, bad = parse_time(created_to, "created_to", end=True)
-        errors += bad
-    if start is not None and end is not None and start >= end:
-        errors.append(FieldError("created_to", "empty_range", "must be later than created_from"))
-    if sort is None:
-        sort = "relevance" if text else "-created_at"
-    elif sort not in SORTS:
-        errors.append(FieldError("sort", "invalid_sort", f"must be one of {', '.join(SORTS)}"))
-    elif sort == "relevance" and not text:
-        errors.append(FieldError("sort", "relevance_needs_q", "relevance sorting needs a text query (q)"))
-    if errors:
-        raise ValidationFailed(errors)
-    return SearchParams(
-        q=text,
-        language=canonical_language,
-        tags=tuple(tags),
-        owner_id=owner_id,
-        created_from=start,
-        created_to=end,
+    """The search's query parameters checked by `check_filters` (of a repeated one the last value, of
+    `tag` every value)."""
+    raw = RawFilters(
+        q=query.get("q"),
+        language=query.get("language"),
+        tag=query.getlist("tag"),
+        owner=query.get("owner"),
+        created_from=query.get("created_from"),
+        created_to=query.get("created_to"),
         sort=sort,
-        limit=limit,
     )
+    return check_filters(raw, subject, limit=limit)
 
 
 facets_router = APIRouter(tags=["pocs"])

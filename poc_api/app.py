@@ -8,6 +8,8 @@ from fastapi import FastAPI
 
 from poc_api.api import facets_router, router, search_pocs
 from poc_api.catalogue_sizes import CatalogueSizes
+from poc_api.export_api import export_router
+from poc_api.exports import ExportLimits, ExportService
 from poc_api.outbox_relay import relay_startup
 from poc_api.schemas import Problem
 from poc_api.search import SERVER_SETTINGS
@@ -43,6 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
         sizes = CatalogueSizes(app.state.db)
         stack.push_async_callback(sizes.aclose)
         app.state.pocs = PocService(app.state.db, sizes)
+        app.state.exports = ExportService(app.state.db, ExportLimits.from_settings(settings))
 
     app = create_service_app(
         service="poc",
@@ -52,6 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
         startup=[database_startup, verifier_startup(memoize=True), poc_startup, relay_startup],
     )
     app.include_router(facets_router)
+    app.include_router(export_router)
     app.include_router(router)
     # The search is the catalogue's hot endpoint: served without FastAPI's per-request layers.
     app.add_hot_route("GET", "/v1/pocs", search_pocs)

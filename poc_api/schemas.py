@@ -11,7 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from poc_api.validation import DESCRIPTION_MAX, NAME_MAX, TAG_MAX_LENGTH, TAGS_MAX, TAGS_RAW_MAX
+from poc_api.search import SORTS
+from poc_api.validation import DESCRIPTION_MAX, NAME_MAX, OWNER_MAX, QUERY_MAX, TAG_MAX_LENGTH, TAGS_MAX, TAGS_RAW_MAX
 
 _EXAMPLE_POC: dict[str, Any] = {
     "id": "0b8f7c1e-3f7a-4d7e-9a59-5b0e6f1d2c3a",
@@ -209,3 +210,71 @@ class PocFacets(BaseModel):
     )
     languages: list[FacetCount]
     tags: list[FacetCount]
+
+
+class ExportFilters(BaseModel):
+    """The parameters of `GET /v1/pocs` that choose and order POCs, with the same rules and errors."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"q": "pagamentos", "tag": ["pix"], "owner": "me", "sort": "name"}]},
+    )
+    q: str | None = Field(
+        default=None, description="As `GET /v1/pocs`' `q`.", json_schema_extra={"maxLength": QUERY_MAX}
+    )
+    language: str | None = Field(default=None, description="As `GET /v1/pocs`' `language`.")
+    tag: list[str] = Field(
+        default_factory=list,
+        description="As `GET /v1/pocs`' repeated `tag`: a POC must carry every tag given.",
+        json_schema_extra={"maxItems": TAGS_RAW_MAX},
+    )
+    owner: str | None = Field(
+        default=None, description="`me` or a user id.", json_schema_extra={"maxLength": OWNER_MAX}
+    )
+    created_from: str | None = Field(default=None, description="As `GET /v1/pocs`' `created_from`.")
+    created_to: str | None = Field(default=None, description="As `GET /v1/pocs`' `created_to`.")
+    sort: str | None = Field(
+        default=None,
+        description="As `GET /v1/pocs`' `sort` (default: `relevance` with `q`, else `-created_at`).",
+        json_schema_extra={"anyOf": [{"type": "string", "enum": list(SORTS)}, {"type": "null"}]},
+    )
+
+
+class ExportCreate(BaseModel):
+    """The search to export."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"filters": {"q": "pix"}}]})
+    filters: ExportFilters = Field(
+        default_factory=ExportFilters, description="The search's filters; none: every POC of the tenant."
+    )
+
+
+class ExportCreated(BaseModel):
+    """A new export: read it with its secret before it expires."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "7a1f0c3e-2b4d-4e8f-9a6b-1c2d3e4f5a6b",
+                    "count": 42,
+                    "secret": "pex1.5d2c9d3e-8a51-4b43-9c8e-1f0a7e6b4d21.q0d8Xl1bN4m2v7K9c3Zr5T6y8U1i2O3p4A5s6D7f8G9",
+                    "expires_at": "2024-05-02T12:00:00.000000Z",
+                }
+            ]
+        }
+    )
+
+    id: str = Field(description="The export's id (a UUID).", json_schema_extra={"format": "uuid"})
+    count: int = Field(ge=0, description="How many POCs it holds.")
+    secret: str = Field(description="Send it as `Export-Secret` to read or delete the export. Shown once.")
+    expires_at: str = Field(description="RFC 3339, UTC.", json_schema_extra={"format": "date-time"})
+
+
+class ExportItems(BaseModel):
+    """POCs of an export in the search's order, after a position."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_EXAMPLE_POC], "next": None, "count": 1}]})
+    items: list[Poc] = Field(description="POC documents as `GET /v1/pocs` served them when the export was made.")
+    next: int | None = Field(description="Pass it as `after` for the next page; null on the last.")
+    count: int = Field(ge=0, description="How many POCs the export holds in all.")

@@ -318,6 +318,17 @@ def first_relevance_page(params: SearchParams) -> bool:
     )
 
 
+def sort_columns(sort: str) -> tuple[tuple[str, ...], str]:
+    """The columns of `build`'s rows a search is ordered by (the last one, `id`, makes the order total) and
+    the direction (`ASC` or `DESC`, the same for every column)."""
+    direction = "DESC" if sort.startswith("-") or sort == "relevance" else "ASC"
+    if sort == "relevance":
+        return ("score", "created_at", "id"), direction
+    if sort in ("-created_at", "created_at"):
+        return ("created_at", "id"), direction
+    return ("name_key", "id"), direction
+
+
 def build(params: SearchParams, *, shortcut: bool = True, many_words_shortcut: bool = False) -> tuple[str, list[Any]]:
     """The statement and its arguments after the tenant id (`$1`). Columns: doc (text), score,
     created_at, id, name_key. With a shortcut (the first relevance page without filters; for several
@@ -334,26 +345,20 @@ def build(params: SearchParams, *, shortcut: bool = True, many_words_shortcut: b
     """
     b = _Builder()
     m = _matches(b, params, shortcut=shortcut, many_words_shortcut=many_words_shortcut)
-    where, score, created, ident, name_key = m.where, m.score, m.created, m.ident, m.name_key
-    created_sort = params.sort in ("-created_at", "created_at")
-    descending = params.sort.startswith("-")
-    direction = "DESC" if descending or params.sort == "relevance" else "ASC"
-    if params.sort == "relevance":
-        keys, outer = [score, created, ident], ["page.score", "page.created_at", "page.id"]
-        casts: tuple[str, ...] = ("::int", "::timestamptz", "::uuid")
-    elif created_sort:
-        keys, outer = [created, ident], ["page.created_at", "page.id"]
-        casts = ("::timestamptz", "::uuid")
-    else:
-        keys, outer = [name_key, ident], ["page.name_key", "page.id"]
-        casts = (TEXT_C, "::uuid")
+    where = m.where
+    columns, direction = sort_columns(params.sort)
+    expressions = {"score": m.score, "created_at": m.created, "id": m.ident, "name_key": m.name_key}
+    key_casts = {"score": "::int", "created_at": "::timestamptz", "id": "::uuid", "name_key": TEXT_C}
+    keys = [expressions[column] for column in columns]
+    outer = [f"page.{column}" for column in columns]
+    casts = tuple(key_casts[column] for column in columns)
     if params.position is not None:
         values = ", ".join(b.arg(v, cast) for v, cast in zip(params.position.key, casts, strict=True))
         where.append(f"({', '.join(keys)}) {'<' if direction == 'DESC' else '>'} ({values})")
 
     # Only column names and $n placeholders are interpolated; every value travels as a parameter.
     page = [
-        f"SELECT {ident} AS id, {created} AS created_at, {score} AS score, {name_key} AS name_key",
+        f"SELECT {m.ident} AS id, {m.created} AS created_at, {m.score} AS score, {m.name_key} AS name_key",
         f"FROM {m.source}",
         f"WHERE {' AND '.join(where)}" if where else "",
         f"ORDER BY {', '.join(f'{k} {direction}' for k in keys)}",

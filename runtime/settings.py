@@ -141,6 +141,16 @@ class Settings(BaseSettings):
     poc_events_poll_seconds: float = Field(default=0.2, gt=0, le=10)
     """How often the relay looks for new events when the last look found none."""
 
+    # -- POC exports (the frozen search a report is made from) ------------------------------------
+    poc_export_ttl_seconds: int = Field(default=86_400, ge=60, le=7 * 86_400)
+    """How long an export of a search lives (`POST /v1/pocs/exports`); expired ones are 404 and purged."""
+    poc_export_max_rows: int = Field(default=200_000, ge=1, le=10_000_000)
+    """POCs one export may hold; a search matching more is refused (422 on `filters`)."""
+    poc_export_max_live_per_user: int = Field(default=10, ge=1, le=1000)
+    """Unexpired exports one user may hold at once (429 with Retry-After above)."""
+    poc_service_url: str | None = None
+    """Where the media service reaches the POC service's API; unset: `public_url` (`pocdojo dev` serves both)."""
+
     # -- dojos (sessions, roles, chat, randori) ----------------------------------------------------
     dojo_max_participants: int = Field(default=50, ge=2, le=500)
     dojo_chat_max_chars: int = Field(default=2000, ge=1, le=20_000)
@@ -191,6 +201,11 @@ class Settings(BaseSettings):
     @property
     def issuer(self) -> str:
         return self.auth_issuer or self.public_url.rstrip("/")
+
+    @property
+    def poc_service_base(self) -> str:
+        """The POC service's base URL: `poc_service_url`, else `public_url` (one process serves all in dev)."""
+        return (self.poc_service_url or self.public_url).rstrip("/")
 
     @property
     def jwks_url(self) -> str:

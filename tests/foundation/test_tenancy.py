@@ -23,6 +23,8 @@ SCHEMAS = ("identity", "poc", "dojo", "media", "crdt")
 OWNER_POLICIES = {
     "poc.outbox.outbox_relay": "poc.outbox_claim(), the outbox relay's SECURITY DEFINER function, claims every "
     "tenant's unpublished events (migration poc 0002)",
+    "poc.exports.exports_purge": "poc.purge_expired_exports(), a SECURITY DEFINER function, deletes every "
+    "tenant's expired exports (migration poc 0005)",
 }
 """Policies that give the schema owner role every row of a tenant table, each with the one reason."""
 

@@ -34,11 +34,16 @@ CHECKS = [
 ]
 
 
-def _fuzz(base: str, document: dict[str, Any], token: str, poc_ids: list[str]) -> dict[str, int]:
-    """Every operation × generation mode, with random ids and (where the path has one) an existing POC."""
+def _fuzz(base: str, document: dict[str, Any], token: str, poc_ids: list[str], export_id: str) -> dict[str, int]:
+    """Every operation × generation mode, with random ids and (where the path has one) an existing POC or
+    export."""
 
     def targets(operation: Any) -> list[dict[str, Any] | None]:
-        return [None, {"poc_id": poc_ids[0]}] if "{poc_id}" in operation.path else [None]
+        if "{poc_id}" in operation.path:
+            return [None, {"poc_id": poc_ids[0]}]
+        if "{export_id}" in operation.path:
+            return [None, {"export_id": export_id}]
+        return [None]
 
     return fuzz(base, document, token, targets=targets, checks=CHECKS, examples=EXAMPLES_PER_OPERATION)
 
@@ -46,10 +51,16 @@ def _fuzz(base: str, document: dict[str, Any], token: str, poc_ids: list[str]) -
 async def test_openapi_document_holds_under_fuzzing(pocs: PocHarness) -> None:
     admin = await pocs.tenant()
     poc_ids = [(await pocs.create(admin, **poc_fields(n)))["id"] for n in range(3)]
+    export = await pocs.http.post("/v1/pocs/exports", json={"filters": {}}, headers=admin.auth)
+    assert export.status_code == 201, export.text
     document = _document(pocs)
-    assert set(document["paths"]) == {"/v1/pocs", "/v1/pocs/facets", "/v1/pocs/{poc_id}"}
-    ran = await asyncio.to_thread(_fuzz, pocs.base, document, admin.access_token, poc_ids)
-    assert len(ran) == 2 * (3 + 3 * 2)  # (search, facets, create) + (get, patch, delete) × (random, existing) ids
+    assert set(document["paths"]) == {
+        "/v1/pocs", "/v1/pocs/facets", "/v1/pocs/{poc_id}",
+        "/v1/pocs/exports", "/v1/pocs/exports/{export_id}/items", "/v1/pocs/exports/{export_id}",
+    }  # fmt: skip
+    ran = await asyncio.to_thread(_fuzz, pocs.base, document, admin.access_token, poc_ids, export.json()["id"])
+    # (search, facets, create, export) + (get, patch, delete; items, delete export) × (random, existing) ids
+    assert len(ran) == 2 * (4 + 5 * 2)
     assert all(count > 0 for count in ran.values()), ran
 
 
@@ -62,7 +73,7 @@ def _document(pocs: PocHarness) -> dict[str, Any]:
 async def test_openapi_document_describes_every_field_and_error(pocs: PocHarness) -> None:
     document = _document(pocs)
     components = document["components"]["schemas"]
-    for name in ("PocCreate", "PocUpdate", "Poc"):
+    for name in ("PocCreate", "PocUpdate", "Poc", "ExportFilters", "ExportCreate", "ExportCreated", "ExportItems"):
         for field_name, spec in components[name]["properties"].items():
             assert spec.get("description") or field_name in ("id", "name", "language"), (name, field_name)
         assert components[name].get("examples"), name
@@ -78,6 +89,9 @@ async def test_openapi_document_describes_every_field_and_error(pocs: PocHarness
         ("/v1/pocs/{poc_id}", "get"): {"200", "400", "401", "404", "422"},
         ("/v1/pocs/{poc_id}", "patch"): {"200", "400", "401", "403", "404", "409", "413", "415", "422"},
         ("/v1/pocs/{poc_id}", "delete"): {"204", "400", "401", "403", "404", "422"},
+        ("/v1/pocs/exports", "post"): {"201", "400", "401", "413", "415", "422", "429"},
+        ("/v1/pocs/exports/{export_id}/items", "get"): {"200", "400", "404", "422"},
+        ("/v1/pocs/exports/{export_id}", "delete"): {"204", "400", "404", "422"},
     }
     for (path, method), codes in expected.items():
         responses = document["paths"][path][method]["responses"]

@@ -1,0 +1,1 @@
+"""The report renderers (PDF, CSV) and their locale texts."""
