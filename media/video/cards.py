@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from PIL import Image, ImageDraw
 
+from media.reports.locale import format_date, month_label, zone
+from media.reports.locale import texts as report_texts
 from media.reports.model import PocRow
 from media.video.colors import RGB, language_color, readable_on
 from media.video.fonts import Style, draw_text, text_width, wrap
@@ -83,12 +84,13 @@ class _Canvas:
 
 
 def period_label(spec: VideoSpec, texts: Texts) -> str:
-    zone = ZoneInfo(spec.timezone)
+    tz = zone(spec.timezone)
     if spec.period.kind == "year":
-        return str(spec.period.start.astimezone(zone).year)
-    first = spec.period.start.astimezone(zone).date()
-    last = spec.period.end.astimezone(zone).date()
-    return f"{texts.last_12_months} · {texts.month_year(first)} – {texts.month_year(last)}"
+        return str(spec.period.start.astimezone(tz).year)
+    first = spec.period.start.astimezone(tz)
+    last = spec.period.end.astimezone(tz)
+    first_month = month_label(first.year, first.month, spec.locale)
+    return f"{texts.last_12_months} · {first_month} – {month_label(last.year, last.month, spec.locale)}"
 
 
 def title_card(spec: VideoSpec, count: int) -> Card:
@@ -147,7 +149,7 @@ def poc_card(spec: VideoSpec, row: PocRow, position: int, total: int) -> Card:
         canvas.text(x + 16, baseline, chip, tag_style)
         shown_tags.append(chip)
         x += chip_width + 14
-    created = texts.created_on.format(date=texts.day(row.created_at.astimezone(ZoneInfo(spec.timezone)).date()))
+    created = texts.created_on.format(date=format_date(row.created_at, spec.locale, zone(spec.timezone)))
     canvas.text(100, 590, created, canvas.style(30), _MUTED)
     repo = github_repo(row.github_url)
     canvas.text(100, 640, repo, canvas.style(30, bold=True), _INK)
@@ -164,9 +166,9 @@ def more_card(spec: VideoSpec, count: int) -> Card:
 
 
 def _months(spec: VideoSpec) -> list[date]:
-    zone = ZoneInfo(spec.timezone)
-    first = spec.period.start.astimezone(zone).date().replace(day=1)
-    last = (spec.period.end.astimezone(zone) - _EPSILON).date().replace(day=1)
+    tz = zone(spec.timezone)
+    first = spec.period.start.astimezone(tz).date().replace(day=1)
+    last = (spec.period.end.astimezone(tz) - _EPSILON).date().replace(day=1)
     months: list[date] = []
     current = first
     while current <= last:
@@ -208,8 +210,8 @@ def stats_card(spec: VideoSpec, rows: Sequence[PocRow]) -> Card:
     lines.append(texts.per_month)
     canvas.text(680, 160, texts.per_month, canvas.style(28, bold=True))
     months = _months(spec)
-    zone = ZoneInfo(spec.timezone)
-    per_month = Counter(row.created_at.astimezone(zone).date().replace(day=1) for row in rows)
+    tz = zone(spec.timezone)
+    per_month = Counter(row.created_at.astimezone(tz).date().replace(day=1) for row in rows)
     peak = max((per_month[month] for month in months), default=1) or 1
     slot = 540 / max(len(months), 1)
     floor = 600.0
@@ -221,9 +223,9 @@ def stats_card(spec: VideoSpec, rows: Sequence[PocRow]) -> Card:
         if count:
             number = str(count)
             canvas.text(x + (slot - canvas.measure(number, small)) / 2, floor - height - 10, number, small, _INK)
-        label = texts.months_short[month.month - 1]
+        label = report_texts(spec.locale).months[month.month - 1]
         canvas.text(x + (slot - canvas.measure(label, small)) / 2, floor + 30, label, small, _MUTED)
-        lines.append(f"{texts.month_year(month)}: {count}")
+        lines.append(f"{month_label(month.year, month.month, spec.locale)}: {count}")
     return Card("stats", canvas.image, tuple(lines))
 
 

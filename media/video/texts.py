@@ -1,13 +1,9 @@
-"""The video's words in pt-BR and en, and its dates.
-
-`media/reports/locale.py` (the reports' texts) has not landed on main yet; this small module holds only
-what the cards and captions say. When it lands, the month names and date formats can move there.
-"""
+"""The video's own words in pt-BR and en. Dates, month names and numbers are written as the reports write
+them (`media.reports.locale`: pt-BR `05/12/2026`, en `Dec 5, 2026`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 from media.reports.model import Locale
 
@@ -30,10 +26,6 @@ class Texts:
     empty_body: str
     outro_title: str
     outro_body: str
-    months: tuple[str, ...]
-    months_short: tuple[str, ...]
-    date_format: str
-    """`{day}`, `{month}` (full name) and `{year}`."""
 
     def poc_count(self, count: int) -> str:
         return (self.poc_count_one if count == 1 else self.poc_count_many).format(count=count)
@@ -44,19 +36,13 @@ class Texts:
     def other_languages(self, count: int) -> str:
         return (self.other_languages_one if count == 1 else self.other_languages_many).format(count=count)
 
-    def day(self, value: date) -> str:
-        return self.date_format.format(day=value.day, month=self.months[value.month - 1], year=value.year)
-
-    def month_year(self, value: date) -> str:
-        return f"{self.months_short[value.month - 1]} {value.year}"
-
 
 _PT_BR = Texts(
     title="Seu ano em POCs",
     last_12_months="Últimos 12 meses",
     poc_count_one="{count} POC",
     poc_count_many="{count} POCs",
-    created_on="Criada em {date}",
+    created_on="Criado em {date}",
     more_one="… e mais {count} POC",
     more_many="… e mais {count} POCs",
     stats_title="Em números",
@@ -64,17 +50,11 @@ _PT_BR = Texts(
     per_month="POCs por mês",
     other_languages_one="+ {count} POC em outras linguagens",
     other_languages_many="+ {count} POCs em outras linguagens",
-    empty_title="Nenhuma POC neste período",
-    empty_body="Crie sua primeira POC e ela aparece aqui no próximo vídeo.",
+    empty_title="Nenhum POC neste período",
+    empty_body="Crie seu primeiro POC e ele aparece aqui no próximo vídeo.",
     outro_title="Obrigado, {name}!",
     outro_body="Continue criando no POC Dojo",
-    months=(
-        "janeiro", "fevereiro", "março", "abril", "maio", "junho",
-        "julho", "agosto", "setembro", "outubro", "novembro", "dezembro",
-    ),
-    months_short=("jan", "fev", "mar", "abr", "mai", "jun", "jul", "ago", "set", "out", "nov", "dez"),
-    date_format="{day} de {month} de {year}",
-)  # fmt: skip
+)
 
 _EN = Texts(
     title="Your year in POCs",
@@ -93,13 +73,7 @@ _EN = Texts(
     empty_body="Create your first POC and it will show up here in your next video.",
     outro_title="Thank you, {name}!",
     outro_body="Keep building on POC Dojo",
-    months=(
-        "January", "February", "March", "April", "May", "June",
-        "July", "August", "September", "October", "November", "December",
-    ),
-    months_short=("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
-    date_format="{month} {day}, {year}",
-)  # fmt: skip
+)
 
 _TEXTS: dict[Locale, Texts] = {"pt-BR": _PT_BR, "en": _EN}
 

@@ -50,7 +50,7 @@ def test_zero_pocs_make_a_short_video_that_says_so(tmp_path: Path) -> None:
     frame = frames_at(rendered.result.video, [middle])[middle]
     assert mean_difference(frame, draw_card(video_spec, plan, empty).image) < SAME_CARD
     captions = rendered.result.captions.read_text(encoding="utf-8")
-    assert "Nenhuma POC neste período" in captions and "0 POCs" in captions
+    assert "Nenhum POC neste período" in captions and "0 POCs" in captions
 
 
 class _Encoder:
