@@ -10,7 +10,6 @@ selectors and skin tones stay in their emoji's run, so raqm shapes ZWJ sequences
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,34 +51,20 @@ def _cmap(path: Path) -> frozenset[int]:
         font.close()
 
 
-# A FreeType face must not be used by two threads at once, and the worker may render in several threads:
-# each thread loads its own fonts (a few milliseconds) and keeps them.
-class _ThreadFonts(threading.local):
-    def __init__(self) -> None:
-        self.fonts: dict[tuple[str, int, bool], ImageFont.FreeTypeFont] = {}
-
-
-_loaded = _ThreadFonts()
-
-
+# Pillow holds the GIL while FreeType lays out and draws, so one font object per size may serve every
+# thread (tests/media/video/test_cards.py draws the same card from four threads at once).
+@functools.cache
 def _text_font(size: int, bold: bool) -> ImageFont.FreeTypeFont:
-    key = ("text", size, bold)
-    font = _loaded.fonts.get(key)
-    if font is None:
-        font = ImageFont.truetype(str(text_font_path()), size)
-        names = [bytes(axis["name"]) for axis in font.get_variation_axes()]
-        weight = _BOLD if bold else _REGULAR
-        font.set_variation_by_axes([weight if name == b"Weight" else _FULL_WIDTH for name in names])
-        _loaded.fonts[key] = font
+    font = ImageFont.truetype(str(text_font_path()), size)
+    names = [bytes(axis["name"]) for axis in font.get_variation_axes()]
+    weight = _BOLD if bold else _REGULAR
+    font.set_variation_by_axes([weight if name == b"Weight" else _FULL_WIDTH for name in names])
     return font
 
 
+@functools.cache
 def _emoji_font(size: int) -> ImageFont.FreeTypeFont:
-    key = ("emoji", size, False)
-    font = _loaded.fonts.get(key)
-    if font is None:
-        font = _loaded.fonts[key] = ImageFont.truetype(str(emoji_font_path()), size)
-    return font
+    return ImageFont.truetype(str(emoji_font_path()), size)
 
 
 @dataclass(frozen=True, slots=True)

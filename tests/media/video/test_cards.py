@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
@@ -110,3 +112,18 @@ def test_the_statistics_count_every_poc_per_language_and_per_month() -> None:
     assert "+ 1 POC in other languages" in lines  # six bars, the seventh language summed up
     months = [line for line in lines if line[:3] in {"Sep", "Oct", "Nov", "Dec"} and line[3] == " "]
     assert months == ["Nov 2025: 0", "Dec 2025: 0", "Sep 2026: 3", "Oct 2026: 3", "Nov 2026: 4"]
+
+
+def test_cards_drawn_in_several_threads_at_once_are_the_cards_drawn_alone() -> None:
+    video_spec = spec()
+    row = poc(0, days_ago=5, name="Conceição 🚀 editor")
+    expected = poc_card(video_spec, row, 1, 1).image.tobytes()
+    start = threading.Barrier(4)
+
+    def draw() -> bytes:
+        start.wait()
+        return b"".join(poc_card(video_spec, row, 1, 1).image.tobytes() for _ in range(3))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        drawn = list(pool.map(lambda _: draw(), range(4)))
+    assert all(images == expected * 3 for images in drawn)
