@@ -38,13 +38,13 @@ internal class SessionManager(
     val state: StateFlow<AuthState> = _state.asStateFlow()
 
     /** Sends [request] with the session's access token; refreshes it once on a 401 and tries again. */
-    suspend fun send(request: Request): RawResponse {
+    suspend fun send(request: Request, options: CallOptions = CallOptions.DEFAULT): RawResponse {
         val token = accessToken()
         try {
-            return transport.send(request.withBearer(token))
+            return transport.send(request.withBearer(token), options)
         } catch (e: UnauthorizedException) {
             val fresh = refresh(staleAccessToken = token)
-            return transport.send(request.withBearer(fresh.accessToken))
+            return transport.send(request.withBearer(fresh.accessToken), options)
         }
     }
 
