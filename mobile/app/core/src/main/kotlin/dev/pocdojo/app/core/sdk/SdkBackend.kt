@@ -20,6 +20,7 @@ import dev.pocdojo.app.core.gateway.PocGateway
 import dev.pocdojo.app.core.gateway.PocPage
 import dev.pocdojo.app.core.gateway.PocQuery
 import dev.pocdojo.app.core.gateway.Registration
+import dev.pocdojo.app.core.gateway.ReportGateway
 import dev.pocdojo.app.core.room.ChatLine
 import dev.pocdojo.app.core.room.HostAction
 import dev.pocdojo.sdk.api.DojoSettingsChange
@@ -63,6 +64,9 @@ class SdkBackend(
 ) : AuthGateway, PocGateway, DojoGateway, RoomGateway, Rooms {
     @Volatile
     private var client: PocDojoClient? = session.server?.let { PocDojoClient(it, session, http) }
+
+    /** The Reports screen's calls, with the signed-in client. */
+    val reports: ReportGateway = SdkReports(::signedInClient)
 
     /** A session is stored and has not been refused: the app opens on the list, not on sign-in. */
     val signedIn: Boolean get() = client?.authState?.value == AuthState.SignedIn

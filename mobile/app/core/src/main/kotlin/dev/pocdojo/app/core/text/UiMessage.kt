@@ -37,4 +37,6 @@ enum class MessageKey {
     GITHUB_ONLY,
     POC_EXISTS,
     DOJO_LOBBY,
+    REPORT_FAILED,
+    REPORT_CANCELLED,
 }
