@@ -2,7 +2,7 @@
 
 Synthesis is offline: no lookup (the AZs are named in the context), no Docker (the services run an
 image from the registry stack's repository, by the `ImageTag` parameter), no AWS credentials. The CDK
-CLI runs the same module (`deploy/aws/cdk.json`) and passes its context the same way.
+CLI deploys the synthesized assembly (`cdk deploy --app deploy/aws/cdk.out`): docs/deploy.md.
 """
 
 from __future__ import annotations
