@@ -48,6 +48,11 @@ CONNECTIONS_PER_TASK = 500
 CPU_TARGET_PERCENT = 60
 
 
+def metrics_log_group_name(config: DeployConfig) -> str:
+    """Where the collectors write their embedded-metric-format records."""
+    return f"/{config.name}/metrics"
+
+
 @dataclass(frozen=True)
 class Size:
     cpu: int
@@ -99,7 +104,7 @@ class Compute(Construct):
         self.metrics_log_group = logs.LogGroup(
             self,
             "Metrics",
-            log_group_name=f"/{config.name}/metrics",
+            log_group_name=metrics_log_group_name(config),
             retention=retention(config.log_retention_days),
             encryption_key=key,
             removal_policy=RemovalPolicy.RETAIN,
@@ -256,7 +261,8 @@ class Compute(Construct):
             essential=False,
             memory_reservation_mib=128,
             environment={
-                "AOT_CONFIG_CONTENT": collector_config(name, metrics_log_group=runtime.metrics_log_group.log_group_name)
+                # The literal name (not the log group's Ref token): the configuration stays plain JSON.
+                "AOT_CONFIG_CONTENT": collector_config(name, metrics_log_group=metrics_log_group_name(runtime.config))
             },
             logging=ecs.LogDrivers.aws_logs(stream_prefix=f"{name}-collector", log_group=logs_group),
         )

@@ -139,10 +139,8 @@ def test_the_media_bucket_is_private_versioned_tls_only_with_report_and_video_li
     rules = {rule["Prefix"]: rule for rule in props["LifecycleConfiguration"]["Rules"]}
     assert set(rules) == {"reports/", "videos/"}
     assert all(rule["ExpirationInDays"] > 0 and rule["Status"] == "Enabled" for rule in rules.values())
-    policies = [
-        p for p in synthesized.resources("AWS::S3::BucketPolicy").values() if p["Properties"]["Bucket"] == {"Ref": media_id}
-    ]
-    (policy,) = policies
+    bucket_policies = synthesized.resources("AWS::S3::BucketPolicy").values()
+    (policy,) = [p for p in bucket_policies if p["Properties"]["Bucket"] == {"Ref": media_id}]
     denies = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
     assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in denies)
     assert "AutoDeleteObjects" not in json.dumps(synthesized.main)

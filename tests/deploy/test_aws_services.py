@@ -186,5 +186,6 @@ def test_turn_runs_coturn_with_the_rest_secret_behind_an_nlb_across_azs(synthesi
         if listener["Properties"]["Protocol"] == "TCP_UDP"
     ]
     assert [listener["Port"] for listener in listeners] == [3478]
-    dojo_env = {e["Name"]: e["Value"] for e in _container(_task(synthesized, services["dojo"][1]), "app")["Environment"]}
+    dojo = _container(_task(synthesized, services["dojo"][1]), "app")
+    dojo_env = {e["Name"]: e["Value"] for e in dojo["Environment"]}
     assert ":3478?transport=udp" in json.dumps(dojo_env["POCDOJO_TURN_URLS"])
