@@ -109,11 +109,6 @@ class Database(Construct):
         )
         self.cluster.node.add_dependency(self.log_group)
         assert self.cluster.secret is not None
-        acknowledge(
-            self.cluster,
-            "AwsSolutions-RDS11",
-            "The default port: the database is only reachable from the tasks' security group.",
-        )
         acknowledge(self.cluster, "AwsSolutions-SMG4", secrets.NO_ROTATION)
         self.master_secret: sm.ISecret = self.cluster.secret
         self.owner_secret = secrets.generated(
@@ -215,11 +210,6 @@ class Cache(Construct):
                 )
             ],
         )
-        acknowledge(
-            self.group,
-            "AwsSolutions-AEC5",
-            "The default port: the cache is only reachable from the tasks' security group.",
-        )
         self.node_ids = [f"{self.replication_group_id}-{i + 1:03d}" for i in range(nodes)]
         """ElastiCache names the group's nodes `<group>-001`, `-002`...: their CloudWatch `CacheClusterId`."""
         url = Fn.join(
@@ -256,7 +246,6 @@ class MediaBucket(Construct):
             ],
             removal_policy=RemovalPolicy.RETAIN,
         )
-        acknowledge(self.logs, "AwsSolutions-S1", "This is the access-log bucket; logging its own access would loop.")
         self.bucket = s3.Bucket(
             self,
             "Objects",

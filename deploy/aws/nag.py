@@ -8,6 +8,12 @@ from constructs import IConstruct
 
 def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
     """Accept `rule`'s finding on `scope` (and its children), for `reason`."""
+    if not reason.strip():
+        raise ValueError(f"acknowledging {rule} on {scope.node.path} needs a reason")
+    _validations_acknowledge(scope, rule, reason)
+
+
+def _validations_acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
     Validations.of(scope).acknowledge(Acknowledgment(id=rule, reason=reason))
 
 
