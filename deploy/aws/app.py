@@ -37,7 +37,8 @@ FEATURE_FLAGS: dict[str, object] = {
 }
 """Feature flags pinned by the app (context wins over the library's defaults)."""
 
-CONTEXT_KEYS: tuple[str, ...] = (*(f.name for f in fields(DeployConfig) if f.name != "availability_zones"), "azs")
+_RENAMED = {"availability_zones": "azs", "with_services": "services"}
+CONTEXT_KEYS: tuple[str, ...] = tuple(_RENAMED.get(f.name, f.name) for f in fields(DeployConfig))
 DEFAULT_OUTDIR = Path(__file__).parent / "cdk.out"
 
 

@@ -94,6 +94,7 @@ class Compute(Construct):
         environment: Mapping[str, str],
         secrets: Mapping[str, sm.ISecret],
         migration_database_url: sm.ISecret,
+        bootstrap_secrets: Mapping[str, ecs.Secret],
         key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -123,15 +124,32 @@ class Compute(Construct):
         self.services: dict[str, ecs.FargateService] = {}
         self.target_groups: dict[str, elbv2.ApplicationTargetGroup] = {}
         self.scaling: dict[str, ecs.ScalableTaskCount] = {}
-        self.migration = self._migration_task(
-            ecs.ContainerImage.from_ecr_repository(repository, migration_image_tag), migration_database_url
+        one_off_image = ecs.ContainerImage.from_ecr_repository(repository, migration_image_tag)
+        self.migration = self._one_off_task(
+            "migrate",
+            one_off_image,
+            ("pocdojo", "migrate", "up"),
+            {"POCDOJO_MIGRATION_DATABASE_URL": ecs.Secret.from_secrets_manager(migration_database_url)},
+        )
+        self.bootstrap = self._one_off_task(
+            "bootstrap", one_off_image, ("pocdojo", "db", "bootstrap"), bootstrap_secrets
         )
 
     # -- HTTP services ---------------------------------------------------------------------------
-    def add_http_service(self, spec: ServiceSpec, *, websocket: bool) -> ecs.FargateService:
+    def add_http_service(
+        self, spec: ServiceSpec, *, websocket: bool, extra_secrets: Mapping[str, sm.ISecret]
+    ) -> ecs.FargateService:
+        """`spec`'s service behind a target group; `extra_secrets` only for this service's tasks."""
         runtime = self.runtime
         size = SIZES.get(spec.name, DEFAULT_SIZE)
-        task = self._task_definition(spec.name, size, ("pocdojo", "serve", spec.name), HTTP_STOP_TIMEOUT, port=APP_PORT)
+        task = self._task_definition(
+            spec.name,
+            size,
+            ("pocdojo", "serve", spec.name),
+            HTTP_STOP_TIMEOUT,
+            port=APP_PORT,
+            extra_secrets={name: ecs.Secret.from_secrets_manager(secret) for name, secret in extra_secrets.items()},
+        )
         service = self._service(spec.name, task)
         target_group = elbv2.ApplicationTargetGroup(
             self,
@@ -205,7 +223,14 @@ class Compute(Construct):
 
     # -- shared pieces ---------------------------------------------------------------------------
     def _task_definition(
-        self, name: str, size: Size, command: tuple[str, ...], stop_timeout: Duration, *, port: int | None = None
+        self,
+        name: str,
+        size: Size,
+        command: tuple[str, ...],
+        stop_timeout: Duration,
+        *,
+        port: int | None = None,
+        extra_secrets: Mapping[str, ecs.Secret] | None = None,
     ) -> ecs.FargateTaskDefinition:
         runtime = self.runtime
         task = ecs.FargateTaskDefinition(
@@ -232,7 +257,7 @@ class Compute(Construct):
                 "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{OTLP_HTTP_PORT}",
                 "OTEL_SERVICE_NAME": f"pocdojo-{name}",
             },
-            secrets=dict(runtime.secrets),
+            secrets={**runtime.secrets, **(extra_secrets or {})},
             logging=ecs.LogDrivers.aws_logs(stream_prefix=name, log_group=logs_group),
             stop_timeout=stop_timeout,
             readonly_root_filesystem=False,
@@ -346,13 +371,16 @@ class Compute(Construct):
             "X-Ray's write and sampling actions have no resource-level permissions (resource '*').",
         )
 
-    def _migration_task(self, image: ecs.ContainerImage, owner_url: sm.ISecret) -> ecs.FargateTaskDefinition:
-        """`pocdojo migrate up` as the schema owner: run once per release before the services roll."""
+    def _one_off_task(
+        self, name: str, image: ecs.ContainerImage, command: tuple[str, ...], secrets: Mapping[str, ecs.Secret]
+    ) -> ecs.FargateTaskDefinition:
+        """A task definition no service runs: `release.sh` starts it with `aws ecs run-task` and waits for it
+        (`migrate`: every release, before the services roll; `bootstrap`: once, and after a password rotation)."""
         runtime = self.runtime
         task = ecs.FargateTaskDefinition(
             self,
-            "migrate-task",
-            family=f"{runtime.config.name}-migrate",
+            f"{name}-task",
+            family=f"{runtime.config.name}-{name}",
             cpu=256,
             memory_limit_mib=512,
             runtime_platform=ecs.RuntimePlatform(
@@ -360,13 +388,13 @@ class Compute(Construct):
             ),
         )
         task.add_container(
-            "migrate",
+            name,
             image=image,
-            command=["pocdojo", "migrate", "up"],
+            command=list(command),
             essential=True,
             environment={"POCDOJO_ENV": "production", "POCDOJO_LOG_JSON": "true"},
-            secrets={"POCDOJO_MIGRATION_DATABASE_URL": ecs.Secret.from_secrets_manager(owner_url)},
-            logging=ecs.LogDrivers.aws_logs(stream_prefix="migrate", log_group=self._log_group("migrate")),
+            secrets=dict(secrets),
+            logging=ecs.LogDrivers.aws_logs(stream_prefix=name, log_group=self._log_group(name)),
         )
         acknowledge(task, "AwsSolutions-ECS2", "Only non-secret settings are environment variables.")
         _acknowledge_pull(task)

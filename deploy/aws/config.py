@@ -44,6 +44,9 @@ class DeployConfig:
     waf_rate_limit: int = 2000
     """Requests per client address in any 5-minute window before WAF blocks it."""
     alarm_email: str | None = None
+    with_services: bool = True
+    """False (`-c services=false`): the first deployment, without the application services, so the database
+    can be bootstrapped and migrated before any service must become ready (docs/deploy.md)."""
     turn_image: str = "coturn/coturn:4.6.3"
     adot_image: str = "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.3"
 
@@ -102,6 +105,9 @@ class DeployConfig:
         alarm_email = context.get("alarm_email")
         if alarm_email is not None and (not isinstance(alarm_email, str) or "@" not in alarm_email):
             raise DeployConfigError("context 'alarm_email' must be an e-mail address")
+        services = context.get("services", True)
+        if services not in (True, False, "true", "false"):
+            raise DeployConfigError("context 'services' is true or false")
         return cls(
             name=text("name", cls.name),
             region=region,
@@ -122,6 +128,7 @@ class DeployConfig:
             video_expiry_days=integer("video_expiry_days", cls.video_expiry_days),
             waf_rate_limit=integer("waf_rate_limit", cls.waf_rate_limit),
             alarm_email=alarm_email,
+            with_services=services in (True, "true"),
             turn_image=text("turn_image", cls.turn_image),
             adot_image=text("adot_image", cls.adot_image),
         )

@@ -6,6 +6,8 @@ with the deployment's KMS key (S3: S3-managed keys) and in transit (Aurora `rds.
 
 from __future__ import annotations
 
+import string
+
 from aws_cdk import (
     Duration,
     Fn,
@@ -40,6 +42,9 @@ from deploy.aws.nag import acknowledge
 from deploy.aws.network import Network, retention
 
 DATABASE = "pocdojo"
+MASTER_USER = "pocdojo_admin"
+URL_UNSAFE = "".join(c for c in string.punctuation if c not in "-_.~") + " "
+"""Characters a generated password may not hold: it goes into a URL unquoted."""
 OWNER_ROLE = "pocdojo_owner"
 SERVICE_ROLE = "pocdojo_service"
 POSTGRES_PORT = 5432
@@ -87,9 +92,9 @@ class Database(Construct):
             engine=engine,
             parameter_group=parameters,
             credentials=rds.Credentials.from_generated_secret(
-                "pocdojo_admin", encryption_key=key, exclude_characters=" %+~`#$&*()|[]{}:;<>?!'/@\"\\"
+                MASTER_USER, encryption_key=key, exclude_characters=URL_UNSAFE
             ),
-            default_database_name=DATABASE,
+            # No default database: `pocdojo db bootstrap` creates it owned by the owner role.
             writer=rds.ClusterInstance.serverless_v2("writer", publicly_accessible=False),
             readers=[rds.ClusterInstance.serverless_v2("reader", scale_with_writer=True, publicly_accessible=False)],
             serverless_v2_min_capacity=config.db_min_acu,
@@ -127,8 +132,11 @@ class Database(Construct):
         )
         self.service_url = self._url_secret("ServiceUrl", self.service_secret, SERVICE_ROLE, key)
         self.owner_url = self._url_secret("OwnerUrl", self.owner_secret, OWNER_ROLE, key)
+        self.admin_url = self._url_secret("AdminUrl", self.master_secret, MASTER_USER, key, database="postgres")
 
-    def _url_secret(self, construct_id: str, credentials: sm.ISecret, role: str, key: kms.IKey) -> sm.Secret:
+    def _url_secret(
+        self, construct_id: str, credentials: sm.ISecret, role: str, key: kms.IKey, *, database: str = DATABASE
+    ) -> sm.Secret:
         endpoint = self.cluster.cluster_endpoint
         url = Fn.join(
             "",
@@ -137,7 +145,7 @@ class Database(Construct):
                 secrets.field(credentials, "password"),
                 "@",
                 endpoint.hostname,
-                f":{POSTGRES_PORT}/{DATABASE}?sslmode=require",
+                f":{POSTGRES_PORT}/{database}?sslmode=require",
             ],
         )
         return secrets.derived(self, construct_id, key=key, description=f"DATABASE_URL of {role}", value=url)

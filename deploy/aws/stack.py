@@ -27,6 +27,7 @@ from deploy.aws.turn import Turn
 from deploy.aws.workers import WorkerSpec
 from deploy.services import ServiceSpec
 
+IDENTITY = "identity"
 MEDIA_STORE_USERS = frozenset({"media", "media-worker"})
 """The deployables that read and write the media bucket (the task roles granted access)."""
 
@@ -124,11 +125,24 @@ class PocDojoStack(Stack):
             environment=environment,
             secrets=service_secrets,
             migration_database_url=database.owner_url,
+            bootstrap_secrets={
+                "POCDOJO_BOOTSTRAP_ADMIN_URL": ecs.Secret.from_secrets_manager(database.admin_url),
+                "POCDOJO_OWNER_PASSWORD": ecs.Secret.from_secrets_manager(database.owner_secret, "password"),
+                "POCDOJO_SERVICE_PASSWORD": ecs.Secret.from_secrets_manager(database.service_secret, "password"),
+            },
             key=key,
         )
+        # The identity service loads its signing keys at start in every auth mode (it issues its own tokens
+        # in local mode); Secrets Manager cannot generate PEM keys: the operator puts them (docs/deploy.md).
+        signing_keys = secrets.generated(
+            self, "SigningKeys", key=key, description="identity's PEM signing keys: replace the generated value"
+        )
+        only_for = {IDENTITY: {"POCDOJO_SIGNING_KEYS": signing_keys}}
+        if not config.with_services:
+            services, workers = {}, {}
         live = websocket_services(services)
         for spec in services.values():
-            compute.add_http_service(spec, websocket=spec.name in live)
+            compute.add_http_service(spec, websocket=spec.name in live, extra_secrets=only_for.get(spec.name, {}))
         for worker in workers.values():
             compute.add_worker(worker)
         edge.add_routes(listener_rules(services), compute.target_groups)
@@ -162,6 +176,7 @@ class PocDojoStack(Stack):
         CfnOutput(self, "TurnDnsName", value=turn.nlb.load_balancer_dns_name)
         CfnOutput(self, "ClusterName", value=cluster.cluster_name)
         CfnOutput(self, "MigrationTaskDefinition", value=compute.migration.task_definition_arn)
+        CfnOutput(self, "BootstrapTaskDefinition", value=compute.bootstrap.task_definition_arn)
         CfnOutput(
             self,
             "TaskSubnets",
@@ -207,11 +222,4 @@ class PocDojoStack(Stack):
                 self, "MediaUrlSecret", key=key, description="media download links (HMAC)"
             ),
         }
-        if config.auth_mode == "local":
-            made["POCDOJO_SIGNING_KEYS"] = secrets.generated(
-                self,
-                "SigningKeys",
-                key=key,
-                description="identity's PEM signing keys: replace the generated value (docs/deploy.md)",
-            )
         return made

@@ -91,6 +91,16 @@ def test_region_and_azs_are_parameters(tmp_path: Path) -> None:
     assert manifest["artifacts"]["pocdojo"]["environment"] == "aws://unknown-account/us-east-2"
 
 
+def test_the_first_deployment_has_no_service_to_wait_for_but_can_bootstrap_and_migrate(tmp_path: Path) -> None:
+    first = synthesize(tmp_path, {"services": "false"})
+    names = {s["Properties"]["ServiceName"] for s in first.resources("AWS::ECS::Service").values()}
+    assert names == {"turn"}, "coturn needs no database"
+    families = {t["Properties"]["Family"] for t in first.resources("AWS::ECS::TaskDefinition").values()}
+    assert {"pocdojo-bootstrap", "pocdojo-migrate"} <= families
+    assert first.resources("AWS::ElasticLoadBalancingV2::ListenerRule") == {}
+    assert {"BootstrapTaskDefinition", "MigrationTaskDefinition"} <= set(first.main["Outputs"])
+
+
 @pytest.mark.parametrize(
     ("context", "problem"),
     [
@@ -105,6 +115,7 @@ def test_region_and_azs_are_parameters(tmp_path: Path) -> None:
         ({"cache_replicas": "0"}, "cache_replicas"),
         ({"auth_mode": "ldap"}, "auth_mode"),
         ({"db_max_acu": "many"}, "db_max_acu"),
+        ({"services": "no"}, "services"),
     ],
 )
 def test_bad_context_is_refused_naming_the_key(context: dict[str, object], problem: str) -> None:

@@ -149,9 +149,12 @@ def test_secrets_reach_the_containers_as_ecs_secrets_never_as_values(synthesized
     assert {"DATABASE_URL", "REDIS_URL", "POCDOJO_TICKET_SECRET", "POCDOJO_TURN_SECRET"} <= secret_names
     assert {"POCDOJO_OPERATOR_TOKEN", "POCDOJO_MEDIA_URL_SECRET"} <= secret_names
     assert not secret_names & {e["Name"] for e in app["Environment"]}
+    assert "POCDOJO_SIGNING_KEYS" not in secret_names, "only identity holds the signing keys"
+    identity = _container(_task(synthesized, services["identity"][1]), "app")
+    assert "POCDOJO_SIGNING_KEYS" in {s["Name"] for s in identity["Secrets"]}
 
 
-def test_migrations_are_a_one_off_task_definition_as_the_schema_owner(synthesized: Synthesized) -> None:
+def test_migrations_and_bootstrap_are_one_off_task_definitions(synthesized: Synthesized) -> None:
     tasks = synthesized.resources("AWS::ECS::TaskDefinition")
     (migrate,) = [t["Properties"] for t in tasks.values() if t["Properties"]["Family"] == "pocdojo-migrate"]
     (container,) = migrate["ContainerDefinitions"]
@@ -161,8 +164,18 @@ def test_migrations_are_a_one_off_task_definition_as_the_schema_owner(synthesize
     used = {json.dumps(s["Properties"]["TaskDefinition"]) for s in synthesized.resources("AWS::ECS::Service").values()}
     (migrate_id,) = [rid for rid, t in tasks.items() if t["Properties"]["Family"] == "pocdojo-migrate"]
     assert json.dumps({"Ref": migrate_id}) not in used, "no service runs the migration task"
+    (bootstrap,) = [t["Properties"] for t in tasks.values() if t["Properties"]["Family"] == "pocdojo-bootstrap"]
+    (container,) = bootstrap["ContainerDefinitions"]
+    assert container["Command"] == ["pocdojo", "db", "bootstrap"]
+    assert sorted(s["Name"] for s in container["Secrets"]) == [
+        "POCDOJO_BOOTSTRAP_ADMIN_URL",
+        "POCDOJO_OWNER_PASSWORD",
+        "POCDOJO_SERVICE_PASSWORD",
+    ]
+    (cluster,) = synthesized.resources("AWS::RDS::DBCluster").values()
+    assert "DatabaseName" not in cluster["Properties"], "bootstrap creates the database, owned by the owner role"
     outputs = synthesized.main["Outputs"]
-    assert {"MigrationTaskDefinition", "ClusterName", "TaskSubnets", "TaskSecurityGroup"} <= set(outputs)
+    assert {"MigrationTaskDefinition", "BootstrapTaskDefinition", "ClusterName", "TaskSubnets"} <= set(outputs)
 
 
 def test_turn_runs_coturn_with_the_rest_secret_behind_an_nlb_across_azs(synthesized: Synthesized) -> None:
