@@ -8,7 +8,7 @@
     pocdojo db bootstrap [--database D]                  the roles and the database, once, as an administrator
 
 Settings are read once from the environment here and passed down. `migrate` and `tenants` use
-MIGRATION_DATABASE_URL / DATABASE_URL when set, else the embedded server of `--state-dir`.
+POCDOJO_MIGRATION_DATABASE_URL / DATABASE_URL when set, else the embedded server of `--state-dir`.
 """
 
 from __future__ import annotations
