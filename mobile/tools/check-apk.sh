@@ -12,12 +12,13 @@ LAUNCHER=dev.pocdojo.app.signin.SignInActivity
 ALLOWED_PERMISSIONS="android.permission.INTERNET android.permission.ACCESS_NETWORK_STATE"
 # Classes the dex must hold: the Application, the view-models from app/core, the gateways' binding to
 # the SDK, the SDK's API client and the libraries it runs on (every Activity of the manifest is checked
-# below as well).
+# below as well, and every content provider with its exported and grantUriPermissions attributes).
 CLASSES=(
     dev.pocdojo.app.PocDojoApp
     dev.pocdojo.app.core.signin.SignInViewModel
     dev.pocdojo.app.core.poclist.PocListViewModel
     dev.pocdojo.app.core.dojos.DojoListViewModel
+    dev.pocdojo.app.core.reports.ReportsViewModel
     dev.pocdojo.app.core.sdk.SdkBackend
     dev.pocdojo.sdk.api.PocDojoClient
     okhttp3.OkHttpClient
@@ -69,6 +70,18 @@ for activity in $activities; do
     [[ $activity == .* ]] && activity=$PACKAGE$activity
     grep -qx "$activity" <<<"$descriptors" && ok "dex has the manifest's activity $activity" || fail "dex lacks the manifest's activity $activity"
 done
+# Providers: each in the dex, none exported (other apps read a report only through a granted URI).
+providers=$(awk '/E: provider /{p=1; next} /E: /{p=0} p && /android:name\(/ {match($0, /="[^"]*"/); print substr($0, RSTART + 2, RLENGTH - 3)}' <<<"$manifest")
+for provider in $providers; do
+    [[ $provider == .* ]] && provider=$PACKAGE$provider
+    grep -qx "$provider" <<<"$descriptors" && ok "dex has the manifest's provider $provider" || fail "dex lacks the manifest's provider $provider"
+done
+provider_block=$(awk '/E: provider /{p=1; print; next} /E: /{p=0} p' <<<"$manifest")
+provider_count=$(grep -c 'E: provider ' <<<"$provider_block")
+[ "$(grep -c 'android:exported(0x01010010)=false' <<<"$provider_block")" -eq "$provider_count" ] \
+    && ok "no provider is exported ($provider_count declared)" || fail "a provider is exported or does not say: $provider_block"
+[ "$(grep -c 'android:grantUriPermissions(0x0101001b)=true' <<<"$provider_block")" -eq "$provider_count" ] \
+    && ok "every provider grants URI permissions" || fail "a provider lacks grantUriPermissions: $provider_block"
 [ "$count" -gt 0 ] && ok "dex has $count classes of dev.pocdojo.app" || fail "dex has no dev.pocdojo.app class"
 
 echo "check-apk: $passed passed, $failed failed"

@@ -4,6 +4,7 @@ import android.content.Context
 import dev.pocdojo.app.core.gateway.AuthGateway
 import dev.pocdojo.app.core.gateway.DojoGateway
 import dev.pocdojo.app.core.gateway.PocGateway
+import dev.pocdojo.app.core.gateway.ReportGateway
 import dev.pocdojo.app.core.room.Rooms
 import dev.pocdojo.app.core.sdk.SdkBackend
 import dev.pocdojo.app.core.sdk.StoredSession
@@ -15,6 +16,8 @@ class Gateways(
     val dojos: DojoGateway,
     /** The dojo room's realtime and REST side; null where there is none (screenshots of other screens). */
     val rooms: Rooms? = null,
+    /** The Reports screen's calls; null where there are none. */
+    val reports: ReportGateway? = null,
     private val hasSession: () -> Boolean,
 ) {
     val signedIn: Boolean get() = hasSession()
@@ -26,7 +29,7 @@ class Gateways(
  */
 internal fun bindGateways(context: Context): Gateways {
     val backend = SdkBackend(StoredSession(PreferencesStore(context.getSharedPreferences(SESSION_FILE, Context.MODE_PRIVATE))))
-    return Gateways(backend, backend, backend, backend) { backend.signedIn }
+    return Gateways(backend, backend, backend, backend, backend.reports) { backend.signedIn }
 }
 
 private const val SESSION_FILE = "session"

@@ -35,4 +35,6 @@ private fun MessageKey.resource(): Int =
         MessageKey.GITHUB_ONLY -> R.string.msg_github_only
         MessageKey.POC_EXISTS -> R.string.msg_poc_exists
         MessageKey.DOJO_LOBBY -> R.string.msg_dojo_lobby
+        MessageKey.REPORT_FAILED -> R.string.msg_report_failed
+        MessageKey.REPORT_CANCELLED -> R.string.msg_report_cancelled
     }

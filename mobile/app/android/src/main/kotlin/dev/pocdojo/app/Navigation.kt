@@ -8,6 +8,11 @@ import dev.pocdojo.app.signin.SignInActivity
 object Extras {
     const val POC_ID = "dev.pocdojo.app.POC_ID"
     const val POC_NAME = "dev.pocdojo.app.POC_NAME"
+
+    /** The POC list's search, for the Reports screen. */
+    const val QUERY_TEXT = "dev.pocdojo.app.QUERY_TEXT"
+    const val QUERY_LANGUAGE = "dev.pocdojo.app.QUERY_LANGUAGE"
+    const val QUERY_TAGS = "dev.pocdojo.app.QUERY_TAGS"
 }
 
 /** The session ended: back to sign-in, closing this screen and the ones below it. */
