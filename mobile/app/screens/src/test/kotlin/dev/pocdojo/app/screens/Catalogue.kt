@@ -3,6 +3,10 @@ package dev.pocdojo.app.screens
 import dev.pocdojo.app.core.gateway.Dojo
 import dev.pocdojo.app.core.gateway.JoinedDojo
 import dev.pocdojo.app.core.gateway.Poc
+import dev.pocdojo.app.core.gateway.Report
+import dev.pocdojo.app.core.gateway.ReportFormat
+import dev.pocdojo.app.core.gateway.ReportStage
+import dev.pocdojo.app.core.gateway.ReportStatus
 import dev.pocdojo.app.core.room.ChatLine
 import dev.pocdojo.app.core.room.RoomInfo
 import dev.pocdojo.app.core.room.RoomParticipant
@@ -35,6 +39,17 @@ object Catalogue {
             ownerId = "user-1",
             createdAt = "2026-11-0${index}T12:00:00Z",
             updatedAt = "2026-11-0${index}T12:00:00Z",
+        )
+
+    /** My reports: one running (with its stage and progress), one done, one failed with the server's reason. */
+    val reports: List<Report> =
+        listOf(
+            Report("r-3", ReportFormat.PDF, ReportStatus.RUNNING, ReportStage.RENDERING, 62, null, 48, null, "2026-12-05T14:32:00Z"),
+            Report("r-2", ReportFormat.CSV, ReportStatus.DONE, ReportStage.DONE, 100, null, 48, 18_734, "2026-12-05T14:05:00Z"),
+            Report(
+                "r-1", ReportFormat.PDF, ReportStatus.FAILED, ReportStage.READING, 10,
+                "The report took longer than 900 seconds and was stopped.", 48, null, "2026-12-04T09:12:00Z",
+            ),
         )
 
     /** A POC with accents in its name, description and tags (the detail and editor screens). */

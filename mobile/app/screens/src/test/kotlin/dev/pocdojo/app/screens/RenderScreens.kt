@@ -17,12 +17,14 @@ import dev.pocdojo.app.Extras
 import dev.pocdojo.app.R
 import dev.pocdojo.app.core.gateway.FieldError
 import dev.pocdojo.app.core.gateway.GatewayException
+import dev.pocdojo.app.core.gateway.PocQuery
 import dev.pocdojo.app.dojos.DojoCreateActivity
 import dev.pocdojo.app.dojos.DojoListActivity
 import dev.pocdojo.app.dojos.DojoRoomActivity
 import dev.pocdojo.app.pocdetail.PocDetailActivity
 import dev.pocdojo.app.poceditor.PocEditorActivity
 import dev.pocdojo.app.poclist.PocListActivity
+import dev.pocdojo.app.reports.ReportsActivity
 import dev.pocdojo.app.signin.SignInActivity
 import dev.pocdojo.sdk.realtime.CloseCodes
 import dev.pocdojo.sdk.realtime.ConnectionState
@@ -195,6 +197,13 @@ abstract class RenderScreens(private val language: String) {
         val activity = launch(DojoRoomActivity::class.java, DojoRoomActivity.intent(app, Catalogue.room))
         app.rooms.links.single().connection.value = ConnectionState.Stopped(CloseCodes.FORBIDDEN, "removed by the host")
         save(activity, "dojo-room-kicked")
+    }
+
+    @Test
+    fun reports() {
+        val query = PocQuery("pix", "Go", setOf("payments"))
+        val activity = launch(ReportsActivity::class.java, ReportsActivity.intent(app, query))
+        save(activity, "reports")
     }
 
     private fun <T : Activity> launch(type: Class<T>, intent: Intent? = null): T {

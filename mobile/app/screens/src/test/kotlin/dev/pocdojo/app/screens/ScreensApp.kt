@@ -10,6 +10,7 @@ import dev.pocdojo.app.core.testing.FakeAuthGateway
 import dev.pocdojo.app.core.testing.FakeConnectivity
 import dev.pocdojo.app.core.testing.FakeDojoGateway
 import dev.pocdojo.app.core.testing.FakePocGateway
+import dev.pocdojo.app.core.testing.FakeReportGateway
 import dev.pocdojo.app.core.testing.FakeRooms
 import kotlinx.coroutines.CoroutineScope
 import kotlin.coroutines.CoroutineContext
@@ -20,6 +21,7 @@ class ScreensApp : PocDojoApp() {
     val pocs = FakePocGateway(Catalogue.pocs)
     val dojos = FakeDojoGateway(Catalogue.dojos)
     val connectivity = FakeConnectivity(online = true)
+    val reports = FakeReportGateway(Catalogue.reports)
 
     /** The room the dojo room screen enters (set before launching it). */
     var rooms: FakeRooms = Catalogue.rooms
@@ -31,7 +33,7 @@ class ScreensApp : PocDojoApp() {
                 override suspend fun enter(dojoId: String, scope: CoroutineScope, docContext: CoroutineContext): RoomEntry =
                     rooms.enter(dojoId, scope, docContext)
             }
-        return AppGraph(Gateways(auth, pocs, dojos, current) { false }, connectivity, mainDispatcher())
+        return AppGraph(Gateways(auth, pocs, dojos, current, reports) { false }, connectivity, mainDispatcher())
     }
 
     /** The device loses its network: the banner shows and the next search fails as it would. */
