@@ -12,6 +12,6 @@ bash "$MOBILE/tools/build-apk.sh" resources
 rm -f "$OUT"/*.png
 echo "render-screens: drawing the screens (Robolectric)"
 (cd "$MOBILE" && nice -n 10 mvn -B -ntp -q -Dstyle.color=never -Pscreens -pl app/screens -am \
-    -Dtest='*Screens' -Dsurefire.failIfNoSpecifiedTests=false test)
+    -Dtest='*Screens,ReportsScreenTest' -Dsurefire.failIfNoSpecifiedTests=false test)
 ls "$OUT"/*.png >/dev/null 2>&1 || { echo "render-screens: error: no PNG in $OUT" >&2; exit 1; }
 echo "render-screens: $(ls "$OUT"/*.png | wc -l) screens in $OUT"

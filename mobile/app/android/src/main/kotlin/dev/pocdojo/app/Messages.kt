@@ -37,4 +37,5 @@ private fun MessageKey.resource(): Int =
         MessageKey.DOJO_LOBBY -> R.string.msg_dojo_lobby
         MessageKey.REPORT_FAILED -> R.string.msg_report_failed
         MessageKey.REPORT_CANCELLED -> R.string.msg_report_cancelled
+        MessageKey.REPORT_NOT_SAVED -> R.string.msg_report_not_saved
     }

@@ -121,6 +121,7 @@ public class ReportsApi internal constructor(
     /**
      * Downloads a done report to [file]: written beside it first and moved into place once whole, so
      * [file] is either absent or the complete report (a failed or cancelled download leaves nothing).
+     * The API's failures are [ApiException]s; a file that cannot be written here is an `IOException`.
      */
     public suspend fun downloadTo(id: String, file: Path, onProgress: (DownloadProgress) -> Unit = {}): Long {
         val parent = file.toAbsolutePath().parent

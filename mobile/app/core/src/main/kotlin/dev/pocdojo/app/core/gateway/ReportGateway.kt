@@ -57,7 +57,8 @@ interface ReportGateway {
 
     /**
      * Downloads a done report to [file] (whole, or not at all), reporting [onProgress] (bytes so far and the
-     * total when known; called on any thread); returns its size.
+     * total when known; called on any thread); returns its size. A file that cannot be written is an
+     * `IOException` (the device's storage, not the backend).
      */
     suspend fun download(id: String, file: java.nio.file.Path, onProgress: (Long, Long?) -> Unit): Long
 

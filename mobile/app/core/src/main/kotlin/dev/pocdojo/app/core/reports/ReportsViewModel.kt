@@ -9,6 +9,8 @@ import dev.pocdojo.app.core.gateway.ReportGateway
 import dev.pocdojo.app.core.gateway.ReportLanguage
 import dev.pocdojo.app.core.gateway.ReportRequest
 import dev.pocdojo.app.core.gateway.ReportStatus
+import dev.pocdojo.app.core.text.MessageKey
+import dev.pocdojo.app.core.text.message
 import dev.pocdojo.app.core.text.toUiMessage
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Job
@@ -18,6 +20,7 @@ import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.launch
+import java.io.IOException
 import java.nio.file.Files
 import java.nio.file.Path
 import java.util.UUID
@@ -148,6 +151,7 @@ class ReportsViewModel(
         updateRow(id) { it.copy(downloaded = false, download = Download(0, row.report.sizeBytes)) }
         scope.launch {
             try {
+                Files.createDirectories(files)
                 reports.download(id, file) { read, total ->
                     updateRow(id) { it.copy(download = Download(read, total ?: it.report.sizeBytes)) }
                 }
@@ -160,6 +164,9 @@ class ReportsViewModel(
                     updateRow(id) { it.copy(download = (it.download ?: Download(0, null)).copy(error = failure.toUiMessage())) }
                 }
                 mutableState.update { it.copy(signedOut = it.signedOut || failure is GatewayException.SignedOut) }
+            } catch (failure: IOException) {
+                // the phone could not keep the file (storage full or unwritable): say so on the row
+                updateRow(id) { it.copy(download = (it.download ?: Download(0, null)).copy(error = MessageKey.REPORT_NOT_SAVED.message())) }
             }
         }
     }

@@ -39,4 +39,5 @@ enum class MessageKey {
     DOJO_LOBBY,
     REPORT_FAILED,
     REPORT_CANCELLED,
+    REPORT_NOT_SAVED,
 }

@@ -159,6 +159,26 @@ class ReportsViewModelTest {
     }
 
     @Test
+    fun `the reports folder is made for the first download, and a file the phone cannot write is said on its row`() = runTest {
+        val gateway = FakeReportGateway(listOf(queuedReport("a").done(3)))
+        gateway.contents["a"] = "%PD".toByteArray()
+        val nested = files.resolve("reports")
+        val viewModel = ReportsViewModel(gateway, connectivity, backgroundScope, query, ReportLanguage.EN, nested, settings)
+        runCurrent()
+        viewModel.onEvent(ReportsEvent.Open("a"))
+        runCurrent()
+        assertEquals(OpenFile(nested.resolve("report-a.pdf"), "application/pdf"), viewModel.state.value.open)
+
+        val blocked = files.resolve("not-a-folder").also { Files.write(it, byteArrayOf(0)) }
+        val full = ReportsViewModel(gateway, connectivity, backgroundScope, query, ReportLanguage.EN, blocked, settings)
+        runCurrent()
+        full.onEvent(ReportsEvent.Open("a"))
+        runCurrent()
+        assertEquals(MessageKey.REPORT_NOT_SAVED.message(), full.row("a").download?.error)
+        assertNull(full.state.value.open)
+    }
+
+    @Test
     fun `cancelling a running report keeps it as cancelled, deleting a done one removes it and its file`() = runTest {
         val gateway = FakeReportGateway(listOf(queuedReport("a").running(ReportStage.RENDERING, 40), queuedReport("b").done(2)))
         Files.write(files.resolve("report-b.pdf"), byteArrayOf(1, 2))
