@@ -6,6 +6,8 @@ MediaError                         (base; a job failure a user can read is `JobF
 ├── SourceError                    the POCs could not be read from the POC service
 │   └── SourceUnavailable          the POC service cannot be reached now (a job retries later)
 └── RenderError                    a report or video could not be drawn from valid data
+    ├── RenderTimeout              the render ran past its time limit (its encoder was killed)
+    └── RenderCancelled            the render was cancelled while running (its encoder was killed)
 """
 
 from __future__ import annotations
@@ -33,3 +35,11 @@ class SourceUnavailable(SourceError):
 
 class RenderError(MediaError):
     """A document could not be drawn from valid data."""
+
+
+class RenderTimeout(RenderError):
+    """A render ran past its time limit; its encoder was killed and nothing was left behind."""
+
+
+class RenderCancelled(RenderError):
+    """A render was cancelled while it ran; its encoder was killed and nothing was left behind."""

@@ -29,7 +29,10 @@ private fun MessageKey.resource(): Int =
         MessageKey.FORBIDDEN -> R.string.msg_forbidden
         MessageKey.NOT_FOUND -> R.string.msg_not_found
         MessageKey.SESSION_ENDED -> R.string.msg_session_ended
+        MessageKey.SIGN_OUT_NOT_CONFIRMED -> R.string.msg_sign_out_not_confirmed
         MessageKey.TOO_LONG -> R.string.msg_too_long
+        MessageKey.TAG_TOO_LONG -> R.string.msg_tag_too_long
+        MessageKey.GITHUB_ONLY -> R.string.msg_github_only
         MessageKey.POC_EXISTS -> R.string.msg_poc_exists
         MessageKey.DOJO_LOBBY -> R.string.msg_dojo_lobby
     }

@@ -9,6 +9,7 @@ import dev.pocdojo.sdk.testing.waitUntil
 import dev.pocdojo.sdk.signaling.SignalingClient
 import dev.pocdojo.sdk.signaling.SignalingState
 import dev.pocdojo.sdk.yjs.Doc
+import dev.pocdojo.sdk.yjs.SequentialTrace
 import kotlinx.coroutines.CoroutineExceptionHandler
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
@@ -138,6 +139,25 @@ class CollabIntegrationTest(
             val nodeState = buildJsonObject { put("user", "node") }
             val peers: suspend () -> Map<Long, JsonElement> = { ktClient.awareness.peers.value }
             waitUntil("the Node state ($nodeId) in Kotlin", probe = peers) { it[nodeId] == nodeState }
+        }
+
+    @Test
+    fun `an editing trace replayed by the Kotlin client ends with its endContent, on the server too`() =
+        runBlocking<Unit> {
+            val trace = SequentialTrace.load("sveltecomponent.json.gz")
+            val (dojo, client) = startDojo()
+            val file = "Component.svelte"
+            client.edit { it.getMap("files").setText(file).insert(0, trace.startContent) }
+            // 100 of the trace's transactions per local transaction: one update each on the socket
+            for (chunk in trace.txns.chunked(100)) {
+                client.edit { doc ->
+                    val text = doc.getMap("files").getText(file)!!
+                    chunk.forEach { txn -> txn.forEach { it.applyTo(text) } }
+                }
+            }
+            assertEquals(trace.endContent, client.edit { it.getMap("files").getText(file).toString() })
+            val stored = waitUntil("the server's document", probe = { api.files(host, dojo)[file] }) { it == trace.endContent }
+            assertEquals(trace.endContent, stored)
         }
 
     @Test

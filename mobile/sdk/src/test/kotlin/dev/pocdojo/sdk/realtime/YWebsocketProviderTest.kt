@@ -47,24 +47,6 @@ class YWebsocketProviderTest {
 
     private fun textOf(update: ByteArray): String = Doc().apply { applyUpdate(update) }.getText("text").toString()
 
-    /** The server's side of a sync: reads the client's step1, sends its own step1 (empty) and step2. */
-    private suspend fun FakeCollabServer.Connection.syncEmpty(): ByteArray {
-        val step1 = SyncProtocol.decode(frames.receive())
-        assertInstanceOf(SyncProtocol.Message.SyncStep1::class.java, step1)
-        send(SyncProtocol.syncStep1(Doc().encodeStateVector()))
-        val answer = SyncProtocol.decode(nextSyncFrame()) as SyncProtocol.Message.SyncStep2
-        send(SyncProtocol.syncStep2(Doc().encodeStateAsUpdate()))
-        return answer.update
-    }
-
-    /** The next frame the client sent that is not awareness. */
-    private suspend fun FakeCollabServer.Connection.nextSyncFrame(): ByteArray {
-        while (true) {
-            val frame = withTimeout(10.seconds) { frames.receive() }
-            if (frame[0].toInt() != SyncProtocol.MESSAGE_AWARENESS) return frame
-        }
-    }
-
     @Test
     fun `syncs, sends local edits, applies remote ones without echoing them`() =
         runBlocking<Unit> {

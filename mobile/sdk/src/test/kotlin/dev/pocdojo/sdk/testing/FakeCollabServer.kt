@@ -1,8 +1,11 @@
 package dev.pocdojo.sdk.testing
 
+import dev.pocdojo.sdk.realtime.SyncProtocol
+import dev.pocdojo.sdk.yjs.Doc
 import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.channels.trySendBlocking
+import kotlinx.coroutines.withTimeout
 import mockwebserver3.Dispatcher
 import mockwebserver3.MockResponse
 import mockwebserver3.MockWebServer
@@ -13,6 +16,7 @@ import okhttp3.WebSocketListener
 import okio.ByteString
 import okio.ByteString.Companion.toByteString
 import java.util.concurrent.CopyOnWriteArrayList
+import kotlin.time.Duration.Companion.seconds
 
 /**
  * A scripted websocket server (OkHttp's MockWebServer) standing in for the collab endpoint, for the
@@ -32,6 +36,28 @@ class FakeCollabServer : AutoCloseable {
 
         fun send(bytes: ByteArray) {
             check(socket.send(bytes.toByteString())) { "the fake server could not send: the socket is closed" }
+        }
+
+        /**
+         * The server's side of a sync for an empty document: reads the client's step1, sends its own step1
+         * and, after the client's step2, its step2. Returns the client's step2 (everything it had).
+         */
+        suspend fun syncEmpty(): ByteArray {
+            val step1 = SyncProtocol.decode(nextSyncFrame())
+            check(step1 is SyncProtocol.Message.SyncStep1) { "the client's first sync message is step1, not $step1" }
+            send(SyncProtocol.syncStep1(Doc().encodeStateVector()))
+            val answer = SyncProtocol.decode(nextSyncFrame())
+            check(answer is SyncProtocol.Message.SyncStep2) { "the client answers step1 with step2, not $answer" }
+            send(SyncProtocol.syncStep2(Doc().encodeStateAsUpdate()))
+            return answer.update
+        }
+
+        /** The next frame the client sent that is not awareness. */
+        suspend fun nextSyncFrame(): ByteArray {
+            while (true) {
+                val frame = withTimeout(10.seconds) { frames.receive() }
+                if (frame[0].toInt() != SyncProtocol.MESSAGE_AWARENESS) return frame
+            }
         }
     }
 

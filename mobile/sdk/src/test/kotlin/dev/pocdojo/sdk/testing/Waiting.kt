@@ -29,5 +29,7 @@ suspend fun <T> waitUntil(
             }
             box
         }
-    return found?.value ?: throw AssertionError("timed out after $timeout waiting for $what; last seen: ${last?.value}")
+    // the value waited for may be null: only a missing box is a timeout
+    if (found == null) throw AssertionError("timed out after $timeout waiting for $what; last seen: ${last?.value}")
+    return found.value
 }

@@ -1,8 +1,6 @@
 package dev.pocdojo.sdk.yjs
 
 import kotlinx.serialization.json.Json
-import kotlinx.serialization.json.JsonObject
-import kotlinx.serialization.json.int
 import kotlinx.serialization.json.jsonArray
 import kotlinx.serialization.json.jsonObject
 import kotlinx.serialization.json.jsonPrimitive
@@ -10,7 +8,6 @@ import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
 import org.junit.jupiter.api.Test
 import java.nio.file.Files
-import java.util.zip.GZIPInputStream
 
 /**
  * A real sequential editing history (tests/data/editing-traces/sveltecomponent.json.gz, see ATTRIBUTION.md)
@@ -18,40 +15,22 @@ import java.util.zip.GZIPInputStream
  * from the encoded state, and in yjs decoding that state.
  */
 class EditingTraceTest {
-    private fun trace(name: String): JsonObject {
-        val path = Fixtures.repoRoot.resolve("tests/data/editing-traces/$name")
-        val text = GZIPInputStream(Files.newInputStream(path)).use { it.readBytes().decodeToString() }
-        return Json.parseToJsonElement(text).jsonObject
-    }
-
     @Test
     fun `sveltecomponent replayed in Kotlin ends with its endContent`() {
-        val trace = trace("sveltecomponent.json.gz")
-        val endContent = trace.getValue("endContent").jsonPrimitive.content
-        val txns = trace.getValue("txns").jsonArray
-        // Trace positions count code points; with no character outside the BMP they are UTF-16 indexes.
-        val inserts = txns.flatMap { t -> t.jsonObject.getValue("patches").jsonArray.map { it.jsonArray[2].jsonPrimitive.content } }
-        check((inserts + endContent).none { s -> s.any { it.isSurrogate() } }) { "this replay assumes BMP-only text" }
+        val trace = SequentialTrace.load("sveltecomponent.json.gz")
+        val endContent = trace.endContent
 
         val doc = Doc(clientId = 1)
         val peer = Doc(clientId = 2)
         doc.onUpdate { update, _, _ -> peer.applyUpdate(update) }
         val text = doc.getText("text")
-        text.insert(0, trace["startContent"]?.jsonPrimitive?.content ?: "")
-        var patches = 0
+        text.insert(0, trace.startContent)
         val started = System.nanoTime()
-        for (txn in txns) {
-            doc.transact {
-                for (patch in txn.jsonObject.getValue("patches").jsonArray) {
-                    val (pos, deleted, inserted) = patch.jsonArray
-                    if (deleted.jsonPrimitive.int > 0) text.delete(pos.jsonPrimitive.int, deleted.jsonPrimitive.int)
-                    if (inserted.jsonPrimitive.content.isNotEmpty()) text.insert(pos.jsonPrimitive.int, inserted.jsonPrimitive.content)
-                    patches++
-                }
-            }
+        for (txn in trace.txns) {
+            doc.transact { txn.forEach { it.applyTo(text) } }
         }
         val seconds = (System.nanoTime() - started) / 1e9
-        println("sveltecomponent: $patches patches in ${txns.size} transactions, %.2f s with a peer applying each update".format(seconds))
+        println("sveltecomponent: ${trace.patchCount} patches in ${trace.txns.size} transactions, %.2f s with a peer applying each update".format(seconds))
 
         assertEquals(endContent, text.toString())
         assertEquals(endContent, peer.getText("text").toString())

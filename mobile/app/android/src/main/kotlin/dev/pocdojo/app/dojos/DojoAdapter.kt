@@ -7,6 +7,7 @@ import android.widget.BaseAdapter
 import android.widget.TextView
 import dev.pocdojo.app.R
 import dev.pocdojo.app.core.gateway.Dojo
+import dev.pocdojo.app.shownTime
 
 /** The active dojos' rows; the one being joined shows a spinner. */
 class DojoAdapter(private val inflater: LayoutInflater) : BaseAdapter() {
@@ -30,7 +31,9 @@ class DojoAdapter(private val inflater: LayoutInflater) : BaseAdapter() {
         val row = convertView ?: inflater.inflate(R.layout.item_dojo, parent, false)
         val dojo = items[position]
         row.findViewById<TextView>(R.id.title).text = dojo.title
-        row.findViewById<TextView>(R.id.details).text = row.context.getString(R.string.dojo_started, dojo.startedAt)
+        val started = row.context.getString(R.string.dojo_started, row.context.shownTime(dojo.startedAt))
+        row.findViewById<TextView>(R.id.details).text =
+            if (dojo.lobby) row.context.getString(R.string.dojo_details_lobby, started) else started
         row.findViewById<View>(R.id.joining).visibility = if (dojo.id == joining) View.VISIBLE else View.GONE
         return row
     }

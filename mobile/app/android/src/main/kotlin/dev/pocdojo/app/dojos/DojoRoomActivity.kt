@@ -37,6 +37,7 @@ import dev.pocdojo.app.core.room.RoomEvent
 import dev.pocdojo.app.core.room.StopReason
 import dev.pocdojo.app.graph
 import dev.pocdojo.app.retained
+import dev.pocdojo.app.show
 import dev.pocdojo.app.text
 import dev.pocdojo.app.core.room.Rooms
 import kotlin.coroutines.CoroutineContext
@@ -93,7 +94,7 @@ class DojoRoomActivity : Activity() {
             },
         )
         editor.onSelection = { start, end -> if (!applying) send(RoomEvent.MoveCursor(start, end)) }
-        files = ArrayAdapter(this, android.R.layout.simple_spinner_item, mutableListOf<String>())
+        files = ArrayAdapter(this, R.layout.item_file, mutableListOf<String>())
         files.setDropDownViewResource(android.R.layout.simple_spinner_dropdown_item)
         findViewById<Spinner>(R.id.files).apply {
             adapter = files
@@ -220,6 +221,8 @@ class DojoRoomActivity : Activity() {
         }
         state.openFile?.let { findViewById<Spinner>(R.id.files).setSelection(state.files.indexOf(it)) }
         findViewById<View>(R.id.new_file).isEnabled = state.canEdit
+        findViewById<View>(R.id.new_file_path).isEnabled = state.canEdit
+        findViewById<TextView>(R.id.refresh_error).show(state.refreshError?.let { getString(R.string.room_refresh_failed, text(it)) })
         val messages = state.chat.map { getString(R.string.room_chat_line, state.nameOf(it.authorId), it.text) }
         if (messages != (0 until chat.count).map { chat.getItem(it) }) {
             chat.clear()

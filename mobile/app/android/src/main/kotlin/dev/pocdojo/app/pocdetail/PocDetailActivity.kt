@@ -18,6 +18,7 @@ import dev.pocdojo.app.graph
 import dev.pocdojo.app.poceditor.PocEditorActivity
 import dev.pocdojo.app.retained
 import dev.pocdojo.app.show
+import dev.pocdojo.app.shownTime
 import dev.pocdojo.app.text
 import dev.pocdojo.app.toSignIn
 import kotlinx.coroutines.CoroutineScope
@@ -92,7 +93,7 @@ class PocDetailActivity : Activity() {
                 }
             findViewById<TextView>(R.id.github_url).text = poc.githubUrl
             findViewById<TextView>(R.id.description).show(poc.description.ifEmpty { null })
-            findViewById<TextView>(R.id.updated).text = getString(R.string.poc_updated, poc.updatedAt)
+            findViewById<TextView>(R.id.updated).text = getString(R.string.poc_updated, shownTime(poc.updatedAt))
         }
         listOf(R.id.edit, R.id.delete, R.id.start_dojo).forEach { findViewById<Button>(it).isEnabled = !state.deleting }
         renderConfirmation(state)

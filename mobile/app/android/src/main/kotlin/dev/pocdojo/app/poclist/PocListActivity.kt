@@ -13,6 +13,7 @@ import android.widget.EditText
 import android.widget.LinearLayout
 import android.widget.ListView
 import android.widget.TextView
+import android.widget.Toast
 import dev.pocdojo.app.Extras
 import dev.pocdojo.app.R
 import dev.pocdojo.app.Retained
@@ -29,7 +30,7 @@ import dev.pocdojo.app.onEdited
 import dev.pocdojo.app.retained
 import dev.pocdojo.app.setTextQuietly
 import dev.pocdojo.app.show
-import dev.pocdojo.app.signin.SignInActivity
+import dev.pocdojo.app.toSignIn
 import dev.pocdojo.app.text
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.SupervisorJob
@@ -45,7 +46,7 @@ class PocListActivity : Activity() {
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
         setContentView(R.layout.activity_poc_list)
-        screen = retained { scope -> PocListViewModel(graph.gateways.pocs, graph.connectivity, scope) }
+        screen = retained { scope -> PocListViewModel(graph.gateways.pocs, graph.gateways.auth, graph.connectivity, scope) }
         val viewModel = screen.viewModel
         adapter = PocAdapter(LayoutInflater.from(this))
         findViewById<ListView>(R.id.list).apply {
@@ -64,9 +65,9 @@ class PocListActivity : Activity() {
 
     private fun render(state: PocListState) {
         if (state.signedOut) {
-            startActivity(Intent(this, SignInActivity::class.java))
-            finish()
             views.cancel() // navigate once: later states of this screen are not drawn
+            state.signOutWarning?.let { Toast.makeText(applicationContext, text(it), Toast.LENGTH_LONG).show() }
+            toSignIn()
             return
         }
         findViewById<TextView>(R.id.offline_banner).visibility = if (state.offline) View.VISIBLE else View.GONE
@@ -109,6 +110,7 @@ class PocListActivity : Activity() {
         when (item.itemId) {
             R.id.action_new_poc -> true.also { startActivity(Intent(this, PocEditorActivity::class.java)) }
             R.id.action_dojos -> true.also { startActivity(Intent(this, DojoListActivity::class.java)) }
+            R.id.action_sign_out -> true.also { screen.viewModel.onEvent(PocListEvent.SignOut) }
             else -> super.onOptionsItemSelected(item)
         }
 

@@ -37,31 +37,67 @@ object Catalogue {
             updatedAt = "2026-11-0${index}T12:00:00Z",
         )
 
+    /** A POC with accents in its name, description and tags (the detail and editor screens). */
+    val pixBoleto: Poc =
+        Poc(
+            id = "poc-acentos",
+            name = "Emissão de boletos e cobrança Pix",
+            description = "Geração de boletos registrados e QR codes Pix dinâmicos, com conciliação automática e notificação ao pagador.",
+            githubUrl = "https://github.com/acme/cobranca-pix",
+            language = "Kotlin",
+            tags = listOf("pagamentos", "pix", "boleto", "conciliação"),
+            ownerId = "ana",
+            createdAt = "2026-11-20T14:30:00Z",
+            updatedAt = "2026-12-03T09:15:00Z",
+        )
+
+    /** The tenant's active dojos, newest first; the second is in its host's lobby. */
+    val dojos: List<Dojo> =
+        listOf(
+            Dojo("dojo-1", "Bowling kata", null, "ana", true, "2026-12-05T20:00:00Z", lobby = false),
+            Dojo("dojo-2", "Refatorando o legado de boletos", "poc-acentos", "bruno", true, "2026-12-05T19:40:00Z", lobby = true),
+            Dojo("dojo-3", "Roman numerals in Go", null, "carla", true, "2026-12-05T18:05:00Z", lobby = false),
+            Dojo("dojo-4", "Kafka outbox pairing", "poc-2", "davi", true, "2026-12-05T16:30:00Z", lobby = false),
+        )
+
     /** A randori in the dojo room: Ana drives (this device), Bruno's caret and Carla's selection are in main.py. */
     val room: JoinedDojo = JoinedDojo(Dojo("dojo-1", "Bowling kata", null, "ana", true, "2026-12-05T20:00:00Z"), "dojo-1", "driver", true)
 
-    val rooms: FakeRooms by lazy {
+    val rooms: FakeRooms by lazy { rooms() }
+
+    /**
+     * The Bowling kata's room as [me] sees it: Ana hosts; with [randori] she drives and a turn is under way.
+     * Bruno's caret and Carla's selection are in bowling.py.
+     */
+    fun rooms(me: String = "ana", randori: Boolean = true): FakeRooms {
         val people =
             listOf(
                 RoomParticipant("ana", "Ana Souza", "driver", host = true, online = true, waiting = false, canEdit = true),
-                RoomParticipant("bruno", "Bruno Lima", "navigator", host = false, online = true, waiting = false, canEdit = false),
-                RoomParticipant("carla", "Carla Dias", "navigator", host = false, online = true, waiting = false, canEdit = false),
-                RoomParticipant("davi", "Davi Rocha", "observer", host = false, online = false, waiting = false, canEdit = false),
+                RoomParticipant("bruno", "Bruno Lima", "navigator", host = false, online = true, waiting = false, canEdit = !randori),
+                RoomParticipant("carla", "Carla Dias", "navigator", host = false, online = true, waiting = false, canEdit = !randori),
+                RoomParticipant("davi", "Davi Rocha", "observer", host = false, online = me == "davi", waiting = false, canEdit = false),
             )
-        FakeRooms(
-            me = "ana",
-            info = RoomInfo("Bowling kata", "ana", people, false, false, false, "ana", System.currentTimeMillis() + 95_000),
+        val info =
+            if (randori) {
+                RoomInfo("Bowling kata", "ana", people, false, false, false, "ana", System.currentTimeMillis() + 95_000)
+            } else {
+                RoomInfo("Bowling kata", "ana", people, false, false, false, null, null)
+            }
+        return FakeRooms(
+            me = me,
+            info = info,
             messages =
                 listOf(
                     ChatLine("m1", "bruno", "Shall we start with the gutter game?", 1),
                     ChatLine("m2", "ana", "Yes, all zeros first.", 2),
                     ChatLine("m3", "carla", "Then the spare.", 3),
                 ),
+            // the others' cursors (not mine: awareness echoes this device's own state under its client id only)
             presence =
                 mapOf(
-                    101L to Json.parseToJsonElement("""{"user":{"id":"bruno","name":"Bruno Lima","color":"#3cb44b"},"cursor":{"file":"bowling.py","anchor":40,"head":40}}"""),
-                    102L to Json.parseToJsonElement("""{"user":{"id":"carla","name":"Carla Dias","color":"#4363d8"},"cursor":{"file":"bowling.py","anchor":71,"head":95}}"""),
-                ),
+                    "bruno" to (101L to Json.parseToJsonElement("""{"user":{"id":"bruno","name":"Bruno Lima","color":"#3cb44b"},"cursor":{"file":"bowling.py","anchor":40,"head":40}}""")),
+                    "carla" to (102L to Json.parseToJsonElement("""{"user":{"id":"carla","name":"Carla Dias","color":"#4363d8"},"cursor":{"file":"bowling.py","anchor":71,"head":95}}""")),
+                ).filterKeys { it != me }.values.toMap(),
         ) { doc ->
             val files = doc.getMap("files")
             files.setText("bowling.py").insert(

@@ -1,18 +1,31 @@
 package dev.pocdojo.app.screens
 
 import android.app.Activity
+import android.app.Dialog
+import android.content.Intent
+import android.graphics.Color
 import android.graphics.Bitmap
 import android.graphics.Canvas
 import android.os.Looper
 import android.widget.Button
 import android.widget.EditText
 import android.widget.LinearLayout
+import android.widget.ListView
 import android.widget.RadioButton
 import android.widget.TextView
+import dev.pocdojo.app.Extras
 import dev.pocdojo.app.R
+import dev.pocdojo.app.core.gateway.FieldError
+import dev.pocdojo.app.core.gateway.GatewayException
+import dev.pocdojo.app.dojos.DojoCreateActivity
+import dev.pocdojo.app.dojos.DojoListActivity
 import dev.pocdojo.app.dojos.DojoRoomActivity
+import dev.pocdojo.app.pocdetail.PocDetailActivity
+import dev.pocdojo.app.poceditor.PocEditorActivity
 import dev.pocdojo.app.poclist.PocListActivity
 import dev.pocdojo.app.signin.SignInActivity
+import dev.pocdojo.sdk.realtime.CloseCodes
+import dev.pocdojo.sdk.realtime.ConnectionState
 import org.junit.Test
 import org.junit.runner.RunWith
 import org.robolectric.Robolectric
@@ -21,8 +34,10 @@ import org.robolectric.RuntimeEnvironment
 import org.robolectric.Shadows.shadowOf
 import org.robolectric.annotation.Config
 import org.robolectric.annotation.GraphicsMode
+import org.robolectric.shadows.ShadowAlertDialog
 import java.io.File
 import java.time.Duration
+import kotlin.time.Duration.Companion.seconds
 
 /**
  * Draws every screen of the app into `docs/screens/<screen>-<language>.png` (`make screens`): the real
@@ -100,13 +115,90 @@ abstract class RenderScreens(private val language: String) {
 
     @Test
     fun dojoRoom() {
-        val activity = Robolectric.buildActivity(DojoRoomActivity::class.java, DojoRoomActivity.intent(app, Catalogue.room)).setup().get()
-        settle()
+        val activity = launch(DojoRoomActivity::class.java, DojoRoomActivity.intent(app, Catalogue.room))
         save(activity, "dojo-room")
     }
 
-    private fun <T : Activity> launch(type: Class<T>): T {
-        val activity = Robolectric.buildActivity(type).setup().get()
+    @Test
+    fun pocDetailAndDeleteConfirmation() {
+        app.pocs.catalogue += Catalogue.pixBoleto
+        val activity = launch(PocDetailActivity::class.java, Intent(app, PocDetailActivity::class.java).putExtra(Extras.POC_ID, Catalogue.pixBoleto.id))
+        save(activity, "poc-detail")
+        activity.findViewById<Button>(R.id.delete).performClick()
+        settle()
+        save(activity, "poc-detail-delete", dialog = ShadowAlertDialog.getLatestAlertDialog() ?: error("no confirmation dialog"))
+    }
+
+    @Test
+    fun pocEditorNewRefusedByTheServer() {
+        val activity = launch(PocEditorActivity::class.java)
+        activity.type(R.id.name, "Cobrança recorrente com Pix Automático")
+        activity.type(R.id.github_url, "https://gitlab.com/acme/pix-automatico")
+        activity.type(R.id.language, "Kotlin")
+        activity.type(R.id.tags, "pix, pagamentos-recorrentes-com-debito-automatico-autorizado")
+        app.pocs.writeFailures +=
+            GatewayException.Invalid(
+                listOf(
+                    FieldError("github_url", "unsupported_host", "only GitHub repository URLs are supported ('gitlab.com' is not github.com): use https://github.com/{owner}/{repo}"),
+                    FieldError("tags.1", "too_long", "a tag must be at most 40 characters (got 57)"),
+                ),
+                "2 fields are invalid",
+            )
+        activity.findViewById<Button>(R.id.save).performClick()
+        save(activity, "poc-editor-new")
+    }
+
+    @Test
+    fun pocEditorNameTooLong() {
+        val activity = launch(PocEditorActivity::class.java)
+        activity.type(R.id.name, "Cobrança " + "muito ".repeat(40) + "longa")
+        activity.type(R.id.github_url, "https://github.com/acme/cobranca")
+        activity.findViewById<Button>(R.id.save).performClick()
+        save(activity, "poc-editor-checks")
+    }
+
+    @Test
+    fun pocEditorEdit() {
+        app.pocs.catalogue += Catalogue.pixBoleto
+        val activity = launch(PocEditorActivity::class.java, Intent(app, PocEditorActivity::class.java).putExtra(Extras.POC_ID, Catalogue.pixBoleto.id))
+        save(activity, "poc-editor-edit")
+    }
+
+    @Test
+    fun dojoListWithOneInItsLobby() {
+        val activity = launch(DojoListActivity::class.java)
+        save(activity, "dojo-list")
+        app.dojos.joinFailures += GatewayException.Forbidden("waiting in the lobby", "dojo-lobby")
+        val list = activity.findViewById<ListView>(R.id.list)
+        list.performItemClick(list.getChildAt(1), 1, list.getItemIdAtPosition(1))
+        save(activity, "dojo-list-lobby")
+    }
+
+    @Test
+    fun dojoCreateWithoutTitle() {
+        val activity = launch(DojoCreateActivity::class.java)
+        activity.findViewById<Button>(R.id.create).performClick()
+        save(activity, "dojo-create")
+    }
+
+    @Test
+    fun dojoRoomObserverOffline() {
+        app.rooms = Catalogue.rooms(me = "davi", randori = false)
+        val activity = launch(DojoRoomActivity::class.java, DojoRoomActivity.intent(app, Catalogue.room))
+        app.rooms.links.single().connection.value = ConnectionState.Offline("network lost", 4.seconds)
+        save(activity, "dojo-room-observer-offline")
+    }
+
+    @Test
+    fun dojoRoomKicked() {
+        app.rooms = Catalogue.rooms(me = "bruno", randori = false)
+        val activity = launch(DojoRoomActivity::class.java, DojoRoomActivity.intent(app, Catalogue.room))
+        app.rooms.links.single().connection.value = ConnectionState.Stopped(CloseCodes.FORBIDDEN, "removed by the host")
+        save(activity, "dojo-room-kicked")
+    }
+
+    private fun <T : Activity> launch(type: Class<T>, intent: Intent? = null): T {
+        val activity = (if (intent == null) Robolectric.buildActivity(type) else Robolectric.buildActivity(type, intent)).setup().get()
         settle()
         return activity
     }
@@ -125,12 +217,24 @@ abstract class RenderScreens(private val language: String) {
     /** Runs what the main thread has queued, the search's debounce included. */
     private fun settle() = shadowOf(Looper.getMainLooper()).idleFor(Duration.ofSeconds(1))
 
-    private fun save(activity: Activity, screen: String) {
+    /** Draws the activity, and [dialog] over it (dimmed behind, centred) as the phone shows a dialog. */
+    private fun save(activity: Activity, screen: String, dialog: Dialog? = null) {
         settle()
         val root = activity.window.decorView
         root.jumpDrawablesToCurrentState() // end state transitions (a radio button's check animation)
         val bitmap = Bitmap.createBitmap(root.width, root.height, Bitmap.Config.ARGB_8888)
-        root.draw(Canvas(bitmap))
+        val canvas = Canvas(bitmap)
+        root.draw(canvas)
+        if (dialog != null) {
+            val window = dialog.window ?: error("the dialog has no window")
+            val frame = window.decorView
+            frame.jumpDrawablesToCurrentState()
+            canvas.drawColor(Color.argb((window.attributes.dimAmount * 255).toInt(), 0, 0, 0))
+            canvas.save()
+            canvas.translate((root.width - frame.width) / 2f, (root.height - frame.height) / 2f)
+            frame.draw(canvas)
+            canvas.restore()
+        }
         val directory = File(System.getProperty("pocdojo.screens.dir") ?: error("pocdojo.screens.dir is not set"))
         directory.mkdirs()
         File(directory, "$screen-$language.png").outputStream().use {

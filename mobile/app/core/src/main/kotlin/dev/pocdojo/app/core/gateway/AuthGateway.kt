@@ -35,4 +35,11 @@ interface AuthGateway {
      * the policy refuses, a malformed address: [GatewayException.Invalid]) or on the usual transport errors.
      */
     suspend fun register(registration: Registration)
+
+    /**
+     * Ends this sign-in: the server revokes it (its refresh token and every one rotated from it) and the
+     * session kept on the device is forgotten. It is forgotten even when the server cannot be told; the
+     * failure is raised afterwards (the sign-in then stays valid on the server until it expires).
+     */
+    suspend fun signOut()
 }

@@ -3,7 +3,10 @@ package dev.pocdojo.app.core.gateway
 /** A person in a dojo; [name] is the display name, or the user id when the person has none. */
 data class DojoParticipant(val userId: String, val name: String, val role: String, val host: Boolean, val waiting: Boolean)
 
-/** An active (or ended) dojo of the tenant; [participants] is filled by [DojoGateway.get] and [DojoGateway.join]. */
+/**
+ * An active (or ended) dojo of the tenant; [participants] is filled by [DojoGateway.get] and [DojoGateway.join];
+ * [lobby]: the host admits each newcomer.
+ */
 data class Dojo(
     val id: String,
     val title: String,
@@ -12,6 +15,7 @@ data class Dojo(
     val active: Boolean,
     val startedAt: String,
     val participants: List<DojoParticipant> = emptyList(),
+    val lobby: Boolean = false,
 )
 
 data class DojoPage(val items: List<Dojo>, val nextCursor: String?)

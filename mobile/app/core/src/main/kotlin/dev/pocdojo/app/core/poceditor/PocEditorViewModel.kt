@@ -17,6 +17,7 @@ import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.launch
+import java.text.Normalizer
 
 /**
  * Create a POC ([pocId] null) or edit one. Required fields and lengths are checked before sending; the
@@ -124,8 +125,10 @@ class PocEditorViewModel(
             required(PocField.NAME, state.name)
             required(PocField.GITHUB_URL, state.githubUrl)
             required(PocField.LANGUAGE, state.language)
-            if (state.name.trim().length > NAME_MAX) put(PocField.NAME, MessageKey.TOO_LONG.message(NAME_MAX))
-            if (state.description.trim().length > DESCRIPTION_MAX) {
+            if (serverLength(state.name.trim().split(WHITESPACE).joinToString(" ")) > NAME_MAX) {
+                put(PocField.NAME, MessageKey.TOO_LONG.message(NAME_MAX))
+            }
+            if (serverLength(state.description.trim()) > DESCRIPTION_MAX) {
                 put(PocField.DESCRIPTION, MessageKey.TOO_LONG.message(DESCRIPTION_MAX))
             }
         }
@@ -139,7 +142,7 @@ class PocEditorViewModel(
                     val field = fieldOf(error.field)
                     when {
                         field == null -> elsewhere += error
-                        field !in onFields -> onFields[field] = UiMessage.FromServer(error.message)
+                        field !in onFields -> onFields[field] = inOurWords(field, error)
                     }
                 }
                 state.copy(
@@ -158,6 +161,20 @@ class PocEditorViewModel(
                 state.copy(formError = failure.toUiMessage(), signedOut = failure is GatewayException.SignedOut)
         }
 
+    /**
+     * A refusal whose code has a fixed meaning in our words (so in the screen's language); the others
+     * (an unknown language with the server's suggestions, a malformed URL and why) as the server wrote them.
+     */
+    private fun inOurWords(field: PocField, error: FieldError): UiMessage =
+        when {
+            error.code == "blank" -> MessageKey.REQUIRED.message()
+            error.code == "unsupported_host" -> MessageKey.GITHUB_ONLY.message()
+            error.code == "too_long" && field == PocField.NAME -> MessageKey.TOO_LONG.message(NAME_MAX)
+            error.code == "too_long" && field == PocField.DESCRIPTION -> MessageKey.TOO_LONG.message(DESCRIPTION_MAX)
+            error.code == "too_long" && error.field.startsWith("tags.") -> MessageKey.TAG_TOO_LONG.message(TAG_MAX)
+            else -> UiMessage.FromServer(error.message)
+        }
+
     private fun edited(state: PocEditorState, field: PocField, value: String): PocEditorState =
         when (field) {
             PocField.NAME -> state.copy(name = value)
@@ -171,6 +188,14 @@ class PocEditorViewModel(
         /** poc_api/validation.py's limits. */
         const val NAME_MAX = 200
         const val DESCRIPTION_MAX = 4000
+        const val TAG_MAX = 40
+        private val WHITESPACE = Regex("\\s+")
+
+        /** A length as poc_api/validation.py counts it: code points after NFC (an emoji is one, not two). */
+        fun serverLength(text: String): Int {
+            val normalized = Normalizer.normalize(text, Normalizer.Form.NFC)
+            return normalized.codePointCount(0, normalized.length)
+        }
 
         /** The backend's field names; `tags.3` is one of the tags. */
         fun fieldOf(name: String): PocField? =

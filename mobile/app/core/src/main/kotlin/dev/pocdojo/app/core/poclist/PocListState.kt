@@ -28,8 +28,12 @@ data class PocListState(
     val error: UiMessage? = null,
     /** The device has no network (the banner). */
     val offline: Boolean = false,
-    /** The session ended: the screen goes back to sign-in. */
+    /** The session ended (or the person signed out): the screen goes back to sign-in. */
     val signedOut: Boolean = false,
+    /** A sign-out is under way (the server is being told). */
+    val signingOut: Boolean = false,
+    /** Signed out on this device, but the server could not be told (shown once, on the way to sign-in). */
+    val signOutWarning: UiMessage? = null,
 ) {
     /** The query the filters describe (the text trimmed). */
     val query: PocQuery get() = PocQuery(text.trim(), language, tags)
@@ -67,4 +71,7 @@ sealed interface PocListEvent {
 
     /** Reload the first page (pull to refresh). */
     data object Refresh : PocListEvent
+
+    /** The menu's sign-out: the server revokes the sign-in, the device forgets it, back to sign-in. */
+    data object SignOut : PocListEvent
 }

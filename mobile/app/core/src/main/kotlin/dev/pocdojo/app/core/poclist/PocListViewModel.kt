@@ -1,10 +1,13 @@
 package dev.pocdojo.app.core.poclist
 
+import dev.pocdojo.app.core.gateway.AuthGateway
 import dev.pocdojo.app.core.gateway.Connectivity
 import dev.pocdojo.app.core.gateway.Facets
 import dev.pocdojo.app.core.gateway.GatewayException
 import dev.pocdojo.app.core.gateway.PocGateway
 import dev.pocdojo.app.core.gateway.PocQuery
+import dev.pocdojo.app.core.text.MessageKey
+import dev.pocdojo.app.core.text.message
 import dev.pocdojo.app.core.text.toUiMessage
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Job
@@ -27,6 +30,7 @@ data class PocListSettings(val pageSize: Int = 20, val debounceMillis: Long = 30
  */
 class PocListViewModel(
     private val pocs: PocGateway,
+    private val auth: AuthGateway,
     connectivity: Connectivity,
     private val scope: CoroutineScope,
     private val settings: PocListSettings = PocListSettings(),
@@ -73,6 +77,24 @@ class PocListViewModel(
             PocListEvent.NearEnd -> loadMore()
             PocListEvent.Retry -> retry()
             PocListEvent.Refresh -> search(debounce = false)
+            PocListEvent.SignOut -> signOut()
+        }
+    }
+
+    private fun signOut() {
+        if (mutableState.value.signingOut || mutableState.value.signedOut) return
+        load?.cancel()
+        mutableState.update { it.copy(signingOut = true) }
+        scope.launch {
+            val warning =
+                try {
+                    auth.signOut()
+                    null
+                } catch (failure: GatewayException) {
+                    // the device has forgotten the session all the same: say that the server was not told
+                    MessageKey.SIGN_OUT_NOT_CONFIRMED.message()
+                }
+            mutableState.update { it.copy(signingOut = false, signedOut = true, signOutWarning = warning) }
         }
     }
 

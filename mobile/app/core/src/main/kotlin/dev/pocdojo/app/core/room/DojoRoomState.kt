@@ -65,6 +65,11 @@ data class DojoRoomState(
     val lobby: Boolean = false,
     val chat: List<ChatLine> = emptyList(),
     val error: UiMessage? = null,
+    /**
+     * The dojo's state (participants, randori, chat) could not be read the last time (a 5xx, no answer):
+     * shown until a read succeeds; the shared document is not affected.
+     */
+    val refreshError: UiMessage? = null,
 ) {
     val canEdit: Boolean get() = readOnly == null
     val offline: Boolean get() = connection is RoomConnection.Offline

@@ -171,7 +171,7 @@ class DojoRoomViewModel(
             try {
                 val fresh = gateway.info(dojoId)
                 info = fresh
-                mutableState.update { withReadOnly(withInfo(it, fresh)) }
+                mutableState.update { withReadOnly(withInfo(it, fresh)).copy(refreshError = null) }
                 if (fresh.ended) {
                     mutableState.update { withReadOnly(it.copy(connection = RoomConnection.Stopped(StopReason.ENDED, CloseCodes.NOT_FOUND, ""))) }
                     return
@@ -187,7 +187,8 @@ class DojoRoomViewModel(
                     mutableState.update { withReadOnly(it.copy(connection = RoomConnection.Stopped(StopReason.KICKED, CloseCodes.FORBIDDEN, ""))) }
                     return
                 }
-                // unreachable or failing: the realtime connection says offline; try again next time
+                // unreachable or failing: said on screen; the document keeps syncing, the next refresh tries again
+                mutableState.update { it.copy(refreshError = failure.toDojoMessage()) }
             }
             // the countdown ticks each second between refreshes
             val until = clock() + refreshEveryMillis

@@ -90,6 +90,11 @@ class SdkBackend(
         }
     }
 
+    override suspend fun signOut() {
+        val current = client ?: return
+        gatewayCall { current.auth.signOut() }
+    }
+
     override suspend fun search(query: PocQuery, cursor: String?, limit: Int): PocPage {
         val page = gatewayCall { signedInClient().pocs.search(query.toSdk(limit), cursor) }
         return PocPage(page.items.map { it.toApp() }, page.nextCursor)
@@ -250,5 +255,6 @@ class SdkBackend(
                         waiting = it.status == ParticipantStatus.WAITING,
                     )
                 },
+            lobby = settings.lobby,
         )
 }

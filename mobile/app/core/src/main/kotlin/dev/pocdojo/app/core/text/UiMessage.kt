@@ -31,7 +31,10 @@ enum class MessageKey {
     FORBIDDEN,
     NOT_FOUND,
     SESSION_ENDED,
+    SIGN_OUT_NOT_CONFIRMED,
     TOO_LONG,
+    TAG_TOO_LONG,
+    GITHUB_ONLY,
     POC_EXISTS,
     DOJO_LOBBY,
 }

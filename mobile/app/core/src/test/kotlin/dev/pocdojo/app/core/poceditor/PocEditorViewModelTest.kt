@@ -62,7 +62,29 @@ class PocEditorViewModelTest {
         }
 
     @Test
-    fun `the server's refusals go on their fields, a tag's on the tags`() =
+    fun `lengths are counted as the server counts them, in code points after NFC`() =
+        runTest {
+            val viewModel = editor()
+            viewModel.type(PocField.NAME, "\uD83D\uDE80".repeat(150)) // 150 rockets: 300 UTF-16 units, 150 for the server
+            viewModel.type(PocField.GITHUB_URL, "https://github.com/acme/rockets")
+            viewModel.type(PocField.LANGUAGE, "Go")
+            viewModel.type(PocField.DESCRIPTION, "e\u0301".repeat(4000)) // 8000 code points, 4000 after NFC
+            viewModel.onEvent(PocEditorEvent.Saved)
+            runCurrent()
+            assertEquals(emptyMap<PocField, UiMessage>(), viewModel.state.value.fieldErrors)
+            assertEquals(1, pocs.created.size)
+
+            val again = editor()
+            again.type(PocField.NAME, "\uD83D\uDE80".repeat(201))
+            again.type(PocField.GITHUB_URL, "https://github.com/acme/more-rockets")
+            again.type(PocField.LANGUAGE, "Go")
+            again.onEvent(PocEditorEvent.Saved)
+            assertEquals(MessageKey.TOO_LONG.message(200), again.state.value.fieldErrors[PocField.NAME])
+            assertEquals(1, pocs.created.size)
+        }
+
+    @Test
+    fun `the server's refusals go on their fields, a tag's on the tags, known codes in our words`() =
         runTest {
             val viewModel = editor()
             pocs.writeFailures.addLast(
@@ -71,6 +93,8 @@ class PocEditorViewModelTest {
                         FieldError("github_url", "unsupported_host", "only GitHub repository URLs are supported"),
                         FieldError("language", "unknown_language", "unknown language 'kotln'; did you mean Kotlin?"),
                         FieldError("tags.1", "too_long", "at most 40 characters"),
+                        // the server counts code points after NFC: it may refuse what the form's check let through
+                        FieldError("name", "too_long", "must be at most 200 characters (got 201)"),
                     ),
                     "...",
                 ),
@@ -82,19 +106,17 @@ class PocEditorViewModelTest {
             viewModel.onEvent(PocEditorEvent.Saved)
             runCurrent()
             val state = viewModel.state.value
-            assertEquals(
-                UiMessage.FromServer("only GitHub repository URLs are supported"),
-                state.fieldErrors[PocField.GITHUB_URL],
-            )
+            assertEquals(MessageKey.GITHUB_ONLY.message(), state.fieldErrors[PocField.GITHUB_URL])
             assertEquals(
                 UiMessage.FromServer("unknown language 'kotln'; did you mean Kotlin?"),
                 state.fieldErrors[PocField.LANGUAGE],
             )
-            assertEquals(UiMessage.FromServer("at most 40 characters"), state.fieldErrors[PocField.TAGS])
+            assertEquals(MessageKey.TAG_TOO_LONG.message(40), state.fieldErrors[PocField.TAGS])
+            assertEquals(MessageKey.TOO_LONG.message(200), state.fieldErrors[PocField.NAME])
             assertNull(state.formError)
             assertNull(state.saved)
             viewModel.type(PocField.LANGUAGE, "Kotlin")
-            assertEquals(setOf(PocField.GITHUB_URL, PocField.TAGS), viewModel.state.value.fieldErrors.keys)
+            assertEquals(setOf(PocField.NAME, PocField.GITHUB_URL, PocField.TAGS), viewModel.state.value.fieldErrors.keys)
         }
 
     @Test

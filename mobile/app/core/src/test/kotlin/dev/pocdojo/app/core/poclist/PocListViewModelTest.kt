@@ -3,6 +3,7 @@ package dev.pocdojo.app.core.poclist
 import dev.pocdojo.app.core.gateway.FacetCount
 import dev.pocdojo.app.core.gateway.GatewayException
 import dev.pocdojo.app.core.gateway.PocQuery
+import dev.pocdojo.app.core.testing.FakeAuthGateway
 import dev.pocdojo.app.core.testing.FakeConnectivity
 import dev.pocdojo.app.core.testing.FakePocGateway
 import dev.pocdojo.app.core.testing.poc
@@ -28,12 +29,13 @@ class PocListViewModelTest {
             listOf(poc(100, name = "Kotlin coroutines demo", tags = listOf("android")))
     private val pocs = FakePocGateway(catalogue)
     private val connectivity = FakeConnectivity()
+    private val auth = FakeAuthGateway()
     private val settings = PocListSettings(pageSize = 20, debounceMillis = 300)
 
     private fun tagsOf(index: Int) = listOfNotNull("pix".takeIf { index % 2 == 0 }, "api".takeIf { index % 5 == 0 })
 
     private fun TestScope.started(): PocListViewModel {
-        val viewModel = PocListViewModel(pocs, connectivity, backgroundScope, settings)
+        val viewModel = PocListViewModel(pocs, auth, connectivity, backgroundScope, settings)
         runCurrent()
         return viewModel
     }
@@ -235,5 +237,38 @@ class PocListViewModelTest {
             val viewModel = started()
             assertTrue(viewModel.state.value.signedOut)
             assertEquals(MessageKey.SESSION_ENDED.message(), viewModel.state.value.error)
+        }
+
+    @Test
+    fun `sign-out tells the server, then the screen goes back to sign-in`() =
+        runTest {
+            val viewModel = started()
+            val answer = CompletableDeferred<Unit>()
+            auth.hold = answer
+            viewModel.onEvent(PocListEvent.SignOut)
+            runCurrent()
+            assertTrue(viewModel.state.value.signingOut)
+            assertFalse(viewModel.state.value.signedOut, "not back to sign-in before the server answered")
+            viewModel.onEvent(PocListEvent.SignOut) // a second tap while the first is under way
+            answer.complete(Unit)
+            runCurrent()
+            val state = viewModel.state.value
+            assertEquals(1, auth.signOuts)
+            assertTrue(state.signedOut)
+            assertFalse(state.signingOut)
+            assertNull(state.signOutWarning)
+        }
+
+    @Test
+    fun `a sign-out the server did not hear of still signs out here, and says so`() =
+        runTest {
+            val viewModel = started()
+            auth.failNext(GatewayException.Unreachable("no route to host"))
+            viewModel.onEvent(PocListEvent.SignOut)
+            runCurrent()
+            val state = viewModel.state.value
+            assertEquals(1, auth.signOuts)
+            assertTrue(state.signedOut)
+            assertEquals(MessageKey.SIGN_OUT_NOT_CONFIRMED.message(), state.signOutWarning)
         }
 }

@@ -57,6 +57,28 @@ class SdkBackendIntegrationTest(private val backend: Backend) {
     }
 
     @Test
+    fun `sign-out revokes the sign-in on the server and forgets it on the device`() = runBlocking<Unit> {
+        val device = MapStore()
+        val app = signedIn(tenant.newUser(), device)
+        val before = device.values.toMap()
+        assertNotNull(before["session.refresh_token"])
+
+        app.signOut()
+        assertFalse(app.signedIn)
+        assertNull(device.values["session.refresh_token"], "the device forgot the session: ${device.values.keys}")
+        assertNull(device.values["session.access_token"])
+        assertFalse(SdkBackend(StoredSession(MapStore(device.values))).signedIn, "a restarted app opens on sign-in")
+        assertThrows<GatewayException.SignedOut> { runBlocking { app.search(PocQuery(), null, 10) } }
+
+        // the old tokens, kept elsewhere, with the access token expired: the server refuses their refresh
+        val copy = MapStore(before + ("session.access_expires_at_ms" to "0"))
+        val stale = SdkBackend(StoredSession(copy))
+        assertThrows<GatewayException.SignedOut> { runBlocking { stale.search(PocQuery(), null, 10) } }
+        assertFalse(stale.signedIn)
+        assertNull(copy.values["session.refresh_token"])
+    }
+
+    @Test
     fun `POC create, edit, delete map the server's refusals to the app's failures`() = runBlocking<Unit> {
         val owner = signedIn(tenant.newUser())
         val invalid = assertThrows<GatewayException.Invalid> {

@@ -100,7 +100,10 @@ class FakeRoomGateway(
     }
 }
 
-/** [Rooms] in memory: every dojo is [info] with a document made by [content] and others' [presence]. */
+/**
+ * [Rooms] in memory: every dojo is [info] with a document made by [content] and others' [presence];
+ * [links] are the rooms entered, for a test to drive their connection.
+ */
 class FakeRooms(
     private val me: String,
     private val info: RoomInfo,
@@ -108,8 +111,10 @@ class FakeRooms(
     private val presence: Map<Long, JsonElement> = emptyMap(),
     private val content: (Doc) -> Unit = {},
 ) : Rooms {
+    val links = mutableListOf<FakeRoomLink>()
+
     override suspend fun enter(dojoId: String, scope: CoroutineScope, docContext: CoroutineContext): RoomEntry {
-        val link = FakeRoomLink()
+        val link = FakeRoomLink().also { links += it }
         link.doc.transact { content(link.doc) }
         link.peers.value = presence
         return RoomEntry(me, info.participants.firstOrNull { it.userId == me }?.name ?: me, link, FakeRoomGateway(info, messages.toMutableList()))

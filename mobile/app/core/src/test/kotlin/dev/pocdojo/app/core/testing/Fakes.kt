@@ -50,6 +50,15 @@ class FakeAuthGateway(private val accounts: Map<String, Pair<String, Account>> =
         hold?.await()
         failures.removeFirstOrNull()?.let { throw it }
     }
+
+    /** How many times [signOut] was called; it fails with the next queued failure, if any. */
+    var signOuts = 0
+
+    override suspend fun signOut() {
+        signOuts++
+        hold?.await()
+        failures.removeFirstOrNull()?.let { throw it }
+    }
 }
 
 /**
