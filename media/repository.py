@@ -156,14 +156,20 @@ class ReportRepository:
         return [Report.from_row(row) for row in rows]
 
     async def cancel(self, tenant_id: str, report_id: uuid.UUID) -> Report | None:
-        """Mark an active report cancelled; None when it is not active (any more)."""
+        """Mark an active report cancelled and forget its export's secret; returns the report as it was (with
+        the secret, to delete the export), None when it is not active (any more)."""
         async with self.db.tenant_tx(tenant_id) as conn:
-            row = await conn.fetchrow(
-                "UPDATE media.reports SET status = 'cancelled', error = NULL, finished_at = now(), updated_at = now()"
-                " WHERE id = $1 AND status IN ('queued', 'running') RETURNING *",
+            before = await conn.fetchrow(
+                "SELECT * FROM media.reports WHERE id = $1 AND status IN ('queued', 'running') FOR UPDATE", report_id
+            )
+            if before is None:
+                return None
+            await conn.execute(
+                "UPDATE media.reports SET status = 'cancelled', error = NULL, export_secret = NULL,"
+                " finished_at = now(), updated_at = now() WHERE id = $1",
                 report_id,
             )
-        return Report.from_row(row) if row else None
+        return Report.from_row(before)
 
     async def delete(self, tenant_id: str, report_id: uuid.UUID) -> Report | None:
         """Delete a finished (done, failed or cancelled) report's row; None when it is not finished."""
@@ -223,9 +229,10 @@ class ReportRepository:
         )
 
     async def fail(self, tenant_id: str, report_id: uuid.UUID, token: uuid.UUID, error: str, *, final: bool) -> bool:
-        """A run failed: `final` makes the report `failed`, else it waits in the queue for its retry."""
+        """A run failed: `final` makes the report `failed` (its export's secret forgotten: the run deletes the
+        export), else it waits in the queue for its retry."""
         if final:
-            assignments = "status = 'failed', error = $3, finished_at = now()"
+            assignments = "status = 'failed', error = $3, export_secret = NULL, finished_at = now()"
         else:
             assignments = "status = 'queued', stage = 'queued', progress = 0, error = $3"
         return await self._owned_update(tenant_id, assignments, report_id, token, error)

@@ -34,7 +34,7 @@ async def _start_dev(state: Path, port: int) -> tuple[asyncio.subprocess.Process
     assert proc.stdout is not None
     banner = ""
     async with asyncio.timeout(120):
-        while "Application startup complete" not in banner:
+        while "Uvicorn running on" not in banner:  # listening (startup completes just before the bind)
             line = await proc.stdout.readline()
             if not line:
                 raise AssertionError(f"pocdojo dev exited early:\n{banner}")

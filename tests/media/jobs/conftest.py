@@ -95,6 +95,23 @@ class MediaHarness:
     def object_path(self, report: dict[str, Any], account: Account, user_id: str) -> Path:
         return self.objects / "reports" / account.tenant_id / user_id / f"{report['id']}.{report['format']}"
 
+    async def export(self, report_id: str) -> tuple[str, str | None]:
+        """The report's export id and the secret the row still holds (the capability to read its POCs)."""
+        conn = await asyncpg.connect(self.database.admin)
+        try:
+            row = await conn.fetchrow(
+                "SELECT export_id, export_secret FROM media.reports WHERE id = $1", uuid.UUID(report_id)
+            )
+        finally:
+            await conn.close()
+        assert row is not None
+        return str(row["export_id"]), row["export_secret"]
+
+    async def export_items(self, export_id: str, secret: str) -> int:
+        """The status of reading an export's items from the POC service with its secret."""
+        response = await self.http.get(f"/v1/pocs/exports/{export_id}/items", headers={"Export-Secret": secret})
+        return response.status_code
+
     async def job_status(self, report_id: str) -> str:
         conn = await asyncpg.connect(self.database.admin)
         try:

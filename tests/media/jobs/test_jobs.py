@@ -57,8 +57,10 @@ async def test_a_csv_report_holds_the_search_and_downloads_through_a_signed_url(
     filters = {"q": "integração", "sort": "name"}
     expected = await media.pocs.search_all(admin, **filters)
     assert len(expected) == 25
+    report = await media.create(admin, {"format": "csv", "locale": "en", "filters": filters})
+    export_id, secret = await media.export(report["id"])
+    assert secret is not None
     async with worker(media.settings):
-        report = await media.create(admin, {"format": "csv", "locale": "en", "filters": filters})
         done = await media.wait_for(admin, report["id"], "done", "failed")
     assert done["status"] == "done", done
     assert (done["stage"], done["progress"], done["row_count"], done["error"]) == ("done", 100, 25, None)
@@ -75,6 +77,8 @@ async def test_a_csv_report_holds_the_search_and_downloads_through_a_signed_url(
         [p["name"], p["language"], ";".join(p["tags"]), p["github_url"], p["description"], p["id"]] for p in expected
     ]
     assert media.object_path(done, admin, subject(admin)).exists()
+    assert await media.export(report["id"]) == (export_id, None)
+    assert await media.export_items(export_id, secret) == 404  # the worker deleted the export
     assert await _events(media.database, report["id"]) == ["deferred", "started", "succeeded"]
     metrics = (await media.http.get("/metrics")).text
     for series in (
@@ -134,6 +138,7 @@ async def test_storage_down_is_retried_with_backoff_then_a_readable_failure(medi
     assert failed["status"] == "failed"
     assert failed["error"].startswith("The file store could not be reached"), failed["error"]
     assert "Retrying" not in failed["error"]
+    assert (await media.export(report["id"]))[1] is None
     events = [e for e in await _events(media.database, report["id"]) if e != "scheduled"]
     runs = media.settings.media_job_max_attempts
     assert events == ["deferred", *["started", "deferred_for_retry"] * (runs - 1), "started", "failed"]

@@ -88,7 +88,11 @@ async def test_a_cancelled_queued_report_never_starts(media: MediaHarness) -> No
     await media.catalogue(admin, 3)
     report = await media.create(admin)
     assert report["status"] == "queued"
+    export_id, secret = await media.export(report["id"])
+    assert secret is not None and await media.export_items(export_id, secret) == 200
     assert (await media.http.delete(f"/v1/reports/{report['id']}", headers=admin.auth)).status_code == 204
+    assert await media.export(report["id"]) == (export_id, None)
+    assert await media.export_items(export_id, secret) == 404  # the export was deleted with the cancel
     assert (await media.get(admin, report["id"]))["status"] == "cancelled"
     assert await media.job_status(report["id"]) == "cancelled"
     kept = await media.create(admin)
