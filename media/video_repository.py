@@ -155,14 +155,20 @@ class VideoRepository:
         return [Video.from_row(row) for row in rows]
 
     async def cancel(self, tenant_id: str, video_id: uuid.UUID) -> Video | None:
-        """Mark an active video cancelled; None when it is not active (any more)."""
+        """Mark an active video cancelled and forget its export's secret; returns the video as it was (with the
+        secret, to delete the export), None when it is not active (any more)."""
         async with self.db.tenant_tx(tenant_id) as conn:
-            row = await conn.fetchrow(
-                "UPDATE media.videos SET status = 'cancelled', error = NULL, finished_at = now(), updated_at = now()"
-                " WHERE id = $1 AND status IN ('queued', 'running') RETURNING *",
+            before = await conn.fetchrow(
+                "SELECT * FROM media.videos WHERE id = $1 AND status IN ('queued', 'running') FOR UPDATE", video_id
+            )
+            if before is None:
+                return None
+            await conn.execute(
+                "UPDATE media.videos SET status = 'cancelled', error = NULL, export_secret = NULL,"
+                " finished_at = now(), updated_at = now() WHERE id = $1",
                 video_id,
             )
-        return Video.from_row(row) if row else None
+        return Video.from_row(before)
 
     async def delete(self, tenant_id: str, video_id: uuid.UUID) -> Video | None:
         """Delete a finished (done, failed or cancelled) video's row; None when it is not finished."""
@@ -226,9 +232,10 @@ class VideoRepository:
         )
 
     async def fail(self, tenant_id: str, video_id: uuid.UUID, token: uuid.UUID, error: str, *, final: bool) -> bool:
-        """A run failed: `final` makes the video `failed`, else it waits in the queue for its retry."""
+        """A run failed: `final` makes the video `failed` (its export's secret forgotten: the run deletes the
+        export), else it waits in the queue for its retry."""
         if final:
-            assignments = "status = 'failed', error = $3, finished_at = now()"
+            assignments = "status = 'failed', error = $3, export_secret = NULL, finished_at = now()"
         else:
             assignments = "status = 'queued', stage = 'queued', progress = 0, error = $3"
         return await self._owned(tenant_id, assignments, video_id, token, error)

@@ -79,6 +79,19 @@ async def job_status(media: MediaHarness, video_id: str) -> str:
         await conn.close()
 
 
+async def export_of(media: MediaHarness, video_id: str) -> tuple[str, str | None]:
+    """The video's export id and the secret it still keeps (None once forgotten)."""
+    conn = await asyncpg.connect(media.database.admin)
+    try:
+        row = await conn.fetchrow(
+            "SELECT export_id, export_secret FROM media.videos WHERE id = $1", uuid.UUID(video_id)
+        )
+    finally:
+        await conn.close()
+    assert row is not None
+    return row["export_id"], row["export_secret"]
+
+
 async def job_events(media: MediaHarness, video_id: str) -> list[str]:
     """The job's state transitions (`scheduled` left out: a time, not a state)."""
     conn = await asyncpg.connect(media.database.admin)

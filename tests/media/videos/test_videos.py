@@ -21,6 +21,7 @@ from tests.media.videos.conftest import (
     catalogue,
     create,
     encoding,
+    export_of,
     get,
     job_status,
     object_paths,
@@ -63,9 +64,13 @@ async def test_a_video_is_made_probed_seeked_and_deleted(media: MediaHarness, tm
     async with worker(media.settings, on_progress=recorder):
         video = await create(media, admin, {"period": "last-12-months", "resolution": "720p", "locale": "pt-BR"})
         assert (video["status"], video["poc_count"], video["download_url"]) == ("queued", 2, None)
+        export_id, secret = await export_of(media, video["id"])
+        assert secret is not None
         done = await wait_for(media, admin, video["id"], "done", "failed")
     assert done["status"] == "done", done
     assert (done["stage"], done["progress"], done["error"], done["poc_count"]) == ("done", 100, None, 2)
+    assert await export_of(media, video["id"]) == (export_id, None)
+    assert await media.export_items(export_id, secret) == 404  # the worker deleted the export
     # Progress rose step by step with ffmpeg's own output while it encoded.
     values = [value for _, value in recorder.steps]
     assert values == sorted(values), recorder.steps

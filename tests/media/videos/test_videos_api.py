@@ -12,7 +12,17 @@ import pytest
 
 from media.video_schemas import current_year
 from tests.media.jobs.conftest import MediaHarness, worker
-from tests.media.videos.conftest import VIDEO, ask, catalogue, create, get, job_status, object_paths, wait_for
+from tests.media.videos.conftest import (
+    VIDEO,
+    ask,
+    catalogue,
+    create,
+    export_of,
+    get,
+    job_status,
+    object_paths,
+    wait_for,
+)
 from tests.poc.conftest import poc_fields, subject
 
 PROBLEM = "application/problem+json"
@@ -138,7 +148,11 @@ async def test_a_cancelled_queued_video_never_starts(media: MediaHarness) -> Non
     admin = await media.tenant()
     await catalogue(media, admin, 1)
     video = await create(media, admin)
+    export_id, secret = await export_of(media, video["id"])
+    assert secret is not None and await media.export_items(export_id, secret) == 200
     assert (await media.http.delete(f"/v1/videos/{video['id']}", headers=admin.auth)).status_code == 204
+    assert await export_of(media, video["id"]) == (export_id, None)
+    assert await media.export_items(export_id, secret) == 404  # the export was deleted with the cancel
     assert (await get(media, admin, video["id"]))["status"] == "cancelled"
     assert await job_status(media, video["id"]) == "cancelled"
     kept = await create(media, admin)
