@@ -168,3 +168,29 @@ async def test_cancel_of_a_running_encode_kills_it_and_stores_nothing(media: Med
     assert (final["status"], final["download_url"]) == ("cancelled", None)
     assert not any(p.exists() for p in object_paths(media, admin, video["id"]).values())
     assert not (media.objects / "videos").exists() or not any((media.objects / "videos").rglob("*.*"))
+
+
+class HoldWhileReading:
+    """A progress hook that holds a run at its first step (reading the POCs) for good."""
+
+    def __init__(self) -> None:
+        self.reached = asyncio.Event()
+
+    async def __call__(self, video_id: uuid.UUID, stage: Stage, value: int) -> None:
+        if stage == "reading":
+            self.reached.set()
+            await asyncio.Event().wait()
+
+
+async def test_a_video_over_its_time_limit_fails_with_a_reason(media: MediaHarness) -> None:
+    admin = await media.tenant()
+    await catalogue(media, admin, 1)
+    hold = HoldWhileReading()
+    async with worker(media.settings, on_progress=hold, media_video_time_limit_seconds=1.0):
+        video = await create(media, admin)
+        failed = await wait_for(media, admin, video["id"], "done", "failed")
+    assert hold.reached.is_set()
+    assert failed["status"] == "failed", failed
+    assert failed["error"] == "The video took longer than 1 seconds and was stopped."
+    assert not any(p.exists() for p in object_paths(media, admin, video["id"]).values())
+    assert await job_status(media, video["id"]) == "succeeded"  # a final failure: not retried
