@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, ValidatorFunctionWrapHandler, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidatorFunctionWrapHandler, field_validator
 
 FIRST_YEAR = 2000
 PERIOD_TIMEZONE = "America/Sao_Paulo"
@@ -59,8 +59,9 @@ class VideoCreate(BaseModel):
 
     @field_validator("period", mode="wrap")
     @classmethod
-    def _period(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
-        """One clear error on `period` (not one per member of the union); a year is a JSON integer."""
+    def _period(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """One clear error on `period` (not one per member of the union, so `handler` is not called); a year is
+        a JSON integer (not a string, a float or a boolean)."""
         if value == "last-12-months":
             return value
         if type(value) is int:
