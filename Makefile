@@ -10,7 +10,7 @@ HOST  ?= 127.0.0.1
 PORT  ?= 8000
 STATE ?= .pocdojo
 
-.PHONY: install install-node jvm-tools pdf-tools apk apk-check screens run test lint typecheck imports unit mobile-test clean help
+.PHONY: install install-node jvm-tools pdf-tools apk apk-check screens run test lint typecheck imports unit mobile-test synth clean help
 
 help:
 	@echo "make run      start every service on embedded defaults (http://$(HOST):$(PORT))"
@@ -20,6 +20,7 @@ help:
 	@echo "make mobile-test   the Kotlin SDK's JVM tests (Maven; checks against yjs and pycrdt)"
 	@echo "make apk      build mobile/app/build/pocdojo.apk (debug-signed); make apk-check checks it"
 	@echo "make screens  draw every screen of the app (en, pt-BR) into mobile/docs/screens/*.png"
+	@echo "make synth    the AWS CloudFormation templates, offline, into deploy/aws/cdk.out (CONTEXT='-c key=value ...')"
 
 $(PY_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -91,5 +92,9 @@ apk-check: apk
 screens: jvm-tools
 	bash mobile/tools/render-screens.sh
 
+# The CDK app's CloudFormation templates, offline (no AWS account, Docker or network): docs/deploy.md.
+synth: $(PY_STAMP)
+	$(BIN)/python -m deploy.aws.app --outdir deploy/aws/cdk.out $(CONTEXT)
+
 clean:
-	rm -rf $(VENV) tests/js/node_modules .mypy_cache .ruff_cache .pytest_cache mobile/sdk/target mobile/target
+	rm -rf deploy/aws/cdk.out $(VENV) tests/js/node_modules .mypy_cache .ruff_cache .pytest_cache mobile/sdk/target mobile/target

@@ -6,9 +6,10 @@
     pocdojo worker media [--concurrency N]               the media jobs' worker (reports), as production runs it
     pocdojo migrate up|down|status [--service S] [--steps N]
     pocdojo tenants create --slug S --name N --admin-email E [--self-signup]
+    pocdojo db bootstrap [--database D]                  the roles and the database, once, as an administrator
 
 Settings are read once from the environment here and passed down. `migrate` and `tenants` use
-MIGRATION_DATABASE_URL / DATABASE_URL when set, else the embedded server of `--state-dir`.
+POCDOJO_MIGRATION_DATABASE_URL / DATABASE_URL when set, else the embedded server of `--state-dir`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import uvicorn
 
 from deploy.services import COLLAB_PROTOCOL, SERVICES, schemas
 from runtime import migrations
+from runtime.bootstrap import BootstrapError
 from runtime.logs import configure_logging
 from runtime.metrics_access import internal_metrics_listener
 from runtime.settings import Settings
@@ -65,6 +67,16 @@ def _parser() -> argparse.ArgumentParser:
     migrate.add_argument("--service", choices=sorted(s.schema for s in schemas()))
     migrate.add_argument("--steps", type=int, default=1, help="how many migrations `down` rolls back")
     migrate.add_argument("--state-dir", type=Path, default=Path(".pocdojo"))
+
+    db = sub.add_parser("db", help="database administration")
+    dsub = db.add_subparsers(dest="db_command", required=True)
+    bootstrap = dsub.add_parser(
+        "bootstrap",
+        help="create or update the owner and service roles and create the database (idempotent)",
+        description="Reads POCDOJO_BOOTSTRAP_ADMIN_URL (an administrator: a superuser, or a role with CREATEROLE "
+        "and CREATEDB such as Aurora's master user), POCDOJO_OWNER_PASSWORD and POCDOJO_SERVICE_PASSWORD.",
+    )
+    bootstrap.add_argument("--database", default="pocdojo")
 
     tenants = sub.add_parser("tenants", help="manage tenants")
     tsub = tenants.add_subparsers(dest="tenants_command", required=True)
@@ -317,6 +329,35 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- db bootstrap ---------------------------------------------------------------------------------
+BOOTSTRAP_VARIABLES = ("POCDOJO_BOOTSTRAP_ADMIN_URL", "POCDOJO_OWNER_PASSWORD", "POCDOJO_SERVICE_PASSWORD")
+
+
+async def _db_bootstrap(args: argparse.Namespace) -> int:
+    """The once-per-cluster step before `migrate`: the roles of ARCHITECTURE §4 with the given passwords
+    (set again when they exist: this is also how a rotated password reaches PostgreSQL) and the database,
+    owned by the owner role."""
+    from runtime.bootstrap import OWNER_ROLE, Credentials, ensure_database, ensure_roles
+
+    missing = [name for name in BOOTSTRAP_VARIABLES if not os.environ.get(name)]
+    if missing:
+        print(f"error: set {', '.join(missing)}", file=sys.stderr)
+        return 2
+    admin = os.environ["POCDOJO_BOOTSTRAP_ADMIN_URL"]
+    await ensure_roles(admin, Credentials(os.environ["POCDOJO_OWNER_PASSWORD"], os.environ["POCDOJO_SERVICE_PASSWORD"]))
+    conn = await asyncpg.connect(admin)
+    try:
+        # An administrator that is not a superuser (Aurora's master user) may create a database owned by
+        # another role only if it may SET ROLE to it: PostgreSQL 16+ gives a role's creator ADMIN, not that.
+        if not await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"):
+            await conn.execute(f'GRANT "{OWNER_ROLE}" TO CURRENT_USER WITH INHERIT FALSE, SET TRUE')
+    finally:
+        await conn.close()
+    created = await ensure_database(admin, args.database)
+    print(f"roles ready; database {args.database}: {'created' if created else 'already there'}")
+    return 0
+
+
 # -- migrate / tenants ------------------------------------------------------------------------------
 async def _owner_dsn(state_dir: Path) -> tuple[str, str]:
     """(owner dsn, service dsn): from the environment, else the embedded server's."""
@@ -399,7 +440,9 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_migrate(args))
         if args.command == "tenants":
             return asyncio.run(_tenants_create(args))
-    except (migrations.MigrationError, ServiceError, ValueError) as exc:
+        if args.command == "db":
+            return asyncio.run(_db_bootstrap(args))
+    except (migrations.MigrationError, BootstrapError, ServiceError, ValueError, asyncpg.PostgresError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -45,10 +45,24 @@ def with_user(dsn: str, user: str, password: str, database: str | None = None) -
     return urlunsplit((parts.scheme, netloc, path, parts.query, parts.fragment))
 
 
+class BootstrapError(RuntimeError):
+    """A role exists with privileges it must not have, and this administrator cannot take them away."""
+
+
 async def _ensure_role(conn: asyncpg.Connection[asyncpg.Record], name: str, options: str, password: str | None) -> None:
-    exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", name)
-    verb = "ALTER" if exists else "CREATE"
-    statement = f'{verb} ROLE "{name}" {options}'
+    existing = await conn.fetchrow("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = $1", name)
+    superuser = await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+    if existing is None:
+        statement = f'CREATE ROLE "{name}" {options}'
+    elif superuser:
+        statement = f'ALTER ROLE "{name}" {options}'
+    else:
+        # Only a superuser may even restate NOSUPERUSER (Aurora's master user is not one): check instead.
+        if existing["rolsuper"] or existing["rolbypassrls"]:
+            raise BootstrapError(f"role {name} is SUPERUSER or BYPASSRLS; a superuser must remove that")
+        statement = f'ALTER ROLE "{name}"'
+        if password is None:
+            return
     if password is not None:
         # Parameters are not allowed in utility statements; quote the literal with the server's rules.
         literal = await conn.fetchval("SELECT quote_literal($1)", password)
