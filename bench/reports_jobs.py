@@ -255,6 +255,13 @@ def stamp(value: str) -> float:
     return datetime.fromisoformat(value).timestamp()
 
 
+def stage_times(started: float, seen: dict[str, float], finished: float) -> dict[str, float]:
+    """Seconds per stage of a run: reading from `started`, each later stage from when it was first seen."""
+    marks = [("reading", started)] + [(stage, seen[stage]) for stage in ("rendering", "uploading") if stage in seen]
+    ends = [at for _, at in marks[1:]] + [finished]
+    return {stage: round(end - at, 3) for (stage, at), end in zip(marks, ends, strict=True)}
+
+
 @dataclass
 class CaseResult:
     case: str
@@ -263,6 +270,9 @@ class CaseResult:
     post_to_done_s: float
     render_s: float
     """started_at → finished_at: the worker's whole run (read, render, store)."""
+    stages_s: dict[str, float]
+    """The run's stages (reading, rendering, uploading), from the long-polls: each from the first answer
+    that showed it to the next stage's (reading from started_at, uploading to finished_at)."""
     worker_cpu_s: float
     rss_before_mb: float
     peak_rss_mb: float
@@ -328,13 +338,18 @@ class Bench:
         report: dict[str, Any] = response.json()
         return report, sent, answered
 
-    async def follow(self, pocs: int, report_id: str, within: float = 600) -> dict[str, Any]:
+    async def follow(
+        self, pocs: int, report_id: str, within: float = 600, seen: dict[str, float] | None = None
+    ) -> dict[str, Any]:
+        """Long-poll the report until it ends; `seen`: the wall time each stage was first seen."""
         auth = {"Authorization": f"Bearer {self.tokens[pocs]}"}
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             response = await self.http.get(f"{self.media}/v1/reports/{report_id}", params={"wait": 25}, headers=auth)
             response.raise_for_status()
             report: dict[str, Any] = response.json()
+            if seen is not None:
+                seen.setdefault(report["stage"], time.time())
             if report["status"] in ("done", "failed", "cancelled"):
                 if report["status"] != "done":
                     raise RuntimeError(f"report {report_id} ended {report['status']}: {report['error']}")
@@ -373,7 +388,8 @@ class Bench:
             window = meter.snapshot()
             with rss_sampler(pid, self.args.sample_ms / 1000) as samples:
                 report, sent, _ = await self.request(fmt, pocs)
-                done = await self.follow(pocs, report["id"])
+                seen: dict[str, float] = {}
+                done = await self.follow(pocs, report["id"], seen=seen)
             others = CpuMeter.others_share(window, meter.snapshot())
             cpu = sum(p.cpu_times().user + p.cpu_times().system for p in tree(pid)) - cpu_before
             hwm = high_water_mark(pid)
@@ -386,6 +402,7 @@ class Bench:
             post_to_start_ms=(stamp(done["started_at"]) - sent) * 1000,
             post_to_done_s=stamp(done["finished_at"]) - sent,
             render_s=stamp(done["finished_at"]) - stamp(done["started_at"]),
+            stages_s=stage_times(stamp(done["started_at"]), seen, stamp(done["finished_at"])),
             worker_cpu_s=cpu,
             rss_before_mb=rss_before / MB,
             peak_rss_mb=max(samples, default=rss_before) / MB,
@@ -434,7 +451,9 @@ def table(cases: dict[str, CaseResult], latency: Latency | None) -> str:
         if name == "pdf:10000":
             target, result = f"≤ {PDF_TARGET_SECONDS:g} s", verdict(r.post_to_done_s <= PDF_TARGET_SECONDS)
         lines.append(
-            f"| {what}: POST → done (worker run {r.render_s:.2f} s, worker CPU {r.worker_cpu_s:.2f} s; "
+            f"| {what}: POST → done (worker run {r.render_s:.2f} s: "
+            + ", ".join(f"{stage} {seconds:.2f}" for stage, seconds in r.stages_s.items())
+            + f"; worker CPU {r.worker_cpu_s:.2f} s; "
             f"others used {r.others_cpu:.0%} of the CPU) | {r.post_to_done_s:.2f} s | {target} | {result} |"
         )
         lines.append(
