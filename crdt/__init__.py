@@ -35,13 +35,22 @@ from .errors import (
     LimitExceeded,
     ProtocolError,
     QuotaExceeded,
+    RoomSealed,
     TrailingBytes,
     TruncatedMessage,
     UnknownMessageType,
     UpdateRejected,
     VarUintOverflow,
 )
-from .extensions import AwarenessEvent, ChangeEvent, ProposedChange, ReadOnlyWrite, RoomExtension, order_extensions
+from .extensions import (
+    AwarenessEvent,
+    ChangeEvent,
+    Fence,
+    ProposedChange,
+    ReadOnlyWrite,
+    RoomExtension,
+    order_extensions,
+)
 from .fanout import Bus, BusListener, BusMessage, FanoutExtension, MessageKind
 from .lib0 import (
     MAX_VAR_UINT,
@@ -113,6 +122,7 @@ __all__ = [
     "DocumentTooLarge",
     "Encoder",
     "FanoutExtension",
+    "Fence",
     "InvalidAwarenessState",
     "InvalidRoomTransition",
     "InvalidStateVector",
@@ -136,6 +146,7 @@ __all__ = [
     "RoomExtension",
     "RoomManager",
     "RoomManagerClosed",
+    "RoomSealed",
     "RoomState",
     "RoomStats",
     "ServerOrigin",

@@ -68,17 +68,12 @@ class Outbound:
 
 
 class Channel(Protocol):
-    """A connection as a room sees it. Every method is non-blocking."""
+    """A connection as a room sees it. Every method is non-blocking. Its rights (read-only or
+    editor) are the room's business: :meth:`~crdt.room.Room.add`, :meth:`~crdt.room.Room.set_readonly`."""
 
     @property
     def key(self) -> int:
         """Unique among this process's live connections."""
-        ...
-
-    @property
-    def readonly(self) -> bool:
-        """When true, the room drops this connection's document updates (checked per message, so a
-        permission change applies at once)."""
         ...
 
     def send(self, message: Outbound) -> None:

@@ -52,6 +52,7 @@ from .errors import (
     InvalidStateVector,
     ProtocolError,
     QuotaExceeded,
+    RoomSealed,
     UpdateRejected,
 )
 from .extensions import AwarenessEvent, ChangeEvent, ProposedChange, ReadOnlyWrite, RoomExtension
@@ -149,6 +150,8 @@ class Room:
         self._size = 2  # approximate encoded size; an empty document encodes to 2 bytes
         self._encoded: bytes | None = None  # the whole document as one update, until the next change
         self._channels: dict[int, Channel] = {}
+        self._readonly: set[int] = set()  # keys of the connections whose document updates are dropped
+        self._sealed = False
         # What broadcasts iterate: rebuilt on add/remove, so a channel that leaves (or is removed)
         # while a broadcast runs cannot disturb the loop, and broadcasting allocates nothing.
         self._fanout: tuple[Channel, ...] = ()
@@ -178,6 +181,15 @@ class Room:
         return self._awareness.foreign_dropped
 
     @property
+    def sealed(self) -> bool:
+        """True once :meth:`seal` was called: the document is final."""
+        return self._sealed
+
+    def is_readonly(self, channel: Channel) -> bool:
+        """Whether the room drops ``channel``'s document updates (its own rights, or a sealed room)."""
+        return self._sealed or channel.key in self._readonly
+
+    @property
     def approximate_size(self) -> int:
         """The tracked estimate of the encoded document size, in bytes (an over-estimate)."""
         return self._size
@@ -199,13 +211,16 @@ class Room:
 
     # -- connections ------------------------------------------------------------------------
 
-    def add(self, channel: Channel) -> None:
-        """Register ``channel`` and greet it: the server's step1, then the awareness of everyone
-        present (if anyone). Call only once the document is loaded."""
+    def add(self, channel: Channel, *, readonly: bool = False) -> None:
+        """Register ``channel`` (read-only: the room drops its document updates) and greet it: the
+        server's step1, then the awareness of everyone present (if anyone). Call only once the
+        document is loaded."""
         key = channel.key
         if key in self._channels:
             raise ValueError(f"room {self._name!r} already has a channel with key {key}")
         self._channels[key] = channel
+        if readonly:
+            self._readonly.add(key)
         self._fanout = (*self._fanout, channel)
         self._send(channel, Outbound(encode_sync_step1(self._doc.get_state())))
         snapshot = self._awareness.snapshot()
@@ -218,10 +233,40 @@ class Room:
         if self._channels.get(key) is not channel:
             return
         del self._channels[key]
+        self._readonly.discard(key)
         self._fanout = tuple(self._channels.values())
         message = self._awareness.remove_connection(key)
         if message is not None:
             self._announce(message, ConnectionOrigin(key))
+
+    def set_readonly(self, channel: Channel, readonly: bool) -> bool:
+        """Change ``channel``'s rights: read-only (its document updates are dropped from its next
+        frame on) or editor. Returns True if they changed.
+
+        A connection that becomes an editor again is resynchronized: the room sends it the server's
+        step1, so it answers with everything the room lacks — the updates dropped while it was
+        read-only, which its later updates depend on (the client cannot know they were dropped).
+        Raises ``ValueError`` for a channel that is not in the room.
+        """
+        key = channel.key
+        if self._channels.get(key) is not channel:
+            raise ValueError(f"connection {key} is not in room {self._name!r}")
+        if readonly == (key in self._readonly):
+            return False
+        if readonly:
+            self._readonly.add(key)
+        else:
+            self._readonly.discard(key)
+            if not self._sealed:
+                self._send(channel, Outbound(encode_sync_step1(self._doc.get_state())))
+        return True
+
+    def seal(self) -> None:
+        """Make the document final: from now on the room drops every connection's document updates
+        (as for read-only connections) and refuses server changes with
+        :class:`~crdt.errors.RoomSealed`. Changes from the store and from other nodes still apply:
+        they were accepted before the seal (see :meth:`~crdt.manager.RoomManager.seal`). Idempotent."""
+        self._sealed = True
 
     # -- client frames ----------------------------------------------------------------------
 
@@ -240,7 +285,7 @@ class Room:
             self._refuse(channel, CloseCode.BAD_MESSAGE, exc)
             return
         if isinstance(msg, SyncUpdate | SyncStep2):
-            if channel.readonly:
+            if self._sealed or channel.key in self._readonly:
                 self.stats.readonly_dropped += 1
                 for ext in self._readonly_listeners:
                     try:
@@ -289,8 +334,11 @@ class Room:
 
         Same validation, broadcast and hooks as a client update. Raises
         :class:`~crdt.errors.UpdateRejected` or :class:`~crdt.errors.DocumentTooLarge` (document
-        unchanged) instead of closing anything. ``StorageOrigin`` updates skip the size limit.
+        unchanged) instead of closing anything, and :class:`~crdt.errors.RoomSealed` for a server
+        change to a sealed room. ``StorageOrigin`` updates skip the size limit.
         """
+        if self._sealed and not isinstance(origin, StorageOrigin | RemoteOrigin):
+            raise RoomSealed(f"room {self._name!r} is sealed: its document is final")
         self._change(update, origin, None)
 
     def apply_awareness(self, entries: Iterable[AwarenessEntry], origin: RemoteOrigin) -> None:

@@ -86,7 +86,13 @@ def create_app(settings: Settings) -> FastAPI:
             await stack.enter_async_context(bus)
             app.state.bus = bus
             app.state.readiness.append(("redis", bus.ping))
-            extensions.append(FanoutExtension(bus, anti_entropy_seconds=settings.collab_anti_entropy_seconds))
+            extensions.append(
+                FanoutExtension(
+                    bus,
+                    anti_entropy_seconds=settings.collab_anti_entropy_seconds,
+                    fence_timeout=settings.collab_fence_timeout_seconds,
+                )
+            )
             extensions.append(StoreReconciler(store, interval=settings.collab_store_reconcile_seconds))
         sessions = DojoSessions(app.state.db, max_participants=settings.dojo_max_participants)
         live = DojoLive(

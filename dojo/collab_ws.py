@@ -47,7 +47,7 @@ class ConnectionWatcher(Protocol):
 
 
 class ManagerLike(Protocol):
-    async def join(self, name: str, channel: Any) -> Any: ...
+    async def join(self, name: str, channel: Any, *, readonly: bool = False) -> Any: ...
 
     def leave(self, room: Any, channel: Any) -> None: ...
 
@@ -109,9 +109,8 @@ class CollabEndpoint:
         self, proto: CollabWebSocketProtocol, key: str, access: Access, who: Connecting, lease: Lease
     ) -> None:
         channel: FastChannel = proto.attach(max_backlog=self.settings.collab_max_backlog_bytes, bucket=self._bucket())
-        channel.readonly = access is Access.READ_ONLY
         try:
-            room = await self.manager.join(key, channel)
+            room = await self.manager.join(key, channel, readonly=access is Access.READ_ONLY)
         except Exception:
             lease.release()
             log.exception("loading a room failed", extra={"room": key})
@@ -135,11 +134,10 @@ class CollabEndpoint:
 
     async def _run_asgi(self, websocket: WebSocket, key: str, access: Access, who: Connecting) -> None:
         channel = AsgiChannel(websocket, self.settings.collab_max_backlog_bytes)
-        channel.readonly = access is Access.READ_ONLY
         writer = asyncio.create_task(channel.write_loop())
         room = None
         try:
-            room = await self.manager.join(key, channel)
+            room = await self.manager.join(key, channel, readonly=access is Access.READ_ONLY)
             if self.watcher is not None:
                 self.watcher.attached(key, who, channel)
             bucket = self._bucket()
@@ -176,7 +174,6 @@ class AsgiChannel:
     def __init__(self, websocket: WebSocket, max_backlog: int) -> None:
         AsgiChannel._next_key += 1
         self.key = AsgiChannel._next_key
-        self.readonly = False
         self._ws = websocket
         self._max_backlog = max_backlog
         self._queue: deque[Outbound] = deque()

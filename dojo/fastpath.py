@@ -69,12 +69,11 @@ LeaveHandler = Callable[["FastChannel"], None]
 class FastChannel:
     """`crdt.Channel` for a fast-path connection."""
 
-    __slots__ = ("_proto", "key", "readonly")
+    __slots__ = ("_proto", "key")
 
     def __init__(self, proto: CollabWebSocketProtocol, key: int) -> None:
         self._proto = proto
         self.key = key
-        self.readonly = False
 
     def send(self, message: Outbound) -> None:
         self._proto.write_message(message)
