@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AwarenessEvent",
     "ChangeEvent",
+    "Disconnect",
     "Fence",
     "ProposedChange",
     "ReadOnlyWrite",
@@ -89,6 +90,18 @@ class ReadOnlyWrite:
 
 
 @dataclass(frozen=True, slots=True)
+class Disconnect:
+    """``channel`` left ``room``. ``code`` and ``reason`` say how the connection ended, as its transport
+    knows it: the close code either side sent, 1006 for a connection lost without one, None if the
+    transport cannot tell."""
+
+    room: Room
+    channel: Channel
+    code: int | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Fence:
     """A read of ``room``'s whole state that must hold every change accepted anywhere before it (on
     every node, not just this one). With ``seal``, ``room`` is already sealed here, and every other
@@ -138,6 +151,9 @@ class RoomExtension:
     def on_readonly_write(self, event: ReadOnlyWrite) -> None:
         """A read-only connection's document update was dropped (called for every dropped frame, and only
         for extensions that override it: keep it cheap)."""
+
+    def on_disconnect(self, event: Disconnect) -> None:
+        """A connection left the room (called only for extensions that override it: keep it cheap)."""
 
     async def settle(self, fence: Fence) -> None:
         """Return once ``fence.room`` holds every change accepted anywhere before the fence (e.g.

@@ -43,7 +43,7 @@ from .extensions import AwarenessEvent, Fence, RoomExtension
 from .protocol import AwarenessMessage, decode_message
 from .room import Room
 
-__all__ = ["Bus", "BusListener", "BusMessage", "FanoutExtension", "MessageKind"]
+__all__ = ["Bus", "BusListener", "BusMessage", "FanoutExtension", "FanoutObserver", "MessageKind"]
 
 logger = logging.getLogger("crdt.fanout")
 
@@ -61,6 +61,21 @@ class BusMessage:
     node: str
     kind: MessageKind
     payload: bytes
+    sent_at: float | None = None
+    """When the log took it (Unix time, from the log's clock), if the bus knows."""
+
+
+class FanoutObserver(Protocol):
+    """Told how the cross-node path is doing (e.g. metrics). Called on the event loop: must not
+    block or raise."""
+
+    def on_bus_lag(self, seconds: float) -> None:
+        """Changes from another node were applied ``seconds`` after the log took the newest of them."""
+        ...
+
+    def on_bus_gap(self, rooms: int) -> None:
+        """Continuity was lost for ``rooms`` rooms: they will be resynchronized."""
+        ...
 
 
 class BusListener(Protocol):
@@ -174,10 +189,18 @@ class FanoutExtension(RoomExtension, BusListener):
 
     priority = 500
 
-    def __init__(self, bus: Bus, *, anti_entropy_seconds: float = 10.0, fence_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        *,
+        anti_entropy_seconds: float = 10.0,
+        fence_timeout: float = 10.0,
+        observer: FanoutObserver | None = None,
+    ) -> None:
         if fence_timeout <= 0:
             raise ValueError("fence_timeout must be positive")
         self.bus = bus
+        self._observer = observer
         self._fence_timeout = fence_timeout
         self._fences: dict[bytes, _FenceWait] = {}
         self._fence_count = 0
@@ -247,6 +270,14 @@ class FanoutExtension(RoomExtension, BusListener):
         if room_name not in self._gaps:
             self._gaps.add(room_name)
             self._wakeup.set()
+            self._report_gap(1)
+
+    def _report_gap(self, rooms: int) -> None:
+        if self._observer is not None:
+            try:
+                self._observer.on_bus_gap(rooms)
+            except Exception:
+                logger.exception("the fan-out observer failed")
 
     # -- incoming -----------------------------------------------------------------------------------
     def on_messages(self, room: str, messages: Sequence[BusMessage]) -> None:
@@ -273,6 +304,13 @@ class FanoutExtension(RoomExtension, BusListener):
                 self._apply(target, updates)
                 updates = []
                 self._apply_awareness(target, message)
+        if updates and self._observer is not None:
+            sent_at = updates[-1].sent_at
+            if sent_at is not None:
+                try:
+                    self._observer.on_bus_lag(max(0.0, time.time() - sent_at))
+                except Exception:
+                    logger.exception("the fan-out observer failed")
         self._apply(target, updates)
 
     def on_gap(self, rooms: Sequence[str] | None) -> None:
@@ -280,6 +318,7 @@ class FanoutExtension(RoomExtension, BusListener):
         if names:
             self._gaps.update(names)
             self._wakeup.set()
+            self._report_gap(len(names))
 
     def _apply(self, room: Room, messages: Sequence[BusMessage]) -> None:
         for message in messages:

@@ -187,9 +187,10 @@ class RoomManager:
             room.add(channel, readonly=readonly)
             return room
 
-    def leave(self, room: Room, channel: Channel) -> None:
-        """Remove ``channel`` from ``room``; an unused room is unloaded after the idle delay."""
-        room.remove(channel)
+    def leave(self, room: Room, channel: Channel, code: int | None = None, reason: str = "") -> None:
+        """Remove ``channel`` from ``room`` (``code``/``reason``: how it ended, see :meth:`Room.remove`);
+        an unused room is unloaded after the idle delay."""
+        room.remove(channel, code, reason)
         slot = self._slots.get(room.name)
         if slot is not None and slot.room is room:
             self._settle(slot)

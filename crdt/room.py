@@ -55,7 +55,7 @@ from .errors import (
     RoomSealed,
     UpdateRejected,
 )
-from .extensions import AwarenessEvent, ChangeEvent, ProposedChange, ReadOnlyWrite, RoomExtension
+from .extensions import AwarenessEvent, ChangeEvent, Disconnect, ProposedChange, ReadOnlyWrite, RoomExtension
 from .protocol import (
     AwarenessEntry,
     AwarenessMessage,
@@ -88,12 +88,27 @@ _NOTHING: Final = b"\x00\x00"  # the empty update: no structs, no deletions
 class RoomStats:
     """Counters of one room, for metrics and tests."""
 
-    __slots__ = ("broadcasts", "changes", "deliveries", "readonly_dropped", "refused", "send_failures")
+    __slots__ = (
+        "broadcasts",
+        "bytes_in",
+        "bytes_out",
+        "changes",
+        "deliveries",
+        "readonly_dropped",
+        "refused",
+        "send_failures",
+        "updates_in",
+        "updates_out",
+    )
 
     def __init__(self) -> None:
         self.changes = 0  # effective document changes applied
         self.broadcasts = 0  # messages broadcast to the whole room
         self.deliveries = 0  # messages handed to channels by broadcasts
+        self.bytes_in = 0  # bytes of the frames received from connections
+        self.bytes_out = 0  # bytes of the messages handed to connections (broadcasts and replies)
+        self.updates_in = 0  # document updates (sync step2 / update) received from connections
+        self.updates_out = 0  # document changes handed to connections (one per connection reached)
         self.readonly_dropped = 0  # document updates dropped because their connection is read-only
         self.refused = 0  # connections closed for what they sent
         self.send_failures = 0  # channels whose send raised
@@ -140,6 +155,9 @@ class Room:
         self._admitters = tuple(ext for ext in self._extensions if type(ext).admit is not RoomExtension.admit)
         self._readonly_listeners = tuple(
             ext for ext in self._extensions if type(ext).on_readonly_write is not RoomExtension.on_readonly_write
+        )
+        self._disconnect_listeners = tuple(
+            ext for ext in self._extensions if type(ext).on_disconnect is not RoomExtension.on_disconnect
         )
         self._max_bytes = max_document_bytes
         self._awareness: AwarenessTable[int] = awareness if awareness is not None else AwarenessTable()
@@ -227,8 +245,11 @@ class Room:
         if snapshot is not None:
             self._send(channel, Outbound(snapshot))
 
-    def remove(self, channel: Channel) -> None:
-        """Unregister ``channel`` and broadcast the removal of the awareness states it owned."""
+    def remove(self, channel: Channel, code: int | None = None, reason: str = "") -> None:
+        """Unregister ``channel`` and broadcast the removal of the awareness states it owned.
+        ``code`` and ``reason`` say how the connection ended, as its transport knows it (the close
+        code either side sent, 1006 for a lost connection, None if unknown); extensions hear them
+        (:meth:`~crdt.extensions.RoomExtension.on_disconnect`)."""
         key = channel.key
         if self._channels.get(key) is not channel:
             return
@@ -238,6 +259,13 @@ class Room:
         message = self._awareness.remove_connection(key)
         if message is not None:
             self._announce(message, ConnectionOrigin(key))
+        if self._disconnect_listeners:
+            event = Disconnect(self, channel, code, reason)
+            for ext in self._disconnect_listeners:
+                try:
+                    ext.on_disconnect(event)
+                except Exception:
+                    logger.exception("room %r: %s.on_disconnect failed", self._name, type(ext).__name__)
 
     def set_readonly(self, channel: Channel, readonly: bool) -> bool:
         """Change ``channel``'s rights: read-only (its document updates are dropped from its next
@@ -279,12 +307,14 @@ class Room:
         if self._channels.get(channel.key) is not channel:
             logger.debug("room %r: ignoring a frame from connection %s, not in the room", self._name, channel.key)
             return
+        self.stats.bytes_in += len(data)
         try:
             msg = decode_message(data)
         except ProtocolError as exc:
             self._refuse(channel, CloseCode.BAD_MESSAGE, exc)
             return
         if isinstance(msg, SyncUpdate | SyncStep2):
+            self.stats.updates_in += 1
             if self._sealed or channel.key in self._readonly:
                 self.stats.readonly_dropped += 1
                 for ext in self._readonly_listeners:
@@ -401,7 +431,8 @@ class Room:
             gate.submit(self, effective, out, origin)
         elif self._fanout:
             self._broadcast(
-                Outbound(frame if frame is not None and effective == update else encode_sync_update(effective))
+                Outbound(frame if frame is not None and effective == update else encode_sync_update(effective)),
+                update=True,
             )
         if self._extensions:
             event = ChangeEvent(self, effective, origin)
@@ -466,9 +497,9 @@ class Room:
     def deliver(self, out: Outbound) -> None:
         """Broadcast a change a gate released (to the connections present now)."""
         if self._fanout:
-            self._broadcast(out)
+            self._broadcast(out, update=True)
 
-    def _broadcast(self, out: Outbound) -> None:
+    def _broadcast(self, out: Outbound, *, update: bool = False) -> None:
         fanout = self._fanout
         for channel in fanout:
             try:
@@ -477,10 +508,15 @@ class Room:
                 logger.exception("room %r: send to connection %s raised; closing it", self._name, channel.key)
                 self._send_failed(channel)
         stats = self.stats
+        reached = len(fanout)
         stats.broadcasts += 1
-        stats.deliveries += len(fanout)
+        stats.deliveries += reached
+        stats.bytes_out += len(out) * reached
+        if update:
+            stats.updates_out += reached
 
     def _send(self, channel: Channel, out: Outbound) -> None:
+        self.stats.bytes_out += len(out)
         try:
             channel.send(out)
         except Exception:

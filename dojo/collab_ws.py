@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from crdt.channel import CloseCode, Outbound
+from crdt.channel import SLOW_CLIENT_REASON, CloseCode, Outbound
 from crdt.protocol import encode_permission_denied
 from dojo.access import Access, Authorizer, Connecting, Refused, authenticate, check_room, origin_allowed
 from dojo.docstore import room_key
@@ -49,7 +49,7 @@ class ConnectionWatcher(Protocol):
 class ManagerLike(Protocol):
     async def join(self, name: str, channel: Any, *, readonly: bool = False) -> Any: ...
 
-    def leave(self, room: Any, channel: Any) -> None: ...
+    def leave(self, room: Any, channel: Any, code: int | None = None, reason: str = "") -> None: ...
 
 
 @dataclass
@@ -125,7 +125,7 @@ class CollabEndpoint:
             lease.release()
             if watcher is not None:
                 watcher.detached(key, ch)
-            manager.leave(room, ch)
+            manager.leave(room, ch, ch.close_code, ch.close_reason)
 
         if watcher is not None:
             watcher.attached(key, who, channel)
@@ -144,6 +144,7 @@ class CollabEndpoint:
             while not channel.closed:
                 message = await websocket.receive()
                 if message["type"] == "websocket.disconnect":
+                    channel.peer_closed(int(message.get("code", CloseCode.NORMAL)), str(message.get("reason") or ""))
                     break
                 data = message.get("bytes")
                 if data is None:
@@ -152,7 +153,8 @@ class CollabEndpoint:
                     channel.close(CloseCode.TRY_AGAIN_LATER, "message rate limit exceeded")
                 else:
                     room.receive(channel, data)
-        except WebSocketDisconnect:
+        except WebSocketDisconnect as exc:
+            channel.peer_closed(exc.code, exc.reason or "")
             log.debug("collab client disconnected", extra={"room": key})
         except Exception:
             log.exception("collab connection failed", extra={"room": key})
@@ -162,7 +164,7 @@ class CollabEndpoint:
             if room is not None:
                 if self.watcher is not None:
                     self.watcher.detached(key, channel)
-                self.manager.leave(room, channel)
+                self.manager.leave(room, channel, *channel.ended)
             await writer
 
 
@@ -180,7 +182,19 @@ class AsgiChannel:
         self._queued_bytes = 0
         self._wakeup = asyncio.Event()
         self._close: tuple[int, str] | None = None
+        self._peer_close: tuple[int, str] | None = None
         self.closed = False
+
+    @property
+    def ended(self) -> tuple[int | None, str]:
+        """How the connection ended: the close code and reason either side sent first (ours if we
+        closed it), (None, "") if unknown."""
+        return self._close or self._peer_close or (None, "")
+
+    def peer_closed(self, code: int, reason: str) -> None:
+        """The client closed the connection (or it was lost: 1006)."""
+        if self._close is None and self._peer_close is None:
+            self._peer_close = (code, reason)
 
     def send(self, message: Outbound) -> None:
         if self.closed:
@@ -188,7 +202,7 @@ class AsgiChannel:
         self._queue.append(message)
         self._queued_bytes += len(message)
         if self._queued_bytes > self._max_backlog:
-            self.close(CloseCode.TRY_AGAIN_LATER, "client is not reading fast enough")
+            self.close(CloseCode.TRY_AGAIN_LATER, SLOW_CLIENT_REASON)
             return
         self._wakeup.set()
 

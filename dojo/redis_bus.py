@@ -200,7 +200,7 @@ class RedisBus:
             raise BusUnavailable("redis is unreachable") from exc
         self._followed[room] = entries[-1][0].decode() if entries else "0-0"
         self._changed.set()
-        return [m for m in (self._decode(fields) for _, fields in entries) if m is not None]
+        return [m for m in (self._decode(entry, fields) for entry, fields in entries) if m is not None]
 
     async def unfollow(self, room: str) -> None:
         self._followed.pop(room, None)
@@ -310,9 +310,11 @@ class RedisBus:
             raise BusUnavailable("the bus is not started")
         return self._client
 
-    def _decode(self, fields: dict[bytes, bytes]) -> BusMessage | None:
+    def _decode(self, entry: bytes, fields: dict[bytes, bytes]) -> BusMessage | None:
         try:
-            return BusMessage(fields[b"n"].decode(), MessageKind(fields[b"k"].decode()), fields[b"p"])
+            # A stream entry's ID starts with the server's time in milliseconds: when the log took it.
+            sent_at = int(entry.partition(b"-")[0]) / 1000
+            return BusMessage(fields[b"n"].decode(), MessageKind(fields[b"k"].decode()), fields[b"p"], sent_at)
         except (KeyError, ValueError, UnicodeDecodeError):
             log.warning("redis bus: ignoring a malformed stream entry")
             return None
@@ -430,7 +432,7 @@ class RedisBus:
                 if room not in self._followed or not entries:
                     continue
                 self._followed[room] = entries[-1][0].decode()
-                messages = [m for m in (self._decode(fields) for _, fields in entries) if m is not None]
+                messages = [m for m in (self._decode(entry, fields) for entry, fields in entries) if m is not None]
                 if messages and self._listener is not None:
                     self._deliver(self._listener.on_messages, room, messages)
 
