@@ -127,6 +127,8 @@ class Settings(BaseSettings):
     collab_stream_maxlen: int = Field(default=10_000, ge=100)
     """Entries kept per document stream in Redis (approximate trimming)."""
     collab_anti_entropy_seconds: float = Field(default=10.0, gt=0)
+    collab_fence_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    """Cluster mode: how long a dojo's end waits for the other nodes' edits (then it is logged, not failed)."""
     collab_store_reconcile_seconds: float = Field(default=15.0, gt=0)
     """Cluster mode: how often each loaded room re-reads the store (edits only a dead node stored)."""
     node_id: str | None = None
