@@ -276,15 +276,23 @@ class CpuMeter:
     def __init__(self, pids: list[int]) -> None:
         self.pids = pids
 
-    def ours(self) -> float:
-        total = 0.0
+    def processes(self) -> dict[int, psutil.Process]:
+        """The processes of the `pids`' trees, each once: a tree may hold another (this script's holds the
+        services and the worker it started)."""
+        found: dict[int, psutil.Process] = {}
         for pid in self.pids:
             for process in tree(pid):
-                try:
-                    times = process.cpu_times()
-                except psutil.NoSuchProcess:
-                    continue  # ended since it was listed
-                total += times.user + times.system + times.children_user + times.children_system
+                found.setdefault(process.pid, process)
+        return found
+
+    def ours(self) -> float:
+        total = 0.0
+        for process in self.processes().values():
+            try:
+                times = process.cpu_times()
+            except psutil.NoSuchProcess:
+                continue  # ended since it was listed
+            total += times.user + times.system + times.children_user + times.children_system
         return total
 
     def snapshot(self) -> tuple[float, float, float]:
