@@ -384,6 +384,8 @@ async def main(argv: list[str] | None = None) -> int:
         f"({same.cards if same else '?'} cards), {best_job.size_bytes / MB:.1f} MiB"
     )
     print(table(best_job, best_alone, args.repeat))
+    pairs = [job.post_to_done_s / run.wall for job, run in zip(jobs, alone, strict=True)]
+    print("each run's job / ffmpeg alone (run just after it): " + ", ".join(f"{ratio:.2f}" for ratio in pairs))
     print(f"\nload average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min) on {psutil.cpu_count()} CPUs")
     out = state_dir / f"video-jobs-{datetime.now(UTC):%Y%m%d-%H%M%S}.json"
     out.write_text(
@@ -397,6 +399,7 @@ async def main(argv: list[str] | None = None) -> int:
                 "ffmpeg_alone": [asdict(run) for run in alone],
                 "same_frames": asdict(same) if same else None,
                 "ratio": best_job.post_to_done_s / best_alone.wall,
+                "ratio_per_run": pairs,
             },
             indent=1,
         )
