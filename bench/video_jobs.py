@@ -28,7 +28,9 @@ Each run has two legs, alternated --repeat times (the machine may be shared); th
   timed) from the same spec (the names stored with the video, its period, resolution and locale) and the
   same POCs (the POC service's `GET /v1/pocs` with the video's own search: owner=me, created in the
   period), then the renderer's own ffmpeg command for them (`media.video.graph.encode_command`, the same
-  graph) runs as a bare subprocess: wall, CPU, peak RSS of its tree every 20 ms. That they are the same
+  graph) runs as a bare subprocess: wall, CPU, peak RSS of its tree every 20 ms. Like the worker it runs in
+  a session of its own (Linux's scheduler gives each session its own autogroup, which weighs in a busy
+  machine's CPU shares). That they are the same
   frames is checked: the same number of cards, the planned duration against the job's MP4, and the job's
   thumbnail (the title card as JPEG) against the bench's title card encoded the same way.
 
@@ -366,7 +368,7 @@ async def main(argv: list[str] | None = None) -> int:
                             thumbnail_identical=thumbnail == jpeg(drawn.cards[0].image),
                         )
                         print(f"  same frames: {same}", flush=True)
-                    alone.append(run_ffmpeg_alone(command))
+                    alone.append(run_ffmpeg_alone(command, new_session=True))
                     print(
                         f"  ffmpeg alone {index + 1}: {alone[-1].wall:6.2f} s, CPU {alone[-1].cpu:.2f} s, "
                         f"peak RSS {alone[-1].peak_rss_mib:.0f} MiB",

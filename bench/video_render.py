@@ -147,10 +147,15 @@ def run_renderer(count: int, resolution: str) -> tuple[Run, dict[str, float]]:
     return Run(report["wall"], report["cpu"], peak), report
 
 
-def run_ffmpeg_alone(command: list[str]) -> Run:
+def run_ffmpeg_alone(command: list[str], *, new_session: bool = False) -> Run:
+    """`command` as a bare subprocess: wall, CPU (reaped), peak RSS. `new_session`: in a session of its own, so
+    in a scheduler autogroup of its own (Linux gives each session one), as a worker started with
+    `start_new_session` is."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL, start_new_session=new_session
+    )
     sampler = TreeSampler(process.pid)
     process.wait()
     wall = time.perf_counter() - started
