@@ -52,8 +52,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -175,6 +175,54 @@ async def start_worker(env: dict[str, str], log_dir: Path, name: str, within: fl
     return worker
 
 
+@dataclass
+class Services:
+    """The identity, POC and media services running as `pocdojo serve` processes on 127.0.0.1."""
+
+    base: dict[str, str]
+    """Each service's base URL."""
+    media_env: dict[str, str]
+    """The media service's environment: what a `pocdojo worker media` process of the same deployment gets."""
+    procs: list[Proc]
+    pids: list[int]
+    """The services' processes and PostgreSQL's postmaster (for CpuMeter)."""
+
+
+@asynccontextmanager
+async def running_services(http: httpx.AsyncClient, urls: DatabaseUrls, state_dir: Path) -> AsyncIterator[Services]:
+    """Start identity, POC and media as production runs them (media: local object store under `state_dir`),
+    wait until each answers /readyz, and stop them all (SIGTERM to each group) when the block ends."""
+    ports = {name: free_port() for name in ("identity", "poc", "media")}
+    base = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    common = {
+        "DATABASE_URL": urls.service,
+        "POCDOJO_LOG_LEVEL": "INFO",
+        "POCDOJO_AUTH_ISSUER": base["identity"],
+        "POCDOJO_STATE_DIR": str(state_dir),
+        "POCDOJO_POC_SERVICE_URL": base["poc"],
+        "POCDOJO_IDENTITY_SERVICE_URL": base["identity"],
+        "POCDOJO_MEDIA_URL_SECRET": secrets.token_hex(32),
+    }
+    media_env = {**common, "POCDOJO_ENV": "production", "POCDOJO_PUBLIC_URL": base["media"]}
+    procs: list[Proc] = []
+    try:
+        for name, extra in (
+            ("identity", {"POCDOJO_ENV": "dev", "POCDOJO_PUBLIC_URL": base["identity"]}),
+            ("poc", {"POCDOJO_ENV": "production", "POCDOJO_PUBLIC_URL": base["poc"]}),
+            ("media", media_env),
+        ):
+            argv = ["serve", name, "--host", "127.0.0.1", "--port", str(ports[name])]
+            procs.append(spawn(name, argv, {**common, **extra}, state_dir))
+        for proc in procs:
+            await wait_ready(http, proc, ports[proc.name])
+        postmaster = int((state_dir / "pg" / "data" / "postmaster.pid").read_text().split()[0])
+        print(f"services up: {', '.join(f'{n} {u}' for n, u in base.items())}")
+        yield Services(base, media_env, procs, [proc.process.pid for proc in procs] + [postmaster])
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+
+
 # -- measurements ---------------------------------------------------------------------------------------
 def tree(pid: int) -> list[psutil.Process]:
     root = psutil.Process(pid)
@@ -228,15 +276,23 @@ class CpuMeter:
     def __init__(self, pids: list[int]) -> None:
         self.pids = pids
 
-    def ours(self) -> float:
-        total = 0.0
+    def processes(self) -> dict[int, psutil.Process]:
+        """The processes of the `pids`' trees, each once: a tree may hold another (this script's holds the
+        services and the worker it started)."""
+        found: dict[int, psutil.Process] = {}
         for pid in self.pids:
             for process in tree(pid):
-                try:
-                    times = process.cpu_times()
-                except psutil.NoSuchProcess:
-                    continue  # ended since it was listed
-                total += times.user + times.system + times.children_user + times.children_system
+                found.setdefault(process.pid, process)
+        return found
+
+    def ours(self) -> float:
+        total = 0.0
+        for process in self.processes().values():
+            try:
+                times = process.cpu_times()
+            except psutil.NoSuchProcess:
+                continue  # ended since it was listed
+            total += times.user + times.system + times.children_user + times.children_system
         return total
 
     def snapshot(self) -> tuple[float, float, float]:
@@ -339,13 +395,21 @@ class Bench:
         return report, sent, answered
 
     async def follow(
-        self, pocs: int, report_id: str, within: float = 600, seen: dict[str, float] | None = None
+        self,
+        pocs: int,
+        report_id: str,
+        within: float = 600,
+        seen: dict[str, float] | None = None,
+        collection: str = "reports",
     ) -> dict[str, Any]:
-        """Long-poll the report until it ends; `seen`: the wall time each stage was first seen."""
+        """Long-poll the report (or, with `collection="videos"`, the video) until it ends; `seen`: the wall time
+        each stage was first seen."""
         auth = {"Authorization": f"Bearer {self.tokens[pocs]}"}
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
-            response = await self.http.get(f"{self.media}/v1/reports/{report_id}", params={"wait": 25}, headers=auth)
+            response = await self.http.get(
+                f"{self.media}/v1/{collection}/{report_id}", params={"wait": 25}, headers=auth
+            )
             response.raise_for_status()
             report: dict[str, Any] = response.json()
             if seen is not None:
@@ -541,39 +605,15 @@ async def main(argv: list[str] | None = None) -> int:
     print(f"load average {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f} on {psutil.cpu_count()} CPUs")
     env = EmbeddedEnvironment(state_dir)
     urls = await env.prepare()
-    services: list[Proc] = []
     results: dict[str, CaseResult] = {}
     latency: Latency | None = None
     try:
         tenants = await seed(env, urls, state_dir, args.reseed)
-        ports = {name: free_port() for name in ("identity", "poc", "media")}
-        base = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-        common = {
-            "DATABASE_URL": urls.service,
-            "POCDOJO_LOG_LEVEL": "INFO",
-            "POCDOJO_AUTH_ISSUER": base["identity"],
-            "POCDOJO_STATE_DIR": str(state_dir),
-            "POCDOJO_POC_SERVICE_URL": base["poc"],
-            "POCDOJO_IDENTITY_SERVICE_URL": base["identity"],
-            "POCDOJO_MEDIA_URL_SECRET": secrets.token_hex(32),
-        }
-        media_env = {**common, "POCDOJO_ENV": "production", "POCDOJO_PUBLIC_URL": base["media"]}
-        for name, extra in (
-            ("identity", {"POCDOJO_ENV": "dev", "POCDOJO_PUBLIC_URL": base["identity"]}),
-            ("poc", {"POCDOJO_ENV": "production", "POCDOJO_PUBLIC_URL": base["poc"]}),
-            ("media", media_env),
-        ):
-            argv_ = ["serve", name, "--host", "127.0.0.1", "--port", str(ports[name])]
-            services.append(spawn(name, argv_, {**common, **extra}, state_dir))
-        async with httpx.AsyncClient(timeout=60) as http:
-            for proc in services:
-                await wait_ready(http, proc, ports[proc.name])
-            bench = Bench(args, http, base["media"], media_env)
-            postmaster = int((state_dir / "pg" / "data" / "postmaster.pid").read_text().split()[0])
-            bench.service_pids = [proc.process.pid for proc in services] + [postmaster]
-            print(f"services up: {', '.join(f'{n} {u}' for n, u in base.items())}")
+        async with httpx.AsyncClient(timeout=60) as http, running_services(http, urls, state_dir) as services:
+            bench = Bench(args, http, services.base["media"], services.media_env)
+            bench.service_pids = services.pids
             for fmt, pocs in args.cases:
-                await bench.sign_in(base["identity"], tenants)  # a fresh token per case (they last 15 min)
+                await bench.sign_in(services.base["identity"], tenants)  # a fresh token per case (they last 15 min)
                 result = await bench.case(fmt, pocs)
                 results[result.case] = result
                 print(
@@ -584,7 +624,7 @@ async def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
             if args.latency_runs > 0:
-                await bench.sign_in(base["identity"], tenants)
+                await bench.sign_in(services.base["identity"], tenants)
                 latency = await bench.latency(
                     args.latency_runs, args.latency_warmup, args.latency_pocs, latency_filters
                 )
@@ -596,8 +636,6 @@ async def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
     finally:
-        for proc in reversed(services):
-            proc.stop()
         if env.postgres.started_here:
             env.postgres.stop()
     load_after = os.getloadavg()
