@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,8 +38,8 @@ sys.path.insert(0, str(REPO))
 from media.reports.model import PocRow  # noqa: E402
 from media.video import Period, VideoSpec, render_video  # noqa: E402
 from media.video.graph import encode_command  # noqa: E402
-from media.video.plan import plan_video  # noqa: E402
-from media.video.render import draw_cards  # noqa: E402
+from media.video.plan import Plan, plan_video  # noqa: E402
+from media.video.render import Drawn, draw_cards  # noqa: E402
 from media.video.spec import select_pocs  # noqa: E402
 
 END = datetime(2026, 11, 30, 12, tzinfo=UTC)
@@ -46,7 +47,8 @@ LANGUAGES = ("Python", "Go", "TypeScript", "Rust", "Kotlin", "Elixir", "Gleam", 
 NAMES = ("Editor colaborativo", "Realtime cursors", "Busca com acentuação", "Gráficos ao vivo 📈", "CRDT playground")
 
 
-def rows(count: int) -> list[PocRow]:
+def rows(count: int, end: datetime = END) -> list[PocRow]:
+    """`count` POCs of one user created over the 12 months before `end` (accents and emoji in the names)."""
     return [
         PocRow(
             id=f"poc-{index:04d}",
@@ -56,7 +58,7 @@ def rows(count: int) -> list[PocRow]:
             language=LANGUAGES[index % len(LANGUAGES)],
             tags=("crdt", "yjs", "websocket")[: 1 + index % 3],
             owner_id="user-1",
-            created_at=END - timedelta(days=1 + index * 360 / count),
+            created_at=end - timedelta(days=1 + index * 360 / count),
         )
         for index in range(count)
     ]
@@ -103,6 +105,14 @@ class TreeSampler:
         return self.peak / 2**20
 
 
+def prepare_alone(video_spec: VideoSpec, pocs: Sequence[PocRow], folder: Path) -> tuple[Plan, Drawn, list[str]]:
+    """What "ffmpeg alone" encodes: the cards of `video_spec`'s video of `pocs` drawn into `folder` (not timed),
+    and the renderer's own ffmpeg command for them (writing `folder/alone.mp4`)."""
+    plan = plan_video(select_pocs(pocs, video_spec.period))
+    drawn = draw_cards(video_spec, plan, folder, lambda _: None)
+    return plan, drawn, encode_command(plan, drawn.images, folder / "alone.mp4")
+
+
 def child(out_dir: Path, count: int, resolution: str) -> None:
     """In the child process: one render, its wall and CPU time (ffmpeg's included) as JSON on stdout."""
     before_self, before_children = (
@@ -137,10 +147,15 @@ def run_renderer(count: int, resolution: str) -> tuple[Run, dict[str, float]]:
     return Run(report["wall"], report["cpu"], peak), report
 
 
-def run_ffmpeg_alone(command: list[str]) -> Run:
+def run_ffmpeg_alone(command: list[str], *, new_session: bool = False) -> Run:
+    """`command` as a bare subprocess: wall, CPU (reaped), peak RSS. `new_session`: in a session of its own, so
+    in a scheduler autogroup of its own (Linux gives each session one), as a worker started with
+    `start_new_session` is."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL, start_new_session=new_session
+    )
     sampler = TreeSampler(process.pid)
     process.wait()
     wall = time.perf_counter() - started
@@ -163,14 +178,11 @@ def main() -> None:
         child(args.child, args.pocs, args.resolution)
         return
 
-    video_spec = spec(args.resolution)
-    plan = plan_video(select_pocs(rows(args.pocs), video_spec.period))
     renderer_runs: list[Run] = []
     alone_runs: list[Run] = []
     report: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="video-bench-cards-") as folder:
-        drawn = draw_cards(video_spec, plan, Path(folder), lambda _: None)
-        command = encode_command(plan, drawn.images, Path(folder) / "alone.mp4")
+        plan, _, command = prepare_alone(spec(args.resolution), rows(args.pocs), Path(folder))
         for _ in range(args.repeat):
             run, report = run_renderer(args.pocs, args.resolution)
             renderer_runs.append(run)

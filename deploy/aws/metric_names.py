@@ -32,7 +32,7 @@ EXPORTED: dict[str, bool] = {
     AUTH_FAILURES: True,
     DOJO_PARTICIPANTS: True,
     SIGNAL_PEERS: True,
-    MEDIA_JOBS_FAILED: False,
+    MEDIA_JOBS_FAILED: True,
     MEDIA_QUEUE_OLDEST_AGE: False,
     WS_ABNORMAL_CLOSES: False,
 }
