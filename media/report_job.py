@@ -14,6 +14,7 @@ are retried with backoff by the queue.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import tempfile
 import threading
@@ -25,20 +26,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
+from opentelemetry import trace
 from procrastinate import JobContext
 from procrastinate.job_context import AbortReason
 
 from media.errors import MediaError, SourceError, SourceUnavailable, StorageUnavailable
 from media.metrics import JOB_DURATION, JOBS_CANCELLED, JOBS_FAILED, JOBS_RUNNING, JOBS_SUCCEEDED, QUEUE_AGE, kind_of
 from media.pocs_client import ExportHandle
-from media.queue import JobReleased, ReportRetry
+from media.queue import QUEUE, REPORT_TASK, JobReleased, ReportRetry
 from media.reports.model import Locale, PocRow, ProgressSink, ReportFilters, ReportHeader
 from media.repository import Report, ReportRepository, Stage
 from media.sources import PocExports, export_of
 from media.storage.base import ObjectStore
 from runtime.settings import Settings
+from runtime.tracing import job_span
 
 log = logging.getLogger("pocdojo.media.job")
+tracer = trace.get_tracer("pocdojo.media.job")
 
 CONTENT_TYPES = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8"}
 READ_PAGE = 1000
@@ -121,10 +125,24 @@ def report_header(report: Report) -> ReportHeader:
     )
 
 
-async def run_report(context: JobContext, tenant_id: str, report_id: str) -> None:
-    """The procrastinate task (`media.queue.REPORT_TASK`)."""
+async def run_report(
+    context: JobContext, tenant_id: str, report_id: str, trace_context: dict[str, str] | None = None
+) -> None:
+    """The procrastinate task (`media.queue.REPORT_TASK`). `trace_context`: the trace of the request that
+    queued the job (`media.queue.defer_report`), continued by this run's span; absent when tracing was off."""
     runtime: JobRuntime = context.additional_context["runtime"]
-    await ReportRun(runtime, context, tenant_id, uuid.UUID(report_id)).run()
+    job = context.job
+    attributes = {
+        "messaging.system": "procrastinate",
+        "messaging.destination.name": QUEUE,
+        "messaging.operation.type": "process",
+        "messaging.message.id": str(job.id),
+        "pocdojo.job.attempt": job.attempts + 1,
+        "pocdojo.report_id": report_id,
+        "pocdojo.tenant_id": tenant_id,
+    }
+    with job_span(tracer, f"process {REPORT_TASK}", trace_context, attributes):
+        await ReportRun(runtime, context, tenant_id, uuid.UUID(report_id)).run()
 
 
 class ReportRun:
@@ -192,6 +210,7 @@ class ReportRun:
 
     async def _fail(self, kind: str, error: str, *, final: bool) -> None:
         JOBS_FAILED.labels(kind, "true" if final else "false").inc()
+        trace.get_current_span().set_attribute("pocdojo.job.final_failure", final)
         log.warning("report run failed", extra={**self._log, "error": error, "final": final})
         await self.runtime.reports.fail(self.tenant_id, self.report_id, self.token, error, final=final)
         if final and self._export is not None:
@@ -295,7 +314,9 @@ class ReportRun:
             with path.open("wb") as out:
                 renderer(header, rows, out, bom=bom, progress=progress)
 
-        future = loop.run_in_executor(None, render)
+        # The thread runs in a copy of this run's context: the rows it pulls back on the loop (the POC
+        # service's pages) are read under the run's trace.
+        future = loop.run_in_executor(None, contextvars.copy_context().run, render)
         try:
             await asyncio.shield(future)
         except asyncio.CancelledError:

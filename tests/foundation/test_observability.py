@@ -2,38 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-from runtime.settings import Settings
-from runtime.tracing import configure_tracing
+from tests.conftest import Traces, wait_until
 from tests.foundation.conftest import IdentityHarness
 
 
-@pytest.fixture(scope="session")
-def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = configure_tracing(Settings(service_name="pocdojo-test"), exporter=exporter)
-    assert provider is not None
-    yield exporter
-    provider.shutdown()
-
-
-async def test_requests_are_traced_with_their_route(identity: IdentityHarness, spans: InMemorySpanExporter) -> None:
+async def test_requests_are_traced_with_their_route(identity: IdentityHarness, traces: Traces) -> None:
     admin = await identity.create_tenant("traced")
     await identity.http.get("/v1/auth/me", headers=admin.auth)
-    provider_spans = []
-    for _ in range(50):
-        import asyncio
 
-        provider_spans = [s for s in spans.get_finished_spans() if s.name == "GET /v1/auth/me"]
-        if provider_spans:
-            break
-        await asyncio.sleep(0.1)
-    assert provider_spans, [s.name for s in spans.get_finished_spans()]
-    attributes = provider_spans[-1].attributes or {}
+    async def traced() -> bool:
+        return any(s.name == "GET /v1/auth/me" for s in traces.finished())
+
+    await wait_until(traced)
+    span = [s for s in traces.finished() if s.name == "GET /v1/auth/me"][-1]
+    attributes = span.attributes or {}
     assert attributes["http.response.status_code"] == 200
     assert attributes["http.route"] == "/v1/auth/me"
 
