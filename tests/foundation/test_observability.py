@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import asyncpg
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanKind
+
+from deploy.local import DatabaseUrls
 from tests.conftest import Traces, wait_until
 from tests.foundation.conftest import IdentityHarness
 
@@ -48,3 +54,33 @@ async def test_openapi_describes_every_route(identity: IdentityHarness) -> None:
     token_body = paths["/v1/auth/token"]["post"]["requestBody"]["content"]
     assert {"application/x-www-form-urlencoded", "application/json"} <= set(token_body)
     assert "HTTPBearer" in doc["components"]["securitySchemes"]
+
+
+async def test_queries_are_traced_under_a_request_or_job_not_on_their_own(
+    traces: Traces, database: DatabaseUrls
+) -> None:
+    """A query no request or job started (a poller, a listener, a heartbeat) would be a trace of its own every
+    few seconds: the sampler drops root client spans and keeps those with a parent."""
+    tracer = trace.get_tracer("tests")
+    conn = await asyncpg.connect(database.service)
+    try:
+        await conn.fetchval("SELECT 'a query on its own'")
+        with tracer.start_as_current_span("a job's run", kind=SpanKind.CONSUMER) as run:
+            await conn.fetchval("SELECT 'a query of a job'")
+    finally:
+        await conn.close()
+
+    def statements() -> dict[str, ReadableSpan]:
+        return {
+            str((s.attributes or {}).get("db.statement")): s
+            for s in traces.finished()
+            if "db.statement" in (s.attributes or {})
+        }
+
+    async def exported() -> bool:
+        return "SELECT 'a query of a job'" in statements()
+
+    await wait_until(exported)
+    child = statements()["SELECT 'a query of a job'"]
+    assert child.parent is not None and child.parent.span_id == run.get_span_context().span_id
+    assert "SELECT 'a query on its own'" not in statements()
