@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import io
+import json
+import logging
+
 import asyncpg
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 
 from deploy.local import DatabaseUrls
+from runtime.logs import JsonFormatter
 from tests.conftest import Traces, wait_until
 from tests.foundation.conftest import IdentityHarness
 
@@ -84,3 +89,32 @@ async def test_queries_are_traced_under_a_request_or_job_not_on_their_own(
     child = statements()["SELECT 'a query of a job'"]
     assert child.parent is not None and child.parent.span_id == run.get_span_context().span_id
     assert "SELECT 'a query on its own'" not in statements()
+
+
+async def test_log_lines_name_their_trace(identity: IdentityHarness, traces: Traces) -> None:
+    """A request's log lines carry its trace id (X-Ray's id is the same 32 hex digits, `1-8-24`)."""
+    lines = io.StringIO()
+    handler = logging.StreamHandler(lines)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("pocdojo.http")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        admin = await identity.create_tenant("logged")
+        response = await identity.http.get("/v1/auth/me", headers=admin.auth)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    request_id = response.headers["x-request-id"]
+    (line,) = [e for e in map(json.loads, lines.getvalue().splitlines()) if e.get("request_id") == request_id]
+
+    def spans() -> list[ReadableSpan]:
+        return [s for s in traces.finished() if (s.attributes or {}).get("pocdojo.request_id") == request_id]
+
+    async def ended() -> bool:
+        return bool(spans())
+
+    await wait_until(ended)
+    (span,) = spans()
+    assert line["trace_id"] == f"{span.context.trace_id:032x}"
