@@ -47,7 +47,6 @@ class _Sink:
     """A channel that keeps nothing (the cold-load measurement needs a joiner, not a reader)."""
 
     key = 1
-    readonly = True
 
     def send(self, message: object) -> None:
         return None
@@ -101,7 +100,7 @@ async def _cold_load(store: PostgresDocumentStore, name: str, end_content: str) 
     """Milliseconds from a first join of the cold room to the room holding the whole document."""
     async with RoomManager([PersistenceExtension(store)]) as manager:
         started = time.perf_counter()
-        room = await manager.join(name, _Sink())
+        room = await manager.join(name, _Sink(), readonly=True)
         elapsed = (time.perf_counter() - started) * 1000
         assert _text(room.state_update()) == end_content
         manager.leave(room, _Sink())

@@ -45,13 +45,12 @@ TRACE = Path(__file__).resolve().parents[2] / "shared" / "data" / "editing-trace
 class BenchChannel:
     """The least a transport's `send` does: a bounded queue append."""
 
-    __slots__ = ("closed", "key", "queue", "readonly")
+    __slots__ = ("closed", "key", "queue")
 
     bound = 1 << 30
 
     def __init__(self, key: int) -> None:
         self.key = key
-        self.readonly = False
         self.queue: list[Outbound] = []
         self.closed = False
 

@@ -14,6 +14,7 @@ SyncStep1(state_vector=b'\\x00')
 
 from .awareness import AwarenessTable
 from .channel import (
+    SLOW_CLIENT_REASON,
     Channel,
     CloseCode,
     ConnectionOrigin,
@@ -35,14 +36,24 @@ from .errors import (
     LimitExceeded,
     ProtocolError,
     QuotaExceeded,
+    RoomSealed,
     TrailingBytes,
     TruncatedMessage,
     UnknownMessageType,
     UpdateRejected,
     VarUintOverflow,
 )
-from .extensions import AwarenessEvent, ChangeEvent, ProposedChange, ReadOnlyWrite, RoomExtension, order_extensions
-from .fanout import Bus, BusListener, BusMessage, FanoutExtension, MessageKind
+from .extensions import (
+    AwarenessEvent,
+    ChangeEvent,
+    Disconnect,
+    Fence,
+    ProposedChange,
+    ReadOnlyWrite,
+    RoomExtension,
+    order_extensions,
+)
+from .fanout import Bus, BusListener, BusMessage, FanoutExtension, FanoutObserver, MessageKind
 from .lib0 import (
     MAX_VAR_UINT,
     MAX_VAR_UINT_BYTES,
@@ -53,7 +64,7 @@ from .lib0 import (
     encode_var_uint8array,
 )
 from .manager import InvalidRoomTransition, RoomManager, RoomManagerClosed, RoomState
-from .persistence import PersistenceError, PersistenceExtension
+from .persistence import PersistenceError, PersistenceExtension, StoreCall, StoreObserver
 from .protocol import (
     AuthPermissionDenied,
     AuthType,
@@ -91,6 +102,7 @@ __all__ = [
     "EMPTY_UPDATE",
     "MAX_VAR_UINT",
     "MAX_VAR_UINT_BYTES",
+    "SLOW_CLIENT_REASON",
     "AuthPermissionDenied",
     "AuthType",
     "AwarenessClockOutOfRange",
@@ -109,10 +121,13 @@ __all__ = [
     "CrdtError",
     "Decoder",
     "DeliveryGate",
+    "Disconnect",
     "DocumentStore",
     "DocumentTooLarge",
     "Encoder",
     "FanoutExtension",
+    "FanoutObserver",
+    "Fence",
     "InvalidAwarenessState",
     "InvalidRoomTransition",
     "InvalidStateVector",
@@ -136,11 +151,14 @@ __all__ = [
     "RoomExtension",
     "RoomManager",
     "RoomManagerClosed",
+    "RoomSealed",
     "RoomState",
     "RoomStats",
     "ServerOrigin",
     "StorageOrigin",
+    "StoreCall",
     "StoreError",
+    "StoreObserver",
     "StoreReconciler",
     "StoreUnavailable",
     "SyncMessage",

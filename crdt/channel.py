@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Protocol
+from typing import Final, Protocol
 
 
 class CloseCode(IntEnum):
@@ -33,6 +33,10 @@ class CloseCode(IntEnum):
     DOCUMENT_TOO_LARGE = 4413  # the update would grow the document past its limit
     TOO_MANY_CONNECTIONS = 4429  # the user already holds the most connections allowed on this node
     UPDATE_REJECTED = 4422  # a sync update the CRDT engine cannot apply
+
+
+SLOW_CLIENT_REASON: Final = "client is not reading fast enough"
+"""The close reason (with TRY_AGAIN_LATER) of a connection whose unsent backlog went past its bound."""
 
 
 def _ws_frame_header(length: int) -> bytes:
@@ -68,17 +72,12 @@ class Outbound:
 
 
 class Channel(Protocol):
-    """A connection as a room sees it. Every method is non-blocking."""
+    """A connection as a room sees it. Every method is non-blocking. Its rights (read-only or
+    editor) are the room's business: :meth:`~crdt.room.Room.add`, :meth:`~crdt.room.Room.set_readonly`."""
 
     @property
     def key(self) -> int:
         """Unique among this process's live connections."""
-        ...
-
-    @property
-    def readonly(self) -> bool:
-        """When true, the room drops this connection's document updates (checked per message, so a
-        permission change applies at once)."""
         ...
 
     def send(self, message: Outbound) -> None:

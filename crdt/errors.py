@@ -13,6 +13,7 @@ The tree::
     │   └── InvalidStateVector     a sync step1 whose state vector the CRDT engine cannot decode
     ├── UpdateRejected             a well-framed CRDT update the CRDT engine refuses to apply (every
     │                              engine error becomes one of these in crdt/engine.py)
+    ├── RoomSealed                 the room's document is final (sealed): no change is accepted
     └── LimitExceeded              well-formed input that breaks a configured bound
         ├── DocumentTooLarge       a document would grow beyond its size limit
         ├── QuotaExceeded          an extension's storage quota refuses a change (e.g. per tenant)
@@ -36,6 +37,7 @@ __all__ = [
     "LimitExceeded",
     "ProtocolError",
     "QuotaExceeded",
+    "RoomSealed",
     "TrailingBytes",
     "TruncatedMessage",
     "UnknownMessageType",
@@ -86,6 +88,10 @@ class InvalidStateVector(ProtocolError):
 
 class UpdateRejected(CrdtError):
     """The CRDT engine refused an update; the document was left unchanged."""
+
+
+class RoomSealed(CrdtError):
+    """The room is sealed (its document is final, e.g. an ended dojo): it accepts no more changes."""
 
 
 class LimitExceeded(CrdtError):

@@ -21,7 +21,16 @@ from .channel import Channel, Origin
 if TYPE_CHECKING:
     from .room import Room
 
-__all__ = ["AwarenessEvent", "ChangeEvent", "ProposedChange", "ReadOnlyWrite", "RoomExtension", "order_extensions"]
+__all__ = [
+    "AwarenessEvent",
+    "ChangeEvent",
+    "Disconnect",
+    "Fence",
+    "ProposedChange",
+    "ReadOnlyWrite",
+    "RoomExtension",
+    "order_extensions",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +89,28 @@ class ReadOnlyWrite:
     channel: Channel
 
 
+@dataclass(frozen=True, slots=True)
+class Disconnect:
+    """``channel`` left ``room``. ``code`` and ``reason`` say how the connection ended, as its transport
+    knows it: the close code either side sent, 1006 for a connection lost without one, None if the
+    transport cannot tell."""
+
+    room: Room
+    channel: Channel
+    code: int | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fence:
+    """A read of ``room``'s whole state that must hold every change accepted anywhere before it (on
+    every node, not just this one). With ``seal``, ``room`` is already sealed here, and every other
+    copy of the document must be sealed too: no node accepts a change after the fence."""
+
+    room: Room
+    seal: bool
+
+
 class RoomExtension:
     """Base class of room extensions: every hook is a no-op until overridden.
 
@@ -120,6 +151,15 @@ class RoomExtension:
     def on_readonly_write(self, event: ReadOnlyWrite) -> None:
         """A read-only connection's document update was dropped (called for every dropped frame, and only
         for extensions that override it: keep it cheap)."""
+
+    def on_disconnect(self, event: Disconnect) -> None:
+        """A connection left the room (called only for extensions that override it: keep it cheap)."""
+
+    async def settle(self, fence: Fence) -> None:
+        """Return once ``fence.room`` holds every change accepted anywhere before the fence (e.g.
+        another node's edits still on their way); with ``fence.seal``, seal the other copies too.
+        Called by :meth:`~crdt.manager.RoomManager.read_settled_state` and
+        :meth:`~crdt.manager.RoomManager.seal`, in priority order; it should be bounded in time."""
 
     async def before_unload(self, room: Room) -> None:
         """The room has been idle and is about to be dropped from memory (e.g. flush it now).

@@ -16,25 +16,34 @@ Theory of operation:
   vector; each other node answers a request with exactly the updates the requester lacks. A periodic
   anti-entropy round (state vectors only) catches anything else. CRDT updates are idempotent, so
   over-sending is safe and convergence follows.
+- Settled reads and seals are fences in the log (:meth:`FanoutExtension.settle`). The node that
+  reads appends a FENCE entry and waits for every other live node following the room to answer with
+  a FENCE_ACK. A node answers when its log reader reaches the fence — after sealing its own copy if
+  the fence seals — and its answer goes through the same ordered writer as its changes, so every
+  change it accepted before answering precedes the answer in the log. The reader has applied
+  everything before the last answer by the time it reads it: then its copy holds every change
+  accepted anywhere before the fence, and after a sealing fence no copy accepts anything more. A node
+  that does not answer within ``fence_timeout`` (dead, cut off) is logged and left out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
-from typing import Protocol
+from typing import Final, Protocol
 
 from .channel import Origin, Outbound, RemoteOrigin, StorageOrigin
 from .errors import CrdtError, ProtocolError
-from .extensions import AwarenessEvent, RoomExtension
+from .extensions import AwarenessEvent, Fence, RoomExtension
 from .protocol import AwarenessMessage, decode_message
 from .room import Room
 
-__all__ = ["Bus", "BusListener", "BusMessage", "FanoutExtension", "MessageKind"]
+__all__ = ["Bus", "BusListener", "BusMessage", "FanoutExtension", "FanoutObserver", "MessageKind"]
 
 logger = logging.getLogger("crdt.fanout")
 
@@ -43,6 +52,8 @@ class MessageKind(Enum):
     UPDATE = "u"  # a Yjs update (in the log)
     SYNC_REQUEST = "s"  # a state vector: "send me what I lack" (in the log)
     AWARENESS = "a"  # an awareness message body (pub/sub, best effort)
+    FENCE = "f"  # a settled read or a seal: a flag byte (1 = seal) and a token (in the log)
+    FENCE_ACK = "k"  # a node's answer to a fence: its token (in the log)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +61,21 @@ class BusMessage:
     node: str
     kind: MessageKind
     payload: bytes
+    sent_at: float | None = None
+    """When the log took it (Unix time, from the log's clock), if the bus knows."""
+
+
+class FanoutObserver(Protocol):
+    """Told how the cross-node path is doing (e.g. metrics). Called on the event loop: must not
+    block or raise."""
+
+    def on_bus_lag(self, seconds: float) -> None:
+        """Changes from another node were applied ``seconds`` after the log took the newest of them."""
+        ...
+
+    def on_bus_gap(self, rooms: int) -> None:
+        """Continuity was lost for ``rooms`` rooms: they will be resynchronized."""
+        ...
 
 
 class BusListener(Protocol):
@@ -81,6 +107,10 @@ class Bus(Protocol):
         ...
 
     async def unfollow(self, room: str) -> None: ...
+
+    async def peers(self, room: str) -> set[str]:
+        """The other live nodes following the room (those that answer a fence)."""
+        ...
 
     def append(self, room: str, message: BusMessage, done: Done | None = None) -> None:
         """Append to the room's log without blocking; `done(True)` once it is stored there,
@@ -140,13 +170,40 @@ class _Gate:
                 room.deliver(out)
 
 
+_SEAL: Final = b"\x01"
+_READ: Final = b"\x00"
+
+
+@dataclass(eq=False, slots=True)
+class _FenceWait:
+    """A fence this node appended: the nodes whose answer it still waits for (itself included: its
+    own reader must reach the fence too)."""
+
+    room: str
+    waiting: set[str]
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 class FanoutExtension(RoomExtension, BusListener):
     """Keeps this node's rooms in sync with the same rooms on other nodes (see module doc)."""
 
     priority = 500
 
-    def __init__(self, bus: Bus, *, anti_entropy_seconds: float = 10.0) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        *,
+        anti_entropy_seconds: float = 10.0,
+        fence_timeout: float = 10.0,
+        observer: FanoutObserver | None = None,
+    ) -> None:
+        if fence_timeout <= 0:
+            raise ValueError("fence_timeout must be positive")
         self.bus = bus
+        self._observer = observer
+        self._fence_timeout = fence_timeout
+        self._fences: dict[bytes, _FenceWait] = {}
+        self._fence_count = 0
         self._rooms: dict[str, Room] = {}
         self._gates: dict[str, _Gate] = {}
         self._gaps: set[str] = set()
@@ -176,6 +233,8 @@ class FanoutExtension(RoomExtension, BusListener):
         room.set_gate(gate)
         # Updates other nodes accepted but may not have stored yet.
         self._apply(room, [m for m in backlog if m.kind is MessageKind.UPDATE])
+        if any(m.kind is MessageKind.FENCE and m.payload[:1] == _SEAL for m in backlog):
+            room.seal()  # sealed while this node did not hold it: it stays final here too
         # The log may have been trimmed past what the store holds yet: ask the nodes that have the
         # room loaded for whatever this node still lacks (they answer with exactly that).
         if self.bus.connected:
@@ -211,6 +270,14 @@ class FanoutExtension(RoomExtension, BusListener):
         if room_name not in self._gaps:
             self._gaps.add(room_name)
             self._wakeup.set()
+            self._report_gap(1)
+
+    def _report_gap(self, rooms: int) -> None:
+        if self._observer is not None:
+            try:
+                self._observer.on_bus_gap(rooms)
+            except Exception:
+                logger.exception("the fan-out observer failed")
 
     # -- incoming -----------------------------------------------------------------------------------
     def on_messages(self, room: str, messages: Sequence[BusMessage]) -> None:
@@ -220,6 +287,11 @@ class FanoutExtension(RoomExtension, BusListener):
         own = self.bus.node_id
         updates: list[BusMessage] = []
         for message in messages:
+            if message.kind is MessageKind.FENCE or message.kind is MessageKind.FENCE_ACK:
+                self._apply(target, updates)
+                updates = []
+                self._on_fence(target, message)
+                continue
             if message.node == own:
                 continue
             if message.kind is MessageKind.UPDATE:
@@ -232,6 +304,13 @@ class FanoutExtension(RoomExtension, BusListener):
                 self._apply(target, updates)
                 updates = []
                 self._apply_awareness(target, message)
+        if updates and self._observer is not None:
+            sent_at = updates[-1].sent_at
+            if sent_at is not None:
+                try:
+                    self._observer.on_bus_lag(max(0.0, time.time() - sent_at))
+                except Exception:
+                    logger.exception("the fan-out observer failed")
         self._apply(target, updates)
 
     def on_gap(self, rooms: Sequence[str] | None) -> None:
@@ -239,6 +318,7 @@ class FanoutExtension(RoomExtension, BusListener):
         if names:
             self._gaps.update(names)
             self._wakeup.set()
+            self._report_gap(len(names))
 
     def _apply(self, room: Room, messages: Sequence[BusMessage]) -> None:
         for message in messages:
@@ -265,6 +345,74 @@ class FanoutExtension(RoomExtension, BusListener):
             return
         if missing is not None:
             self.bus.append(room.name, BusMessage(self.bus.node_id, MessageKind.UPDATE, missing))
+
+    # -- fences -----------------------------------------------------------------------------------------
+    async def settle(self, fence: Fence) -> None:
+        """Wait until ``fence.room`` holds every change accepted on any node before now (see module
+        doc); with ``fence.seal``, every node's copy is sealed first. Without the log (unreachable),
+        or past ``fence_timeout``, it returns with what it has and logs which nodes are missing."""
+        room, bus = fence.room, self.bus
+        if self._rooms.get(room.name) is not room:
+            return  # not followed (loaded while the manager was closing): nothing to wait for
+        if not bus.connected:
+            logger.warning("room %r: the shared log is unreachable; read without the other nodes", room.name)
+            return
+        try:
+            peers = await bus.peers(room.name)
+        except Exception:
+            logger.warning("room %r: the other nodes are unknown; read without them", room.name, exc_info=True)
+            return
+        # Unique across nodes and across restarts of a node under the same name.
+        token = f"{bus.node_id}/{time.time_ns():x}/{self._next_fence()}".encode()
+        wait = _FenceWait(room.name, {*peers, bus.node_id})
+        self._fences[token] = wait
+
+        def appended(ok: bool) -> None:
+            if not ok:
+                logger.warning("room %r: the fence did not reach the shared log; read without the others", room.name)
+                wait.done.set()
+
+        bus.append(
+            room.name, BusMessage(bus.node_id, MessageKind.FENCE, (_SEAL if fence.seal else _READ) + token), appended
+        )
+        try:
+            async with asyncio.timeout(self._fence_timeout):
+                await wait.done.wait()
+        except TimeoutError:
+            logger.warning(
+                "room %r: read without node(s) %s: no answer to the fence within %.1f s",
+                room.name,
+                ", ".join(sorted(wait.waiting)),
+                self._fence_timeout,
+            )
+        finally:
+            del self._fences[token]
+
+    def _next_fence(self) -> int:
+        self._fence_count += 1
+        return self._fence_count
+
+    def _on_fence(self, room: Room, message: BusMessage) -> None:
+        """A fence or an answer read from the log, in log order (every update before it is applied)."""
+        own = self.bus.node_id
+        if message.kind is MessageKind.FENCE_ACK:
+            self._answered(message.payload, message.node)
+            return
+        token = message.payload[1:]
+        if message.node == own:
+            self._answered(token, own)
+            return
+        if message.payload[:1] == _SEAL:
+            room.seal()
+        # Through the ordered writer: after every change this node accepted before now.
+        self.bus.append(room.name, BusMessage(own, MessageKind.FENCE_ACK, token))
+
+    def _answered(self, token: bytes, node: str) -> None:
+        wait = self._fences.get(token)
+        if wait is not None:
+            wait.waiting.discard(node)
+            if not wait.waiting:
+                wait.done.set()
 
     # -- resynchronization ------------------------------------------------------------------------------
     def _resync(self, name: str) -> None:

@@ -30,7 +30,7 @@ from typing import Final, Self
 from .awareness import AwarenessTable
 from .channel import Channel, CloseCode, Origin, ServerOrigin, StorageOrigin
 from .errors import CrdtError
-from .extensions import RoomExtension, order_extensions
+from .extensions import Fence, RoomExtension, order_extensions
 from .room import DEFAULT_MAX_DOCUMENT_BYTES, Room
 
 __all__ = ["InvalidRoomTransition", "RoomManager", "RoomManagerClosed", "RoomState"]
@@ -178,17 +178,19 @@ class RoomManager:
         slot = self._slots.get(name)
         return None if slot is None else slot.state
 
-    async def join(self, name: str, channel: Channel) -> Room:
-        """Add ``channel`` to room ``name``, loading the room first if needed (then the channel gets
-        its step1). Raises whatever loading raised (the transport closes with INTERNAL_ERROR), or
+    async def join(self, name: str, channel: Channel, *, readonly: bool = False) -> Room:
+        """Add ``channel`` to room ``name`` (read-only: its document updates are dropped; see
+        :meth:`Room.set_readonly`), loading the room first if needed (then the channel gets its
+        step1). Raises whatever loading raised (the transport closes with INTERNAL_ERROR), or
         :class:`RoomManagerClosed`."""
         async with self._use(name) as room:
-            room.add(channel)
+            room.add(channel, readonly=readonly)
             return room
 
-    def leave(self, room: Room, channel: Channel) -> None:
-        """Remove ``channel`` from ``room``; an unused room is unloaded after the idle delay."""
-        room.remove(channel)
+    def leave(self, room: Room, channel: Channel, code: int | None = None, reason: str = "") -> None:
+        """Remove ``channel`` from ``room`` (``code``/``reason``: how it ended, see :meth:`Room.remove`);
+        an unused room is unloaded after the idle delay."""
+        room.remove(channel, code, reason)
         slot = self._slots.get(room.name)
         if slot is not None and slot.room is room:
             self._settle(slot)
@@ -202,8 +204,34 @@ class RoomManager:
             room.apply_server_update(update, origin)
 
     async def read_state(self, name: str) -> bytes:
-        """The whole document of room ``name`` as one update (loading it if needed)."""
+        """The whole document of room ``name`` as this node holds it now, as one update (loading it
+        if needed)."""
         async with self._use(name) as room:
+            return room.state_update()
+
+    async def read_settled_state(self, name: str) -> bytes:
+        """The whole document of room ``name`` holding every change accepted before this call on any
+        node (the extensions' :meth:`~crdt.extensions.RoomExtension.settle` wait for the other nodes'
+        changes), as one update. Without cross-node extensions, the same as :meth:`read_state`."""
+        return await self._fence(name, seal=False)
+
+    async def seal(self, name: str) -> bytes:
+        """Make room ``name``'s document final on every node and return it, as one update.
+
+        The room here is sealed at once (:meth:`Room.seal`: no connection's or server change is
+        accepted from now on), then the extensions seal the other nodes' copies and wait for what
+        those accepted before their seal. So the result holds every change accepted anywhere before
+        the seal, and nothing is accepted after it. Idempotent: sealing again returns the same document.
+        """
+        return await self._fence(name, seal=True)
+
+    async def _fence(self, name: str, *, seal: bool) -> bytes:
+        async with self._use(name) as room:
+            if seal:
+                room.seal()
+            fence = Fence(room, seal)
+            for ext in self._extensions:
+                await ext.settle(fence)
             return room.state_update()
 
     async def close(self, code: int = CloseCode.GOING_AWAY, reason: str = "server shutting down") -> None:

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Literal, Protocol
 
 from .channel import StorageOrigin
 from .errors import CrdtError
@@ -34,7 +35,7 @@ from .extensions import ChangeEvent, RoomExtension
 from .room import Room
 from .store import DocumentStore
 
-__all__ = ["PersistenceError", "PersistenceExtension"]
+__all__ = ["PersistenceError", "PersistenceExtension", "StoreCall", "StoreObserver"]
 
 logger = logging.getLogger("crdt.persistence")
 
@@ -43,6 +44,23 @@ _EARLY: Final = 0.001  # a timer firing this close to its due time counts as on 
 
 class PersistenceError(CrdtError):
     """A room's changes could not be saved (its ``__cause__`` is the store's error)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreCall:
+    """One call of the document store: which, how long it took (seconds), whether it succeeded, and
+    its attempt (1 for a first try; more for a retry of a failed save or compaction)."""
+
+    operation: Literal["load", "append", "compact"]
+    seconds: float
+    ok: bool
+    attempt: int
+
+
+class StoreObserver(Protocol):
+    """Told about every store call (e.g. metrics). Called on the event loop: must not block or raise."""
+
+    def on_store_call(self, call: StoreCall) -> None: ...
 
 
 @dataclass(eq=False, slots=True)
@@ -91,6 +109,7 @@ class PersistenceExtension(RoomExtension):
         retry_initial: float = 0.5,
         retry_max: float = 10.0,
         store_timeout: float = 30.0,
+        observer: StoreObserver | None = None,
     ) -> None:
         if debounce < 0 or max_delay < 0 or retry_initial <= 0 or retry_max < retry_initial or store_timeout <= 0:
             raise ValueError("persistence delays must be positive, with retry_max >= retry_initial")
@@ -104,6 +123,7 @@ class PersistenceExtension(RoomExtension):
         self._retry_initial = retry_initial
         self._retry_max = retry_max
         self._store_timeout = store_timeout
+        self._observer = observer
         self._logs: dict[str, _RoomLog] = {}
         self._tasks: set[asyncio.Task[object]] = set()
         self._shut_down = False
@@ -126,7 +146,13 @@ class PersistenceExtension(RoomExtension):
     # -- hooks ------------------------------------------------------------------------------
 
     async def on_load(self, room_name: str) -> Sequence[bytes]:
-        stored = await self._store.load(room_name)
+        started = time.perf_counter()
+        try:
+            stored = await self._store.load(room_name)
+        except Exception:
+            self._observe("load", started, ok=False, attempt=1)
+            raise
+        self._observe("load", started, ok=True, attempt=1)
         log = self._logs.get(room_name)
         if log is None:
             log = self._logs[room_name] = _RoomLog(room_name)
@@ -240,10 +266,12 @@ class PersistenceExtension(RoomExtension):
 
     async def _flush(self, log: _RoomLog) -> bool:
         batch = [update for _, update in log.pending]
+        started = time.perf_counter()
         try:
             async with asyncio.timeout(self._store_timeout):
                 await self._store.append(log.name, batch)
         except Exception as exc:  # a timeout included: the batch may have been stored, retrying is safe
+            self._observe("append", started, ok=False, attempt=log.failures + 1)
             log.failures += 1
             log.last_error = exc
             delay = self._backoff(log.failures)
@@ -258,6 +286,7 @@ class PersistenceExtension(RoomExtension):
             )
             return False
         else:
+            self._observe("append", started, ok=True, attempt=log.failures + 1)
             del log.pending[: len(batch)]
             log.saved += len(batch)
             log.failures = 0
@@ -280,6 +309,15 @@ class PersistenceExtension(RoomExtension):
                 attempt += 1  # the failed save was logged; wait, then try again
                 await asyncio.sleep(self._backoff(attempt))
 
+    def _observe(
+        self, operation: Literal["load", "append", "compact"], started: float, *, ok: bool, attempt: int
+    ) -> None:
+        if self._observer is not None:
+            try:
+                self._observer.on_store_call(StoreCall(operation, time.perf_counter() - started, ok, attempt))
+            except Exception:
+                logger.exception("the store observer failed")
+
     def _backoff(self, attempt: int) -> float:
         return float(min(self._retry_initial * 2 ** min(attempt - 1, 30), self._retry_max))
 
@@ -299,10 +337,12 @@ class PersistenceExtension(RoomExtension):
 
     async def _compact(self, log: _RoomLog) -> None:
         counted_updates, counted_bytes = log.appended_updates, log.appended_bytes
+        started = time.perf_counter()
         try:
             async with asyncio.timeout(self._store_timeout):
                 compacted = await self._store.compact(log.name)
         except Exception:
+            self._observe("compact", started, ok=False, attempt=log.compact_failures + 1)
             log.compact_failures += 1
             delay = self._backoff(log.compact_failures)
             logger.warning(
@@ -316,6 +356,7 @@ class PersistenceExtension(RoomExtension):
             return
         finally:
             log.compacting = None
+        self._observe("compact", started, ok=True, attempt=log.compact_failures + 1)
         if not compacted:
             logger.info("room %r: another process is compacting it; trying again later", log.name)
             self._retry_compaction(log, self._backoff(1))

@@ -52,9 +52,10 @@ from .errors import (
     InvalidStateVector,
     ProtocolError,
     QuotaExceeded,
+    RoomSealed,
     UpdateRejected,
 )
-from .extensions import AwarenessEvent, ChangeEvent, ProposedChange, ReadOnlyWrite, RoomExtension
+from .extensions import AwarenessEvent, ChangeEvent, Disconnect, ProposedChange, ReadOnlyWrite, RoomExtension
 from .protocol import (
     AwarenessEntry,
     AwarenessMessage,
@@ -87,12 +88,27 @@ _NOTHING: Final = b"\x00\x00"  # the empty update: no structs, no deletions
 class RoomStats:
     """Counters of one room, for metrics and tests."""
 
-    __slots__ = ("broadcasts", "changes", "deliveries", "readonly_dropped", "refused", "send_failures")
+    __slots__ = (
+        "broadcasts",
+        "bytes_in",
+        "bytes_out",
+        "changes",
+        "deliveries",
+        "readonly_dropped",
+        "refused",
+        "send_failures",
+        "updates_in",
+        "updates_out",
+    )
 
     def __init__(self) -> None:
         self.changes = 0  # effective document changes applied
         self.broadcasts = 0  # messages broadcast to the whole room
         self.deliveries = 0  # messages handed to channels by broadcasts
+        self.bytes_in = 0  # bytes of the frames received from connections
+        self.bytes_out = 0  # bytes of the messages handed to connections (broadcasts and replies)
+        self.updates_in = 0  # document updates (sync step2 / update) received from connections
+        self.updates_out = 0  # document changes handed to connections (one per connection reached)
         self.readonly_dropped = 0  # document updates dropped because their connection is read-only
         self.refused = 0  # connections closed for what they sent
         self.send_failures = 0  # channels whose send raised
@@ -140,6 +156,9 @@ class Room:
         self._readonly_listeners = tuple(
             ext for ext in self._extensions if type(ext).on_readonly_write is not RoomExtension.on_readonly_write
         )
+        self._disconnect_listeners = tuple(
+            ext for ext in self._extensions if type(ext).on_disconnect is not RoomExtension.on_disconnect
+        )
         self._max_bytes = max_document_bytes
         self._awareness: AwarenessTable[int] = awareness if awareness is not None else AwarenessTable()
         self._doc: Doc[Any] = Doc()
@@ -149,6 +168,8 @@ class Room:
         self._size = 2  # approximate encoded size; an empty document encodes to 2 bytes
         self._encoded: bytes | None = None  # the whole document as one update, until the next change
         self._channels: dict[int, Channel] = {}
+        self._readonly: set[int] = set()  # keys of the connections whose document updates are dropped
+        self._sealed = False
         # What broadcasts iterate: rebuilt on add/remove, so a channel that leaves (or is removed)
         # while a broadcast runs cannot disturb the loop, and broadcasting allocates nothing.
         self._fanout: tuple[Channel, ...] = ()
@@ -178,6 +199,15 @@ class Room:
         return self._awareness.foreign_dropped
 
     @property
+    def sealed(self) -> bool:
+        """True once :meth:`seal` was called: the document is final."""
+        return self._sealed
+
+    def is_readonly(self, channel: Channel) -> bool:
+        """Whether the room drops ``channel``'s document updates (its own rights, or a sealed room)."""
+        return self._sealed or channel.key in self._readonly
+
+    @property
     def approximate_size(self) -> int:
         """The tracked estimate of the encoded document size, in bytes (an over-estimate)."""
         return self._size
@@ -199,29 +229,72 @@ class Room:
 
     # -- connections ------------------------------------------------------------------------
 
-    def add(self, channel: Channel) -> None:
-        """Register ``channel`` and greet it: the server's step1, then the awareness of everyone
-        present (if anyone). Call only once the document is loaded."""
+    def add(self, channel: Channel, *, readonly: bool = False) -> None:
+        """Register ``channel`` (read-only: the room drops its document updates) and greet it: the
+        server's step1, then the awareness of everyone present (if anyone). Call only once the
+        document is loaded."""
         key = channel.key
         if key in self._channels:
             raise ValueError(f"room {self._name!r} already has a channel with key {key}")
         self._channels[key] = channel
+        if readonly:
+            self._readonly.add(key)
         self._fanout = (*self._fanout, channel)
         self._send(channel, Outbound(encode_sync_step1(self._doc.get_state())))
         snapshot = self._awareness.snapshot()
         if snapshot is not None:
             self._send(channel, Outbound(snapshot))
 
-    def remove(self, channel: Channel) -> None:
-        """Unregister ``channel`` and broadcast the removal of the awareness states it owned."""
+    def remove(self, channel: Channel, code: int | None = None, reason: str = "") -> None:
+        """Unregister ``channel`` and broadcast the removal of the awareness states it owned.
+        ``code`` and ``reason`` say how the connection ended, as its transport knows it (the close
+        code either side sent, 1006 for a lost connection, None if unknown); extensions hear them
+        (:meth:`~crdt.extensions.RoomExtension.on_disconnect`)."""
         key = channel.key
         if self._channels.get(key) is not channel:
             return
         del self._channels[key]
+        self._readonly.discard(key)
         self._fanout = tuple(self._channels.values())
         message = self._awareness.remove_connection(key)
         if message is not None:
             self._announce(message, ConnectionOrigin(key))
+        if self._disconnect_listeners:
+            event = Disconnect(self, channel, code, reason)
+            for ext in self._disconnect_listeners:
+                try:
+                    ext.on_disconnect(event)
+                except Exception:
+                    logger.exception("room %r: %s.on_disconnect failed", self._name, type(ext).__name__)
+
+    def set_readonly(self, channel: Channel, readonly: bool) -> bool:
+        """Change ``channel``'s rights: read-only (its document updates are dropped from its next
+        frame on) or editor. Returns True if they changed.
+
+        A connection that becomes an editor again is resynchronized: the room sends it the server's
+        step1, so it answers with everything the room lacks — the updates dropped while it was
+        read-only, which its later updates depend on (the client cannot know they were dropped).
+        Raises ``ValueError`` for a channel that is not in the room.
+        """
+        key = channel.key
+        if self._channels.get(key) is not channel:
+            raise ValueError(f"connection {key} is not in room {self._name!r}")
+        if readonly == (key in self._readonly):
+            return False
+        if readonly:
+            self._readonly.add(key)
+        else:
+            self._readonly.discard(key)
+            if not self._sealed:
+                self._send(channel, Outbound(encode_sync_step1(self._doc.get_state())))
+        return True
+
+    def seal(self) -> None:
+        """Make the document final: from now on the room drops every connection's document updates
+        (as for read-only connections) and refuses server changes with
+        :class:`~crdt.errors.RoomSealed`. Changes from the store and from other nodes still apply:
+        they were accepted before the seal (see :meth:`~crdt.manager.RoomManager.seal`). Idempotent."""
+        self._sealed = True
 
     # -- client frames ----------------------------------------------------------------------
 
@@ -234,13 +307,15 @@ class Room:
         if self._channels.get(channel.key) is not channel:
             logger.debug("room %r: ignoring a frame from connection %s, not in the room", self._name, channel.key)
             return
+        self.stats.bytes_in += len(data)
         try:
             msg = decode_message(data)
         except ProtocolError as exc:
             self._refuse(channel, CloseCode.BAD_MESSAGE, exc)
             return
         if isinstance(msg, SyncUpdate | SyncStep2):
-            if channel.readonly:
+            self.stats.updates_in += 1
+            if self._sealed or channel.key in self._readonly:
                 self.stats.readonly_dropped += 1
                 for ext in self._readonly_listeners:
                     try:
@@ -289,8 +364,11 @@ class Room:
 
         Same validation, broadcast and hooks as a client update. Raises
         :class:`~crdt.errors.UpdateRejected` or :class:`~crdt.errors.DocumentTooLarge` (document
-        unchanged) instead of closing anything. ``StorageOrigin`` updates skip the size limit.
+        unchanged) instead of closing anything, and :class:`~crdt.errors.RoomSealed` for a server
+        change to a sealed room. ``StorageOrigin`` updates skip the size limit.
         """
+        if self._sealed and not isinstance(origin, StorageOrigin | RemoteOrigin):
+            raise RoomSealed(f"room {self._name!r} is sealed: its document is final")
         self._change(update, origin, None)
 
     def apply_awareness(self, entries: Iterable[AwarenessEntry], origin: RemoteOrigin) -> None:
@@ -353,7 +431,8 @@ class Room:
             gate.submit(self, effective, out, origin)
         elif self._fanout:
             self._broadcast(
-                Outbound(frame if frame is not None and effective == update else encode_sync_update(effective))
+                Outbound(frame if frame is not None and effective == update else encode_sync_update(effective)),
+                update=True,
             )
         if self._extensions:
             event = ChangeEvent(self, effective, origin)
@@ -418,9 +497,9 @@ class Room:
     def deliver(self, out: Outbound) -> None:
         """Broadcast a change a gate released (to the connections present now)."""
         if self._fanout:
-            self._broadcast(out)
+            self._broadcast(out, update=True)
 
-    def _broadcast(self, out: Outbound) -> None:
+    def _broadcast(self, out: Outbound, *, update: bool = False) -> None:
         fanout = self._fanout
         for channel in fanout:
             try:
@@ -429,10 +508,15 @@ class Room:
                 logger.exception("room %r: send to connection %s raised; closing it", self._name, channel.key)
                 self._send_failed(channel)
         stats = self.stats
+        reached = len(fanout)
         stats.broadcasts += 1
-        stats.deliveries += len(fanout)
+        stats.deliveries += reached
+        stats.bytes_out += len(out) * reached
+        if update:
+            stats.updates_out += reached
 
     def _send(self, channel: Channel, out: Outbound) -> None:
+        self.stats.bytes_out += len(out)
         try:
             channel.send(out)
         except Exception:

@@ -66,7 +66,9 @@ SERVICES: dict[str, ServiceSpec] = {
         ws_protocol=COLLAB_PROTOCOL,
     ),
     "poc": ServiceSpec("poc", (ServiceSchema("poc", "poc_api"),), ("/v1/pocs",), _poc),
-    "media": ServiceSpec("media", (ServiceSchema("media", "media"),), ("/v1/reports", "/v1/media/"), _media),
+    "media": ServiceSpec(
+        "media", (ServiceSchema("media", "media"),), ("/v1/reports", "/v1/videos", "/v1/media/"), _media
+    ),
 }
 
 

@@ -23,6 +23,7 @@ from crdt.persistence import PersistenceExtension
 from dojo.access import TenantMembers
 from dojo.chat import DojoChat
 from dojo.collab_api import router as collab_router
+from dojo.collab_metrics import CollabMetrics
 from dojo.collab_ws import CollabEndpoint
 from dojo.doc_reader import ContentReader
 from dojo.docstore import PostgresDocumentStore
@@ -65,7 +66,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     async def collab_startup(app: FastAPI, stack: AsyncExitStack) -> None:
         store = PostgresDocumentStore(app.state.db)
+        metrics = CollabMetrics()
         extensions: list[RoomExtension] = [
+            metrics,
             StorageQuota(
                 store.tenant_usage,
                 quota_bytes=settings.collab_tenant_storage_quota_bytes,
@@ -75,6 +78,7 @@ def create_app(settings: Settings) -> FastAPI:
                 store,
                 debounce=settings.collab_persist_debounce_seconds,
                 max_delay=settings.collab_persist_max_delay_seconds,
+                observer=metrics,
             ),
         ]
         if settings.redis_url is not None:
@@ -86,7 +90,14 @@ def create_app(settings: Settings) -> FastAPI:
             await stack.enter_async_context(bus)
             app.state.bus = bus
             app.state.readiness.append(("redis", bus.ping))
-            extensions.append(FanoutExtension(bus, anti_entropy_seconds=settings.collab_anti_entropy_seconds))
+            extensions.append(
+                FanoutExtension(
+                    bus,
+                    anti_entropy_seconds=settings.collab_anti_entropy_seconds,
+                    fence_timeout=settings.collab_fence_timeout_seconds,
+                    observer=metrics,
+                )
+            )
             extensions.append(StoreReconciler(store, interval=settings.collab_store_reconcile_seconds))
         sessions = DojoSessions(app.state.db, max_participants=settings.dojo_max_participants)
         live = DojoLive(

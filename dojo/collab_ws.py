@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from crdt.channel import CloseCode, Outbound
+from crdt.channel import SLOW_CLIENT_REASON, CloseCode, Outbound
 from crdt.protocol import encode_permission_denied
 from dojo.access import Access, Authorizer, Connecting, Refused, authenticate, check_room, origin_allowed
 from dojo.docstore import room_key
@@ -47,9 +47,9 @@ class ConnectionWatcher(Protocol):
 
 
 class ManagerLike(Protocol):
-    async def join(self, name: str, channel: Any) -> Any: ...
+    async def join(self, name: str, channel: Any, *, readonly: bool = False) -> Any: ...
 
-    def leave(self, room: Any, channel: Any) -> None: ...
+    def leave(self, room: Any, channel: Any, code: int | None = None, reason: str = "") -> None: ...
 
 
 @dataclass
@@ -109,9 +109,8 @@ class CollabEndpoint:
         self, proto: CollabWebSocketProtocol, key: str, access: Access, who: Connecting, lease: Lease
     ) -> None:
         channel: FastChannel = proto.attach(max_backlog=self.settings.collab_max_backlog_bytes, bucket=self._bucket())
-        channel.readonly = access is Access.READ_ONLY
         try:
-            room = await self.manager.join(key, channel)
+            room = await self.manager.join(key, channel, readonly=access is Access.READ_ONLY)
         except Exception:
             lease.release()
             log.exception("loading a room failed", extra={"room": key})
@@ -126,7 +125,7 @@ class CollabEndpoint:
             lease.release()
             if watcher is not None:
                 watcher.detached(key, ch)
-            manager.leave(room, ch)
+            manager.leave(room, ch, ch.close_code, ch.close_reason)
 
         if watcher is not None:
             watcher.attached(key, who, channel)
@@ -135,17 +134,17 @@ class CollabEndpoint:
 
     async def _run_asgi(self, websocket: WebSocket, key: str, access: Access, who: Connecting) -> None:
         channel = AsgiChannel(websocket, self.settings.collab_max_backlog_bytes)
-        channel.readonly = access is Access.READ_ONLY
         writer = asyncio.create_task(channel.write_loop())
         room = None
         try:
-            room = await self.manager.join(key, channel)
+            room = await self.manager.join(key, channel, readonly=access is Access.READ_ONLY)
             if self.watcher is not None:
                 self.watcher.attached(key, who, channel)
             bucket = self._bucket()
             while not channel.closed:
                 message = await websocket.receive()
                 if message["type"] == "websocket.disconnect":
+                    channel.peer_closed(int(message.get("code", CloseCode.NORMAL)), str(message.get("reason") or ""))
                     break
                 data = message.get("bytes")
                 if data is None:
@@ -154,7 +153,8 @@ class CollabEndpoint:
                     channel.close(CloseCode.TRY_AGAIN_LATER, "message rate limit exceeded")
                 else:
                     room.receive(channel, data)
-        except WebSocketDisconnect:
+        except WebSocketDisconnect as exc:
+            channel.peer_closed(exc.code, exc.reason or "")
             log.debug("collab client disconnected", extra={"room": key})
         except Exception:
             log.exception("collab connection failed", extra={"room": key})
@@ -164,7 +164,7 @@ class CollabEndpoint:
             if room is not None:
                 if self.watcher is not None:
                     self.watcher.detached(key, channel)
-                self.manager.leave(room, channel)
+                self.manager.leave(room, channel, *channel.ended)
             await writer
 
 
@@ -176,14 +176,25 @@ class AsgiChannel:
     def __init__(self, websocket: WebSocket, max_backlog: int) -> None:
         AsgiChannel._next_key += 1
         self.key = AsgiChannel._next_key
-        self.readonly = False
         self._ws = websocket
         self._max_backlog = max_backlog
         self._queue: deque[Outbound] = deque()
         self._queued_bytes = 0
         self._wakeup = asyncio.Event()
         self._close: tuple[int, str] | None = None
+        self._peer_close: tuple[int, str] | None = None
         self.closed = False
+
+    @property
+    def ended(self) -> tuple[int | None, str]:
+        """How the connection ended: the close code and reason either side sent first (ours if we
+        closed it), (None, "") if unknown."""
+        return self._close or self._peer_close or (None, "")
+
+    def peer_closed(self, code: int, reason: str) -> None:
+        """The client closed the connection (or it was lost: 1006)."""
+        if self._close is None and self._peer_close is None:
+            self._peer_close = (code, reason)
 
     def send(self, message: Outbound) -> None:
         if self.closed:
@@ -191,7 +202,7 @@ class AsgiChannel:
         self._queue.append(message)
         self._queued_bytes += len(message)
         if self._queued_bytes > self._max_backlog:
-            self.close(CloseCode.TRY_AGAIN_LATER, "client is not reading fast enough")
+            self.close(CloseCode.TRY_AGAIN_LATER, SLOW_CLIENT_REASON)
             return
         self._wakeup.set()
 

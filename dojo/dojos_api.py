@@ -7,7 +7,6 @@ other nodes. The dojo's shared code is the collab document named by the dojo id 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import logging
@@ -19,14 +18,13 @@ from fastapi import APIRouter, Query, Request
 from pycrdt import Doc, Map, Text
 from pydantic import BaseModel, ConfigDict, Field
 
-from crdt import MessageKind, UpdateRejected, engine_errors
+from crdt import RoomManager
 from dojo.chat import DojoChat
 from dojo.docstore import room_key
 from dojo.live import DojoLive
 from dojo.metrics import CHAT_MESSAGES, DOJOS_CREATED
 from dojo.model import Dojo, Role, Status
 from dojo.openapi import COMMON, problem
-from dojo.redis_bus import BusUnavailable
 from dojo.sessions import DojoSessions
 from dojo.tickets import TicketSigner
 from runtime.auth import CurrentPrincipal
@@ -147,32 +145,13 @@ def _decode_cursor(text: str) -> tuple[datetime, uuid.UUID]:
         raise ValidationFailed([FieldError("cursor", "invalid_cursor", "Not a cursor this API gave.")]) from exc
 
 
-async def read_files(request: Request, dojo: Dojo) -> dict[str, str]:
-    """Every file's text in the dojo's document, as this node can see it right now: the stored and
-    loaded state plus everything in the shared log (edits echoed by other nodes)."""
-    key = room_key(dojo.tenant_id, dojo.id)
-    state: bytes = await request.app.state.manager.read_state(key)
+async def final_files(request: Request, dojo: Dojo) -> dict[str, str]:
+    """Every file's text in the dojo's final document: the document is sealed on every node (no edit
+    is accepted from now on) and read with every edit any node accepted before (`RoomManager.seal`)."""
+    manager: RoomManager = request.app.state.manager
+    state = await manager.seal(room_key(dojo.tenant_id, dojo.id))
     doc: Doc[Any] = Doc()
     doc.apply_update(state)
-    bus = getattr(request.app.state, "bus", None)
-    if bus is not None:
-        try:
-            logged = await bus.read_log(key)
-        except BusUnavailable:
-            # This node's copy is still complete for its own clients; other nodes' last edits may
-            # be missing, which is said in the log (the end must not fail because Redis is away).
-            log.warning("snapshot of dojo %s taken without the shared log: Redis is unreachable", dojo.id)
-            logged = []
-        for message in logged:
-            if message.kind is not MessageKind.UPDATE:
-                continue
-            try:
-                with engine_errors(f"an update of the shared log from node {message.node}"):
-                    doc.apply_update(message.payload)
-            except UpdateRejected as exc:
-                # As every node does when it follows the log (crdt.fanout): an entry the engine refuses
-                # was never part of any node's document, so the snapshot goes on without it.
-                log.warning("snapshot of dojo %s: %s", dojo.id, exc)
     files = doc.get(FILES_ROOT, type=Map)
     return {path: str(value) for path, value in sorted(files.items()) if isinstance(value, Text)}
 
@@ -230,10 +209,7 @@ async def end_dojo(dojo_id: str, request: Request, principal: CurrentPrincipal) 
         principal.tenant_id, dojo_id, principal.subject, tenant_admin=principal.is_admin
     )
     await _live(request).changed(ended, "ended")
-    if getattr(request.app.state, "bus", None) is not None:
-        # Let edits already on their way between nodes land in the shared log before reading it.
-        await asyncio.sleep(0.2)
-    files = await read_files(request, ended)
+    files = await final_files(request, ended)
     final = await _sessions(request).save_snapshot(principal.tenant_id, dojo_id, files)
     return final.to_json(include_snapshot=True)
 

@@ -29,12 +29,13 @@ from typing import Any
 from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-from crdt.channel import CloseCode, Outbound
+from crdt.channel import SLOW_CLIENT_REASON, CloseCode, Outbound
 from dojo.limits import TokenBucket
 
 FASTPATH_EXTENSION = "pocdojo.fastpath"
 log = logging.getLogger("dojo.fastpath")
 _keys = itertools.count(1)
+_ABNORMAL_CLOSURE = 1006  # RFC 6455: the connection ended without a close frame (never sent on the wire)
 
 _DETACHED_SCOPE: dict[str, Any] = {"type": "websocket", "extensions": {}, "path": "/v1/collab", "query_string": b""}
 
@@ -69,12 +70,11 @@ LeaveHandler = Callable[["FastChannel"], None]
 class FastChannel:
     """`crdt.Channel` for a fast-path connection."""
 
-    __slots__ = ("_proto", "key", "readonly")
+    __slots__ = ("_proto", "key")
 
     def __init__(self, proto: CollabWebSocketProtocol, key: int) -> None:
         self._proto = proto
         self.key = key
-        self.readonly = False
 
     def send(self, message: Outbound) -> None:
         self._proto.write_message(message)
@@ -85,6 +85,16 @@ class FastChannel:
     @property
     def closed(self) -> bool:
         return self._proto.channel_closed
+
+    @property
+    def close_code(self) -> int | None:
+        """How the connection ended: the close code either side sent first, 1006 if it was lost
+        without one, None while it is open."""
+        return self._proto.ended[0]
+
+    @property
+    def close_reason(self) -> str:
+        return self._proto.ended[1]
 
 
 class CollabWebSocketProtocol(WebSocketsSansIOProtocol):
@@ -99,6 +109,7 @@ class CollabWebSocketProtocol(WebSocketsSansIOProtocol):
         self._on_leave: LeaveHandler | None = None
         self._early: list[bytes | None] | None = None
         self._channel_closed = False
+        self._ended: tuple[int | None, str] = (None, "")
         self._left = False
         self.bucket: TokenBucket | None = None
 
@@ -165,18 +176,28 @@ class CollabWebSocketProtocol(WebSocketsSansIOProtocol):
     def channel_closed(self) -> bool:
         return self._channel_closed
 
+    @property
+    def ended(self) -> tuple[int | None, str]:
+        """The close code and reason the connection ended with (see `FastChannel.close_code`)."""
+        return self._ended
+
+    def _end(self, code: int, reason: str) -> None:
+        if self._ended[0] is None:
+            self._ended = (code, reason)
+
     def write_message(self, message: Outbound) -> None:
         if self._channel_closed or self.close_sent or self.disconnected:
             return
         transport = self.transport
         transport.write(message.frame())
         if transport.get_write_buffer_size() > self.max_backlog:
-            self.close_channel(CloseCode.TRY_AGAIN_LATER, "client is not reading fast enough")
+            self.close_channel(CloseCode.TRY_AGAIN_LATER, SLOW_CLIENT_REASON)
 
     def close_channel(self, code: int, reason: str = "") -> None:
         if self._channel_closed:
             return
         self._channel_closed = True
+        self._end(code, reason)
         if not self.close_sent and not self.disconnected and not self.transport.is_closing():
             self.conn.send_close(code, reason[:120])
             self.transport.write(b"".join(self.conn.data_to_send()))
@@ -236,12 +257,15 @@ class CollabWebSocketProtocol(WebSocketsSansIOProtocol):
         super().shutdown()
 
     def handle_close(self, event: Any) -> None:
+        received = self.conn.close_rcvd
+        self._end(*((received.code, received.reason) if received is not None else (CloseCode.NORMAL, "")))
         super().handle_close(event)
         if self._attached:
             self._channel_closed = True
             self._leave()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._end(_ABNORMAL_CLOSURE, "connection lost")
         super().connection_lost(exc)
         if self._attached:
             self._channel_closed = True
@@ -251,6 +275,7 @@ class CollabWebSocketProtocol(WebSocketsSansIOProtocol):
         # An oversized frame makes websockets fail the connection with 1009; make sure the room hears it.
         super().handle_events()
         if self._attached and self.conn.close_sent is not None and not self._channel_closed:
+            self._end(self.conn.close_sent.code, self.conn.close_sent.reason)
             self._channel_closed = True
             self._leave()
 

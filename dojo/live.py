@@ -38,7 +38,7 @@ from typing import Any, Protocol
 import orjson
 
 from crdt.channel import Channel, CloseCode, Outbound
-from crdt.protocol import encode_permission_denied, encode_sync_step1
+from crdt.protocol import encode_permission_denied
 from dojo.access import Access, Authorizer, Connecting, Refused, TenantMembers, check_room
 from dojo.docstore import room_key
 from dojo.metrics import DOJO_EVENTS, DOJOS_FOLLOWED, PARTICIPANTS_CONNECTED
@@ -84,7 +84,9 @@ PeersOf = Callable[[str], Iterable[PeerLike]]
 
 
 class RoomLike(Protocol):
-    def state_vector(self) -> bytes: ...
+    """What dojos need of a collab room (`crdt.Room`): changing a connection's rights."""
+
+    def set_readonly(self, channel: Channel, readonly: bool) -> bool: ...
 
 
 @dataclass
@@ -344,15 +346,15 @@ class DojoLive(Authorizer):
             _refuse(channel, CloseCode.FORBIDDEN, _refusal(dojo, conn.user_id))
         else:
             readonly = conn.forced_readonly or not dojo.can_edit(conn.user_id)
-            if channel.readonly and not readonly:
-                # Allowed to write again: ask the client for what we lack. Updates dropped while it
-                # was read-only would otherwise hold its later ones back (they depend on them).
-                room = self._room_of(room_key(dojo.tenant_id, dojo.id))
-                if room is not None:
-                    channel.send(Outbound(encode_sync_step1(room.state_vector())))
+            room = self._room_of(room_key(dojo.tenant_id, dojo.id))
+            if room is None:
+                # Attached connections are in their room, which stays loaded while they are.
+                log.error("dojo %s: connection %s has no room; rights unchanged", dojo.id, channel.key)
+                return
+            # Allowed to write again, the room resyncs the client (it asks for what it lacks).
+            room.set_readonly(channel, readonly)
             if not readonly:
                 conn.told = None
-            channel.readonly = readonly  # type: ignore[misc]
 
     def _unfollow(self, key: str) -> None:
         if self._dojos.pop(key, None) is not None:

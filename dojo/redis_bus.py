@@ -10,6 +10,10 @@
   reconnection is reported to the event handler as a gap, since pub/sub may have lost some.
 - Presence (who is connected to a dojo, on any node) is a sorted set per room, `pocdojo:online:<room>`,
   of `<node>|<user>` scored by an expiry time that the node holding the connection keeps renewing.
+- Which nodes follow a room (they answer its fences, `crdt.fanout`) is a hash per room,
+  `pocdojo:holders:<room>` (node → 1), written on follow and removed on unfollow; a node counts while
+  its key `pocdojo:alive:<node>` lives (`ALIVE_MS`, renewed by the monitor every second), so a dead
+  node's entries are ignored, then removed.
 - A monitor pings Redis; on reconnection it compares Redis's `run_id`: a restarted server lost its
   streams, so every room is reported as a gap and the fan-out extension resynchronizes it. Failed
   appends are reported to the caller (which also resynchronizes). Nothing blocks the event loop
@@ -36,6 +40,8 @@ Done = Callable[[bool], None]
 # What a lost or reset connection looks like from redis-py: its own errors, socket errors, and —
 # under uvloop — a bare RuntimeError when writing to a transport that was closed underneath it.
 _DOWN = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError, RuntimeError)
+ALIVE_MS = 5000
+"""A node that has not renewed its liveness key for this long no longer counts as following its rooms."""
 
 
 class BusUnavailable(RuntimeError):
@@ -85,7 +91,7 @@ class RedisBus:
     def set_listener(self, listener: BusListener) -> None:
         self._listener = listener
 
-    # -- service events and log reads ----------------------------------------------------------------
+    # -- service events ----------------------------------------------------------------
     @property
     def _events_channel(self) -> str:
         return f"{self._prefix}:events"
@@ -145,17 +151,36 @@ class RedisBus:
             self._lost(exc)
             raise BusUnavailable("redis is unreachable") from exc
 
-    async def read_log(self, room: str) -> list[BusMessage]:
-        """Everything the room's shared log holds now (e.g. to snapshot a document exactly)."""
+    def _stream(self, room: str) -> str:
+        return f"{self._prefix}:doc:{room}"
+
+    def _holders(self, room: str) -> str:
+        return f"{self._prefix}:holders:{room}"
+
+    def _alive(self, node: str) -> str:
+        return f"{self._prefix}:alive:{node}"
+
+    async def peers(self, room: str) -> set[str]:
+        """The other live nodes following `room` (entries of dead nodes are removed). Raises
+        `BusUnavailable`."""
+        client = self._require_client()
+        holders = self._holders(room)
         try:
-            entries: Any = await self._require_client().xrange(self._stream(room), "-", "+")
+            nodes = [n.decode() if isinstance(n, bytes) else n for n in await client.hkeys(holders)]
+            others = [n for n in nodes if n != self._node]
+            if not others:
+                return set()
+            async with client.pipeline(transaction=False) as pipe:
+                for node in others:
+                    pipe.exists(self._alive(node))
+                alive = await pipe.execute()
+            gone = [n for n, live in zip(others, alive, strict=True) if not live]
+            if gone:
+                await client.hdel(holders, *gone)
         except _DOWN as exc:
             self._lost(exc)
             raise BusUnavailable("redis is unreachable") from exc
-        return [m for m in (self._decode(fields) for _, fields in entries) if m is not None]
-
-    def _stream(self, room: str) -> str:
-        return f"{self._prefix}:doc:{room}"
+        return {n for n, live in zip(others, alive, strict=True) if live}
 
     def _channel(self, room: str) -> str:
         return f"{self._prefix}:aw:{room}"
@@ -168,19 +193,21 @@ class RedisBus:
         try:
             entries: Any = await client.xrange(self._stream(room), "-", "+")
             await self._pubsub.subscribe(self._channel(room))
+            await client.hset(self._holders(room), self._node, b"1")
         except _DOWN as exc:
             self._followed.setdefault(room, "0-0")
             self._lost(exc)
             raise BusUnavailable("redis is unreachable") from exc
         self._followed[room] = entries[-1][0].decode() if entries else "0-0"
         self._changed.set()
-        return [m for m in (self._decode(fields) for _, fields in entries) if m is not None]
+        return [m for m in (self._decode(entry, fields) for entry, fields in entries) if m is not None]
 
     async def unfollow(self, room: str) -> None:
         self._followed.pop(room, None)
         if self._connected and self._pubsub is not None:
             try:
                 await self._pubsub.unsubscribe(self._channel(room))
+                await self._require_client().hdel(self._holders(room), self._node)
             except _DOWN as exc:
                 self._lost(exc)
 
@@ -252,6 +279,16 @@ class RedisBus:
             except asyncio.CancelledError:
                 log.debug("redis bus task %s stopped", task.get_name())
         self._tasks.clear()
+        if self._connected and self._client is not None:
+            try:
+                async with self._client.pipeline(transaction=False) as pipe:
+                    pipe.delete(self._alive(self._node))
+                    for room in self._followed:
+                        pipe.hdel(self._holders(room), self._node)
+                    await pipe.execute()
+            except _DOWN as exc:
+                # Harmless: the liveness key expires within ALIVE_MS, and then no fence waits for us.
+                log.warning("redis bus: leaving without removing this node's entries (%s)", type(exc).__name__)
         while not self._queue.empty():
             _, _, _, _, done = self._queue.get_nowait()
             if done is not None:
@@ -273,9 +310,11 @@ class RedisBus:
             raise BusUnavailable("the bus is not started")
         return self._client
 
-    def _decode(self, fields: dict[bytes, bytes]) -> BusMessage | None:
+    def _decode(self, entry: bytes, fields: dict[bytes, bytes]) -> BusMessage | None:
         try:
-            return BusMessage(fields[b"n"].decode(), MessageKind(fields[b"k"].decode()), fields[b"p"])
+            # A stream entry's ID starts with the server's time in milliseconds: when the log took it.
+            sent_at = int(entry.partition(b"-")[0]) / 1000
+            return BusMessage(fields[b"n"].decode(), MessageKind(fields[b"k"].decode()), fields[b"p"], sent_at)
         except (KeyError, ValueError, UnicodeDecodeError):
             log.warning("redis bus: ignoring a malformed stream entry")
             return None
@@ -292,6 +331,12 @@ class RedisBus:
         try:
             info = await client.info("server")
             run_id = str(info.get("run_id"))
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.set(self._alive(self._node), b"1", px=ALIVE_MS)
+                if not self._connected:  # (re)connected: the server may have lost our entries
+                    for room in self._followed:
+                        pipe.hset(self._holders(room), self._node, b"1")
+                await pipe.execute()
             if self._pubsub is not None:
                 channels = [self._channel(room) for room in self._followed]
                 await self._pubsub.subscribe(f"{self._prefix}:node:{self._node}", self._events_channel, *channels)
@@ -387,7 +432,7 @@ class RedisBus:
                 if room not in self._followed or not entries:
                     continue
                 self._followed[room] = entries[-1][0].decode()
-                messages = [m for m in (self._decode(fields) for _, fields in entries) if m is not None]
+                messages = [m for m in (self._decode(entry, fields) for entry, fields in entries) if m is not None]
                 if messages and self._listener is not None:
                     self._deliver(self._listener.on_messages, room, messages)
 

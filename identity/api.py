@@ -95,7 +95,10 @@ class UserOut(BaseModel):
     display_name: str = Field(description="How other members see this account (`GET /v1/members`).")
     roles: list[str]
     created_at: str
-    tenant: str | None = None
+    tenant: str | None = Field(default=None, description="The tenant's slug.")
+    tenant_name: str | None = Field(
+        default=None, description="The tenant's display name (the caller's own account only: `/v1/auth/me`)."
+    )
 
 
 class UserPage(BaseModel):

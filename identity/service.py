@@ -155,7 +155,7 @@ def tenant_view(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
-def user_view(row: asyncpg.Record, tenant_slug: str | None = None) -> dict[str, Any]:
+def user_view(row: asyncpg.Record, tenant_slug: str | None = None, tenant_name: str | None = None) -> dict[str, Any]:
     view: dict[str, Any] = {
         "id": str(row["id"]),
         "email": row["email"],
@@ -165,6 +165,8 @@ def user_view(row: asyncpg.Record, tenant_slug: str | None = None) -> dict[str, 
     }
     if tenant_slug is not None:
         view["tenant"] = tenant_slug
+    if tenant_name is not None:
+        view["tenant_name"] = tenant_name
     return view
 
 
@@ -411,14 +413,14 @@ class IdentityService:
         async with self.db.tenant_tx(tenant_id) as conn:
             row = await conn.fetchrow(
                 "WITH changed AS (UPDATE identity.users SET display_name = $2, updated_at = now() WHERE id = $1"
-                " RETURNING *) SELECT u.id, u.email, u.display_name, u.roles, u.created_at, t.slug"
-                " FROM changed u JOIN identity.tenants t ON t.id = u.tenant_id",
+                " RETURNING *) SELECT u.id, u.email, u.display_name, u.roles, u.created_at, t.slug,"
+                " t.name AS tenant_name FROM changed u JOIN identity.tenants t ON t.id = u.tenant_id",
                 uuid.UUID(user_id),
                 display_name,
             )
         if row is None:
             raise NotFound("The account no longer exists.")
-        return user_view(row, row["slug"])
+        return user_view(row, row["slug"], row["tenant_name"])
 
     async def delete_user(self, tenant_id: str, user_id: uuid.UUID) -> None:
         async with self.db.tenant_tx(tenant_id) as conn:
@@ -431,13 +433,13 @@ class IdentityService:
     async def me(self, tenant_id: str, user_id: str) -> dict[str, Any]:
         async with self.db.tenant_tx(tenant_id) as conn:
             row = await conn.fetchrow(
-                "SELECT u.id, u.email, u.display_name, u.roles, u.created_at, t.slug FROM identity.users u"
-                " JOIN identity.tenants t ON t.id = u.tenant_id WHERE u.id = $1",
+                "SELECT u.id, u.email, u.display_name, u.roles, u.created_at, t.slug, t.name AS tenant_name"
+                " FROM identity.users u JOIN identity.tenants t ON t.id = u.tenant_id WHERE u.id = $1",
                 uuid.UUID(user_id),
             )
         if row is None:
             raise NotFound("The account no longer exists.")
-        return user_view(row, row["slug"])
+        return user_view(row, row["slug"], row["tenant_name"])
 
     # -- grants -------------------------------------------------------------------------------------
     async def password_grant(self, *, tenant_slug: str, username: str, password: str, address: str) -> TokenPair:

@@ -16,6 +16,9 @@ from media.schemas import Problem
 from media.sources import Directory, PocExports
 from media.storage.base import ObjectStore
 from media.storage.factory import download_router_for
+from media.video_api import VideoServices
+from media.video_api import router as video_router
+from media.video_repository import VideoRepository
 from media.worker import build_exports, build_store
 from runtime.auth import verifier_startup
 from runtime.http import create_service_app
@@ -57,15 +60,18 @@ def create_app(
         app.state.media = Services(
             settings, ReportRepository(app.state.db), queue, poc_exports, people, object_store, changes
         )
+        app.state.media_videos = VideoServices(app.state.media, VideoRepository(app.state.db))
 
     app = create_service_app(
         service="media",
         title="POC Dojo media",
-        description="PDF and CSV reports of the tenant's POCs, made by background jobs (issue 13).",
+        description="PDF and CSV reports of the tenant's POCs and year-in-review videos, made by background jobs "
+        "(issues 13 and 14).",
         settings=settings,
         startup=[database_startup, verifier_startup(memoize=True), media_startup],
     )
     app.include_router(router)
+    app.include_router(video_router)
     downloads = download_router_for(object_store)
     if downloads is not None:
         # Local files are downloaded from this service (`GET /v1/media/files/{token}`); S3 serves its own.

@@ -1,8 +1,9 @@
 """The caller's names for a report's cover, from the identity service's API with the caller's own token
 (`GET /v1/auth/me`): the media service never reads identity's tables (ARCHITECTURE §1).
 
-Identity shows a member their display name and their tenant's slug; the tenant's display name is not
-readable by members through its API, so the cover names the tenant by its slug.
+`GET /v1/auth/me` shows every member their display name and their tenant's display name (`tenant_name`),
+which the cover names the tenant by; an identity service that predates `tenant_name` (a rolling deploy)
+gives the tenant's slug instead.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ class IdentityClient:
         if response.status_code != 200:
             raise SourceUnavailable(f"the identity service answered {response.status_code}")
         me = response.json()
-        return CallerNames(tenant_name=str(me.get("tenant") or ""), user_name=str(me["display_name"]))
+        tenant = me.get("tenant_name") or me.get("tenant") or ""
+        return CallerNames(tenant_name=str(tenant), user_name=str(me["display_name"]))
 
     async def aclose(self) -> None:
         await self._http.aclose()

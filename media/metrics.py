@@ -1,7 +1,7 @@
 """Prometheus metrics of the media jobs, on the process registry every service shares (`/metrics`, and the
 worker's metrics port).
 
-`kind` is the job's kind: `report_pdf` or `report_csv` (videos will add theirs)."""
+`kind` is the job's kind: `report_pdf`, `report_csv` or `video` (`media.video_job`)."""
 
 from __future__ import annotations
 

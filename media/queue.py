@@ -77,8 +77,9 @@ def connector(dsn: str, *, max_size: int) -> procrastinate.PsycopgConnector:
 
 
 def build_app(settings: Settings, *, max_size: int = 4) -> procrastinate.App:
-    """A procrastinate app with the report task registered (the API defers it, the workers run it)."""
+    """A procrastinate app with the report and video tasks registered (the API defers them, the workers run them)."""
     from media.report_job import run_report  # the task's body lives with the job
+    from media.video_job import register_video_task
 
     app = procrastinate.App(connector=connector(settings.require_database_url(), max_size=max_size))
     app.task(
@@ -87,6 +88,7 @@ def build_app(settings: Settings, *, max_size: int = 4) -> procrastinate.App:
         pass_context=True,
         retry=ReportRetry(max_runs=settings.media_job_max_attempts, base_seconds=settings.media_job_retry_base_seconds),
     )(run_report)
+    register_video_task(app, settings)
     return app
 
 

@@ -129,6 +129,8 @@ class Settings(BaseSettings):
     collab_stream_maxlen: int = Field(default=10_000, ge=100)
     """Entries kept per document stream in Redis (approximate trimming)."""
     collab_anti_entropy_seconds: float = Field(default=10.0, gt=0)
+    collab_fence_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    """Cluster mode: how long a dojo's end waits for the other nodes' edits (then it is logged, not failed)."""
     collab_store_reconcile_seconds: float = Field(default=15.0, gt=0)
     """Cluster mode: how often each loaded room re-reads the store (edits only a dead node stored)."""
     node_id: str | None = None
@@ -193,6 +195,10 @@ class Settings(BaseSettings):
     """SIGTERM: how long a worker lets its running jobs finish before it releases them to other workers."""
     media_max_active_reports_per_user: int = Field(default=3, ge=1, le=1000)
     """Queued plus running reports one user may have (429 with Retry-After above)."""
+    media_video_time_limit_seconds: float = Field(default=180.0, gt=0, le=3600)
+    """A video job (reading, drawing, encoding, storing) running longer is stopped (ffmpeg killed) and fails."""
+    media_max_active_videos_per_user: int = Field(default=2, ge=1, le=1000)
+    """Queued plus running videos one user may have (429 with Retry-After above)."""
     identity_service_url: str | None = None
     """Where the media service asks identity for the caller's names (`GET /v1/auth/me`); default: public_url."""
     media_download_url_seconds: int = Field(default=300, ge=10, le=900)

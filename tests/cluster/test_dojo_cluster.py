@@ -19,8 +19,9 @@ import jsonschema_rs
 import jwt
 import pytest
 import redis.asyncio as aioredis
+from pycrdt import Doc, Map, Text
 
-from crdt import CloseCode
+from crdt import CloseCode, MessageKind
 from dojo.docstore import room_key
 from dojo.messages import SERVER_MESSAGES
 from runtime.settings import Settings
@@ -158,6 +159,72 @@ async def test_end_snapshots_edits_made_on_every_node(cluster: Cluster, identity
         for client in (a, b):
             assert (await client.wait_event(_closed, within=2.0))["code"] == CloseCode.NOT_FOUND
     assert (await _call(n1, "POST", f"/v1/dojos/{dojo}/tickets", member)).status_code == 409
+
+
+async def _log_files(redis: aioredis.Redis, stream: str) -> dict[str, str]:
+    """Every file's text after merging every document update the shared log holds."""
+    doc: Doc[Any] = Doc()
+    for _, fields in await redis.xrange(stream, "-", "+"):
+        if fields[b"k"] == MessageKind.UPDATE.value.encode():
+            doc.apply_update(fields[b"p"])
+    return {path: str(text) for path, text in doc.get("files", type=Map).items() if isinstance(text, Text)}
+
+
+async def _fenced(redis: aioredis.Redis, stream: str) -> bool:
+    entries = await redis.xrange(stream, "-", "+")
+    return any(fields[b"k"] == MessageKind.FENCE.value.encode() for _, fields in entries)
+
+
+@pytest.mark.slow
+async def test_end_snapshot_is_exact_while_an_edit_is_still_on_its_way_between_nodes(
+    cluster: Cluster, identity: Identity
+) -> None:
+    # node2 reaches Redis through a link the test stalls: an edit node2 accepted is still on its way to
+    # the shared log when the dojo ends on node1. The end waits for it (no sleep can know how long),
+    # and once it returns no node accepts an edit any more.
+    link = await cluster.proxy(cluster.redis.address)
+    n1 = cluster.node("node1", settings=identity.node_settings())
+    n2 = cluster.node("node2", settings=identity.node_settings(), redis_url=cluster.redis.url_via(link.address))
+    await cluster.start(n1, n2)
+    host, member = await _team(identity)
+    dojo = (await _call(n1, "POST", "/v1/dojos", host, json={"title": "exact end"})).json()["id"]
+    stream = f"pocdojo:doc:{room_key(host.tenant_id, dojo)}"
+    redis = aioredis.Redis.from_url(cluster.redis.url)
+    try:
+        async with (
+            JsClient.start(n1.ws_url, dojo, params={"ticket": await _ticket(n1, dojo, host)}) as a,
+            JsClient.start(n2.ws_url, dojo, params={"ticket": await _ticket(n2, dojo, member)}) as b,
+            JsClient.start(n2.ws_url, dojo, params={"ticket": await _ticket(n2, dojo, host)}) as c,
+        ):
+            for client in (a, b, c):
+                await client.wait_synced()
+            await a.insert(0, "one;", file="a.py")
+            await b.insert(0, "two;", file="b.py")
+            await b.wait_text("one;", file="a.py")
+            await a.wait_text("two;", file="b.py")
+
+            link.blackhole()
+            await b.insert(0, "late;", file="b.py")
+            # node2 accepted it: c, reconnecting to node2, gets it in its sync (from node2's document; the
+            # broadcast waits for the log).
+            await c.disconnect()
+            await c.connect()
+            await c.wait_text("late;two;", file="b.py")
+            ending = asyncio.create_task(_call(n1, "POST", f"/v1/dojos/{dojo}/end", host))
+            await wait_for(lambda: ending.done() or _fenced(redis, stream), 10, "the end began")
+            link.heal()
+            ended = await ending
+            assert ended.status_code == 200, ended.text
+            snapshot = ended.json()["snapshot"]["files"]
+            assert snapshot == {"a.py": "one;", "b.py": "late;two;"}
+
+            # Nothing after the end: node2's copy is sealed, whatever its clients still send.
+            await c.insert(0, "after;", file="a.py")
+            for client in (a, b, c):  # (c's first close was its own reconnection)
+                await client.wait_event(lambda e: _closed(e) and e.get("code") == CloseCode.NOT_FOUND, within=5.0)
+        assert await _log_files(redis, stream) == snapshot
+    finally:
+        await redis.aclose()
 
 
 @pytest.mark.slow

@@ -43,13 +43,11 @@ class FakeChannel:
     def __init__(
         self,
         *,
-        readonly: bool = False,
         bound: int = 10_000,
         raises: bool = False,
         on_close: Callable[[FakeChannel], None] | None = None,
     ) -> None:
         self.key = next(_keys)
-        self.readonly = readonly
         self.bound = bound
         self.raises = raises
         self.on_close = on_close

@@ -3,11 +3,22 @@ echoes wait for the log, a lost log degrades to local delivery and resynchronize
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from crdt import BusListener, BusMessage, FanoutExtension, MessageKind, RemoteOrigin, RoomManager
-from tests.crdt.fakes import Client, FakeChannel, awareness_entries, awareness_frame, sync_client, wait_for
+import pytest
+
+from crdt import BusListener, BusMessage, FanoutExtension, MessageKind, RemoteOrigin, RoomManager, RoomSealed
+from tests.crdt.fakes import (
+    Client,
+    FakeChannel,
+    awareness_entries,
+    awareness_frame,
+    document_text,
+    sync_client,
+    wait_for,
+)
 
 
 @dataclass
@@ -49,6 +60,9 @@ class MemoryBus:
     async def unfollow(self, room: str) -> None:
         self.followed.discard(room)
 
+    async def peers(self, room: str) -> set[str]:
+        return {bus.node_id for bus in self.log.buses if bus is not self and bus.up and room in bus.followed}
+
     def append(self, room: str, message: BusMessage, done=None) -> None:  # type: ignore[no-untyped-def]
         if not self.up:
             if done is not None:
@@ -79,9 +93,11 @@ class MemoryBus:
         self.listener.on_gap(rooms)
 
 
-async def _node(log: MemoryLog, name: str) -> tuple[RoomManager, MemoryBus, FanoutExtension]:
+async def _node(
+    log: MemoryLog, name: str, *, fence_timeout: float = 10.0
+) -> tuple[RoomManager, MemoryBus, FanoutExtension]:
     bus = MemoryBus(log, name)
-    fanout = FanoutExtension(bus, anti_entropy_seconds=0.2)
+    fanout = FanoutExtension(bus, anti_entropy_seconds=0.2, fence_timeout=fence_timeout)
     manager = RoomManager([fanout], idle_unload_seconds=60)
     await manager.__aenter__()
     return manager, bus, fanout
@@ -213,3 +229,97 @@ async def test_awareness_from_another_node_is_no_way_around_ownership() -> None:
     finally:
         for manager in managers:
             await manager.close()
+
+
+async def test_a_seal_holds_every_edit_any_node_accepted_before_it_and_none_after() -> None:
+    log = MemoryLog()
+    (m1, _, _), (m2, bus2, _) = await _node(log, "n1"), await _node(log, "n2")
+    try:
+        a, b = Client(), Client()
+        room1 = await m1.join("doc", a.channel)
+        room2 = await m2.join("doc", b.channel)
+        sync_client(room1, a)
+        sync_client(room2, b)
+        room1.receive(a.channel, a.append("a1 "))
+        # Node 2 accepted an edit that is still on its way to the log when node 1 seals.
+        bus2.auto_ack = False
+        room2.receive(b.channel, b.append("b1 "))
+        sealing = asyncio.create_task(m1.seal("doc"))
+        await wait_for(lambda: room2.sealed)  # node 2 read the fence: its copy is final
+        assert room1.sealed and not sealing.done()  # node 1 waits for node 2's answer
+        before = room2.state_update()
+        room2.receive(b.channel, b.append("b-after "))  # dropped: the room is sealed
+        assert room2.state_update() == before and b.channel.closed is None
+        bus2.auto_ack = True
+        bus2.ack_all()  # node 2's edit, then its answer, reach the log in that order
+        final = document_text(await asyncio.wait_for(sealing, 5))
+        assert sorted(final.split()) == ["a1", "b1"]  # concurrent inserts: either order
+        assert document_text(room2.state_update()) == final
+        b.append("server")
+        with pytest.raises(RoomSealed):
+            await m2.apply_server_update("doc", b.local_updates[-1])
+        assert document_text(await m1.seal("doc")) == final  # idempotent
+    finally:
+        await m1.close()
+        await m2.close()
+
+
+async def test_a_settled_read_waits_for_the_other_nodes_without_sealing() -> None:
+    log = MemoryLog()
+    (m1, _, _), (m2, bus2, _) = await _node(log, "n1"), await _node(log, "n2")
+    try:
+        b = Client()
+        await m1.join("doc", FakeChannel())
+        room2 = await m2.join("doc", b.channel)
+        sync_client(room2, b)
+        bus2.auto_ack = False
+        room2.receive(b.channel, b.append("on its way"))
+        reading = asyncio.create_task(m1.read_settled_state("doc"))
+        await wait_for(lambda: any(m.kind is MessageKind.FENCE_ACK for _, m, _ in bus2.pending))
+        assert not reading.done()
+        bus2.ack_all()
+        assert document_text(await asyncio.wait_for(reading, 5)) == "on its way"
+        assert not room2.sealed
+        room2.receive(b.channel, b.append("!"))
+        bus2.ack_all()
+        assert document_text(await m1.read_state("doc")) == "on its way!"
+    finally:
+        await m1.close()
+        await m2.close()
+
+
+async def test_a_node_that_never_answers_delays_a_seal_only_until_the_timeout(caplog: pytest.LogCaptureFixture) -> None:
+    log = MemoryLog()
+    (m1, _, _), (m2, bus2, _) = await _node(log, "n1", fence_timeout=0.2), await _node(log, "n2")
+    try:
+        await m1.join("doc", FakeChannel())
+        await m2.join("doc", FakeChannel())
+        bus2.auto_ack = False  # node 2's answer never reaches the log
+        assert document_text(await m1.seal("doc")) == ""
+        assert "read without node(s) n2" in caplog.text
+    finally:
+        await m1.close()
+        await m2.close()
+
+
+async def test_a_node_loading_a_sealed_room_keeps_it_sealed() -> None:
+    log = MemoryLog()
+    m1, _, _ = await _node(log, "n1")
+    try:
+        a = Client()
+        room1 = await m1.join("doc", a.channel)
+        sync_client(room1, a)
+        room1.receive(a.channel, a.append("final"))
+        await m1.seal("doc")
+    finally:
+        await m1.close()
+    m2, _, _ = await _node(log, "n2")
+    try:
+        b = Client()
+        room2 = await m2.join("doc", b.channel)
+        sync_client(room2, b)
+        assert room2.sealed and b.content == "final"
+        room2.receive(b.channel, b.append(" more"))
+        assert document_text(room2.state_update()) == "final"
+    finally:
+        await m2.close()

@@ -20,6 +20,7 @@ from crdt import (
     RemoteOrigin,
     Room,
     RoomExtension,
+    RoomSealed,
     ServerOrigin,
     StorageOrigin,
     SyncStep1,
@@ -192,13 +193,61 @@ def test_pending_update_is_broadcast_once_its_dependencies_arrive() -> None:
     assert observer.content == "ab"
 
 
+def test_rights_change_applies_from_the_next_frame_and_an_editor_again_is_resynced() -> None:
+    room = Room("r")
+    writer, member = joined(room, 2)
+    room.receive(member.channel, member.append("one "))
+    writer.catch_up()
+    member.catch_up()
+    assert room.set_readonly(member.channel, True) is True
+    assert room.set_readonly(member.channel, True) is False  # no change, nothing sent
+    assert room.is_readonly(member.channel) and member.channel.take() == []
+    dropped = member.append("two ")  # the client edits on, unaware
+    room.receive(member.channel, dropped)
+    assert writer.catch_up() == [] and writer.content == "one "
+    # An editor again: the room sends its step1, the client answers with what the room lacks.
+    assert room.set_readonly(member.channel, False) is True
+    (step1,) = member.catch_up()
+    assert isinstance(step1, SyncStep1) and step1.state_vector == room.state_vector()
+    room.receive(member.channel, member.step2_for(step1.state_vector))
+    room.receive(member.channel, member.append("three"))
+    writer.catch_up()
+    member.catch_up()
+    assert writer.content == member.content == "one two three"
+    assert document_text(room.state_update()) == member.content
+    with pytest.raises(ValueError, match="not in room"):
+        room.set_readonly(FakeChannel(), True)
+
+
+def test_a_sealed_room_accepts_no_change_but_what_was_accepted_elsewhere_before() -> None:
+    room = Room("r")
+    (writer,) = joined(room, 1)
+    room.receive(writer.channel, writer.append("final"))
+    writer.catch_up()
+    room.seal()
+    before = room.state_update()
+    room.receive(writer.channel, writer.append(" late"))
+    assert room.state_update() == before and writer.channel.closed is None
+    assert room.stats.readonly_dropped == 1
+    server = Client()
+    server.append("server")
+    with pytest.raises(RoomSealed):
+        room.apply_server_update(server.local_updates[-1], ServerOrigin())
+    room.set_readonly(writer.channel, False)  # rights do not reopen a sealed room
+    assert writer.channel.take() == []
+    elsewhere = Client()
+    elsewhere.append("!")
+    room.apply_server_update(elsewhere.local_updates[-1], RemoteOrigin("n2"))
+    assert "!" in document_text(room.state_update())
+
+
 def test_readonly_channel_updates_are_dropped_and_counted() -> None:
     recorder = Recorder()
     room = Room("r", extensions=[recorder])
     (writer,) = joined(room, 1)
     room.receive(writer.channel, writer.append("base"))
-    viewer = Client(FakeChannel(readonly=True))
-    room.add(viewer.channel)
+    viewer = Client()
+    room.add(viewer.channel, readonly=True)
     sync_client(room, viewer)
     assert viewer.content == "base"
     writer.channel.take()

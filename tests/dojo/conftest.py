@@ -14,6 +14,7 @@ import httpx
 import jwt
 import pytest
 import uvicorn
+from prometheus_client.parser import text_string_to_metric_families
 
 from deploy.local import Dispatcher
 from deploy.services import COLLAB_PROTOCOL, SERVICES
@@ -154,3 +155,22 @@ async def collab(make_settings: Callable[..., Settings]) -> AsyncIterator[Collab
 async def http(collab: CollabServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=collab.base, timeout=30) as client:
         yield client
+
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+async def scrape(http: httpx.AsyncClient) -> Samples:
+    """Every sample `GET /metrics` answers now (name and labels → value)."""
+    response = await http.get("/metrics")
+    assert response.status_code == 200
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    """One sample's value; 0 when absent (a labelled counter not incremented yet)."""
+    return samples.get((name, frozenset(labels.items())), 0.0)

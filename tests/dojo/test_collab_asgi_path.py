@@ -12,7 +12,8 @@ from websockets.asyncio.client import connect
 
 from crdt import CloseCode, encode_sync_update
 from runtime.settings import Settings
-from tests.dojo.conftest import CollabServer
+from tests.conftest import wait_until
+from tests.dojo.conftest import CollabServer, scrape, value
 from tests.dojo.yclient import PyClient, closed_with
 from tests.jsclient import JsClient
 
@@ -33,6 +34,7 @@ async def test_asgi_path_converges_and_refuses_bad_input(asgi_collab: CollabServ
         room = "asgi"
         ticket = await asgi_collab.ticket(http, user, room)
         ro_ticket = await asgi_collab.ticket(http, user, room, mode="read-only")
+        before = await scrape(http)
         async with (
             JsClient.start(asgi_collab.ws_url, room, params={"ticket": ticket}) as js,
             PyClient.connect(f"{asgi_collab.ws_url}/{room}", headers=user.auth) as py,
@@ -60,5 +62,18 @@ async def test_asgi_path_converges_and_refuses_bad_input(asgi_collab: CollabServ
             async with connect(f"{asgi_collab.ws_url}/{room}", additional_headers=user.auth, compression=None) as bad:
                 await bad.send("text")
                 assert await closed_with(bad) == CloseCode.UNSUPPORTED_DATA
+            async with connect(f"{asgi_collab.ws_url}/{room}", additional_headers=user.auth, compression=None) as bye:
+                await bye.recv()  # the server's step1
+            # The adapter reports how each connection ended: the codes we closed with, and the client's own.
+
+            async def closes_counted() -> bool:
+                now = await scrape(http)
+                return all(
+                    value(now, "pocdojo_collab_closes_total", code=str(code))
+                    == value(before, "pocdojo_collab_closes_total", code=str(code)) + 1
+                    for code in (4400, 4422, 1003, 1000)
+                )
+
+            await wait_until(closes_counted)
             await js.insert(10, "!")
             await py.wait_text("asgi works!")

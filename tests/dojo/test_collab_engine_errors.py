@@ -4,6 +4,7 @@ retries forever), on the real server with a real y-websocket client in the room.
 from __future__ import annotations
 
 import httpx
+from pycrdt import Doc, Text
 from websockets.asyncio.client import connect
 
 from crdt import CloseCode, encode_sync_update
@@ -44,3 +45,20 @@ async def test_an_update_the_engine_fails_part_way_closes_4422_and_replicas_agre
         await wait_until(same_text)
         assert (await js.get_text()).startswith("!")
         assert not [e for e in js.events if e.get("event") in ("connectionClose", "closed")]
+
+
+async def test_a_server_update_to_a_sealed_document_is_a_409(collab: CollabServer, http: httpx.AsyncClient) -> None:
+    user = await collab.user(http)
+    room = "sealed"
+    manager = collab.dojo_app.state.manager
+    await manager.seal(f"{user.tenant_id}/{room}")  # as a dojo's end does
+    doc: Doc[Text] = Doc()
+    doc.get("text", type=Text).insert(0, "too late")
+    response = await http.post(
+        f"/v1/collab/{room}/updates",
+        content=doc.get_update(),
+        headers={**user.auth, "Content-Type": "application/octet-stream"},
+    )
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert await manager.read_state(f"{user.tenant_id}/{room}") == Doc().get_update()

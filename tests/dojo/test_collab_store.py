@@ -16,7 +16,7 @@ from crdt import merge_updates
 from deploy.local import DatabaseUrls
 from dojo.docstore import BadRoomKey, PostgresDocumentStore, room_key
 from runtime.db import Database
-from tests.dojo.conftest import CollabServer
+from tests.dojo.conftest import CollabServer, scrape, value
 from tests.dojo.yclient import PyClient
 
 
@@ -119,6 +119,7 @@ async def test_a_client_that_stops_reading_never_stalls_the_room(
     try:
         async with httpx.AsyncClient(base_url=server.base) as client:
             user = await server.user(client)
+            before = await scrape(client)
         # A raw socket that completes the handshake and then never reads again.
         stuck = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
@@ -149,6 +150,10 @@ async def test_a_client_that_stops_reading_never_stalls_the_room(
             room = server.dojo_app.state.manager.get(room_key(user.tenant_id, "stall"))
             assert room is not None
             assert len(room.channels) == 2  # the stuck connection was dropped
+            async with httpx.AsyncClient(base_url=server.base) as client:
+                after = await scrape(client)
+            slow = "pocdojo_collab_slow_client_closes_total"
+            assert value(after, slow) == value(before, slow) + 1
             stuck.settimeout(5)
             assert stuck.recv(1)  # it did get the handshake and the start of the stream
     finally:

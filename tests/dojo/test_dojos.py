@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pycrdt import Doc, Map, Text
 from websockets.asyncio.client import connect
 
 from crdt import CloseCode
@@ -174,6 +175,48 @@ async def test_roles_apply_to_open_connections(dojo_server: CollabServer, api: h
         await b.insert(0, "back", file="notes.md")
         await a.wait_text("back", file="notes.md")
         assert b.events and not any(e.get("event") == "connectionClose" for e in b.events)
+
+
+def _files(state: bytes) -> dict[str, str]:
+    doc: Doc[Any] = Doc()
+    doc.apply_update(state)
+    return {path: str(text) for path, text in doc.get("files", type=Map).items() if isinstance(text, Text)}
+
+
+async def test_a_rights_change_resyncs_the_connection(dojo_server: CollabServer, api: httpx.AsyncClient) -> None:
+    """Turned observer, a y-websocket client's edits are dropped by the room; turned editor again, the room
+    resyncs it (its step1), so the client's next edits apply and its document ends equal to the server's."""
+    host, member = await _team(dojo_server, api, 1)
+    dojo = await _create(api, host)
+    manager = dojo_server.dojo_app.state.manager
+    key = f"{host.tenant_id}/{dojo['id']}"
+
+    def server_files() -> dict[str, str]:
+        return _files(manager.get(key).state_update())
+
+    async def dropped() -> bool:
+        return int(manager.get(key).stats.readonly_dropped) >= 1
+
+    async with _joined(dojo_server, api, dojo, host) as a, _joined(dojo_server, api, dojo, member) as b:
+        await _role(api, dojo, host, member, "observer")
+        await b.insert(0, "while observer", file="main.py")
+        await wait_until(dropped)
+        assert server_files() == {}
+        await a.insert(0, "host", file="host.py")
+        await b.wait_text("host", file="host.py")
+        assert "main.py" not in server_files()
+
+        await _role(api, dojo, host, member, "navigator")
+        await b.insert(0, "editor again", file="notes.md")
+        await a.wait_text("editor again", file="notes.md")
+
+        async def equal() -> bool:
+            return _files(await b.encode_state()) == server_files() == _files(await a.encode_state())
+
+        await wait_until(equal)
+        # The edit made while read-only never reached anyone then; the resync brought it in (the
+        # client cannot take it back), and every copy is equal.
+        assert server_files() == {"main.py": "while observer", "host.py": "host", "notes.md": "editor again"}
 
 
 async def test_read_only_editors_are_told_why_once_per_change_and_stay_connected(

@@ -115,3 +115,17 @@ async def test_display_name_migration_rolls_back_and_fills_existing_accounts(dat
     finally:
         await service.close()
         await owner.close()
+
+
+async def test_every_member_reads_the_tenants_display_name_on_me(identity: IdentityHarness) -> None:
+    admin = await identity.create_tenant()
+    ana = await identity.add_user(admin, f"ana@{admin.tenant}.example.com")
+    me = (await identity.http.get("/v1/auth/me", headers=ana.auth)).json()
+    assert (me["tenant"], me["tenant_name"]) == (admin.tenant, f"Tenant {admin.tenant}")
+    renamed = await identity.http.patch("/v1/tenant", json={"name": "Banco São Paulo Ltda."}, headers=admin.auth)
+    assert renamed.status_code == 200, renamed.text
+    assert (await identity.http.get("/v1/auth/me", headers=ana.auth)).json()["tenant_name"] == "Banco São Paulo Ltda."
+    changed = await identity.http.patch("/v1/auth/me", json={"display_name": "Ana"}, headers=ana.auth)
+    assert changed.json()["tenant_name"] == "Banco São Paulo Ltda."
+    # Only the caller's own account carries it: an administrator's view of another account does not.
+    assert (await identity.http.get(f"/v1/users/{me['id']}", headers=admin.auth)).json()["tenant_name"] is None

@@ -24,6 +24,8 @@ async def test_media_migrations_roll_back_and_apply_again(database: DatabaseUrls
     conn = await asyncpg.connect(database.owner)
     try:
         assert await conn.fetchval("SELECT to_regclass('media.procrastinate_jobs') IS NOT NULL")
+        assert await migrations.downgrade(conn, MEDIA, steps=1) == [3]
+        assert await conn.fetchval("SELECT to_regclass('media.videos') IS NULL")
         assert await migrations.downgrade(conn, MEDIA, steps=1) == [2]
         assert await conn.fetchval("SELECT to_regclass('media.procrastinate_jobs') IS NULL")
         leftovers = await conn.fetchval(
@@ -34,7 +36,7 @@ async def test_media_migrations_roll_back_and_apply_again(database: DatabaseUrls
         assert await conn.fetchval("SELECT to_regclass('media.reports') IS NOT NULL")
         assert await migrations.downgrade(conn, MEDIA, steps=1) == [1]
         assert await conn.fetchval("SELECT count(*) FROM pg_namespace WHERE nspname = 'media'") == 0
-        assert await migrations.upgrade(conn, MEDIA) == [1, 2]
+        assert await migrations.upgrade(conn, MEDIA) == [1, 2, 3]
     finally:
         await conn.close()
 

@@ -1,5 +1,5 @@
 """`/v1/reports` without a worker running: validation, idempotency, visibility, the per-user limit, cancel
-of a queued report, listing."""
+of a queued report, listing; and the names a report's cover takes from identity."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import uuid
 
 from tests.media.jobs.conftest import MediaHarness, worker
+from tests.media.render.conftest import run
 from tests.poc.conftest import subject
 
 PROBLEM = "application/problem+json"
@@ -140,3 +141,18 @@ async def test_parallel_requests_keep_the_key_and_the_limit(media: MediaHarness)
     assert sorted(r.status_code for r in burst) == [202] * limit + [429] * 3
     listed = (await media.http.get("/v1/reports", headers=member.auth)).json()["items"]
     assert len(listed) == limit
+
+
+async def test_a_members_pdf_cover_names_the_tenant_by_its_display_name(media: MediaHarness) -> None:
+    admin = await media.tenant()
+    renamed = await media.http.patch("/v1/tenant", json={"name": "Banco São Paulo Ltda."}, headers=admin.auth)
+    assert renamed.status_code == 200, renamed.text
+    member = await media.member(admin)
+    await media.catalogue(admin, 2)
+    report = await media.create(member, {"format": "pdf", "locale": "pt-BR"})
+    async with worker(media.settings):
+        done = await media.wait_for(member, report["id"], "done", "failed")
+    assert done["status"] == "done", done
+    cover = run("pdftotext", "-l", "1", media.object_path(done, admin, subject(member)), "-")
+    assert "Banco São Paulo Ltda." in cover, cover
+    assert admin.tenant not in cover  # not the slug
