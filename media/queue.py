@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import procrastinate
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import Span, SpanKind
 from procrastinate.exceptions import ConnectorException
 from procrastinate.jobs import Job
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
@@ -29,7 +31,7 @@ from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from media.errors import SourceUnavailable, StorageUnavailable
 from media.metrics import JOBS_RECOVERED
 from runtime.settings import Settings
-from runtime.tracing import TRACE_CONTEXT_KEY, job_trace_context
+from runtime.tracing import TRACE_CONTEXT_KEY, job_span, job_trace_context
 
 log = logging.getLogger("pocdojo.media.queue")
 tracer = trace.get_tracer("pocdojo.media.queue")
@@ -93,18 +95,40 @@ def build_app(settings: Settings, *, max_size: int = 4) -> procrastinate.App:
 
 
 async def defer_report(app: procrastinate.App, tenant_id: str, report_id: uuid.UUID) -> int:
-    """Queue a report's job; returns the job id. With tracing on, the job carries the current trace
-    (`runtime.tracing.job_trace_context`, under a producer span) and its runs continue it."""
+    """Queue a report's job; returns the job id."""
+    return await defer_traced(app, REPORT_TASK, tenant_id=tenant_id, report_id=str(report_id))
+
+
+async def defer_traced(app: procrastinate.App, task: str, **kwargs: Any) -> int:
+    """Queue a job of `task` on the media queue; returns the job id. With tracing on, the job carries the
+    current trace (`runtime.tracing.job_trace_context`, taken under a producer span) in its
+    `trace_context` argument, and its runs continue it (`run_span`)."""
     with tracer.start_as_current_span(
-        f"send {REPORT_TASK}", kind=SpanKind.PRODUCER, attributes=_messaging_attributes("send")
+        f"send {task}", kind=SpanKind.PRODUCER, attributes=_messaging_attributes("send")
     ) as span:
         carried = job_trace_context()
-        kwargs: dict[str, Any] = {"tenant_id": tenant_id, "report_id": str(report_id)}
         if carried:
             kwargs[TRACE_CONTEXT_KEY] = carried
-        job_id: int = await app.configure_task(REPORT_TASK, queue=QUEUE).defer_async(**kwargs)
+        job_id: int = await app.configure_task(task, queue=QUEUE).defer_async(**kwargs)
         span.set_attribute("messaging.message.id", str(job_id))
     return job_id
+
+
+@contextmanager
+def run_span(task: str, job: Job, trace_context: Mapping[str, str] | None, **attributes: Any) -> Iterator[Span]:
+    """The consumer span of one run of `job`, a child of the producer span that queued it."""
+    with job_span(
+        tracer,
+        f"process {task}",
+        trace_context,
+        {
+            **_messaging_attributes("process"),
+            "messaging.message.id": str(job.id),
+            "pocdojo.job.attempt": job.attempts + 1,
+            **attributes,
+        },
+    ) as span:
+        yield span
 
 
 def _messaging_attributes(operation: str) -> dict[str, str]:

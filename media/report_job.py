@@ -26,23 +26,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-from opentelemetry import trace
 from procrastinate import JobContext
 from procrastinate.job_context import AbortReason
 
 from media.errors import MediaError, SourceError, SourceUnavailable, StorageUnavailable
 from media.metrics import JOB_DURATION, JOBS_CANCELLED, JOBS_FAILED, JOBS_RUNNING, JOBS_SUCCEEDED, QUEUE_AGE, kind_of
 from media.pocs_client import ExportHandle
-from media.queue import QUEUE, REPORT_TASK, JobReleased, ReportRetry
+from media.queue import REPORT_TASK, JobReleased, ReportRetry, run_span
 from media.reports.model import Locale, PocRow, ProgressSink, ReportFilters, ReportHeader
 from media.repository import Report, ReportRepository, Stage
 from media.sources import PocExports, export_of
 from media.storage.base import ObjectStore
 from runtime.settings import Settings
-from runtime.tracing import job_span
 
 log = logging.getLogger("pocdojo.media.job")
-tracer = trace.get_tracer("pocdojo.media.job")
 
 CONTENT_TYPES = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8"}
 READ_PAGE = 1000
@@ -131,17 +128,8 @@ async def run_report(
     """The procrastinate task (`media.queue.REPORT_TASK`). `trace_context`: the trace of the request that
     queued the job (`media.queue.defer_report`), continued by this run's span; absent when tracing was off."""
     runtime: JobRuntime = context.additional_context["runtime"]
-    job = context.job
-    attributes = {
-        "messaging.system": "procrastinate",
-        "messaging.destination.name": QUEUE,
-        "messaging.operation.type": "process",
-        "messaging.message.id": str(job.id),
-        "pocdojo.job.attempt": job.attempts + 1,
-        "pocdojo.report_id": report_id,
-        "pocdojo.tenant_id": tenant_id,
-    }
-    with job_span(tracer, f"process {REPORT_TASK}", trace_context, attributes):
+    attributes = {"pocdojo.report_id": report_id, "pocdojo.tenant_id": tenant_id}
+    with run_span(REPORT_TASK, context.job, trace_context, **attributes):
         await ReportRun(runtime, context, tenant_id, uuid.UUID(report_id)).run()
 
 
@@ -210,7 +198,6 @@ class ReportRun:
 
     async def _fail(self, kind: str, error: str, *, final: bool) -> None:
         JOBS_FAILED.labels(kind, "true" if final else "false").inc()
-        trace.get_current_span().set_attribute("pocdojo.job.final_failure", final)
         log.warning("report run failed", extra={**self._log, "error": error, "final": final})
         await self.runtime.reports.fail(self.tenant_id, self.report_id, self.token, error, final=final)
         if final and self._export is not None:

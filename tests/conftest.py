@@ -190,6 +190,15 @@ class Traces:
         return list(self.exporter.get_finished_spans())
 
 
+def span_ancestors(span: ReadableSpan, by_id: dict[int, ReadableSpan]) -> list[ReadableSpan]:
+    """`span`'s parent, its parent's parent... among `by_id` (span id -> span), nearest first."""
+    chain = []
+    while span.parent is not None and span.parent.span_id in by_id:
+        span = by_id[span.parent.span_id]
+        chain.append(span)
+    return chain
+
+
 @pytest.fixture(scope="session")
 def traces() -> Iterator[Traces]:
     """Tracing as `POCDOJO_OTEL_EXPORTER` turns it on, exporting to memory. Once on it stays on for the

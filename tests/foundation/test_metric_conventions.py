@@ -39,6 +39,8 @@ BOUNDED_LABELS: dict[str, Callable[[str], bool] | None] = {
     "reason": None,  # refusal codes the code defines
     "type": None,  # documented message types, `unknown` for any other
     "error": None,  # an exception class name
+    "code": lambda v: v.isdigit() or v == "other",  # documented WebSocket close codes
+    "operation": None,  # a store operation: load, append, compact
 }
 """Label names a metric may have, with a check of their values where one is exact."""
 

@@ -10,16 +10,8 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 
 from media.queue import REPORT_TASK
-from tests.conftest import Traces, wait_until
+from tests.conftest import Traces, span_ancestors, wait_until
 from tests.media.jobs.conftest import MediaHarness, worker
-
-
-def _ancestors(span: ReadableSpan, by_id: dict[int, ReadableSpan]) -> list[ReadableSpan]:
-    chain = []
-    while span.parent is not None and span.parent.span_id in by_id:
-        span = by_id[span.parent.span_id]
-        chain.append(span)
-    return chain
 
 
 def _values(span: ReadableSpan) -> list[str]:
@@ -52,7 +44,7 @@ async def test_a_report_request_and_its_job_are_one_trace(traces: Traces, media:
     by_id = {s.context.span_id: s for s in in_trace}
 
     # The worker's run descends from the request: run → producer span → the media API's server span (the root).
-    chain = _ancestors(run, by_id)
+    chain = span_ancestors(run, by_id)
     assert (chain[0].name, chain[0].kind) == (f"send {REPORT_TASK}", SpanKind.PRODUCER)
     request = chain[-1]
     assert (request.name, request.kind) == ("POST /v1/reports", SpanKind.SERVER)
@@ -67,17 +59,17 @@ async def test_a_report_request_and_its_job_are_one_trace(traces: Traces, media:
     # parent is the media service's client span, under the request.
     for name in ("POST /v1/pocs/exports", "GET /v1/auth/me"):
         (callee,) = served(name)
-        caller = _ancestors(callee, by_id)
+        caller = span_ancestors(callee, by_id)
         assert caller[0].kind == SpanKind.CLIENT, name
         assert caller[-1] is request, name
     # The worker's calls: it read the export's items and deleted the export, under the run's span.
     for name in ("GET /v1/pocs/exports/{export_id}/items", "DELETE /v1/pocs/exports/{export_id}"):
         (callee,) = served(name)
-        assert run in _ancestors(callee, by_id), name
+        assert run in span_ancestors(callee, by_id), name
     # PostgreSQL: the API's queries under the request, the run's under the run.
     queries = [s for s in in_trace if s.kind == SpanKind.CLIENT and "db.system" in (s.attributes or {})]
-    assert any(request in _ancestors(q, by_id) and run not in _ancestors(q, by_id) for q in queries)
-    assert any(run in _ancestors(q, by_id) for q in queries)
+    assert any(request in span_ancestors(q, by_id) and run not in span_ancestors(q, by_id) for q in queries)
+    assert any(run in span_ancestors(q, by_id) for q in queries)
     # Server spans name and describe the route, never the path: the long-polls of this report's URL included.
     for span in traces.finished():
         if span.kind == SpanKind.SERVER:
