@@ -1,6 +1,6 @@
 """Issue 17: every metric the services export follows Prometheus's naming conventions and has bounded labels.
 
-The services (identity, POC, media and a media worker, as `pocdojo dev` runs them) serve real traffic —
+`pocdojo dev` (every service and a media worker in one fresh process) serves real traffic —
 a report made by a worker, a 404 on an id path, an unknown path, a refused token, a method no client should
 send — and the test reads `/metrics` over HTTP as a scraper would, then checks every family:
 - names: `pocdojo_` then lower-case words; counters expose `_total`, nothing else ends in `_total`;
@@ -12,21 +12,20 @@ send — and the test reads `/metrics` over HTTP as a scraper would, then checks
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
+import asyncio
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
+import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from deploy.aws import metric_names
-from deploy.local import DatabaseUrls
 from deploy.services import SERVICES
+from runtime.embedded_pg import EmbeddedPostgres, free_port
 from runtime.http import METHODS
-from runtime.settings import Settings
-from tests.media.jobs.conftest import media_harness, worker
+from tests.conftest import wait_until
+from tests.foundation.test_cli import LOGIN_RE, _start_dev, _stop
 
 BOUNDED_LABELS: dict[str, Callable[[str], bool] | None] = {
     "service": lambda v: v in SERVICES,
@@ -52,15 +51,6 @@ NON_BASE_UNITS = re.compile(
 )
 TIME_WORDS = re.compile(r"_(age|duration|latency|delay|time|elapsed)(_|$)")
 LOOKS_LIKE_AN_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-|[0-9]{6,}|[0-9a-f]{16,}", re.IGNORECASE)
-
-
-def _import_every_metrics_module() -> None:
-    """Register every family our packages define (a service's process imports only its own)."""
-    for package in ("runtime", "crdt", "signaling", "dojo", "poc_api", "media", "identity"):
-        module = importlib.import_module(package)
-        for info in pkgutil.walk_packages(module.__path__, prefix=f"{package}."):
-            if info.name.endswith(".metrics"):
-                importlib.import_module(info.name)
 
 
 def _problems(exposition: str) -> list[str]:
@@ -98,23 +88,44 @@ def _problems(exposition: str) -> list[str]:
     return problems
 
 
-async def test_every_exported_metric_follows_the_conventions(
-    make_settings: Callable[..., Settings], database: DatabaseUrls, tmp_path: Path
-) -> None:
-    _import_every_metrics_module()
-    async with media_harness(make_settings, database, tmp_path) as media:
-        admin = await media.tenant()
-        await media.catalogue(admin, 2)
-        report = await media.create(admin)
-        async with worker(media.settings):
-            assert (await media.wait_for(admin, report["id"], "done", "failed"))["status"] == "done"
-        unknown = "0b6f3c1e-8a1d-4c55-9d1e-3f7e2a9b4c10"
-        assert (await media.http.get(f"/v1/reports/{unknown}", headers=admin.auth)).status_code == 404
-        assert (await media.http.get(f"/v1/no-such-thing/{unknown}")).status_code == 404
-        assert (await media.http.get("/v1/pocs", headers={"Authorization": "Bearer nonsense"})).status_code == 401
-        odd: Any = await media.http.request("PROPFIND", "/v1/pocs", headers=admin.auth)  # WebDAV: parsed, not ours
-        assert 400 <= odd.status_code < 500
-        response = await media.http.get("/metrics")
+async def test_every_exported_metric_follows_the_conventions(server_dir: Path) -> None:
+    state = server_dir / "state"
+    port = free_port()
+    proc, banner = await _start_dev(state, port)
+    assert proc.stdout is not None
+    drain = asyncio.create_task(proc.stdout.read())  # the server's logs: never let the pipe fill
+    try:
+        match = LOGIN_RE.search(banner)
+        assert match, banner
+        tenant, username, password = match.groups()
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            token = await http.post(
+                "/v1/auth/token",
+                data={"grant_type": "password", "tenant": tenant, "username": username, "password": password},
+            )
+            auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
+            poc = {"name": "Integração PIX", "github_url": "https://github.com/acme/pix", "language": "go", "tags": []}
+            assert (await http.post("/v1/pocs", json=poc, headers=auth)).status_code == 201
+            created = await http.post("/v1/reports", json={"format": "csv", "locale": "en"}, headers=auth)
+            assert created.status_code == 202, created.text
+            report_id = created.json()["id"]
+
+            async def done() -> bool:
+                report = (await http.get(f"/v1/reports/{report_id}", params={"wait": 5}, headers=auth)).json()
+                return bool(report["status"] == "done")
+
+            await wait_until(done, within=60, interval=0)
+            unknown = "0b6f3c1e-8a1d-4c55-9d1e-3f7e2a9b4c10"
+            assert (await http.get(f"/v1/reports/{unknown}", headers=auth)).status_code == 404
+            assert (await http.get(f"/v1/no-such-thing/{unknown}")).status_code == 404
+            assert (await http.get("/v1/pocs", headers={"Authorization": "Bearer nonsense"})).status_code == 401
+            odd = await http.request("PROPFIND", "/v1/pocs", headers=auth)  # WebDAV: parsed, not ours
+            assert 400 <= odd.status_code < 500
+            response = await http.get("/metrics")
+    finally:
+        await _stop(proc)
+        await drain
+        EmbeddedPostgres(state / "pg").stop(mode="immediate")
     assert response.status_code == 200
     exposition = response.text
     families = {f.name for f in text_string_to_metric_families(exposition)}
