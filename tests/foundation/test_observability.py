@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import subprocess
+import sys
 
 import asyncpg
 from opentelemetry import trace
@@ -118,3 +120,26 @@ async def test_log_lines_name_their_trace(identity: IdentityHarness, traces: Tra
     await wait_until(ended)
     (span,) = spans()
     assert line["trace_id"] == f"{span.context.trace_id:032x}"
+
+
+TRACING_OFF = """
+import asyncpg, httpx
+from media.pocs_client import PocsClient
+from runtime.settings import Settings
+from runtime.tracing import configure_tracing, job_trace_context, tracing_enabled
+from runtime.http import create_service_app
+
+settings = Settings(otel_exporter="none")
+assert configure_tracing(settings) is None
+app = create_service_app(service="x", title="x", settings=settings)
+client = PocsClient("http://127.0.0.1:1")
+print(tracing_enabled(), hasattr(asyncpg.Connection.execute, "__wrapped__"),
+      getattr(client._http, "_is_instrumented_by_opentelemetry", False), job_trace_context())
+"""
+
+
+def test_tracing_off_installs_nothing() -> None:
+    """`POCDOJO_OTEL_EXPORTER=none` (the default): no provider, no wrapped query or client, nothing carried into
+    jobs — in a fresh process, since this session's provider stays installed once a test turns it on."""
+    out = subprocess.run([sys.executable, "-c", TRACING_OFF], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.split("\n")[0] == "False False False {}", out.stderr
