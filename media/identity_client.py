@@ -13,11 +13,13 @@ import httpx
 from media.errors import SourceUnavailable
 from media.sources import CallerNames
 from runtime.errors import NotFound, Unauthorized
+from runtime.tracing import instrument_http_client
 
 
 class IdentityClient:
     def __init__(self, base_url: str, *, timeout: float = 10.0, transport: httpx.AsyncBaseTransport | None = None):
         self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport)
+        instrument_http_client(self._http)
 
     async def caller_names(self, bearer: str) -> CallerNames:
         try:

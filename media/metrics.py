@@ -20,7 +20,7 @@ JOBS_RECOVERED = Counter(
     "pocdojo_media_jobs_recovered_total", "Running jobs of a dead worker (no heartbeat) given to the queue again"
 )
 JOB_DURATION = Histogram(
-    "pocdojo_media_job_seconds",
+    "pocdojo_media_job_duration_seconds",
     "From a job run's start to its end, by outcome",
     ["kind", "outcome"],
     buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 60, 120, 300, 900),
@@ -30,6 +30,12 @@ QUEUE_AGE = Histogram(
     "From a report's request to a worker starting its job (the first run)",
     ["kind"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+QUEUE_OLDEST_AGE = Gauge(
+    "pocdojo_media_queue_oldest_age_seconds",
+    "How long the oldest job ready to run has waited for a worker (0: none waiting), as a worker last measured"
+    " it (`media.queue.oldest_waiting_seconds`). Unlike the queue-age histogram, which is observed when jobs"
+    " start, it grows while every worker is stuck: workers scale and alarm on it",
 )
 
 

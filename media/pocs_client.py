@@ -29,6 +29,7 @@ from media.errors import SourceError, SourceUnavailable
 from media.reports.model import PocRow, ReportFilters
 from runtime.errors import FieldError, Forbidden, TooManyRequests, Unauthorized, ValidationFailed
 from runtime.settings import Settings
+from runtime.tracing import instrument_http_client
 
 EXPORTS = "/v1/pocs/exports"
 PAGE_SIZE_MAX = 1000
@@ -92,6 +93,7 @@ class PocsClient:
         self, base_url: str, *, timeout: float = TIMEOUT_SECONDS, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
         self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport)
+        instrument_http_client(self._http)  # the worker's and the API's calls carry their trace
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PocsClient:

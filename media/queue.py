@@ -17,9 +17,13 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import procrastinate
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind
 from procrastinate.exceptions import ConnectorException
 from procrastinate.jobs import Job
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
@@ -27,8 +31,10 @@ from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from media.errors import SourceUnavailable, StorageUnavailable
 from media.metrics import JOBS_RECOVERED
 from runtime.settings import Settings
+from runtime.tracing import TRACE_CONTEXT_KEY, job_span, job_trace_context
 
 log = logging.getLogger("pocdojo.media.queue")
+tracer = trace.get_tracer("pocdojo.media.queue")
 
 QUEUE = "media"
 REPORT_TASK = "media.render_report"
@@ -90,10 +96,65 @@ def build_app(settings: Settings, *, max_size: int = 4) -> procrastinate.App:
 
 async def defer_report(app: procrastinate.App, tenant_id: str, report_id: uuid.UUID) -> int:
     """Queue a report's job; returns the job id."""
-    job_id: int = await app.configure_task(REPORT_TASK, queue=QUEUE).defer_async(
-        tenant_id=tenant_id, report_id=str(report_id)
-    )
+    return await defer_traced(app, REPORT_TASK, tenant_id=tenant_id, report_id=str(report_id))
+
+
+async def defer_traced(app: procrastinate.App, task: str, **kwargs: Any) -> int:
+    """Queue a job of `task` on the media queue; returns the job id. With tracing on, the job carries the
+    current trace (`runtime.tracing.job_trace_context`, taken under a producer span) in its
+    `trace_context` argument, and its runs continue it (`run_span`)."""
+    with tracer.start_as_current_span(
+        f"send {task}", kind=SpanKind.PRODUCER, attributes=_messaging_attributes("send")
+    ) as span:
+        carried = job_trace_context()
+        if carried:
+            kwargs[TRACE_CONTEXT_KEY] = carried
+        job_id: int = await app.configure_task(task, queue=QUEUE).defer_async(**kwargs)
+        span.set_attribute("messaging.message.id", str(job_id))
     return job_id
+
+
+@contextmanager
+def run_span(task: str, job: Job, trace_context: Mapping[str, str] | None, **attributes: Any) -> Iterator[Span]:
+    """The consumer span of one run of `job`, a child of the producer span that queued it."""
+    with job_span(
+        tracer,
+        f"process {task}",
+        trace_context,
+        {
+            **_messaging_attributes("process"),
+            "messaging.message.id": str(job.id),
+            "pocdojo.job.attempt": job.attempts + 1,
+            **attributes,
+        },
+    ) as span:
+        yield span
+
+
+def _messaging_attributes(operation: str) -> dict[str, str]:
+    return {
+        "messaging.system": "procrastinate",
+        "messaging.destination.name": QUEUE,
+        "messaging.operation.type": operation,
+    }
+
+
+async def oldest_waiting_seconds(app: procrastinate.App) -> float:
+    """How long the oldest job of the queue has been ready to run without a worker starting it (0 when
+    none is waiting). A job is ready from its last deferral (or retry) or its scheduled time, whichever is
+    later; a job waiting for a retry's backoff is not ready yet."""
+    row = await app.connector.execute_query_one_async(_OLDEST_WAITING, queue=QUEUE)
+    return float(row["age"])
+
+
+_OLDEST_WAITING = """
+SELECT GREATEST(COALESCE(EXTRACT(EPOCH FROM now() - min(ready_at)), 0), 0)::float8 AS age
+FROM (
+    SELECT GREATEST(j.scheduled_at, (SELECT max(e.at) FROM procrastinate_events e WHERE e.job_id = j.id)) AS ready_at
+    FROM procrastinate_jobs j
+    WHERE j.queue_name = %(queue)s AND j.status = 'todo' AND (j.scheduled_at IS NULL OR j.scheduled_at <= now())
+) AS waiting
+"""
 
 
 async def cancel_queued(app: procrastinate.App, job_id: int) -> bool:

@@ -14,6 +14,7 @@ are retried with backoff by the queue.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import tempfile
 import threading
@@ -31,7 +32,7 @@ from procrastinate.job_context import AbortReason
 from media.errors import MediaError, SourceError, SourceUnavailable, StorageUnavailable
 from media.metrics import JOB_DURATION, JOBS_CANCELLED, JOBS_FAILED, JOBS_RUNNING, JOBS_SUCCEEDED, QUEUE_AGE, kind_of
 from media.pocs_client import ExportHandle
-from media.queue import JobReleased, ReportRetry
+from media.queue import REPORT_TASK, JobReleased, ReportRetry, run_span
 from media.reports.model import Locale, PocRow, ProgressSink, ReportFilters, ReportHeader
 from media.repository import Report, ReportRepository, Stage
 from media.sources import PocExports, export_of
@@ -121,10 +122,15 @@ def report_header(report: Report) -> ReportHeader:
     )
 
 
-async def run_report(context: JobContext, tenant_id: str, report_id: str) -> None:
-    """The procrastinate task (`media.queue.REPORT_TASK`)."""
+async def run_report(
+    context: JobContext, tenant_id: str, report_id: str, trace_context: dict[str, str] | None = None
+) -> None:
+    """The procrastinate task (`media.queue.REPORT_TASK`). `trace_context`: the trace of the request that
+    queued the job (`media.queue.defer_report`), continued by this run's span; absent when tracing was off."""
     runtime: JobRuntime = context.additional_context["runtime"]
-    await ReportRun(runtime, context, tenant_id, uuid.UUID(report_id)).run()
+    attributes = {"pocdojo.report_id": report_id, "pocdojo.tenant_id": tenant_id}
+    with run_span(REPORT_TASK, context.job, trace_context, **attributes):
+        await ReportRun(runtime, context, tenant_id, uuid.UUID(report_id)).run()
 
 
 class ReportRun:
@@ -295,7 +301,9 @@ class ReportRun:
             with path.open("wb") as out:
                 renderer(header, rows, out, bom=bom, progress=progress)
 
-        future = loop.run_in_executor(None, render)
+        # The thread runs in a copy of this run's context: the rows it pulls back on the loop (the POC
+        # service's pages) are read under the run's trace.
+        future = loop.run_in_executor(None, contextvars.copy_context().run, render)
         try:
             await asyncio.shield(future)
         except asyncio.CancelledError:

@@ -16,6 +16,7 @@ only after a complete render, each put atomic, the MP4 last.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import tempfile
 import threading
@@ -32,7 +33,7 @@ from procrastinate.job_context import AbortReason
 from media.errors import MediaError, RenderCancelled, RenderTimeout, SourceError, SourceUnavailable, StorageUnavailable
 from media.metrics import JOB_DURATION, JOBS_CANCELLED, JOBS_FAILED, JOBS_RUNNING, JOBS_SUCCEEDED, QUEUE_AGE
 from media.pocs_client import ExportHandle
-from media.queue import QUEUE, JobReleased, ReportRetry
+from media.queue import QUEUE, JobReleased, ReportRetry, defer_traced, run_span
 from media.report_job import JobRuntime, RunStopped
 from media.reports.model import Locale, PocRow
 from media.repository import Stage
@@ -64,11 +65,8 @@ def register_video_task(app: procrastinate.App, settings: Settings) -> None:
 
 
 async def defer_video(app: procrastinate.App, tenant_id: str, video_id: uuid.UUID) -> int:
-    """Queue a video's job; returns the job id."""
-    job_id: int = await app.configure_task(VIDEO_TASK, queue=QUEUE).defer_async(
-        tenant_id=tenant_id, video_id=str(video_id)
-    )
-    return job_id
+    """Queue a video's job (carrying the current trace when tracing is on); returns the job id."""
+    return await defer_traced(app, VIDEO_TASK, tenant_id=tenant_id, video_id=str(video_id))
 
 
 def export_of_video(video: Video) -> ExportHandle | None:
@@ -93,10 +91,16 @@ def video_spec(video: Video) -> VideoSpec:
     )
 
 
-async def run_video(context: JobContext, tenant_id: str, video_id: str) -> None:
-    """The procrastinate task (`VIDEO_TASK`): the worker's runtime, with the videos' rows on its database."""
+async def run_video(
+    context: JobContext, tenant_id: str, video_id: str, trace_context: dict[str, str] | None = None
+) -> None:
+    """The procrastinate task (`VIDEO_TASK`): the worker's runtime, with the videos' rows on its database.
+    `trace_context`: the trace of the request that queued the job, continued by this run's span."""
     runtime: JobRuntime = context.additional_context["runtime"]
-    await VideoRun(runtime, VideoRepository(runtime.reports.db), context, tenant_id, uuid.UUID(video_id)).run()
+    with run_span(
+        VIDEO_TASK, context.job, trace_context, **{"pocdojo.video_id": video_id, "pocdojo.tenant_id": tenant_id}
+    ):
+        await VideoRun(runtime, VideoRepository(runtime.reports.db), context, tenant_id, uuid.UUID(video_id)).run()
 
 
 class VideoRun:
@@ -240,7 +244,8 @@ class VideoRun:
             remaining = max(deadline - time.monotonic(), 0.001)
             return render_video(spec, rows, out_dir, progress, time_limit=remaining, cancel=self._stopping)
 
-        future = loop.run_in_executor(None, render)
+        # In a copy of this run's context: the progress the thread records is written under the run's trace.
+        future = loop.run_in_executor(None, contextvars.copy_context().run, render)
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:

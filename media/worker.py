@@ -21,7 +21,8 @@ from contextlib import AsyncExitStack
 import procrastinate
 from procrastinate.exceptions import ConnectorException
 
-from media.queue import QUEUE, build_app, recover_stalled
+from media.metrics import QUEUE_OLDEST_AGE
+from media.queue import QUEUE, build_app, oldest_waiting_seconds, recover_stalled
 from media.report_job import JobRuntime, ProgressHook, Renderer, default_renderers
 from media.repository import ReportRepository
 from media.sources import PocExports
@@ -116,11 +117,13 @@ class MediaWorker:
         )
 
     async def _recover(self, app: procrastinate.App) -> None:
-        """Every heartbeat interval: give dead workers' running jobs back to the queue."""
+        """Every heartbeat interval: give dead workers' running jobs back to the queue, then measure how long
+        the oldest ready job has waited (`pocdojo_media_queue_oldest_age_seconds`)."""
         interval = self.settings.media_worker_heartbeat_seconds
         while True:
             try:
                 await recover_stalled(app, stalled_seconds=self.settings.media_worker_stalled_seconds)
+                QUEUE_OLDEST_AGE.set(await oldest_waiting_seconds(app))
             except ConnectorException as exc:
                 log.warning("stalled-job check failed; trying again", extra={"worker": self.name, "error": str(exc)})
             await asyncio.sleep(interval)

@@ -32,12 +32,16 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 from fastapi import FastAPI
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Histogram
 
 from runtime.db import Database
 from runtime.settings import Settings
+from runtime.tracing import instrument_redis_client
 
 log = logging.getLogger("pocdojo.poc.outbox")
+tracer = trace.get_tracer("pocdojo.poc.outbox")
 
 EVENTS_PUBLISHED = Counter("pocdojo_poc_events_published_total", "POC change events published to the stream")
 RELAY_FAILURES = Counter(
@@ -92,10 +96,20 @@ class OutboxRelay:
             rows = sorted(await conn.fetch(_CLAIM, self.batch), key=lambda row: int(row["id"]))
             if not rows:
                 return 0
-            pipe = self.client.pipeline(transaction=True)
-            for row in rows:
-                pipe.xadd(self.stream, stream_fields(row), maxlen=self.maxlen, approximate=True)  # type: ignore[arg-type]
-            await pipe.execute()
+            # A batch found is one trace (the polls that find nothing are none): the Redis commands below it.
+            with tracer.start_as_current_span(
+                f"send {self.stream}",
+                kind=SpanKind.PRODUCER,
+                attributes={
+                    "messaging.system": "redis",
+                    "messaging.destination.name": self.stream,
+                    "messaging.batch.message_count": len(rows),
+                },
+            ):
+                pipe = self.client.pipeline(transaction=True)
+                for row in rows:
+                    pipe.xadd(self.stream, stream_fields(row), maxlen=self.maxlen, approximate=True)  # type: ignore[arg-type]
+                await pipe.execute()
         now = time.time()
         for row in rows:
             EVENT_DELAY.observe(max(0.0, now - row["created_at"].timestamp()))
@@ -134,6 +148,7 @@ async def relay_startup(app: FastAPI, stack: AsyncExitStack) -> None:
         settings.redis_url.get_secret_value(), socket_timeout=5.0, socket_connect_timeout=5.0
     )
     stack.push_async_callback(client.aclose)
+    instrument_redis_client(client)
     relay = OutboxRelay(
         app.state.db,
         client,

@@ -61,6 +61,7 @@ from runtime.errors import Forbidden, Unauthorized
 from runtime.metrics import AUTH_FAILURES
 from runtime.principal_status import PostgresStatusSource, PrincipalStatuses
 from runtime.settings import Settings
+from runtime.tracing import instrument_http_client
 
 __all__ = [
     "BEARER_SECURITY",
@@ -201,6 +202,7 @@ def verifier_startup(
             source = StaticJwksSource(local_jwks)
         else:
             client = await stack.enter_async_context(httpx.AsyncClient(timeout=5.0))
+            instrument_http_client(client)  # a JWKS fetch on an unknown key shows in the request's trace
             source = HttpJwksSource(settings.jwks_url, client=client)
         verifier = TokenVerifier(verifier_config(settings), source)
         stack.push_async_callback(verifier.aclose)

@@ -14,7 +14,7 @@ import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager, nullcontext
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -23,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from opentelemetry import trace
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute
@@ -34,9 +35,9 @@ from runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from runtime.metrics_access import MetricsAccess
 from runtime.security_headers import came_over_tls, security_headers
 from runtime.settings import Settings
+from runtime.tracing import tracing_enabled
 
 log = logging.getLogger("pocdojo.http")
-tracer = trace.get_tracer("pocdojo.http")
 
 PROBLEM_JSON = "application/problem+json"
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -161,10 +162,44 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
     return _problem(500, "Internal server error", "An unexpected error occurred; it has been logged.", request)
 
 
-def _tracing() -> bool:
-    """Whether a tracer provider is installed (`runtime.tracing.configure_tracing`). Without one, spans are
-    no-ops, and skipping them saves the context switching they still cost on every request."""
-    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"})
+"""The methods a metric label or span name shows as they are; any other (a client may send any token) is
+`_OTHER`, so no client can add series."""
+
+_UNTRACED_PATHS = r"/(healthz|readyz|metrics)$"
+"""Load-balancer probes and scrapes: no trace each (they would outnumber the requests)."""
+
+
+def method_label(method: str) -> str:
+    return method if method in METHODS else "_OTHER"
+
+
+def _span_details(scope: Scope) -> tuple[str, dict[str, Any]]:
+    """A request span's first name: the method alone (the raw path holds ids and capability tokens);
+    `RequestContextMiddleware` renames it after the route once the router matched one."""
+    return method_label(scope.get("method", "")), {}
+
+
+_URL_ATTRIBUTES = ("http.target", "http.url", "url.path", "url.full", "url.query")
+
+
+def _route(scope: Scope) -> str:
+    """The matched route's template (the router records the route in the scope it was given)."""
+    return str(getattr(scope.get("route"), "path", "unmatched"))
+
+
+def _name_span(span: trace.Span, method: str, route: str, status: int, request_id: str) -> None:
+    """Name the server span after the route and replace the URL attributes the ASGI instrumentation took
+    from the raw request with the route: paths carry ids and capability tokens (signed download links),
+    query strings carry searches."""
+    span.update_name(f"{method} {route}")
+    span.set_attribute("http.route", route)
+    span.set_attribute("http.response.status_code", status)
+    span.set_attribute("pocdojo.request_id", request_id)
+    attributes = getattr(span, "attributes", None) or {}
+    for key in _URL_ATTRIBUTES:
+        if key in attributes:
+            span.set_attribute(key, route)
 
 
 def client_address(scope: Scope, trusted_proxy_hops: int) -> str:
@@ -267,49 +302,42 @@ class RequestContextMiddleware:
         info_token = request_info_var.set(info)
         status = 500
         started = time.perf_counter()
+        method = method_label(scope.get("method", "?"))
+        span = trace.get_current_span()  # the ASGI instrumentation's server span; a no-op when not tracing
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id.encode()), *secure]
+                if span.is_recording():  # now: the instrumentation ends the span with the response's last byte
+                    _name_span(span, method, _route(scope), status, request_id)
             await send(message)
 
-        method = scope.get("method", "?")
-        route = "unmatched"
         try:
-            spanning = tracer.start_as_current_span(method) if _tracing() else nullcontext(trace.INVALID_SPAN)
-            with spanning as span:
-                span.set_attribute("http.request.method", method)
-                try:
-                    try:
-                        receive = self._limit_body(scope, receive)
-                    except StarletteHTTPException:
-                        request = Request(scope)
-                        response = await _on_http_exception(request, StarletteHTTPException(413))
-                        await response(scope, receive, send_wrapper)
-                        return
-                    if _query_has_nul(scope):
-                        response = _problem(
-                            422,
-                            "Validation failed",
-                            "The query string or path holds a NUL character (%00); no parameter accepts one.",
-                            Request(scope),
-                            errors=[
-                                FieldError("query", "invalid_text", "must not contain the NUL character").as_dict()
-                            ],
-                        )
-                        await response(scope, receive, send_wrapper)
-                        return
-                    await self.app(scope, receive, send_wrapper)
-                finally:
-                    # The router records the matched route in the scope it was given.
-                    route = str(getattr(scope.get("route"), "path", "unmatched"))
-                    span.update_name(f"{method} {route}")
-                    span.set_attribute("http.route", route)
-                    span.set_attribute("http.response.status_code", status)
+            try:
+                receive = self._limit_body(scope, receive)
+            except StarletteHTTPException:
+                request = Request(scope)
+                response = await _on_http_exception(request, StarletteHTTPException(413))
+                await response(scope, receive, send_wrapper)
+                return
+            if _query_has_nul(scope):
+                response = _problem(
+                    422,
+                    "Validation failed",
+                    "The query string or path holds a NUL character (%00); no parameter accepts one.",
+                    Request(scope),
+                    errors=[FieldError("query", "invalid_text", "must not contain the NUL character").as_dict()],
+                )
+                await response(scope, receive, send_wrapper)
+                return
+            await self.app(scope, receive, send_wrapper)
         finally:
             elapsed = time.perf_counter() - started
+            route = _route(scope)
+            if span.is_recording():  # no response was sent
+                _name_span(span, method, route, status, request_id)
             self._observe(method, route, status, elapsed)
             if route not in ("/healthz", "/metrics"):
                 log.info(
@@ -384,6 +412,9 @@ class ServiceApp(FastAPI):
     """
 
     def __init__(self, *args: Any, service: str, settings: Settings, **kwargs: Any) -> None:
+        # FastAPI's own telemetry off: OpenTelemetry's ASGI middleware (below) makes the one server span of a
+        # request, hot routes and early refusals included; FastAPI's would be a second one inside it.
+        kwargs.setdefault("telemetry", {"tracing": False, "metrics": False, "logs": False, "operation_spans": False})
         super().__init__(*args, **kwargs)
         self.state.settings = settings
         self.state.service = service
@@ -395,6 +426,15 @@ class ServiceApp(FastAPI):
             max_body_bytes=settings.max_body_bytes,
             trusted_proxy_hops=settings.trusted_proxy_hops,
             page_paths=pages,
+        )
+        # While a tracer provider is installed, requests go through OpenTelemetry's ASGI middleware first: a
+        # server span per request, continuing the caller's `traceparent`. Decided per request, so a provider
+        # installed after the app was built counts, and without one the middleware costs nothing.
+        self._traced_http = OpenTelemetryMiddleware(
+            self._http,
+            excluded_urls=_UNTRACED_PATHS,
+            default_span_details=_span_details,
+            exclude_spans=["receive", "send"],
         )
 
     def add_hot_route(self, method: str, path: str, handler: HotHandler) -> None:
@@ -416,7 +456,7 @@ class ServiceApp(FastAPI):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            await self._http(scope, receive, send)
+            await (self._traced_http if tracing_enabled() else self._http)(scope, receive, send)
         else:
             await super().__call__(scope, receive, send)
 

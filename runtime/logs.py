@@ -1,4 +1,4 @@
-"""Structured JSON logs with request and tenant ids; secrets never reach a log line.
+"""Structured JSON logs with request, tenant and trace ids; secrets never reach a log line.
 
 `configure_logging` is called once by the process entry point. Fields passed with `extra=` become
 JSON keys; keys that look like credentials are masked as a second line of defence (the first is
@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 import orjson
+from opentelemetry import trace
 
 from runtime.context import request_id_var, request_info_var
 
@@ -56,6 +57,10 @@ class JsonFormatter(logging.Formatter):
         info = request_info_var.get()
         if info is not None and info.tenant_id:
             entry["tenant_id"] = info.tenant_id
+        # The trace the line belongs to (a kept one): from a log line to its trace in X-Ray and back.
+        span = trace.get_current_span().get_span_context()
+        if span.trace_flags.sampled:
+            entry["trace_id"] = f"{span.trace_id:032x}"
         for key, value in record.__dict__.items():
             if key not in _RESERVED and not key.startswith("_"):
                 entry[key] = _masked(key, value)

@@ -8,7 +8,7 @@ HTTP_REQUESTS = Counter(
     "pocdojo_http_requests_total", "HTTP requests answered", ["service", "method", "route", "status"]
 )
 HTTP_LATENCY = Histogram(
-    "pocdojo_http_request_seconds",
+    "pocdojo_http_request_duration_seconds",
     "HTTP request latency",
     ["service", "method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),

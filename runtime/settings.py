@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     # -- tracing ----------------------------------------------------------------------------------
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     """`otlp` sends spans to OTEL_EXPORTER_OTLP_ENDPOINT (the ADOT collector forwarding to X-Ray)."""
+    otel_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+    """Share of new traces kept (a request's or a job's); spans with a parent follow the parent's choice."""
 
     # -- token verification (every service) --------------------------------------------------------
     auth_mode: Literal["local", "cognito"] = "local"

@@ -5,6 +5,8 @@
 - Every test gets its own database, cloned from a migrated template, so tests never see each
   other's rows and the clone costs milliseconds.
 - `serve_app` starts any ASGI app under uvicorn on 127.0.0.1 and a free port, in the test's loop.
+- `traces`: tracing on for the rest of the session (a process has one tracer provider), spans kept in
+  memory for the tests that read them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +26,14 @@ import asyncpg
 import httpx
 import pytest
 import uvicorn
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from deploy.local import DatabaseUrls, migrate_all
 from runtime.bootstrap import OWNER_ROLE, SERVICE_ROLE, Credentials, ensure_database, ensure_roles, with_user
 from runtime.embedded_pg import EmbeddedPostgres, free_port
 from runtime.settings import Settings
+from runtime.tracing import configure_tracing
 
 TEMPLATE_DB = "pocdojo_test_template"
 OPERATOR_TOKEN = "operator-test-token-" + uuid.uuid4().hex
@@ -171,3 +177,34 @@ async def wait_until(predicate: Callable[[], Awaitable[bool]], within: float = 5
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(interval)
+
+
+@dataclass
+class Traces:
+    provider: TracerProvider
+    exporter: InMemorySpanExporter
+
+    def finished(self) -> list[ReadableSpan]:
+        """Every span ended so far in this session (the batch processor flushed first)."""
+        self.provider.force_flush()
+        return list(self.exporter.get_finished_spans())
+
+
+def span_ancestors(span: ReadableSpan, by_id: dict[int, ReadableSpan]) -> list[ReadableSpan]:
+    """`span`'s parent, its parent's parent... among `by_id` (span id -> span), nearest first."""
+    chain = []
+    while span.parent is not None and span.parent.span_id in by_id:
+        span = by_id[span.parent.span_id]
+        chain.append(span)
+    return chain
+
+
+@pytest.fixture(scope="session")
+def traces() -> Iterator[Traces]:
+    """Tracing as `POCDOJO_OTEL_EXPORTER` turns it on, exporting to memory. Once on it stays on for the
+    session: OpenTelemetry lets a process install one tracer provider."""
+    exporter = InMemorySpanExporter()
+    provider = configure_tracing(Settings(service_name="pocdojo-test"), exporter=exporter)
+    assert provider is not None
+    yield Traces(provider, exporter)
+    provider.shutdown()

@@ -20,9 +20,11 @@ AUTH_FAILURES = "pocdojo_auth_failures_total"
 DOJO_PARTICIPANTS = "pocdojo_dojo_participants_connected"
 SIGNAL_PEERS = "pocdojo_signal_peers"
 MEDIA_JOBS_FAILED = "pocdojo_media_jobs_failed_total"
+"""Counter: job runs that failed (`media.metrics.JOBS_FAILED`), labels `kind` and `final` (false: retried)."""
 MEDIA_QUEUE_OLDEST_AGE = "pocdojo_media_queue_oldest_age_seconds"
 """Gauge: age of the oldest job waiting in the media queue (0 when empty). Scaling needs the waiting
-side: a histogram of waits observed when jobs *start* goes silent exactly when workers are stuck."""
+side: a histogram of waits observed when jobs *start* goes silent exactly when workers are stuck.
+Exported by the workers (`media.metrics.QUEUE_OLDEST_AGE`, measured every heartbeat interval)."""
 WS_ABNORMAL_CLOSES = "pocdojo_ws_abnormal_closes_total"
 """Counter: collab and signaling websockets closed with a server-side error code (1011, 1013, 4xxx
 refusals), label `code`."""
@@ -33,7 +35,7 @@ EXPORTED: dict[str, bool] = {
     DOJO_PARTICIPANTS: True,
     SIGNAL_PEERS: True,
     MEDIA_JOBS_FAILED: True,
-    MEDIA_QUEUE_OLDEST_AGE: False,
+    MEDIA_QUEUE_OLDEST_AGE: True,
     WS_ABNORMAL_CLOSES: False,
 }
 """Each metric the deployment reads, and whether `main`'s code exports it yet."""

@@ -2,38 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import io
+import json
+import logging
+import subprocess
+import sys
 
-import pytest
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+import asyncpg
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanKind
 
-from runtime.settings import Settings
-from runtime.tracing import configure_tracing
+from deploy.local import DatabaseUrls
+from runtime.logs import JsonFormatter
+from tests.conftest import Traces, wait_until
 from tests.foundation.conftest import IdentityHarness
 
 
-@pytest.fixture(scope="session")
-def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = configure_tracing(Settings(service_name="pocdojo-test"), exporter=exporter)
-    assert provider is not None
-    yield exporter
-    provider.shutdown()
-
-
-async def test_requests_are_traced_with_their_route(identity: IdentityHarness, spans: InMemorySpanExporter) -> None:
+async def test_requests_are_traced_with_their_route(identity: IdentityHarness, traces: Traces) -> None:
     admin = await identity.create_tenant("traced")
     await identity.http.get("/v1/auth/me", headers=admin.auth)
-    provider_spans = []
-    for _ in range(50):
-        import asyncio
 
-        provider_spans = [s for s in spans.get_finished_spans() if s.name == "GET /v1/auth/me"]
-        if provider_spans:
-            break
-        await asyncio.sleep(0.1)
-    assert provider_spans, [s.name for s in spans.get_finished_spans()]
-    attributes = provider_spans[-1].attributes or {}
+    async def traced() -> bool:
+        return any(s.name == "GET /v1/auth/me" for s in traces.finished())
+
+    await wait_until(traced)
+    span = [s for s in traces.finished() if s.name == "GET /v1/auth/me"][-1]
+    attributes = span.attributes or {}
     assert attributes["http.response.status_code"] == 200
     assert attributes["http.route"] == "/v1/auth/me"
 
@@ -66,3 +61,85 @@ async def test_openapi_describes_every_route(identity: IdentityHarness) -> None:
     token_body = paths["/v1/auth/token"]["post"]["requestBody"]["content"]
     assert {"application/x-www-form-urlencoded", "application/json"} <= set(token_body)
     assert "HTTPBearer" in doc["components"]["securitySchemes"]
+
+
+async def test_queries_are_traced_under_a_request_or_job_not_on_their_own(
+    traces: Traces, database: DatabaseUrls
+) -> None:
+    """A query no request or job started (a poller, a listener, a heartbeat) would be a trace of its own every
+    few seconds: the sampler drops root client spans and keeps those with a parent."""
+    tracer = trace.get_tracer("tests")
+    conn = await asyncpg.connect(database.service)
+    try:
+        await conn.fetchval("SELECT 'a query on its own'")
+        with tracer.start_as_current_span("a job's run", kind=SpanKind.CONSUMER) as run:
+            await conn.fetchval("SELECT 'a query of a job'")
+    finally:
+        await conn.close()
+
+    def statements() -> dict[str, ReadableSpan]:
+        return {
+            str((s.attributes or {}).get("db.statement")): s
+            for s in traces.finished()
+            if "db.statement" in (s.attributes or {})
+        }
+
+    async def exported() -> bool:
+        return "SELECT 'a query of a job'" in statements()
+
+    await wait_until(exported)
+    child = statements()["SELECT 'a query of a job'"]
+    assert child.parent is not None and child.parent.span_id == run.get_span_context().span_id
+    assert "SELECT 'a query on its own'" not in statements()
+
+
+async def test_log_lines_name_their_trace(identity: IdentityHarness, traces: Traces) -> None:
+    """A request's log lines carry its trace id (X-Ray's id is the same 32 hex digits, `1-8-24`)."""
+    lines = io.StringIO()
+    handler = logging.StreamHandler(lines)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("pocdojo.http")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        admin = await identity.create_tenant("logged")
+        response = await identity.http.get("/v1/auth/me", headers=admin.auth)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    request_id = response.headers["x-request-id"]
+    (line,) = [e for e in map(json.loads, lines.getvalue().splitlines()) if e.get("request_id") == request_id]
+
+    def spans() -> list[ReadableSpan]:
+        return [s for s in traces.finished() if (s.attributes or {}).get("pocdojo.request_id") == request_id]
+
+    async def ended() -> bool:
+        return bool(spans())
+
+    await wait_until(ended)
+    (span,) = spans()
+    assert line["trace_id"] == f"{span.context.trace_id:032x}"
+
+
+TRACING_OFF = """
+import asyncpg, httpx
+from media.pocs_client import PocsClient
+from runtime.settings import Settings
+from runtime.tracing import configure_tracing, job_trace_context, tracing_enabled
+from runtime.http import create_service_app
+
+settings = Settings(otel_exporter="none")
+assert configure_tracing(settings) is None
+app = create_service_app(service="x", title="x", settings=settings)
+client = PocsClient("http://127.0.0.1:1")
+print(tracing_enabled(), hasattr(asyncpg.Connection.execute, "__wrapped__"),
+      getattr(client._http, "_is_instrumented_by_opentelemetry", False), job_trace_context())
+"""
+
+
+def test_tracing_off_installs_nothing() -> None:
+    """`POCDOJO_OTEL_EXPORTER=none` (the default): no provider, no wrapped query or client, nothing carried into
+    jobs — in a fresh process, since this session's provider stays installed once a test turns it on."""
+    out = subprocess.run([sys.executable, "-c", TRACING_OFF], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.split("\n")[0] == "False False False {}", out.stderr

@@ -14,6 +14,8 @@ from typing import Any
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanKind
 from prometheus_client import REGISTRY
 
 from deploy.local import DatabaseUrls
@@ -23,6 +25,7 @@ from runtime.embedded_pg import free_port
 from runtime.embedded_redis import EmbeddedRedis
 from runtime.settings import Settings
 from tests.cluster.conftest import wait_for
+from tests.conftest import Traces
 from tests.netproxy import TcpProxy
 from tests.poc.conftest import poc_fields, poc_harness
 
@@ -194,3 +197,37 @@ async def test_only_the_claim_function_crosses_tenants(database: DatabaseUrls) -
                 await conn.fetch("SELECT * FROM poc.outbox_claim($1)", size)
     finally:
         await conn.close()
+
+
+async def test_a_published_batch_is_a_trace_with_its_redis_commands(
+    traces: Traces,
+    make_settings: Callable[..., Settings],
+    database: DatabaseUrls,
+    redis: aioredis.Redis,
+    redis_url: str,
+) -> None:
+    """With tracing on, the relay's Redis client is instrumented: a batch found is a producer span, the
+    MULTI/EXEC of its XADDs a Redis client span under it (the polls that find nothing are no trace)."""
+    async with poc_harness(make_settings, database, **relay_settings(redis_url)) as pocs:
+        admin = await pocs.tenant()
+        await pocs.create(admin, **poc_fields(1))
+
+        async def published() -> bool:
+            return len(await tenant_events(redis, admin.tenant_id)) == 1
+
+        await wait_for(published, 10, "the event")
+
+    def batches() -> list[ReadableSpan]:
+        return [s for s in traces.finished() if s.name == f"send {STREAM}" and s.kind == SpanKind.PRODUCER]
+
+    async def traced() -> bool:
+        return bool(batches())
+
+    await wait_for(traced, 10, "the batch's span")
+    batch = batches()[-1]
+    commands = [
+        s
+        for s in traces.finished()
+        if s.parent is not None and s.parent.span_id == batch.context.span_id and s.kind == SpanKind.CLIENT
+    ]
+    assert [(s.attributes or {}).get("db.system") for s in commands] == ["redis"], [s.name for s in commands]

@@ -112,10 +112,19 @@ class MediaHarness:
         response = await self.http.get(f"/v1/pocs/exports/{export_id}/items", headers={"Export-Secret": secret})
         return response.status_code
 
-    async def job_status(self, report_id: str) -> str:
+    async def job_id(self, report_id: str) -> int:
         conn = await asyncpg.connect(self.database.admin)
         try:
             job_id = await conn.fetchval("SELECT job_id FROM media.reports WHERE id = $1", uuid.UUID(report_id))
+        finally:
+            await conn.close()
+        assert job_id is not None
+        return int(job_id)
+
+    async def job_status(self, report_id: str) -> str:
+        job_id = await self.job_id(report_id)
+        conn = await asyncpg.connect(self.database.admin)
+        try:
             return str(await conn.fetchval("SELECT status FROM media.procrastinate_jobs WHERE id = $1", job_id))
         finally:
             await conn.close()

@@ -84,7 +84,7 @@ async def test_a_csv_report_holds_the_search_and_downloads_through_a_signed_url(
     for series in (
         'pocdojo_media_jobs_queued_total{kind="report_csv"}',
         'pocdojo_media_jobs_succeeded_total{kind="report_csv"}',
-        'pocdojo_media_job_seconds_count{kind="report_csv",outcome="succeeded"}',
+        'pocdojo_media_job_duration_seconds_count{kind="report_csv",outcome="succeeded"}',
         'pocdojo_media_job_queue_age_seconds_count{kind="report_csv"}',
     ):
         assert f"{series} " in metrics, series

@@ -127,7 +127,7 @@ async def test_a_video_is_made_probed_seeked_and_deleted(media: MediaHarness, tm
     for series in (
         'pocdojo_media_jobs_queued_total{kind="video"}',
         'pocdojo_media_jobs_succeeded_total{kind="video"}',
-        'pocdojo_media_job_seconds_count{kind="video",outcome="succeeded"}',
+        'pocdojo_media_job_duration_seconds_count{kind="video",outcome="succeeded"}',
     ):
         assert f"{series} " in metrics, series
 
