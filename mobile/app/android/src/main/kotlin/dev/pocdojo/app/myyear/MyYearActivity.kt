@@ -100,8 +100,8 @@ class MyYearActivity : Activity() {
         }
         findViewById<View>(R.id.player).visibility = if (state.done) View.VISIBLE else View.GONE
         findViewById<View>(R.id.actions).visibility = if (current != null) View.VISIBLE else View.GONE
-        findViewById<View>(R.id.play).isEnabled = state.done
-        findViewById<View>(R.id.share).isEnabled = state.done
+        findViewById<View>(R.id.play).visibility = if (state.done) View.VISIBLE else View.GONE
+        findViewById<View>(R.id.share).visibility = if (state.done) View.VISIBLE else View.GONE
         findViewById<View>(R.id.share_note).visibility = if (state.done) View.VISIBLE else View.GONE
         findViewById<View>(R.id.delete).isEnabled = !state.deleting
         (findViewById<Button>(R.id.delete)).setText(if (current?.status?.active == true) R.string.action_cancel_video else R.string.action_delete)
