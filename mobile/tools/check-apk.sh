@@ -19,6 +19,7 @@ CLASSES=(
     dev.pocdojo.app.core.poclist.PocListViewModel
     dev.pocdojo.app.core.dojos.DojoListViewModel
     dev.pocdojo.app.core.reports.ReportsViewModel
+    dev.pocdojo.app.core.myyear.MyYearViewModel
     dev.pocdojo.app.core.sdk.SdkBackend
     dev.pocdojo.sdk.api.PocDojoClient
     okhttp3.OkHttpClient

@@ -5,6 +5,7 @@ import dev.pocdojo.app.core.gateway.AuthGateway
 import dev.pocdojo.app.core.gateway.DojoGateway
 import dev.pocdojo.app.core.gateway.PocGateway
 import dev.pocdojo.app.core.gateway.ReportGateway
+import dev.pocdojo.app.core.gateway.VideoGateway
 import dev.pocdojo.app.core.room.Rooms
 import dev.pocdojo.app.core.sdk.SdkBackend
 import dev.pocdojo.app.core.sdk.StoredSession
@@ -18,6 +19,8 @@ class Gateways(
     val rooms: Rooms? = null,
     /** The Reports screen's calls; null where there are none. */
     val reports: ReportGateway? = null,
+    /** The "My year" screen's calls; null where there are none. */
+    val videos: VideoGateway? = null,
     private val hasSession: () -> Boolean,
 ) {
     val signedIn: Boolean get() = hasSession()
@@ -29,7 +32,7 @@ class Gateways(
  */
 internal fun bindGateways(context: Context): Gateways {
     val backend = SdkBackend(StoredSession(PreferencesStore(context.getSharedPreferences(SESSION_FILE, Context.MODE_PRIVATE))))
-    return Gateways(backend, backend, backend, backend, backend.reports) { backend.signedIn }
+    return Gateways(backend, backend, backend, backend, backend.reports, backend.videos) { backend.signedIn }
 }
 
 private const val SESSION_FILE = "session"

@@ -38,4 +38,6 @@ private fun MessageKey.resource(): Int =
         MessageKey.REPORT_FAILED -> R.string.msg_report_failed
         MessageKey.REPORT_CANCELLED -> R.string.msg_report_cancelled
         MessageKey.REPORT_NOT_SAVED -> R.string.msg_report_not_saved
+        MessageKey.VIDEO_FAILED -> R.string.msg_video_failed
+        MessageKey.VIDEO_CANCELLED -> R.string.msg_video_cancelled
     }

@@ -36,4 +36,6 @@ class AppGraph(
     val gateways: Gateways,
     val connectivity: Connectivity,
     val main: CoroutineDispatcher,
+    /** Pictures behind a URL (the video's thumbnail); the screenshot renderer draws its own. */
+    val images: ImageLoader = HttpImageLoader(),
 )

@@ -50,6 +50,7 @@ public class PocDojoClient(
     public val chat: ChatApi = ChatApi(transport, sessions)
     public val members: MembersApi = MembersApi(transport, sessions)
     public val reports: ReportsApi = ReportsApi(transport, sessions)
+    public val videos: VideosApi = VideosApi(transport, sessions)
     public val tenants: TenantsApi = TenantsApi(transport)
 
     /** Signed in or out; becomes [AuthState.SignedOut] when the server refuses the session. */

@@ -15,57 +15,14 @@ public enum class ReportFormat(internal val wire: String) {
     CSV("csv"),
 }
 
-/** The language of a report's texts, dates and numbers. */
-@Serializable
-public enum class ReportLocale(internal val wire: String) {
-    @SerialName("en")
-    EN("en"),
+/** A report's language: the media jobs' [MediaLocale]. */
+public typealias ReportLocale = MediaLocale
 
-    @SerialName("pt-BR")
-    PT_BR("pt-BR"),
-}
+/** A report's status: the media jobs' [JobStatus]. */
+public typealias ReportStatus = JobStatus
 
-/** queued → running → [DONE] | [FAILED] | [CANCELLED]; the last three are final. */
-@Serializable
-public enum class ReportStatus {
-    @SerialName("queued")
-    QUEUED,
-
-    @SerialName("running")
-    RUNNING,
-
-    @SerialName("done")
-    DONE,
-
-    @SerialName("failed")
-    FAILED,
-
-    @SerialName("cancelled")
-    CANCELLED,
-    ;
-
-    /** Queued or running: it will change (a long-poll waits for that). */
-    public val active: Boolean get() = this == QUEUED || this == RUNNING
-}
-
-/** Where a running report is: [progress][Report.progress] grows through these stages. */
-@Serializable
-public enum class ReportStage {
-    @SerialName("queued")
-    QUEUED,
-
-    @SerialName("reading")
-    READING,
-
-    @SerialName("rendering")
-    RENDERING,
-
-    @SerialName("uploading")
-    UPLOADING,
-
-    @SerialName("done")
-    DONE,
-}
+/** A report's stage: the media jobs' [JobStage]. */
+public typealias ReportStage = JobStage
 
 /** A report of a POC search and its job (`/v1/reports`). */
 @Serializable

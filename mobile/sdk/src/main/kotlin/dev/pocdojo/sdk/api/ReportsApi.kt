@@ -89,12 +89,7 @@ public class ReportsApi internal constructor(
      * signed URL's error (403). [out] is not closed.
      */
     public suspend fun download(id: String, out: OutputStream, onProgress: (DownloadProgress) -> Unit = {}): Long {
-        val redirect = Request.Builder().url(transport.url("v1", "reports", id, "download").build()).get().build()
-        val answer = sessions.send(redirect, CallOptions(followRedirects = false))
-        val location = answer.headers["Location"]
-            ?: throw MalformedResponseException("HTTP ${answer.status} without a Location to download from")
-        val signed = redirect.url.resolve(location)
-            ?: throw MalformedResponseException("HTTP ${answer.status}: '$location' is not a URL")
+        val signed = sessions.signedUrl(transport.url("v1", "reports", id, "download").build())
         val scope = currentCoroutineContext()
         return transport.stream(Request.Builder().url(signed).get().build()) { body ->
             val total = body.contentLength().takeIf { it >= 0 }
@@ -148,7 +143,7 @@ public class ReportsApi internal constructor(
         /** A fresh key for [create]: keep it with the request it names. */
         public fun newIdempotencyKey(): String = UUID.randomUUID().toString()
 
-        private val LONG_POLL_MARGIN = 15.seconds
+        internal val LONG_POLL_MARGIN = 15.seconds
         private const val BUFFER_BYTES = 64 * 1024
     }
 }

@@ -27,6 +27,7 @@ import dev.pocdojo.app.graph
 import dev.pocdojo.app.pocdetail.PocDetailActivity
 import dev.pocdojo.app.poceditor.PocEditorActivity
 import dev.pocdojo.app.onEdited
+import dev.pocdojo.app.myyear.MyYearActivity
 import dev.pocdojo.app.reports.ReportsActivity
 import dev.pocdojo.app.retained
 import dev.pocdojo.app.setTextQuietly
@@ -112,6 +113,7 @@ class PocListActivity : Activity() {
             R.id.action_new_poc -> true.also { startActivity(Intent(this, PocEditorActivity::class.java)) }
             R.id.action_dojos -> true.also { startActivity(Intent(this, DojoListActivity::class.java)) }
             R.id.action_reports -> true.also { startActivity(ReportsActivity.intent(this, screen.viewModel.state.value.query)) }
+            R.id.action_my_year -> true.also { startActivity(Intent(this, MyYearActivity::class.java)) }
             R.id.action_sign_out -> true.also { screen.viewModel.onEvent(PocListEvent.SignOut) }
             else -> super.onOptionsItemSelected(item)
         }

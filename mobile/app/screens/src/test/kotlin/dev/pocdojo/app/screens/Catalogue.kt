@@ -1,12 +1,19 @@
 package dev.pocdojo.app.screens
 
+import android.graphics.Bitmap
+import android.graphics.Canvas
+import android.graphics.Color
+import android.graphics.Paint
 import dev.pocdojo.app.core.gateway.Dojo
+import dev.pocdojo.app.core.gateway.JobStage
+import dev.pocdojo.app.core.gateway.JobStatus
 import dev.pocdojo.app.core.gateway.JoinedDojo
 import dev.pocdojo.app.core.gateway.Poc
 import dev.pocdojo.app.core.gateway.Report
 import dev.pocdojo.app.core.gateway.ReportFormat
 import dev.pocdojo.app.core.gateway.ReportStage
 import dev.pocdojo.app.core.gateway.ReportStatus
+import dev.pocdojo.app.core.gateway.Video
 import dev.pocdojo.app.core.room.ChatLine
 import dev.pocdojo.app.core.room.RoomInfo
 import dev.pocdojo.app.core.room.RoomParticipant
@@ -51,6 +58,33 @@ object Catalogue {
                 "The report took longer than 900 seconds and was stopped.", 48, null, "2026-12-04T09:12:00Z",
             ),
         )
+
+    /** My video being made: ffmpeg's progress while rendering. */
+    val videoRunning: Video = Video("v-2", JobStatus.RUNNING, JobStage.RENDERING, 57, null, 12, null, null, "2026-12-05T14:40:00Z")
+
+    /** My video, done: 48 s of 12 POCs. */
+    val videoDone: Video = Video("v-1", JobStatus.DONE, JobStage.DONE, 100, null, 12, 48.0, 5_242_880, "2026-12-05T14:05:00Z")
+
+    /**
+     * The picture behind a thumbnail URL, drawn here (no network): a title card like the video's first one.
+     * The VideoView draws no video on Robolectric; the thumbnail is what the screen shows over it.
+     */
+    fun thumbnail(url: String): Bitmap {
+        check(url.startsWith("https://store.test/")) { "not a fake signed URL: $url" }
+        val bitmap = Bitmap.createBitmap(640, 360, Bitmap.Config.ARGB_8888)
+        val canvas = Canvas(bitmap)
+        canvas.drawColor(Color.rgb(0x14, 0x36, 0x61))
+        val paint = Paint(Paint.ANTI_ALIAS_FLAG).apply {
+            color = Color.WHITE
+            textSize = 44f
+            textAlign = Paint.Align.CENTER
+        }
+        canvas.drawText("Ana Souza", 320f, 160f, paint)
+        paint.textSize = 28f
+        paint.color = Color.rgb(0xE0, 0x7A, 0x1F)
+        canvas.drawText("12 POCs · 2025-12 – 2026-12", 320f, 215f, paint)
+        return bitmap
+    }
 
     /** A POC with accents in its name, description and tags (the detail and editor screens). */
     val pixBoleto: Poc =

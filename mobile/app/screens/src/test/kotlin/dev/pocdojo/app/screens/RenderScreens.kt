@@ -9,6 +9,7 @@ import android.graphics.Canvas
 import android.os.Looper
 import android.widget.Button
 import android.widget.EditText
+import android.widget.ImageView
 import android.widget.LinearLayout
 import android.widget.ListView
 import android.widget.RadioButton
@@ -24,6 +25,7 @@ import dev.pocdojo.app.dojos.DojoRoomActivity
 import dev.pocdojo.app.pocdetail.PocDetailActivity
 import dev.pocdojo.app.poceditor.PocEditorActivity
 import dev.pocdojo.app.poclist.PocListActivity
+import dev.pocdojo.app.myyear.MyYearActivity
 import dev.pocdojo.app.reports.ReportsActivity
 import dev.pocdojo.app.signin.SignInActivity
 import dev.pocdojo.sdk.realtime.CloseCodes
@@ -204,6 +206,21 @@ abstract class RenderScreens(private val language: String) {
         val query = PocQuery("pix", "Go", setOf("payments"))
         val activity = launch(ReportsActivity::class.java, ReportsActivity.intent(app, query))
         save(activity, "reports")
+    }
+
+    @Test
+    fun myYearRunning() {
+        app.videos.videos += Catalogue.videoRunning
+        val activity = launch(MyYearActivity::class.java)
+        save(activity, "my-year-running")
+    }
+
+    @Test
+    fun myYearDone() {
+        app.videos.videos += Catalogue.videoDone
+        val activity = launch(MyYearActivity::class.java)
+        check(activity.findViewById<ImageView>(R.id.thumbnail).drawable != null) { "no thumbnail shown" }
+        save(activity, "my-year-done")
     }
 
     private fun <T : Activity> launch(type: Class<T>, intent: Intent? = null): T {

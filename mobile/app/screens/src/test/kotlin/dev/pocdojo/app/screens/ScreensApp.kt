@@ -2,6 +2,7 @@ package dev.pocdojo.app.screens
 
 import dev.pocdojo.app.AppGraph
 import dev.pocdojo.app.Gateways
+import dev.pocdojo.app.ImageLoader
 import dev.pocdojo.app.PocDojoApp
 import dev.pocdojo.app.core.gateway.GatewayException
 import dev.pocdojo.app.core.room.RoomEntry
@@ -12,6 +13,7 @@ import dev.pocdojo.app.core.testing.FakeDojoGateway
 import dev.pocdojo.app.core.testing.FakePocGateway
 import dev.pocdojo.app.core.testing.FakeReportGateway
 import dev.pocdojo.app.core.testing.FakeRooms
+import dev.pocdojo.app.core.testing.FakeVideoGateway
 import kotlinx.coroutines.CoroutineScope
 import kotlin.coroutines.CoroutineContext
 
@@ -23,6 +25,9 @@ class ScreensApp : PocDojoApp() {
     val connectivity = FakeConnectivity(online = true)
     val reports = FakeReportGateway(Catalogue.reports)
 
+    /** No video until a rendering adds one. */
+    val videos = FakeVideoGateway()
+
     /** The room the dojo room screen enters (set before launching it). */
     var rooms: FakeRooms = Catalogue.rooms
 
@@ -33,7 +38,7 @@ class ScreensApp : PocDojoApp() {
                 override suspend fun enter(dojoId: String, scope: CoroutineScope, docContext: CoroutineContext): RoomEntry =
                     rooms.enter(dojoId, scope, docContext)
             }
-        return AppGraph(Gateways(auth, pocs, dojos, current, reports) { false }, connectivity, mainDispatcher())
+        return AppGraph(Gateways(auth, pocs, dojos, current, reports, videos) { false }, connectivity, mainDispatcher(), ImageLoader { Catalogue.thumbnail(it) })
     }
 
     /** The device loses its network: the banner shows and the next search fails as it would. */

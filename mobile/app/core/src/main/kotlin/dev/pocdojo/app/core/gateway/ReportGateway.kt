@@ -6,24 +6,14 @@ enum class ReportFormat(val extension: String, val mimeType: String) {
     CSV("csv", "text/csv"),
 }
 
-/** The language of a report's texts, dates and numbers: the app's. */
-enum class ReportLanguage { EN, PT_BR }
+/** The language of a report: the app's ([MediaLanguage]). */
+typealias ReportLanguage = MediaLanguage
 
-/** queued → running → done | failed | cancelled. */
-enum class ReportStatus {
-    QUEUED,
-    RUNNING,
-    DONE,
-    FAILED,
-    CANCELLED,
-    ;
+/** A report's status ([JobStatus]). */
+typealias ReportStatus = JobStatus
 
-    /** It will still change: the screen follows it. */
-    val active: Boolean get() = this == QUEUED || this == RUNNING
-}
-
-/** Where a running report is. */
-enum class ReportStage { QUEUED, READING, RENDERING, UPLOADING, DONE }
+/** Where a running report is ([JobStage]). */
+typealias ReportStage = JobStage
 
 /** A report as `/v1/reports` returns it. [error] is the server's sentence (why it failed). */
 data class Report(

@@ -9,12 +9,13 @@ import dev.pocdojo.app.core.gateway.ReportGateway
 import dev.pocdojo.app.core.gateway.ReportLanguage
 import dev.pocdojo.app.core.gateway.ReportRequest
 import dev.pocdojo.app.core.gateway.ReportStatus
+import dev.pocdojo.app.core.jobs.RequestKeys
+import dev.pocdojo.app.core.jobs.followJob
 import dev.pocdojo.app.core.text.MessageKey
 import dev.pocdojo.app.core.text.message
 import dev.pocdojo.app.core.text.toUiMessage
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Job
-import kotlinx.coroutines.delay
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
@@ -60,8 +61,7 @@ class ReportsViewModel(
     /** The long-poll loop of each report being followed. */
     private val followers = mutableMapOf<String, Job>()
 
-    /** The request not answered yet and its key (sent again with it). */
-    private var pending: Pair<ReportRequest, String>? = null
+    private val keys = RequestKeys<ReportRequest>(newKey)
 
     init {
         scope.launch {
@@ -93,21 +93,19 @@ class ReportsViewModel(
     private fun request(format: ReportFormat) {
         if (mutableState.value.requesting != null) return
         val request = ReportRequest(format, language, mutableState.value.query)
-        val key = pending?.takeIf { it.first == request }?.second ?: newKey()
-        pending = request to key
+        val key = keys.keyFor(request)
         mutableState.update { it.copy(requesting = format, notice = null) }
         scope.launch {
             try {
                 val report = reports.request(request, key)
-                pending = null
+                keys.ended()
                 mutableState.update { state ->
                     val row = state.rows.find { it.id == report.id }?.copy(report = report) ?: row(report)
                     state.copy(rows = listOf(row) + state.rows.filter { it.id != report.id })
                 }
                 follow(report)
             } catch (failure: GatewayException) {
-                // No answer, or a server error: the report may exist; the next request sends the same key.
-                if (failure !is GatewayException.Unreachable && failure !is GatewayException.ServerFailure) pending = null
+                keys.ended(failure)
                 notify(failure)
             } finally {
                 mutableState.update { it.copy(requesting = null) }
@@ -119,22 +117,12 @@ class ReportsViewModel(
     private fun follow(report: Report) {
         if (!report.status.active || followers[report.id]?.isActive == true) return
         followers[report.id] = scope.launch {
-            var current = report
-            while (current.status.active) {
-                current = try {
-                    reports.get(current.id, settings.waitSeconds)
-                } catch (failure: GatewayException.NotFound) {
-                    remove(current.id)
-                    return@launch
-                } catch (failure: GatewayException.SignedOut) {
-                    mutableState.update { it.copy(signedOut = true) }
-                    return@launch
-                } catch (failure: GatewayException) {
-                    // offline or the server failing: the report goes on without us; look again later
-                    delay(settings.retryDelayMillis)
-                    continue
-                }
-                replace(current)
+            try {
+                followJob(report, { it.status.active }, settings.retryDelayMillis, { reports.get(it.id, settings.waitSeconds) }, ::replace)
+            } catch (failure: GatewayException.NotFound) {
+                remove(report.id)
+            } catch (failure: GatewayException.SignedOut) {
+                mutableState.update { it.copy(signedOut = true) }
             }
         }
     }

@@ -21,6 +21,7 @@ import dev.pocdojo.app.core.gateway.PocPage
 import dev.pocdojo.app.core.gateway.PocQuery
 import dev.pocdojo.app.core.gateway.Registration
 import dev.pocdojo.app.core.gateway.ReportGateway
+import dev.pocdojo.app.core.gateway.VideoGateway
 import dev.pocdojo.app.core.room.ChatLine
 import dev.pocdojo.app.core.room.HostAction
 import dev.pocdojo.sdk.api.DojoSettingsChange
@@ -67,6 +68,9 @@ class SdkBackend(
 
     /** The Reports screen's calls, with the signed-in client. */
     val reports: ReportGateway = SdkReports(::signedInClient)
+
+    /** The "My year" screen's calls, with the signed-in client. */
+    val videos: VideoGateway = SdkVideos(::signedInClient)
 
     /** A session is stored and has not been refused: the app opens on the list, not on sign-in. */
     val signedIn: Boolean get() = client?.authState?.value == AuthState.SignedIn

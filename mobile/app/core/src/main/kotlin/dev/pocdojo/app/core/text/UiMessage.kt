@@ -40,4 +40,6 @@ enum class MessageKey {
     REPORT_FAILED,
     REPORT_CANCELLED,
     REPORT_NOT_SAVED,
+    VIDEO_FAILED,
+    VIDEO_CANCELLED,
 }
