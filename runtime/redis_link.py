@@ -201,6 +201,7 @@ class RedisLink:
         self._on_connected: list[ConnectedHook] = []
         self._on_close: list[CloseHook] = []
         self._writers: list[PipelineWriter[Any]] = []
+        self._jobs: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._started = False
 
     # -- state --------------------------------------------------------------------------------------------
@@ -254,7 +255,11 @@ class RedisLink:
         return writer
 
     def run(self, name: str, job: Callable[[], Awaitable[None]]) -> None:
-        """Run a client's loop under the link's supervisor: a crash marks the link lost and restarts it."""
+        """Run a client's loop under the link's supervisor (from the link's start if it is not started
+        yet): a crash marks the link lost and restarts it."""
+        if not self._started:
+            self._jobs.append((name, job))
+            return
         self.supervisor.start(f"{self.name}-{name}", job, policy=Policy.RESTART, backoff=_RETRY, on_crash=self.lost)
 
     async def subscribe(self, channel: str, handler: Handler) -> None:
@@ -298,6 +303,9 @@ class RedisLink:
         self.run("pubsub", self._listen)
         for writer in self._writers:
             self.run(f"writer-{writer.name}", writer.run)
+        for name, job in self._jobs:
+            self.run(name, job)
+        self._jobs.clear()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
