@@ -74,3 +74,20 @@ def test_dojo_events_keep_their_wire_format() -> None:
     assert chat.encode() == b'{"k":"chat","t":"t","d":"d","v":0,"m":{"id":"m1","text":"hi"},"n":"n1"}'
     state = DojoEvent.decode(b'{"k":"state","t":"t","d":"d","v":3,"r":"kick","n":"n2"}')
     assert state == DojoEvent(EventKind.STATE, "n2", "t", "d", 3, "kick")
+
+
+async def test_a_loop_registered_before_the_link_starts_runs_once_it_is_connected(redis_server: RedisServer) -> None:
+    link = RedisLink(redis_server.url)
+    ran: list[bool] = []
+
+    async def early() -> None:
+        ran.append(link.connected)
+
+    link.run("early", early)
+
+    async def done() -> bool:
+        return bool(ran)
+
+    async with link:
+        await wait_until(done)
+    assert ran == [True]
