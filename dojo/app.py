@@ -98,6 +98,7 @@ def create_app(settings: Settings) -> FastAPI:
         events: RedisDojoEvents | None = None
         if link is not None:
             bus = RedisBus(link, node_id=node_id, maxlen=settings.collab_stream_maxlen)
+            await bus.start()
             events = RedisDojoEvents(link, node_id=node_id)
             app.state.bus = bus
             extensions.append(

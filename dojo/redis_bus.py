@@ -109,6 +109,12 @@ class RedisBus:
         link.on_close(self._on_close)
         link.run("bus-reader", self._read)
 
+    async def start(self) -> None:
+        """On a link that is already running: check now, so that this node counts as alive (it answers
+        fences) from the start rather than from the link's next periodic check."""
+        if self._link.connected:
+            await self._link.check()
+
     # -- crdt.Bus -------------------------------------------------------------------------------------
     @property
     def node_id(self) -> str:

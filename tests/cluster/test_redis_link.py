@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 from dojo.events import DojoEvent, EventKind
 from dojo.redis_events import RedisDojoEvents
 from runtime.redis_link import Connected, RedisLink
-from tests.cluster.conftest import RedisServer
+from tests.cluster.conftest import Cluster, RedisServer
 from tests.conftest import wait_until
 
 
@@ -91,3 +91,16 @@ async def test_a_loop_registered_before_the_link_starts_runs_once_it_is_connecte
     async with link:
         await wait_until(done)
     assert ran == [True]
+
+
+@pytest.mark.slow
+async def test_a_node_counts_as_alive_as_soon_as_it_is_ready(cluster: Cluster) -> None:
+    """Fences wait for the nodes whose liveness key exists: a node that just started must have it, not
+    only after the link's first periodic check (an edit made there at once would miss a snapshot)."""
+    node = cluster.node("fresh")
+    await cluster.start(node)
+    redis = aioredis.Redis.from_url(cluster.redis.url)
+    try:
+        assert await redis.exists("pocdojo:alive:fresh") == 1
+    finally:
+        await redis.aclose()
