@@ -123,6 +123,10 @@ class RoomExtension:
     priority: int = 100
     """Hooks of extensions with a higher priority run first."""
 
+    async def on_start(self) -> None:
+        """The manager is starting (``async with RoomManager(...)``), before any room loads: start
+        background loops here. Raising stops the start (the extensions already started are shut down)."""
+
     async def on_load(self, room_name: str) -> Sequence[bytes]:
         """Return updates to apply (with ``StorageOrigin``) before anyone in the room is answered.
 

@@ -213,6 +213,9 @@ class FanoutExtension(RoomExtension, BusListener):
         bus.set_listener(self)
 
     # -- lifecycle --------------------------------------------------------------------------------
+    async def on_start(self) -> None:
+        self.start()
+
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._maintain(), name="crdt-fanout")

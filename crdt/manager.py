@@ -154,6 +154,12 @@ class RoomManager:
             raise RoomManagerClosed(f"the room manager is {self._running.value}; it cannot start again")
         self._running = _Running.RUNNING
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep_awareness(), name="crdt-awareness-sweep")
+        try:
+            for ext in self._extensions:
+                await ext.on_start()
+        except BaseException:
+            await self.close()
+            raise
         return self
 
     async def __aexit__(

@@ -38,10 +38,12 @@ class StoreReconciler(RoomExtension):
         self._rooms: dict[str, Room] = {}
         self._task: asyncio.Task[None] | None = None
 
-    async def on_loaded(self, room: Room) -> None:
-        self._rooms[room.name] = room
+    async def on_start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="crdt-reconcile")
+
+    async def on_loaded(self, room: Room) -> None:
+        self._rooms[room.name] = room
 
     async def on_unloaded(self, room_name: str) -> None:
         self._rooms.pop(room_name, None)

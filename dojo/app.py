@@ -32,12 +32,14 @@ from dojo.edit_refusals import EditRefusals
 from dojo.live import DojoLive, PeerLike
 from dojo.quota import StorageQuota
 from dojo.redis_bus import RedisBus
+from dojo.redis_events import RedisDojoEvents
 from dojo.sessions import DojoSessions
 from dojo.signal_ws import install_signal_routes, signaling_startup
 from dojo.tickets import TicketSigner
 from dojo.user_connections import UserConnections
 from runtime.auth import CurrentPrincipals, verifier_startup
 from runtime.http import create_service_app
+from runtime.redis_link import RedisLink
 from runtime.resources import database_startup
 from runtime.settings import Settings
 
@@ -64,6 +66,18 @@ def create_app(settings: Settings) -> FastAPI:
     tickets = ticket_signer(settings)
     endpoint_holder: dict[str, CollabEndpoint] = {}
 
+    node_id = settings.node_id or default_node_id()
+    link: RedisLink | None = None
+    if settings.redis_url is not None:
+        # One connection to Redis for the whole service: the document bus, the dojo events and the
+        # signaling backplane are its clients. Started before them, closed after them.
+        link = RedisLink(settings.redis_url.get_secret_value(), name="redis")
+
+    async def redis_startup(app: FastAPI, stack: AsyncExitStack) -> None:
+        if link is not None:
+            await stack.enter_async_context(link)
+            app.state.readiness.append(("redis", link.ping))
+
     async def collab_startup(app: FastAPI, stack: AsyncExitStack) -> None:
         store = PostgresDocumentStore(app.state.db)
         metrics = CollabMetrics()
@@ -81,15 +95,12 @@ def create_app(settings: Settings) -> FastAPI:
                 observer=metrics,
             ),
         ]
-        if settings.redis_url is not None:
-            bus = RedisBus(
-                settings.redis_url.get_secret_value(),
-                node_id=settings.node_id or default_node_id(),
-                maxlen=settings.collab_stream_maxlen,
-            )
-            await stack.enter_async_context(bus)
+        events: RedisDojoEvents | None = None
+        if link is not None:
+            bus = RedisBus(link, node_id=node_id, maxlen=settings.collab_stream_maxlen)
+            await bus.start()
+            events = RedisDojoEvents(link, node_id=node_id)
             app.state.bus = bus
-            app.state.readiness.append(("redis", bus.ping))
             extensions.append(
                 FanoutExtension(
                     bus,
@@ -102,7 +113,7 @@ def create_app(settings: Settings) -> FastAPI:
         sessions = DojoSessions(app.state.db, max_participants=settings.dojo_max_participants)
         live = DojoLive(
             sessions,
-            bus=getattr(app.state, "bus", None),
+            bus=events,
             peers_of=lambda key: _signal_peers(app, key),
             room_of=lambda key: app.state.manager.get(key),
             accounts=app.state.verifier if isinstance(app.state.verifier, CurrentPrincipals) else None,
@@ -146,7 +157,13 @@ def create_app(settings: Settings) -> FastAPI:
         title="POC Dojo realtime",
         description="Realtime collaboration (y-websocket compatible) and dojos.",
         settings=settings,
-        startup=[database_startup, verifier_startup(), collab_startup, signaling_startup(settings)],
+        startup=[
+            database_startup,
+            verifier_startup(),
+            redis_startup,
+            collab_startup,
+            signaling_startup(settings, link, node_id),
+        ],
     )
     app.state.tickets = tickets
     app.state.user_connections = UserConnections(settings.ws_max_connections_per_user)

@@ -27,25 +27,24 @@ Theory of operation.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
-
-import orjson
 
 from crdt.channel import Channel, CloseCode, Outbound
 from crdt.protocol import encode_permission_denied
 from dojo.access import Access, Authorizer, Connecting, Refused, TenantMembers, check_room
 from dojo.docstore import room_key
+from dojo.events import DojoEvent, EventKind
 from dojo.metrics import DOJO_EVENTS, DOJOS_FOLLOWED, PARTICIPANTS_CONNECTED
 from dojo.model import Dojo, Membership, Role
 from dojo.sessions import DojoSessions, Gone, InLobby
 from runtime.auth import TokenError
 from runtime.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
+from runtime.supervisor import Policy, Supervisor
 
 log = logging.getLogger("dojo.live")
 
@@ -67,11 +66,13 @@ class PeerLike(Protocol):
 
 
 class EventBus(Protocol):
+    """Events and presence across nodes (`dojo.redis_events.RedisDojoEvents`)."""
+
     node_id: str
 
-    def on_events(self, handler: Callable[[bytes], None], gap: Callable[[], None]) -> None: ...
+    async def on_events(self, handler: Callable[[DojoEvent], None], gap: Callable[[], None]) -> None: ...
 
-    async def publish_event(self, data: bytes) -> None: ...
+    async def publish(self, event: DojoEvent) -> None: ...
 
     async def mark_present(self, room: str, users: Iterable[str], ttl: float) -> None: ...
 
@@ -128,26 +129,20 @@ class DojoLive(Authorizer):
         self._channels: dict[str, dict[Channel, _Conn]] = {}
         self._dojos: dict[str, Dojo] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._refresher: asyncio.Task[None] | None = None
-        if bus is not None:
-            bus.on_events(self._on_event, self._on_gap)
+        self._supervisor = Supervisor("dojo-live")
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     async def __aenter__(self) -> DojoLive:
-        self._refresher = asyncio.get_running_loop().create_task(self._refresh_loop(), name="dojo-refresh")
+        if self._bus is not None:
+            await self._bus.on_events(self._on_event, self._on_gap)
+        self._supervisor.start("dojo-refresh", self._refresh_loop, policy=Policy.RESTART)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
-        pending = [t for t in (self._refresher, *self._tasks) if t is not None]
-        for task in pending:
-            task.cancel()
-        for task in pending:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._supervisor.aclose()
 
     # -- authorizer --------------------------------------------------------------------------------------
     async def authorize(self, who: Connecting) -> Access:
@@ -253,9 +248,9 @@ class DojoLive(Authorizer):
         """Record in Redis whether `user_id` still has a connection to dojo `key` on this node."""
         if self._bus is not None and key in self._dojos:
             if user_id in self._here(key):
-                self._spawn(self._share_presence(key, {user_id}, present=True))
+                self._spawn(self._share_presence(key, {user_id}, present=True), "presence")
             else:
-                self._spawn(self._share_presence(key, {user_id}, present=False))
+                self._spawn(self._share_presence(key, {user_id}, present=False), "presence")
 
     async def _share_presence(self, key: str, users: set[str], *, present: bool) -> None:
         assert self._bus is not None
@@ -297,21 +292,20 @@ class DojoLive(Authorizer):
     async def chat(self, tenant_id: str, dojo_id: str, message: dict[str, Any]) -> None:
         """Deliver a stored chat message to the dojo's signaling sockets on every node."""
         self._deliver_chat(room_key(tenant_id, dojo_id), message)
-        await self._publish({"k": "chat", "t": tenant_id, "d": dojo_id, "v": 0, "m": message})
+        await self._publish(DojoEvent(EventKind.CHAT, self._node, tenant_id, dojo_id, 0, message=message))
 
     async def _announce(self, dojo: Dojo, reason: str) -> None:
-        await self._publish({"k": "state", "t": dojo.tenant_id, "d": dojo.id, "v": dojo.version, "r": reason})
+        await self._publish(DojoEvent(EventKind.STATE, self._node, dojo.tenant_id, dojo.id, dojo.version, reason))
 
-    async def _publish(self, event: dict[str, Any]) -> None:
+    async def _publish(self, event: DojoEvent) -> None:
         if self._bus is None:
             return
-        event["n"] = self._node
         try:
-            await self._bus.publish_event(orjson.dumps(event))
-            DOJO_EVENTS.labels(event["k"], "sent").inc()
+            await self._bus.publish(event)
+            DOJO_EVENTS.labels(event.kind.value, "sent").inc()
         except Exception:
             # Other nodes catch up at their next refresh (≤ refresh_seconds); the change is stored.
-            DOJO_EVENTS.labels(event["k"], "failed").inc()
+            DOJO_EVENTS.labels(event.kind.value, "failed").inc()
             log.warning("dojo event not published; other nodes will catch up", exc_info=True)
 
     def apply(self, dojo: Dojo, reason: str) -> None:
@@ -377,7 +371,7 @@ class DojoLive(Authorizer):
         self._timers[key] = loop.call_later(delay, self._fire_due, key, dojo.tenant_id, dojo.id, due)
 
     def _fire_due(self, key: str, tenant_id: str, dojo_id: str, due: datetime) -> None:
-        self._spawn(self._fire(key, tenant_id, dojo_id, due))
+        self._spawn(self._fire(key, tenant_id, dojo_id, due), "randori")
 
     async def _fire(self, key: str, tenant_id: str, dojo_id: str, due: datetime) -> None:
         self._timers.pop(key, None)
@@ -396,26 +390,20 @@ class DojoLive(Authorizer):
                 self._arm(key, current)
 
     # -- other nodes -----------------------------------------------------------------------------------
-    def _on_event(self, data: bytes) -> None:
-        try:
-            event = orjson.loads(data)
-            kind, tenant_id, dojo_id, version = event["k"], str(event["t"]), str(event["d"]), int(event["v"])
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-            log.warning("ignoring a malformed dojo event")
+    def _on_event(self, event: DojoEvent) -> None:
+        if event.node == self._node:
             return
-        if event.get("n") == self._node:
-            return
-        key = room_key(tenant_id, dojo_id)
-        DOJO_EVENTS.labels(str(kind), "received").inc()
-        if kind == "chat" and isinstance(event.get("m"), dict):
-            self._deliver_chat(key, event["m"])
+        key = room_key(event.tenant_id, event.dojo_id)
+        DOJO_EVENTS.labels(event.kind.value, "received").inc()
+        if event.kind is EventKind.CHAT and event.message is not None:
+            self._deliver_chat(key, event.message)
         held = self._dojos.get(key)
-        if kind == "state" and held is not None and held.version < version:
-            self._spawn(self._reload(tenant_id, dojo_id, str(event.get("r", "changed"))))
+        if event.kind is EventKind.STATE and held is not None and held.version < event.version:
+            self._spawn(self._reload(event.tenant_id, event.dojo_id, event.reason), "reload")
 
     def _on_gap(self) -> None:
         for dojo in list(self._dojos.values()):
-            self._spawn(self._reload(dojo.tenant_id, dojo.id, "resync"))
+            self._spawn(self._reload(dojo.tenant_id, dojo.id, "resync"), "reload")
 
     async def _reload(self, tenant_id: str, dojo_id: str, reason: str) -> None:
         dojo = await self._sessions.find(tenant_id, dojo_id)
@@ -469,15 +457,13 @@ class DojoLive(Authorizer):
             if dojo is None or dojo.may_connect(peer.user_id):
                 peer.send_json(envelope)
 
-    def _spawn(self, job: Any) -> None:
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(job)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("dojo task failed", exc_info=task.exception())
+    def _spawn(self, job: Coroutine[Any, Any, None], name: str) -> None:
+        """Run a one-off job (a reload, a presence write) under the supervisor: a failure is logged."""
+        if self._supervisor.closed:
+            job.close()
+            log.debug("dojo live is closed; %s not run", name)
+            return
+        self._supervisor.start(f"dojo-{name}", lambda: job, policy=Policy.ONCE)
 
 
 def _refusal(dojo: Dojo, user_id: str) -> str:

@@ -20,9 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import secrets
-import socket
 import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
@@ -39,6 +36,7 @@ from dojo.tickets import TicketSigner
 from dojo.user_connections import UserConnections
 from runtime.auth import Verifier
 from runtime.http import Startup
+from runtime.redis_link import RedisLink
 from runtime.settings import Settings
 from signaling import (
     Backplane,
@@ -84,18 +82,17 @@ def hub_config(settings: Settings) -> HubConfig:
     )
 
 
-def signaling_startup(settings: Settings) -> Startup:
+def signaling_startup(settings: Settings, link: RedisLink | None, node_id: str) -> Startup:
+    """The hub on `link` (a started Redis link, shared with the other clients) or in-process without."""
+
     async def start(app: FastAPI, stack: AsyncExitStack) -> None:
-        node_id = settings.node_id or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        backplane: Backplane
-        if settings.redis_url is not None:
-            backplane = RedisBackplane(settings.redis_url.get_secret_value(), node_id=node_id)
-        else:
-            backplane = InProcessBackplane(node_id)
+        backplane: Backplane = (
+            RedisBackplane(link, node_id=node_id) if link is not None else InProcessBackplane(node_id)
+        )
         hub = SignalHub(backplane=backplane, ice=ice_config(settings), limiter=TokenBucket, config=hub_config(settings))
         await stack.enter_async_context(hub)
         app.state.signal_hub = hub
-        if settings.redis_url is not None:
+        if link is not None:
             app.state.readiness.append(("signaling", hub.ping))
 
     return start

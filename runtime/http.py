@@ -35,6 +35,7 @@ from runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from runtime.metrics_access import MetricsAccess
 from runtime.security_headers import came_over_tls, security_headers
 from runtime.settings import Settings
+from runtime.supervisor import Supervisor
 from runtime.tracing import tracing_enabled
 
 log = logging.getLogger("pocdojo.http")
@@ -482,9 +483,13 @@ def create_service_app(
 ) -> ServiceApp:
     """A FastAPI app with the shared behaviour; the service then includes its routers."""
 
+    supervisor = Supervisor(service)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            # The service's background tasks stop last, after everything started below.
+            await stack.enter_async_context(supervisor)
             for step in startup:
                 await step(app, stack)
             log.info("service started", extra={"service": service})
@@ -502,7 +507,8 @@ def create_service_app(
         docs_url="/docs",
         redoc_url=None,
     )
-    app.state.readiness = list(readiness)
+    app.state.supervisor = supervisor
+    app.state.readiness = [*readiness, ("tasks", supervisor.check)]
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(ServiceError, _on_service_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)

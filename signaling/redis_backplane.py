@@ -14,24 +14,25 @@ is cluster-wide and race-free. Every `heartbeat` seconds each node refreshes its
 per room it serves, runs the same reaping, re-registers its peers if they went missing (Redis
 restarted, or the node was cut off long enough to be reaped) and reconciles its view of the room
 with the registry (pub/sub is at-most-once). One writer task sends everything in order, pipelined;
-a listener task reads the room channels; a monitor task runs the heartbeat and reconnects. Nothing
-blocks the event loop while Redis is away: joins are refused (1013), relays across nodes answer
-`unavailable`, and calls in progress keep working peer to peer.
+the link's listener delivers the room channels; a heartbeat task queues the beat and the syncs.
+Connection, health, reconnection and the ordered close belong to the `RedisLink` this backplane is
+a client of (`runtime.redis_link`). Nothing blocks the event loop while Redis is away: joins are
+refused (1013), relays across nodes answer `unavailable`, and calls in progress keep working peer
+to peer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import orjson
-import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.asyncio.client import Pipeline
+
+from runtime.redis_link import LinkOverloaded, LinkUnavailable, RedisLink
 
 from . import metrics
 from .backplane import BackplaneListener, RoomEvent
@@ -39,9 +40,7 @@ from .errors import BackplaneUnavailable, RelayUnavailable, RoomFull
 from .peer import PeerInfo
 
 log = logging.getLogger("signaling.redis")
-# A lost or reset connection as redis-py reports it; under uvloop also a bare RuntimeError when
-# writing to a transport closed underneath it.
-_DOWN = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError, RuntimeError)
+UNAVAILABLE = "the signaling registry (Redis) is unreachable; retry shortly"
 
 _NOW = """
 local t = redis.call('TIME')
@@ -136,52 +135,166 @@ return 1
 """
 )
 
-OpKind = Literal["join", "publish", "hset", "hdel", "sync", "beat"]
 JOIN_TIMEOUT_SECONDS = 5.0
+Script = Any
+"""A registered Lua script (redis-py's `AsyncScript`): called with `keys`, `args` and `client`."""
 
 
-@dataclass
-class _Op:
-    kind: OpKind
-    room: str = ""
-    data: bytes = b""
-    peer_id: str = ""
-    peers: list[PeerInfo] = field(default_factory=list)
-    keep: list[str] = field(default_factory=list)
-    limit: int = 0
-    result: asyncio.Future[Any] | None = None
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """A room event for the room's channel."""
+
+    channel: str
+    data: bytes
+
+    async def queue(self, pipe: Pipeline) -> None:
+        pipe.publish(self.channel, self.data)
+
+    def completed(self, result: Any) -> None:
+        if isinstance(result, Exception):
+            log.warning("signaling: Redis publish failed: %s", result)
+
+    def failed(self) -> None:
+        """Relays were already answered; registry changes are redone by the heartbeat."""
+
+
+@dataclass(frozen=True, slots=True)
+class SetPeer:
+    """Register (or update) a peer in the room's registry."""
+
+    key: str
+    peer_id: str
+    entry: bytes
+
+    async def queue(self, pipe: Pipeline) -> None:
+        pipe.hset(self.key, self.peer_id, self.entry)
+
+    def completed(self, result: Any) -> None:
+        if isinstance(result, Exception):
+            log.warning("signaling: Redis hset failed: %s", result)
+
+    def failed(self) -> None:
+        """Redone by the heartbeat's sync."""
+
+
+@dataclass(frozen=True, slots=True)
+class RemovePeer:
+    """Remove a peer from the room's registry."""
+
+    key: str
+    peer_id: str
+
+    async def queue(self, pipe: Pipeline) -> None:
+        pipe.hdel(self.key, self.peer_id)
+
+    def completed(self, result: Any) -> None:
+        if isinstance(result, Exception):
+            log.warning("signaling: Redis hdel failed: %s", result)
+
+    def failed(self) -> None:
+        """Redone by the heartbeat's sync (it removes this node's stale peers)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    """Admit a peer below the cap (`JOIN_LUA`); `result` gets `[admitted, live, reaped]`."""
+
+    script: Script
+    keys: list[str]
+    args: list[Any]
+    result: asyncio.Future[Any]
+
+    async def queue(self, pipe: Pipeline) -> None:
+        # With a pipeline the script call only queues EVALSHA (redis-py loads it on execute).
+        await self.script(keys=self.keys, args=self.args, client=pipe)
+
+    def completed(self, result: Any) -> None:
+        if self.result.done():
+            return
+        if isinstance(result, Exception):
+            self.result.set_exception(BackplaneUnavailable(f"the signaling registry failed: {result}"))
+        else:
+            self.result.set_result(result)
+
+    def failed(self) -> None:
+        if not self.result.done():
+            self.result.set_exception(BackplaneUnavailable("the signaling registry (Redis) is unreachable"))
+
+
+@dataclass(frozen=True, slots=True)
+class Beat:
+    """Refresh this node's heartbeat (`BEAT_LUA`)."""
+
+    script: Script
+    keys: list[str]
+    args: list[Any]
+
+    async def queue(self, pipe: Pipeline) -> None:
+        await self.script(keys=self.keys, args=self.args, client=pipe)
+
+    def completed(self, result: Any) -> None:
+        if isinstance(result, Exception):
+            log.warning("signaling: Redis beat failed: %s", result)
+
+    def failed(self) -> None:
+        """The next heartbeat tries again."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sync:
+    """Reap and reconcile one room (`SYNC_LUA`); `synced` gets `[current, reaped, added, stale]`."""
+
+    room: str
+    script: Script
+    keys: list[str]
+    args: list[Any]
+    synced: Callable[[str, Any], None]
+
+    async def queue(self, pipe: Pipeline) -> None:
+        await self.script(keys=self.keys, args=self.args, client=pipe)
+
+    def completed(self, result: Any) -> None:
+        if isinstance(result, Exception):
+            log.warning("signaling: Redis sync failed: %s", result)
+        else:
+            self.synced(self.room, result)
+
+    def failed(self) -> None:
+        """The next heartbeat tries again."""
+
+
+Op = Publish | SetPeer | RemovePeer | Join | Beat | Sync
 
 
 class RedisBackplane:
-    """`Backplane` over Redis (see module doc); an async context manager."""
+    """`Backplane` over a `RedisLink` (see module doc); an async context manager that runs the heartbeat
+    and, on exit, sends what is queued and deregisters this node (the link itself is closed by its owner)."""
 
     def __init__(
         self,
-        url: str,
+        link: RedisLink,
         *,
         node_id: str,
         prefix: str = "pocdojo",
         heartbeat_seconds: float = 1.0,
         node_ttl_seconds: float = 4.0,
         queue_limit: int = 10_000,
+        drain_seconds: float = 2.0,
     ) -> None:
         if node_ttl_seconds <= 2 * heartbeat_seconds:
             raise ValueError("the node TTL must exceed two heartbeats")
         self.node_id = node_id
-        self._url = url
+        self._link = link
         self._prefix = prefix
         self._heartbeat = heartbeat_seconds
+        self._drain_seconds = drain_seconds
         self._node_ttl_ms = int(node_ttl_seconds * 1000)
         self._room_ttl_ms = max(60_000, 10 * self._node_ttl_ms)
-        self._queue: asyncio.Queue[_Op] = asyncio.Queue(queue_limit)
+        self._writer = link.writer("signaling", limit=queue_limit, batch=256)
         self._watched: set[str] = set()
         self._listener: BackplaneListener | None = None
-        self._connected = False
-        self._down = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
-        self._client: aioredis.Redis | None = None
-        self._pubsub: Any = None
-        self._scripts: dict[str, Any] = {}
+        self._stopping = asyncio.Event()
+        self._scripts: dict[str, Script] = {}
 
     # -- names -----------------------------------------------------------------------------------------
     def _room_key(self, room: str) -> str:
@@ -195,12 +308,8 @@ class RedisBackplane:
         return f"{self._prefix}:sig:room:{room}"
 
     @property
-    def _node_channel(self) -> str:
-        return f"{self._prefix}:sig:node:{self.node_id}"
-
-    @property
     def connected(self) -> bool:
-        return self._connected
+        return self._link.connected
 
     # -- Backplane ---------------------------------------------------------------------------------------
     def set_listener(self, listener: BackplaneListener) -> None:
@@ -208,45 +317,25 @@ class RedisBackplane:
 
     async def watch(self, room: str) -> None:
         self._watched.add(room)
-        if not self._connected:
-            raise BackplaneUnavailable("the signaling registry (Redis) is unreachable; retry shortly")
         try:
-            await self._pubsub.subscribe(self._channel(room))
-        except _DOWN as exc:
-            self._lost(exc)
-            raise BackplaneUnavailable("the signaling registry (Redis) is unreachable; retry shortly") from exc
+            await self._link.subscribe(self._channel(room), lambda data: self._on_message(room, data))
+        except LinkUnavailable as exc:
+            raise BackplaneUnavailable(UNAVAILABLE) from exc
 
     def unwatch(self, room: str) -> None:
         self._watched.discard(room)
-        if self._connected:
-            task = asyncio.get_running_loop().create_task(self._unsubscribe(room), name="signal-unsubscribe")
-            task.add_done_callback(self._tasks_done)
-
-    async def _unsubscribe(self, room: str) -> None:
-        if room in self._watched:  # watched again meanwhile
-            return
-        try:
-            await self._pubsub.unsubscribe(self._channel(room))
-        except _DOWN as exc:
-            self._lost(exc)
-
-    @staticmethod
-    def _tasks_done(task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("signaling: unsubscribing failed", exc_info=task.exception())
+        self._link.unsubscribe(self._channel(room))
 
     async def join(self, room: str, peer: PeerInfo, limit: int) -> list[PeerInfo]:
         # Through the writer, in order with the heartbeat's syncs: a sync queued before this join
         # cannot drop the new entry as stale, one queued after it knows the peer is joining.
-        unavailable = "the signaling registry (Redis) is unreachable; retry shortly"
-        if not self._connected:
-            raise BackplaneUnavailable(unavailable)
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        args = [self.node_id, self._node_ttl_ms, self._room_ttl_ms, peer.peer_id, peer.to_json(), limit]
         try:
-            self._queue.put_nowait(_Op("join", room, peer.to_json(), peer.peer_id, limit=limit, result=done))
+            self._writer.put(Join(self._scripts["join"], [self._room_key(room), self._nodes_key], args, done))
             result = await asyncio.wait_for(done, JOIN_TIMEOUT_SECONDS)
-        except (asyncio.QueueFull, TimeoutError) as exc:
-            raise BackplaneUnavailable(unavailable) from exc
+        except (LinkUnavailable, LinkOverloaded, TimeoutError) as exc:
+            raise BackplaneUnavailable(UNAVAILABLE) from exc
         admitted, live, reaped = int(result[0]), self._infos(result[1]), self._infos(result[2])
         self._reaped(room, reaped)
         if not admitted:
@@ -254,227 +343,106 @@ class RedisBackplane:
         return live
 
     def leave(self, room: str, peer: PeerInfo) -> None:
-        self._enqueue(_Op("hdel", room, peer_id=peer.peer_id), required=False)
+        self._enqueue(RemovePeer(self._room_key(room), peer.peer_id), required=False)
 
     def update(self, room: str, peer: PeerInfo) -> None:
-        self._enqueue(_Op("hset", room, peer.to_json(), peer.peer_id), required=False)
+        self._enqueue(SetPeer(self._room_key(room), peer.peer_id, peer.to_json()), required=False)
 
     def publish(self, room: str, event: RoomEvent) -> None:
-        self._enqueue(_Op("publish", room, event.encode()), required=True)
+        self._enqueue(Publish(self._channel(room), event.encode()), required=True)
 
-    def _enqueue(self, op: _Op, *, required: bool) -> None:
+    def _enqueue(self, op: Op, *, required: bool) -> None:
         """Queue an operation for the writer. When Redis is away a registry write is skipped (the
         heartbeat re-registers what is missing); a publish raises `RelayUnavailable`."""
-        if not self._connected:
-            if required:
-                raise RelayUnavailable("the peer is on another node and the signaling bus (Redis) is unreachable")
-            return
         try:
-            self._queue.put_nowait(op)
-        except asyncio.QueueFull as exc:
-            log.warning("signaling: the Redis queue is full; refusing %s", op.kind)
+            self._writer.put(op)
+        except LinkOverloaded as exc:
+            log.warning("signaling: the Redis queue is full; refusing %s", type(op).__name__)
             if required:
                 raise RelayUnavailable("the signaling bus is overloaded; retry") from exc
+        except LinkUnavailable as exc:
+            if required:
+                raise RelayUnavailable(
+                    "the peer is on another node and the signaling bus (Redis) is unreachable"
+                ) from exc
 
     async def ping(self) -> None:
-        if not self._connected or self._client is None:
-            raise BackplaneUnavailable("redis is unreachable")
-        await self._client.ping()
+        try:
+            await self._link.ping()
+        except LinkUnavailable as exc:
+            raise BackplaneUnavailable("redis is unreachable") from exc
 
     # -- lifecycle --------------------------------------------------------------------------------------
     async def __aenter__(self) -> RedisBackplane:
-        self._client = aioredis.Redis.from_url(
-            self._url,
-            socket_timeout=2.0,
-            socket_connect_timeout=2.0,
-            health_check_interval=0,
-            retry_on_timeout=False,
-        )
-        self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        client = self._link.client
         self._scripts = {
-            "join": self._client.register_script(JOIN_LUA),
-            "sync": self._client.register_script(SYNC_LUA),
-            "beat": self._client.register_script(BEAT_LUA),
+            "join": client.register_script(JOIN_LUA),
+            "sync": client.register_script(SYNC_LUA),
+            "beat": client.register_script(BEAT_LUA),
         }
-        await self._check()
-        loop = asyncio.get_running_loop()
-        for name, job in (("writer", self._write), ("listener", self._listen), ("monitor", self._monitor)):
-            self._tasks.append(loop.create_task(self._supervise(name, job), name=f"signal-redis-{name}"))
+        self._link.run("signaling-heartbeat", self._beat_loop)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        # Ordered: let queued writes (the last peers' removals) go out briefly, forget this node
-        # (so others reap anything left at once), then stop the tasks and close the connections.
+        # Ordered: stop the heartbeat, let queued writes (the last peers' removals) go out briefly,
+        # then forget this node (so others reap anything left at once).
+        self._stopping.set()
+        await self._writer.drain(self._drain_seconds)
         try:
-            async with asyncio.timeout(2.0):
-                while not self._queue.empty() and self._connected:  # noqa: ASYNC110 - a queue has no drained event
-                    await asyncio.sleep(0.01)
-        except TimeoutError:
-            log.warning("signaling: %d Redis operations not sent at shutdown", self._queue.qsize())
-        if self._connected and self._client is not None:
-            try:
-                await self._client.hdel(self._nodes_key, self.node_id)
-            except _DOWN as error:
-                log.warning("signaling: could not deregister this node (%s)", type(error).__name__)
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except asyncio.CancelledError:
-                log.debug("signaling task %s stopped", task.get_name())
-        self._tasks.clear()
-        if self._pubsub is not None:
-            await self._pubsub.aclose()
-        if self._client is not None:
-            await self._client.aclose()
-
-    async def _supervise(self, name: str, job: Callable[[], Awaitable[None]]) -> None:
-        """Run a loop forever: an unexpected error is logged, the connection treated as lost, and
-        the loop starts again — it never dies silently."""
-        while True:
-            try:
-                await job()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.exception("signaling: the Redis %s loop failed; restarting it", name)
-                self._lost(exc)
-                await asyncio.sleep(0.2)
+            await self._link.call(lambda client: client.hdel(self._nodes_key, self.node_id))
+        except LinkUnavailable as error:
+            log.warning("signaling: could not deregister this node (%s)", error)
 
     # -- internals ---------------------------------------------------------------------------------------
     @staticmethod
     def _infos(entries: Any) -> list[PeerInfo]:
         return [p for p in (PeerInfo.from_json(e) for e in entries or []) if p is not None]
 
-    def _lost(self, exc: BaseException) -> None:
-        if self._connected:
-            log.warning("signaling: Redis connection lost (%s); calls continue peer to peer", type(exc).__name__)
-        self._connected = False
-        self._down.set()
-
-    async def _check(self) -> None:
-        """Ping Redis; on (re)connection resubscribe to the node's and the watched rooms' channels."""
-        if self._client is None:
-            return
-        try:
-            await self._client.ping()
-            await self._pubsub.subscribe(self._node_channel, *(self._channel(r) for r in self._watched))
-        except _DOWN as exc:
-            self._lost(exc)
-            return
-        if not self._connected:
-            log.info("signaling: connected to Redis")
-        self._connected = True
-        self._down.clear()
-
-    async def _monitor(self) -> None:
-        """The heartbeat: refresh this node, reap and reconcile the rooms it serves; reconnect."""
-        while True:
-            if self._connected:
+    async def _beat_loop(self) -> None:
+        """The heartbeat: refresh this node, reap and reconcile the rooms it serves."""
+        while not self._stopping.is_set():
+            if self._link.connected:
                 self._queue_heartbeat()
-                try:
-                    await asyncio.wait_for(self._down.wait(), self._heartbeat)
-                except TimeoutError:
-                    log.debug("signaling: heartbeat")
-            else:
-                await self._check()
-                if not self._connected:
-                    await asyncio.sleep(0.2)
+            try:
+                await asyncio.wait_for(self._stopping.wait(), self._heartbeat if self._link.connected else 0.2)
+            except TimeoutError:
+                log.debug("signaling: heartbeat")
 
     def _queue_heartbeat(self) -> None:
         listener = self._listener
-        ops = [_Op("beat")]
+        nodes = self._nodes_key
+        ops: list[Op] = [Beat(self._scripts["beat"], [nodes], [self.node_id, self._node_ttl_ms])]
         for room in sorted(self._watched):
             peers = listener.local_infos(room) if listener is not None else []
             keep = sorted(listener.local_peer_ids(room)) if listener is not None else []
-            ops.append(_Op("sync", room, peers=peers, keep=keep))
+            args: list[Any] = [self.node_id, self._node_ttl_ms, self._room_ttl_ms, orjson.dumps(keep)]
+            for peer in peers:
+                args += [peer.peer_id, peer.to_json()]
+            ops.append(Sync(room, self._scripts["sync"], [self._room_key(room), nodes], args, self._synced))
         for op in ops:
             try:
-                self._queue.put_nowait(op)
-            except asyncio.QueueFull:
-                log.warning("signaling: the Redis queue is full; skipping a heartbeat")
+                self._writer.put(op)
+            except LinkUnavailable:  # overloaded, or Redis went away meanwhile
+                log.warning("signaling: the Redis queue is full or unreachable; skipping a heartbeat")
                 return
 
-    async def _write(self) -> None:
-        client = self._client
-        assert client is not None
-        while True:
-            first = await self._queue.get()
-            batch = [first]
-            while len(batch) < 256 and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            if not self._connected:
-                self._fail(batch)  # registry writes are redone by the heartbeat; relays already answered
-                continue
-            pipe = client.pipeline(transaction=False)
-            try:
-                for op in batch:
-                    await self._add(pipe, op)
-                results = await pipe.execute(raise_on_error=False)
-            except _DOWN as exc:
-                self._lost(exc)
-                self._fail(batch)
-                continue
-            except BaseException:
-                self._fail(batch)
-                raise
-            for op, result in zip(batch, results, strict=True):
-                if op.result is not None:
-                    if isinstance(result, Exception):
-                        op.result.set_exception(BackplaneUnavailable(f"the signaling registry failed: {result}"))
-                    elif not op.result.done():
-                        op.result.set_result(result)
-                elif isinstance(result, Exception):
-                    log.warning("signaling: Redis %s failed: %s", op.kind, result)
-                elif op.kind == "sync":
-                    self._synced(op, result)
-
-    @staticmethod
-    def _fail(batch: list[_Op]) -> None:
-        for op in batch:
-            if op.result is not None and not op.result.done():
-                op.result.set_exception(BackplaneUnavailable("the signaling registry (Redis) is unreachable"))
-
-    async def _add(self, pipe: Any, op: _Op) -> None:
-        if op.kind == "publish":
-            pipe.publish(self._channel(op.room), op.data)
-        elif op.kind == "hset":
-            pipe.hset(self._room_key(op.room), op.peer_id, op.data)
-        elif op.kind == "hdel":
-            pipe.hdel(self._room_key(op.room), op.peer_id)
-        elif op.kind == "join":
-            await self._scripts["join"](
-                keys=[self._room_key(op.room), self._nodes_key],
-                args=[self.node_id, self._node_ttl_ms, self._room_ttl_ms, op.peer_id, op.data, op.limit],
-                client=pipe,
-            )
-        elif op.kind == "beat":
-            # With a pipeline the script call only queues EVALSHA (redis-py loads it on execute).
-            await self._scripts["beat"](keys=[self._nodes_key], args=[self.node_id, self._node_ttl_ms], client=pipe)
-        else:
-            args: list[Any] = [self.node_id, self._node_ttl_ms, self._room_ttl_ms, orjson.dumps(op.keep)]
-            for peer in op.peers:
-                args += [peer.peer_id, peer.to_json()]
-            await self._scripts["sync"](keys=[self._room_key(op.room), self._nodes_key], args=args, client=pipe)
-
-    def _synced(self, op: _Op, result: Any) -> None:
+    def _synced(self, room: str, result: Any) -> None:
         live, reaped, added = self._infos(result[0]), self._infos(result[1]), self._infos(result[2])
         for stale in self._infos(result[3]):
             # A peer of ours that left while Redis was away: its removal never reached the registry.
-            log.info("signaling: removed stale peer %s of room %s", stale.peer_id, op.room)
-        self._reaped(op.room, reaped)
+            log.info("signaling: removed stale peer %s of room %s", stale.peer_id, room)
+        self._reaped(room, reaped)
         for peer in added:
             # This node's peer had vanished from the registry (Redis restarted, or this node was
             # cut off and reaped): announce it again.
-            log.info("signaling: re-registered peer %s of room %s", peer.peer_id, op.room)
-            self._send(op.room, RoomEvent("joined", self.node_id, peer))
+            log.info("signaling: re-registered peer %s of room %s", peer.peer_id, room)
+            self._send(room, RoomEvent("joined", self.node_id, peer))
         listener = self._listener
-        if listener is not None and op.room in self._watched:
+        if listener is not None and room in self._watched:
             try:
-                listener.on_registry(op.room, live + added)
+                listener.on_registry(room, live + added)
             except Exception:
-                log.exception("signaling: reconciling room %r failed", op.room)
+                log.exception("signaling: reconciling room %r failed", room)
 
     def _reaped(self, room: str, reaped: list[PeerInfo]) -> None:
         """Peers of dead nodes found (and removed) here: tell this node's peers and the others."""
@@ -499,29 +467,10 @@ class RedisBackplane:
         except Exception:
             log.exception("signaling: handling a %s event of room %r failed", event.kind, room)
 
-    async def _listen(self) -> None:
-        prefix = len(self._channel(""))
-        while True:
-            if not self._connected:
-                await asyncio.sleep(0.1)
-                continue
-            try:
-                message = await self._pubsub.get_message(timeout=1.0)
-            except _DOWN as exc:
-                self._lost(exc)
-                await asyncio.sleep(0.1)
-                continue
-            except RedisError:
-                log.exception("signaling: reading pub/sub failed")
-                await asyncio.sleep(0.5)
-                continue
-            if message is None or message.get("type") != "message":
-                continue
-            channel: bytes = message["channel"]
-            room = channel.decode()[prefix:]
-            if room not in self._watched or self._listener is None:
-                continue
-            event = RoomEvent.decode(message["data"])
-            if event is None or event.origin == self.node_id:
-                continue  # our own events were applied when they happened
-            self._notify(room, event)
+    def _on_message(self, room: str, data: bytes) -> None:
+        if room not in self._watched or self._listener is None:
+            return
+        event = RoomEvent.decode(data)
+        if event is None or event.origin == self.node_id:
+            return  # our own events were applied when they happened
+        self._notify(room, event)

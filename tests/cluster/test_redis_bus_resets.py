@@ -16,6 +16,7 @@ import uvloop
 
 from crdt import BusMessage, MessageKind
 from dojo.redis_bus import RedisBus
+from runtime.redis_link import RedisLink
 from tests.cluster.conftest import RedisServer
 from tests.netproxy import TcpProxy
 
@@ -45,8 +46,9 @@ async def _reset_cycles(redis: tuple[str, int]) -> tuple[list[str], int, int]:
         outstanding -= 1
 
     async with TcpProxy(redis) as link:
-        bus = RedisBus(f"redis://127.0.0.1:{link.port}/0", node_id="solo")
-        await bus.__aenter__()
+        redis = RedisLink(f"redis://127.0.0.1:{link.port}/0")
+        bus = RedisBus(redis, node_id="solo")
+        await redis.__aenter__()
         try:
             bus.set_listener(listener)
             await bus.follow("room")
@@ -59,7 +61,8 @@ async def _reset_cycles(redis: tuple[str, int]) -> tuple[list[str], int, int]:
                     await asyncio.sleep(0.001)
 
             def dead_tasks() -> list[str]:
-                return [f"{t.get_name()}: {t.exception()!r}" for t in bus._tasks if t.done() and not t.cancelled()]
+                expected = {"redis-monitor", "redis-pubsub", "redis-bus-reader", "redis-writer-bus"}
+                return sorted(expected - set(redis.supervisor.names))
 
             load = asyncio.create_task(append_forever())
             for cycle in range(CYCLES):
@@ -83,9 +86,9 @@ async def _reset_cycles(redis: tuple[str, int]) -> tuple[list[str], int, int]:
                 problems.append(f"bus tasks died: {dead_tasks()}")
         finally:
             try:
-                await bus.__aexit__(None, None, None)
+                await redis.__aexit__(None, None, None)
             except Exception as exc:  # a dead task's exception resurfaces here
-                problems.append(f"closing the bus raised {exc!r}")
+                problems.append(f"closing the link raised {exc!r}")
     return problems, outstanding, listener.gaps
 
 

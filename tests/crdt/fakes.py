@@ -184,7 +184,14 @@ class Recorder(RoomExtension):
         self.unload_failures = 0
         self.unload_gate: asyncio.Event | None = None
         self.shutdowns = 0
+        self.starts = 0
+        self.start_failure: Exception | None = None
         self.raise_on_change = False
+
+    async def on_start(self) -> None:
+        self.starts += 1
+        if self.start_failure is not None:
+            raise self.start_failure
 
     async def on_load(self, room_name: str) -> Sequence[bytes]:
         self.load_calls.append(room_name)

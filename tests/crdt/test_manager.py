@@ -100,6 +100,25 @@ async def test_extensions_run_in_priority_order() -> None:
     assert order == ["high", "default", "low"]
 
 
+async def test_extensions_start_with_the_manager_before_any_room_loads() -> None:
+    recorder = Recorder()
+    manager = RoomManager([recorder])
+    assert recorder.starts == 0
+    async with manager as rooms:
+        assert recorder.starts == 1 and recorder.load_calls == []
+        await rooms.read_state("r")
+    assert recorder.starts == 1 and recorder.shutdowns == 1
+
+
+async def test_an_extension_that_fails_to_start_stops_the_start_and_the_others_shut_down() -> None:
+    broken, healthy = Recorder(priority=10), Recorder(priority=50)
+    broken.start_failure = OSError("cannot reach the log")
+    with pytest.raises(OSError, match="cannot reach the log"):
+        async with RoomManager([broken, healthy]):
+            raise AssertionError("the manager must not start")
+    assert healthy.starts == 1 and healthy.shutdowns == 1
+
+
 async def test_idle_room_unloads_and_reloads_the_same_document() -> None:
     store = MemoryStore()
     persistence = PersistenceExtension(store, debounce=0.01, max_delay=0.05)

@@ -39,7 +39,7 @@ async def test_metrics_and_health(identity: IdentityHarness) -> None:
     assert 'pocdojo_http_requests_total{method="GET",route="unmatched",service="identity",status="404"}' in metrics
     assert (await identity.http.get("/healthz")).json() == {"status": "ok"}
     ready = (await identity.http.get("/readyz")).json()
-    assert ready == {"status": "ready", "checks": ["postgres"]}
+    assert ready == {"status": "ready", "checks": ["tasks", "postgres"]}
 
 
 async def test_openapi_describes_every_route(identity: IdentityHarness) -> None:

@@ -1,0 +1,408 @@
+"""One supervised connection to Redis, shared by small typed clients (document log, dojo events, signaling).
+
+Theory of operation.
+- The link owns the redis-py client, one pub/sub connection and a `Supervisor` for its loops. It is
+  `connected` while Redis answers; any client call that fails with a connection-level error reports
+  it (`lost`), which wakes the monitor.
+- The monitor checks health every `health_seconds` while connected (`INFO server`, then every
+  client's check hook, then the pub/sub subscriptions), and retries with backoff while Redis is away.
+  On each transition to connected, clients' connected hooks get a `Connected` value: `resumed` when
+  messages may have been missed since the last connection, `restarted` when Redis is another
+  instance (its `run_id` changed: streams and keys were lost).
+- Pub/sub: a client subscribes a channel with a handler; one listener loop dispatches messages by
+  channel; the subscriptions are renewed at every check.
+- Writes: a client opens a `PipelineWriter` for its own operation type; one writer task per writer
+  sends queued operations in order, pipelined, and reports each one's result.
+- Close is ordered, like asyncpg's pool: `aclose()` is graceful — the writers drain while Redis is
+  reachable (bounded by `drain_seconds`) — and then terminates: the loops are cancelled in reverse
+  start order, operations still queued fail, the clients' close hooks run (deregistration), the
+  connections close. `terminate()` skips the graceful part.
+Nothing blocks the event loop while Redis is away: calls fail fast with `LinkUnavailable`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from runtime.supervisor import Backoff, Policy, Supervisor
+
+log = logging.getLogger("runtime.redis_link")
+
+DOWN: tuple[type[BaseException], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    OSError,
+    asyncio.TimeoutError,
+    RuntimeError,
+)
+"""A lost or reset connection as redis-py reports it: its own errors, socket errors, and — under uvloop —
+a bare RuntimeError when writing to a transport closed underneath it."""
+
+_RETRY = Backoff(initial=0.2, maximum=1.0)
+
+
+class LinkError(RuntimeError):
+    """Base of the link's errors."""
+
+
+class LinkUnavailable(LinkError):
+    """Redis cannot be reached right now (or the link is not started)."""
+
+
+class LinkOverloaded(LinkUnavailable):
+    """A writer's queue is full."""
+
+
+@dataclass(frozen=True)
+class Connected:
+    """What a client is told when the link (re)connects."""
+
+    resumed: bool
+    """A reconnection after a loss: pub/sub messages and failed writes may be missing."""
+    restarted: bool
+    """Redis is another instance than before (its `run_id` changed): it lost its data."""
+
+
+CheckHook = Callable[[aioredis.Redis, bool], Awaitable[None]]
+"""Run at every health check with the client and whether the link is reconnecting; raising a
+connection error marks the link lost."""
+ConnectedHook = Callable[[Connected], None]
+CloseHook = Callable[[aioredis.Redis], Awaitable[None]]
+Handler = Callable[[bytes], None]
+
+
+class PipelineOp(Protocol):
+    """An operation a `PipelineWriter` sends: exactly one command per operation."""
+
+    async def queue(self, pipe: Pipeline) -> None:
+        """Add this operation's single command to `pipe`."""
+
+    def completed(self, result: Any) -> None:
+        """Redis answered `result` (an `Exception` for a command error)."""
+
+    def failed(self) -> None:
+        """The operation was not sent (Redis unreachable, or the link closed)."""
+
+
+Op = TypeVar("Op", bound=PipelineOp)
+
+
+class PipelineWriter(Generic[Op]):
+    """A bounded queue of operations that one task of the link sends in order, pipelined."""
+
+    def __init__(self, link: RedisLink, name: str, *, limit: int, batch: int) -> None:
+        self.name = name
+        self._link = link
+        self._queue: asyncio.Queue[Op] = asyncio.Queue(limit)
+        self._batch = batch
+
+    @property
+    def pending(self) -> int:
+        return self._queue.qsize()
+
+    def put(self, op: Op) -> None:
+        """Queue `op`; raises `LinkUnavailable` while Redis is away and `LinkOverloaded` when full."""
+        if not self._link.connected:
+            raise LinkUnavailable("redis is unreachable")
+        try:
+            self._queue.put_nowait(op)
+        except asyncio.QueueFull as exc:
+            raise LinkOverloaded(f"the {self.name} queue is full") from exc
+
+    async def drain(self, seconds: float) -> bool:
+        """Wait (at most `seconds`) until every queued operation was sent or failed; False if some are
+        still pending."""
+        try:
+            async with asyncio.timeout(seconds):
+                await self._queue.join()
+        except TimeoutError:
+            log.warning("%s: %d %s operations not sent at shutdown", self._link.name, self.pending, self.name)
+            return False
+        return True
+
+    def fail_pending(self) -> None:
+        while not self._queue.empty():
+            self._queue.get_nowait().failed()
+            self._queue.task_done()
+
+    async def run(self) -> None:
+        client = self._link.client
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._send(client, batch)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _send(self, client: aioredis.Redis, batch: list[Op]) -> None:
+        if not self._link.connected:
+            _fail(batch)
+            return
+        pipe = client.pipeline(transaction=False)
+        try:
+            for op in batch:
+                await op.queue(pipe)
+            results = await pipe.execute(raise_on_error=False)
+        except DOWN as exc:
+            self._link.lost(exc)
+            _fail(batch)
+            return
+        except BaseException:
+            _fail(batch)
+            raise
+        for op, result in zip(batch, results, strict=True):
+            op.completed(result)
+
+
+def _fail(batch: list[Op]) -> None:
+    for op in batch:
+        op.failed()
+
+
+class RedisLink:
+    """A supervised connection to Redis (see module doc); an async context manager."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str = "redis",
+        socket_timeout: float = 2.0,
+        health_seconds: float = 1.0,
+        drain_seconds: float = 2.0,
+        stop_seconds: float = 5.0,
+    ) -> None:
+        self.name = name
+        self._url = url
+        self._socket_timeout = socket_timeout
+        self._health_seconds = health_seconds
+        self._drain_seconds = drain_seconds
+        self.supervisor = Supervisor(name, shutdown_timeout=stop_seconds)
+        self._client: aioredis.Redis | None = None
+        self._pubsub: Any = None
+        self._connected = False
+        self._run_id: str | None = None
+        self._down = asyncio.Event()
+        self._handlers: dict[str, Handler] = {}
+        self._checks: list[CheckHook] = []
+        self._on_connected: list[ConnectedHook] = []
+        self._on_close: list[CloseHook] = []
+        self._writers: list[PipelineWriter[Any]] = []
+        self._jobs: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self._started = False
+
+    # -- state --------------------------------------------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    @property
+    def client(self) -> aioredis.Redis:
+        if self._client is None:
+            raise LinkUnavailable(f"the {self.name} link is not started")
+        return self._client
+
+    def lost(self, exc: BaseException) -> None:
+        """A call failed at the connection level: mark the link down (the monitor reconnects)."""
+        if self._connected:
+            log.warning("%s: connection lost (%s)", self.name, type(exc).__name__)
+        self._connected = False
+        self._down.set()
+
+    async def call(self, fn: Callable[[aioredis.Redis], Awaitable[Any]]) -> Any:
+        """Run `fn(client)`; raises `LinkUnavailable` (and marks the link lost) if Redis is away."""
+        if not self._connected:
+            raise LinkUnavailable("redis is unreachable")
+        try:
+            return await fn(self.client)
+        except DOWN as exc:
+            self.lost(exc)
+            raise LinkUnavailable("redis is unreachable") from exc
+
+    async def ping(self) -> None:
+        """Readiness: raise unless Redis answers now."""
+        await self.call(lambda client: client.ping())
+
+    # -- what clients plug in -----------------------------------------------------------------------------
+    def on_check(self, hook: CheckHook) -> None:
+        self._checks.append(hook)
+
+    def on_connected(self, hook: ConnectedHook) -> None:
+        self._on_connected.append(hook)
+
+    def on_close(self, hook: CloseHook) -> None:
+        self._on_close.append(hook)
+
+    def writer(self, name: str, *, limit: int, batch: int) -> PipelineWriter[Any]:
+        """A new writer (its task starts with the link, or now if it runs)."""
+        writer: PipelineWriter[Any] = PipelineWriter(self, name, limit=limit, batch=batch)
+        self._writers.append(writer)
+        if self._started:
+            self.run(f"writer-{name}", writer.run)
+        return writer
+
+    def run(self, name: str, job: Callable[[], Awaitable[None]]) -> None:
+        """Run a client's loop under the link's supervisor (from the link's start if it is not started
+        yet): a crash marks the link lost and restarts it."""
+        if not self._started:
+            self._jobs.append((name, job))
+            return
+        self.supervisor.start(f"{self.name}-{name}", job, policy=Policy.RESTART, backoff=_RETRY, on_crash=self.lost)
+
+    async def subscribe(self, channel: str, handler: Handler) -> None:
+        """Deliver `channel`'s messages to `handler` (kept across reconnections); raises `LinkUnavailable`
+        while Redis is away (the subscription is made at the reconnection)."""
+        self._handlers[channel] = handler
+        if not self._connected or self._pubsub is None:
+            raise LinkUnavailable("redis is unreachable")
+        try:
+            await self._pubsub.subscribe(channel)
+        except DOWN as exc:
+            self.lost(exc)
+            raise LinkUnavailable("redis is unreachable") from exc
+
+    def unsubscribe(self, channel: str) -> None:
+        """Stop delivering `channel` (Redis is told in the background unless it is subscribed again)."""
+        if self._handlers.pop(channel, None) is not None and self._connected:
+            self.supervisor.start(f"{self.name}-unsubscribe", lambda: self._unsubscribe(channel), policy=Policy.ONCE)
+
+    async def _unsubscribe(self, channel: str) -> None:
+        if channel in self._handlers or self._pubsub is None:
+            return
+        try:
+            await self._pubsub.unsubscribe(channel)
+        except DOWN as exc:
+            self.lost(exc)
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+    async def __aenter__(self) -> RedisLink:
+        self._client = aioredis.Redis.from_url(
+            self._url,
+            socket_timeout=self._socket_timeout,
+            socket_connect_timeout=2.0,
+            health_check_interval=0,
+            retry_on_timeout=False,
+        )
+        self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        await self.check()
+        self._started = True
+        self.run("monitor", self._monitor)
+        self.run("pubsub", self._listen)
+        for writer in self._writers:
+            self.run(f"writer-{writer.name}", writer.run)
+        for name, job in self._jobs:
+            self.run(name, job)
+        self._jobs.clear()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Graceful: let the writers drain (bounded by `drain_seconds` in all), then `terminate`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._drain_seconds
+        for writer in self._writers:
+            await writer.drain(max(0.0, deadline - loop.time()))
+        await self.terminate()
+
+    async def terminate(self) -> None:
+        """Stop the loops (reverse start order), fail what is still queued, run the close hooks, close."""
+        await self.supervisor.aclose()
+        for writer in self._writers:
+            writer.fail_pending()
+        if self._connected and self._client is not None:
+            for hook in reversed(self._on_close):
+                try:
+                    await hook(self._client)
+                except DOWN as exc:
+                    log.warning("%s: a close hook could not reach Redis (%s)", self.name, type(exc).__name__)
+        self._connected = False
+        if self._pubsub is not None:
+            await self._pubsub.aclose()
+        if self._client is not None:
+            await self._client.aclose()
+
+    # -- health -------------------------------------------------------------------------------------------
+    async def check(self) -> None:
+        """Ask Redis; on (re)connection detect a restarted server, run the clients' hooks, resubscribe."""
+        client = self.client
+        reconnecting = not self._connected
+        try:
+            info = await client.info("server")
+            run_id = str(info.get("run_id"))
+            for check in self._checks:
+                await check(client, reconnecting)
+            if self._handlers and self._pubsub is not None:
+                await self._pubsub.subscribe(*self._handlers)
+        except DOWN as exc:
+            self.lost(exc)
+            return
+        previous, self._run_id = self._run_id, run_id
+        self._connected = True
+        self._down.clear()
+        if reconnecting:
+            resumed = previous is not None
+            restarted = resumed and previous != run_id
+            if resumed:
+                log.info("%s: reconnected%s", self.name, " to a restarted server" if restarted else "")
+            event = Connected(resumed=resumed, restarted=restarted)
+            for hook in self._on_connected:
+                try:
+                    hook(event)
+                except Exception:
+                    log.exception("%s: a connected hook failed", self.name)
+
+    async def _monitor(self) -> None:
+        delay = 0.0
+        while True:
+            if self._connected:
+                delay = 0.0
+                try:
+                    await asyncio.wait_for(self._down.wait(), self._health_seconds)
+                except TimeoutError:
+                    log.debug("%s: periodic check", self.name)
+            await self.check()
+            if not self._connected:
+                delay = _RETRY.next(delay)
+                await asyncio.sleep(delay)
+
+    async def _listen(self) -> None:
+        while True:
+            if not self._connected or not self._handlers:
+                await asyncio.sleep(0.1)
+                continue
+            try:
+                message = await self._pubsub.get_message(timeout=1.0)
+            except DOWN as exc:
+                # Also redis-py's RuntimeError when no channel is subscribed yet (between reconnects).
+                self.lost(exc)
+                await asyncio.sleep(0.1)
+                continue
+            except RedisError:
+                log.exception("%s: reading pub/sub failed", self.name)
+                await asyncio.sleep(0.5)
+                continue
+            if message is None or message.get("type") != "message":
+                continue
+            channel = message["channel"]
+            handler = self._handlers.get(channel.decode() if isinstance(channel, bytes) else channel)
+            if handler is None:
+                continue
+            try:
+                handler(message["data"])
+            except Exception:
+                log.exception("%s: handling a message of %r failed", self.name, channel)

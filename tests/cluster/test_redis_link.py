@@ -1,0 +1,106 @@
+"""The shared Redis link (`runtime.redis_link`) against a real redis-server: a client's loop that crashes
+is logged, the link is treated as lost and both recover; clients' close hooks run in order at close."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import pytest
+import redis.asyncio as aioredis
+
+from dojo.events import DojoEvent, EventKind
+from dojo.redis_events import RedisDojoEvents
+from runtime.redis_link import Connected, RedisLink
+from tests.cluster.conftest import Cluster, RedisServer
+from tests.conftest import wait_until
+
+
+async def test_a_crashing_client_loop_is_logged_restarted_and_the_link_resumes(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="runtime.supervisor")
+    runs = 0
+    connected: list[Connected] = []
+
+    async def flaky() -> None:
+        nonlocal runs
+        runs += 1
+        if runs == 1:
+            raise RuntimeError("the loop tripped")
+        await link.ping()
+
+    async def resumed() -> bool:
+        return link.connected and runs >= 2 and any(c.resumed for c in connected)
+
+    async with RedisLink(redis_server.url, name="probe") as link:
+        link.on_connected(connected.append)
+        link.run("flaky", flaky)
+        await wait_until(resumed)
+        assert not any(c.restarted for c in connected), "the same server: nothing was lost"
+    assert any("probe-flaky" in r.getMessage() and "restarting" in r.getMessage() for r in caplog.records)
+
+
+async def test_dojo_events_travel_typed_over_the_link_and_close_hooks_run_in_reverse(
+    redis_server: RedisServer,
+) -> None:
+    received: list[DojoEvent] = []
+    closed: list[str] = []
+
+    def hook(name: str) -> Callable[[aioredis.Redis], Awaitable[None]]:
+        async def close(client: aioredis.Redis) -> None:
+            closed.append(name)
+
+        return close
+
+    async with RedisLink(redis_server.url) as link:
+        link.on_close(hook("first"))
+        link.on_close(hook("second"))
+        events = RedisDojoEvents(link, node_id="n1")
+        await events.on_events(received.append, lambda: None)
+        sent = DojoEvent(EventKind.STATE, "n2", "t1", "d1", 7, "roles")
+        await events.publish(sent)
+
+        async def arrived() -> bool:
+            return received == [sent]
+
+        await wait_until(arrived)
+    assert closed == ["second", "first"]
+
+
+def test_dojo_events_keep_their_wire_format() -> None:
+    """Nodes of the previous version send and read these exact keys (a rolling deploy mixes them)."""
+    chat = DojoEvent(EventKind.CHAT, "n1", "t", "d", 0, message={"id": "m1", "text": "hi"})
+    assert chat.encode() == b'{"k":"chat","t":"t","d":"d","v":0,"m":{"id":"m1","text":"hi"},"n":"n1"}'
+    state = DojoEvent.decode(b'{"k":"state","t":"t","d":"d","v":3,"r":"kick","n":"n2"}')
+    assert state == DojoEvent(EventKind.STATE, "n2", "t", "d", 3, "kick")
+
+
+async def test_a_loop_registered_before_the_link_starts_runs_once_it_is_connected(redis_server: RedisServer) -> None:
+    link = RedisLink(redis_server.url)
+    ran: list[bool] = []
+
+    async def early() -> None:
+        ran.append(link.connected)
+
+    link.run("early", early)
+
+    async def done() -> bool:
+        return bool(ran)
+
+    async with link:
+        await wait_until(done)
+    assert ran == [True]
+
+
+@pytest.mark.slow
+async def test_a_node_counts_as_alive_as_soon_as_it_is_ready(cluster: Cluster) -> None:
+    """Fences wait for the nodes whose liveness key exists: a node that just started must have it, not
+    only after the link's first periodic check (an edit made there at once would miss a snapshot)."""
+    node = cluster.node("fresh")
+    await cluster.start(node)
+    redis = aioredis.Redis.from_url(cluster.redis.url)
+    try:
+        assert await redis.exists("pocdojo:alive:fresh") == 1
+    finally:
+        await redis.aclose()
