@@ -100,6 +100,35 @@ class FastChannel:
 class CollabWebSocketProtocol(asyncio.Protocol):
     """A websocket protocol for uvicorn whose connections can be handed to a room (see module doc)."""
 
+    __slots__ = (  # no per-instance dict: an idle collab connection should cost little memory
+        "_app_state",
+        "_close_timer",
+        "_config",
+        "_early",
+        "_ended",
+        "_fragments",
+        "_fragments_text",
+        "_on_frame",
+        "_on_leave",
+        "_ping_interval",
+        "_ping_payload",
+        "_ping_timeout",
+        "_ping_timer",
+        "_queue",
+        "_read_paused",
+        "_response",
+        "_server_state",
+        "_writable",
+        "bucket",
+        "channel",
+        "conn",
+        "loop",
+        "max_backlog",
+        "scope",
+        "state",
+        "transport",
+    )
+
     def __init__(
         self,
         config: Config,
@@ -126,6 +155,8 @@ class CollabWebSocketProtocol(asyncio.Protocol):
         self._close_timer: asyncio.TimerHandle | None = None
         self._ping_timer: asyncio.TimerHandle | None = None
         self._ping_payload: bytes | None = None
+        self._ping_interval = 0.0
+        self._ping_timeout: float | None = None
         self.transport: asyncio.Transport = None  # type: ignore[assignment]  # set by connection_made
         # ASGI-only state, dropped once a room owns the connection.
         self.scope: dict[str, Any] | None = None
@@ -515,8 +546,8 @@ class CollabWebSocketProtocol(asyncio.Protocol):
     def _start_keepalive(self) -> None:
         config = self._config
         if config is not None and config.ws_ping_interval and config.ws_ping_interval > 0:
-            self._ping_interval: float = config.ws_ping_interval
-            self._ping_timeout: float | None = config.ws_ping_timeout
+            self._ping_interval = config.ws_ping_interval
+            self._ping_timeout = config.ws_ping_timeout
             self._schedule_ping()
 
     def _schedule_ping(self) -> None:
