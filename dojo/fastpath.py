@@ -33,7 +33,7 @@ import itertools
 import logging
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote
 
 from websockets.extensions.base import ServerExtensionFactory
@@ -201,8 +201,7 @@ class CollabWebSocketProtocol(asyncio.Protocol):
 
     # -- asyncio.Protocol -----------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
         self._server_state.connections.add(self)  # type: ignore[arg-type]  # uvicorn drains this set
 
     def connection_lost(self, exc: Exception | None) -> None:
