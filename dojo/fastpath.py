@@ -487,6 +487,8 @@ class CollabWebSocketProtocol(asyncio.Protocol):
         elif opcode is Opcode.PONG:
             if self._ping_payload is not None and bytes(frame.data) == self._ping_payload:
                 self._ping_payload = None
+                if self._ping_timer is not None:  # the pong deadline
+                    self._ping_timer.cancel()
                 self._schedule_ping()
         elif opcode is Opcode.CLOSE:
             self._handle_close()
@@ -566,7 +568,7 @@ class CollabWebSocketProtocol(asyncio.Protocol):
 
     def _keepalive_timeout(self) -> None:
         self._ping_timer = None
-        if self.state in ENDING:
+        if self.state in ENDING or self._ping_payload is None:
             return
         self._end(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
         self.conn.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")

@@ -130,9 +130,10 @@ async def serve_app(
     *,
     host: str = "127.0.0.1",
     ws: str | type[asyncio.Protocol] = "websockets-sansio",
+    **options: Any,
 ) -> AsyncIterator[str]:
-    """Run `app_factory(base_url)` under uvicorn on a free port (websockets on the protocol `ws`);
-    yields the base URL."""
+    """Run `app_factory(base_url)` under uvicorn on a free port (websockets on the protocol `ws`, more
+    `uvicorn.Config` options in `options`); yields the base URL."""
     port = free_port(host)
     base = f"http://{host}:{port}"
     config = uvicorn.Config(
@@ -144,6 +145,7 @@ async def serve_app(
         lifespan="on",
         log_config=None,
         access_log=False,
+        **options,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

@@ -12,6 +12,9 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.uri import parse_uri
 
 from crdt.channel import Outbound
 from dojo.fastpath import FASTPATH_EXTENSION, CollabWebSocketProtocol, FastChannel
@@ -141,3 +144,30 @@ async def test_a_connection_that_ended_before_the_room_started_it_reports_its_en
         await wait_until(left)
         assert probe.left == [(1000, "gone early")]
         assert probe.states == [S.HANDSHAKE, S.OPEN, S.CLOSED, S.CLOSED]  # never LIVE
+
+
+async def test_a_peer_that_answers_every_ping_outlives_the_pong_deadline(serve: ServeApp) -> None:
+    """Keepalive: each answered ping clears its pong deadline, so a live peer is never cut (1011)."""
+    probe = Probe()
+    async with serve(
+        lambda base: probe, ws=CollabWebSocketProtocol, ws_ping_interval=0.02, ws_ping_timeout=0.2
+    ) as base:
+        url = base.replace("http", "ws") + "/x"
+        reader, writer = await asyncio.open_connection(*url[5:].split("/")[0].split(":"))
+        client = ClientProtocol(parse_uri(url))  # websockets' sans-IO client: it answers pings itself
+        client.send_request(client.connect())
+        pings = 0
+        try:
+            while pings < 20:  # 20 pings take at least 0.4 s: twice the pong deadline
+                writer.write(b"".join(client.data_to_send()))
+                data = await asyncio.wait_for(reader.read(65536), 5)
+                assert data, f"the server closed the connection after {pings} pings: {probe.left}"
+                client.receive_data(data)
+                for event in client.events_received():
+                    if isinstance(event, Frame):
+                        assert event.opcode is not Opcode.CLOSE, f"closed after {pings} pings: {probe.left}"
+                        pings += event.opcode is Opcode.PING
+            assert probe.left == []
+            assert probe.proto is not None and probe.proto.state is ConnState.LIVE
+        finally:
+            writer.close()
