@@ -1,7 +1,14 @@
-"""The collab websocket's fast path: uvicorn's sans-IO protocol that a room can drive directly.
+"""The collab websocket's fast path: our own websocket protocol, which a room can drive directly.
 
-Theory of operation. The ASGI app authenticates and accepts a collab connection as usual; if the
-server runs this protocol class (`ws=CollabWebSocketProtocol`), the scope carries the extension
+Theory of operation. `CollabWebSocketProtocol` is an `asyncio.Protocol` that uvicorn runs for websocket
+upgrades (`uvicorn.Config(ws=CollabWebSocketProtocol)`, a documented option). It speaks the wire
+protocol through `websockets`' public sans-IO `ServerProtocol` (bytes in → events out → bytes) and
+serves the ASGI app as any websocket server does. What it needs from uvicorn is that option's
+contract: the constructor's `config` (the app and the `ws_*` settings), `server_state` (the sets of
+connections and tasks the server drains at shutdown, its default headers), then `connection_made`,
+`data_received` with the upgrade request, and `shutdown()` on SIGTERM.
+
+The ASGI app authenticates and accepts a collab connection as usual; the scope carries the extension
 `pocdojo.fastpath`, and the app *attaches* the connection to a room and returns. From then on:
 
 - incoming binary frames go straight from `data_received` to `Room.receive` — no receive queue, no
@@ -13,58 +20,51 @@ server runs this protocol class (`ws=CollabWebSocketProtocol`), the scope carrie
 - whichever way the connection ends (our close, the peer's close, a lost socket, a keepalive
   timeout, an oversized frame), the room hears `leave` exactly once.
 
-`FastChannel`, the room's view of the connection (`crdt.Channel`), is a two-slot object over the
-protocol, which keeps idle connections small.
-Servers that run another protocol class still work: the app then uses the ASGI adapter in
-`dojo.collab_ws`, which is slower but behaves the same.
+The connection's life is one state machine (`dojo.fastpath_states`). `FastChannel`, the room's view
+of the connection (`crdt.Channel`), is a two-slot object over the protocol, which keeps idle
+connections small. Servers that run another protocol class still work: the app then uses the ASGI
+adapter in `dojo.collab_ws`, which is slower but behaves the same.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
+import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import unquote
 
-from uvicorn.protocols.utils import ClientDisconnected
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.extensions.base import ServerExtensionFactory
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request
+from websockets.server import ServerProtocol
 
 from crdt.channel import SLOW_CLIENT_REASON, CloseCode, Outbound
+from dojo.fastpath_states import ENDING, ROOM_OWNED, ConnState, FastPathError, IllegalTransition, advance
 from dojo.limits import TokenBucket
+
+if TYPE_CHECKING:
+    from uvicorn import Config
+    from uvicorn.server import ServerState
 
 FASTPATH_EXTENSION = "pocdojo.fastpath"
 log = logging.getLogger("dojo.fastpath")
+_ws_log = logging.getLogger("dojo.fastpath.ws")
 _keys = itertools.count(1)
 _ABNORMAL_CLOSURE = 1006  # RFC 6455: the connection ended without a close frame (never sent on the wire)
-
-_DETACHED_SCOPE: dict[str, Any] = {"type": "websocket", "extensions": {}, "path": "/v1/collab", "query_string": b""}
-
-
-class _NullQueue:
-    """Stands in for the ASGI receive queue of an attached connection (nothing reads it)."""
-
-    def put_nowait(self, item: object) -> None:
-        return None
-
-    def empty(self) -> bool:
-        return True
-
-
-class _NullEvent:
-    """Stands in for the writable event of an attached connection (nothing waits on it)."""
-
-    def set(self) -> None:
-        return None
-
-    def clear(self) -> None:
-        return None
-
-
-_NULL_QUEUE = _NullQueue()
-_NULL_EVENT = _NullEvent()
+_SERVICE_RESTART = 1012
+CLOSE_TIMEOUT = 10.0
+"""Seconds a peer has to answer our close frame before its socket is cut."""
 
 FrameHandler = Callable[["FastChannel", bytes], None]
 LeaveHandler = Callable[["FastChannel"], None]
+
+
+class ClientDisconnected(FastPathError, OSError):
+    """The ASGI app sent on a connection that is gone (Starlette turns an OSError into 1006)."""
 
 
 class FastChannel:
@@ -84,7 +84,7 @@ class FastChannel:
 
     @property
     def closed(self) -> bool:
-        return self._proto.channel_closed
+        return self._proto.state in ENDING
 
     @property
     def close_code(self) -> int | None:
@@ -97,96 +97,368 @@ class FastChannel:
         return self._proto.ended[1]
 
 
-class CollabWebSocketProtocol(WebSocketsSansIOProtocol):
-    """A uvicorn websocket protocol whose connections can be handed to a room (see module doc)."""
+class CollabWebSocketProtocol(asyncio.Protocol):
+    """A websocket protocol for uvicorn whose connections can be handed to a room (see module doc)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    __slots__ = (  # no per-instance dict: an idle collab connection should cost little memory
+        "_app_state",
+        "_close_timer",
+        "_config",
+        "_early",
+        "_ended",
+        "_fragments",
+        "_fragments_text",
+        "_on_frame",
+        "_on_leave",
+        "_ping_interval",
+        "_ping_payload",
+        "_ping_timeout",
+        "_ping_timer",
+        "_queue",
+        "_read_paused",
+        "_response",
+        "_server_state",
+        "_writable",
+        "bucket",
+        "channel",
+        "conn",
+        "loop",
+        "max_backlog",
+        "scope",
+        "state",
+        "transport",
+    )
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        if not config.loaded:
+            config.load()
+        self._config: Config | None = config
+        self._server_state = server_state
+        self._app_state: dict[str, Any] | None = app_state
+        self.loop = _loop or asyncio.get_event_loop()
+        self.state = ConnState.CONNECTING
         self.channel = FastChannel(self, next(_keys))
         self.max_backlog = 4 * 1024 * 1024
-        self._attached = False
+        self.bucket: TokenBucket | None = None
+        self._ended: tuple[int | None, str] = (None, "")
         self._on_frame: FrameHandler | None = None
         self._on_leave: LeaveHandler | None = None
         self._early: list[bytes | None] | None = None
-        self._channel_closed = False
-        self._ended: tuple[int | None, str] = (None, "")
-        self._left = False
-        self.bucket: TokenBucket | None = None
+        self._fragments: list[bytes] = []
+        self._fragments_text = False
+        self._close_timer: asyncio.TimerHandle | None = None
+        self._ping_timer: asyncio.TimerHandle | None = None
+        self._ping_payload: bytes | None = None
+        self._ping_interval = 0.0
+        self._ping_timeout: float | None = None
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]  # set by connection_made
+        # ASGI-only state, dropped once a room owns the connection.
+        self.scope: dict[str, Any] | None = None
+        self._queue: asyncio.Queue[dict[str, Any]] | None = asyncio.Queue()
+        self._writable: asyncio.Event | None = asyncio.Event()
+        self._writable.set()
+        self._read_paused = False
+        self._response: Any = None
+        extensions: list[ServerExtensionFactory] = []
+        if config.ws_per_message_deflate:
+            extensions.append(
+                ServerPerMessageDeflateFactory(
+                    server_max_window_bits=12, client_max_window_bits=12, compress_settings={"memLevel": 5}
+                )
+            )
+        self.conn = ServerProtocol(extensions=extensions, max_size=config.ws_max_size, logger=_ws_log)
 
-    # -- the extension the app sees -----------------------------------------------------------------
-    def handle_connect(self, event: Any) -> None:
-        super().handle_connect(event)
-        scope = getattr(self, "scope", None)
-        if scope is not None:
-            scope["extensions"][FASTPATH_EXTENSION] = self
+    # -- the state machine ----------------------------------------------------------------------------
+    def _to(self, target: ConnState) -> None:
+        """Move to `target` (or raise `IllegalTransition`); leaving a room's ownership for an ending
+        state tells the room, once."""
+        previous = self.state
+        self.state = advance(previous, target)
+        if target in ENDING and previous not in ENDING:
+            self._stop_keepalive()
+            if self._queue is not None:
+                code, reason = self._ended
+                self._queue.put_nowait(
+                    {"type": "websocket.disconnect", "code": code or _ABNORMAL_CLOSURE, "reason": reason}
+                )
+            if previous is ConnState.LIVE:
+                self._leave()
 
-    def attach(self, *, max_backlog: int, bucket: TokenBucket | None) -> FastChannel:
-        """Take the connection over from ASGI (after `websocket.accept`). Frames that arrive before
-        `start` are held back, in order."""
-        if self._attached:
-            raise RuntimeError("connection already attached")
-        self._attached = True
-        self.max_backlog = max_backlog
-        self.bucket = bucket
-        self._early = []
-        # Messages the ASGI layer already queued (a fast client's first frames) move to us.
-        while not self.queue.empty():
-            message = self.queue.get_nowait()
-            if message["type"] == "websocket.receive":
-                self._early.append(message.get("bytes"))
-            elif message["type"] == "websocket.disconnect":
-                self._left = True  # gone before it was attached: nothing to leave
-        if not self.read_paused:
-            self.read_paused = True
-            self.transport.pause_reading()
-        return self.channel
-
-    def start(self, on_frame: FrameHandler, on_leave: LeaveHandler) -> None:
-        """Deliver frames to `on_frame` from now on (held-back ones first); `on_leave` is called once
-        when the connection ends."""
-        self._on_frame = on_frame
-        self._on_leave = on_leave
-        early, self._early = self._early or [], None
-        if self.disconnected or self._channel_closed:
-            self._leave()
-            return
-        for data in early:
-            if self.channel_closed:  # a held-back frame may have closed it
-                break
-            self._dispatch(data)
-        if self.read_paused and not self.channel_closed:
-            self.read_paused = False
-            self.transport.resume_reading()
-        self._shed_handshake_state()
-
-    def _shed_handshake_state(self) -> None:
-        """Drop what only the handshake and the ASGI app needed (headers, request and response
-        objects, the scope): an idle collab connection should cost as little memory as possible."""
-        self.scope = _DETACHED_SCOPE  # type: ignore[assignment]
-        self.request = None  # type: ignore[assignment]
-        self.response = None  # type: ignore[assignment]
-        self.frames = []
-        # The ASGI receive queue and the writable event serve only ASGI sends and receives, which an
-        # attached connection no longer makes; uvicorn still notifies them, so shared sinks remain.
-        self.queue = _NULL_QUEUE  # type: ignore[assignment]
-        self.writable = _NULL_EVENT  # type: ignore[assignment]
-
-    # -- what FastChannel does ----------------------------------------------------------------------------
-    @property
-    def channel_closed(self) -> bool:
-        return self._channel_closed
+    def _end(self, code: int, reason: str) -> None:
+        if self._ended[0] is None:
+            self._ended = (code, reason)
 
     @property
     def ended(self) -> tuple[int | None, str]:
         """The close code and reason the connection ended with (see `FastChannel.close_code`)."""
         return self._ended
 
-    def _end(self, code: int, reason: str) -> None:
-        if self._ended[0] is None:
-            self._ended = (code, reason)
+    # -- asyncio.Protocol -----------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
+        self._server_state.connections.add(self)  # type: ignore[arg-type]  # uvicorn drains this set
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._end(_ABNORMAL_CLOSURE, "connection lost")
+        if self.state is not ConnState.CLOSED:
+            self._to(ConnState.CLOSED)
+        self._cancel_close_timer()
+        self._server_state.connections.discard(self)
+        if self._writable is not None:
+            self._writable.set()  # a send waiting for the buffer to drain must not wait forever
+
+    def pause_writing(self) -> None:
+        if self._writable is not None:
+            self._writable.clear()
+
+    def resume_writing(self) -> None:
+        if self._writable is not None:
+            self._writable.set()
+
+    def data_received(self, data: bytes) -> None:
+        conn = self.conn
+        conn.receive_data(data)
+        if self.state is ConnState.CONNECTING and conn.handshake_exc is not None:
+            self._refuse_bad_request()
+            return
+        for event in conn.events_received():
+            if isinstance(event, Frame):
+                self._handle_frame(event)
+            elif isinstance(event, Request):
+                self._handle_request(event)
+        if conn.close_sent is not None and self.state not in ENDING:
+            # websockets failed the connection (an oversized or malformed frame): it queued the
+            # close frame and the end of the stream.
+            self._end(conn.close_sent.code, conn.close_sent.reason)
+            self._to(ConnState.CLOSED)
+        self._flush()
+
+    def _flush(self) -> None:
+        for chunk in self.conn.data_to_send():
+            if chunk:
+                self.transport.write(chunk)
+            else:  # websockets' end of stream: a server closes the TCP connection
+                self.transport.close()
+
+    # -- the handshake --------------------------------------------------------------------------------
+    def _refuse_bad_request(self) -> None:
+        output = b"".join(self.conn.data_to_send())  # websockets answers 414/431 itself
+        if not output:
+            output = self.conn.reject(400, "Failed to open a WebSocket connection: invalid request.\n").serialize()
+        self.transport.write(output)
+        self.transport.close()
+        self._to(ConnState.CLOSED)
+
+    def _handle_request(self, request: Request) -> None:
+        response = self.conn.accept(request)
+        if response.status_code != 101:
+            self.conn.send_response(response)
+            self._flush()
+            self.transport.close()
+            self._to(ConnState.CLOSED)
+            return
+        self._response = response
+        self._to(ConnState.HANDSHAKE)
+        self.scope = self._scope(request)
+        assert self._queue is not None
+        self._queue.put_nowait({"type": "websocket.connect"})
+        task = self.loop.create_task(self._run_asgi())
+        tasks = self._server_state.tasks
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    def _scope(self, request: Request) -> dict[str, Any]:
+        config, transport = self._config, self.transport
+        assert config is not None and self._app_state is not None
+        raw_path, _, query = request.path.partition("?")
+        subprotocols = [
+            token.strip() for header in request.headers.get_all("Sec-WebSocket-Protocol") for token in header.split(",")
+        ]
+        sockname, peername = transport.get_extra_info("sockname"), transport.get_extra_info("peername")
+        root = config.root_path
+        return {
+            "type": "websocket",
+            "asgi": {"version": config.asgi_version, "spec_version": "2.4"},
+            "http_version": "1.1",
+            "scheme": "wss" if transport.get_extra_info("sslcontext") else "ws",
+            "server": tuple(sockname[:2]) if isinstance(sockname, tuple) else None,
+            "client": tuple(peername[:2]) if isinstance(peername, tuple) else None,
+            "root_path": root,
+            "path": root + unquote(raw_path),
+            "raw_path": root.encode("ascii") + raw_path.encode("ascii"),
+            "query_string": query.encode("ascii"),
+            # websockets decodes header values as ISO-8859-1 (documented since 17.0)
+            "headers": [(k.lower().encode("ascii"), v.encode("latin-1")) for k, v in request.headers.raw_items()],
+            "subprotocols": subprotocols,
+            "state": self._app_state.copy(),
+            "extensions": {FASTPATH_EXTENSION: self},
+        }
+
+    # -- the ASGI app ---------------------------------------------------------------------------------
+    async def _run_asgi(self) -> None:
+        config = self._config
+        assert config is not None and self.scope is not None
+        try:
+            await config.loaded_app(self.scope, self._receive, self._send)
+        except ClientDisconnected:
+            log.debug("collab client went away during the ASGI exchange")
+        except Exception:
+            log.exception("exception in the websocket ASGI application")
+            if self.state in ROOM_OWNED:
+                self.close_channel(CloseCode.INTERNAL_ERROR, "internal error")
+        finally:
+            self._config = self._app_state = None
+        if self.state is ConnState.HANDSHAKE:
+            log.error("the websocket ASGI application ended without accepting or refusing")
+            self._send_500()
+        elif self.state is ConnState.OPEN:
+            self.transport.close()  # the app ended without closing (as uvicorn does)
+            self._end(_ABNORMAL_CLOSURE, "")
+            self._to(ConnState.CLOSED)
+
+    def _send_500(self) -> None:
+        if self.state is ConnState.HANDSHAKE:
+            self.conn.send_response(self.conn.reject(500, "Internal Server Error"))
+            self._flush()
+            self.transport.close()
+            self._to(ConnState.CLOSED)
+
+    async def _receive(self) -> dict[str, Any]:
+        queue = self._queue
+        if queue is None:
+            raise FastPathError("the connection belongs to a room; the ASGI app cannot receive from it")
+        message = await queue.get()
+        if self._read_paused and queue.empty() and self.state not in ROOM_OWNED:
+            self._read_paused = False
+            self.transport.resume_reading()
+        return message
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        if self._writable is not None:
+            await self._writable.wait()
+        kind = message["type"]
+        state = self.state
+        if state is ConnState.HANDSHAKE:
+            if kind == "websocket.accept":
+                self._accept(message)
+            elif kind == "websocket.close":  # refused before the upgrade: HTTP 403
+                self.conn.send_response(self.conn.reject(403, ""))
+                self._flush()
+                self.transport.close()
+                self._end(_ABNORMAL_CLOSURE, "")
+                self._to(ConnState.CLOSED)
+            else:
+                raise FastPathError(f"expected websocket.accept or websocket.close, got {kind!r}")
+        elif state is ConnState.OPEN:
+            if kind == "websocket.send":
+                if message.get("bytes") is not None:
+                    self.conn.send_binary(message["bytes"])
+                else:
+                    self.conn.send_text(str(message["text"]).encode())
+                self._flush()
+            elif kind == "websocket.close":
+                self._send_close(int(message.get("code") or CloseCode.NORMAL), message.get("reason") or "")
+                if self._read_paused:
+                    self._read_paused = False
+                    self.transport.resume_reading()
+            else:
+                raise FastPathError(f"expected websocket.send or websocket.close, got {kind!r}")
+        elif state in ENDING:
+            raise ClientDisconnected(f"cannot send {kind!r}: the connection is {state.value}")
+        else:
+            raise IllegalTransition(state, ConnState.OPEN)
+
+    def _accept(self, message: dict[str, Any]) -> None:
+        response = self._response
+        self._response = None
+        headers = [
+            (name.decode("latin-1").lower(), value.decode("latin-1"))
+            for name, value in [*self._server_state.default_headers, *message.get("headers", [])]
+        ]
+        if message.get("subprotocol"):
+            headers.append(("Sec-WebSocket-Protocol", message["subprotocol"]))
+        del response.headers["Date"]
+        response.headers.update(headers)
+        if self.transport.is_closing():
+            return
+        self.conn.send_response(response)
+        self._flush()
+        self._to(ConnState.OPEN)
+        self._start_keepalive()
+
+    def _send_close(self, code: int, reason: str) -> None:
+        """Send a close frame; a peer that does not answer (or does not read at all) is cut off."""
+        self._end(code, reason)
+        self._to(ConnState.CLOSING)
+        if self.transport.is_closing():
+            return
+        self.conn.send_close(code, reason[:120])
+        self._flush()
+        self._close_timer = self.loop.call_later(CLOSE_TIMEOUT, self.transport.abort)
+
+    def _cancel_close_timer(self) -> None:
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
+
+    # -- handing the connection to a room ---------------------------------------------------------------
+    def attach(self, *, max_backlog: int, bucket: TokenBucket | None) -> FastChannel:
+        """Take the connection over from ASGI (after `websocket.accept`). Frames that arrive before
+        `start` are held back, in order. A connection that ended meanwhile stays ended: `start`
+        then reports its end at once."""
+        self.max_backlog = max_backlog
+        self.bucket = bucket
+        if self.state in ENDING:
+            return self.channel
+        self._to(ConnState.ATTACHED)
+        self._early = []
+        queue, self._queue, self._writable = self._queue, None, None
+        # Messages the ASGI layer already queued (a fast client's first frames) move to us.
+        while queue is not None and not queue.empty():
+            message = queue.get_nowait()
+            if message["type"] == "websocket.receive":
+                self._early.append(message.get("bytes"))
+        if not self._read_paused:
+            self._read_paused = True
+            self.transport.pause_reading()
+        return self.channel
+
+    def start(self, on_frame: FrameHandler, on_leave: LeaveHandler) -> None:
+        """Deliver frames to `on_frame` from now on (held-back ones first); `on_leave` is called once
+        when the connection ends — at once if it already has."""
+        self._on_frame, self._on_leave = on_frame, on_leave
+        early, self._early = self._early or [], None
+        self.scope = None  # what only the handshake and the ASGI app needed goes
+        if self.state in ENDING:
+            self._leave()
+            return
+        self._to(ConnState.LIVE)
+        for data in early:
+            if self.state is not ConnState.LIVE:  # a held-back frame may have closed it
+                break
+            self._dispatch(data)
+        if self._read_paused and self.state is ConnState.LIVE:
+            self._read_paused = False
+            self.transport.resume_reading()
+
+    def _leave(self) -> None:
+        on_leave, self._on_leave, self._on_frame = self._on_leave, None, None
+        if on_leave is None:
+            return
+        try:
+            on_leave(self.channel)
+        except Exception:
+            log.exception("collab leave handler failed", extra={"connection": self.channel.key})
+
+    # -- what FastChannel does ----------------------------------------------------------------------------
     def write_message(self, message: Outbound) -> None:
-        if self._channel_closed or self.close_sent or self.disconnected:
+        if self.state not in ROOM_OWNED:
             return
         transport = self.transport
         transport.write(message.frame())
@@ -194,32 +466,56 @@ class CollabWebSocketProtocol(WebSocketsSansIOProtocol):
             self.close_channel(CloseCode.TRY_AGAIN_LATER, SLOW_CLIENT_REASON)
 
     def close_channel(self, code: int, reason: str = "") -> None:
-        if self._channel_closed:
+        if self.state in ENDING:
             return
-        self._channel_closed = True
-        self._end(code, reason)
-        if not self.close_sent and not self.disconnected and not self.transport.is_closing():
-            self.conn.send_close(code, reason[:120])
-            self.transport.write(b"".join(self.conn.data_to_send()))
-            self.close_sent = True
-            # A peer that does not answer the close (or does not read at all) is cut off.
-            self.close_timer = self.loop.call_later(self.close_timeout, self.transport.abort)
-        self._leave()
+        self._send_close(code, reason)
 
     # -- incoming frames ----------------------------------------------------------------------------------
-    def send_receive_event_to_app(self) -> None:
-        if not self._attached:
-            super().send_receive_event_to_app()
-            return
-        data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
-        self.frames = []
-        if self.close_sent or self._channel_closed:
-            return
-        frame = None if self.curr_msg_data_type == "text" else bytes(data)
-        if self._early is not None:
-            self._early.append(frame)
-            return
-        self._dispatch(frame)
+    def _handle_frame(self, frame: Frame) -> None:
+        opcode = frame.opcode
+        if opcode is Opcode.BINARY or opcode is Opcode.TEXT:
+            self._fragments_text = opcode is Opcode.TEXT
+            if frame.fin:
+                self._deliver(bytes(frame.data))
+            else:
+                self._fragments = [bytes(frame.data)]
+        elif opcode is Opcode.CONT:
+            self._fragments.append(bytes(frame.data))
+            if frame.fin:
+                data, self._fragments = b"".join(self._fragments), []
+                self._deliver(data)
+        elif opcode is Opcode.PONG:
+            if self._ping_payload is not None and bytes(frame.data) == self._ping_payload:
+                self._ping_payload = None
+                if self._ping_timer is not None:  # the pong deadline
+                    self._ping_timer.cancel()
+                self._schedule_ping()
+        elif opcode is Opcode.CLOSE:
+            self._handle_close()
+        # PING: websockets queued the pong; `data_received` flushes it.
+
+    def _deliver(self, data: bytes) -> None:
+        state = self.state
+        text = self._fragments_text
+        if state is ConnState.LIVE:
+            self._dispatch(None if text else data)
+        elif state is ConnState.ATTACHED:
+            assert self._early is not None
+            self._early.append(None if text else data)
+        elif state is ConnState.OPEN:
+            assert self._queue is not None
+            if text:
+                try:
+                    self._queue.put_nowait({"type": "websocket.receive", "text": data.decode()})
+                except UnicodeDecodeError:
+                    self.conn.fail(1007, "invalid UTF-8")
+                    return
+            else:
+                self._queue.put_nowait({"type": "websocket.receive", "bytes": data})
+            if not self._read_paused:  # one message at a time to the ASGI app
+                self._read_paused = True
+                self.transport.pause_reading()
+        # CLOSING: we are past our close frame, the frame is dropped while we wait for the peer's.
 
     def _dispatch(self, data: bytes | None) -> None:
         if data is None:
@@ -237,66 +533,68 @@ class CollabWebSocketProtocol(WebSocketsSansIOProtocol):
             log.exception("collab frame handler failed", extra={"connection": self.channel.key})
             self.close_channel(CloseCode.INTERNAL_ERROR, "internal error")
 
-    # -- the end of a connection, whichever way it comes ------------------------------------------------
-    def _leave(self) -> None:
-        if self._left or self._on_leave is None:
-            return
-        self._left = True
-        on_leave, self._on_leave, self._on_frame = self._on_leave, None, None
-        try:
-            on_leave(self.channel)
-        except Exception:
-            log.exception("collab leave handler failed", extra={"connection": self.channel.key})
-
-    def shutdown(self) -> None:
-        # The server is draining (SIGTERM): tell attached clients to go elsewhere (1001), then let
-        # the close handshake (or its timer) end the connection.
-        if self._attached and not self._channel_closed and not self.close_sent:
-            self.close_channel(CloseCode.GOING_AWAY, "server shutting down")
-            return
-        super().shutdown()
-
-    def handle_close(self, event: Any) -> None:
+    def _handle_close(self) -> None:
+        """The peer's close frame: the answer to ours, or its own (websockets queued the echo and the
+        end of the stream, which `data_received` flushes)."""
         received = self.conn.close_rcvd
-        self._end(*((received.code, received.reason) if received is not None else (CloseCode.NORMAL, "")))
-        super().handle_close(event)
-        if self._attached:
-            self._channel_closed = True
-            self._leave()
+        code, reason = (received.code, received.reason) if received is not None else (CloseCode.NORMAL, "")
+        self._end(code, reason)
+        self._cancel_close_timer()
+        if self.state is not ConnState.CLOSED:
+            self._to(ConnState.CLOSED)
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._end(_ABNORMAL_CLOSURE, "connection lost")
-        super().connection_lost(exc)
-        if self._attached:
-            self._channel_closed = True
-            self._leave()
+    # -- keepalive ----------------------------------------------------------------------------------------
+    def _start_keepalive(self) -> None:
+        config = self._config
+        if config is not None and config.ws_ping_interval and config.ws_ping_interval > 0:
+            self._ping_interval = config.ws_ping_interval
+            self._ping_timeout = config.ws_ping_timeout
+            self._schedule_ping()
 
-    def handle_events(self) -> None:
-        # An oversized frame makes websockets fail the connection with 1009; make sure the room hears it.
-        super().handle_events()
-        if self._attached and self.conn.close_sent is not None and not self._channel_closed:
-            self._end(self.conn.close_sent.code, self.conn.close_sent.reason)
-            self._channel_closed = True
-            self._leave()
+    def _schedule_ping(self) -> None:
+        if self.state not in ENDING:
+            self._ping_timer = self.loop.call_later(self._ping_interval, self._send_ping)
 
-    async def run_asgi(self) -> None:
-        # As uvicorn's, except that an app returning after `attach` leaves the connection open:
-        # the room owns it now.
-        try:
-            result = await self.app(self.scope, self.receive, self.send)
-        except ClientDisconnected:
-            result = None
-        except BaseException:
-            self.logger.exception("Exception in ASGI application\n")
-            self.send_500_response()
-            result = None
-        else:
-            if not self.handshake_complete:
-                self.logger.error("ASGI callable returned without completing handshake.")
-                self.send_500_response()
-        if result is not None:
-            self.logger.error("ASGI callable should return None, but returned '%s'.", result)
-        if self._attached and not self.disconnected:
+    def _send_ping(self) -> None:
+        if self.state in ENDING or self.transport.is_closing():
             return
-        if self.close_timer is None:
+        self._ping_payload = os.urandom(4)
+        self.conn.send_ping(self._ping_payload)
+        self._flush()
+        if self._ping_timeout is None:
+            self._schedule_ping()
+        else:
+            self._ping_timer = self.loop.call_later(self._ping_timeout, self._keepalive_timeout)
+
+    def _keepalive_timeout(self) -> None:
+        self._ping_timer = None
+        if self.state in ENDING or self._ping_payload is None:
+            return
+        self._end(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
+        self.conn.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
+        self._flush()
+        self._to(ConnState.CLOSED)
+
+    def _stop_keepalive(self) -> None:
+        if self._ping_timer is not None:
+            self._ping_timer.cancel()
+            self._ping_timer = None
+        self._ping_payload = None
+
+    # -- the server is draining (SIGTERM) ---------------------------------------------------------------
+    def shutdown(self) -> None:
+        state = self.state
+        if state in ROOM_OWNED:
+            # Tell attached clients to go elsewhere (1001), then let the close handshake (or its
+            # timer) end the connection.
+            self.close_channel(CloseCode.GOING_AWAY, "server shutting down")
+        elif state is ConnState.OPEN:
+            self._send_close(_SERVICE_RESTART, "")
+        elif state is ConnState.CLOSING:
+            self._cancel_close_timer()
             self.transport.close()
+        elif state is ConnState.HANDSHAKE:
+            self._send_500()
+        elif state is ConnState.CONNECTING:
+            self.transport.close()
+            self._to(ConnState.CLOSED)

@@ -131,19 +131,27 @@ def make_settings(database: DatabaseUrls, keys_dir: Path) -> Callable[..., Setti
 
 
 @asynccontextmanager
-async def serve_app(app_factory: Callable[[str], Any], *, host: str = "127.0.0.1") -> AsyncIterator[str]:
-    """Run `app_factory(base_url)` under uvicorn on a free port; yields the base URL."""
+async def serve_app(
+    app_factory: Callable[[str], Any],
+    *,
+    host: str = "127.0.0.1",
+    ws: str | type[asyncio.Protocol] = "websockets-sansio",
+    **options: Any,
+) -> AsyncIterator[str]:
+    """Run `app_factory(base_url)` under uvicorn on a free port (websockets on the protocol `ws`, more
+    `uvicorn.Config` options in `options`); yields the base URL."""
     port = free_port(host)
     base = f"http://{host}:{port}"
     config = uvicorn.Config(
         app_factory(base),
         host=host,
         port=port,
-        ws="websockets-sansio",
+        ws=ws,
         ws_per_message_deflate=False,
         lifespan="on",
         log_config=None,
         access_log=False,
+        **options,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

@@ -1,0 +1,173 @@
+"""The fast path's connection state machine: the table alone, then a real connection walking it.
+
+The connection tests run `CollabWebSocketProtocol` under a real uvicorn server (its documented `ws=`
+option) with a tiny ASGI app in place of the collab endpoint, and a real `websockets` client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.uri import parse_uri
+
+from crdt.channel import Outbound
+from dojo.fastpath import FASTPATH_EXTENSION, CollabWebSocketProtocol, FastChannel
+from dojo.fastpath_states import ConnState, IllegalTransition, advance, allowed
+from tests.conftest import ServeApp, wait_until
+
+S = ConnState
+LEGAL = {
+    (S.CONNECTING, S.HANDSHAKE),
+    (S.CONNECTING, S.CLOSED),
+    (S.HANDSHAKE, S.OPEN),
+    (S.HANDSHAKE, S.CLOSED),
+    (S.OPEN, S.ATTACHED),
+    (S.OPEN, S.CLOSING),
+    (S.OPEN, S.CLOSED),
+    (S.ATTACHED, S.LIVE),
+    (S.ATTACHED, S.CLOSING),
+    (S.ATTACHED, S.CLOSED),
+    (S.LIVE, S.CLOSING),
+    (S.LIVE, S.CLOSED),
+    (S.CLOSING, S.CLOSED),
+}
+
+
+def test_the_table_allows_exactly_the_documented_moves_and_refuses_the_rest() -> None:
+    for current, target in itertools.product(ConnState, repeat=2):
+        if (current, target) in LEGAL:
+            assert allowed(current, target)
+            assert advance(current, target) is target
+        else:
+            assert not allowed(current, target)
+            with pytest.raises(IllegalTransition) as refused:
+                advance(current, target)
+            assert (refused.value.current, refused.value.target) == (current, target)
+            assert current.value in str(refused.value) and target.value in str(refused.value)
+
+
+class Probe:
+    """An ASGI app that walks each fast-path connection through the states and records what happened."""
+
+    def __init__(self, *, wait_before_attach: bool = False) -> None:
+        self.wait_before_attach = wait_before_attach
+        self.go = asyncio.Event()
+        self.refused: list[IllegalTransition] = []
+        self.states: list[ConnState] = []
+        self.left: list[tuple[int | None, str]] = []
+        self.proto: CollabWebSocketProtocol | None = None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                await send({"type": message["type"] + ".complete"})
+                if message["type"] == "lifespan.shutdown":
+                    return
+        proto = scope["extensions"][FASTPATH_EXTENSION]
+        assert isinstance(proto, CollabWebSocketProtocol)
+        self.proto = proto
+        assert (await receive())["type"] == "websocket.connect"
+        self.states.append(proto.state)
+        try:
+            proto.attach(max_backlog=1 << 20, bucket=None)  # not accepted yet
+        except IllegalTransition as exc:
+            self.refused.append(exc)
+        await send({"type": "websocket.accept"})
+        self.states.append(proto.state)
+        if self.wait_before_attach:
+            await self.go.wait()
+        proto.attach(max_backlog=1 << 20, bucket=None)
+        self.states.append(proto.state)
+        if proto.state is ConnState.ATTACHED:
+            try:
+                proto.attach(max_backlog=1 << 20, bucket=None)  # twice
+            except IllegalTransition as exc:
+                self.refused.append(exc)
+
+        def echo(channel: FastChannel, data: bytes) -> None:
+            channel.send(Outbound(data))
+
+        def leave(channel: FastChannel) -> None:
+            self.left.append((channel.close_code, channel.close_reason))
+
+        proto.start(echo, leave)
+        self.states.append(proto.state)
+
+
+async def test_a_connection_walks_handshake_open_attached_live_closed_and_refuses_illegal_moves(
+    serve: ServeApp,
+) -> None:
+    probe = Probe()
+    async with serve(lambda base: probe, ws=CollabWebSocketProtocol) as base:
+        async with connect(base.replace("http", "ws") + "/x") as client:
+            await client.send(b"\x00\x01")
+            assert await client.recv() == b"\x00\x01"  # frames reach the room, messages the socket
+            assert probe.proto is not None and probe.proto.state is ConnState.LIVE
+            await client.close(code=1000, reason="bye")
+
+        async def left() -> bool:
+            return bool(probe.left)
+
+        await wait_until(left)
+        assert probe.states == [S.HANDSHAKE, S.OPEN, S.ATTACHED, S.LIVE]
+        assert [(e.current, e.target) for e in probe.refused] == [(S.HANDSHAKE, S.ATTACHED), (S.ATTACHED, S.ATTACHED)]
+        assert probe.left == [(1000, "bye")]
+        assert probe.proto.state is ConnState.CLOSED
+        probe.proto.close_channel(1011, "late")  # nothing to close any more, and nothing heard twice
+        assert probe.left == [(1000, "bye")]
+        assert probe.proto.channel.closed
+
+
+async def test_a_connection_that_ended_before_the_room_started_it_reports_its_end_once(serve: ServeApp) -> None:
+    probe = Probe(wait_before_attach=True)
+    async with serve(lambda base: probe, ws=CollabWebSocketProtocol) as base:
+        async with connect(base.replace("http", "ws") + "/x") as client:
+            await client.close(code=1000, reason="gone early")
+        await client.wait_closed()
+
+        async def ended() -> bool:
+            return probe.proto is not None and probe.proto.channel.close_code is not None
+
+        await wait_until(ended)
+        probe.go.set()
+
+        async def left() -> bool:
+            return bool(probe.left)
+
+        await wait_until(left)
+        assert probe.left == [(1000, "gone early")]
+        assert probe.states == [S.HANDSHAKE, S.OPEN, S.CLOSED, S.CLOSED]  # never LIVE
+
+
+async def test_a_peer_that_answers_every_ping_outlives_the_pong_deadline(serve: ServeApp) -> None:
+    """Keepalive: each answered ping clears its pong deadline, so a live peer is never cut (1011)."""
+    probe = Probe()
+    async with serve(
+        lambda base: probe, ws=CollabWebSocketProtocol, ws_ping_interval=0.02, ws_ping_timeout=0.2
+    ) as base:
+        url = base.replace("http", "ws") + "/x"
+        reader, writer = await asyncio.open_connection(*url[5:].split("/")[0].split(":"))
+        client = ClientProtocol(parse_uri(url))  # websockets' sans-IO client: it answers pings itself
+        client.send_request(client.connect())
+        pings = 0
+        try:
+            while pings < 20:  # 20 pings take at least 0.4 s: twice the pong deadline
+                writer.write(b"".join(client.data_to_send()))
+                data = await asyncio.wait_for(reader.read(65536), 5)
+                assert data, f"the server closed the connection after {pings} pings: {probe.left}"
+                client.receive_data(data)
+                for event in client.events_received():
+                    if isinstance(event, Frame):
+                        assert event.opcode is not Opcode.CLOSE, f"closed after {pings} pings: {probe.left}"
+                        pings += event.opcode is Opcode.PING
+            assert probe.left == []
+            assert probe.proto is not None and probe.proto.state is ConnState.LIVE
+        finally:
+            writer.close()
