@@ -7,7 +7,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
-PAGES = [README, *sorted((REPO / "docs").glob("*.md")), *sorted((REPO / "bench").glob("README*.md")), REPO / "mobile" / "README.md"]
+PAGES = [
+    README,
+    *sorted((REPO / "docs").glob("*.md")),
+    *sorted((REPO / "bench").glob("README*.md")),
+    REPO / "mobile" / "README.md",
+]
 
 _LINK = re.compile(r"\]\(([^)\s]+)\)")
 # A backticked repository path: a top-level folder of ours followed by a path ("bench/collab_load.py", "deploy/aws/").
