@@ -11,7 +11,6 @@ the service that owns the schema.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -26,7 +25,7 @@ class StoreError(CrdtError):
 
 
 class StoreUnavailable(StoreError):
-    """The store cannot be reached right now (what :class:`MemoryStore` raises when told to fail)."""
+    """The store cannot be reached right now: the caller may retry later."""
 
 
 class DocumentStore(Protocol):
@@ -50,63 +49,25 @@ class DocumentStore(Protocol):
 
 
 class MemoryStore:
-    """A :class:`DocumentStore` in a dict, with failure injection for tests.
+    """A :class:`DocumentStore` in a dict, for tests and single-process development. Nothing in it
+    awaits, so no two operations interleave. (Tests inject faults with a subclass of their own.)"""
 
-    * ``failing = True`` makes every operation raise :class:`StoreUnavailable` until reset;
-      :meth:`fail_next` makes only the next ``n`` operations of the given kinds fail.
-    * ``delay`` (seconds) is awaited at the start of every operation, to simulate a slow store.
-    * ``operations`` counts the calls of each kind ("load", "append", "compact"), failed ones included.
-    """
-
-    def __init__(self, *, delay: float = 0.0) -> None:
-        self.delay = delay
-        self.failing = False
-        self.operations: dict[str, int] = {"load": 0, "append": 0, "compact": 0}
+    def __init__(self) -> None:
         self._logs: dict[str, list[bytes]] = {}
-        self._fail_next: dict[str, int] = {}
-        self._compacting: set[str] = set()
-
-    def fail_next(self, n: int = 1, *, operations: Sequence[str] = ("append",)) -> None:
-        """Make the next ``n`` calls of each of ``operations`` raise :class:`StoreUnavailable`."""
-        for op in operations:
-            if op not in self.operations:
-                raise ValueError(f"unknown store operation {op!r}")
-            self._fail_next[op] = n
 
     def log(self, name: str) -> list[bytes]:
-        """A copy of the stored log of ``name`` (for tests), without counting as an operation."""
+        """A copy of the stored log of ``name`` (for tests)."""
         return list(self._logs.get(name, ()))
 
-    async def _enter(self, op: str) -> None:
-        self.operations[op] += 1
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        if self.failing:
-            raise StoreUnavailable(f"memory store: {op} failing on purpose")
-        left = self._fail_next.get(op, 0)
-        if left:
-            self._fail_next[op] = left - 1
-            raise StoreUnavailable(f"memory store: {op} failing on purpose ({left - 1} more to fail)")
-
     async def load(self, name: str) -> list[bytes]:
-        await self._enter("load")
         return list(self._logs.get(name, ()))
 
     async def append(self, name: str, updates: Sequence[bytes]) -> None:
-        await self._enter("append")
         if updates:
             self._logs.setdefault(name, []).extend(updates)
 
     async def compact(self, name: str) -> bool:
-        if name in self._compacting:
-            return False
-        self._compacting.add(name)
-        try:
-            await self._enter("compact")
-            log = self._logs.get(name)
-            if log is None or len(log) < 2:
-                return True
-            log[:] = [merge_updates(log)]  # nothing here awaits: no append can interleave
-            return True
-        finally:
-            self._compacting.discard(name)
+        log = self._logs.get(name)
+        if log is not None and len(log) >= 2:
+            log[:] = [merge_updates(log)]
+        return True

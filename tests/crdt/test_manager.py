@@ -21,6 +21,7 @@ from crdt import (
     SyncStep1,
 )
 from tests.crdt.fakes import Client, FakeChannel, Recorder, awareness_entries, document_text, sync_client, wait_for
+from tests.crdt.faulty_store import FaultyStore
 
 
 def stored_update(text: str) -> bytes:
@@ -120,7 +121,7 @@ async def test_an_extension_that_fails_to_start_stops_the_start_and_the_others_s
 
 
 async def test_idle_room_unloads_and_reloads_the_same_document() -> None:
-    store = MemoryStore()
+    store = FaultyStore()
     persistence = PersistenceExtension(store, debounce=0.01, max_delay=0.05)
     async with RoomManager([persistence], idle_unload_seconds=0.05) as rooms:
         alice = Client()

@@ -28,6 +28,7 @@ from crdt import (
     merge_updates,
 )
 from tests.crdt.fakes import Client, document_text, sync_client, wait_for
+from tests.crdt.faulty_store import FaultyStore
 from tests.traces import TRACES
 
 
@@ -38,7 +39,7 @@ def text_of(updates: list[bytes]) -> str:
     return str(doc.get("text", type=Text))
 
 
-def fast(store: MemoryStore, **kwargs: Any) -> PersistenceExtension:
+def fast(store: FaultyStore, **kwargs: Any) -> PersistenceExtension:
     settings: dict[str, Any] = {"debounce": 0.05, "max_delay": 0.2, "retry_initial": 0.02, "retry_max": 0.1}
     settings.update(kwargs)
     return PersistenceExtension(store, **settings)
@@ -53,13 +54,13 @@ def standalone_room(persistence: PersistenceExtension, name: str = "doc") -> tup
 
 
 def test_defaults_meet_the_latency_budget() -> None:
-    persistence = PersistenceExtension(MemoryStore())
+    persistence = PersistenceExtension(FaultyStore())
     assert persistence._debounce <= 1.0
     assert persistence._max_delay <= 5.0
 
 
 async def test_a_change_is_saved_after_the_debounce() -> None:
-    store = MemoryStore()
+    store = FaultyStore()
     persistence = fast(store)
     room, client = standalone_room(persistence)
     loop = asyncio.get_running_loop()
@@ -75,7 +76,7 @@ async def test_a_change_is_saved_after_the_debounce() -> None:
 
 
 async def test_continuous_typing_is_saved_every_max_delay() -> None:
-    store = MemoryStore()
+    store = FaultyStore()
     persistence = fast(store)
     room, client = standalone_room(persistence)
     loop = asyncio.get_running_loop()
@@ -93,7 +94,7 @@ async def test_continuous_typing_is_saved_every_max_delay() -> None:
 
 
 async def test_changes_from_the_store_are_not_saved_again_but_other_origins_are() -> None:
-    store = MemoryStore()
+    store = FaultyStore()
     persistence = fast(store, debounce=0.01)
     room = Room("doc", extensions=[persistence])
     for origin, text in ((StorageOrigin(), "s"), (ServerOrigin(), "v"), (RemoteOrigin("n2"), "r")):
@@ -106,7 +107,7 @@ async def test_changes_from_the_store_are_not_saved_again_but_other_origins_are(
 
 
 async def test_a_failing_store_keeps_changes_and_saves_them_in_order(caplog: pytest.LogCaptureFixture) -> None:
-    store = MemoryStore()
+    store = FaultyStore()
     persistence = fast(store)
     room, client = standalone_room(persistence)
     store.fail_next(3)
@@ -126,7 +127,7 @@ async def test_a_failing_store_keeps_changes_and_saves_them_in_order(caplog: pyt
 
 
 async def test_flush_raises_when_the_store_fails_and_keeps_the_changes() -> None:
-    store = MemoryStore()
+    store = FaultyStore()
     persistence = fast(store, debounce=10, max_delay=10)
     room, client = standalone_room(persistence)
     room.receive(client.channel, client.append("precious"))
@@ -167,7 +168,7 @@ async def test_a_hanging_save_times_out_and_is_retried(caplog: pytest.LogCapture
 
 
 async def test_a_dirty_room_is_not_unloaded_until_saved() -> None:
-    store = MemoryStore()
+    store = FaultyStore()
     persistence = fast(store, debounce=0.01)
     async with RoomManager([persistence], idle_unload_seconds=0.02) as rooms:
         client = Client()
@@ -187,7 +188,7 @@ async def test_a_dirty_room_is_not_unloaded_until_saved() -> None:
 
 async def test_reload_includes_changes_still_queued() -> None:
     # Even if a room object were dropped while dirty, a reload must not miss queued changes.
-    store = MemoryStore()
+    store = FaultyStore()
     persistence = fast(store, debounce=10, max_delay=10)
     room, client = standalone_room(persistence)
     room.receive(client.channel, client.append("queued"))
@@ -196,7 +197,7 @@ async def test_reload_includes_changes_still_queued() -> None:
 
 
 async def test_compaction_runs_in_the_background_and_keeps_the_content() -> None:
-    store = MemoryStore()
+    store = FaultyStore()
     persistence = fast(store, debounce=0, max_delay=0, compact_every_updates=10)
     room, client = standalone_room(persistence)
     for i in range(35):
@@ -212,7 +213,7 @@ async def test_compaction_runs_in_the_background_and_keeps_the_content() -> None
 
 
 async def test_a_long_stored_log_is_compacted_after_load() -> None:
-    store = MemoryStore()
+    store = FaultyStore()
     writer = Client()
     await store.append("doc", [writer.append(c) and writer.local_updates[-1] for c in "abcdefgh"])
     persistence = fast(store, compact_every_updates=5)
@@ -223,7 +224,7 @@ async def test_a_long_stored_log_is_compacted_after_load() -> None:
 
 
 async def test_compaction_failures_are_logged_and_retried(caplog: pytest.LogCaptureFixture) -> None:
-    store = MemoryStore()
+    store = FaultyStore()
     persistence = fast(store, debounce=0, max_delay=0, compact_every_updates=3)
     room, client = standalone_room(persistence)
     store.fail_next(2, operations=["compact"])
@@ -237,20 +238,18 @@ async def test_compaction_failures_are_logged_and_retried(caplog: pytest.LogCapt
     assert document_text(store.log("doc")[0]) == "abcd"
 
 
-async def test_memory_store_compaction_is_exclusive_per_document() -> None:
-    store = MemoryStore(delay=0.05)
+async def test_memory_store_compacts_a_log_into_one_snapshot() -> None:
+    store = MemoryStore()
     writer = Client()
     await store.append("doc", [writer.append(c) and writer.local_updates[-1] for c in "xyz"])
-    first, second = await asyncio.gather(store.compact("doc"), store.compact("doc"))
-    assert (first, second) == (True, False)
-    assert len(store.log("doc")) == 1
+    assert len(store.log("doc")) == 3
+    assert await store.compact("doc") is True
+    assert len(store.log("doc")) == 1 and document_text(store.log("doc")[0]) == "xyz"
     assert await store.compact("never-stored") is True
-    with pytest.raises(ValueError, match="unknown store operation"):
-        store.fail_next(1, operations=["drop"])
 
 
 async def test_shutdown_saves_every_room_and_retries_a_flaky_store() -> None:
-    store = MemoryStore()
+    store = FaultyStore()
     persistence = fast(store, debounce=10, max_delay=10)
     rooms_and_clients = [standalone_room(persistence, f"room-{i}") for i in range(4)]
     for room, client in rooms_and_clients:
@@ -263,7 +262,7 @@ async def test_shutdown_saves_every_room_and_retries_a_flaky_store() -> None:
 
 
 async def test_shutdown_that_cannot_save_logs_an_error(caplog: pytest.LogCaptureFixture) -> None:
-    store = MemoryStore()
+    store = FaultyStore()
     store.failing = True
     persistence = fast(store, debounce=10, max_delay=10)
     room, client = standalone_room(persistence)

@@ -559,14 +559,18 @@ def test_a_channel_that_raises_does_not_stop_the_others(caplog: pytest.LogCaptur
     assert "send to connection" in caplog.text
 
 
-def test_a_bounded_channel_closes_itself_and_the_room_goes_on() -> None:
+def test_a_channel_that_leaves_during_a_broadcast_is_removed_and_the_room_goes_on() -> None:
+    # The fake closes itself past its bound, as a transport does with a slow reader, and tells the room,
+    # in the middle of the room's broadcast. What is checked is the room's side: it drops the channel and
+    # keeps serving the others. The real transports' slow-reader close (1013 and its metric) is tested
+    # through a socket in tests/dojo/test_collab_store.py.
     room = Room("r")
     (alice,) = joined(room, 1)
     slow = FakeChannel(bound=3, on_close=room.remove)
     room.add(slow)
     for i in range(5):
         room.receive(alice.channel, alice.append(str(i)))
-    assert slow.close_code == CloseCode.TRY_AGAIN_LATER
+    assert slow.closed is not None
     assert len(slow.sent) == 3
     assert room.channels == (alice.channel,)
     alice.catch_up()

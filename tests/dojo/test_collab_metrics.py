@@ -11,10 +11,11 @@ import asyncio
 import httpx
 from websockets.asyncio.client import connect
 
-from crdt import CloseCode, MemoryStore, PersistenceExtension, RoomManager
+from crdt import CloseCode, PersistenceExtension, RoomManager
 from dojo.collab_metrics import CollabMetrics
 from tests.conftest import wait_until
 from tests.crdt.fakes import Client, FakeChannel, sync_client
+from tests.crdt.faulty_store import FaultyStore
 from tests.dojo.conftest import CollabServer, scrape, value
 from tests.dojo.yclient import PyClient, closed_with
 
@@ -62,7 +63,7 @@ async def test_a_connection_shows_in_the_engine_metrics(collab: CollabServer, ht
 
 async def test_store_retries_are_counted(collab: CollabServer, http: httpx.AsyncClient) -> None:
     metrics = CollabMetrics()
-    store = MemoryStore()
+    store = FaultyStore()
     store.fail_next(2)  # a database away for a moment
     persistence = PersistenceExtension(store, debounce=0.01, max_delay=0.05, retry_initial=0.01, observer=metrics)
     before = await scrape(http)

@@ -511,7 +511,8 @@ async def test_a_tenant_admin_ends_a_dojo_they_do_not_host(dojo_server: CollabSe
     assert (await api.post(f"/v1/dojos/{dojo['id']}/end", headers=admin.auth)).status_code == 409
 
 
-async def test_chat_history_limits_and_live_delivery(dojo_server: CollabServer, api: httpx.AsyncClient) -> None:
+async def test_chat_history_paging_limits_and_refusals(dojo_server: CollabServer, api: httpx.AsyncClient) -> None:
+    # Live delivery to signaling sockets: tests/cluster/test_dojo_cluster.py, on every node.
     host, member, stranger = await _team(dojo_server, api, 2)
     dojo = await _create(api, host)
     await _ticket(api, dojo, member)

@@ -173,7 +173,13 @@ async def test_two_relays_publish_each_event_once_in_order(
                 return len(await tenant_events(redis, admin.tenant_id)) >= 40
 
             await wait_for(all_published, 15, "forty events")
-            await asyncio.sleep(0.2)  # time for a duplicate to show up, were there one
+
+            async def none_left() -> bool:
+                return await unpublished(database, admin.tenant_id) == 0
+
+            # Every row is stamped: no relay can claim (and publish) one again, so what the stream holds
+            # now is all it will ever hold.
+            await wait_for(none_left, 15, "every outbox row stamped as published")
         finally:
             for task in tasks:
                 task.cancel()
@@ -184,10 +190,21 @@ async def test_two_relays_publish_each_event_once_in_order(
     assert ids == sorted(set(ids))
 
 
-async def test_only_the_claim_function_crosses_tenants(database: DatabaseUrls) -> None:
+async def test_only_the_claim_function_crosses_tenants(
+    make_settings: Callable[..., Settings], database: DatabaseUrls
+) -> None:
+    async with poc_harness(make_settings, database) as pocs:  # no REDIS_URL: the rows stay unpublished
+        for _ in range(2):
+            admin = await pocs.tenant()
+            await pocs.create(admin, **poc_fields(0))
+    owner = await asyncpg.connect(database.owner)
+    try:
+        assert await owner.fetchval("SELECT count(*) FROM poc.outbox") == 2  # two tenants' rows exist
+    finally:
+        await owner.close()
     conn = await asyncpg.connect(database.service)
     try:
-        # The service role still sees no outbox row without a tenant context...
+        # The service role sees none of them without a tenant context...
         assert await conn.fetchval("SELECT count(*) FROM poc.outbox") == 0
         # ...cannot stamp rows itself, and the claim function refuses nonsense sizes.
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
@@ -195,6 +212,9 @@ async def test_only_the_claim_function_crosses_tenants(database: DatabaseUrls) -
         for size in (0, -1, 1001):
             with pytest.raises(asyncpg.InvalidParameterValueError, match="between 1 and 1000"):
                 await conn.fetch("SELECT * FROM poc.outbox_claim($1)", size)
+        # ...while the claim function, the relay's one way in, returns both tenants' rows.
+        claimed = await conn.fetch("SELECT * FROM poc.outbox_claim($1)", 10)
+        assert len({row["tenant_id"] for row in claimed}) == 2
     finally:
         await conn.close()
 

@@ -73,7 +73,8 @@ def make_rows(count: int, seed: int = 13) -> list[PocRow]:
 def poppler() -> None:
     missing = [tool for tool in ("pdftotext", "pdfinfo", "pdftoppm", "pdftohtml") if shutil.which(tool) is None]
     if missing:
-        pytest.skip(f"poppler-utils missing ({', '.join(missing)}): `make pdf-tools` installs it")
+        # Fail, not skip: `make test` installs it, so a missing tool is a broken install, not an option.
+        pytest.fail(f"poppler-utils missing ({', '.join(missing)}): run `make pdf-tools`")
 
 
 def run(*command: str | Path) -> str:
