@@ -23,10 +23,12 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from crdt.channel import SLOW_CLIENT_REASON, CloseCode, Outbound
 from crdt.protocol import encode_permission_denied
 from dojo.access import Access, Authorizer, Connecting, Refused, authenticate, check_room, origin_allowed
+from dojo.collab_metrics import COLLAB_CLOSE_CODES
 from dojo.collab_tracing import traced_frames
 from dojo.docstore import room_key
 from dojo.fastpath import FASTPATH_EXTENSION, CollabWebSocketProtocol, FastChannel
 from dojo.limits import TokenBucket
+from dojo.metrics import count_abnormal_close
 from dojo.tickets import TicketSigner
 from dojo.user_connections import Lease, UserConnections
 from runtime.auth import Verifier
@@ -81,6 +83,7 @@ class CollabEndpoint:
                 raise Refused(CloseCode.FORBIDDEN, "forbidden: no access to this room")
             lease = self.connections.acquire(who)
         except Refused as refused:
+            count_abnormal_close("collab", refused.code, COLLAB_CLOSE_CODES)
             await websocket.accept()
             await websocket.send_bytes(encode_permission_denied(refused.reason))
             await websocket.close(code=refused.code, reason=refused.reason[:120])
