@@ -150,6 +150,7 @@ def create_app(settings: Settings) -> FastAPI:
             authorizer=app.state.authorizer,
             connections=app.state.user_connections,
             watcher=live,
+            node_id=node_id,
         )
 
     app = create_service_app(

@@ -21,10 +21,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from crdt import SLOW_CLIENT_REASON, CloseCode, Disconnect, Room, RoomExtension, StoreCall
+from dojo.metrics import count_abnormal_close
 
 _PREFIX: Final = "pocdojo_collab"
 _COUNTED: Final = ("updates_in", "updates_out", "bytes_in", "bytes_out")
-_KNOWN_CODES: Final = frozenset({*(int(code) for code in CloseCode), 1005, 1006})
+COLLAB_CLOSE_CODES: Final = frozenset(int(code) for code in CloseCode)
+_KNOWN_CODES: Final = frozenset({*COLLAB_CLOSE_CODES, 1005, 1006})
 """Close codes that get their own label value: ours, plus 1005 (no code) and 1006 (lost)."""
 
 CLOSES = Counter(
@@ -101,6 +103,7 @@ class CollabMetrics(RoomExtension):
 
     def on_disconnect(self, event: Disconnect) -> None:
         CLOSES.labels(close_label(event.code)).inc()
+        count_abnormal_close("collab", event.code, COLLAB_CLOSE_CODES)
         if event.code == CloseCode.TRY_AGAIN_LATER and event.reason == SLOW_CLIENT_REASON:
             SLOW_CLIENT_CLOSES.inc()
 

@@ -23,13 +23,17 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from crdt.channel import SLOW_CLIENT_REASON, CloseCode, Outbound
 from crdt.protocol import encode_permission_denied
 from dojo.access import Access, Authorizer, Connecting, Refused, authenticate, check_room, origin_allowed
+from dojo.collab_metrics import COLLAB_CLOSE_CODES
+from dojo.collab_tracing import traced_frames
 from dojo.docstore import room_key
 from dojo.fastpath import FASTPATH_EXTENSION, CollabWebSocketProtocol, FastChannel
 from dojo.limits import TokenBucket
+from dojo.metrics import count_abnormal_close
 from dojo.tickets import TicketSigner
 from dojo.user_connections import Lease, UserConnections
 from runtime.auth import Verifier
 from runtime.settings import Settings
+from runtime.tracing import tracing_enabled
 
 log = logging.getLogger("dojo.collab")
 
@@ -63,6 +67,8 @@ class CollabEndpoint:
     authorizer: Authorizer
     connections: UserConnections
     watcher: ConnectionWatcher | None = None
+    node_id: str = ""
+    """This node's name in the spans of the collab path (`dojo.collab_tracing`)."""
 
     async def __call__(self, websocket: WebSocket) -> None:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in websocket.scope["headers"]}
@@ -77,6 +83,7 @@ class CollabEndpoint:
                 raise Refused(CloseCode.FORBIDDEN, "forbidden: no access to this room")
             lease = self.connections.acquire(who)
         except Refused as refused:
+            count_abnormal_close("collab", refused.code, COLLAB_CLOSE_CODES)
             await websocket.accept()
             await websocket.send_bytes(encode_permission_denied(refused.reason))
             await websocket.close(code=refused.code, reason=refused.reason[:120])
@@ -129,7 +136,10 @@ class CollabEndpoint:
 
         if watcher is not None:
             watcher.attached(key, who, channel)
-        proto.start(room.receive, leave)
+        receive = room.receive
+        if tracing_enabled():
+            receive = traced_frames(receive, key=key, node=self.node_id)
+        proto.start(receive, leave)
         # The task ends here: the room drives the connection from now on.
 
     async def _run_asgi(self, websocket: WebSocket, key: str, access: Access, who: Connecting) -> None:
@@ -141,6 +151,9 @@ class CollabEndpoint:
             if self.watcher is not None:
                 self.watcher.attached(key, who, channel)
             bucket = self._bucket()
+            receive = room.receive
+            if tracing_enabled():
+                receive = traced_frames(receive, key=key, node=self.node_id)
             while not channel.closed:
                 message = await websocket.receive()
                 if message["type"] == "websocket.disconnect":
@@ -152,7 +165,7 @@ class CollabEndpoint:
                 elif not bucket.allow():
                     channel.close(CloseCode.TRY_AGAIN_LATER, "message rate limit exceeded")
                 else:
-                    room.receive(channel, data)
+                    receive(channel, data)
         except WebSocketDisconnect as exc:
             channel.peer_closed(exc.code, exc.reason or "")
             log.debug("collab client disconnected", extra={"room": key})

@@ -6,6 +6,10 @@
 - One reader task follows every loaded room with `XREAD BLOCK` from the last entry it saw, so a
   dropped connection or a slow reader resumes where it stopped instead of losing messages.
 - Awareness goes over `PUBLISH pocdojo:aw:<room>` (a `Broadcast`, best effort by design).
+- With tracing on, an entry appended under a span carries that span's context as more fields
+  (`traceparent`, `tracestate`), and reading another node's entry that has them applies it under a span
+  that continues the trace (`dojo.collab_tracing`). Entries without them (tracing off, an older node)
+  read as before.
 - Which nodes follow a room (they answer its fences, `crdt.fanout`) is a hash per room,
   `pocdojo:holders:<room>` (node → 1), written on follow and removed on unfollow; a node counts while
   its key `pocdojo:alive:<node>` lives (`ALIVE_MS`, renewed at every health check of the link), so a
@@ -32,7 +36,9 @@ from redis.exceptions import RedisError
 
 from crdt import BusListener, BusMessage, MessageKind
 from crdt.fanout import Done
+from dojo.collab_tracing import apply_span
 from runtime.redis_link import DOWN, Connected, LinkOverloaded, LinkUnavailable, RedisLink
+from runtime.tracing import context_fields, trace_context, tracing_enabled
 
 log = logging.getLogger("dojo.redis_bus")
 ALIVE_MS = 5000
@@ -104,6 +110,7 @@ class RedisBus:
         self._followed: dict[str, str] = {}
         self._listener: BusListener | None = None
         self._changed = asyncio.Event()
+        self._context_fields = {name.encode(): name for name in context_fields()}
         link.on_check(self._on_check)
         link.on_connected(self._on_connected)
         link.on_close(self._on_close)
@@ -199,6 +206,9 @@ class RedisBus:
 
     def append(self, room: str, message: BusMessage, done: Done | None = None) -> None:
         fields = {b"n": self._node_bytes, b"k": message.kind.value.encode(), b"p": message.payload}
+        if tracing_enabled():
+            for name, value in trace_context().items():
+                fields[name.encode()] = value.encode()
         self._put(Append(self._stream(room), fields, self._maxlen, done))
 
     def broadcast(self, room: str, message: BusMessage) -> None:
@@ -279,9 +289,47 @@ class RedisBus:
                 if room not in self._followed or not entries:
                     continue
                 self._followed[room] = entries[-1][0].decode()
+                if self._listener is None:
+                    continue
+                if tracing_enabled():
+                    self._deliver_traced(room, entries)
+                    continue
                 messages = [m for m in (self._decode(entry, fields) for entry, fields in entries) if m is not None]
-                if messages and self._listener is not None:
+                if messages:
                     self._deliver(room, messages)
+
+    def _deliver_traced(self, room: str, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+        """Deliver `entries` in order; each one another node appended with a trace context is delivered
+        alone, under a span continuing that trace."""
+        run: list[BusMessage] = []
+        for entry, fields in entries:
+            message = self._decode(entry, fields)
+            if message is None:
+                continue
+            carried = self._carried(fields) if message.node != self._node else None
+            if not carried:
+                run.append(message)
+                continue
+            if run:
+                self._deliver(room, run)
+                run = []
+            with apply_span(room, self._node, message.node, carried) as span:
+                span.set_attribute("pocdojo.collab.update_bytes", len(message.payload))
+                self._deliver(room, [message])
+        if run:
+            self._deliver(room, run)
+
+    def _carried(self, fields: dict[bytes, bytes]) -> dict[str, str]:
+        """The trace context an entry carries (empty if none)."""
+        carried: dict[str, str] = {}
+        for field, name in self._context_fields.items():
+            value = fields.get(field)
+            if value is not None:
+                try:
+                    carried[name] = value.decode("ascii")
+                except UnicodeDecodeError:
+                    log.warning("redis bus: ignoring a malformed %s field", name)
+        return carried
 
     def _on_awareness(self, room: str, data: bytes) -> None:
         node, sep, rest = data.partition(b"\x00")

@@ -32,6 +32,7 @@ from crdt.channel import CloseCode
 from dojo.access import Access, Authorizer, Connecting, Refused, authenticate, check_room, origin_allowed
 from dojo.docstore import room_key
 from dojo.limits import TokenBucket
+from dojo.metrics import count_abnormal_close
 from dojo.tickets import TicketSigner
 from dojo.user_connections import UserConnections
 from runtime.auth import Verifier
@@ -51,6 +52,9 @@ from signaling import (
     SignalHub,
 )
 from signaling import metrics as signal_metrics
+
+_SIGNAL_CLOSE_CODES = frozenset({*(int(code) for code in Close), *(int(code) for code in CloseCode)})
+"""The close codes this endpoint sends (its own and the shared refusals'): their own label values."""
 
 log = logging.getLogger("dojo.signal")
 
@@ -193,6 +197,7 @@ class SignalEndpoint:
                 peer = await self.hub.join(room_key(who.tenant_id, room), who.user_id)
             except Refusal as refusal:
                 signal_metrics.REFUSED.labels(refusal.code).inc()
+                count_abnormal_close("signal", int(refusal.close_code), _SIGNAL_CLOSE_CODES)
                 await websocket.send_json({"type": "error", "code": refusal.code, "detail": refusal.reason})
                 await websocket.close(code=refusal.close_code, reason=refusal.reason[:120])
                 return
@@ -208,6 +213,7 @@ class SignalEndpoint:
 
     async def _refuse(self, websocket: WebSocket, code: int, name: str, reason: str) -> None:
         signal_metrics.REFUSED.labels(name).inc()
+        count_abnormal_close("signal", code, _SIGNAL_CLOSE_CODES)
         await websocket.accept()
         await websocket.send_json({"type": "error", "code": name, "detail": reason})
         await websocket.close(code=code, reason=reason[:120])
@@ -231,6 +237,7 @@ class SignalEndpoint:
             if expiry is not None:
                 expiry.cancel()
             self.hub.leave(peer)
+            count_abnormal_close("signal", peer.close_code, _SIGNAL_CLOSE_CODES)
             peer.finish()
             reader.cancel()
             for task in (reader, writer):

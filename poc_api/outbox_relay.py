@@ -17,13 +17,16 @@ retries with a capped backoff.
 
 Each stream entry: `id` (the outbox id), `type` (`poc.created` / `poc.updated` / `poc.deleted`),
 `tenant_id`, `poc_id`, `created_at` (RFC 3339) and `payload` (JSON, as stored: `{"poc": ...}` plus
-`changed` for updates). Consumers read with XREAD / XREADGROUP; the stream is trimmed approximately to
-`POCDOJO_POC_EVENTS_STREAM_MAXLEN` entries.
+`changed` for updates); with tracing on, also `traceparent` (and `tracestate`): the context of the event's
+publish span, the child of the request that wrote the event (its context is stored with the event,
+migration 0006), so a consumer's span continues that request's trace. Consumers read with XREAD /
+XREADGROUP; the stream is trimmed approximately to `POCDOJO_POC_EVENTS_STREAM_MAXLEN` entries.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from contextlib import AsyncExitStack
@@ -32,13 +35,13 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 from fastapi import FastAPI
-from opentelemetry import trace
-from opentelemetry.trace import SpanKind
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Link, Span, SpanKind
 from prometheus_client import Counter, Histogram
 
 from runtime.db import Database
 from runtime.settings import Settings
-from runtime.tracing import instrument_redis_client
+from runtime.tracing import instrument_redis_client, trace_context, tracing_enabled
 
 log = logging.getLogger("pocdojo.poc.outbox")
 tracer = trace.get_tracer("pocdojo.poc.outbox")
@@ -97,24 +100,59 @@ class OutboxRelay:
             if not rows:
                 return 0
             # A batch found is one trace (the polls that find nothing are none): the Redis commands below it.
-            with tracer.start_as_current_span(
-                f"send {self.stream}",
-                kind=SpanKind.PRODUCER,
-                attributes={
-                    "messaging.system": "redis",
-                    "messaging.destination.name": self.stream,
-                    "messaging.batch.message_count": len(rows),
-                },
+            # Each event also gets a span in its request's trace (`_event_spans`), linked to the batch.
+            with (
+                tracer.start_as_current_span(
+                    f"send {self.stream}",
+                    kind=SpanKind.PRODUCER,
+                    attributes={
+                        "messaging.system": "redis",
+                        "messaging.destination.name": self.stream,
+                        "messaging.batch.message_count": len(rows),
+                    },
+                ) as batch,
+                contextlib.ExitStack() as event_spans,
             ):
+                carried = self._event_spans(rows, batch, event_spans) if tracing_enabled() else {}
                 pipe = self.client.pipeline(transaction=True)
                 for row in rows:
-                    pipe.xadd(self.stream, stream_fields(row), maxlen=self.maxlen, approximate=True)  # type: ignore[arg-type]
+                    fields = {**stream_fields(row), **carried.get(row["id"], {})}
+                    pipe.xadd(self.stream, fields, maxlen=self.maxlen, approximate=True)  # type: ignore[arg-type]
                 await pipe.execute()
         now = time.time()
         for row in rows:
             EVENT_DELAY.observe(max(0.0, now - row["created_at"].timestamp()))
         EVENTS_PUBLISHED.inc(len(rows))
         return len(rows)
+
+    def _event_spans(self, rows: list[Any], batch: Span, stack: contextlib.ExitStack) -> dict[int, dict[str, str]]:
+        """A publish span per event written under a trace (the child of its request's span, linked to the
+        `batch`), ended with the batch; the trace context each event's entry carries for its consumers
+        (that span's, or the batch's for an event stored without one)."""
+        carried: dict[int, dict[str, str]] = {}
+        links = [Link(batch.get_span_context())]
+        for row in rows:
+            stored = {k: v for k, v in (row["trace_context"] or {}).items() if isinstance(v, str)}
+            if not stored:
+                carried[row["id"]] = trace_context()
+                continue
+            span = tracer.start_span(
+                f"publish {self.stream}",
+                context=propagate.extract(stored),
+                kind=SpanKind.PRODUCER,
+                links=links,
+                attributes={
+                    "messaging.system": "redis",
+                    "messaging.destination.name": self.stream,
+                    "messaging.message.id": str(row["id"]),
+                    "pocdojo.poc_event": row["event_type"],
+                },
+            )
+            stack.callback(span.end)
+            carrier: dict[str, str] = {}
+            propagate.inject(carrier, context=trace.set_span_in_context(span))
+            carried[row["id"]] = carrier
+        return carried
 
     async def run(self) -> None:
         """Publish until cancelled: full batches back to back, then a look every `poll_seconds`; failures

@@ -26,6 +26,7 @@ from poc_api.validation import search_words
 from runtime.auth import Principal
 from runtime.db import Connection, Database
 from runtime.errors import Conflict, Forbidden, NotFound
+from runtime.tracing import trace_context
 
 UNIQUE_REPOSITORY = "pocs_repository_unique"
 FIELDS = ("name", "description", "github_url", "language", "tags")
@@ -65,17 +66,23 @@ class Page:
     next_cursor: str | None
 
 
-_EVENT = """INSERT INTO poc.outbox (tenant_id, aggregate_id, event_type, payload)
-SELECT c.tenant_id, c.id, $EVENT, jsonb_build_object('poc', {document}, 'actor_id', $ACTOR::text{extra})
+_EVENT = """INSERT INTO poc.outbox (tenant_id, aggregate_id, event_type, payload, trace_context)
+SELECT c.tenant_id, c.id, $EVENT, jsonb_build_object('poc', {document}, 'actor_id', $ACTOR::text{extra}), $TRACE::jsonb
 FROM {source} c"""
 
 
-def _event_sql(event: str, source: str, actor: int, extra: str = "") -> str:
+def _event_sql(event: str, source: str, actor: int, trace: int, extra: str = "") -> str:
     return (
         _EVENT.replace("$EVENT", f"'{event}'")
         .replace("$ACTOR", f"${actor}")
+        .replace("$TRACE", f"${trace}")
         .format(document=DOCUMENT, source=source, extra=extra)
     )
+
+
+def _trace() -> dict[str, str] | None:
+    """The request's trace, stored with its change event (None when tracing is off)."""
+    return trace_context() or None
 
 
 # The statements below interpolate constants only (DOCUMENT, table aliases); values are parameters.
@@ -85,7 +92,7 @@ _CREATE = f"""WITH inserted AS (
     ON CONFLICT ON CONSTRAINT {UNIQUE_REPOSITORY} DO NOTHING
     RETURNING *
 ), event AS (
-{_event_sql("poc.created", "inserted", 2)}
+{_event_sql("poc.created", "inserted", 2, 8)}
 )
 SELECT c.id, {DOCUMENT}::text AS doc FROM inserted c"""  # noqa: S608
 
@@ -100,14 +107,14 @@ _UPDATE = f"""WITH updated AS (
     WHERE id = $1
     RETURNING *
 ), event AS (
-{_event_sql("poc.updated", "updated", 7, extra=", 'changed', $8::text[]")}
+{_event_sql("poc.updated", "updated", 7, 9, extra=", 'changed', $8::text[]")}
 )
 SELECT {DOCUMENT}::text FROM updated c"""  # noqa: S608
 
 _DELETE = f"""WITH deleted AS (
     DELETE FROM poc.pocs WHERE id = $1 RETURNING *
 )
-{_event_sql("poc.deleted", "deleted", 2)}"""  # noqa: S608
+{_event_sql("poc.deleted", "deleted", 2, 3)}"""  # noqa: S608
 
 _EXISTING = "SELECT id, name, github_url FROM poc.pocs WHERE repo_key = lower($1) AND id IS DISTINCT FROM $2"
 
@@ -144,6 +151,7 @@ class PocService:
                 poc.github_url,
                 poc.language,
                 poc.tags,
+                _trace(),
             )
             if created is None:
                 existing = await conn.fetchrow(_EXISTING, poc.github_url, None)
@@ -195,6 +203,7 @@ class PocService:
                     merged["tags"],
                     principal.subject,
                     changed,
+                    _trace(),
                 )
                 return document
         except asyncpg.UniqueViolationError as exc:
@@ -210,7 +219,7 @@ class PocService:
         """Delete a POC (owner or admin) and emit `poc.deleted` with its last state."""
         async with self.db.tenant_tx(principal.tenant_id) as conn:
             await self._lock(conn, principal, poc_id, "delete")
-            await conn.execute(_DELETE, poc_id, principal.subject)
+            await conn.execute(_DELETE, poc_id, principal.subject, _trace())
 
     async def search(self, principal: Principal, params: SearchParams) -> Page:
         """One page of a search, with the cursor of the next page."""

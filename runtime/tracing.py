@@ -10,7 +10,9 @@ sidecar, which forwards to X-Ray), and turns on OpenTelemetry's own instrumentat
 - outgoing HTTP and Redis: the clients a service hands to `instrument_http_client` /
   `instrument_redis_client` (one client at a time, so nothing else in the process is touched);
 - jobs: `job_trace_context` is stored with a job when it is queued and `job_span` continues that trace in
-  the worker, so a request and the job it queued are one trace.
+  the worker, so a request and the job it queued are one trace;
+- messages: `trace_context` is what a sender carries with a message (the collab path's document log,
+  `dojo.collab_tracing`; the POC change events) and `consumer_span` continues it where it is read.
 
 Without a provider none of this is installed: spans are the API's no-ops, no middleware runs, no client is
 wrapped, nothing is injected into jobs.
@@ -120,21 +122,40 @@ def instrument_redis_client(client: Redis) -> None:
         RedisInstrumentor.instrument_client(client)
 
 
-def job_trace_context() -> dict[str, str]:
-    """The current trace as the W3C headers (`traceparent`, `tracestate`) to store with a job being queued;
-    empty when tracing is off or no span is current."""
+def trace_context() -> dict[str, str]:
+    """The current trace as the W3C headers (`traceparent`, `tracestate`, through the global propagator) to
+    carry with a message or a job; empty when tracing is off or no span is current."""
     carrier: dict[str, str] = {}
     if tracing_enabled():
         propagate.inject(carrier)
     return carrier
 
 
+def context_fields() -> frozenset[str]:
+    """The names of the headers `trace_context` may fill (what a receiver reads back)."""
+    return frozenset(propagate.get_global_textmap().fields)
+
+
+def job_trace_context() -> dict[str, str]:
+    """The current trace to store with a job being queued (`trace_context`)."""
+    return trace_context()
+
+
+@contextmanager
+def consumer_span(
+    tracer: trace.Tracer, name: str, stored: Mapping[str, str] | None, attributes: Mapping[str, Any]
+) -> Iterator[trace.Span]:
+    """A consumer span for one message (or one run of a job), the child of the span that sent it (`stored`:
+    what `trace_context` gave the sender; None or empty: a new trace)."""
+    parent = propagate.extract(dict(stored)) if stored else None
+    with tracer.start_as_current_span(name, context=parent, kind=SpanKind.CONSUMER, attributes=attributes) as span:
+        yield span
+
+
 @contextmanager
 def job_span(
     tracer: trace.Tracer, name: str, stored: Mapping[str, str] | None, attributes: Mapping[str, Any]
 ) -> Iterator[trace.Span]:
-    """A consumer span for one run of a job, the child of the span that queued it (`stored`: what
-    `job_trace_context` gave then; None or empty: a new trace)."""
-    parent = propagate.extract(dict(stored)) if stored else None
-    with tracer.start_as_current_span(name, context=parent, kind=SpanKind.CONSUMER, attributes=attributes) as span:
+    """A consumer span for one run of a job, the child of the span that queued it (`consumer_span`)."""
+    with consumer_span(tracer, name, stored, attributes) as span:
         yield span

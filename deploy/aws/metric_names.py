@@ -26,8 +26,8 @@ MEDIA_QUEUE_OLDEST_AGE = "pocdojo_media_queue_oldest_age_seconds"
 side: a histogram of waits observed when jobs *start* goes silent exactly when workers are stuck.
 Exported by the workers (`media.metrics.QUEUE_OLDEST_AGE`, measured every heartbeat interval)."""
 WS_ABNORMAL_CLOSES = "pocdojo_ws_abnormal_closes_total"
-"""Counter: collab and signaling websockets closed with a server-side error code (1011, 1013, 4xxx
-refusals), label `code`."""
+"""Counter: collab and signaling websockets closed with an error code (1011, 1013, 4xxx refusals), labels
+`endpoint` and `code` (`dojo.metrics.WS_ABNORMAL_CLOSES`)."""
 
 EXPORTED: dict[str, bool] = {
     HTTP_REQUESTS: True,
@@ -36,6 +36,6 @@ EXPORTED: dict[str, bool] = {
     SIGNAL_PEERS: True,
     MEDIA_JOBS_FAILED: True,
     MEDIA_QUEUE_OLDEST_AGE: True,
-    WS_ABNORMAL_CLOSES: False,
+    WS_ABNORMAL_CLOSES: True,
 }
 """Each metric the deployment reads, and whether `main`'s code exports it yet."""

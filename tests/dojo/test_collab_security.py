@@ -13,8 +13,10 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from crdt import AuthPermissionDenied, CloseCode, SyncUpdate, decode_message, encode_sync_update
-from tests.dojo.conftest import CollabServer
+from tests.dojo.conftest import CollabServer, scrape, value
 from tests.dojo.yclient import PyClient, closed_with
+
+ABNORMAL = "pocdojo_ws_abnormal_closes_total"
 
 BAD_FRAMES: list[tuple[str, bytes, int]] = [
     ("empty frame", b"", CloseCode.BAD_MESSAGE),
@@ -226,3 +228,12 @@ async def test_http_document_api(collab: CollabServer, http: httpx.AsyncClient) 
     assert (await http.get(f"/v1/collab/{room}/state")).status_code == 401
     ro = await http.post("/v1/collab/tickets", json={"room": "bad name!"}, headers=user.auth)
     assert ro.status_code == 422
+
+
+async def test_refusals_count_as_abnormal_closes(collab: CollabServer, http: httpx.AsyncClient) -> None:
+    """What the deployment's close-code alarm reads (`pocdojo_ws_abnormal_closes_total`, issue 17)."""
+    before = value(await scrape(http), ABNORMAL, endpoint="collab", code=str(int(CloseCode.UNAUTHORIZED)))
+    _, code = await _refusal(f"{collab.ws_url}/private")
+    assert code == CloseCode.UNAUTHORIZED
+    after = value(await scrape(http), ABNORMAL, endpoint="collab", code=str(int(CloseCode.UNAUTHORIZED)))
+    assert after == before + 1

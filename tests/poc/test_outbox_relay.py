@@ -25,7 +25,7 @@ from runtime.embedded_pg import free_port
 from runtime.embedded_redis import EmbeddedRedis
 from runtime.settings import Settings
 from tests.cluster.conftest import wait_for
-from tests.conftest import Traces
+from tests.conftest import Traces, span_ancestors
 from tests.netproxy import TcpProxy
 from tests.poc.conftest import poc_fields, poc_harness
 
@@ -251,3 +251,48 @@ async def test_a_published_batch_is_a_trace_with_its_redis_commands(
         if s.parent is not None and s.parent.span_id == batch.context.span_id and s.kind == SpanKind.CLIENT
     ]
     assert [(s.attributes or {}).get("db.system") for s in commands] == ["redis"], [s.name for s in commands]
+
+
+async def test_a_change_event_continues_its_requests_trace(
+    traces: Traces,
+    make_settings: Callable[..., Settings],
+    database: DatabaseUrls,
+    redis: aioredis.Redis,
+    redis_url: str,
+) -> None:
+    """Issue 17: the POST /v1/pocs request span → the relay's publish span of its event, one trace; the
+    stream entry carries the publish span's context for consumers."""
+    async with poc_harness(make_settings, database, **relay_settings(redis_url)) as pocs:
+        admin = await pocs.tenant()
+        created = await pocs.create(admin, **poc_fields(1))
+
+        async def published() -> bool:
+            return len(await tenant_events(redis, admin.tenant_id)) == 1
+
+        await wait_for(published, 10, "the event")
+        (event,) = await tenant_events(redis, admin.tenant_id)
+
+    # What a consumer continues: the context in the entry, the event's publish span.
+    version, trace_id, span_id, flags = event["traceparent"].split("-")
+    assert version == "00" and int(flags, 16) & 1  # sampled
+
+    def publishes() -> list[ReadableSpan]:
+        return [s for s in traces.finished() if f"{s.context.span_id:016x}" == span_id]
+
+    async def traced() -> bool:
+        return bool(publishes())
+
+    await wait_for(traced, 10, "the event's publish span")
+    (publish,) = publishes()
+    assert (publish.name, publish.kind) == (f"publish {STREAM}", SpanKind.PRODUCER)
+    assert f"{publish.context.trace_id:032x}" == trace_id
+    assert (publish.attributes or {})["messaging.message.id"] == event["id"]
+    in_trace = {s.context.span_id: s for s in traces.finished() if s.context.trace_id == publish.context.trace_id}
+    request = span_ancestors(publish, in_trace)[-1]
+    assert (request.name, request.kind, request.parent) == ("POST /v1/pocs", SpanKind.SERVER, None)
+    assert (request.attributes or {})["http.response.status_code"] == 201
+    # Linked to its batch's span (another trace: a batch publishes events of many requests).
+    (link,) = publish.links
+    batch = next(s for s in traces.finished() if s.context.span_id == link.context.span_id)
+    assert batch.name == f"send {STREAM}"
+    assert event["poc_id"] == created["id"]

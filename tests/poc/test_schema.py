@@ -17,6 +17,12 @@ async def test_migrations_roll_back_and_forward(database: DatabaseUrls) -> None:
     conn = await asyncpg.connect(database.owner)
     try:
         assert (await migrations.status(conn, POC)).pending == []
+        trace_column = "SELECT count(*) FROM pg_attribute WHERE attrelid = 'poc.outbox'::regclass AND attname = $1"
+        assert await conn.fetchval(trace_column, "trace_context") == 1
+        assert await migrations.downgrade(conn, POC, steps=1) == [6]
+        assert await conn.fetchval(trace_column, "trace_context") == 0
+        async with conn.transaction():  # the claim of 0002 again, which works without the column
+            assert await conn.fetch("SELECT * FROM poc.outbox_claim(1) WHERE false") == []
         assert await migrations.downgrade(conn, POC, steps=1) == [5]
         assert await conn.fetchval("SELECT to_regclass('poc.exports')") is None
         assert await conn.fetchval("SELECT to_regclass('poc.export_items')") is None
@@ -37,7 +43,8 @@ async def test_migrations_roll_back_and_forward(database: DatabaseUrls) -> None:
         assert await migrations.downgrade(conn, POC, steps=1) == [1]
         assert await conn.fetchval("SELECT to_regnamespace('poc')") is None
         assert await conn.fetchval("SELECT count(*) FROM pg_extension WHERE extname = 'unaccent'") == 0
-        assert await migrations.upgrade(conn, POC) == [1, 2, 3, 4, 5]
+        assert await migrations.upgrade(conn, POC) == [1, 2, 3, 4, 5, 6]
+        assert await conn.fetchval(trace_column, "trace_context") == 1
         assert await conn.fetchval("SELECT to_regclass('poc.export_items')") is not None
         assert await conn.fetchval("SELECT poc.fold('Integração ÀÉÎÕÜ')") == "integracao aeiou"
         assert await conn.fetchval("SELECT to_regprocedure('poc.outbox_claim(integer)')") is not None
@@ -89,7 +96,7 @@ async def test_tag_terms_migration_indexes_existing_pocs(database: DatabaseUrls)
     service = await asyncpg.connect(database.service)
     tenants = [uuid.uuid4(), uuid.uuid4()]
     try:
-        assert await migrations.downgrade(owner, POC, steps=2) == [5, 4]
+        assert await migrations.downgrade(owner, POC, steps=3) == [6, 5, 4]
         for n, tenant in enumerate(tenants):
             async with service.transaction():
                 await service.execute("SELECT set_config('app.tenant_id', $1, true)", str(tenant))
@@ -108,12 +115,12 @@ async def test_tag_terms_migration_indexes_existing_pocs(database: DatabaseUrls)
 
         before = [("event", False), ("kafka", True), ("log", False), ("streams", True)]
         assert [await terms(t) for t in tenants] == [before, before]
-        assert await migrations.upgrade(owner, POC) == [4, 5]
+        assert await migrations.upgrade(owner, POC) == [4, 5, 6]
         after = sorted([*before, ("learning", False), ("machine", False)])
         assert [await terms(t) for t in tenants] == [after, after]
-        assert await migrations.downgrade(owner, POC, steps=2) == [5, 4]
+        assert await migrations.downgrade(owner, POC, steps=3) == [6, 5, 4]
         assert [await terms(t) for t in tenants] == [before, before]
-        assert await migrations.upgrade(owner, POC) == [4, 5]
+        assert await migrations.upgrade(owner, POC) == [4, 5, 6]
     finally:
         await service.close()
         await owner.close()
