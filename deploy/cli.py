@@ -28,6 +28,7 @@ import uvicorn
 
 from deploy import operator_cli
 from deploy.cli_parser import Parser
+from deploy.ports import PortBusy, check_ports
 from deploy.services import COLLAB_PROTOCOL, SERVICES, schemas
 from runtime import migrations
 from runtime.bootstrap import BootstrapError
@@ -158,6 +159,7 @@ async def _ensure_demo(settings: Settings, state_dir: Path) -> dict[str, str]:
 
 
 def _dev(args: argparse.Namespace) -> int:
+    check_ports(args.host, args.port, max(1, args.nodes))  # before the database starts and the banner
     if args.nodes > 1:
         return _dev_cluster(args)
     from deploy.local import Dispatcher, EmbeddedEnvironment
@@ -423,6 +425,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "db":
             return asyncio.run(_db_bootstrap(args))
     except (migrations.MigrationError, BootstrapError, ServiceError, ValueError, asyncpg.PostgresError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except PortBusy as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

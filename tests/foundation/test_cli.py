@@ -6,6 +6,7 @@ import asyncio
 import os
 import re
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from deploy.services import schemas
 from runtime.embedded_pg import EmbeddedPostgres, free_port
 
 POCDOJO = str(Path(sys.executable).with_name("pocdojo"))
+REPO = Path(__file__).resolve().parents[2]
 LOGIN_RE = re.compile(r"demo login: tenant=(\S+) username=(\S+) password=(\S+)")
 
 
@@ -249,3 +251,32 @@ async def test_serve_runs_one_service_from_environment_settings(database, keys_d
     out = (await proc.stdout.read()).decode() if proc.stdout else ""  # type: ignore[union-attr]
     assert "serve-operator-token" not in out
     assert '"level":"INFO"' in out
+
+
+async def test_make_run_on_a_busy_port_stops_before_the_banner_with_the_fix(server_dir: Path) -> None:
+    """`make run PORT=<busy>`: the Makefile passes the port through, and `pocdojo dev` refuses it before the
+    database starts or the banner prints, naming a free port to use instead."""
+    state = server_dir / "state"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = await asyncio.create_subprocess_exec(
+            "make",
+            "-s",
+            "run",
+            f"PORT={port}",
+            f"STATE={state}",
+            cwd=REPO,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        async with asyncio.timeout(60):
+            out = (await proc.communicate())[0].decode()
+    assert proc.returncode != 0
+    match = re.search(rf"error: port {port} is busy on 127\.0\.0\.1: run `make run PORT=(\d+)`", out)
+    assert match, out
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", int(match.group(1))))  # the port it suggests is free
+    assert "demo login" not in out and "POC Dojo is starting" not in out
+    assert not (state / "pg").exists()
