@@ -136,7 +136,9 @@ def exit_on_sigterm() -> None:
 
 # -- dev ------------------------------------------------------------------------------------------
 async def _ensure_demo(settings: Settings, state_dir: Path) -> dict[str, str]:
-    """On first start create the demo tenant and user; the password is kept in the state dir."""
+    """On first start create the demo tenant and user (the password is kept in the state dir), and leave its
+    sample data pending (`deploy.demo_samples`: created once the services run)."""
+    from deploy.demo_samples import mark_pending
     from deploy.local import write_private
     from identity.app import build_service, load_keys
     from runtime.db import Database
@@ -154,6 +156,7 @@ async def _ensure_demo(settings: Settings, state_dir: Path) -> dict[str, str]:
             slug=DEMO_TENANT, name="Demo tenant", admin_email=DEMO_EMAIL, admin_password=password
         )
     data = {"tenant": DEMO_TENANT, "username": DEMO_EMAIL, "password": password}
+    mark_pending(state_dir)
     write_private(login_file, json.dumps(data))
     return data
 
@@ -191,6 +194,7 @@ def _dev(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, json=settings.log_json)
     configure_tracing(settings)
     demo = asyncio.run(_ensure_demo(settings, state_dir))
+    from deploy.demo_samples import DemoSeeder
     from media.worker import MediaWorker
 
     # One media worker in this process (an asyncio task beside the services, stopped before them): it shares
@@ -200,6 +204,7 @@ def _dev(args: argparse.Namespace) -> int:
         [(spec.path_prefixes, spec.factory(settings)) for spec in SERVICES.values()],
         background=[MediaWorker(settings).run],
     )
+    dispatcher.background.append(DemoSeeder(dispatcher, state_dir, demo).run)
     print(
         f"\nPOC Dojo is starting on {base}  (state in {state_dir})\n"
         f"  demo login: tenant={demo['tenant']} username={demo['username']} password={demo['password']}\n"

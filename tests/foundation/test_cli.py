@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from deploy.services import schemas
 from runtime.embedded_pg import EmbeddedPostgres, free_port
+from tests.conftest import wait_until
 
 POCDOJO = str(Path(sys.executable).with_name("pocdojo"))
 REPO = Path(__file__).resolve().parents[2]
@@ -44,6 +47,20 @@ async def _start_dev(state: Path, port: int) -> tuple[asyncio.subprocess.Process
     return proc, banner
 
 
+async def _wait_for_samples(http: httpx.AsyncClient, auth: dict[str, str]) -> list[dict[str, Any]]:
+    """The demo tenant's sample POCs, once they and the sample dojo are there."""
+    found: list[dict[str, Any]] = []
+
+    async def seeded() -> bool:
+        nonlocal found
+        found = (await http.get("/v1/pocs", params={"limit": 100}, headers=auth)).json()["items"]
+        dojos = (await http.get("/v1/dojos", params={"status": "ended"}, headers=auth)).json()["items"]
+        return len(found) == 10 and len(dojos) == 1
+
+    await wait_until(seeded, within=60, interval=0.2)
+    return found
+
+
 async def _stop(proc: asyncio.subprocess.Process) -> None:
     proc.send_signal(signal.SIGINT)
     async with asyncio.timeout(30):
@@ -55,6 +72,8 @@ async def test_dev_server_runs_prints_a_working_login_and_keeps_data(server_dir:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc, banner = await _start_dev(state, port)
+    assert proc.stdout is not None
+    output = asyncio.create_task(proc.stdout.read())  # drained as it comes: a full pipe would block the server
     try:
         match = LOGIN_RE.search(banner)
         assert match, banner
@@ -67,8 +86,17 @@ async def test_dev_server_runs_prints_a_working_login_and_keeps_data(server_dir:
                 data={"grant_type": "password", "tenant": tenant, "username": username, "password": password},
             )
             assert token.status_code == 200, token.text
-            me = await http.get("/v1/auth/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+            auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
+            me = await http.get("/v1/auth/me", headers=auth)
             assert me.status_code == 200 and me.json()["tenant"] == tenant
+            # The demo tenant starts with sample POCs and an ended sample dojo (created once the services run).
+            pocs = await _wait_for_samples(http, auth)
+            assert len({p["language"] for p in pocs}) >= 5 and len({t for p in pocs for t in p["tags"]}) >= 10
+            assert any("ç" in p["name"] or "ã" in p["name"] for p in pocs)  # Portuguese names
+            [dojo] = (await http.get("/v1/dojos", headers=auth)).json()["items"]
+            assert dojo["status"] == "ended"
+            snapshot = (await http.get(f"/v1/dojos/{dojo['id']}", headers=auth)).json()["snapshot"]
+            assert "def pontos" in snapshot["files"]["boliche.py"]
             operator = (state / "operator-token").read_text().strip()
             assert (state / "operator-token").stat().st_mode & 0o777 == 0o600
             created = await http.post(
@@ -85,6 +113,11 @@ async def test_dev_server_runs_prints_a_working_login_and_keeps_data(server_dir:
         assert password not in (state / "pg" / "server.log").read_text()
     finally:
         await _stop(proc)
+    lines = [json.loads(line) for line in (await output).decode().splitlines() if line.startswith("{")]
+    assert "\x1b[" not in json.dumps(lines) and not any("color_message" in line for line in lines)
+    readyz = [line for line in lines if line["message"] == "request" and line["route"] == "/readyz"]
+    assert readyz and {"method": "GET", "status": 200, "service": "identity"}.items() <= readyz[0].items(), readyz
+    assert [line["pocs"] for line in lines if line["message"] == "demo tenant sample data created"] == [10]
     # Restart: same data, same keys, same login.
     proc, banner = await _start_dev(state, port)
     try:
@@ -100,8 +133,12 @@ async def test_dev_server_runs_prints_a_working_login_and_keeps_data(server_dir:
             )
             assert again.status_code == 200
             # A token issued before the restart still verifies: the signing keys persisted.
-            old = await http.get("/v1/auth/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+            old = await http.get("/v1/auth/me", headers=auth)
             assert old.status_code == 200
+            # The samples are not created twice.
+            pocs = (await http.get("/v1/pocs", params={"limit": 100}, headers=auth)).json()["items"]
+            assert len(pocs) == 10
+            assert len((await http.get("/v1/dojos", headers=auth)).json()["items"]) == 1
     finally:
         await _stop(proc)
         EmbeddedPostgres(state / "pg").stop(mode="immediate")
