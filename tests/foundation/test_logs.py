@@ -41,8 +41,10 @@ async def test_docs_and_operational_routes_are_named(
     for path in ("/docs", "/openapi.json", "/readyz"):
         assert (await identity.http.get(path)).status_code == 200, path
         _access(caplog, path)
+    assert (await identity.http.get("/healthz")).status_code == 200
+    await identity.http.get("/metrics")
     metrics = (await identity.http.get("/metrics")).text
-    for route in ("/docs", "/openapi.json", "/readyz"):
+    for route in ("/docs", "/openapi.json", "/readyz", "/healthz", "/metrics"):
         assert f'method="GET",route="{route}",service="identity",status="200"' in metrics, route
     assert 'route="unmatched"' not in metrics
 
