@@ -5,12 +5,13 @@
                                                          metrics on POCDOJO_METRICS_PORT when set)
     pocdojo worker media [--concurrency N]               the media jobs' worker (reports), as production runs it
     pocdojo migrate up|down|status [--service S] [--steps N]
-    pocdojo tenants create|list ...                       tenants (deploy.operator_cli)
-    pocdojo users list|create|reset-password|set-role ... a tenant's users, for the operator
+    pocdojo tenants create|list ...                      tenants (deploy.operator_cli)
+    pocdojo users list|create|reset-password|set-role    a tenant's users, for the operator
     pocdojo db bootstrap [--database D]                  the roles and the database, once, as an administrator
 
-Settings are read once from the environment here and passed down. `migrate` and `tenants` use
-POCDOJO_MIGRATION_DATABASE_URL / DATABASE_URL when set, else the embedded server of `--state-dir`.
+Settings are read once from the environment here and passed down. `migrate` uses
+POCDOJO_MIGRATION_DATABASE_URL / DATABASE_URL, `tenants` and `users` DATABASE_URL, when set, else the embedded
+server of `--state-dir`. `dev` refuses a busy port before it starts anything (`deploy.ports`).
 """
 
 from __future__ import annotations
