@@ -24,7 +24,9 @@ REPO = Path(__file__).resolve().parents[2]
 LOGIN_RE = re.compile(r"demo login: tenant=(\S+) username=(\S+) password=(\S+)")
 
 
-async def _start_dev(state: Path, port: int) -> tuple[asyncio.subprocess.Process, str]:
+async def _start_dev(
+    state: Path, port: int, env: dict[str, str] | None = None
+) -> tuple[asyncio.subprocess.Process, str]:
     proc = await asyncio.create_subprocess_exec(
         POCDOJO,
         "dev",
@@ -34,7 +36,10 @@ async def _start_dev(state: Path, port: int) -> tuple[asyncio.subprocess.Process
         str(state),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
-        env={k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "POCDOJO_OPERATOR_TOKEN")},
+        env={
+            **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "POCDOJO_OPERATOR_TOKEN")},
+            **(env or {}),
+        },
     )
     assert proc.stdout is not None
     banner = ""
@@ -118,8 +123,10 @@ async def test_dev_server_runs_prints_a_working_login_and_keeps_data(server_dir:
     readyz = [line for line in lines if line["message"] == "request" and line["route"] == "/readyz"]
     assert readyz and {"method": "GET", "status": 200, "service": "identity"}.items() <= readyz[0].items(), readyz
     assert [line["pocs"] for line in lines if line["message"] == "demo tenant sample data created"] == [10]
-    # Restart: same data, same keys, same login.
-    proc, banner = await _start_dev(state, port)
+    # Restart: same data, same keys, same login; logs in the text format this time.
+    proc, banner = await _start_dev(state, port, {"POCDOJO_LOG_JSON": "false"})
+    assert proc.stdout is not None
+    output = asyncio.create_task(proc.stdout.read())
     try:
         async with httpx.AsyncClient(base_url=base) as http:
             again = await http.post(
@@ -142,6 +149,13 @@ async def test_dev_server_runs_prints_a_working_login_and_keeps_data(server_dir:
     finally:
         await _stop(proc)
         EmbeddedPostgres(state / "pg").stop(mode="immediate")
+    text = (await output).decode()
+    access = re.search(r" INFO pocdojo\.http: request (.*route=/v1/auth/token.*)", text)
+    assert access, text
+    fields = dict(pair.split("=", 1) for pair in access.group(1).split())
+    assert fields["service"] == "identity" and fields["method"] == "POST" and fields["status"] == "200"
+    assert float(fields["duration_ms"]) >= 0
+    assert "\x1b[" not in text and "a fine long passphrase" not in text
 
 
 async def _cli(*args: str, state: Path, env: dict[str, str] | None = None) -> tuple[int, str]:
