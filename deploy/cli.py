@@ -5,18 +5,19 @@
                                                          metrics on POCDOJO_METRICS_PORT when set)
     pocdojo worker media [--concurrency N]               the media jobs' worker (reports), as production runs it
     pocdojo migrate up|down|status [--service S] [--steps N]
-    pocdojo tenants create --slug S --name N --admin-email E [--self-signup]
+    pocdojo tenants create|list ...                      tenants (deploy.operator_cli)
+    pocdojo users list|create|reset-password|set-role    a tenant's users, for the operator
     pocdojo db bootstrap [--database D]                  the roles and the database, once, as an administrator
 
-Settings are read once from the environment here and passed down. `migrate` and `tenants` use
-POCDOJO_MIGRATION_DATABASE_URL / DATABASE_URL when set, else the embedded server of `--state-dir`.
+Settings are read once from the environment here and passed down. `migrate` uses
+POCDOJO_MIGRATION_DATABASE_URL / DATABASE_URL, `tenants` and `users` DATABASE_URL, when set, else the embedded
+server of `--state-dir`. `dev` refuses a busy port before it starts anything (`deploy.ports`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import json
 import os
 import sys
@@ -26,6 +27,9 @@ from typing import Any
 import asyncpg
 import uvicorn
 
+from deploy import operator_cli
+from deploy.cli_parser import Parser
+from deploy.ports import PortBusy, check_ports
 from deploy.services import COLLAB_PROTOCOL, SERVICES, schemas
 from runtime import migrations
 from runtime.bootstrap import BootstrapError
@@ -38,14 +42,23 @@ DEMO_TENANT = "demo"
 DEMO_EMAIL = "demo@pocdojo.dev"
 
 
+def _state_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path(".pocdojo"),
+        help="where the embedded PostgreSQL, keys and secrets live (used when DATABASE_URL is not set)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pocdojo", description="POC Dojo services and tools.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = Parser(prog="pocdojo", description="POC Dojo services and tools.")
+    sub = parser.add_subparsers(dest="command", required=True, help="what to do (each has its own --help)")
 
     dev = sub.add_parser("dev", help="run every service in one process on embedded defaults")
-    dev.add_argument("--host", default="127.0.0.1")
-    dev.add_argument("--port", type=int, default=8000)
-    dev.add_argument("--state-dir", type=Path, default=Path(".pocdojo"))
+    dev.add_argument("--host", default="127.0.0.1", help="the address to listen on")
+    dev.add_argument("--port", type=int, default=8000, help="the port to listen on (the first node's with --nodes)")
+    _state_dir(dev)
     dev.add_argument(
         "--nodes",
         type=int,
@@ -54,44 +67,42 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     serve = sub.add_parser("serve", help="run one service as production does (settings from the environment)")
-    serve.add_argument("service", choices=sorted(SERVICES))
-    serve.add_argument("--host", default=os.environ.get("POCDOJO_HOST", "0.0.0.0"))
-    serve.add_argument("--port", type=int, default=int(os.environ.get("POCDOJO_PORT", "8000")))
+    serve.add_argument("service", choices=sorted(SERVICES), help="the service to run")
+    serve.add_argument(
+        "--host", default=os.environ.get("POCDOJO_HOST", "0.0.0.0"), help="the address to listen on ($POCDOJO_HOST)"
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("POCDOJO_PORT", "8000")),
+        help="the port to listen on ($POCDOJO_PORT)",
+    )
 
     worker = sub.add_parser("worker", help="run a service's job worker as production does (media: reports)")
-    worker.add_argument("service", choices=["media"])
-    worker.add_argument("--concurrency", type=int, help="jobs at once (default: POCDOJO_MEDIA_WORKER_CONCURRENCY)")
+    worker.add_argument("service", choices=["media"], help="the service whose jobs to run")
+    worker.add_argument(
+        "--concurrency", type=int, help="jobs at once (None: $POCDOJO_MEDIA_WORKER_CONCURRENCY or its default)"
+    )
 
     migrate = sub.add_parser("migrate", help="apply, roll back or list schema migrations")
-    migrate.add_argument("action", choices=["up", "down", "status"])
-    migrate.add_argument("--service", choices=sorted(s.schema for s in schemas()))
+    migrate.add_argument("action", choices=["up", "down", "status"], help="apply, roll back or list")
+    migrate.add_argument(
+        "--service", choices=sorted(s.schema for s in schemas()), help="one service's schema (None: every one)"
+    )
     migrate.add_argument("--steps", type=int, default=1, help="how many migrations `down` rolls back")
-    migrate.add_argument("--state-dir", type=Path, default=Path(".pocdojo"))
+    _state_dir(migrate)
 
     db = sub.add_parser("db", help="database administration")
-    dsub = db.add_subparsers(dest="db_command", required=True)
+    dsub = db.add_subparsers(dest="db_command", required=True, help="the administration task")
     bootstrap = dsub.add_parser(
         "bootstrap",
         help="create or update the owner and service roles and create the database (idempotent)",
         description="Reads POCDOJO_BOOTSTRAP_ADMIN_URL (an administrator: a superuser, or a role with CREATEROLE "
         "and CREATEDB such as Aurora's master user), POCDOJO_OWNER_PASSWORD and POCDOJO_SERVICE_PASSWORD.",
     )
-    bootstrap.add_argument("--database", default="pocdojo")
+    bootstrap.add_argument("--database", default="pocdojo", help="the database to create")
 
-    tenants = sub.add_parser("tenants", help="manage tenants")
-    tsub = tenants.add_subparsers(dest="tenants_command", required=True)
-    create = tsub.add_parser("create", help="create a tenant and its first administrator")
-    create.add_argument("--slug", required=True)
-    create.add_argument("--name", required=True)
-    create.add_argument("--admin-email", required=True)
-    create.add_argument("--admin-password", help="default: $POCDOJO_ADMIN_PASSWORD, else asked on the terminal")
-    create.add_argument(
-        "--self-signup",
-        action=argparse.BooleanOptionalAction,
-        default=False,
-        help="let people sign themselves up (default: off; an administrator creates users or invitations)",
-    )
-    create.add_argument("--state-dir", type=Path, default=Path(".pocdojo"))
+    operator_cli.add_commands(sub, _state_dir)
     return parser
 
 
@@ -126,7 +137,9 @@ def exit_on_sigterm() -> None:
 
 # -- dev ------------------------------------------------------------------------------------------
 async def _ensure_demo(settings: Settings, state_dir: Path) -> dict[str, str]:
-    """On first start create the demo tenant and user; the password is kept in the state dir."""
+    """On first start create the demo tenant and user (the password is kept in the state dir), and leave its
+    sample data pending (`deploy.demo_samples`: created once the services run)."""
+    from deploy.demo_samples import mark_pending
     from deploy.local import write_private
     from identity.app import build_service, load_keys
     from runtime.db import Database
@@ -144,11 +157,13 @@ async def _ensure_demo(settings: Settings, state_dir: Path) -> dict[str, str]:
             slug=DEMO_TENANT, name="Demo tenant", admin_email=DEMO_EMAIL, admin_password=password
         )
     data = {"tenant": DEMO_TENANT, "username": DEMO_EMAIL, "password": password}
+    mark_pending(state_dir)
     write_private(login_file, json.dumps(data))
     return data
 
 
 def _dev(args: argparse.Namespace) -> int:
+    check_ports(args.host, args.port, max(1, args.nodes))  # before the database starts and the banner
     if args.nodes > 1:
         return _dev_cluster(args)
     from deploy.local import Dispatcher, EmbeddedEnvironment
@@ -180,6 +195,7 @@ def _dev(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, json=settings.log_json)
     configure_tracing(settings)
     demo = asyncio.run(_ensure_demo(settings, state_dir))
+    from deploy.demo_samples import DemoSeeder
     from media.worker import MediaWorker
 
     # One media worker in this process (an asyncio task beside the services, stopped before them): it shares
@@ -189,6 +205,7 @@ def _dev(args: argparse.Namespace) -> int:
         [(spec.path_prefixes, spec.factory(settings)) for spec in SERVICES.values()],
         background=[MediaWorker(settings).run],
     )
+    dispatcher.background.append(DemoSeeder(dispatcher, state_dir, demo).run)
     print(
         f"\nPOC Dojo is starting on {base}  (state in {state_dir})\n"
         f"  demo login: tenant={demo['tenant']} username={demo['username']} password={demo['password']}\n"
@@ -393,35 +410,6 @@ async def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _tenants_create(args: argparse.Namespace) -> int:
-    from identity.app import build_service, load_keys
-    from runtime.db import Database
-
-    password = args.admin_password or os.environ.get("POCDOJO_ADMIN_PASSWORD")
-    if not password:
-        if not sys.stdin.isatty():
-            print("error: give --admin-password or set POCDOJO_ADMIN_PASSWORD", file=sys.stderr)
-            return 2
-        password = getpass.getpass("admin password: ")
-    _, service_dsn = await _owner_dsn(args.state_dir)
-    settings = (
-        Settings.from_env(database_url=service_dsn, state_dir=args.state_dir, env="dev")
-        if not os.environ.get("DATABASE_URL")
-        else Settings.from_env()
-    )
-    async with Database(settings.require_database_url(), min_size=1, max_size=2) as db:
-        service = build_service(settings, db, load_keys(settings))
-        tenant = await service.create_tenant(
-            slug=args.slug,
-            name=args.name,
-            admin_email=args.admin_email,
-            admin_password=password,
-            self_signup=args.self_signup,
-        )
-    print(json.dumps(tenant))
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # A malformed CRDT update can make the Rust engine panic (refused cleanly); capturing a backtrace
@@ -438,11 +426,14 @@ def main(argv: list[str] | None = None) -> int:
             return _worker(args)
         if args.command == "migrate":
             return asyncio.run(_migrate(args))
-        if args.command == "tenants":
-            return asyncio.run(_tenants_create(args))
+        if args.command in ("tenants", "users"):
+            return asyncio.run(operator_cli.run(args, _owner_dsn))
         if args.command == "db":
             return asyncio.run(_db_bootstrap(args))
-    except (migrations.MigrationError, BootstrapError, ServiceError, ValueError, asyncpg.PostgresError) as exc:
+    except (migrations.MigrationError, BootstrapError, ServiceError, ValueError, asyncpg.PostgresError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except PortBusy as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -21,13 +21,16 @@ from typing import Any
 
 import asyncpg
 from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from deploy.services import schemas
 from runtime import migrations
 from runtime.bootstrap import OWNER_ROLE, SERVICE_ROLE, Credentials, ensure_database, ensure_roles, with_user
 from runtime.embedded_pg import EmbeddedPostgres
-from runtime.security_headers import security_headers
+from runtime.http import RequestContextMiddleware
 
 DATABASE = "pocdojo"
 log = logging.getLogger("pocdojo.dev")
@@ -118,9 +121,10 @@ class Dispatcher:
     """Routes each request to the service app owning its path prefix (as the ALB does).
 
     It runs every app's lifespan in order at startup (reverse order at shutdown) and answers `/readyz`
-    (every service ready) itself; `/healthz`, `/metrics` (one registry per process: every service's
-    series) and unknown paths go to the first app. `background` tasks (`run(stop)`, e.g. a media worker)
-    start once the apps have started and are stopped (their event set, then awaited) before the apps stop.
+    (every service ready) itself, logged and counted as the first app's route; `/healthz`, `/metrics` (one
+    registry per process: every service's series) and unknown paths go to the first app. `background`
+    tasks (`run(stop)`, e.g. a media worker) start once the apps have started and are stopped (their event
+    set, then awaited) before the apps stop.
     """
 
     def __init__(
@@ -133,6 +137,14 @@ class Dispatcher:
         self.apps = [app for _, app in routes]
         self.background = list(background)
         self._stack: AsyncExitStack | None = None
+        first = self.apps[0]
+        self._readyz_route = Route("/readyz", self._readyz, methods=["GET"])
+        self._readyz_http = RequestContextMiddleware(
+            self._readyz_route,
+            service=first.state.service,
+            max_body_bytes=first.state.settings.max_body_bytes,
+            trusted_proxy_hops=first.state.settings.trusted_proxy_hops,
+        )
 
     def app_for(self, path: str) -> FastAPI | None:
         for prefixes, app in self.routes:
@@ -150,14 +162,13 @@ class Dispatcher:
             # Operational and unknown paths go to the first app, which answers /healthz and 404s;
             # /readyz is answered here from every app's checks.
             if path == "/readyz" and scope["type"] == "http":
-                await self._readyz(scope, receive, send)
+                scope["route"] = self._readyz_route  # the access log and metrics name it
+                await self._readyz_http(scope, receive, send)
                 return
             target = self.apps[0]
         await target(scope, receive, send)
 
-    async def _readyz(self, scope: Scope, receive: Receive, send: Send) -> None:
-        from starlette.responses import JSONResponse
-
+    async def _readyz(self, _request: Request) -> Response:
         failing: dict[str, Any] = {}
         for app in self.apps:
             for name, check in app.state.readiness:
@@ -167,9 +178,7 @@ class Dispatcher:
                     failing[f"{app.state.service}.{name}"] = type(exc).__name__
         status = 503 if failing else 200
         body = {"status": "unavailable", "failing": failing} if failing else {"status": "ready"}
-        # Answered here, not by a service app: the same security headers as the apps' answers.
-        headers = {name.decode(): value.decode() for name, value in security_headers(page=False, tls=False)}
-        await JSONResponse(body, status_code=status, headers=headers)(scope, receive, send)
+        return JSONResponse(body, status_code=status)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         message = await receive()

@@ -22,6 +22,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from crdt.channel import SLOW_CLIENT_REASON, CloseCode, Outbound
 from crdt.protocol import encode_permission_denied
+from dojo import socket_log
 from dojo.access import Access, Authorizer, Connecting, Refused, authenticate, check_room, origin_allowed
 from dojo.collab_metrics import COLLAB_CLOSE_CODES
 from dojo.collab_tracing import traced_frames
@@ -29,6 +30,7 @@ from dojo.docstore import room_key
 from dojo.fastpath import FASTPATH_EXTENSION, CollabWebSocketProtocol, FastChannel
 from dojo.limits import TokenBucket
 from dojo.metrics import count_abnormal_close
+from dojo.socket_log import SocketLife
 from dojo.tickets import TicketSigner
 from dojo.user_connections import Lease, UserConnections
 from runtime.auth import Verifier
@@ -72,10 +74,12 @@ class CollabEndpoint:
 
     async def __call__(self, websocket: WebSocket) -> None:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in websocket.scope["headers"]}
+        room = websocket.path_params["room"]
         if not origin_allowed(headers, self.settings.allowed_origins):
+            socket_log.refused("collab", room, CloseCode.FORBIDDEN, "origin not allowed")
             await websocket.close(code=CloseCode.FORBIDDEN)  # before accept: HTTP 403
             return
-        room = websocket.path_params["room"]
+        who: Connecting | None = None
         try:
             who = await self._admit(room, headers, dict(websocket.query_params))
             access = await self.authorizer.authorize(who)
@@ -84,6 +88,14 @@ class CollabEndpoint:
             lease = self.connections.acquire(who)
         except Refused as refused:
             count_abnormal_close("collab", refused.code, COLLAB_CLOSE_CODES)
+            socket_log.refused(
+                "collab",
+                room,
+                refused.code,
+                refused.reason,
+                tenant_id=who.tenant_id if who else "",
+                user_id=who.user_id if who else "",
+            )
             await websocket.accept()
             await websocket.send_bytes(encode_permission_denied(refused.reason))
             await websocket.close(code=refused.code, reason=refused.reason[:120])
@@ -95,11 +107,15 @@ class CollabEndpoint:
         except BaseException:
             lease.release()
             raise
+        life = SocketLife(
+            "collab", "fast" if isinstance(fast, CollabWebSocketProtocol) else "asgi", room, who.tenant_id, who.user_id
+        )
+        life.opened()
         if isinstance(fast, CollabWebSocketProtocol):
-            await self._run_fast(fast, key, access, who, lease)
+            await self._run_fast(fast, key, access, who, lease, life)
         else:
             try:
-                await self._run_asgi(websocket, key, access, who)
+                await self._run_asgi(websocket, key, access, who, life)
             finally:
                 lease.release()
 
@@ -113,7 +129,7 @@ class CollabEndpoint:
         return TokenBucket(self.settings.collab_messages_per_second, self.settings.collab_message_burst)
 
     async def _run_fast(
-        self, proto: CollabWebSocketProtocol, key: str, access: Access, who: Connecting, lease: Lease
+        self, proto: CollabWebSocketProtocol, key: str, access: Access, who: Connecting, lease: Lease, life: SocketLife
     ) -> None:
         channel: FastChannel = proto.attach(max_backlog=self.settings.collab_max_backlog_bytes, bucket=self._bucket())
         try:
@@ -122,6 +138,7 @@ class CollabEndpoint:
             lease.release()
             log.exception("loading a room failed", extra={"room": key})
             channel.close(CloseCode.INTERNAL_ERROR, "the document could not be loaded; retry")
+            life.closed(CloseCode.INTERNAL_ERROR, "the document could not be loaded; retry")
             return
         except BaseException:
             lease.release()
@@ -133,6 +150,7 @@ class CollabEndpoint:
             if watcher is not None:
                 watcher.detached(key, ch)
             manager.leave(room, ch, ch.close_code, ch.close_reason)
+            life.closed(ch.close_code, ch.close_reason)
 
         if watcher is not None:
             watcher.attached(key, who, channel)
@@ -142,7 +160,9 @@ class CollabEndpoint:
         proto.start(receive, leave)
         # The task ends here: the room drives the connection from now on.
 
-    async def _run_asgi(self, websocket: WebSocket, key: str, access: Access, who: Connecting) -> None:
+    async def _run_asgi(
+        self, websocket: WebSocket, key: str, access: Access, who: Connecting, life: SocketLife
+    ) -> None:
         channel = AsgiChannel(websocket, self.settings.collab_max_backlog_bytes)
         writer = asyncio.create_task(channel.write_loop())
         room = None
@@ -179,6 +199,7 @@ class CollabEndpoint:
                     self.watcher.detached(key, channel)
                 self.manager.leave(room, channel, *channel.ended)
             await writer
+            life.closed(*channel.ended)
 
 
 class AsgiChannel:

@@ -29,10 +29,12 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from crdt.channel import CloseCode
+from dojo import socket_log
 from dojo.access import Access, Authorizer, Connecting, Refused, authenticate, check_room, origin_allowed
 from dojo.docstore import room_key
 from dojo.limits import TokenBucket
 from dojo.metrics import count_abnormal_close
+from dojo.socket_log import SocketLife
 from dojo.tickets import TicketSigner
 from dojo.user_connections import UserConnections
 from runtime.auth import Verifier
@@ -57,6 +59,9 @@ _SIGNAL_CLOSE_CODES = frozenset({*(int(code) for code in Close), *(int(code) for
 """The close codes this endpoint sends (its own and the shared refusals'): their own label values."""
 
 log = logging.getLogger("dojo.signal")
+
+_ABNORMAL_CLOSURE = 1006
+"""RFC 6455: the connection ended without a close frame (never sent on the wire, only reported)."""
 
 _REFUSAL_CODES = {
     CloseCode.BAD_MESSAGE: "bad_request",
@@ -168,11 +173,13 @@ class SignalEndpoint:
 
     async def __call__(self, websocket: WebSocket) -> None:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in websocket.scope["headers"]}
+        room = websocket.path_params["room"]
         if not origin_allowed(headers, self.settings.allowed_origins):
             signal_metrics.REFUSED.labels("origin").inc()
+            socket_log.refused("signal", room, CloseCode.FORBIDDEN, "origin not allowed")
             await websocket.close(code=CloseCode.FORBIDDEN)  # before accept: HTTP 403
             return
-        room = websocket.path_params["room"]
+        who: Connecting | None = None
         try:
             check_room(room)
             who = await authenticate(
@@ -189,6 +196,14 @@ class SignalEndpoint:
             lease = self.connections.acquire(who)
         except Refused as refused:
             name = _REFUSAL_CODES.get(refused.code, "refused")
+            socket_log.refused(
+                "signal",
+                room,
+                refused.code,
+                refused.reason,
+                tenant_id=who.tenant_id if who else "",
+                user_id=who.user_id if who else "",
+            )
             await self._refuse(websocket, int(refused.code), name, refused.reason)
             return
         try:
@@ -198,14 +213,21 @@ class SignalEndpoint:
             except Refusal as refusal:
                 signal_metrics.REFUSED.labels(refusal.code).inc()
                 count_abnormal_close("signal", int(refusal.close_code), _SIGNAL_CLOSE_CODES)
+                socket_log.refused(
+                    "signal", room, refusal.close_code, refusal.reason, tenant_id=who.tenant_id, user_id=who.user_id
+                )
                 await websocket.send_json({"type": "error", "code": refusal.code, "detail": refusal.reason})
                 await websocket.close(code=refusal.close_code, reason=refusal.reason[:120])
                 return
             if self.on_joined is not None:
                 self.on_joined(room_key(who.tenant_id, room), peer)  # e.g. the dojo's current state
+            life = SocketLife("signal", "asgi", room, who.tenant_id, who.user_id)
+            life.opened()
+            ended: tuple[int | None, str] = (None, "the connection's task was cancelled")
             try:
-                await self._run(websocket, peer, who)
+                ended = await self._run(websocket, peer, who)
             finally:
+                life.closed(*ended)
                 if self.on_left is not None:
                     self.on_left(room_key(who.tenant_id, room), peer)  # e.g. presence
         finally:
@@ -218,7 +240,8 @@ class SignalEndpoint:
         await websocket.send_json({"type": "error", "code": name, "detail": reason})
         await websocket.close(code=code, reason=reason[:120])
 
-    async def _run(self, websocket: WebSocket, peer: Peer, who: Connecting) -> None:
+    async def _run(self, websocket: WebSocket, peer: Peer, who: Connecting) -> tuple[int | None, str]:
+        """Serve the peer until either side ends it; returns the close code and reason that ended it."""
         writer = asyncio.create_task(peer.run(StarletteSocket(websocket)), name=f"signal-writer-{peer.peer_id}")
         reader = asyncio.create_task(self._read(websocket, peer), name=f"signal-reader-{peer.peer_id}")
         expiry = None
@@ -233,6 +256,13 @@ class SignalEndpoint:
             # Either the client goes away (reader ends) or the server closes the peer (writer ends
             # after the close frame).
             await asyncio.wait({writer, reader}, return_when=asyncio.FIRST_COMPLETED)
+            # Before `leave` and `finish`: the server closed the peer, else the client went away.
+            if peer.close_code is not None:
+                ended: tuple[int | None, str] = (peer.close_code, peer.close_reason)
+            elif reader.done() and not reader.cancelled() and reader.exception() is None:
+                ended = reader.result()
+            else:
+                ended = (_ABNORMAL_CLOSURE, "the connection is gone")
         finally:
             if expiry is not None:
                 expiry.cancel()
@@ -245,16 +275,21 @@ class SignalEndpoint:
                     await task
                 except asyncio.CancelledError:
                     log.debug("signal %s stopped", task.get_name())
+        return ended
 
-    async def _read(self, websocket: WebSocket, peer: Peer) -> None:
+    async def _read(self, websocket: WebSocket, peer: Peer) -> tuple[int | None, str]:
+        """Hand the client's frames to the hub until it goes away; returns its close code and reason (the
+        server's own close, when it closed the peer first, is the peer's)."""
         while not peer.closed:
             try:
                 message = await websocket.receive()
-            except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+            except WebSocketDisconnect as exc:
+                return exc.code, exc.reason or ""
+            except (RuntimeError, OSError) as exc:
                 log.debug("signal client gone: %s", type(exc).__name__, extra={"peer": peer.peer_id})
-                return
+                return _ABNORMAL_CLOSURE, "connection lost"
             if message["type"] == "websocket.disconnect":
-                return
+                return int(message.get("code", CloseCode.NORMAL)), str(message.get("reason") or "")
             data = message.get("text")
             if data is None:
                 data = message.get("bytes")
@@ -265,4 +300,5 @@ class SignalEndpoint:
             except Exception:
                 log.exception("signaling message handling failed", extra={"peer": peer.peer_id})
                 peer.close(Close.INTERNAL_ERROR, "internal error")
-                return
+                return Close.INTERNAL_ERROR, "internal error"
+        return None, ""

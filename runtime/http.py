@@ -26,7 +26,7 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runtime.context import RequestInfo, request_id_var, request_info_var
@@ -185,8 +185,17 @@ _URL_ATTRIBUTES = ("http.target", "http.url", "url.path", "url.full", "url.query
 
 
 def _route(scope: Scope) -> str:
-    """The matched route's template (the router records the route in the scope it was given)."""
-    return str(getattr(scope.get("route"), "path", "unmatched"))
+    """The matched route's template. FastAPI's router records its own routes in the scope; Starlette routes
+    (the docs page, the OpenAPI document) it answers without that, so they are looked up among the app's
+    routes (`BaseRoute.matches`) — only for requests the router did not record, and by template only."""
+    route = scope.get("route")
+    if route is None:
+        router = scope.get("router")
+        for candidate in getattr(router, "routes", ()):
+            if not isinstance(candidate, APIRoute) and candidate.matches(scope)[0] is Match.FULL:
+                route = candidate
+                break
+    return str(getattr(route, "path", "unmatched"))
 
 
 def _name_span(span: trace.Span, method: str, route: str, status: int, request_id: str) -> None:

@@ -117,7 +117,12 @@ class Peer:
 
     @property
     def close_code(self) -> int | None:
+        """The code the server closed this peer with; None while open or when the client ended it."""
         return None if self._close is None else self._close[0]
+
+    @property
+    def close_reason(self) -> str:
+        return "" if self._close is None else self._close[1]
 
     def send_json(self, message: Mapping[str, Any]) -> None:
         """Queue one message (a JSON object with a `type`) for this client."""

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 import tempfile
@@ -24,6 +25,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import orjson
 import pytest
 import uvicorn
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -32,6 +34,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from deploy.local import DatabaseUrls, migrate_all
 from runtime.bootstrap import OWNER_ROLE, SERVICE_ROLE, Credentials, ensure_database, ensure_roles, with_user
 from runtime.embedded_pg import EmbeddedPostgres, free_port
+from runtime.logs import JsonFormatter, QuietUvicornWebSockets
 from runtime.settings import Settings
 from runtime.tracing import configure_tracing
 
@@ -216,3 +219,35 @@ def traces() -> Iterator[Traces]:
     assert provider is not None
     yield Traces(provider, exporter)
     provider.shutdown()
+
+
+# -- a socket's life in the logs (dojo.socket_log) -------------------------------------------------------
+@pytest.fixture
+def quiet_uvicorn() -> Iterator[None]:
+    """The filter `configure_logging` installs on uvicorn's logger, for this test only."""
+    uvicorn_errors = logging.getLogger("uvicorn.error")
+    quiet = QuietUvicornWebSockets()
+    uvicorn_errors.addFilter(quiet)
+    try:
+        yield
+    finally:
+        uvicorn_errors.removeFilter(quiet)
+
+
+def socket_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:
+    """The `pocdojo.ws` lines captured so far, as the JSON formatter writes them."""
+    formatter = JsonFormatter()
+    return [orjson.loads(formatter.format(r)) for r in caplog.records if r.name == "pocdojo.ws"]
+
+
+def socket_events(caplog: pytest.LogCaptureFixture, event: str) -> list[dict[str, object]]:
+    return [line for line in socket_lines(caplog) if line["event"] == event]
+
+
+def socket_event_seen(caplog: pytest.LogCaptureFixture, event: str) -> Callable[[], Awaitable[bool]]:
+    """For `wait_until`: whether a `pocdojo.ws` line of this event was captured."""
+
+    async def seen() -> bool:
+        return bool(socket_events(caplog, event))
+
+    return seen

@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
+import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from deploy.services import schemas
 from runtime.embedded_pg import EmbeddedPostgres, free_port
+from tests.conftest import wait_until
 
 POCDOJO = str(Path(sys.executable).with_name("pocdojo"))
+REPO = Path(__file__).resolve().parents[2]
 LOGIN_RE = re.compile(r"demo login: tenant=(\S+) username=(\S+) password=(\S+)")
 
 
-async def _start_dev(state: Path, port: int) -> tuple[asyncio.subprocess.Process, str]:
+async def _start_dev(
+    state: Path, port: int, env: dict[str, str] | None = None
+) -> tuple[asyncio.subprocess.Process, str]:
     proc = await asyncio.create_subprocess_exec(
         POCDOJO,
         "dev",
@@ -29,7 +36,10 @@ async def _start_dev(state: Path, port: int) -> tuple[asyncio.subprocess.Process
         str(state),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
-        env={k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "POCDOJO_OPERATOR_TOKEN")},
+        env={
+            **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "POCDOJO_OPERATOR_TOKEN")},
+            **(env or {}),
+        },
     )
     assert proc.stdout is not None
     banner = ""
@@ -40,6 +50,20 @@ async def _start_dev(state: Path, port: int) -> tuple[asyncio.subprocess.Process
                 raise AssertionError(f"pocdojo dev exited early:\n{banner}")
             banner += line.decode()
     return proc, banner
+
+
+async def _wait_for_samples(http: httpx.AsyncClient, auth: dict[str, str]) -> list[dict[str, Any]]:
+    """The demo tenant's sample POCs, once they and the sample dojo are there."""
+    found: list[dict[str, Any]] = []
+
+    async def seeded() -> bool:
+        nonlocal found
+        found = (await http.get("/v1/pocs", params={"limit": 100}, headers=auth)).json()["items"]
+        dojos = (await http.get("/v1/dojos", params={"status": "ended"}, headers=auth)).json()["items"]
+        return len(found) == 10 and len(dojos) == 1
+
+    await wait_until(seeded, within=60, interval=0.2)
+    return found
 
 
 async def _stop(proc: asyncio.subprocess.Process) -> None:
@@ -53,6 +77,8 @@ async def test_dev_server_runs_prints_a_working_login_and_keeps_data(server_dir:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc, banner = await _start_dev(state, port)
+    assert proc.stdout is not None
+    output = asyncio.create_task(proc.stdout.read())  # drained as it comes: a full pipe would block the server
     try:
         match = LOGIN_RE.search(banner)
         assert match, banner
@@ -65,8 +91,17 @@ async def test_dev_server_runs_prints_a_working_login_and_keeps_data(server_dir:
                 data={"grant_type": "password", "tenant": tenant, "username": username, "password": password},
             )
             assert token.status_code == 200, token.text
-            me = await http.get("/v1/auth/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+            auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
+            me = await http.get("/v1/auth/me", headers=auth)
             assert me.status_code == 200 and me.json()["tenant"] == tenant
+            # The demo tenant starts with sample POCs and an ended sample dojo (created once the services run).
+            pocs = await _wait_for_samples(http, auth)
+            assert len({p["language"] for p in pocs}) >= 5 and len({t for p in pocs for t in p["tags"]}) >= 10
+            assert any("ç" in p["name"] or "ã" in p["name"] for p in pocs)  # Portuguese names
+            [dojo] = (await http.get("/v1/dojos", headers=auth)).json()["items"]
+            assert dojo["status"] == "ended"
+            snapshot = (await http.get(f"/v1/dojos/{dojo['id']}", headers=auth)).json()["snapshot"]
+            assert "def pontos" in snapshot["files"]["boliche.py"]
             operator = (state / "operator-token").read_text().strip()
             assert (state / "operator-token").stat().st_mode & 0o777 == 0o600
             created = await http.post(
@@ -83,8 +118,15 @@ async def test_dev_server_runs_prints_a_working_login_and_keeps_data(server_dir:
         assert password not in (state / "pg" / "server.log").read_text()
     finally:
         await _stop(proc)
-    # Restart: same data, same keys, same login.
-    proc, banner = await _start_dev(state, port)
+    lines = [json.loads(line) for line in (await output).decode().splitlines() if line.startswith("{")]
+    assert "\x1b[" not in json.dumps(lines) and not any("color_message" in line for line in lines)
+    readyz = [line for line in lines if line["message"] == "request" and line["route"] == "/readyz"]
+    assert readyz and {"method": "GET", "status": 200, "service": "identity"}.items() <= readyz[0].items(), readyz
+    assert [line["pocs"] for line in lines if line["message"] == "demo tenant sample data created"] == [10]
+    # Restart: same data, same keys, same login; logs in the text format this time.
+    proc, banner = await _start_dev(state, port, {"POCDOJO_LOG_JSON": "false"})
+    assert proc.stdout is not None
+    output = asyncio.create_task(proc.stdout.read())
     try:
         async with httpx.AsyncClient(base_url=base) as http:
             again = await http.post(
@@ -98,11 +140,22 @@ async def test_dev_server_runs_prints_a_working_login_and_keeps_data(server_dir:
             )
             assert again.status_code == 200
             # A token issued before the restart still verifies: the signing keys persisted.
-            old = await http.get("/v1/auth/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+            old = await http.get("/v1/auth/me", headers=auth)
             assert old.status_code == 200
+            # The samples are not created twice.
+            pocs = (await http.get("/v1/pocs", params={"limit": 100}, headers=auth)).json()["items"]
+            assert len(pocs) == 10
+            assert len((await http.get("/v1/dojos", headers=auth)).json()["items"]) == 1
     finally:
         await _stop(proc)
         EmbeddedPostgres(state / "pg").stop(mode="immediate")
+    text = (await output).decode()
+    access = re.search(r" INFO pocdojo\.http: request (.*route=/v1/auth/token.*)", text)
+    assert access, text
+    fields = dict(pair.split("=", 1) for pair in access.group(1).split())
+    assert fields["service"] == "identity" and fields["method"] == "POST" and fields["status"] == "200"
+    assert float(fields["duration_ms"]) >= 0
+    assert "\x1b[" not in text and "a fine long passphrase" not in text
 
 
 async def _cli(*args: str, state: Path, env: dict[str, str] | None = None) -> tuple[int, str]:
@@ -249,3 +302,32 @@ async def test_serve_runs_one_service_from_environment_settings(database, keys_d
     out = (await proc.stdout.read()).decode() if proc.stdout else ""  # type: ignore[union-attr]
     assert "serve-operator-token" not in out
     assert '"level":"INFO"' in out
+
+
+async def test_make_run_on_a_busy_port_stops_before_the_banner_with_the_fix(server_dir: Path) -> None:
+    """`make run PORT=<busy>`: the Makefile passes the port through, and `pocdojo dev` refuses it before the
+    database starts or the banner prints, naming a free port to use instead."""
+    state = server_dir / "state"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = await asyncio.create_subprocess_exec(
+            "make",
+            "-s",
+            "run",
+            f"PORT={port}",
+            f"STATE={state}",
+            cwd=REPO,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        async with asyncio.timeout(60):
+            out = (await proc.communicate())[0].decode()
+    assert proc.returncode != 0
+    match = re.search(rf"error: port {port} is busy on 127\.0\.0\.1: run `make run PORT=(\d+)`", out)
+    assert match, out
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", int(match.group(1))))  # the port it suggests is free
+    assert "demo login" not in out and "POC Dojo is starting" not in out
+    assert not (state / "pg").exists()

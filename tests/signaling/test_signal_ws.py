@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from typing import Any
@@ -12,6 +13,7 @@ from websockets.asyncio.client import connect
 from dojo.access import Access, Connecting
 from dojo.docstore import room_key
 from signaling import verify_credential
+from tests.conftest import socket_event_seen, socket_events, wait_until
 from tests.signaling.client import SignalClient
 from tests.signaling.conftest import STUN_URLS, TURN_SECRET, TURN_TTL, TURN_URLS, SignalServer
 
@@ -357,3 +359,22 @@ async def test_a_bearer_connection_closes_with_4401_when_the_token_expires(signa
         code, reason = await c.closed(within=6)
     assert code == 4401 and reason is not None and "expired" in reason
     assert time.time() >= now + 2
+
+
+async def test_a_signaling_socket_logs_its_open_and_close(
+    signal_server: SignalServer, caplog: pytest.LogCaptureFixture, quiet_uvicorn: None
+) -> None:
+    caplog.set_level(logging.INFO)
+    url = signal_server.url("call-logged", "alice")
+    async with SignalClient.connect(url) as alice:
+        assert alice.welcome["user_id"] == "alice"
+    await wait_until(socket_event_seen(caplog, "ws.close"))
+    [opened] = socket_events(caplog, "ws.open")
+    [closed] = socket_events(caplog, "ws.close")
+    for line in (opened, closed):
+        assert line["endpoint"] == "signal" and line["room"] == "call-logged"
+        assert line["tenant_id"] == signal_server.tenant_id and line["user_id"] == "alice"
+    assert closed["code"] == 1000 and isinstance(closed["duration_ms"], float)
+    ticket = url.split("ticket=", 1)[1]
+    assert ticket not in caplog.text
+    assert not [r for r in caplog.records if r.name.startswith("uvicorn") and "WebSocket" in r.getMessage()]
