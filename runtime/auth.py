@@ -46,7 +46,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 
-from identity.verifier import (
+from auth_tokens.verifier import (
     HttpJwksSource,
     JwksSource,
     Principal,
