@@ -41,10 +41,10 @@ from runtime.auth import CurrentPrincipals, verifier_startup
 from runtime.http import create_service_app
 from runtime.redis_link import RedisLink
 from runtime.resources import database_startup
-from runtime.settings import Settings
+from runtime.settings import DojoSettings
 
 
-def ticket_signer(settings: Settings) -> TicketSigner:
+def ticket_signer(settings: DojoSettings) -> TicketSigner:
     if settings.ticket_secret is None:
         raise ValueError("POCDOJO_TICKET_SECRET (at least 32 bytes, shared by every node) is not set")
     return TicketSigner(settings.ticket_secret.get_secret_value().encode(), settings.ticket_ttl_seconds)
@@ -62,7 +62,7 @@ def default_node_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: DojoSettings) -> FastAPI:
     tickets = ticket_signer(settings)
     endpoint_holder: dict[str, CollabEndpoint] = {}
 

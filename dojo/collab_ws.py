@@ -29,7 +29,7 @@ from dojo.limits import TokenBucket
 from dojo.tickets import TicketSigner
 from dojo.user_connections import Lease, UserConnections
 from runtime.auth import Verifier
-from runtime.settings import Settings
+from runtime.settings import DojoSettings
 
 log = logging.getLogger("dojo.collab")
 
@@ -56,7 +56,7 @@ class ManagerLike(Protocol):
 class CollabEndpoint:
     """Everything the endpoint needs, built by the app's startup."""
 
-    settings: Settings
+    settings: DojoSettings
     verifier: Verifier
     tickets: TicketSigner
     manager: ManagerLike

@@ -37,7 +37,7 @@ from dojo.user_connections import UserConnections
 from runtime.auth import Verifier
 from runtime.http import Startup
 from runtime.redis_link import RedisLink
-from runtime.settings import Settings
+from runtime.settings import DojoSettings
 from signaling import (
     Backplane,
     Close,
@@ -63,7 +63,7 @@ _REFUSAL_CODES = {
 }
 
 
-def ice_config(settings: Settings) -> IceConfig:
+def ice_config(settings: DojoSettings) -> IceConfig:
     secret = settings.turn_secret.get_secret_value().encode() if settings.turn_secret is not None else None
     return IceConfig(
         stun_urls=tuple(settings.stun_urls),
@@ -73,7 +73,7 @@ def ice_config(settings: Settings) -> IceConfig:
     )
 
 
-def hub_config(settings: Settings) -> HubConfig:
+def hub_config(settings: DojoSettings) -> HubConfig:
     return HubConfig(
         max_peers=settings.signal_max_peers,
         max_message_bytes=settings.signal_max_message_bytes,
@@ -82,7 +82,7 @@ def hub_config(settings: Settings) -> HubConfig:
     )
 
 
-def signaling_startup(settings: Settings, link: RedisLink | None, node_id: str) -> Startup:
+def signaling_startup(settings: DojoSettings, link: RedisLink | None, node_id: str) -> Startup:
     """The hub on `link` (a started Redis link, shared with the other clients) or in-process without."""
 
     async def start(app: FastAPI, stack: AsyncExitStack) -> None:
@@ -144,7 +144,7 @@ class SignalEndpoint:
     def __init__(
         self,
         *,
-        settings: Settings,
+        settings: DojoSettings,
         verifier: Verifier,
         tickets: TicketSigner,
         authorizer: Authorizer,

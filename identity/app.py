@@ -22,10 +22,10 @@ from runtime.auth import verifier_startup
 from runtime.db import Database
 from runtime.http import create_service_app
 from runtime.resources import database_startup
-from runtime.settings import Settings
+from runtime.settings import IdentitySettings
 
 
-def load_keys(settings: Settings) -> KeyRing:
+def load_keys(settings: IdentitySettings) -> KeyRing:
     """Production keys come from settings; dev and test keep generated keys in the state dir."""
     if settings.signing_keys is not None:
         pems = _split_pems(settings.signing_keys.get_secret_value())
@@ -46,7 +46,7 @@ def _split_pems(text: str) -> list[str]:
 
 
 def build_service(
-    settings: Settings, db: Database, ring: KeyRing, *, forget_user: ForgetUser | None = None
+    settings: IdentitySettings, db: Database, ring: KeyRing, *, forget_user: ForgetUser | None = None
 ) -> IdentityService:
     return IdentityService(
         db,
@@ -71,7 +71,7 @@ def build_service(
     )
 
 
-def create_app(settings: Settings, *, keys: KeyRing | None = None) -> FastAPI:
+def create_app(settings: IdentitySettings, *, keys: KeyRing | None = None) -> FastAPI:
     ring = keys if keys is not None else load_keys(settings)
 
     async def identity_startup(app: FastAPI, stack: AsyncExitStack) -> None:

@@ -36,7 +36,7 @@ from media.sources import Directory, PocExports, export_of
 from media.storage.base import ObjectStore
 from runtime.auth import CurrentPrincipal, Principal
 from runtime.errors import Conflict, FieldError, NotFound, ServiceUnavailable, TooManyRequests, ValidationFailed
-from runtime.settings import Settings
+from runtime.settings import MediaSettings
 
 log = logging.getLogger("pocdojo.media.api")
 router = APIRouter(tags=["reports"])
@@ -70,7 +70,7 @@ class Services:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: MediaSettings,
         reports: ReportRepository,
         queue: procrastinate.App,
         exports: PocExports,

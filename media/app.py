@@ -23,19 +23,19 @@ from media.worker import build_exports, build_store
 from runtime.auth import verifier_startup
 from runtime.http import create_service_app
 from runtime.resources import database_startup
-from runtime.settings import Settings
+from runtime.settings import MediaSettings
 
 
-def build_directory(settings: Settings) -> Directory:
+def build_directory(settings: MediaSettings) -> Directory:
     return IdentityClient(settings.identity_service_url or settings.public_url)
 
 
 def create_app(
-    settings: Settings,
+    settings: MediaSettings,
     *,
-    store: Callable[[Settings], ObjectStore] = build_store,
-    exports: Callable[[Settings], PocExports] = build_exports,
-    directory: Callable[[Settings], Directory] = build_directory,
+    store: Callable[[MediaSettings], ObjectStore] = build_store,
+    exports: Callable[[MediaSettings], PocExports] = build_exports,
+    directory: Callable[[MediaSettings], Directory] = build_directory,
 ) -> FastAPI:
     """The reports API: database pool, token verifier, object store, the POC service's export client, the
     identity client (the caller's names), the job queue (to defer and cancel jobs) and the report-change

@@ -17,13 +17,13 @@ from poc_api.service import PocService
 from runtime.auth import verifier_startup
 from runtime.db import Database
 from runtime.http import create_service_app
-from runtime.settings import Settings
+from runtime.settings import PocSettings
 
 
 async def database_startup(app: FastAPI, stack: AsyncExitStack) -> None:
     """`runtime.resources.database_startup` with the POC service's session defaults (`SERVER_SETTINGS`):
     the asyncpg pool as `app.state.db` (closed at shutdown), reported in /readyz."""
-    settings: Settings = app.state.settings
+    settings: PocSettings = app.state.settings
     db = Database(
         settings.require_database_url(),
         min_size=settings.db_pool_min,
@@ -36,7 +36,7 @@ async def database_startup(app: FastAPI, stack: AsyncExitStack) -> None:
     app.state.readiness.append(("postgres", db.ping))
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: PocSettings) -> FastAPI:
     """The POC catalogue service: database pool, token verifier (issuer's JWKS over HTTP, verified tokens
     memoized briefly: `runtime.auth.VerifiedTokens`), routes, and the outbox relay when Redis is configured
     (`poc_api.outbox_relay`)."""

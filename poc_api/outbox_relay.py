@@ -37,7 +37,7 @@ from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Histogram
 
 from runtime.db import Database
-from runtime.settings import Settings
+from runtime.settings import PocSettings
 from runtime.tracing import instrument_redis_client
 
 log = logging.getLogger("pocdojo.poc.outbox")
@@ -140,7 +140,7 @@ class OutboxRelay:
 
 async def relay_startup(app: FastAPI, stack: AsyncExitStack) -> None:
     """Start the relay when Redis is configured (after the database pool; stopped before it closes)."""
-    settings: Settings = app.state.settings
+    settings: PocSettings = app.state.settings
     if settings.redis_url is None:
         log.info("no REDIS_URL: POC change events stay in poc.outbox until a relay runs")
         return

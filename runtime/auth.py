@@ -60,7 +60,7 @@ from runtime.context import set_principal
 from runtime.errors import Forbidden, Unauthorized
 from runtime.metrics import AUTH_FAILURES
 from runtime.principal_status import PostgresStatusSource, PrincipalStatuses
-from runtime.settings import Settings
+from runtime.settings import SharedSettings
 from runtime.tracing import instrument_http_client
 
 __all__ = [
@@ -169,7 +169,7 @@ class CurrentPrincipals:
         return status.roles
 
 
-def verifier_config(settings: Settings) -> VerifierConfig:
+def verifier_config(settings: SharedSettings) -> VerifierConfig:
     return VerifierConfig(
         mode=settings.auth_mode,
         issuer=settings.issuer,
@@ -196,7 +196,7 @@ def verifier_startup(
     """
 
     async def start(app: FastAPI, stack: AsyncExitStack) -> None:
-        settings: Settings = app.state.settings
+        settings: SharedSettings = app.state.settings
         source: JwksSource
         if local_jwks is not None:
             source = StaticJwksSource(local_jwks)

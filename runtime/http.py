@@ -34,7 +34,7 @@ from runtime.errors import FieldError, ServiceError
 from runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from runtime.metrics_access import MetricsAccess
 from runtime.security_headers import came_over_tls, security_headers
-from runtime.settings import Settings
+from runtime.settings import SharedSettings
 from runtime.supervisor import Supervisor
 from runtime.tracing import tracing_enabled
 
@@ -412,7 +412,7 @@ class ServiceApp(FastAPI):
     slash).
     """
 
-    def __init__(self, *args: Any, service: str, settings: Settings, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, service: str, settings: SharedSettings, **kwargs: Any) -> None:
         # FastAPI's own telemetry off: OpenTelemetry's ASGI middleware (below) makes the one server span of a
         # request, hot routes and early refusals included; FastAPI's would be a second one inside it.
         kwargs.setdefault("telemetry", {"tracing": False, "metrics": False, "logs": False, "operation_spans": False})
@@ -475,7 +475,7 @@ def create_service_app(
     *,
     service: str,
     title: str,
-    settings: Settings,
+    settings: SharedSettings,
     startup: Sequence[Startup] = (),
     readiness: Sequence[tuple[str, ReadinessCheck]] = (),
     description: str = "",

@@ -7,12 +7,12 @@ from contextlib import AsyncExitStack
 from fastapi import FastAPI
 
 from runtime.db import Database
-from runtime.settings import Settings
+from runtime.settings import SharedSettings
 
 
 async def database_startup(app: FastAPI, stack: AsyncExitStack) -> None:
     """Open the asyncpg pool as `app.state.db` (closed at shutdown) and report it in /readyz."""
-    settings: Settings = app.state.settings
+    settings: SharedSettings = app.state.settings
     db = Database(
         settings.require_database_url(),
         min_size=settings.db_pool_min,
