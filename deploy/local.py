@@ -27,6 +27,7 @@ from deploy.services import schemas
 from runtime import migrations
 from runtime.bootstrap import OWNER_ROLE, SERVICE_ROLE, Credentials, ensure_database, ensure_roles, with_user
 from runtime.embedded_pg import EmbeddedPostgres
+from runtime.root import root_of
 from runtime.security_headers import security_headers
 
 DATABASE = "pocdojo"
@@ -160,11 +161,12 @@ class Dispatcher:
 
         failing: dict[str, Any] = {}
         for app in self.apps:
-            for name, check in app.state.readiness:
+            root = root_of(app)
+            for name, check in root.readiness:
                 try:
                     await check()
                 except Exception as exc:  # noqa: BLE001 - readiness reports every failure
-                    failing[f"{app.state.service}.{name}"] = type(exc).__name__
+                    failing[f"{root.service}.{name}"] = type(exc).__name__
         status = 503 if failing else 200
         body = {"status": "unavailable", "failing": failing} if failing else {"status": "ready"}
         # Answered here, not by a service app: the same security headers as the apps' answers.

@@ -13,6 +13,7 @@ from media.identity_client import IdentityClient
 from media.queue import build_app
 from media.repository import ReportRepository
 from media.schemas import Problem
+from media.services import MediaServices
 from media.sources import Directory, PocExports
 from media.storage.base import ObjectStore
 from media.storage.factory import download_router_for
@@ -23,6 +24,7 @@ from media.worker import build_exports, build_store
 from runtime.auth import verifier_startup
 from runtime.http import create_service_app
 from runtime.resources import database_startup
+from runtime.root import ServiceRoot
 from runtime.settings import MediaSettings
 
 
@@ -43,9 +45,9 @@ def create_app(
 
     object_store = store(settings)
 
-    async def media_startup(app: FastAPI, stack: AsyncExitStack) -> None:
+    async def media_startup(root: ServiceRoot, stack: AsyncExitStack) -> None:
         stack.push_async_callback(object_store.close)
-        app.state.readiness.append(("store", object_store.check))
+        root.readiness.append(("store", object_store.check))
         poc_exports = exports(settings)
         people = directory(settings)
         for client in (poc_exports, people):
@@ -57,10 +59,8 @@ def create_app(
         changes = ReportChanges(settings.require_database_url())
         await changes.start()
         stack.push_async_callback(changes.close)
-        app.state.media = Services(
-            settings, ReportRepository(app.state.db), queue, poc_exports, people, object_store, changes
-        )
-        app.state.media_videos = VideoServices(app.state.media, VideoRepository(app.state.db))
+        reports = Services(settings, ReportRepository(root.db), queue, poc_exports, people, object_store, changes)
+        root.provide(MediaServices(reports, VideoServices(reports, VideoRepository(root.db))))
 
     app = create_service_app(
         service="media",

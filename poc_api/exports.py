@@ -138,7 +138,7 @@ def _gone(export_id: uuid.UUID) -> NotFound:
 
 
 class ExportService:
-    """Create, read and delete exports; one instance per app, on `app.state.exports`."""
+    """Create, read and delete exports; one instance per app, on the service's `PocServices`."""
 
     def __init__(self, db: Database, limits: ExportLimits) -> None:
         self.db = db

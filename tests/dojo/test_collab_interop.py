@@ -10,6 +10,7 @@ import json
 import httpx
 import pytest
 
+from dojo.services import services_of as dojo_services
 from tests.dojo.conftest import CollabServer
 from tests.dojo.yclient import PyClient
 from tests.jsclient import REPLAY_SCRIPT, JsClient, require_node
@@ -123,7 +124,7 @@ async def test_twenty_clients_open_a_cold_room_at_once(collab: CollabServer, htt
     async with JsClient.start(collab.ws_url, room, params=await _ticket_params(collab, http, user, room)) as seed:
         await seed.wait_synced()
         await seed.insert(0, "stored content")
-    manager = collab.dojo_app.state.manager
+    manager = dojo_services(collab.dojo_app).manager
     for _ in range(200):
         if not manager.rooms:
             break
