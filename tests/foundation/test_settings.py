@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import httpx
 import pytest
 
+from deploy.services import SERVICES
 from runtime.settings import (
     SECTIONS,
     DojoSettings,
@@ -14,6 +19,7 @@ from runtime.settings import (
     SharedSettings,
 )
 from runtime.settings.table import TABLE_PATH, render, variable_names
+from tests.conftest import ServeApp
 
 SERVICE_CLASSES = (IdentitySettings, PocSettings, DojoSettings, MediaSettings)
 
@@ -75,3 +81,21 @@ def test_service_classes_read_the_same_environment_names(monkeypatch: pytest.Mon
     assert PocSettings.from_env().poc_events_batch == 17
     combined = Settings.from_env()
     assert (combined.turn_urls, combined.media_store, combined.poc_events_batch) == (dojo.turn_urls, "s3", 17)
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+async def test_each_service_runs_on_its_own_settings_class(
+    name: str, make_settings: Callable[..., Settings], serve: ServeApp
+) -> None:
+    """What `pocdojo serve NAME` does: the service's root gets an instance of exactly its class."""
+    spec = SERVICES[name]
+    full = make_settings(ticket_secret="t" * 32, turn_secret="s" * 32)
+    own = spec.settings_class(**{field: getattr(full, field) for field in spec.settings_class.model_fields})
+    assert type(own) is spec.settings_class and not isinstance(own, Settings)
+
+    def factory(base: str) -> Any:
+        return spec.factory(own)
+
+    async with serve(factory) as base, httpx.AsyncClient(base_url=base) as http:
+        ready = await http.get("/readyz")
+        assert ready.status_code == 200, ready.text
