@@ -7,6 +7,7 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/pocdojo
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY auth_tokens auth_tokens
 COPY runtime runtime
 COPY crdt crdt
 COPY signaling signaling

@@ -10,7 +10,7 @@ HOST  ?= 127.0.0.1
 PORT  ?= 8000
 STATE ?= .pocdojo
 
-.PHONY: install install-node jvm-tools pdf-tools apk apk-check screens run test lint typecheck imports unit mobile-test synth clean help
+.PHONY: install install-node jvm-tools pdf-tools apk apk-check screens run test lint typecheck imports unit mobile-test synth settings-table clean help
 
 help:
 	@echo "make run      start every service on embedded defaults (http://$(HOST):$(PORT))"
@@ -20,6 +20,7 @@ help:
 	@echo "make mobile-test   the Kotlin SDK's JVM tests (Maven; checks against yjs and pycrdt)"
 	@echo "make apk      build mobile/app/build/pocdojo.apk (debug-signed); make apk-check checks it"
 	@echo "make screens  draw every screen of the app (en, pt-BR) into mobile/docs/screens/*.png"
+	@echo "make settings-table   regenerate docs/configuration.md from the settings classes (runtime/settings/)"
 	@echo "make synth    the AWS CloudFormation templates, offline, into deploy/aws/cdk.out (CONTEXT='-c key=value ...')"
 
 $(PY_STAMP): pyproject.toml
@@ -48,6 +49,9 @@ typecheck: $(PY_STAMP)
 
 imports: $(PY_STAMP)
 	$(BIN)/lint-imports
+
+settings-table: $(PY_STAMP)
+	$(BIN)/python -m runtime.settings.table
 
 unit: $(PY_STAMP) $(NODE_STAMP) pdf-tools
 	$(BIN)/pytest

@@ -35,7 +35,7 @@ from runtime import migrations
 from runtime.bootstrap import BootstrapError
 from runtime.logs import configure_logging
 from runtime.metrics_access import internal_metrics_listener
-from runtime.settings import Settings
+from runtime.settings import DojoSettings, MediaSettings, Settings
 from runtime.tracing import configure_tracing
 
 DEMO_TENANT = "demo"
@@ -106,14 +106,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _uvicorn_config(app: Any, host: str, port: int, settings: Settings, ws: str = COLLAB_PROTOCOL) -> uvicorn.Config:
+def _uvicorn_config(app: Any, host: str, port: int, ws_max_size: int, ws: str = COLLAB_PROTOCOL) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         host=host,
         port=port,
         ws=ws,
         ws_per_message_deflate=False,
-        ws_max_size=settings.collab_max_frame_bytes,
+        ws_max_size=ws_max_size,
         lifespan="on",
         log_config=None,
         access_log=False,
@@ -216,7 +216,7 @@ def _dev(args: argparse.Namespace) -> int:
         f"  API docs: {base}/docs (identity)\n",
         flush=True,
     )
-    server = uvicorn.Server(_uvicorn_config(dispatcher, args.host, args.port, settings))
+    server = uvicorn.Server(_uvicorn_config(dispatcher, args.host, args.port, settings.collab_max_frame_bytes))
     exit_on_sigterm()
     try:
         server.run()
@@ -321,13 +321,15 @@ def _dev_cluster(args: argparse.Namespace) -> int:
 
 # -- serve ----------------------------------------------------------------------------------------
 def _serve(args: argparse.Namespace) -> int:
-    settings = Settings.from_env(service_name=f"pocdojo-{args.service}")
+    spec = SERVICES[args.service]
+    settings = spec.settings_class.from_env(service_name=f"pocdojo-{args.service}")
     configure_logging(settings.log_level, json=settings.log_json)
     configure_tracing(settings)
-    spec = SERVICES[args.service]
     app = spec.factory(settings)
+    # Only the dojo service accepts websockets; the others keep uvicorn's default frame limit.
+    ws_max_size = settings.collab_max_frame_bytes if isinstance(settings, DojoSettings) else 16 * 1024 * 1024
     with internal_metrics_listener(settings):
-        uvicorn.Server(_uvicorn_config(app, args.host, args.port, settings, ws=spec.ws_protocol)).run()
+        uvicorn.Server(_uvicorn_config(app, args.host, args.port, ws_max_size, ws=spec.ws_protocol)).run()
     return 0
 
 
@@ -338,7 +340,7 @@ def _worker(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = {"service_name": f"pocdojo-{args.service}-worker"}
     if args.concurrency is not None:
         overrides["media_worker_concurrency"] = args.concurrency
-    settings = Settings.from_env(**overrides)
+    settings = MediaSettings.from_env(**overrides)
     configure_logging(settings.log_level, json=settings.log_json)
     configure_tracing(settings)
     with internal_metrics_listener(settings):

@@ -31,6 +31,7 @@ from runtime import migrations
 from runtime.bootstrap import OWNER_ROLE, SERVICE_ROLE, Credentials, ensure_database, ensure_roles, with_user
 from runtime.embedded_pg import EmbeddedPostgres
 from runtime.http import RequestContextMiddleware
+from runtime.root import root_of
 
 DATABASE = "pocdojo"
 log = logging.getLogger("pocdojo.dev")
@@ -171,11 +172,12 @@ class Dispatcher:
     async def _readyz(self, _request: Request) -> Response:
         failing: dict[str, Any] = {}
         for app in self.apps:
-            for name, check in app.state.readiness:
+            root = root_of(app)
+            for name, check in root.readiness:
                 try:
                     await check()
                 except Exception as exc:  # noqa: BLE001 - readiness reports every failure
-                    failing[f"{app.state.service}.{name}"] = type(exc).__name__
+                    failing[f"{root.service}.{name}"] = type(exc).__name__
         status = 503 if failing else 200
         body = {"status": "unavailable", "failing": failing} if failing else {"status": "ready"}
         return JSONResponse(body, status_code=status)

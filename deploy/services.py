@@ -8,42 +8,48 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Generic
 
 from fastapi import FastAPI
+from typing_extensions import TypeVar
 
 from runtime.migrations import ServiceSchema
-from runtime.settings import Settings
+from runtime.settings import DojoSettings, IdentitySettings, MediaSettings, PocSettings, SharedSettings
+
+S = TypeVar("S", bound=SharedSettings, default=Any)
 
 
 @dataclass(frozen=True)
-class ServiceSpec:
+class ServiceSpec(Generic[S]):
     name: str
     schemas: tuple[ServiceSchema, ...]
     path_prefixes: tuple[str, ...]
-    factory: Callable[[Settings], FastAPI]
+    settings_class: type[S]
+    """What `pocdojo serve NAME` reads from the environment: the service's own settings class."""
+    factory: Callable[[S], FastAPI]
     ws_protocol: str = "websockets-sansio"
     """uvicorn's `ws=`: the dojo service runs the collab fast path."""
 
 
-def _identity(settings: Settings) -> FastAPI:
+def _identity(settings: IdentitySettings) -> FastAPI:
     from identity.app import create_app
 
     return create_app(settings)
 
 
-def _poc(settings: Settings) -> FastAPI:
+def _poc(settings: PocSettings) -> FastAPI:
     from poc_api.app import create_app
 
     return create_app(settings)
 
 
-def _media(settings: Settings) -> FastAPI:
+def _media(settings: MediaSettings) -> FastAPI:
     from media.app import create_app
 
     return create_app(settings)
 
 
-def _dojo(settings: Settings) -> FastAPI:
+def _dojo(settings: DojoSettings) -> FastAPI:
     from dojo.app import create_app
 
     return create_app(settings)
@@ -51,23 +57,25 @@ def _dojo(settings: Settings) -> FastAPI:
 
 COLLAB_PROTOCOL = "dojo.fastpath:CollabWebSocketProtocol"
 
-SERVICES: dict[str, ServiceSpec] = {
+SERVICES: dict[str, ServiceSpec[Any]] = {
     "identity": ServiceSpec(
         "identity",
         (ServiceSchema("identity", "identity"),),
         ("/v1/auth/", "/v1/tenants", "/v1/tenant", "/v1/users", "/v1/members", "/v1/invitations", "/.well-known/"),
+        IdentitySettings,
         _identity,
     ),
     "dojo": ServiceSpec(
         "dojo",
         (ServiceSchema("crdt", "crdt"), ServiceSchema("dojo", "dojo")),
         ("/v1/collab", "/v1/dojos", "/v1/signal"),
+        DojoSettings,
         _dojo,
         ws_protocol=COLLAB_PROTOCOL,
     ),
-    "poc": ServiceSpec("poc", (ServiceSchema("poc", "poc_api"),), ("/v1/pocs",), _poc),
+    "poc": ServiceSpec("poc", (ServiceSchema("poc", "poc_api"),), ("/v1/pocs",), PocSettings, _poc),
     "media": ServiceSpec(
-        "media", (ServiceSchema("media", "media"),), ("/v1/reports", "/v1/videos", "/v1/media/"), _media
+        "media", (ServiceSchema("media", "media"),), ("/v1/reports", "/v1/videos", "/v1/media/"), MediaSettings, _media
     ),
 }
 

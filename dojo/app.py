@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from collections.abc import Iterable
 from contextlib import AsyncExitStack
 
 from fastapi import FastAPI
@@ -20,7 +19,6 @@ from starlette.websockets import WebSocket
 from crdt import FanoutExtension, RoomExtension, StoreReconciler
 from crdt.manager import RoomManager
 from crdt.persistence import PersistenceExtension
-from dojo.access import TenantMembers
 from dojo.chat import DojoChat
 from dojo.collab_api import router as collab_router
 from dojo.collab_metrics import CollabMetrics
@@ -29,42 +27,40 @@ from dojo.doc_reader import ContentReader
 from dojo.docstore import PostgresDocumentStore
 from dojo.dojos_api import router as dojos_router
 from dojo.edit_refusals import EditRefusals
-from dojo.live import DojoLive, PeerLike
+from dojo.live import DojoLive
 from dojo.quota import StorageQuota
 from dojo.redis_bus import RedisBus
 from dojo.redis_events import RedisDojoEvents
+from dojo.services import DojoServices, services
 from dojo.sessions import DojoSessions
-from dojo.signal_ws import install_signal_routes, signaling_startup
+from dojo.signal_ws import install_signal_routes, signal_hub
 from dojo.tickets import TicketSigner
 from dojo.user_connections import UserConnections
 from runtime.auth import CurrentPrincipals, verifier_startup
 from runtime.http import create_service_app
 from runtime.redis_link import RedisLink
 from runtime.resources import database_startup
-from runtime.settings import Settings
+from runtime.root import ServiceRoot
+from runtime.settings import DojoSettings
 
 
-def ticket_signer(settings: Settings) -> TicketSigner:
+def ticket_signer(settings: DojoSettings) -> TicketSigner:
     if settings.ticket_secret is None:
         raise ValueError("POCDOJO_TICKET_SECRET (at least 32 bytes, shared by every node) is not set")
     return TicketSigner(settings.ticket_secret.get_secret_value().encode(), settings.ticket_ttl_seconds)
-
-
-def _signal_peers(app: FastAPI, key: str) -> Iterable[PeerLike]:
-    hub = getattr(app.state, "signal_hub", None)
-    if hub is None:
-        return ()
-    peers: Iterable[PeerLike] = hub.local_peers(key)
-    return peers
 
 
 def default_node_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: DojoSettings) -> FastAPI:
+    """The dojo service. Its lifespan starts, in this order (and stops in the reverse one): the database,
+    the token verifier, the Redis link (when configured), then `dojo_startup`: the document bus, the dojo
+    rules (`DojoLive`), the room manager, the content reader and the signaling hub, handed to the handlers
+    as one `DojoServices`."""
     tickets = ticket_signer(settings)
-    endpoint_holder: dict[str, CollabEndpoint] = {}
+    user_connections = UserConnections(settings.ws_max_connections_per_user)
 
     node_id = settings.node_id or default_node_id()
     link: RedisLink | None = None
@@ -73,13 +69,16 @@ def create_app(settings: Settings) -> FastAPI:
         # signaling backplane are its clients. Started before them, closed after them.
         link = RedisLink(settings.redis_url.get_secret_value(), name="redis")
 
-    async def redis_startup(app: FastAPI, stack: AsyncExitStack) -> None:
+    async def redis_startup(root: ServiceRoot, stack: AsyncExitStack) -> None:
         if link is not None:
             await stack.enter_async_context(link)
-            app.state.readiness.append(("redis", link.ping))
+            root.readiness.append(("redis", link.ping))
 
-    async def collab_startup(app: FastAPI, stack: AsyncExitStack) -> None:
-        store = PostgresDocumentStore(app.state.db)
+    async def dojo_startup(root: ServiceRoot, stack: AsyncExitStack) -> None:
+        db, verifier = root.db, root.verifier
+        # Built now (the dojo rules ask it for a room's call peers), started last: it stops first.
+        hub = signal_hub(settings, link, node_id)
+        store = PostgresDocumentStore(db)
         metrics = CollabMetrics()
         extensions: list[RoomExtension] = [
             metrics,
@@ -96,11 +95,11 @@ def create_app(settings: Settings) -> FastAPI:
             ),
         ]
         events: RedisDojoEvents | None = None
+        bus: RedisBus | None = None
         if link is not None:
             bus = RedisBus(link, node_id=node_id, maxlen=settings.collab_stream_maxlen)
             await bus.start()
             events = RedisDojoEvents(link, node_id=node_id)
-            app.state.bus = bus
             extensions.append(
                 FanoutExtension(
                     bus,
@@ -110,30 +109,24 @@ def create_app(settings: Settings) -> FastAPI:
                 )
             )
             extensions.append(StoreReconciler(store, interval=settings.collab_store_reconcile_seconds))
-        sessions = DojoSessions(app.state.db, max_participants=settings.dojo_max_participants)
+        sessions = DojoSessions(db, max_participants=settings.dojo_max_participants)
         live = DojoLive(
             sessions,
             bus=events,
-            peers_of=lambda key: _signal_peers(app, key),
-            room_of=lambda key: app.state.manager.get(key),
-            accounts=app.state.verifier if isinstance(app.state.verifier, CurrentPrincipals) else None,
+            peers_of=hub.local_peers,
+            # The manager is made below (it takes the rules' refusal extension); rooms are asked for later.
+            room_of=lambda key: manager.get(key),
+            accounts=verifier if isinstance(verifier, CurrentPrincipals) else None,
         )
         await stack.enter_async_context(live)
         extensions.append(EditRefusals(live.write_refused))
-        app.state.dojo_sessions = sessions
-        app.state.dojo_live = live
-        app.state.dojo_chat = DojoChat(
-            app.state.db, max_chars=settings.dojo_chat_max_chars, per_minute=settings.dojo_chat_messages_per_minute
-        )
-        app.state.authorizer = live
         manager = RoomManager(
             extensions,
             idle_unload_seconds=settings.collab_idle_unload_seconds,
             max_document_bytes=settings.collab_max_document_bytes,
         )
         await stack.enter_async_context(manager)
-        app.state.manager = manager
-        app.state.content_reader = await stack.enter_async_context(
+        content_reader = await stack.enter_async_context(
             ContentReader(
                 workers=settings.collab_read_workers,
                 concurrency=settings.collab_read_concurrency,
@@ -141,16 +134,37 @@ def create_app(settings: Settings) -> FastAPI:
                 inline_max_bytes=settings.collab_read_inline_max_bytes,
             )
         )
-        app.state.store = store
-        endpoint_holder["endpoint"] = CollabEndpoint(
-            settings=settings,
-            verifier=app.state.verifier,
-            tickets=tickets,
-            manager=manager,
-            authorizer=app.state.authorizer,
-            connections=app.state.user_connections,
-            watcher=live,
-            node_id=node_id,
+        await stack.enter_async_context(hub)
+        if link is not None:
+            root.readiness.append(("signaling", hub.ping))
+        root.provide(
+            DojoServices(
+                settings=settings,
+                verifier=verifier,
+                tickets=tickets,
+                user_connections=user_connections,
+                store=store,
+                manager=manager,
+                content_reader=content_reader,
+                sessions=sessions,
+                live=live,
+                chat=DojoChat(
+                    db, max_chars=settings.dojo_chat_max_chars, per_minute=settings.dojo_chat_messages_per_minute
+                ),
+                authorizer=live,
+                collab=CollabEndpoint(
+                    settings=settings,
+                    verifier=verifier,
+                    tickets=tickets,
+                    manager=manager,
+                    authorizer=live,
+                    connections=user_connections,
+                    watcher=live,
+                    node_id=node_id,
+                ),
+                signal_hub=hub,
+                bus=bus,
+            )
         )
 
     app = create_service_app(
@@ -158,20 +172,11 @@ def create_app(settings: Settings) -> FastAPI:
         title="POC Dojo realtime",
         description="Realtime collaboration (y-websocket compatible) and dojos.",
         settings=settings,
-        startup=[
-            database_startup,
-            verifier_startup(),
-            redis_startup,
-            collab_startup,
-            signaling_startup(settings, link, node_id),
-        ],
+        startup=[database_startup, verifier_startup(), redis_startup, dojo_startup],
     )
-    app.state.tickets = tickets
-    app.state.user_connections = UserConnections(settings.ws_max_connections_per_user)
-    app.state.authorizer = TenantMembers()
 
     async def collab_ws(websocket: WebSocket) -> None:
-        await endpoint_holder["endpoint"](websocket)
+        await services(websocket).collab(websocket)
 
     app.router.routes.append(WebSocketRoute("/v1/collab/{room}", collab_ws))
     app.include_router(collab_router)

@@ -18,11 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from crdt.channel import CloseCode, ServerOrigin
 from crdt.errors import DocumentTooLarge, QuotaExceeded, RoomSealed, UpdateRejected
-from dojo.access import Access, Authorizer, Connecting, Refused, check_room
-from dojo.doc_reader import ContentReader, ReaderBusy, ReaderError, RootKind
+from dojo.access import Access, Connecting, Refused, check_room
+from dojo.doc_reader import ReaderBusy, ReaderError, RootKind
 from dojo.docstore import room_key
 from dojo.openapi import COMMON
-from dojo.tickets import TicketSigner
+from dojo.services import services
 from runtime.auth import CurrentPrincipal, Principal
 from runtime.errors import (
     BadRequest,
@@ -70,7 +70,7 @@ def _valid_room(room: str) -> str:
 
 
 async def _access(request: Request, principal: Principal, room: str, *, readonly: bool = False) -> Access:
-    authorizer: Authorizer = request.app.state.authorizer
+    authorizer = services(request).authorizer
     who = Connecting(
         tenant_id=principal.tenant_id,
         user_id=principal.subject,
@@ -91,7 +91,7 @@ async def _access(request: Request, principal: Principal, room: str, *, readonly
 
 
 def _ws_base(request: Request) -> str:
-    base = str(request.app.state.settings.public_url).rstrip("/")
+    base = str(services(request).settings.public_url).rstrip("/")
     return base.replace("https://", "wss://", 1).replace("http://", "ws://", 1) + "/v1/collab"
 
 
@@ -105,7 +105,7 @@ def _ws_base(request: Request) -> str:
 async def create_ticket(body: TicketRequest, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     room = _valid_room(body.room)
     access = await _access(request, principal, room, readonly=body.mode == "read-only")
-    signer: TicketSigner = request.app.state.tickets
+    signer = services(request).tickets
     readonly = access is Access.READ_ONLY
     ticket = signer.issue(
         tenant_id=principal.tenant_id,
@@ -133,7 +133,7 @@ async def create_ticket(body: TicketRequest, request: Request, principal: Curren
 async def read_state(room: str, request: Request, principal: CurrentPrincipal) -> Response:
     _valid_room(room)
     await _access(request, principal, room, readonly=True)
-    state: bytes = await request.app.state.manager.read_state(room_key(principal.tenant_id, room))
+    state: bytes = await services(request).manager.read_state(room_key(principal.tenant_id, room))
     return Response(state, media_type=YJS_UPDATE)
 
 
@@ -179,10 +179,10 @@ async def read_content(
     array: Annotated[list[str] | None, Query(description="names of Y.Array roots")] = None,
 ) -> Response:
     _valid_room(room)
-    roots = _requested_roots(text, map, array, request.app.state.settings.collab_content_max_roots)
+    roots = _requested_roots(text, map, array, services(request).settings.collab_content_max_roots)
     await _access(request, principal, room, readonly=True)
-    state: bytes = await request.app.state.manager.read_state(room_key(principal.tenant_id, room))
-    reader: ContentReader = request.app.state.content_reader
+    state: bytes = await services(request).manager.read_state(room_key(principal.tenant_id, room))
+    reader = services(request).content_reader
     try:
         body = await reader.read(state, roots)
     except ReaderBusy as exc:
@@ -212,7 +212,7 @@ async def apply_update(room: str, request: Request, principal: CurrentPrincipal)
     if not update:
         raise BadRequest("The body is empty: send a Yjs update.")
     try:
-        await request.app.state.manager.apply_server_update(
+        await services(request).manager.apply_server_update(
             room_key(principal.tenant_id, room), update, ServerOrigin(f"http:{principal.subject}")
         )
     except UpdateRejected as exc:

@@ -34,7 +34,7 @@ from dojo.socket_log import SocketLife
 from dojo.tickets import TicketSigner
 from dojo.user_connections import Lease, UserConnections
 from runtime.auth import Verifier
-from runtime.settings import Settings
+from runtime.settings import DojoSettings
 from runtime.tracing import tracing_enabled
 
 log = logging.getLogger("dojo.collab")
@@ -62,7 +62,7 @@ class ManagerLike(Protocol):
 class CollabEndpoint:
     """Everything the endpoint needs, built by the app's startup."""
 
-    settings: Settings
+    settings: DojoSettings
     verifier: Verifier
     tickets: TicketSigner
     manager: ManagerLike

@@ -18,15 +18,13 @@ from fastapi import APIRouter, Query, Request
 from pycrdt import Doc, Map, Text
 from pydantic import BaseModel, ConfigDict, Field
 
-from crdt import RoomManager
-from dojo.chat import DojoChat
 from dojo.docstore import room_key
 from dojo.live import DojoLive
 from dojo.metrics import CHAT_MESSAGES, DOJOS_CREATED
 from dojo.model import Dojo, Role, Status
 from dojo.openapi import COMMON, problem
+from dojo.services import services
 from dojo.sessions import DojoSessions
-from dojo.tickets import TicketSigner
 from runtime.auth import CurrentPrincipal
 from runtime.errors import FieldError, ServiceError, ValidationFailed
 from runtime.text import Name, StorableText
@@ -107,19 +105,19 @@ class TicketOut(BaseModel):
 
 # -- helpers --------------------------------------------------------------------------------------
 def _sessions(request: Request) -> DojoSessions:
-    sessions: DojoSessions = request.app.state.dojo_sessions
+    sessions = services(request).sessions
     return sessions
 
 
 def _live(request: Request) -> DojoLive:
-    live: DojoLive = request.app.state.dojo_live
+    live = services(request).live
     return live
 
 
 def _check_randori(request: Request, seconds: int | None, field: str) -> None:
     if seconds is None:
         return
-    settings = request.app.state.settings
+    settings = services(request).settings
     low, high = settings.dojo_randori_min_seconds, settings.dojo_randori_max_seconds
     if not low <= seconds <= high:
         raise ValidationFailed(
@@ -128,7 +126,7 @@ def _check_randori(request: Request, seconds: int | None, field: str) -> None:
 
 
 def _ws_base(request: Request) -> str:
-    base = str(request.app.state.settings.public_url).rstrip("/")
+    base = str(services(request).settings.public_url).rstrip("/")
     return base.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
 
 
@@ -148,7 +146,7 @@ def _decode_cursor(text: str) -> tuple[datetime, uuid.UUID]:
 async def final_files(request: Request, dojo: Dojo) -> dict[str, str]:
     """Every file's text in the dojo's final document: the document is sealed on every node (no edit
     is accepted from now on) and read with every edit any node accepted before (`RoomManager.seal`)."""
-    manager: RoomManager = request.app.state.manager
+    manager = services(request).manager
     state = await manager.seal(room_key(dojo.tenant_id, dojo.id))
     doc: Doc[Any] = Doc()
     doc.apply_update(state)
@@ -227,7 +225,7 @@ async def end_dojo(dojo_id: str, request: Request, principal: CurrentPrincipal) 
 async def dojo_ticket(dojo_id: str, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     dojo = await _sessions(request).join(principal.tenant_id, dojo_id, principal.subject)
     await _live(request).changed(dojo, "joined")
-    signer: TicketSigner = request.app.state.tickets
+    signer = services(request).tickets
     ticket = signer.issue(
         tenant_id=principal.tenant_id,
         user_id=principal.subject,
@@ -333,7 +331,7 @@ async def kick(dojo_id: str, user_id: str, request: Request, principal: CurrentP
     responses={**_ERRORS, 429: problem("Chat rate limit; `Retry-After` says when to retry.")},
 )
 async def send_message(dojo_id: str, body: ChatIn, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
-    chat: DojoChat = request.app.state.dojo_chat
+    chat = services(request).chat
     text = body.text
     if not text.strip():
         raise ValidationFailed([FieldError("text", "blank", "The message is empty.")])
@@ -362,7 +360,7 @@ async def messages(
         str | None, Query(max_length=40, description="Only messages after this message id, oldest first")
     ] = None,
 ) -> dict[str, Any]:
-    chat: DojoChat = request.app.state.dojo_chat
+    chat = services(request).chat
     before = _message_id(cursor, "cursor")
     since = _message_id(after, "after")
     items = await chat.history(principal.tenant_id, dojo_id, principal.subject, limit=limit, before=before, after=since)

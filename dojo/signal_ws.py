@@ -1,16 +1,16 @@
 """`GET /v1/signal/{room}`: the WebRTC signaling websocket of the dojo service (docs/signaling.md).
 
-Wiring contract with `dojo.app`: `signaling_startup(settings)` is a lifespan step that puts the
-node's `SignalHub` on `app.state.signal_hub` (Redis backplane when `REDIS_URL` is set, in-process
-otherwise); `install_signal_routes(app)` adds the route, which counts its sockets in
-`app.state.user_connections` (the per-user cap shared with the collab endpoint).
+Wiring contract with `dojo.app`: `signal_hub(settings, link, node_id)` builds the node's `SignalHub`
+(Redis backplane when `REDIS_URL` is set, in-process otherwise), which the lifespan starts and keeps on
+`DojoServices.signal_hub`; `install_signal_routes(app)` adds the route, which counts its sockets in
+`DojoServices.user_connections` (the per-user cap shared with the collab endpoint).
 
 The upgrade is checked like the collab endpoint's: a browser Origin outside the allowlist is refused
 before the upgrade (HTTP 403); credentials are an `Authorization: Bearer` token or a `?ticket=` with
-purpose "signal"; the authorizer on `app.state.authorizer` (read per connection: the dojo service
-replaces it at startup) decides. A refused client is accepted just long enough to receive an `error`
-message and the close code (4400 bad room name, 4401, 4403, 4404 ended dojo, 4409 room full, 4429 too
-many connections of this user on this node, 1013 registry down).
+purpose "signal"; the service's authorizer (`DojoServices.authorizer`: the dojo rules) decides. A
+refused client is accepted just long enough to receive an `error` message and the close code (4400 bad
+room name, 4401, 4403, 4404 ended dojo, 4409 room full, 4429 too many connections of this user on this
+node, 1013 registry down).
 Read-only users (dojo observers) may join calls. Then this module is a thin adapter: frames go to
 `SignalHub.receive`, the peer's queue is written by one writer task, and the connection is closed
 (4401) when the bearer token expires.
@@ -22,7 +22,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from contextlib import AsyncExitStack
 
 from fastapi import FastAPI
 from starlette.routing import WebSocketRoute
@@ -34,13 +33,13 @@ from dojo.access import Access, Authorizer, Connecting, Refused, authenticate, c
 from dojo.docstore import room_key
 from dojo.limits import TokenBucket
 from dojo.metrics import count_abnormal_close
+from dojo.services import services
 from dojo.socket_log import SocketLife
 from dojo.tickets import TicketSigner
 from dojo.user_connections import UserConnections
 from runtime.auth import Verifier
-from runtime.http import Startup
 from runtime.redis_link import RedisLink
-from runtime.settings import Settings
+from runtime.settings import DojoSettings
 from signaling import (
     Backplane,
     Close,
@@ -72,7 +71,7 @@ _REFUSAL_CODES = {
 }
 
 
-def ice_config(settings: Settings) -> IceConfig:
+def ice_config(settings: DojoSettings) -> IceConfig:
     secret = settings.turn_secret.get_secret_value().encode() if settings.turn_secret is not None else None
     return IceConfig(
         stun_urls=tuple(settings.stun_urls),
@@ -82,7 +81,7 @@ def ice_config(settings: Settings) -> IceConfig:
     )
 
 
-def hub_config(settings: Settings) -> HubConfig:
+def hub_config(settings: DojoSettings) -> HubConfig:
     return HubConfig(
         max_peers=settings.signal_max_peers,
         max_message_bytes=settings.signal_max_message_bytes,
@@ -91,33 +90,25 @@ def hub_config(settings: Settings) -> HubConfig:
     )
 
 
-def signaling_startup(settings: Settings, link: RedisLink | None, node_id: str) -> Startup:
-    """The hub on `link` (a started Redis link, shared with the other clients) or in-process without."""
-
-    async def start(app: FastAPI, stack: AsyncExitStack) -> None:
-        backplane: Backplane = (
-            RedisBackplane(link, node_id=node_id) if link is not None else InProcessBackplane(node_id)
-        )
-        hub = SignalHub(backplane=backplane, ice=ice_config(settings), limiter=TokenBucket, config=hub_config(settings))
-        await stack.enter_async_context(hub)
-        app.state.signal_hub = hub
-        if link is not None:
-            app.state.readiness.append(("signaling", hub.ping))
-
-    return start
+def signal_hub(settings: DojoSettings, link: RedisLink | None, node_id: str) -> SignalHub:
+    """The node's hub (not started: enter it into the lifespan), on `link` (a started Redis link, shared
+    with the other clients) or in-process without."""
+    backplane: Backplane = RedisBackplane(link, node_id=node_id) if link is not None else InProcessBackplane(node_id)
+    return SignalHub(backplane=backplane, ice=ice_config(settings), limiter=TokenBucket, config=hub_config(settings))
 
 
 def install_signal_routes(app: FastAPI) -> None:
     async def signal_ws(websocket: WebSocket) -> None:
+        dojo = services(websocket)
         endpoint = SignalEndpoint(
-            settings=app.state.settings,
-            verifier=app.state.verifier,
-            tickets=app.state.tickets,
-            authorizer=app.state.authorizer,
-            hub=app.state.signal_hub,
-            connections=app.state.user_connections,
-            on_joined=getattr(getattr(app.state, "dojo_live", None), "peer_joined", None),
-            on_left=getattr(getattr(app.state, "dojo_live", None), "peer_left", None),
+            settings=dojo.settings,
+            verifier=dojo.verifier,
+            tickets=dojo.tickets,
+            authorizer=dojo.authorizer,
+            hub=dojo.signal_hub,
+            connections=dojo.user_connections,
+            on_joined=dojo.live.peer_joined,
+            on_left=dojo.live.peer_left,
         )
         await endpoint(websocket)
 
@@ -153,7 +144,7 @@ class SignalEndpoint:
     def __init__(
         self,
         *,
-        settings: Settings,
+        settings: DojoSettings,
         verifier: Verifier,
         tickets: TicketSigner,
         authorizer: Authorizer,

@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from identity.members import DisplayName
 from identity.service import IdentityService, bad_grant_type, require_admin
-from identity.signup import ACCEPTED, Registration
+from identity.services import services
+from identity.signup import ACCEPTED
 from runtime.auth import CurrentPrincipal
 from runtime.errors import BadRequest, FieldError, Unauthorized, UnsupportedMediaType, ValidationFailed
 from runtime.http import client_address
@@ -119,7 +120,7 @@ class RevokeIn(BaseModel):
 
 
 def _service(request: Request) -> IdentityService:
-    service: IdentityService = request.app.state.identity
+    service = services(request).identity
     return service
 
 
@@ -127,7 +128,7 @@ Service = Annotated[IdentityService, Depends(_service)]
 
 
 def _require_operator(request: Request) -> None:
-    expected: str | None = request.app.state.operator_token
+    expected = services(request).operator_token
     header = request.headers.get("authorization", "")
     scheme, _, presented = header.partition(" ")
     if expected is None:
@@ -182,13 +183,13 @@ async def update_tenant(body: TenantUpdate, principal: CurrentPrincipal, service
     ),
 )
 async def register(body: RegisterIn, request: Request) -> dict[str, Any]:
-    registration: Registration = request.app.state.registration
+    registration = services(request).registration
     await registration.register(
         tenant_slug=body.tenant,
         email=body.email,
         password=body.password,
         invitation=body.invitation,
-        address=client_address(request.scope, request.app.state.settings.trusted_proxy_hops),
+        address=client_address(request.scope, services(request).settings.trusted_proxy_hops),
     )
     return ACCEPTED
 
@@ -265,7 +266,7 @@ async def token(request: Request, response: Response, service: Service) -> dict[
         missing = [f for f in ("username", "password", "tenant") if not form.get(f)]
         if missing:
             raise ValidationFailed([FieldError(f, "missing", "is required for the password grant") for f in missing])
-        address = client_address(request.scope, request.app.state.settings.trusted_proxy_hops)
+        address = client_address(request.scope, services(request).settings.trusted_proxy_hops)
         pair = await service.password_grant(
             tenant_slug=form["tenant"], username=form["username"], password=form["password"], address=address
         )
@@ -353,13 +354,13 @@ async def delete_user(user_id: uuid.UUID, principal: CurrentPrincipal, service: 
 @router.get("/.well-known/jwks.json", tags=["discovery"], summary="The issuer's public keys")
 async def jwks(request: Request, response: Response) -> dict[str, Any]:
     response.headers["Cache-Control"] = "public, max-age=300"
-    keys: dict[str, Any] = request.app.state.keys.jwks()
+    keys: dict[str, Any] = services(request).keys.jwks()
     return keys
 
 
 @router.get("/.well-known/openid-configuration", tags=["discovery"], summary="Issuer metadata")
 async def openid_configuration(request: Request) -> dict[str, Any]:
-    settings = request.app.state.settings
+    settings = services(request).settings
     base = settings.public_url.rstrip("/")
     return {
         "issuer": settings.issuer,

@@ -15,6 +15,7 @@ from identity.members import Members
 from identity.members_api import router as members_router
 from identity.passwords import PasswordHasher, PasswordPolicy
 from identity.service import ForgetUser, IdentityService
+from identity.services import IdentityServices
 from identity.signup import Registration
 from identity.throttle import LoginThrottle, RegistrationThrottle, ThrottleLimits
 from identity.tokens import TokenIssuer
@@ -22,10 +23,11 @@ from runtime.auth import verifier_startup
 from runtime.db import Database
 from runtime.http import create_service_app
 from runtime.resources import database_startup
-from runtime.settings import Settings
+from runtime.root import ServiceRoot
+from runtime.settings import IdentitySettings
 
 
-def load_keys(settings: Settings) -> KeyRing:
+def load_keys(settings: IdentitySettings) -> KeyRing:
     """Production keys come from settings; dev and test keep generated keys in the state dir."""
     if settings.signing_keys is not None:
         pems = _split_pems(settings.signing_keys.get_secret_value())
@@ -46,7 +48,7 @@ def _split_pems(text: str) -> list[str]:
 
 
 def build_service(
-    settings: Settings, db: Database, ring: KeyRing, *, forget_user: ForgetUser | None = None
+    settings: IdentitySettings, db: Database, ring: KeyRing, *, forget_user: ForgetUser | None = None
 ) -> IdentityService:
     return IdentityService(
         db,
@@ -71,22 +73,29 @@ def build_service(
     )
 
 
-def create_app(settings: Settings, *, keys: KeyRing | None = None) -> FastAPI:
+def create_app(settings: IdentitySettings, *, keys: KeyRing | None = None) -> FastAPI:
     ring = keys if keys is not None else load_keys(settings)
 
-    async def identity_startup(app: FastAPI, stack: AsyncExitStack) -> None:
+    async def identity_startup(root: ServiceRoot, stack: AsyncExitStack) -> None:
         # This node enforces its own changes of rights at once (others within the status TTL).
-        statuses = app.state.principal_statuses
+        statuses = root.principal_statuses
         forget = statuses.forget_user if statuses is not None else None
-        service = build_service(settings, app.state.db, ring, forget_user=forget)
-        app.state.identity = service
-        app.state.invitations = Invitations(app.state.db)
-        app.state.members = Members(app.state.db)
-        app.state.registration = Registration(
-            app.state.db,
-            hasher=service.hasher,
-            policy=service.policy,
-            throttle=RegistrationThrottle(settings.register_max_per_ip, settings.register_window_seconds),
+        service = build_service(settings, root.db, ring, forget_user=forget)
+        root.provide(
+            IdentityServices(
+                settings=settings,
+                keys=ring,
+                operator_token=settings.operator_token.get_secret_value() if settings.operator_token else None,
+                identity=service,
+                invitations=Invitations(root.db),
+                members=Members(root.db),
+                registration=Registration(
+                    root.db,
+                    hasher=service.hasher,
+                    policy=service.policy,
+                    throttle=RegistrationThrottle(settings.register_max_per_ip, settings.register_window_seconds),
+                ),
+            )
         )
 
     app = create_service_app(
@@ -100,8 +109,6 @@ def create_app(settings: Settings, *, keys: KeyRing | None = None) -> FastAPI:
             identity_startup,
         ],
     )
-    app.state.keys = ring
-    app.state.operator_token = settings.operator_token.get_secret_value() if settings.operator_token else None
     app.include_router(router)
     app.include_router(invitations_router)
     app.include_router(members_router)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from identity.invitations import DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, MIN_TTL_SECONDS, Invitations
 from identity.service import normalize_email, require_admin
+from identity.services import services
 from runtime.auth import CurrentPrincipal
 from runtime.text import StorableText
 
@@ -45,7 +46,7 @@ class InvitationPage(BaseModel):
 
 
 def _invitations(request: Request) -> Invitations:
-    invitations: Invitations = request.app.state.invitations
+    invitations = services(request).invitations
     return invitations
 
 

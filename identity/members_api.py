@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from identity.members import MEMBER_IDS_MAX, Members
+from identity.services import services
 from runtime.auth import CurrentPrincipal
 from runtime.errors import FieldError, ValidationFailed
 from runtime.text import name
@@ -30,7 +31,7 @@ class MemberPage(BaseModel):
 
 
 def _members(request: Request) -> Members:
-    members: Members = request.app.state.members
+    members = services(request).members
     return members
 
 

@@ -32,11 +32,12 @@ from media.reports.model import ReportFilters
 from media.repository import Report, ReportRepository
 from media.schemas import Report as ReportOut
 from media.schemas import ReportCreate, ReportPage
+from media.services import services as media_services
 from media.sources import Directory, PocExports, export_of
 from media.storage.base import ObjectStore
 from runtime.auth import CurrentPrincipal, Principal
 from runtime.errors import Conflict, FieldError, NotFound, ServiceUnavailable, TooManyRequests, ValidationFailed
-from runtime.settings import Settings
+from runtime.settings import MediaSettings
 
 log = logging.getLogger("pocdojo.media.api")
 router = APIRouter(tags=["reports"])
@@ -66,11 +67,11 @@ _UNAVAILABLE: Responses = {503: _problem("A service the request needs (file stor
 
 
 class Services:
-    """What the routes use, kept on `app.state.media` by the app's startup."""
+    """What the report routes use, kept on the service's `MediaServices` by the app's startup."""
 
     def __init__(
         self,
-        settings: Settings,
+        settings: MediaSettings,
         reports: ReportRepository,
         queue: procrastinate.App,
         exports: PocExports,
@@ -88,8 +89,7 @@ class Services:
 
 
 def _services(request: Request) -> Services:
-    services: Services = request.app.state.media
-    return services
+    return media_services(request).reports
 
 
 Media = Annotated[Services, Depends(_services)]

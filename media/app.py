@@ -13,6 +13,7 @@ from media.identity_client import IdentityClient
 from media.queue import build_app
 from media.repository import ReportRepository
 from media.schemas import Problem
+from media.services import MediaServices
 from media.sources import Directory, PocExports
 from media.storage.base import ObjectStore
 from media.storage.factory import download_router_for
@@ -23,19 +24,20 @@ from media.worker import build_exports, build_store
 from runtime.auth import verifier_startup
 from runtime.http import create_service_app
 from runtime.resources import database_startup
-from runtime.settings import Settings
+from runtime.root import ServiceRoot
+from runtime.settings import MediaSettings
 
 
-def build_directory(settings: Settings) -> Directory:
+def build_directory(settings: MediaSettings) -> Directory:
     return IdentityClient(settings.identity_service_url or settings.public_url)
 
 
 def create_app(
-    settings: Settings,
+    settings: MediaSettings,
     *,
-    store: Callable[[Settings], ObjectStore] = build_store,
-    exports: Callable[[Settings], PocExports] = build_exports,
-    directory: Callable[[Settings], Directory] = build_directory,
+    store: Callable[[MediaSettings], ObjectStore] = build_store,
+    exports: Callable[[MediaSettings], PocExports] = build_exports,
+    directory: Callable[[MediaSettings], Directory] = build_directory,
 ) -> FastAPI:
     """The reports API: database pool, token verifier, object store, the POC service's export client, the
     identity client (the caller's names), the job queue (to defer and cancel jobs) and the report-change
@@ -43,9 +45,9 @@ def create_app(
 
     object_store = store(settings)
 
-    async def media_startup(app: FastAPI, stack: AsyncExitStack) -> None:
+    async def media_startup(root: ServiceRoot, stack: AsyncExitStack) -> None:
         stack.push_async_callback(object_store.close)
-        app.state.readiness.append(("store", object_store.check))
+        root.readiness.append(("store", object_store.check))
         poc_exports = exports(settings)
         people = directory(settings)
         for client in (poc_exports, people):
@@ -57,10 +59,8 @@ def create_app(
         changes = ReportChanges(settings.require_database_url())
         await changes.start()
         stack.push_async_callback(changes.close)
-        app.state.media = Services(
-            settings, ReportRepository(app.state.db), queue, poc_exports, people, object_store, changes
-        )
-        app.state.media_videos = VideoServices(app.state.media, VideoRepository(app.state.db))
+        reports = Services(settings, ReportRepository(root.db), queue, poc_exports, people, object_store, changes)
+        root.provide(MediaServices(reports, VideoServices(reports, VideoRepository(root.db))))
 
     app = create_service_app(
         service="media",

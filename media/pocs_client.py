@@ -28,7 +28,7 @@ import orjson
 from media.errors import SourceError, SourceUnavailable
 from media.reports.model import PocRow, ReportFilters
 from runtime.errors import FieldError, Forbidden, TooManyRequests, Unauthorized, ValidationFailed
-from runtime.settings import Settings
+from runtime.settings import MediaSettings
 from runtime.tracing import instrument_http_client
 
 EXPORTS = "/v1/pocs/exports"
@@ -96,7 +96,7 @@ class PocsClient:
         instrument_http_client(self._http)  # the worker's and the API's calls carry their trace
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> PocsClient:
+    def from_settings(cls, settings: MediaSettings) -> PocsClient:
         """The client of `POCDOJO_POC_SERVICE_URL`, or of `public_url` when unset (`pocdojo dev`)."""
         return cls(settings.poc_service_base)
 

@@ -30,7 +30,7 @@ from procrastinate.retry import BaseRetryStrategy, RetryDecision
 
 from media.errors import SourceUnavailable, StorageUnavailable
 from media.metrics import JOBS_RECOVERED
-from runtime.settings import Settings
+from runtime.settings import MediaSettings
 from runtime.tracing import TRACE_CONTEXT_KEY, job_span, job_trace_context
 
 log = logging.getLogger("pocdojo.media.queue")
@@ -78,7 +78,7 @@ def connector(dsn: str, *, max_size: int) -> procrastinate.PsycopgConnector:
     )
 
 
-def build_app(settings: Settings, *, max_size: int = 4) -> procrastinate.App:
+def build_app(settings: MediaSettings, *, max_size: int = 4) -> procrastinate.App:
     """A procrastinate app with the report and video tasks registered (the API defers them, the workers run them)."""
     from media.report_job import run_report  # the task's body lives with the job
     from media.video_job import register_video_task

@@ -37,7 +37,7 @@ from media.reports.model import Locale, PocRow, ProgressSink, ReportFilters, Rep
 from media.repository import Report, ReportRepository, Stage
 from media.sources import PocExports, export_of
 from media.storage.base import ObjectStore
-from runtime.settings import Settings
+from runtime.settings import MediaSettings
 
 log = logging.getLogger("pocdojo.media.job")
 
@@ -77,7 +77,7 @@ def default_renderers() -> dict[str, tuple[Renderer, bool]]:
 class JobRuntime:
     """What a worker process hands every job run (procrastinate's `additional_context["runtime"]`)."""
 
-    settings: Settings
+    settings: MediaSettings
     reports: ReportRepository
     store: ObjectStore
     exports: PocExports

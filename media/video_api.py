@@ -37,6 +37,7 @@ from media.errors import SourceUnavailable, StorageUnavailable
 from media.metrics import JOBS_QUEUED
 from media.queue import cancel_queued
 from media.reports.model import ReportFilters
+from media.services import services as media_services
 from media.video import Period
 from media.video_job import KIND, defer_video, export_of_video
 from media.video_repository import CONTENT_TYPES, Video, VideoRepository
@@ -72,8 +73,7 @@ class VideoServices:
 
 
 def _services(request: Request) -> VideoServices:
-    services: VideoServices = request.app.state.media_videos
-    return services
+    return media_services(request).videos
 
 
 Videos = Annotated[VideoServices, Depends(_services)]

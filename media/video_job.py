@@ -40,7 +40,7 @@ from media.repository import Stage
 from media.video import Period, VideoResult, VideoSpec, render_video
 from media.video.spec import PeriodKind, Resolution
 from media.video_repository import CONTENT_TYPES, Video, VideoRepository
-from runtime.settings import Settings
+from runtime.settings import MediaSettings
 
 log = logging.getLogger("pocdojo.media.video_job")
 
@@ -54,7 +54,7 @@ _RENDERING = (10, 95)
 _UPLOADING = 95
 
 
-def register_video_task(app: procrastinate.App, settings: Settings) -> None:
+def register_video_task(app: procrastinate.App, settings: MediaSettings) -> None:
     """Register the video task on the media queue's app (the API defers it, the workers run it)."""
     app.task(
         name=VIDEO_TASK,

@@ -28,18 +28,18 @@ from media.repository import ReportRepository
 from media.sources import PocExports
 from media.storage.base import ObjectStore
 from runtime.db import Database
-from runtime.settings import Settings
+from runtime.settings import MediaSettings
 
 log = logging.getLogger("pocdojo.media.worker")
 
 
-def build_store(settings: Settings) -> ObjectStore:
+def build_store(settings: MediaSettings) -> ObjectStore:
     from media.storage.factory import create_store
 
     return create_store(settings)
 
 
-def build_exports(settings: Settings) -> PocExports:
+def build_exports(settings: MediaSettings) -> PocExports:
     from media.pocs_client import PocsClient
 
     return PocsClient.from_settings(settings)
@@ -50,10 +50,10 @@ class MediaWorker:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: MediaSettings,
         *,
-        store: Callable[[Settings], ObjectStore] = build_store,
-        exports: Callable[[Settings], PocExports] = build_exports,
+        store: Callable[[MediaSettings], ObjectStore] = build_store,
+        exports: Callable[[MediaSettings], PocExports] = build_exports,
         renderers: Callable[[], dict[str, tuple[Renderer, bool]]] = default_renderers,
         on_progress: ProgressHook | None = None,
         name: str | None = None,

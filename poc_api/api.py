@@ -22,6 +22,7 @@ from poc_api.filters import RawFilters, check_filters
 from poc_api.schemas import Poc, PocCreate, PocFacets, PocPage, PocUpdate
 from poc_api.search import FACETS_TOP_DEFAULT, FACETS_TOP_MAX, SORTS, SearchParams
 from poc_api.service import NewPoc, PocChanges, PocService
+from poc_api.services import services
 from poc_api.validation import (
     QUERY_MAX,
     TAGS_MAX,
@@ -65,7 +66,7 @@ _CONFLICT: Responses = {409: problem_doc("The tenant already has a POC for this 
 
 
 async def _service(request: Request) -> PocService:
-    service: PocService = request.app.state.pocs
+    service = services(request).pocs
     return service
 
 
@@ -263,7 +264,7 @@ async def search_pocs(request: Request) -> Response:
     typed parameters before calling a handler, with the same 422. The caller is authenticated first
     (`principal_from_request`: `CurrentPrincipal` without the dependency machinery)."""
     principal = await principal_from_request(request)
-    service: PocService = request.app.state.pocs
+    service = services(request).pocs
     query = request.query_params
     limit = _limit(query.get("limit"))
     params = _filters(query, principal.subject, sort=query.get("sort"), limit=limit)
@@ -331,7 +332,7 @@ _TOP: TypeAdapter[int] = TypeAdapter(Annotated[int, Field(ge=1, le=FACETS_TOP_MA
 async def poc_facets(request: Request) -> dict[str, Any]:
     """GET /v1/pocs/facets."""
     principal = await principal_from_request(request)
-    service: PocService = request.app.state.pocs
+    service = services(request).pocs
     query = request.query_params
     raw_top = query.get("top")
     top = FACETS_TOP_DEFAULT

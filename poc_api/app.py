@@ -14,16 +14,18 @@ from poc_api.outbox_relay import relay_startup
 from poc_api.schemas import Problem
 from poc_api.search import SERVER_SETTINGS
 from poc_api.service import PocService
+from poc_api.services import PocServices
 from runtime.auth import verifier_startup
 from runtime.db import Database
 from runtime.http import create_service_app
-from runtime.settings import Settings
+from runtime.root import ServiceRoot
+from runtime.settings import PocSettings
 
 
-async def database_startup(app: FastAPI, stack: AsyncExitStack) -> None:
+async def database_startup(root: ServiceRoot, stack: AsyncExitStack) -> None:
     """`runtime.resources.database_startup` with the POC service's session defaults (`SERVER_SETTINGS`):
-    the asyncpg pool as `app.state.db` (closed at shutdown), reported in /readyz."""
-    settings: Settings = app.state.settings
+    the asyncpg pool as the root's `db` (closed at shutdown), reported in /readyz."""
+    settings = root.settings
     db = Database(
         settings.require_database_url(),
         min_size=settings.db_pool_min,
@@ -32,27 +34,32 @@ async def database_startup(app: FastAPI, stack: AsyncExitStack) -> None:
         server_settings=SERVER_SETTINGS,
     )
     await stack.enter_async_context(db)
-    app.state.db = db
-    app.state.readiness.append(("postgres", db.ping))
+    root.set_db(db)
+    root.readiness.append(("postgres", db.ping))
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: PocSettings) -> FastAPI:
     """The POC catalogue service: database pool, token verifier (issuer's JWKS over HTTP, verified tokens
     memoized briefly: `runtime.auth.VerifiedTokens`), routes, and the outbox relay when Redis is configured
     (`poc_api.outbox_relay`)."""
 
-    async def poc_startup(app: FastAPI, stack: AsyncExitStack) -> None:
-        sizes = CatalogueSizes(app.state.db)
+    async def poc_startup(root: ServiceRoot, stack: AsyncExitStack) -> None:
+        sizes = CatalogueSizes(root.db)
         stack.push_async_callback(sizes.aclose)
-        app.state.pocs = PocService(app.state.db, sizes)
-        app.state.exports = ExportService(app.state.db, ExportLimits.from_settings(settings))
+        root.provide(
+            PocServices(
+                settings=settings,
+                pocs=PocService(root.db, sizes),
+                exports=ExportService(root.db, ExportLimits.from_settings(settings)),
+            )
+        )
 
     app = create_service_app(
         service="poc",
         title="POC Dojo catalogue",
         description="Register, change, delete and search the tenant's proofs of concept (API.md §POCs).",
         settings=settings,
-        startup=[database_startup, verifier_startup(memoize=True), poc_startup, relay_startup],
+        startup=[database_startup, verifier_startup(memoize=True), poc_startup, relay_startup(settings)],
     )
     app.include_router(facets_router)
     app.include_router(export_router)

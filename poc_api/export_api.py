@@ -18,6 +18,7 @@ from poc_api.api import JSON, Responses, problem_doc
 from poc_api.exports import PAGE_MAX, SECRET_MAX_LENGTH, ExportService
 from poc_api.filters import RawFilters, check_filters
 from poc_api.schemas import ExportCreate, ExportCreated, ExportItems
+from poc_api.services import services
 from runtime.auth import CurrentPrincipal
 
 export_router = APIRouter(tags=["exports"])
@@ -35,7 +36,7 @@ _COMMON: Responses = {
 
 
 async def _service(request: Request) -> ExportService:
-    service: ExportService = request.app.state.exports
+    service = services(request).exports
     return service
 
 

@@ -36,7 +36,7 @@ from poc_api.search import SearchParams, build, sort_columns
 from runtime.auth import Principal
 from runtime.db import Database
 from runtime.errors import FieldError, NotFound, TooManyRequests, ValidationFailed
-from runtime.settings import Settings
+from runtime.settings import PocSettings
 
 SECRET_VERSION = "pex1"  # noqa: S105 - the secrets' format tag
 _SECRET_RE = re.compile(r"^pex1\.([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.([A-Za-z0-9_-]{43})$")
@@ -60,7 +60,7 @@ class ExportLimits:
     max_live_per_user: int
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ExportLimits:
+    def from_settings(cls, settings: PocSettings) -> ExportLimits:
         return cls(
             ttl_seconds=settings.poc_export_ttl_seconds,
             max_rows=settings.poc_export_max_rows,
@@ -138,7 +138,7 @@ def _gone(export_id: uuid.UUID) -> NotFound:
 
 
 class ExportService:
-    """Create, read and delete exports; one instance per app, on `app.state.exports`."""
+    """Create, read and delete exports; one instance per app, on the service's `PocServices`."""
 
     def __init__(self, db: Database, limits: ExportLimits) -> None:
         self.db = db

@@ -34,13 +34,14 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
-from fastapi import FastAPI
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Link, Span, SpanKind
 from prometheus_client import Counter, Histogram
 
 from runtime.db import Database
-from runtime.settings import Settings
+from runtime.http import Startup
+from runtime.root import ServiceRoot
+from runtime.settings import PocSettings
 from runtime.tracing import instrument_redis_client, trace_context, tracing_enabled
 
 log = logging.getLogger("pocdojo.poc.outbox")
@@ -176,9 +177,17 @@ class OutboxRelay:
                 await asyncio.sleep(self.poll_seconds)
 
 
-async def relay_startup(app: FastAPI, stack: AsyncExitStack) -> None:
-    """Start the relay when Redis is configured (after the database pool; stopped before it closes)."""
-    settings: Settings = app.state.settings
+def relay_startup(settings: PocSettings) -> Startup:
+    """A startup step: start the relay when Redis is configured (after the database pool; stopped before it
+    closes)."""
+
+    async def start(root: ServiceRoot, stack: AsyncExitStack) -> None:
+        await _start_relay(settings, root.db, stack)
+
+    return start
+
+
+async def _start_relay(settings: PocSettings, db: Database, stack: AsyncExitStack) -> None:
     if settings.redis_url is None:
         log.info("no REDIS_URL: POC change events stay in poc.outbox until a relay runs")
         return
@@ -188,7 +197,7 @@ async def relay_startup(app: FastAPI, stack: AsyncExitStack) -> None:
     stack.push_async_callback(client.aclose)
     instrument_redis_client(client)
     relay = OutboxRelay(
-        app.state.db,
+        db,
         client,
         stream=settings.poc_events_stream,
         maxlen=settings.poc_events_stream_maxlen,
@@ -202,4 +211,3 @@ async def relay_startup(app: FastAPI, stack: AsyncExitStack) -> None:
         await asyncio.wait([task])
 
     stack.push_async_callback(stop)
-    app.state.outbox_relay = relay

@@ -133,7 +133,7 @@ def can_change(principal: Principal, owner_id: str) -> bool:
 
 
 class PocService:
-    """The POC operations; one instance per app, on `app.state.pocs`."""
+    """The POC operations; one instance per app, on the service's `PocServices`."""
 
     def __init__(self, db: Database, sizes: CatalogueSizes | None = None) -> None:
         self.db = db

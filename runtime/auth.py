@@ -2,7 +2,7 @@
 
 `require_principal` is a FastAPI dependency: it reads `Authorization: Bearer`, verifies the token,
 records the tenant for logs, and answers 401 problem+json otherwise. The verifier is created by
-`verifier_startup()` and kept on `app.state.verifier` by the service's startup step.
+`verifier_startup()` and kept on the service's composition root (`runtime.root`) by its startup step.
 
 `VerifiedTokens` is a short-lived memo of verified access tokens in front of the verifier, for any
 service (`verifier_startup(memoize=True)`). A client sends the same access token with every request for
@@ -28,7 +28,7 @@ not in `identity.users`, so there is no current record to consult. Tenant and ro
 ``cognito:groups`` at issue time, and a Cognito-side change (user deleted or disabled, group removed,
 `AdminUserGlobalSignOut`, `RevokeToken`) reaches our services only when the access token expires: keep
 the app client's access-token validity short (5 minutes is Cognito's minimum). `verifier_startup`
-installs no current-user check in that mode (`app.state.principal_statuses` is None).
+installs no current-user check in that mode (the root's `principal_statuses` is None).
 """
 
 from __future__ import annotations
@@ -42,11 +42,11 @@ from contextlib import AsyncExitStack
 from typing import Annotated, Any, Protocol
 
 import httpx
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 
-from identity.verifier import (
+from auth_tokens.verifier import (
     HttpJwksSource,
     JwksSource,
     Principal,
@@ -60,7 +60,8 @@ from runtime.context import set_principal
 from runtime.errors import Forbidden, Unauthorized
 from runtime.metrics import AUTH_FAILURES
 from runtime.principal_status import PostgresStatusSource, PrincipalStatuses
-from runtime.settings import Settings
+from runtime.root import ServiceRoot, request_root
+from runtime.settings import SharedSettings
 from runtime.tracing import instrument_http_client
 
 __all__ = [
@@ -169,7 +170,7 @@ class CurrentPrincipals:
         return status.roles
 
 
-def verifier_config(settings: Settings) -> VerifierConfig:
+def verifier_config(settings: SharedSettings) -> VerifierConfig:
     return VerifierConfig(
         mode=settings.auth_mode,
         issuer=settings.issuer,
@@ -183,20 +184,20 @@ def verifier_startup(
     local_jwks: Callable[[], Mapping[str, Any]] | None = None,
     *,
     memoize: bool = False,
-) -> Callable[[FastAPI, AsyncExitStack], Any]:
-    """A startup step that puts a TokenVerifier on `app.state.verifier`.
+) -> Callable[[ServiceRoot, AsyncExitStack], Any]:
+    """A startup step that puts a TokenVerifier on the composition root (`root.verifier`).
 
     `local_jwks` is given when the issuer runs in the same process (dev mode, tests): keys are then
     read directly instead of over HTTP. Otherwise the JWKS URL from settings is fetched. With
     `memoize`, the verifier sits behind a `VerifiedTokens` memo (for request/response services; a
     service that keeps the `TokenVerifier` itself, e.g. to re-check long-lived connections, leaves it off).
-    In local mode the result is wrapped in `CurrentPrincipals` (it needs `app.state.db`: put the database
-    startup step first), whose memo is also kept as `app.state.principal_statuses`; in Cognito mode that is
+    In local mode the result is wrapped in `CurrentPrincipals` (it needs `root.db`: put the database
+    startup step first), whose memo is also kept as `root.principal_statuses`; in Cognito mode that is
     None (module docstring).
     """
 
-    async def start(app: FastAPI, stack: AsyncExitStack) -> None:
-        settings: Settings = app.state.settings
+    async def start(root: ServiceRoot, stack: AsyncExitStack) -> None:
+        settings = root.settings
         source: JwksSource
         if local_jwks is not None:
             source = StaticJwksSource(local_jwks)
@@ -208,13 +209,11 @@ def verifier_startup(
         stack.push_async_callback(verifier.aclose)
         inner: Verifier = VerifiedTokens(verifier) if memoize else verifier
         if settings.auth_mode == "local":
-            statuses_source = PostgresStatusSource(app.state.db)
+            statuses_source = PostgresStatusSource(root.db)
             statuses = PrincipalStatuses(statuses_source, ttl_seconds=settings.auth_status_ttl_seconds)
-            app.state.principal_statuses = statuses
-            app.state.verifier = CurrentPrincipals(inner, statuses)
+            root.set_verifier(CurrentPrincipals(inner, statuses), statuses)
         else:
-            app.state.principal_statuses = None
-            app.state.verifier = inner
+            root.set_verifier(inner, None)
 
     return start
 
@@ -244,7 +243,7 @@ async def require_principal(
         raise _missing_token()
     if credentials.scheme.lower() != "bearer":
         raise Unauthorized("Only Bearer tokens are accepted.", code="invalid_request")
-    verifier: Verifier = request.app.state.verifier
+    verifier = request_root(request).verifier
     return await authenticate_token(verifier, credentials.credentials)
 
 
@@ -260,7 +259,7 @@ async def principal_from_request(request: Request) -> Principal:
     scheme, token = get_authorization_scheme_param(authorization)
     if not (authorization and scheme and token) or scheme.lower() != "bearer":
         raise _missing_token()
-    verifier: Verifier = request.app.state.verifier
+    verifier = request_root(request).verifier
     return await authenticate_token(verifier, token)
 
 

@@ -33,8 +33,9 @@ from runtime.context import RequestInfo, request_id_var, request_info_var
 from runtime.errors import FieldError, ServiceError
 from runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from runtime.metrics_access import MetricsAccess
+from runtime.root import ReadinessCheck, ServiceRoot, install_root
 from runtime.security_headers import came_over_tls, security_headers
-from runtime.settings import Settings
+from runtime.settings import SharedSettings
 from runtime.supervisor import Supervisor
 from runtime.tracing import tracing_enabled
 
@@ -43,8 +44,9 @@ log = logging.getLogger("pocdojo.http")
 PROBLEM_JSON = "application/problem+json"
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
-ReadinessCheck = Callable[[], Awaitable[None]]
-Startup = Callable[[FastAPI, AsyncExitStack], Awaitable[None]]
+Startup = Callable[[ServiceRoot, AsyncExitStack], Awaitable[None]]
+"""A step of a service's lifespan: it starts a component, enters it into the exit stack (so components stop
+in the reverse order) and records it on the service's composition root."""
 HotHandler = Callable[[Request], Awaitable[Response]]
 
 
@@ -421,13 +423,13 @@ class ServiceApp(FastAPI):
     slash).
     """
 
-    def __init__(self, *args: Any, service: str, settings: Settings, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, root: ServiceRoot, **kwargs: Any) -> None:
         # FastAPI's own telemetry off: OpenTelemetry's ASGI middleware (below) makes the one server span of a
         # request, hot routes and early refusals included; FastAPI's would be a second one inside it.
         kwargs.setdefault("telemetry", {"tracing": False, "metrics": False, "logs": False, "operation_spans": False})
         super().__init__(*args, **kwargs)
-        self.state.settings = settings
-        self.state.service = service
+        install_root(self, root)
+        service, settings = root.service, root.settings
         self._hot: dict[tuple[str, str], ASGIApp] = {}
         pages = frozenset(p for p in (self.docs_url, self.swagger_ui_oauth2_redirect_url, self.redoc_url) if p)
         self._http = RequestContextMiddleware(
@@ -484,7 +486,7 @@ def create_service_app(
     *,
     service: str,
     title: str,
-    settings: Settings,
+    settings: SharedSettings,
     startup: Sequence[Startup] = (),
     readiness: Sequence[tuple[str, ReadinessCheck]] = (),
     description: str = "",
@@ -493,21 +495,22 @@ def create_service_app(
     """A FastAPI app with the shared behaviour; the service then includes its routers."""
 
     supervisor = Supervisor(service)
+    root = ServiceRoot(service, settings, supervisor, [*readiness, ("tasks", supervisor.check)])
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            # The service's background tasks stop last, after everything started below.
+            # The service's background tasks stop last, after everything started below; the steps start in
+            # their order and stop in the reverse one.
             await stack.enter_async_context(supervisor)
             for step in startup:
-                await step(app, stack)
+                await step(root, stack)
             log.info("service started", extra={"service": service})
             yield
             log.info("service stopping", extra={"service": service})
 
     app = ServiceApp(
-        service=service,
-        settings=settings,
+        root=root,
         title=title,
         description=description,
         version=version,
@@ -516,8 +519,6 @@ def create_service_app(
         docs_url="/docs",
         redoc_url=None,
     )
-    app.state.supervisor = supervisor
-    app.state.readiness = [*readiness, ("tasks", supervisor.check)]
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(ServiceError, _on_service_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
@@ -531,14 +532,14 @@ def create_service_app(
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> Response:
         failures: dict[str, str] = {}
-        for name, check in app.state.readiness:
+        for name, check in root.readiness:
             try:
                 await check()
             except Exception as exc:  # noqa: BLE001 - a readiness probe reports every failure
                 failures[name] = type(exc).__name__
         if failures:
             return JSONResponse({"status": "unavailable", "failing": failures}, status_code=503)
-        return JSONResponse({"status": "ready", "checks": [n for n, _ in app.state.readiness]})
+        return JSONResponse({"status": "ready", "checks": [n for n, _ in root.readiness]})
 
     metrics_access = MetricsAccess(settings)
 

@@ -20,7 +20,7 @@ from prometheus_client import REGISTRY, start_wsgi_server
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from runtime.errors import Unauthorized
-from runtime.settings import Settings
+from runtime.settings import SharedSettings
 
 log = logging.getLogger("pocdojo.metrics")
 
@@ -28,7 +28,7 @@ log = logging.getLogger("pocdojo.metrics")
 class MetricsAccess:
     """The public port's rule for `/metrics`, decided once from the settings."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: SharedSettings) -> None:
         token = settings.metrics_token
         self._token = token.get_secret_value().encode() if token is not None else None
         self._open = self._token is None and settings.env != "production"
@@ -46,7 +46,7 @@ class MetricsAccess:
 
 
 @contextmanager
-def internal_metrics_listener(settings: Settings) -> Iterator[int | None]:
+def internal_metrics_listener(settings: SharedSettings) -> Iterator[int | None]:
     """Serve the process's metrics on `settings.metrics_port` (if set) while the block runs; yields the
     port. A thread of prometheus_client's own WSGI server: scrapes never queue behind the event loop."""
     if settings.metrics_port is None:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack
 
-from fastapi import FastAPI
-
 from runtime.db import Database
-from runtime.settings import Settings
+from runtime.root import ServiceRoot
 
 
-async def database_startup(app: FastAPI, stack: AsyncExitStack) -> None:
-    """Open the asyncpg pool as `app.state.db` (closed at shutdown) and report it in /readyz."""
-    settings: Settings = app.state.settings
+async def database_startup(root: ServiceRoot, stack: AsyncExitStack) -> None:
+    """Open the asyncpg pool as the root's `db` (closed at shutdown) and report it in /readyz."""
+    settings = root.settings
     db = Database(
         settings.require_database_url(),
         min_size=settings.db_pool_min,
@@ -20,5 +18,5 @@ async def database_startup(app: FastAPI, stack: AsyncExitStack) -> None:
         command_timeout=settings.db_command_timeout,
     )
     await stack.enter_async_context(db)
-    app.state.db = db
-    app.state.readiness.append(("postgres", db.ping))
+    root.set_db(db)
+    root.readiness.append(("postgres", db.ping))

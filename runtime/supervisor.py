@@ -14,7 +14,7 @@ A job that returns normally is done. `aclose(seconds)` cancels the tasks in reve
 waited for at most the remaining time; once it is spent, the rest are cancelled together with a short
 grace. A task that ignores cancellation is logged and left behind: shutdown is not held up by it.
 The supervisor is an async context manager (closed with its default timeout). Every service app has
-one (`app.state.supervisor`, checked by `/readyz` as "tasks"); long-lived components own theirs.
+one (`ServiceRoot.supervisor`, checked by `/readyz` as "tasks"); long-lived components own theirs.
 """
 
 from __future__ import annotations

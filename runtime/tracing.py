@@ -49,7 +49,7 @@ from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
 from redis.asyncio import Redis
 
-from runtime.settings import Settings
+from runtime.settings import SharedSettings
 
 TRACE_CONTEXT_KEY = "trace_context"
 """The keyword argument a job's trace context travels in (`job_trace_context`, `job_span`)."""
@@ -79,7 +79,7 @@ class RootSampler(Sampler):
         return f"RootSampler(drop client roots, {self._ratio.get_description()})"
 
 
-def configure_tracing(settings: Settings, *, exporter: SpanExporter | None = None) -> TracerProvider | None:
+def configure_tracing(settings: SharedSettings, *, exporter: SpanExporter | None = None) -> TracerProvider | None:
     """Install a tracer provider for `settings.service_name` and the instrumentations; None when tracing
     is off (no exporter given and `otel_exporter` is `none`)."""
     if exporter is None:

@@ -13,10 +13,10 @@ from media.storage.download import download_router
 from media.storage.local import LocalStore
 from media.storage.s3 import S3Config, S3Store
 from media.storage.signing import MIN_SECRET_BYTES, UrlSigner
-from runtime.settings import Settings
+from runtime.settings import MediaSettings
 
 
-def create_store(settings: Settings) -> ObjectStore:
+def create_store(settings: MediaSettings) -> ObjectStore:
     """The configured store; `ValueError` naming the missing setting when it cannot be built."""
     if settings.media_store == "s3":
         if not settings.media_s3_bucket:

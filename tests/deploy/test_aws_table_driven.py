@@ -11,6 +11,7 @@ import pytest
 import deploy.aws.app
 from deploy.services import SERVICES, ServiceSpec
 from runtime.migrations import ServiceSchema
+from runtime.settings import SharedSettings
 from tests.deploy.conftest import synthesize
 
 
@@ -19,7 +20,11 @@ def test_a_service_added_to_the_table_is_deployed_routed_and_watched(
 ) -> None:
     assert "notify" not in SERVICES, "the stand-in must be a service the table does not hold"
     extra = ServiceSpec(
-        "notify", (ServiceSchema("notify", "notify"),), ("/v1/notifications", "/v1/notify/"), lambda s: None
+        "notify",
+        (ServiceSchema("notify", "notify"),),
+        ("/v1/notifications", "/v1/notify/"),
+        SharedSettings,
+        lambda s: None,
     )  # type: ignore[arg-type,return-value]
     monkeypatch.setattr(deploy.aws.app, "SERVICES", {**SERVICES, "notify": extra})
     synthesized = synthesize(tmp_path)

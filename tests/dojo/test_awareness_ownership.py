@@ -11,6 +11,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
 from crdt import AwarenessEntry, CloseCode, encode_awareness
+from dojo.services import services_of as dojo_services
 from tests.conftest import wait_until
 from tests.dojo.conftest import CollabServer
 from tests.dojo.yclient import closed_with
@@ -76,7 +77,7 @@ async def test_another_connection_cannot_overwrite_or_remove_presence(
         await wait_until(lambda: s.observer_sees(ATTACKER_ID, {"user": "attacker"}))
         assert (await s.observer.awareness()).get(s.host_id) == HOST
         assert (await s.host.awareness()).get(s.host_id) == HOST
-        assert collab.dojo_app.state.manager.get(s.room_key).awareness_foreign_dropped == 2
+        assert dojo_services(collab.dojo_app).manager.get(s.room_key).awareness_foreign_dropped == 2
         await s.host_still_here()
 
 

@@ -8,6 +8,7 @@ from pycrdt import Doc, Text
 from websockets.asyncio.client import connect
 
 from crdt import CloseCode, encode_sync_update
+from dojo.services import services_of as dojo_services
 from tests.conftest import wait_until
 from tests.crdt.malformed import integrating_part_way
 from tests.dojo.conftest import CollabServer
@@ -50,7 +51,7 @@ async def test_an_update_the_engine_fails_part_way_closes_4422_and_replicas_agre
 async def test_a_server_update_to_a_sealed_document_is_a_409(collab: CollabServer, http: httpx.AsyncClient) -> None:
     user = await collab.user(http)
     room = "sealed"
-    manager = collab.dojo_app.state.manager
+    manager = dojo_services(collab.dojo_app).manager
     await manager.seal(f"{user.tenant_id}/{room}")  # as a dojo's end does
     doc: Doc[Text] = Doc()
     doc.get("text", type=Text).insert(0, "too late")

@@ -10,6 +10,7 @@ import json
 import httpx
 import pytest
 
+from dojo.services import services_of as dojo_services
 from tests.conftest import wait_until
 from tests.dojo.conftest import CollabServer
 from tests.dojo.yclient import PyClient
@@ -129,7 +130,7 @@ async def test_twenty_clients_open_a_cold_room_at_once(collab: CollabServer, htt
     async with JsClient.start(collab.ws_url, room, params=await _ticket_params(collab, http, user, room)) as seed:
         await seed.wait_synced()
         await seed.insert(0, "stored content")
-    manager = collab.dojo_app.state.manager
+    manager = dojo_services(collab.dojo_app).manager
     for _ in range(200):
         if not manager.rooms:
             break

@@ -16,6 +16,7 @@ from websockets.asyncio.client import connect
 
 from crdt import CloseCode
 from dojo.docstore import room_key
+from dojo.services import services_of as dojo_services
 from dojo.user_connections import UserConnections
 from runtime.settings import Settings
 from tests.conftest import wait_until
@@ -68,7 +69,7 @@ async def test_reading_a_large_document_leaves_the_event_loop_free(
     process, leaves the loop free for nearly all of it."""
     user = await collab.user(http)
     room = "big"
-    await collab.dojo_app.state.store.append(room_key(user.tenant_id, room), [_big_document()])
+    await dojo_services(collab.dojo_app).store.append(room_key(user.tenant_id, room), [_big_document()])
     params = {"map": [f"m{i}" for i in range(ROOTS)]}
     async with PyClient.connect(f"{collab.ws_url}/{room}", headers=user.auth) as client:  # keeps the room loaded
         await asyncio.wait_for(client.synced.wait(), 30)
@@ -108,7 +109,7 @@ async def test_state_is_encoded_once_per_change(collab: CollabServer, http: http
     async with PyClient.connect(f"{collab.ws_url}/{room}", headers=user.auth) as client:
         await asyncio.wait_for(client.synced.wait(), 5)
         client.text.insert(0, "one")
-        live = collab.dojo_app.state.manager
+        live = dojo_services(collab.dojo_app).manager
 
         async def has_text() -> bool:
             room_ = live.get(room_key(user.tenant_id, room))
@@ -146,7 +147,7 @@ async def test_one_user_holds_at_most_the_cap_of_websockets_per_node(capped: Col
         alice = await capped.user(http)
         bob = await capped.user(http, alice.tenant, f"bob@{alice.tenant}.example.com")
         subject = jwt.decode(alice.access_token, options={"verify_signature": False})["sub"]
-        held = capped.dojo_app.state.user_connections
+        held = dojo_services(capped.dojo_app).user_connections
         signal_url = f"ws://127.0.0.1:{capped.port}/v1/signal/call"
         async with (
             PyClient.connect(f"{capped.ws_url}/a", headers=alice.auth) as first,

@@ -15,6 +15,7 @@ from pycrdt import Doc, Text
 from crdt import CloseCode
 from deploy.local import DatabaseUrls
 from dojo.docstore import PostgresDocumentStore, room_key
+from dojo.services import services_of as dojo_services
 from runtime import migrations
 from runtime.db import Database
 from runtime.settings import Settings
@@ -122,7 +123,7 @@ async def test_a_tenant_over_its_quota_is_refused_and_loses_nothing(quota_server
         # Nothing stored is lost, and the store holds exactly what was admitted.
         content = await http.get("/v1/collab/notes/content", params={"text": "text"}, headers=acme.auth)
         assert sorted(content.json()["text"]["text"]) == sorted(first + "b")
-        store: PostgresDocumentStore = server.dojo_app.state.store
+        store: PostgresDocumentStore = dojo_services(server.dojo_app).store
 
         async def stored() -> bool:
             return await store.tenant_usage(uuid.UUID(acme.tenant_id)) > 40 * 1024
@@ -141,7 +142,7 @@ async def test_the_quota_is_read_from_the_store_on_load(quota_server: CollabServ
     server = quota_server
     async with httpx.AsyncClient(base_url=server.base, timeout=30) as http:
         acme = await server.user(http)
-        store: PostgresDocumentStore = server.dojo_app.state.store
+        store: PostgresDocumentStore = dojo_services(server.dojo_app).store
         await store.append(room_key(acme.tenant_id, "filled"), [_text_update("x" * QUOTA, 5)])
         refused = await http.post(
             "/v1/collab/new/updates", content=_text_update("y", 6), headers={**acme.auth, **OCTET}

@@ -15,6 +15,7 @@ from pycrdt import Doc, Text
 from crdt import merge_updates
 from deploy.local import DatabaseUrls
 from dojo.docstore import BadRoomKey, PostgresDocumentStore, room_key
+from dojo.services import services_of as dojo_services
 from runtime.db import Database
 from tests.dojo.conftest import CollabServer, scrape, value
 from tests.dojo.yclient import PyClient
@@ -147,7 +148,7 @@ async def test_a_client_that_stops_reading_never_stalls_the_room(
                 if i % 20 == 0:
                     await asyncio.sleep(0.001)
             await reader.wait_text(chunk * 800, within=60)
-            room = server.dojo_app.state.manager.get(room_key(user.tenant_id, "stall"))
+            room = dojo_services(server.dojo_app).manager.get(room_key(user.tenant_id, "stall"))
             assert room is not None
             assert len(room.channels) == 2  # the stuck connection was dropped
             async with httpx.AsyncClient(base_url=server.base) as client:

@@ -16,6 +16,8 @@ from pycrdt import Doc, Map, Text
 from websockets.asyncio.client import connect
 
 from crdt import CloseCode
+from dojo.services import services_of as dojo_services
+from identity.services import services_of as identity_services
 from runtime.settings import Settings
 from tests.conftest import wait_until
 from tests.dojo.conftest import CollabServer, User
@@ -188,7 +190,7 @@ async def test_a_rights_change_resyncs_the_connection(dojo_server: CollabServer,
     resyncs it (its step1), so the client's next edits apply and its document ends equal to the server's."""
     host, member = await _team(dojo_server, api, 1)
     dojo = await _create(api, host)
-    manager = dojo_server.dojo_app.state.manager
+    manager = dojo_services(dojo_server.dojo_app).manager
     key = f"{host.tenant_id}/{dojo['id']}"
 
     def server_files() -> dict[str, str]:
@@ -227,7 +229,7 @@ async def test_read_only_editors_are_told_why_once_per_change_and_stay_connected
     state says who may edit (`participants[].can_edit`)."""
     host, member = await _team(dojo_server, api, 1)
     dojo = await _create(api, host)
-    room = dojo_server.dojo_app.state.manager
+    room = dojo_services(dojo_server.dojo_app).manager
 
     def dropped(at_least: int) -> Callable[[], Awaitable[bool]]:
         async def check() -> bool:
@@ -598,7 +600,7 @@ async def test_a_bearer_connection_closes_when_its_token_expires(
 
     host = await dojo_server.user(api)
     assert dojo_server.app is not None
-    keys = dojo_server.app.apps[0].state.keys  # the identity service's signing keys
+    keys = identity_services(dojo_server.app.apps[0]).keys  # the identity service's signing keys
     claims = jwt.decode(host.access_token, options={"verify_signature": False})
     dojo = await _create(api, host)
     for room in (dojo["id"], "plain-room"):

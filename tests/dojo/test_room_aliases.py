@@ -8,6 +8,7 @@ import httpx
 from websockets.asyncio.client import connect
 
 from crdt import CloseCode
+from dojo.services import services_of as dojo_services
 from tests.dojo.conftest import CollabServer
 from tests.dojo.yclient import closed_with
 from tests.signaling.client import SignalClient
@@ -49,7 +50,7 @@ async def test_every_other_spelling_of_a_dojo_id_is_refused_everywhere(
         assert ticket.status_code == 404, (alias, ticket.text)
         assert dojo_id in ticket.json()["detail"]
     # No second document was created on the way; the canonical spelling still works.
-    manager = collab.dojo_app.state.manager
+    manager = dojo_services(collab.dojo_app).manager
     assert all(name.split("/", 1)[1] == dojo_id for name in manager.rooms)
     ticket = await http.post(f"/v1/dojos/{dojo_id}/tickets", headers=host.auth)
     assert ticket.status_code == 201 and ticket.json()["room"] == dojo_id

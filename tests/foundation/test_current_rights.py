@@ -16,11 +16,12 @@ from contextlib import AsyncExitStack
 import asyncpg
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from deploy.local import DatabaseUrls
 from runtime.auth import TokenVerifier, verifier_startup
+from runtime.root import ServiceRoot
 from runtime.settings import Settings
+from runtime.supervisor import Supervisor
 from tests.conftest import wait_until
 from tests.foundation.conftest import GOOD_PASSWORD, Account
 from tests.poc.conftest import PROBLEM, PocHarness, poc_fields, poc_harness, subject
@@ -203,9 +204,8 @@ async def test_cognito_mode_has_no_current_account_to_check(make_settings: Calla
         auth_issuer="https://cognito-idp.sa-east-1.amazonaws.com/sa-east-1_Dojo12345",
         auth_client_ids=["4kq8example0client0id0abc"],
     )
-    app = FastAPI()
-    app.state.settings = settings
+    root = ServiceRoot("probe", settings, Supervisor("probe"))
     async with AsyncExitStack() as stack:
-        await verifier_startup(lambda: {"keys": []})(app, stack)
-        assert isinstance(app.state.verifier, TokenVerifier)
-        assert app.state.principal_statuses is None
+        await verifier_startup(lambda: {"keys": []})(root, stack)
+        assert isinstance(root.verifier, TokenVerifier)
+        assert root.principal_statuses is None

@@ -15,6 +15,7 @@ import httpx
 from deploy.local import DatabaseUrls
 from identity.app import create_app
 from identity.passwords import PasswordHasher
+from identity.services import services_of as identity_services
 from runtime import migrations
 from runtime.settings import Settings
 from tests.conftest import OPERATOR_TOKEN, serve_app
@@ -228,10 +229,11 @@ async def test_every_outcome_costs_one_password_hash(make_settings: Callable[...
         return apps[0]
 
     async with serve_app(factory) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
-        identity = IdentityHarness(base, http, apps[0].state.settings)
+        identity = IdentityHarness(base, http, identity_services(apps[0]).settings)
         await identity.create_tenant("timing")
         hasher = CountingHasher()
-        apps[0].state.registration = dataclasses.replace(apps[0].state.registration, hasher=hasher)
+        services = identity_services(apps[0])
+        services.registration = dataclasses.replace(services.registration, hasher=hasher)
         cases = [
             ("no-such-tenant", "a@timing.example.com"),
             ("timing", "b@timing.example.com"),

@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from runtime.http import create_service_app
+from runtime.root import ServiceRoot
 from runtime.settings import Settings
 from runtime.supervisor import Backoff, Policy, Supervisor, SupervisorClosed, TaskFailed
 from tests.conftest import ServeApp, wait_until
@@ -56,8 +56,8 @@ async def test_a_task_with_the_unready_policy_makes_readyz_answer_503(
         await trigger.wait()
         raise RuntimeError("the consumer lost its cursor")
 
-    async def start_fragile(app: FastAPI, stack: AsyncExitStack) -> None:
-        app.state.supervisor.start("cursor-consumer", fragile, policy=Policy.UNREADY)
+    async def start_fragile(root: ServiceRoot, stack: AsyncExitStack) -> None:
+        root.supervisor.start("cursor-consumer", fragile, policy=Policy.UNREADY)
 
     def factory(base: str) -> Any:
         return create_service_app(service="probe", title="probe", settings=make_settings(), startup=[start_fragile])

@@ -18,6 +18,7 @@ from fastapi import Request
 from runtime.db import Database
 from runtime.http import create_service_app
 from runtime.resources import database_startup
+from runtime.root import request_root
 from runtime.settings import Settings
 from tests.conftest import OPERATOR_TOKEN, serve_app
 from tests.foundation.conftest import GOOD_PASSWORD, IdentityHarness
@@ -177,7 +178,7 @@ async def test_a_value_the_database_refuses_is_a_422_even_where_a_route_forgot_t
         @app.post("/echo")
         async def echo(request: Request) -> dict[str, Any]:
             body = await request.json()
-            db: Database = request.app.state.db
+            db: Database = request_root(request).db
             value = await db.fetchval_global("SELECT $1::text || $2::bigint", body["text"], body["number"])
             return {"value": value}
 

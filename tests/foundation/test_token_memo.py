@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from auth_tokens.verifier import StaticJwksSource, TokenError, TokenExpired, UnknownKey, VerifierConfig
 from identity.keys import KeyRing, SigningKey
-from identity.verifier import StaticJwksSource, TokenError, TokenExpired, UnknownKey, VerifierConfig
 from runtime.auth import TokenVerifier, VerifiedTokens
 from tests.identity.tokens_corpus import LocalTokenSpec
 

@@ -18,8 +18,7 @@ import uvicorn
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.hashes import SHA256
 
-from identity.keys import JWT_TYP_ID, KeyRing, SigningKey
-from identity.verifier import (
+from auth_tokens.verifier import (
     HttpJwksSource,
     InvalidClaims,
     JwksCache,
@@ -39,6 +38,7 @@ from identity.verifier import (
     cognito_issuer,
     parse_jwks,
 )
+from identity.keys import JWT_TYP_ID, KeyRing, SigningKey
 from tests.identity.tokens_corpus import (
     EXPECTED_ERRORS,
     LocalTokenSpec,
@@ -633,11 +633,11 @@ async def test_last_good_keys_are_kept_when_the_issuer_goes_down(
     assert jwks_server.fetches == 1
     await jwks_server.stop()
     clock.advance(61)  # the cached keys are now stale: every use tries to refresh (interval 0)
-    with caplog.at_level(logging.WARNING, logger="identity.verifier"):
+    with caplog.at_level(logging.WARNING, logger="auth_tokens.verifier"):
         assert (await verifier.verify(token)).tenant_id == TENANT_ID
         assert (await verifier.verify(cognito_token(cognito_key))).tenant_id == TENANT_ID
         assert type(await refused(verifier, unknown_kid_tokens(cognito_key, 1)[0])) is UnknownKey
-    warnings = [r for r in caplog.records if r.name == "identity.verifier" and r.levelno == logging.WARNING]
+    warnings = [r for r in caplog.records if r.name == "auth_tokens.verifier" and r.levelno == logging.WARNING]
     assert warnings
     assert all("keeping 1 last good keys" in r.getMessage() for r in warnings)
     assert all(token not in r.getMessage() for r in warnings)
@@ -649,7 +649,7 @@ async def test_keys_unavailable_when_the_issuer_was_never_reached(
 ) -> None:
     await jwks_server.stop()
     verifier = cognito_verifier(jwks_server)
-    with caplog.at_level(logging.WARNING, logger="identity.verifier"):
+    with caplog.at_level(logging.WARNING, logger="auth_tokens.verifier"):
         error = await refused(verifier, cognito_token(cognito_key))
     assert type(error) is KeysUnavailable
     assert error.status == 503

@@ -30,8 +30,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.hashes import SHA256
 
-from identity.keys import JWT_TYP_ACCESS, JWT_TYP_ID, KeyRing, SigningKey
-from identity.verifier import (
+from auth_tokens.verifier import (
     ForbiddenHeader,
     InvalidClaims,
     InvalidSignature,
@@ -46,6 +45,7 @@ from identity.verifier import (
     WrongIssuer,
     WrongTokenUse,
 )
+from identity.keys import JWT_TYP_ACCESS, JWT_TYP_ID, KeyRing, SigningKey
 
 __all__ = [
     "COGNITO_ACCESS_SCOPE",

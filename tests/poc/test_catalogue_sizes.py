@@ -10,6 +10,7 @@ import pytest
 
 import poc_api.catalogue_sizes as sizes_module
 from poc_api.catalogue_sizes import CatalogueSizes
+from poc_api.services import services_of as poc_services
 from runtime.db import Database
 from tests.poc.conftest import PocHarness, poc_fields
 
@@ -88,7 +89,7 @@ async def test_large_catalogues_take_the_shortcut_with_the_same_answers(
         await pocs.create(admin, **poc_fields(n, name=f"{names[n % 5]} {n}", description="pagamento e fraude"))
     queries = ("pagamento fraude", "fraudes pagamentos", "pagamnto fraude")
     expected = {q: await pocs.search_all(admin, q=q, limit=1) for q in queries}
-    service = pocs.poc_app.state.pocs
+    service = poc_services(pocs.poc_app).pocs
     monkeypatch.setattr(sizes_module, "SHORTCUT_FROM", 10)
     service.sizes.get(admin.tenant_id)
     await settle(service.sizes)

@@ -4,12 +4,13 @@ check of the token's account (`runtime.auth.CurrentPrincipals`), whose answers a
 from __future__ import annotations
 
 from runtime.auth import CurrentPrincipals, VerifiedTokens
+from runtime.root import root_of
 from tests.poc.conftest import PocHarness
 
 
 async def test_the_service_memoizes_verified_tokens(pocs: PocHarness) -> None:
     admin = await pocs.tenant()
-    current = pocs.poc_app.state.verifier
+    current = root_of(pocs.poc_app).verifier
     assert isinstance(current, CurrentPrincipals)
     memo, statuses = current.inner, current.statuses
     assert isinstance(memo, VerifiedTokens)

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from dojo.services import services_of as dojo_services
 from dojo.tickets import Purpose, TicketSigner
 from runtime.settings import Settings
 from tests.cluster.conftest import Cluster, Node, cluster, redis_server
@@ -66,7 +67,7 @@ class SignalServer:
 
     @property
     def hub(self) -> Any:
-        return self.app.state.signal_hub
+        return dojo_services(self.app).signal_hub
 
     def url(
         self, room: str, user: str = "alice", *, purpose: Purpose = "signal", ticket_room: str | None = None

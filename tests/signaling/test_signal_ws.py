@@ -12,6 +12,8 @@ from websockets.asyncio.client import connect
 
 from dojo.access import Access, Connecting
 from dojo.docstore import room_key
+from dojo.services import services_of as dojo_services
+from identity.services import services_of as identity_services
 from signaling import verify_credential
 from tests.conftest import socket_event_seen, socket_events, wait_until
 from tests.signaling.client import SignalClient
@@ -273,8 +275,9 @@ async def test_denied_by_the_authorizer_read_at_connection_time(signal_server: S
         async def authorize(self, who: Connecting) -> Access:
             return {"host": Access.READ_WRITE, "observer": Access.READ_ONLY}.get(who.user_id, Access.DENIED)
 
-    previous = signal_server.app.state.authorizer
-    signal_server.app.state.authorizer = OnlyInvited()
+    dojo = dojo_services(signal_server.app)
+    previous = dojo.authorizer
+    dojo.authorizer = OnlyInvited()
     try:
         name = room()
         error, code, _ = await _refused(signal_server.url(name, "stranger"))
@@ -285,7 +288,7 @@ async def test_denied_by_the_authorizer_read_at_connection_time(signal_server: S
         ):
             assert observer.welcome["peers"][0]["peer_id"] == host.peer_id
     finally:
-        signal_server.app.state.authorizer = previous
+        dojo.authorizer = previous
 
 
 async def test_browser_origin_outside_the_allowlist_is_refused_before_the_upgrade(signal_server: SignalServer) -> None:
@@ -351,7 +354,7 @@ async def test_a_bearer_connection_closes_with_4401_when_the_token_expires(signa
     async with httpx.AsyncClient(base_url=signal_server.server.base, timeout=30) as http:
         user = await signal_server.server.user(http)
     assert signal_server.server.app is not None
-    keys = signal_server.server.app.apps[0].state.keys  # the identity service's signing keys
+    keys = identity_services(signal_server.server.app.apps[0]).keys  # the identity service's signing keys
     claims = jwt.decode(user.access_token, options={"verify_signature": False})
     now = int(time.time())
     short = keys.sign({**claims, "iat": now, "nbf": now, "exp": now + 2, "jti": uuid.uuid4().hex})

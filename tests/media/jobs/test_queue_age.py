@@ -11,6 +11,7 @@ from prometheus_client import REGISTRY
 
 from media.metrics import QUEUE_OLDEST_AGE
 from media.queue import oldest_waiting_seconds
+from media.services import services_of as media_services
 from tests.conftest import wait_until
 from tests.media.jobs.conftest import MediaHarness, worker
 
@@ -35,7 +36,7 @@ async def _shift(media: MediaHarness, job_id: int, *, deferred_ago: timedelta, s
 
 
 async def test_the_oldest_ready_job_sets_the_queue_age(media: MediaHarness) -> None:
-    queue = media.media_app.state.media.queue
+    queue = media_services(media.media_app).reports.queue
     assert await oldest_waiting_seconds(queue) == 0.0  # nothing queued
     admin = await media.tenant()
     report = await media.create(admin)  # no worker runs: the job waits
