@@ -80,6 +80,7 @@ async def test_state_at_and_blame_match_what_clients_saw_across_nodes_a_death_an
             host_text, member_text = _script(i)
             path = paths[i % 2]
             await a.insert(0, host_text, file=path)
+            await b.wait_text(await a.get_text(file=path), file=path)  # no edit moves b's position below
             current = await b.get_text(file=path)  # the middle, never inside a surrogate pair:
             await b.insert(len(current[: len(current) // 2].encode("utf-16-le")) // 2, member_text, file=path)
             texts = await _converged([a, b], paths)
