@@ -168,9 +168,9 @@ class Settings(BaseSettings):
     """Updates a node may hold unwritten to the history; past it edits to dojos are refused (1013) until it drains."""
     dojo_history_batch: int = Field(default=500, ge=1, le=10_000)
     """Most updates the history writer inserts in one transaction."""
-    dojo_history_checkpoint_updates: int = Field(default=500, ge=1, le=100_000)
+    dojo_history_checkpoint_updates: int = Field(default=1000, ge=1, le=100_000)
     """A checkpoint after this many updates of a dojo (written by one node)..."""
-    dojo_history_checkpoint_seconds: float = Field(default=60.0, gt=0, le=3600)
+    dojo_history_checkpoint_seconds: float = Field(default=300.0, gt=0, le=3600)
     """...or this long after the last one, whichever comes first."""
     dojo_history_setting_refresh_seconds: float = Field(default=10.0, gt=0, le=600)
     """How soon other nodes see a tenant's history setting change."""

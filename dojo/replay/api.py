@@ -102,18 +102,8 @@ def _instant(dojo: Dojo, value: str | None, field: str) -> tuple[datetime, datet
     return (end, None) if at >= end else (at, at)
 
 
-def _rebuild(checkpoint: Checkpoint | None, updates: Sequence[LoggedUpdate], *, blame: bool) -> Replayer:
-    replayer = Replayer.from_checkpoint(checkpoint, blame=blame) if checkpoint else Replayer(blame=blame)
-    replayer.apply_all(updates)
-    return replayer
-
-
 async def _replayer_at(request: Request, dojo: Dojo, bound: datetime | None, *, blame: bool) -> tuple[Replayer, int]:
-    checkpoint, seq, updates = await _store(request).since_checkpoint(
-        uuid.UUID(dojo.tenant_id), uuid.UUID(dojo.id), bound
-    )
-    replayer = await asyncio.to_thread(_rebuild, checkpoint, updates, blame=blame)
-    return replayer, max([seq, *(u.seq for u in updates)])
+    return await _store(request).replayer_at(uuid.UUID(dojo.tenant_id), uuid.UUID(dojo.id), bound, blame=blame)
 
 
 def _stamp(dojo: Dojo, at: datetime) -> dict[str, Any]:

@@ -202,6 +202,13 @@ class Replayer:
         return self._edits
 
     def apply_all(self, updates: Iterable[LoggedUpdate]) -> list[Edit]:
+        """Apply ``updates`` in order; without blame in one transaction (several times faster)."""
+        if not self._track:
+            with self._doc.transaction(), engine_errors("history updates"):
+                for logged in updates:
+                    self._doc.apply_update(logged.update)
+                    self.applied += 1
+            return []
         edits: list[Edit] = []
         for logged in updates:
             edits.extend(self.apply(logged))

@@ -200,6 +200,15 @@ class HistoryStore:
             )
         return (base[2] if base else None), (base[1] if base else 0), [_logged(r) for r in rows]
 
+    async def replayer_at(
+        self, tenant_id: uuid.UUID, dojo_id: uuid.UUID, bound: datetime | None, *, blame: bool
+    ) -> tuple[Replayer, int]:
+        """The document at ``bound`` (None: everything recorded) rebuilt from the nearest checkpoint in a
+        worker thread (the event loop keeps serving sockets), and the last seq it holds."""
+        checkpoint, seq, updates = await self.since_checkpoint(tenant_id, dojo_id, bound)
+        replayer = await asyncio.to_thread(_rebuild, checkpoint, updates, blame)
+        return replayer, max([seq, *(u.seq for u in updates)])
+
     async def updates(
         self, tenant_id: uuid.UUID, dojo_id: uuid.UUID, *, after: datetime | None = None, until: datetime | None = None
     ) -> list[LoggedUpdate]:
@@ -263,6 +272,12 @@ class HistoryStore:
             )
         assert row is not None
         return int(row["updates"]), int(row["checkpoints"])
+
+
+def _rebuild(checkpoint: Checkpoint | None, updates: Sequence[LoggedUpdate], blame: bool) -> Replayer:
+    replayer = Replayer.from_checkpoint(checkpoint, blame=blame) if checkpoint else Replayer(blame=blame)
+    replayer.apply_all(updates)
+    return replayer
 
 
 def _advance(base: Checkpoint | None, updates: Sequence[LoggedUpdate]) -> Checkpoint:
