@@ -9,9 +9,12 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
+from crdt import CloseCode
+from deploy.local import DatabaseUrls
 from dojo.docstore import room_key
 from runtime.settings import Settings
 from tests.conftest import wait_until
@@ -284,3 +287,43 @@ async def test_access_bad_instants_and_history_off(replay_server: CollabServer, 
     assert (await api.put("/v1/dojos/settings/history", json={"enabled": True}, headers=admin.auth)).status_code == 200
     state = await _get(api, f"/v1/dojos/{dojo_id}/state", member)
     assert state["files"] == [{"path": "a.txt", "text": "x"}]  # the edit made while history was off is not there
+
+
+async def test_a_full_history_queue_refuses_edits_with_1013_and_loses_nothing(
+    make_settings: Callable[..., Settings], database: DatabaseUrls
+) -> None:
+    server = CollabServer(make_settings, overrides={"dojo_history_max_queue": 2, "dojo_history_batch": 1})
+    await server.start()
+    try:
+        async with httpx.AsyncClient(base_url=server.base, timeout=30) as api:
+            (host,) = await _team(server, api, 0)
+            dojo = await _create(api, host)
+            async with _joined(server, api, dojo, host) as a:
+                await a.insert(0, "0", file="f.txt")
+                await recorded(server)
+                admin = await asyncpg.connect(database.admin)
+                try:
+                    # The history writer is stuck: its INSERT waits for this lock.
+                    lock = admin.transaction()
+                    await lock.start()
+                    await admin.execute("LOCK TABLE dojo.history_updates IN SHARE MODE")
+                    for i in range(1, 6):
+                        await a.insert(i, str(i), file="f.txt")
+                    closed = await a.wait_event(lambda e: e.get("event") == "connectionClose", within=10)
+                    assert closed["code"] == CloseCode.TRY_AGAIN_LATER
+                    recorder = server.dojo_app.state.history_recorder
+                    assert recorder.refused >= 1 and recorder.backlog == recorder.max_queue
+                    await lock.rollback()
+                finally:
+                    await admin.close()
+                # The client reconnects by itself; its edits come back and every one is recorded.
+                text = await a.get_text(file="f.txt")
+                assert text == "012345"
+
+                async def complete() -> bool:
+                    state = await api.get(f"/v1/dojos/{dojo['id']}/state", headers=host.auth)
+                    return bool(state.json()["files"] == [{"path": "f.txt", "text": text}])
+
+                await wait_until(complete, within=20)
+    finally:
+        await server.stop()
