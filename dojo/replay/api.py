@@ -15,7 +15,7 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -27,7 +27,7 @@ from dojo.model import Dojo, Membership
 from dojo.openapi import COMMON, problem
 from dojo.replay.engine import Checkpoint, LoggedUpdate, Replayer, bursts, diff_files, idle_stretches
 from dojo.replay.store import HistoryStore
-from dojo.replay.times import format_at, ms_since, parse_instant
+from dojo.replay.times import format_at, instant_at_ms, ms_since, parse_instant
 from dojo.sessions import DojoSessions
 from runtime.auth import CurrentPrincipal, Principal
 from runtime.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
@@ -292,7 +292,7 @@ async def frames(dojo_id: str, body: FramesIn, request: Request, principal: Curr
     dojo = await _readable(request, principal, dojo_id)
     store = _store(request)
     tenant, ident = uuid.UUID(dojo.tenant_id), uuid.UUID(dojo.id)
-    first = dojo.started_at + timedelta(milliseconds=instants[0])
+    first = instant_at_ms(dojo.started_at, instants[0])
     checkpoint, _, head = await store.since_checkpoint(tenant, ident, first)
     rest = await store.updates(tenant, ident, after=first)
     drivers = await store.drivers(tenant, ident)
@@ -313,7 +313,7 @@ async def _frame_lines(
     next_update = next_driver = 0
     driver: str | None = None
     for count, t in enumerate(instants):
-        at = dojo.started_at + timedelta(milliseconds=t)
+        at = instant_at_ms(dojo.started_at, t)
         while next_update < len(updates) and updates[next_update].at <= at:
             replayer.apply(updates[next_update])
             next_update += 1

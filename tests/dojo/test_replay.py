@@ -117,7 +117,7 @@ async def test_state_at_equals_what_the_clients_saw_and_blame_names_every_typist
         state = await _get(api, f"/v1/dojos/{dojo_id}/state", member, at=rfc3339(at))
         assert {f["path"]: f["text"] for f in state["files"]} == {p: t for p, t in texts.items() if t}
         # The same instant as milliseconds since the start (`+` sent encoded, as a client must).
-        t_ms = -((started - at) // timedelta(milliseconds=1))  # rounded up: still before the next edit
+        t_ms = (at - started) // timedelta(milliseconds=1)  # that millisecond, which holds `at`
         again = await _get(api, f"/v1/dojos/{dojo_id}/state", member, at=f"+{t_ms}")
         assert again["files"] == state["files"] and again["t_ms"] == t_ms
     final = await _get(api, f"/v1/dojos/{dojo_id}/state", host)
@@ -327,3 +327,27 @@ async def test_a_full_history_queue_refuses_edits_with_1013_and_loses_nothing(
                 await wait_until(complete, within=20)
     finally:
         await server.stop()
+
+
+async def test_randori_rotations_are_in_the_timeline_and_the_frames(
+    replay_server: CollabServer, api: httpx.AsyncClient
+) -> None:
+    host, member = await _team(replay_server, api, 1)
+    dojo = await _create(api, host, settings={"randori_seconds": 1})
+    async with _joined(replay_server, api, dojo, host), _joined(replay_server, api, dojo, member):
+
+        async def rotated() -> bool:
+            state = await _get(api, f"/v1/dojos/{dojo['id']}", host)
+            return bool(state["randori"]["driver_id"] == _uid(member))
+
+        await wait_until(rotated)
+    history = await _get(api, f"/v1/dojos/{dojo['id']}/history", member)
+    rotations = history["rotations"]
+    assert [(r["driver_id"], r["navigator_id"]) for r in rotations[:2]] == [
+        (_uid(host), None),  # created: the host drives, nobody else has joined yet
+        (_uid(member), _uid(host)),
+    ]
+    assert rotations[0]["t_ms"] <= rotations[1]["t_ms"]
+    instants = [rotations[0]["t_ms"], rotations[1]["t_ms"]]
+    frames = await api.post(f"/v1/dojos/{dojo['id']}/history/frames", json={"t_ms": instants}, headers=host.auth)
+    assert [json.loads(line)["driver_id"] for line in frames.text.splitlines()] == [_uid(host), _uid(member)]
