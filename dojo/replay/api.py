@@ -26,6 +26,7 @@ from dojo.directory import DirectoryUnavailable, MemberDirectory
 from dojo.model import Dojo, Membership
 from dojo.openapi import COMMON, problem
 from dojo.replay.engine import Checkpoint, LoggedUpdate, Replayer, bursts, diff_files, idle_stretches
+from dojo.replay.recorder import HistoryRecorder
 from dojo.replay.store import HistoryStore
 from dojo.replay.times import format_at, instant_at_ms, ms_since, parse_instant
 from dojo.sessions import DojoSessions
@@ -36,6 +37,7 @@ router = APIRouter(tags=["dojo replay"])
 log = logging.getLogger("dojo.replay")
 
 BURST_GAP_SECONDS = 2.0
+COMPLETE_WAIT_SECONDS = 10.0
 IDLE_SECONDS = 10.0
 PALETTE = (
     "#E6194B", "#3CB44B", "#4363D8", "#F58231", "#911EB4", "#42D4F4",
@@ -331,3 +333,25 @@ async def _frame_lines(
         yield json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
         if count % 64 == 63:
             await asyncio.sleep(0)  # let the room's sockets be served between chunks
+
+
+async def complete_history(request: Request, dojo: Dojo, state: bytes) -> None:
+    """At the end of a dojo: once this node's writer has written what it holds (bounded wait), record
+    what the sealed document ``state`` holds beyond the history (`HistoryStore.record_missing`: edits a
+    node accepted and died before writing). A failure is logged; the end itself stands."""
+    store = _store(request)
+    recorder: HistoryRecorder = request.app.state.history_recorder
+    tenant = uuid.UUID(dojo.tenant_id)
+    try:
+        if not await store.enabled(tenant):
+            return
+        try:
+            await asyncio.wait_for(recorder.drained(), timeout=COMPLETE_WAIT_SECONDS)
+        except TimeoutError:
+            log.warning("history of dojo %s: this node's writer is behind; completing without waiting", dojo.id)
+        added = await store.record_missing(tenant, uuid.UUID(dojo.id), state, _end(dojo))
+    except Exception:
+        log.exception("history of dojo %s could not be completed at its end", dojo.id)
+        return
+    if added:
+        log.warning("history of dojo %s: %d updates no node had written were recorded at its end", dojo.id, added)

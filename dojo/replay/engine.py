@@ -295,6 +295,10 @@ class Replayer:
             out[path] = (pos, ranges)
         return out
 
+    def state_vector(self) -> bytes:
+        """The rebuilt document's state vector."""
+        return self._doc.get_state()
+
     def checkpoint(self) -> Checkpoint:
         blame = {
             path: [[len(p), a] for p, a in zip(runs.pieces, runs.authors, strict=True)]

@@ -14,10 +14,11 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from dojo.replay.engine import Checkpoint, LoggedUpdate, Replayer
+from dojo.replay.repair import client_owners, missing_parts
 from runtime.db import Connection, Database
 
 __all__ = ["CheckpointInfo", "DriverChange", "HistoryRow", "HistoryStore", "record_driver_change"]
@@ -208,6 +209,23 @@ class HistoryStore:
         checkpoint, seq, updates = await self.since_checkpoint(tenant_id, dojo_id, bound)
         replayer = await asyncio.to_thread(_rebuild, checkpoint, updates, blame)
         return replayer, max([seq, *(u.seq for u in updates)])
+
+    async def record_missing(self, tenant_id: uuid.UUID, dojo_id: uuid.UUID, final_state: bytes, at: datetime) -> int:
+        """Record at ``at`` what ``final_state`` (the sealed document) holds beyond the history, attributed
+        by Yjs client id (`dojo.replay.repair`); the number of updates recorded."""
+        replayer, _ = await self.replayer_at(tenant_id, dojo_id, None, blame=False)
+        parts = missing_parts(final_state, replayer.state_vector())
+        if not parts:
+            return 0
+        owners = client_owners(await self.updates(tenant_id, dojo_id))
+        rows = []
+        for i, (client, update) in enumerate(parts):
+            owner = owners.get(client) if client is not None else None
+            rows.append(
+                HistoryRow(dojo_id, at + timedelta(microseconds=i), uuid.UUID(owner) if owner else None, update)
+            )
+        await self.append(tenant_id, rows)
+        return len(rows)
 
     async def updates(
         self, tenant_id: uuid.UUID, dojo_id: uuid.UUID, *, after: datetime | None = None, until: datetime | None = None

@@ -12,6 +12,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 import pytest
 
 from tests.cluster.conftest import Cluster, Node
@@ -151,3 +152,43 @@ async def test_state_at_and_blame_match_what_clients_saw_across_nodes_a_death_an
         host_part = "".join(r["text"] for r in file["runs"] if r["user_id"] == _uid(host))
         member_part = "".join(r["text"] for r in file["runs"] if r["user_id"] == _uid(member))
         assert sorted(host_part + member_part) == sorted(final[file["path"]])
+
+
+@pytest.mark.slow
+async def test_edits_a_dead_node_never_wrote_are_recorded_at_the_end_with_their_author(
+    cluster: Cluster, identity: Identity
+) -> None:
+    n1 = cluster.node("node1", settings=identity.node_settings())
+    n2 = cluster.node("node2", settings=identity.node_settings())
+    await cluster.start(n1, n2)
+    host, member = await _team(identity)
+    dojo = (await _call(n1, "POST", "/v1/dojos", host, json={"title": "death"})).json()["id"]
+    async with (
+        JsClient.start(n1.ws_url, dojo, params={"ticket": await _ticket(n1, dojo, host)}) as a,
+        JsClient.start(n2.ws_url, dojo, params={"ticket": await _ticket(n2, dojo, member)}) as b,
+    ):
+        await a.wait_synced()
+        await b.wait_synced()
+        await a.insert(0, "AA", file="k.py")
+        await b.wait_text("AA", file="k.py")
+        await _recorded(n2, dojo, member, {"k.py": "AA"})
+        admin = await asyncpg.connect(cluster.database.admin)
+        try:
+            lock = admin.transaction()
+            await lock.start()  # every history writer is stuck behind this lock
+            await admin.execute("LOCK TABLE dojo.history_updates IN SHARE MODE")
+            await a.insert(2, "BB", file="k.py")  # accepted by node1, relayed to node2, never written
+            await b.wait_text("AABB", file="k.py")
+            n1.kill()
+            await n1.wait_exit()
+            await lock.rollback()
+        finally:
+            await admin.close()
+        ended = await _call(n2, "POST", f"/v1/dojos/{dojo}/end", host)
+        assert ended.status_code == 200, ended.text
+        assert ended.json()["snapshot"]["files"] == {"k.py": "AABB"}
+    assert await _state(n2, dojo, member) == {"k.py": "AABB"}
+    blame = await _call(n2, "GET", f"/v1/dojos/{dojo}/blame", member)
+    assert blame.json()["files"] == [
+        {"path": "k.py", "length": 4, "ranges": [{"start": 0, "end": 4, "user_id": _uid(host)}]}
+    ]
