@@ -27,7 +27,7 @@ from dojo.model import Dojo, Membership
 from dojo.openapi import COMMON, problem
 from dojo.replay.engine import Checkpoint, LoggedUpdate, Replayer, bursts, diff_files, idle_stretches
 from dojo.replay.recorder import HistoryRecorder
-from dojo.replay.store import HistoryStore
+from dojo.replay.store import DriverChange, HistoryStore
 from dojo.replay.times import format_at, instant_at_ms, ms_since, parse_instant
 from dojo.sessions import DojoSessions
 from runtime.auth import CurrentPrincipal, Principal
@@ -303,36 +303,63 @@ async def frames(dojo_id: str, body: FramesIn, request: Request, principal: Curr
     )
 
 
+FRAMES_PER_CHUNK = 64
+
+
+class _FramePass:
+    """The one forward pass of `history/frames`: instants are computed in chunks in a worker thread
+    (replaying a long session with blame costs seconds of CPU), lines streamed as each chunk is done."""
+
+    def __init__(
+        self,
+        dojo: Dojo,
+        checkpoint: Checkpoint | None,
+        updates: Sequence[LoggedUpdate],
+        drivers: Sequence[DriverChange],
+    ) -> None:
+        self._dojo = dojo
+        self._checkpoint = checkpoint
+        self._replayer: Replayer | None = None
+        self._updates = updates
+        self._drivers = drivers
+        self._next_update = self._next_driver = 0
+        self._driver: str | None = None
+
+    def lines(self, instants: Sequence[int]) -> bytes:
+        if self._replayer is None:
+            self._replayer = Replayer.from_checkpoint(self._checkpoint) if self._checkpoint else Replayer()
+        replayer, updates, drivers = self._replayer, self._updates, self._drivers
+        out = bytearray()
+        for t in instants:
+            at = instant_at_ms(self._dojo.started_at, t)
+            while self._next_update < len(updates) and updates[self._next_update].at <= at:
+                replayer.apply(updates[self._next_update])
+                self._next_update += 1
+            while self._next_driver < len(drivers) and drivers[self._next_driver].at <= at:
+                self._driver = drivers[self._next_driver].driver_id
+                self._next_driver += 1
+            line = {
+                "t_ms": t,
+                "driver_id": self._driver,
+                "files": [
+                    {"path": path, "runs": [{"text": r.text, "user_id": r.user_id} for r in runs]}
+                    for path, runs in replayer.runs().items()
+                ],
+            }
+            out += json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+        return bytes(out)
+
+
 async def _frame_lines(
     dojo: Dojo,
     instants: Sequence[int],
     checkpoint: Checkpoint | None,
     updates: Sequence[LoggedUpdate],
-    drivers: Sequence[Any],
+    drivers: Sequence[DriverChange],
 ) -> AsyncIterator[bytes]:
-    """One forward pass: apply the updates up to each instant, then write its line."""
-    replayer = Replayer.from_checkpoint(checkpoint) if checkpoint else Replayer()
-    next_update = next_driver = 0
-    driver: str | None = None
-    for count, t in enumerate(instants):
-        at = instant_at_ms(dojo.started_at, t)
-        while next_update < len(updates) and updates[next_update].at <= at:
-            replayer.apply(updates[next_update])
-            next_update += 1
-        while next_driver < len(drivers) and drivers[next_driver].at <= at:
-            driver = drivers[next_driver].driver_id
-            next_driver += 1
-        line = {
-            "t_ms": t,
-            "driver_id": driver,
-            "files": [
-                {"path": path, "runs": [{"text": r.text, "user_id": r.user_id} for r in runs]}
-                for path, runs in replayer.runs().items()
-            ],
-        }
-        yield json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
-        if count % 64 == 63:
-            await asyncio.sleep(0)  # let the room's sockets be served between chunks
+    frame_pass = _FramePass(dojo, checkpoint, updates, drivers)
+    for start in range(0, len(instants), FRAMES_PER_CHUNK):
+        yield await asyncio.to_thread(frame_pass.lines, instants[start : start + FRAMES_PER_CHUNK])
 
 
 async def complete_history(request: Request, dojo: Dojo, state: bytes) -> None:
