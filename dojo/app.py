@@ -23,6 +23,7 @@ from dojo.chat import DojoChat
 from dojo.collab_api import router as collab_router
 from dojo.collab_metrics import CollabMetrics
 from dojo.collab_ws import CollabEndpoint
+from dojo.directory import MemberDirectory
 from dojo.doc_reader import ContentReader
 from dojo.docstore import PostgresDocumentStore
 from dojo.dojos_api import router as dojos_router
@@ -31,6 +32,9 @@ from dojo.live import DojoLive
 from dojo.quota import StorageQuota
 from dojo.redis_bus import RedisBus
 from dojo.redis_events import RedisDojoEvents
+from dojo.replay.api import router as replay_router
+from dojo.replay.recorder import HistoryRecorder
+from dojo.replay.store import HistoryStore
 from dojo.services import DojoServices, services
 from dojo.sessions import DojoSessions
 from dojo.signal_ws import install_signal_routes, signal_hub
@@ -120,6 +124,19 @@ def create_app(settings: DojoSettings) -> FastAPI:
         )
         await stack.enter_async_context(live)
         extensions.append(EditRefusals(live.write_refused))
+        history = HistoryStore(db)
+        recorder = HistoryRecorder(
+            history,
+            live.author_of,
+            max_queue=settings.dojo_history_max_queue,
+            batch=settings.dojo_history_batch,
+            checkpoint_updates=settings.dojo_history_checkpoint_updates,
+            checkpoint_seconds=settings.dojo_history_checkpoint_seconds,
+            refresh_seconds=settings.dojo_history_setting_refresh_seconds,
+        )
+        extensions.append(recorder)
+        directory = MemberDirectory(settings.identity_service_url or str(settings.public_url))
+        stack.push_async_callback(directory.aclose)
         manager = RoomManager(
             extensions,
             idle_unload_seconds=settings.collab_idle_unload_seconds,
@@ -164,6 +181,9 @@ def create_app(settings: DojoSettings) -> FastAPI:
                 ),
                 signal_hub=hub,
                 bus=bus,
+                history=history,
+                history_recorder=recorder,
+                member_directory=directory,
             )
         )
 
@@ -180,6 +200,7 @@ def create_app(settings: DojoSettings) -> FastAPI:
 
     app.router.routes.append(WebSocketRoute("/v1/collab/{room}", collab_ws))
     app.include_router(collab_router)
+    app.include_router(replay_router)  # before dojos_router: its `/v1/dojos/settings/...` precede `{dojo_id}` routes
     app.include_router(dojos_router)
     install_signal_routes(app)
     return app

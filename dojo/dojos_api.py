@@ -23,6 +23,7 @@ from dojo.live import DojoLive
 from dojo.metrics import CHAT_MESSAGES, DOJOS_CREATED
 from dojo.model import Dojo, Role, Status
 from dojo.openapi import COMMON, problem
+from dojo.replay.api import complete_history
 from dojo.services import services
 from dojo.sessions import DojoSessions
 from runtime.auth import CurrentPrincipal
@@ -143,11 +144,15 @@ def _decode_cursor(text: str) -> tuple[datetime, uuid.UUID]:
         raise ValidationFailed([FieldError("cursor", "invalid_cursor", "Not a cursor this API gave.")]) from exc
 
 
-async def final_files(request: Request, dojo: Dojo) -> dict[str, str]:
-    """Every file's text in the dojo's final document: the document is sealed on every node (no edit
-    is accepted from now on) and read with every edit any node accepted before (`RoomManager.seal`)."""
+async def sealed_state(request: Request, dojo: Dojo) -> bytes:
+    """The dojo's final document: sealed on every node (no edit is accepted from now on) and read with
+    every edit any node accepted before (`RoomManager.seal`)."""
     manager = services(request).manager
-    state = await manager.seal(room_key(dojo.tenant_id, dojo.id))
+    return await manager.seal(room_key(dojo.tenant_id, dojo.id))
+
+
+def files_of(state: bytes) -> dict[str, str]:
+    """Every file's text in a dojo document."""
     doc: Doc[Any] = Doc()
     doc.apply_update(state)
     files = doc.get(FILES_ROOT, type=Map)
@@ -207,8 +212,9 @@ async def end_dojo(dojo_id: str, request: Request, principal: CurrentPrincipal) 
         principal.tenant_id, dojo_id, principal.subject, tenant_admin=principal.is_admin
     )
     await _live(request).changed(ended, "ended")
-    files = await final_files(request, ended)
-    final = await _sessions(request).save_snapshot(principal.tenant_id, dojo_id, files)
+    state = await sealed_state(request, ended)
+    final = await _sessions(request).save_snapshot(principal.tenant_id, dojo_id, files_of(state))
+    await complete_history(request, ended, state)
     return final.to_json(include_snapshot=True)
 
 

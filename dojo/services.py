@@ -15,10 +15,13 @@ if TYPE_CHECKING:
     from dojo.access import Authorizer
     from dojo.chat import DojoChat
     from dojo.collab_ws import CollabEndpoint
+    from dojo.directory import MemberDirectory
     from dojo.doc_reader import ContentReader
     from dojo.docstore import PostgresDocumentStore
     from dojo.live import DojoLive
     from dojo.redis_bus import RedisBus
+    from dojo.replay.recorder import HistoryRecorder
+    from dojo.replay.store import HistoryStore
     from dojo.sessions import DojoSessions
     from dojo.tickets import TicketSigner
     from dojo.user_connections import UserConnections
@@ -51,6 +54,11 @@ class DojoServices:
     signal_hub: SignalHub
     bus: RedisBus | None
     """The cross-node document bus (None on a single node without Redis)."""
+    history: HistoryStore
+    """Dojo history for replay (docs/replay.md)."""
+    history_recorder: HistoryRecorder
+    member_directory: MemberDirectory
+    """Display names from identity's member directory, read with the caller's token."""
 
 
 def services_of(app: Starlette) -> DojoServices:

@@ -62,6 +62,9 @@ class SharedSettings(BaseSettings):
     # -- HTTP ---------------------------------------------------------------------------------------
     public_url: str = "http://127.0.0.1:8000"
     """Where clients reach the API; the token issuer is derived from it unless auth_issuer is set."""
+    identity_service_url: str | None = None
+    """Where a service asks identity for people's names (media: `GET /v1/auth/me`; dojo: the member directory)
+    with the caller's token; unset: `public_url`."""
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     """Request bodies above this get 413."""
     trusted_proxy_hops: int = Field(default=0, ge=0, le=5)

@@ -18,8 +18,6 @@ class MediaSettings(SharedSettings):
     # -- the services media calls -------------------------------------------------------------------
     poc_service_url: str | None = None
     """Where the media service reaches the POC service's API; unset: `public_url` (`pocdojo dev` serves both)."""
-    identity_service_url: str | None = None
-    """Where the media service asks identity for the caller's names (`GET /v1/auth/me`); default: public_url."""
 
     # -- jobs and workers ------------------------------------------------------------------------------
     media_worker_concurrency: int = Field(default=2, ge=1, le=64)

@@ -1,0 +1,57 @@
+"""Instants in the replay API: RFC 3339 UTC with milliseconds, or `+<ms>` since the dojo started.
+
+An instant names a whole millisecond: it includes everything that happened up to the end of it. So an
+event reported at `at` / `t_ms` (both floored to the millisecond) is part of the state at that same
+`at` / `t_ms`, and the dojo's own `started_at` is a valid instant."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from runtime.errors import FieldError, ValidationFailed
+
+__all__ = ["format_at", "instant_at_ms", "ms_since", "parse_instant"]
+
+_MS = timedelta(milliseconds=1)
+_LAST_US = timedelta(microseconds=999)
+
+_MAX_MS = 10**12  # ~31 years: beyond any dojo, and far from datetime's limits
+
+
+def format_at(at: datetime) -> str:
+    """`2026-12-06T03:10:00.123Z`."""
+    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def ms_since(start: datetime, at: datetime) -> int:
+    return (at - start) // timedelta(milliseconds=1)
+
+
+def instant_at_ms(started_at: datetime, t_ms: int) -> datetime:
+    """The last microsecond of millisecond `t_ms` since `started_at`."""
+    return started_at + t_ms * _MS + _LAST_US
+
+
+def parse_instant(value: str, field: str, started_at: datetime) -> datetime:
+    """The last microsecond of the millisecond `value` names; 422 on `field` if it is neither form or
+    is before `started_at`.
+
+    A `+` in a query string decodes to a space, so ` 90500` is read as `+90500` too."""
+    text = value.strip() if value[:1] == " " and value.strip().isdigit() else value
+    if value[:1] in ("+", " "):
+        digits = text.lstrip("+")
+        if not (digits.isascii() and digits.isdigit()) or len(digits) > 13 or int(digits) > _MAX_MS:
+            raise ValidationFailed([FieldError(field, "invalid", "`+` is followed by milliseconds since the start.")])
+        return instant_at_ms(started_at, int(digits))
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ValidationFailed(
+            [FieldError(field, "invalid", "An RFC 3339 time (2026-12-06T03:10:00.123Z) or +<ms since the start>.")]
+        ) from exc
+    if at.tzinfo is None:
+        raise ValidationFailed([FieldError(field, "invalid", "The time needs a UTC offset (e.g. Z).")])
+    at = at.replace(microsecond=at.microsecond // 1000 * 1000) + _LAST_US
+    if at < started_at:
+        raise ValidationFailed([FieldError(field, "before_start", f"The dojo started at {format_at(started_at)}.")])
+    return at
