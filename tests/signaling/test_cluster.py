@@ -173,7 +173,7 @@ async def test_a_peer_that_left_while_its_node_was_cut_off_from_redis_does_not_l
         async with SignalClient.connect(cluster_signal_url(cluster, node2, name, "bob2")) as bob2:
             await wait_for(lambda: len(alice.of_type("peer-joined")) == 2, 10, "alice hears of bob and bob2")
             link.cut()  # node2 loses Redis: bob2's departure cannot reach the registry or node1
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.3)  # paces the fault: node2 stays cut off while bob2 leaves
         link.heal()
         # node2 drops bob2's stale entry once reconnected; node1 reconciles with the registry.
         await wait_for(
