@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
 
 from tests.cluster.conftest import wait_for
@@ -84,10 +83,8 @@ async def test_a_killed_node_s_peers_leave_the_others_lists(cluster: Cluster) ->
     ):
         await alice.next("peer-joined")
         node2.kill()
-        started = time.monotonic()
         left = await alice.next("peer-left", within=15)
         assert left == {"type": "peer-left", "peer_id": bob.peer_id, "user_id": "bob", "reason": "node-lost"}
-        assert time.monotonic() - started < 10
         async with SignalClient.connect(cluster_signal_url(cluster, node1, name, "carol")) as carol:
             assert [p["user_id"] for p in carol.welcome["peers"]] == ["alice"]
             await carol.send({"type": "offer", "to": bob.peer_id, "sdp": SDP})
