@@ -364,9 +364,6 @@ class CollabWebSocketProtocol(asyncio.Protocol):
                 self._flush()
             elif kind == "websocket.close":
                 self._send_close(int(message.get("code") or CloseCode.NORMAL), message.get("reason") or "")
-                if self._read_paused:
-                    self._read_paused = False
-                    self.transport.resume_reading()
             else:
                 raise FastPathError(f"expected websocket.send or websocket.close, got {kind!r}")
         elif state in ENDING:
@@ -393,13 +390,20 @@ class CollabWebSocketProtocol(asyncio.Protocol):
         self._start_keepalive()
 
     def _send_close(self, code: int, reason: str) -> None:
-        """Send a close frame; a peer that does not answer (or does not read at all) is cut off."""
+        """Send a close frame; a peer that does not answer (or does not read at all) is cut off.
+
+        Reading resumes if it was paused (frames held back for the ASGI app or a room that never
+        started): the peer's answer must be read for the close handshake to end, else the peer
+        waits for the timer, seeing no close at all (y-websocket reports the close only then)."""
         self._end(code, reason)
         self._to(ConnState.CLOSING)
         if self.transport.is_closing():
             return
         self.conn.send_close(code, reason[:120])
         self._flush()
+        if self._read_paused:
+            self._read_paused = False
+            self.transport.resume_reading()
         self._close_timer = self.loop.call_later(CLOSE_TIMEOUT, self.transport.abort)
 
     def _cancel_close_timer(self) -> None:

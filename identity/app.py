@@ -17,7 +17,7 @@ from identity.passwords import PasswordHasher, PasswordPolicy
 from identity.service import ForgetUser, IdentityService
 from identity.services import IdentityServices
 from identity.signup import Registration
-from identity.throttle import LoginThrottle, RegistrationThrottle, ThrottleLimits
+from identity.throttle import Clock, LoginThrottle, RegistrationThrottle, ThrottleLimits
 from identity.tokens import TokenIssuer
 from runtime.auth import verifier_startup
 from runtime.db import Database
@@ -48,7 +48,12 @@ def _split_pems(text: str) -> list[str]:
 
 
 def build_service(
-    settings: IdentitySettings, db: Database, ring: KeyRing, *, forget_user: ForgetUser | None = None
+    settings: IdentitySettings,
+    db: Database,
+    ring: KeyRing,
+    *,
+    forget_user: ForgetUser | None = None,
+    throttle_clock: Clock | None = None,
 ) -> IdentityService:
     return IdentityService(
         db,
@@ -66,21 +71,25 @@ def build_service(
                 per_account_address=settings.login_max_failures_per_account_ip,
                 per_address=settings.login_max_failures_per_ip,
                 window_seconds=settings.login_failure_window_seconds,
-            )
+            ),
+            clock=throttle_clock,
         ),
         refresh_ttl=settings.refresh_token_ttl,
         forget_user=forget_user,
     )
 
 
-def create_app(settings: IdentitySettings, *, keys: KeyRing | None = None) -> FastAPI:
+def create_app(
+    settings: IdentitySettings, *, keys: KeyRing | None = None, throttle_clock: Clock | None = None
+) -> FastAPI:
+    """The identity app; `throttle_clock` is the brute-force throttles' clock (default: PostgreSQL's)."""
     ring = keys if keys is not None else load_keys(settings)
 
     async def identity_startup(root: ServiceRoot, stack: AsyncExitStack) -> None:
         # This node enforces its own changes of rights at once (others within the status TTL).
         statuses = root.principal_statuses
         forget = statuses.forget_user if statuses is not None else None
-        service = build_service(settings, root.db, ring, forget_user=forget)
+        service = build_service(settings, root.db, ring, forget_user=forget, throttle_clock=throttle_clock)
         root.provide(
             IdentityServices(
                 settings=settings,
@@ -93,7 +102,9 @@ def create_app(settings: IdentitySettings, *, keys: KeyRing | None = None) -> Fa
                     root.db,
                     hasher=service.hasher,
                     policy=service.policy,
-                    throttle=RegistrationThrottle(settings.register_max_per_ip, settings.register_window_seconds),
+                    throttle=RegistrationThrottle(
+                        settings.register_max_per_ip, settings.register_window_seconds, clock=throttle_clock
+                    ),
                 ),
             )
         )

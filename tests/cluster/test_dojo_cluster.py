@@ -8,12 +8,13 @@ real identity service (in this process) whose JWKS the nodes use to verify acces
 from __future__ import annotations
 
 import asyncio
-import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
 import jsonschema_rs
 import jwt
@@ -107,20 +108,18 @@ async def test_moderation_reaches_every_node_at_once(cluster: Cluster, identity:
         role_path = f"/v1/dojos/{dojo}/participants/{_uid(member)}/role"
         demoted = await _call(n1, "PUT", role_path, host, json={"role": "observer"})
         assert demoted.status_code == 200, demoted.text
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.2)  # paces: the demotion's event reaches node2 (a too-early edit would apply)
         await b.insert(0, "dropped ", file="b.py")
         await a.insert(0, "host", file="c.py")
         await b.wait_text("host", file="c.py")
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.3)  # waits out a negative: the dropped edit must not reach node1's client
         assert await a.get_text(file="b.py") == ""
 
-        # Kicked on node1: the member's socket on node2 closes within a second.
-        started = time.monotonic()
+        # Kicked on node1: the member's socket on node2 closes.
         kicked = await _call(n1, "POST", f"/v1/dojos/{dojo}/participants/{_uid(member)}/kick", host)
         assert kicked.status_code == 200, kicked.text
-        closed = await b.wait_event(_closed, within=1.0)
+        closed = await b.wait_event(_closed, within=5.0)
         assert closed["code"] == CloseCode.FORBIDDEN
-        assert time.monotonic() - started < 1.0
     refused = await _call(n2, "POST", f"/v1/dojos/{dojo}/tickets", member)
     assert refused.status_code == 403
 
@@ -142,16 +141,16 @@ async def test_end_snapshots_edits_made_on_every_node(cluster: Cluster, identity
             await a.insert(0, f"a{i};", file="shared.py")
             await b.insert(0, f"b{i};", file="tests.py")
         await b.insert(0, "# both\n", file="shared.py")
-        final = {}
+        final: dict[str, str] = {}
+        texts: list[str] = []  # what the two clients hold, as last read
         for path, tokens in (("shared.py", [f"a{i};" for i in range(20)] + ["# both"]), ("tests.py", ["b19;"])):
-            deadline = time.monotonic() + 10
-            while True:
-                text_a, text_b = await a.get_text(file=path), await b.get_text(file=path)
-                if text_a == text_b and all(token in text_a for token in tokens):
-                    break
-                assert time.monotonic() < deadline, (path, text_a, text_b)
-                await asyncio.sleep(0.05)
-            final[path] = text_a
+
+            async def converged(path: str = path, tokens: list[str] = tokens) -> bool:
+                texts[:] = [await a.get_text(file=path), await b.get_text(file=path)]
+                return texts[0] == texts[1] and all(token in texts[0] for token in tokens)
+
+            await wait_for(converged, 10, f"{path} converged on both clients", detail=lambda: texts)
+            final[path] = texts[0]
         # Ended through node2, the node that did not hold the host's edits first.
         ended = await _call(n2, "POST", f"/v1/dojos/{dojo}/end", host)
         assert ended.status_code == 200, ended.text
@@ -254,19 +253,18 @@ async def test_randori_timer_survives_a_node_restart(cluster: Cluster, identity:
         after = (await _call(n1, "GET", f"/v1/dojos/{dojo}", host)).json()["randori"]
         if after["round"] == 0:  # the restart took less than a turn: the same deadline still holds
             assert datetime.fromisoformat(after["next_rotation_at"]) == due
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            after = (await _call(n2, "GET", f"/v1/dojos/{dojo}", host)).json()["randori"]
-            if after["driver_id"] == _uid(member):
-                break
-            await asyncio.sleep(0.1)
-        assert after["driver_id"] == _uid(member), after
+
+        async def member_drives() -> bool:
+            after.update(await _randori(n2, dojo, host))
+            return bool(after["driver_id"] == _uid(member))
+
+        await wait_for(member_drives, 10, "the member drives", detail=lambda: after)
         assert after["round"] == 1
         # Now only the member's edits apply.
         await a.insert(0, "host while navigating", file="x.py")
         await b.insert(0, "member driving", file="y.py")
         await a.wait_text("member driving", file="y.py")
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.3)  # waits out a negative: the navigator's edit must not arrive
         assert await b.get_text(file="x.py") == ""
 
 
@@ -377,3 +375,103 @@ async def test_online_flag_sees_every_node_and_a_dead_node_goes_offline(cluster:
         await wait_until(online_on(n2, {**nobody, _uid(member): True}))
         n2.kill()  # no goodbye: node2's entry expires (3 × the 5 s refresh)
         await wait_until(online_on(n1, nobody), within=25.0)
+
+
+def _rotations(*nodes: Node) -> int:
+    """Randori rotations the nodes' logs report (each node logs the rotations it made)."""
+    return sum(node.log_text().count('"message":"randori rotation"') for node in nodes)
+
+
+async def _randori(node: Node, dojo: str, user: User) -> dict[str, Any]:
+    response = await _call(node, "GET", f"/v1/dojos/{dojo}", user)
+    assert response.status_code == 200, response.text
+    state: dict[str, Any] = response.json()["randori"]
+    return state
+
+
+@pytest.mark.slow
+async def test_randori_rotates_once_per_deadline_on_two_nodes_wrapping_and_skipping_observers(
+    cluster: Cluster, identity: Identity
+) -> None:
+    n1 = cluster.node("node1", settings=identity.node_settings())
+    n2 = cluster.node("node2", settings=identity.node_settings())
+    await cluster.start(n1, n2)
+    host, first = await _team(identity)
+    watcher = await sign_up(identity.http, tenant=host.tenant, email=f"watcher@{host.tenant}.example.com")
+    second = await sign_up(identity.http, tenant=host.tenant, email=f"second@{host.tenant}.example.com")
+    dojo = (await _call(n1, "POST", "/v1/dojos", host, json={"title": "randori"})).json()["id"]
+    tickets = {}
+    for user in (first, watcher, second):  # the join order: host, first, watcher, second
+        tickets[user.email] = await _ticket(n2, dojo, user)
+    observer = await _call(
+        n1, "PUT", f"/v1/dojos/{dojo}/participants/{_uid(watcher)}/role", host, json={"role": "observer"}
+    )
+    assert observer.status_code == 200, observer.text
+    async with (
+        JsClient.start(n1.ws_url, dojo, params={"ticket": await _ticket(n1, dojo, host)}) as a,
+        JsClient.start(n2.ws_url, dojo, params={"ticket": tickets[first.email]}) as b,
+    ):
+        await a.wait_synced()
+        await b.wait_synced()  # both nodes follow the dojo: both arm a timer for every deadline
+        started = await _call(n1, "PATCH", f"/v1/dojos/{dojo}/settings", host, json={"randori_seconds": 2})
+        assert started.status_code == 200, started.text
+        drivers: dict[int, str] = {}
+
+        async def through_round(last: int) -> bool:
+            for node in (n1, n2):
+                state = await _randori(node, dojo, host)
+                drivers.setdefault(state["round"], state["driver_id"])
+            return max(drivers) >= last
+
+        await wait_for(lambda: through_round(4), 30, "four rotations", detail=lambda: drivers)
+        stopped = await _call(n1, "PATCH", f"/v1/dojos/{dojo}/settings", host, json={"randori_seconds": None})
+        assert stopped.status_code == 200, stopped.text
+    # Turned off, the dojo no longer reports a round; PostgreSQL still counts them.
+    conn = await asyncpg.connect(cluster.database.admin)
+    try:
+        final = await conn.fetchval("SELECT randori_round FROM dojo.sessions WHERE id = $1", uuid.UUID(dojo))
+    finally:
+        await conn.close()
+    seen = max(drivers)
+    assert final in (seen, seen + 1), (final, drivers)  # one more may have come before the PATCH
+    # One rotation per deadline: the rounds were seen one by one, and the two nodes made one rotation per round.
+    assert sorted(drivers) == list(range(seen + 1)), drivers
+    assert _rotations(n1, n2) == final
+    # Host, first, second, host...: the observer is skipped and the turn wraps around.
+    order = [_uid(host), _uid(first), _uid(second)]
+    assert drivers == {r: order[r % 3] for r in range(seen + 1)}
+
+
+@pytest.mark.slow
+async def test_a_randori_deadline_that_passed_while_no_node_was_up_rotates_once_at_start(
+    cluster: Cluster, identity: Identity
+) -> None:
+    seconds = 3
+    n1 = cluster.node("node1", settings=identity.node_settings())
+    await cluster.start(n1)
+    host, member = await _team(identity)
+    body = {"title": "randori", "settings": {"randori_seconds": seconds}}
+    dojo = (await _call(n1, "POST", "/v1/dojos", host, json=body)).json()["id"]
+    async with JsClient.start(n1.ws_url, dojo, params={"ticket": await _ticket(n1, dojo, member)}) as b:
+        await b.wait_synced()
+    due = datetime.fromisoformat((await _randori(n1, dojo, host))["next_rotation_at"])
+    await n1.stop()
+    # No node is up while the deadline and two more turns go by (a wait for time to pass, not for a result).
+    await wait_for(lambda: datetime.now(UTC) > due + timedelta(seconds=2 * seconds), 4 * seconds, "two turns missed")
+    assert _rotations(n1) == 0
+
+    restarted_at = datetime.now(UTC)
+    await n1.start()
+    async with JsClient.start(n1.ws_url, dojo, params={"ticket": await _ticket(n1, dojo, host)}) as a:
+        await a.wait_synced()
+        state: dict[str, Any] = {}
+
+        async def rotated() -> bool:
+            state.update(await _randori(n1, dojo, host))
+            return bool(state["round"] >= 1)
+
+        await wait_for(rotated, 10, "the missed deadline rotated", detail=lambda: state)
+    # Once, not once per missed turn: the next deadline is a fresh turn from now, not in the past.
+    assert state["round"] == 1, state
+    assert state["driver_id"] == _uid(member)
+    assert datetime.fromisoformat(state["next_rotation_at"]) > restarted_at

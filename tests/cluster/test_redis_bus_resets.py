@@ -58,7 +58,7 @@ async def _reset_cycles(redis: tuple[str, int]) -> tuple[list[str], int, int]:
                 while True:
                     outstanding += 1
                     bus.append("room", BusMessage("solo", MessageKind.UPDATE, b"u" * 40), done)
-                    await asyncio.sleep(0.001)
+                    await asyncio.sleep(0.001)  # paces the load generator
 
             def dead_tasks() -> list[str]:
                 expected = {"redis-monitor", "redis-pubsub", "redis-bus-reader", "redis-writer-bus"}
@@ -66,7 +66,7 @@ async def _reset_cycles(redis: tuple[str, int]) -> tuple[list[str], int, int]:
 
             load = asyncio.create_task(append_forever())
             for cycle in range(CYCLES):
-                await asyncio.sleep(0.3)
+                await asyncio.sleep(0.3)  # paces the fault: traffic flows, then the link drops for a while
                 link.cut()
                 await asyncio.sleep(0.4)
                 link.heal()

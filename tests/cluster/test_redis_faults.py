@@ -56,7 +56,7 @@ async def test_redis_restart_in_the_middle_of_editing(cluster: Cluster) -> None:
     ):
         await asyncio.gather(*(e.synced.wait() for e in editors), js_a.wait_synced(within=15), js_b.wait_synced())
         editing = asyncio.create_task(edit_continuously(editors, loop.time() + 9.0, interval=0.08))
-        await asyncio.sleep(2.5)
+        await asyncio.sleep(2.5)  # paces the fault: edits flow through Redis for a while before it stops
 
         await asyncio.to_thread(redis.stop)
         stopped = loop.time()
@@ -66,7 +66,7 @@ async def test_redis_restart_in_the_middle_of_editing(cluster: Cluster) -> None:
         a1, a2 = on(editors, nodes[0])[:2]
         during = await a1.insert_token()
         await wait_for(lambda: during in str(a2.text), 5, "an edit reaches a client of the same node during the outage")
-        await asyncio.sleep(max(0.0, stopped + 2.0 - loop.time()))
+        await asyncio.sleep(max(0.0, stopped + 2.0 - loop.time()))  # paces the fault: the outage's length
 
         await asyncio.to_thread(redis.start)
         await editing

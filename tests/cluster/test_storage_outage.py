@@ -28,9 +28,13 @@ async def test_postgres_unavailable_for_a_few_seconds(cluster: Cluster) -> None:
     async with running(editors):
         await asyncio.gather(*(e.synced.wait() for e in editors))
         editing = asyncio.create_task(edit_continuously(editors, loop.time() + 5.0 + OUTAGE_SECONDS, interval=0.08))
-        # Continuous typing is saved every POCDOJO_COLLAB_PERSIST_MAX_DELAY_SECONDS (3 s): let one save
-        # happen before the outage.
-        await asyncio.sleep(3.5)
+        # Continuous typing is saved every POCDOJO_COLLAB_PERSIST_MAX_DELAY_SECONDS (3 s): one save
+        # happens before the outage.
+
+        async def saved() -> bool:
+            return bool(await cluster.read_store(ROOM))
+
+        await wait_for(saved, 10, "a save before the outage")
 
         pg_link.cut()
         cut_at = loop.time()
@@ -43,7 +47,7 @@ async def test_postgres_unavailable_for_a_few_seconds(cluster: Cluster) -> None:
         async with asyncio.timeout(10), PyClient.connect(cluster.url(nodes[1], ROOM, "late")) as late:
             await late.synced.wait()
             assert crossing in str(late.text)
-        await asyncio.sleep(max(0.0, cut_at + OUTAGE_SECONDS - loop.time()))
+        await asyncio.sleep(max(0.0, cut_at + OUTAGE_SECONDS - loop.time()))  # paces the fault: the outage's length
         pg_link.heal()
         await editing
         made = {t for e in editors for t in e.made}

@@ -128,7 +128,7 @@ async def test_disconnect_and_reconnect_resyncs() -> None:
         await bob.wait_event(lambda e: e == {"event": "status", "status": "disconnected"})
         await alice.insert(0, "online")
         await bob.insert(0, "offline")
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.2)  # waits out a negative: the offline edit must not reach alice
         assert await alice.get_text() == "online"
         await bob.connect()
         await bob.wait_synced()

@@ -76,7 +76,7 @@ async def test_a_waiter_that_gives_up_does_not_cancel_the_load() -> None:
         impatient = asyncio.create_task(rooms.join("r", FakeChannel()))
         patient_channel = FakeChannel()
         patient = asyncio.create_task(rooms.join("r", patient_channel))
-        await asyncio.sleep(0.02)
+        await wait_for(lambda: recorder.load_calls == ["r"])  # both joins wait on the one load
         impatient.cancel()
         room = await patient
         assert impatient.cancelled()
@@ -151,7 +151,7 @@ async def test_a_join_while_the_unload_is_pending_keeps_the_room() -> None:
         bob = Client()
         assert await rooms.join("r", bob.channel) is room
         assert rooms.state_of("r") is RoomState.ACTIVE
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.2)  # waits out a negative: the cancelled unload must not run
         assert rooms.get("r") is room and recorder.unload_calls == []
         sync_client(room, bob)
         assert bob.content == "kept"
@@ -173,7 +173,7 @@ async def test_a_join_while_the_unload_runs_gets_the_live_room() -> None:
         assert bob.content == "in memory"
         room.receive(bob.channel, bob.append(" and more"))  # after the flush started
         recorder.unload_gate.set()
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # waits out a negative: the finished flush must not unload the room in use
         assert rooms.get("r") is room
         assert rooms.state_of("r") is RoomState.ACTIVE
         assert recorder.load_calls == ["r"]
@@ -270,7 +270,7 @@ async def test_close_during_a_load_fails_the_waiters_cleanly() -> None:
     manager = RoomManager([recorder], shutdown_timeout=0.05)
     await manager.__aenter__()
     join = asyncio.create_task(manager.join("slow", FakeChannel()))
-    await asyncio.sleep(0.01)
+    await wait_for(lambda: recorder.load_calls == ["slow"])  # the room is loading
     await manager.close()
     with pytest.raises(RoomManagerClosed):
         await join

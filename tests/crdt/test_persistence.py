@@ -67,7 +67,7 @@ async def test_a_change_is_saved_after_the_debounce() -> None:
     start = loop.time()
     room.receive(client.channel, client.append("hello"))
     assert persistence.pending_count("doc") == 1 and persistence.is_dirty("doc")
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0.01)  # waits out a negative: nothing is saved before the debounce
     assert store.log("doc") == []  # not before the debounce
     await wait_for(lambda: not persistence.is_dirty("doc"))
     assert loop.time() - start >= 0.045
@@ -81,13 +81,12 @@ async def test_continuous_typing_is_saved_every_max_delay() -> None:
     room, client = standalone_room(persistence)
     loop = asyncio.get_running_loop()
     start = loop.time()
-    first_save: float | None = None
-    while loop.time() - start < 0.6:
+    saved_while_typing = False
+    while loop.time() - start < 0.6:  # paces the typing (a load generator)
         room.receive(client.channel, client.append("x"))
-        if first_save is None and store.log("doc"):
-            first_save = loop.time() - start
+        saved_while_typing = saved_while_typing or bool(store.log("doc"))
         await asyncio.sleep(0.01)  # faster than the debounce: only max_delay can trigger a save
-    assert first_save is not None and first_save < 0.45
+    assert saved_while_typing
     await wait_for(lambda: not persistence.is_dirty("doc"))
     assert 2 <= store.operations["append"] <= 8  # batched, not one save per keystroke
     assert text_of(store.log("doc")) == client.content
@@ -176,8 +175,8 @@ async def test_a_dirty_room_is_not_unloaded_until_saved() -> None:
         room.receive(client.channel, client.append("must not be lost"))
         store.failing = True
         rooms.leave(room, client.channel)
-        await asyncio.sleep(0.3)
-        assert rooms.get("doc") is room  # several unload attempts failed
+        await wait_for(lambda: store.operations["append"] >= 2)  # saves failed, and were retried
+        assert rooms.get("doc") is room
         assert rooms.state_of("doc") in (RoomState.IDLE, RoomState.UNLOADING)
         assert persistence.is_dirty("doc")
         store.failing = False

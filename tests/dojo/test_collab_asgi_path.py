@@ -48,7 +48,7 @@ async def test_asgi_path_converges_and_refuses_bad_input(asgi_collab: CollabServ
             py.text.insert(5, "works")
             await js.wait_text("asgi works")
             reader.text.insert(0, "nope ")
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.2)  # waits out a negative: the read-only client's edit must not arrive
             assert await js.get_text() == "asgi works"
             for frame, code in (
                 (b"\x07", CloseCode.BAD_MESSAGE),

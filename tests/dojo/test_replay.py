@@ -16,6 +16,7 @@ import pytest
 from crdt import CloseCode
 from deploy.local import DatabaseUrls
 from dojo.docstore import room_key
+from dojo.services import services_of as dojo_services
 from runtime.settings import Settings
 from tests.conftest import wait_until
 from tests.dojo.conftest import CollabServer, User
@@ -68,7 +69,7 @@ async def instant() -> datetime:
 
 async def recorded(server: CollabServer) -> None:
     """Wait until the node's history writer has written everything it queued."""
-    recorder = server.dojo_app.state.history_recorder
+    recorder = dojo_services(server.dojo_app).history_recorder
     await wait_until(lambda: _idle(recorder))
 
 
@@ -220,7 +221,7 @@ async def test_history_survives_compaction_and_a_restart(replay_server: CollabSe
         await a.wait_text("final draft\n", file="notes.md")
         await recorded(replay_server)
     key = room_key(host.tenant_id, dojo["id"])
-    store = replay_server.dojo_app.state.store
+    store = dojo_services(replay_server.dojo_app).store
     await wait_until(lambda: _stored(store, key))
     assert await store.compact(key)
     assert len(await store.load(key)) == 1  # the document is one snapshot now: its edits are merged away
@@ -311,7 +312,7 @@ async def test_a_full_history_queue_refuses_edits_with_1013_and_loses_nothing(
                         await a.insert(i, str(i), file="f.txt")
                     closed = await a.wait_event(lambda e: e.get("event") == "connectionClose", within=10)
                     assert closed["code"] == CloseCode.TRY_AGAIN_LATER
-                    recorder = server.dojo_app.state.history_recorder
+                    recorder = dojo_services(server.dojo_app).history_recorder
                     assert recorder.refused >= 1 and recorder.backlog == recorder.max_queue
                     await lock.rollback()
                 finally:

@@ -268,16 +268,14 @@ async def test_serve_runs_one_service_from_environment_settings(database, keys_d
     )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            for _ in range(200):
+
+            async def ready() -> bool:
                 try:
-                    ready = (await http.get("/readyz")).status_code == 200
+                    return (await http.get("/readyz")).status_code == 200
                 except httpx.TransportError:
-                    ready = False  # not listening yet
-                if ready:
-                    break
-                await asyncio.sleep(0.05)
-            else:
-                raise AssertionError("pocdojo serve did not become ready")
+                    return False  # not listening yet
+
+            await wait_until(ready, within=10)
             created = await http.post(
                 "/v1/tenants",
                 json={

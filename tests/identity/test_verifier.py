@@ -9,7 +9,7 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
@@ -39,6 +39,7 @@ from auth_tokens.verifier import (
     parse_jwks,
 )
 from identity.keys import JWT_TYP_ID, KeyRing, SigningKey
+from tests.conftest import wait_until
 from tests.identity.tokens_corpus import (
     EXPECTED_ERRORS,
     LocalTokenSpec,
@@ -412,13 +413,20 @@ async def test_cache_recovers_after_the_interval_and_refresh_forces_a_fetch(ring
     assert source.fetches == 4
 
 
+def _fetching(source: CountingSource) -> Callable[[], Awaitable[bool]]:
+    async def started() -> bool:
+        return source.fetches == 1
+
+    return started
+
+
 async def test_cancelled_waiter_does_not_cancel_the_shared_fetch(ring: KeyRing) -> None:
     source = CountingSource(ring.jwks)
     source.gate = asyncio.Event()
     cache = JwksCache(source)
     first = asyncio.create_task(cache.get_key(ring.active.kid))
     second = asyncio.create_task(cache.get_key(ring.active.kid))
-    await asyncio.sleep(0.01)
+    await wait_until(_fetching(source))  # both waiters are on the one fetch
     first.cancel()
     source.gate.set()
     assert await second is not None
@@ -432,7 +440,7 @@ async def test_cache_aclose_cancels_fetch_in_flight(ring: KeyRing) -> None:
     source.gate = asyncio.Event()
     cache = JwksCache(source)
     waiter = asyncio.create_task(cache.get_key(ring.active.kid))
-    await asyncio.sleep(0.01)
+    await wait_until(_fetching(source))
     await cache.aclose()
     with pytest.raises(asyncio.CancelledError):
         await waiter
@@ -485,11 +493,13 @@ class JwksServer:
         )
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            assert not self._task.done(), "the JWKS server did not start"
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.01)
+        task, server = self._task, self._server
+
+        async def started() -> bool:
+            assert not task.done(), "the JWKS server did not start"
+            return server.started
+
+        await wait_until(started, within=10)
 
     async def stop(self) -> None:
         assert self._server is not None

@@ -4,7 +4,6 @@ exchange audio, video and data-channel messages; a third peer joins and connects
 from __future__ import annotations
 
 import contextlib
-import time
 import uuid
 
 from tests.cluster.conftest import wait_for
@@ -15,7 +14,6 @@ from tests.signaling.rtc import RtcPeer
 
 async def test_aiortc_peers_on_different_nodes_talk_and_a_third_joins_both(cluster: Cluster) -> None:
     node1, node2 = await start_signal_nodes(cluster, 2)
-    started = time.monotonic()
     room = f"dojo-call-{uuid.uuid4().hex[:8]}"
     peers: list[RtcPeer] = []
     async with contextlib.AsyncExitStack() as stack:
@@ -68,7 +66,6 @@ async def test_aiortc_peers_on_different_nodes_talk_and_a_third_joins_both(clust
         for ws in (alice_ws, bob_ws):
             assert [m["peer"]["user_id"] for m in ws.of_type("peer-joined")][-1] == "carol"
         assert not any(ws.of_type("error") for ws in (alice_ws, bob_ws, carol_ws))
-    assert time.monotonic() - started < 30
 
 
 async def _close_all(peers: list[RtcPeer]) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
 
 from tests.cluster.conftest import wait_for
@@ -84,10 +83,8 @@ async def test_a_killed_node_s_peers_leave_the_others_lists(cluster: Cluster) ->
     ):
         await alice.next("peer-joined")
         node2.kill()
-        started = time.monotonic()
         left = await alice.next("peer-left", within=15)
         assert left == {"type": "peer-left", "peer_id": bob.peer_id, "user_id": "bob", "reason": "node-lost"}
-        assert time.monotonic() - started < 10
         async with SignalClient.connect(cluster_signal_url(cluster, node1, name, "carol")) as carol:
             assert [p["user_id"] for p in carol.welcome["peers"]] == ["alice"]
             await carol.send({"type": "offer", "to": bob.peer_id, "sdp": SDP})
@@ -173,7 +170,7 @@ async def test_a_peer_that_left_while_its_node_was_cut_off_from_redis_does_not_l
         async with SignalClient.connect(cluster_signal_url(cluster, node2, name, "bob2")) as bob2:
             await wait_for(lambda: len(alice.of_type("peer-joined")) == 2, 10, "alice hears of bob and bob2")
             link.cut()  # node2 loses Redis: bob2's departure cannot reach the registry or node1
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.3)  # paces the fault: node2 stays cut off while bob2 leaves
         link.heal()
         # node2 drops bob2's stale entry once reconnected; node1 reconciles with the registry.
         await wait_for(
