@@ -199,6 +199,11 @@ class Settings(BaseSettings):
     """A video job (reading, drawing, encoding, storing) running longer is stopped (ffmpeg killed) and fails."""
     media_max_active_videos_per_user: int = Field(default=2, ge=1, le=1000)
     """Queued plus running videos one user may have (429 with Retry-After above)."""
+    media_replay_time_limit_seconds: float = Field(default=900.0, gt=0, le=3600)
+    """A dojo replay video job (reading the frames, drawing, encoding up to 3 minutes, storing) running longer
+    is stopped (ffmpeg killed) and fails."""
+    dojo_service_url: str | None = None
+    """Where the media service reads a dojo's history (replay videos); unset: `public_url` (`pocdojo dev`)."""
     identity_service_url: str | None = None
     """Where the media service asks identity for the caller's names (`GET /v1/auth/me`); default: public_url."""
     media_download_url_seconds: int = Field(default=300, ge=10, le=900)
@@ -238,6 +243,11 @@ class Settings(BaseSettings):
     def poc_service_base(self) -> str:
         """The POC service's base URL: `poc_service_url`, else `public_url` (one process serves all in dev)."""
         return (self.poc_service_url or self.public_url).rstrip("/")
+
+    @property
+    def dojo_service_base(self) -> str:
+        """The dojo service's base URL: `dojo_service_url`, else `public_url` (one process serves all in dev)."""
+        return (self.dojo_service_url or self.public_url).rstrip("/")
 
     @property
     def jwks_url(self) -> str:
