@@ -103,7 +103,7 @@ def parse_history(body: Mapping[str, Any]) -> ReplayHistory:
             duration_ms=int(body["duration_ms"]),
             files=tuple(str(path) for path in body.get("files") or []),
             authors=tuple(
-                Author(str(a["user_id"]), str(a.get("display_name") or ""), _color(a["color"]))
+                Author(str(a["user_id"]), str(a.get("display_name") or str(a["user_id"])[:8]), _color(a["color"]))
                 for a in _items(body, "authors")
             ),
             rotations=tuple(

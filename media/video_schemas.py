@@ -117,6 +117,8 @@ class VideoCreate(BaseModel):
     @field_validator("dojo_id", mode="after")
     @classmethod
     def _dojo_id(cls, value: uuid.UUID | None, info: ValidationInfo) -> uuid.UUID | None:
+        if "kind" not in info.data:  # `kind` is invalid: its own error says so
+            return value
         replay = info.data.get("kind") == "dojo-replay"
         if replay and value is None:
             raise ValueError("a dojo replay needs the dojo's id")
@@ -127,6 +129,8 @@ class VideoCreate(BaseModel):
     @field_validator("speed", mode="after")
     @classmethod
     def _speed(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if "kind" not in info.data:
+            return value
         if info.data.get("kind") != "dojo-replay":
             if value is not None:
                 raise ValueError('only a dojo replay (`kind: "dojo-replay"`) has a speed')
