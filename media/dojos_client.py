@@ -65,7 +65,10 @@ def _refusal(response: httpx.Response, what: str) -> DojoHistoryError:
     if status == 409 and (str(problem.get("type", "")).endswith(HISTORY_OFF) or problem.get("code") == HISTORY_OFF):
         return DojoHistoryOff("Your organization keeps no history of its dojos: there is nothing to replay.")
     if status in (401, 403):
-        return DojoAccessDenied(f"The dojo service refused your access to the dojo's history ({detail}).")
+        return DojoAccessDenied(
+            f"The dojo service refused your access token ({detail}): it expired or was revoked; "
+            "ask for the video again."
+        )
     return DojoHistoryError(f"The dojo service refused {what} ({status}: {detail}).")
 
 

@@ -2,6 +2,8 @@
 `reading`), renders the year-in-review MP4, its JPEG thumbnail and WebVTT captions with
 `media.video.render_video` in a thread (`rendering`; the progress is ffmpeg's own, through the renderer),
 stores the three files (`uploading`), records the video's duration and size (`done`) and deletes the export.
+A dojo replay reads the dojo's history and frames instead, and renders with `render_replay`
+(`media.replay_job`), within `POCDOJO_MEDIA_REPLAY_TIME_LIMIT_SECONDS`.
 
 It runs on the reports' job system (`media.queue`, `media.worker`) with the same rules (`media.report_job`):
 every progress step is written by the run owning the video (its run token); when that write finds the
