@@ -180,3 +180,32 @@ async def test_bad_replay_requests_are_refused_precisely(stack: CollabServer, ap
 
     # None of these made a video.
     assert (await api.get("/v1/videos", headers=member.auth)).json()["items"] == []
+
+
+async def test_a_replay_whose_token_is_refused_fails_once_with_a_sentence(
+    stack: CollabServer, api: httpx.AsyncClient, database: DatabaseUrls
+) -> None:
+    _, member, dojo = await typed_and_ended(stack, api)
+    asked = await ask(api, member, dojo_id=dojo["id"])
+    assert asked.status_code == 202, asked.text
+    video_id = asked.json()["id"]
+    # The token the row keeps no longer passes (as when it expired before a worker took the job).
+    conn = await asyncpg.connect(database.admin)
+    try:
+        await conn.execute(
+            "UPDATE media.videos SET source_token = $2 WHERE id = $1", uuid.UUID(video_id), member.access_token[:-4]
+        )
+    finally:
+        await conn.close()
+    latest: dict[str, Any] = {}
+    async with worker(stack.settings):
+
+        async def failed() -> bool:
+            response = await api.get(f"/v1/videos/{video_id}", params={"wait": 5}, headers=member.auth)
+            latest.update(response.json())
+            return latest["status"] == "failed"
+
+        await wait_until(failed, within=60, interval=0)
+    assert "ask for the video again" in latest["error"], latest
+    assert latest["download_url"] is None
+    assert await source_token(database, video_id) is None
