@@ -44,7 +44,7 @@ from media.sources import DojoHistories
 from media.video import Period
 from media.video_job import KIND, defer_video, export_of_video
 from media.video_repository import CONTENT_TYPES, Video, VideoRepository
-from media.video_schemas import PERIOD_TIMEZONE, VideoCreate, VideoPage
+from media.video_schemas import PERIOD_TIMEZONE, Kind, VideoCreate, VideoPage
 from media.video_schemas import Video as VideoOut
 from runtime.auth import CurrentPrincipal, Principal
 from runtime.errors import Conflict, FieldError, NotFound, ServiceUnavailable, TooManyRequests, ValidationFailed
@@ -271,10 +271,11 @@ async def list_videos(
     services: Videos,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
+    kind: Annotated[Kind | None, Query(description="Only the videos of this kind (default: every kind).")] = None,
 ) -> dict[str, Any]:
     after = _cursor(cursor)
     owner = None if principal.is_admin else principal.subject
-    videos = await services.videos.page(principal.tenant_id, owner, limit=limit + 1, after=after)
+    videos = await services.videos.page(principal.tenant_id, owner, limit=limit + 1, after=after, kind=kind)
     more = len(videos) > limit
     videos = videos[:limit]
     return {"items": [view(v) for v in videos], "next_cursor": _next_cursor(videos[-1]) if more else None}

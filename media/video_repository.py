@@ -144,14 +144,23 @@ class VideoRepository:
         return Video.from_row(rows[0]) if rows else None
 
     async def page(
-        self, tenant_id: str, user_id: str | None, *, limit: int, after: tuple[datetime, uuid.UUID] | None
+        self,
+        tenant_id: str,
+        user_id: str | None,
+        *,
+        limit: int,
+        after: tuple[datetime, uuid.UUID] | None,
+        kind: VideoKind | None = None,
     ) -> list[Video]:
-        """Newest first; `user_id` None: every video of the tenant (administrators)."""
+        """Newest first; `user_id` None: every video of the tenant (administrators); `kind`: only those."""
         clauses = ["tenant_id = $1::uuid"]
         args: list[Any] = []
         if user_id is not None:
             args.append(uuid.UUID(user_id))
             clauses.append(f"user_id = ${len(args) + 1}")
+        if kind is not None:
+            args.append(kind)
+            clauses.append(f"kind = ${len(args) + 1}")
         if after is not None:
             args.extend(after)
             clauses.append(f"(created_at, id) < (${len(args)}, ${len(args) + 1})")

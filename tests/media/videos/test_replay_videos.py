@@ -140,6 +140,10 @@ async def test_a_two_author_dojo_is_replayed_as_a_video(
 
     listed = (await api.get("/v1/videos", headers=member.auth)).json()["items"]
     assert [(v["id"], v["kind"]) for v in listed] == [(video["id"], "dojo-replay")]
+    replays = await api.get("/v1/videos", params={"kind": "dojo-replay"}, headers=member.auth)
+    assert [v["id"] for v in replays.json()["items"]] == [video["id"]]
+    years = await api.get("/v1/videos", params={"kind": "year-in-review"}, headers=member.auth)
+    assert years.json()["items"] == []
 
 
 async def test_bad_replay_requests_are_refused_precisely(stack: CollabServer, api: httpx.AsyncClient) -> None:
