@@ -14,13 +14,13 @@ from media.queue import build_app
 from media.repository import ReportRepository
 from media.schemas import Problem
 from media.services import MediaServices
-from media.sources import Directory, PocExports
+from media.sources import Directory, DojoHistories, PocExports
 from media.storage.base import ObjectStore
 from media.storage.factory import download_router_for
 from media.video_api import VideoServices
 from media.video_api import router as video_router
 from media.video_repository import VideoRepository
-from media.worker import build_exports, build_store
+from media.worker import build_dojos, build_exports, build_store
 from runtime.auth import verifier_startup
 from runtime.http import create_service_app
 from runtime.resources import database_startup
@@ -38,10 +38,11 @@ def create_app(
     store: Callable[[MediaSettings], ObjectStore] = build_store,
     exports: Callable[[MediaSettings], PocExports] = build_exports,
     directory: Callable[[MediaSettings], Directory] = build_directory,
+    dojos: Callable[[MediaSettings], DojoHistories] = build_dojos,
 ) -> FastAPI:
     """The reports API: database pool, token verifier, object store, the POC service's export client, the
-    identity client (the caller's names), the job queue (to defer and cancel jobs) and the report-change
-    listener behind the long-polls."""
+    identity client (the caller's names), the dojo service's client (replay videos), the job queue (to defer
+    and cancel jobs) and the report-change listener behind the long-polls."""
 
     object_store = store(settings)
 
@@ -50,7 +51,8 @@ def create_app(
         root.readiness.append(("store", object_store.check))
         poc_exports = exports(settings)
         people = directory(settings)
-        for client in (poc_exports, people):
+        histories = dojos(settings)
+        for client in (poc_exports, people, histories):
             closer = getattr(client, "aclose", None)
             if closer is not None:
                 stack.push_async_callback(closer)
@@ -60,13 +62,13 @@ def create_app(
         await changes.start()
         stack.push_async_callback(changes.close)
         reports = Services(settings, ReportRepository(root.db), queue, poc_exports, people, object_store, changes)
-        root.provide(MediaServices(reports, VideoServices(reports, VideoRepository(root.db))))
+        root.provide(MediaServices(reports, VideoServices(reports, VideoRepository(root.db), histories)))
 
     app = create_service_app(
         service="media",
         title="POC Dojo media",
-        description="PDF and CSV reports of the tenant's POCs and year-in-review videos, made by background jobs "
-        "(issues 13 and 14).",
+        description="PDF and CSV reports of the tenant's POCs, year-in-review videos and dojo replay videos, made "
+        "by background jobs (issues 13, 14 and 18).",
         settings=settings,
         startup=[database_startup, verifier_startup(memoize=True), media_startup],
     )

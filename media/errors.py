@@ -4,7 +4,12 @@ MediaError                         (base; a job failure a user can read is `JobF
 ├── StorageError                   the object store refused or lost an operation
 │   └── StorageUnavailable         the store cannot be reached now (a job retries later)
 ├── SourceError                    the POCs could not be read from the POC service
-│   └── SourceUnavailable          the POC service cannot be reached now (a job retries later)
+│   ├── SourceUnavailable          the POC service cannot be reached now (a job retries later)
+│   └── DojoHistoryError           a dojo's history could not be read from the dojo service (replay video)
+│       ├── DojoNotFound           no such dojo for the caller (unknown, another tenant's, not a participant)
+│       ├── DojoHistoryOff         the tenant turned the dojos' history off
+│       ├── DojoAccessDenied       the caller's token was refused (expired or revoked before the job ran)
+│       └── DojoHistoryUnavailable the dojo service cannot be reached now (also a SourceUnavailable: retried)
 └── RenderError                    a report or video could not be drawn from valid data
     ├── RenderTimeout              the render ran past its time limit (its encoder was killed)
     └── RenderCancelled            the render was cancelled while running (its encoder was killed)
@@ -43,3 +48,23 @@ class RenderTimeout(RenderError):
 
 class RenderCancelled(RenderError):
     """A render was cancelled while it ran; its encoder was killed and nothing was left behind."""
+
+
+class DojoHistoryError(SourceError):
+    """The dojo service refused a dojo's history or answered something this service cannot read."""
+
+
+class DojoNotFound(DojoHistoryError):
+    """No such dojo for the caller: unknown, another tenant's, or one the caller did not take part in."""
+
+
+class DojoHistoryOff(DojoHistoryError):
+    """The tenant turned the dojos' history off: there is nothing to replay."""
+
+
+class DojoAccessDenied(DojoHistoryError):
+    """The dojo service refused the caller's token (expired or revoked)."""
+
+
+class DojoHistoryUnavailable(DojoHistoryError, SourceUnavailable):
+    """The dojo service cannot be reached now, or failed; retrying later may succeed."""

@@ -35,7 +35,7 @@ from media.pocs_client import ExportHandle
 from media.queue import REPORT_TASK, JobReleased, ReportRetry, run_span
 from media.reports.model import Locale, PocRow, ProgressSink, ReportFilters, ReportHeader
 from media.repository import Report, ReportRepository, Stage
-from media.sources import PocExports, export_of
+from media.sources import DojoHistories, PocExports, export_of
 from media.storage.base import ObjectStore
 from runtime.settings import MediaSettings
 
@@ -83,6 +83,8 @@ class JobRuntime:
     exports: PocExports
     renderers: dict[str, tuple[Renderer, bool]] = field(default_factory=default_renderers)
     on_progress: ProgressHook | None = None
+    dojos: DojoHistories | None = None
+    """The dojo service's history (replay videos); None where no replay is made (report-only tests)."""
 
     @property
     def retry(self) -> ReportRetry:

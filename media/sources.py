@@ -1,17 +1,18 @@
 """What the media service needs from its neighbours, as protocols: the POC service's export (issue 13,
-decision 1; implemented by `media.pocs_client.PocsClient`) and the caller's names from identity
-(`media.identity_client`).
+decision 1; implemented by `media.pocs_client.PocsClient`), the caller's names from identity
+(`media.identity_client`) and a dojo's history (replay videos; `media.dojos_client.DojosClient`).
 The job and the API depend on these, so tests and benchmarks can hand them the real clients or others."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from media.pocs_client import ExportHandle
 from media.reports.model import PocRow, ReportFilters
 from media.repository import Report
+from media.video.replay_model import ReplayHistory
 
 
 class PocExports(Protocol):
@@ -30,6 +31,14 @@ class CallerNames:
 
 class Directory(Protocol):
     async def caller_names(self, bearer: str) -> CallerNames: ...
+
+
+class DojoHistories(Protocol):
+    async def history(self, bearer: str, dojo_id: str) -> ReplayHistory: ...
+
+    async def title(self, bearer: str, dojo_id: str) -> str: ...
+
+    def frames(self, bearer: str, dojo_id: str, instants: Sequence[int]) -> AsyncIterator[bytes]: ...
 
 
 def export_of(report: Report) -> ExportHandle | None:

@@ -1,11 +1,12 @@
-"""`/v1/videos`: ask for a year-in-review video of one's POCs, follow its job, play or download it (MP4 with
-HTTP Range, JPEG thumbnail, WebVTT captions), cancel or delete it.
+"""`/v1/videos`: ask for a year-in-review video of one's POCs or a dojo's replay, follow its job, play or
+download it (MP4 with HTTP Range, JPEG thumbnail, WebVTT captions), cancel or delete it.
 
 The same rules as `/v1/reports` (`media.api`): `Idempotency-Key` (per user) answers the first request's video
 for the same body and 422 for another; at most `POCDOJO_MEDIA_MAX_ACTIVE_VIDEOS_PER_USER` queued or running
 videos per user (429 with Retry-After); another user's video (unless an admin) or another tenant's is 404.
 The period's POCs are frozen at request time by the POC service's export of the caller's own search
-(`owner=me`, `created_from`/`created_to` of the period), as a report's are.
+(`owner=me`, `created_from`/`created_to` of the period), as a report's are. A dojo replay is checked
+against the dojo service with the caller's token when asked (`media.replay_request`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import base64
 import hashlib
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -36,12 +38,14 @@ from media.api import (
 from media.errors import SourceUnavailable, StorageUnavailable
 from media.metrics import JOBS_QUEUED
 from media.queue import cancel_queued
+from media.replay_request import replay_values
 from media.reports.model import ReportFilters
 from media.services import services as media_services
+from media.sources import DojoHistories
 from media.video import Period
 from media.video_job import KIND, defer_video, export_of_video
 from media.video_repository import CONTENT_TYPES, Video, VideoRepository
-from media.video_schemas import PERIOD_TIMEZONE, VideoCreate, VideoPage
+from media.video_schemas import PERIOD_TIMEZONE, Kind, VideoCreate, VideoPage
 from media.video_schemas import Video as VideoOut
 from runtime.auth import CurrentPrincipal, Principal
 from runtime.errors import Conflict, FieldError, NotFound, ServiceUnavailable, TooManyRequests, ValidationFailed
@@ -65,11 +69,12 @@ _UNAVAILABLE: Responses = {503: _problem("A service the request needs (file stor
 
 
 class VideoServices:
-    """What the routes use: the media service's (`media.api.Services`) and the videos' rows."""
+    """What the routes use: the media service's (`media.api.Services`), the videos' rows, the dojo service."""
 
-    def __init__(self, media: Services, videos: VideoRepository) -> None:
+    def __init__(self, media: Services, videos: VideoRepository, dojos: DojoHistories) -> None:
         self.media = media
         self.videos = videos
+        self.dojos = dojos
 
 
 def _services(request: Request) -> VideoServices:
@@ -79,7 +84,9 @@ def _services(request: Request) -> VideoServices:
 Videos = Annotated[VideoServices, Depends(_services)]
 
 
-def _period_out(video: Video) -> str | int:
+def _period_out(video: Video) -> str | int | None:
+    if video.period is None:
+        return None
     return video.period if video.period == "last-12-months" else int(video.period)
 
 
@@ -89,6 +96,9 @@ def view(video: Video) -> dict[str, Any]:
     return {
         "id": str(video.id),
         "user_id": str(video.user_id),
+        "kind": video.kind,
+        "dojo_id": None if video.dojo_id is None else str(video.dojo_id),
+        "speed": video.speed,
         "status": video.status,
         "stage": video.stage,
         "progress": video.progress,
@@ -145,9 +155,13 @@ def _answer(response: Response, video: Video) -> dict[str, Any]:
     "/v1/videos",
     status_code=202,
     response_model=VideoOut,
-    summary="Ask for a year-in-review video of one's POCs",
+    summary="Ask for a year-in-review video of one's POCs, or a dojo's replay",
     responses={
         **_COMMON,
+        409: _problem(
+            "Dojo replays: the tenant keeps no dojo history (`code: history-off`) or the dojo is still running "
+            "(`code: dojo-running`)."
+        ),
         413: _problem("The body exceeds the size limit."),
         415: _problem("The body is not JSON (`Content-Type: application/json`)."),
         429: _problem("The caller already has the most videos queued or running (`Retry-After`)."),
@@ -162,7 +176,8 @@ async def create_video(
     services: Videos,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)] = None,
 ) -> dict[str, Any]:
-    """Freezes the caller's POCs of the period now and queues the job; answers 202 with the video to follow."""
+    """Freezes the caller's POCs of the period now (a dojo replay: checks the caller may replay the dojo) and
+    queues the job; answers 202 with the video to follow."""
     media, videos = services.media, services.videos
     tenant, user = principal.tenant_id, principal.subject
     request_hash = _request_hash(body)
@@ -173,6 +188,12 @@ async def create_video(
             return _answer(response, _replay(existing, request_hash))
     if await videos.count_active(tenant, user) >= limit:
         raise _too_many(limit)
+    if body.kind == "dojo-replay":
+        assert body.dojo_id is not None and body.speed is not None
+        replay = await replay_values(services.dojos, _bearer(request), body.dojo_id, body.speed)
+        replay.update(resolution=body.resolution, locale=body.locale)
+        return await _queue(services, response, tenant, user, replay, idempotency_key, request_hash)
+    assert body.period is not None
     period = resolve_period(body.period, datetime.now(UTC))
     search = ReportFilters(owner="me", created_from=period.start.isoformat(), created_to=period.end.isoformat())
     bearer = _bearer(request)
@@ -195,12 +216,33 @@ async def create_video(
         "export_secret": export.secret,
         "export_expires_at": export.expires_at,
         "poc_count": export.count,
-        "idempotency_key": idempotency_key,
-        "request_hash": request_hash,
     }
+
+    async def drop_export() -> None:
+        await _drop_export(media, export)
+
+    return await _queue(services, response, tenant, user, values, idempotency_key, request_hash, drop_export)
+
+
+async def _queue(
+    services: VideoServices,
+    response: Response,
+    tenant: str,
+    user: str,
+    values: dict[str, Any],
+    idempotency_key: str | None,
+    request_hash: str,
+    unused: Callable[[], Awaitable[None]] | None = None,
+) -> dict[str, Any]:
+    """Insert the video (`values`: its own columns) and queue its job; `unused` undoes what was prepared for
+    it when no video is inserted (over the limit, or the idempotency key taken meanwhile)."""
+    media, videos = services.media, services.videos
+    limit = media.settings.media_max_active_videos_per_user
+    values = {**values, "idempotency_key": idempotency_key, "request_hash": request_hash}
     video, existing = await videos.insert(tenant, user, values, max_active=limit)
     if video is None:
-        await _drop_export(media, export)
+        if unused is not None:
+            await unused()
         if existing is None:
             raise _too_many(limit)
         return _answer(response, _replay(existing, request_hash))
@@ -229,10 +271,11 @@ async def list_videos(
     services: Videos,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
+    kind: Annotated[Kind | None, Query(description="Only the videos of this kind (default: every kind).")] = None,
 ) -> dict[str, Any]:
     after = _cursor(cursor)
     owner = None if principal.is_admin else principal.subject
-    videos = await services.videos.page(principal.tenant_id, owner, limit=limit + 1, after=after)
+    videos = await services.videos.page(principal.tenant_id, owner, limit=limit + 1, after=after, kind=kind)
     more = len(videos) > limit
     videos = videos[:limit]
     return {"items": [view(v) for v in videos], "next_cursor": _next_cursor(videos[-1]) if more else None}

@@ -2,6 +2,8 @@
 `reading`), renders the year-in-review MP4, its JPEG thumbnail and WebVTT captions with
 `media.video.render_video` in a thread (`rendering`; the progress is ffmpeg's own, through the renderer),
 stores the three files (`uploading`), records the video's duration and size (`done`) and deletes the export.
+A dojo replay reads the dojo's history and frames instead, and renders with `render_replay`
+(`media.replay_job`), within `POCDOJO_MEDIA_REPLAY_TIME_LIMIT_SECONDS`.
 
 It runs on the reports' job system (`media.queue`, `media.worker`) with the same rules (`media.report_job`):
 every progress step is written by the run owning the video (its run token); when that write finds the
@@ -22,6 +24,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,10 +33,20 @@ import procrastinate
 from procrastinate import JobContext
 from procrastinate.job_context import AbortReason
 
-from media.errors import MediaError, RenderCancelled, RenderTimeout, SourceError, SourceUnavailable, StorageUnavailable
+from media.errors import (
+    DojoHistoryError,
+    DojoHistoryUnavailable,
+    MediaError,
+    RenderCancelled,
+    RenderTimeout,
+    SourceError,
+    SourceUnavailable,
+    StorageUnavailable,
+)
 from media.metrics import JOB_DURATION, JOBS_CANCELLED, JOBS_FAILED, JOBS_RUNNING, JOBS_SUCCEEDED, QUEUE_AGE
 from media.pocs_client import ExportHandle
 from media.queue import QUEUE, JobReleased, ReportRetry, defer_traced, run_span
+from media.replay_job import make_replay
 from media.report_job import JobRuntime, RunStopped
 from media.reports.model import Locale, PocRow
 from media.repository import Stage
@@ -79,6 +92,7 @@ def export_of_video(video: Video) -> ExportHandle | None:
 
 
 def video_spec(video: Video) -> VideoSpec:
+    assert video.period is not None and video.period_start is not None and video.period_end is not None
     kind: PeriodKind = "last-12-months" if video.period == "last-12-months" else "year"
     locale: Locale = "pt-BR" if video.locale == "pt-BR" else "en"
     resolution: Resolution = "1080p" if video.resolution == "1080p" else "720p"
@@ -119,8 +133,15 @@ class VideoRun:
         self._log: dict[str, Any] = {"job_id": context.job.id, "video_id": str(video_id), "tenant_id": tenant_id}
 
     @property
-    def _limit(self) -> float:
-        return self.runtime.settings.media_video_time_limit_seconds
+    def stopping(self) -> threading.Event:
+        """Set when the run must stop: the renderer's thread watches it (ffmpeg killed)."""
+        return self._stopping
+
+    def _limit(self, video: Video) -> float:
+        settings = self.runtime.settings
+        if video.kind == "dojo-replay":
+            return settings.media_replay_time_limit_seconds
+        return settings.media_video_time_limit_seconds
 
     async def run(self) -> None:
         video = await self.videos.start_run(self.tenant_id, self.video_id, self.token)
@@ -137,9 +158,10 @@ class VideoRun:
         JOBS_RUNNING.labels(KIND).inc()
         started = time.perf_counter()
         outcome = "failed"
+        limit = self._limit(video)
         try:
-            async with asyncio.timeout(self._limit):
-                await self._work(video, deadline=time.monotonic() + self._limit)
+            async with asyncio.timeout(limit):
+                await self._work(video, deadline=time.monotonic() + limit)
             outcome = "succeeded"
             JOBS_SUCCEEDED.labels(KIND).inc()
             log.info("video done", extra=self._log)
@@ -148,7 +170,7 @@ class VideoRun:
             JOBS_CANCELLED.labels(KIND).inc()
             log.info("video run stopped: cancelled or taken over", extra=self._log)
         except (TimeoutError, RenderTimeout):
-            await self._fail(f"The video took longer than {self._limit:g} seconds and was stopped.", final=True)
+            await self._fail(f"The video took longer than {limit:g} seconds and was stopped.", final=True)
         except asyncio.CancelledError:
             if self.context.abort_reason() != AbortReason.SHUTDOWN:
                 raise
@@ -193,16 +215,27 @@ class VideoRun:
             await self.runtime.on_progress(self.video_id, stage, value)
 
     async def _work(self, video: Video, *, deadline: float) -> None:
-        export = export_of_video(video)
-        if export is None:
-            raise SourceError("The video's POC list is gone; ask for the video again.")
-        self._export = export
-        await self._step("reading", _READING[0])
-        rows = await self._read_all(export)
+        export = None
+        if video.kind == "year-in-review":
+            export = export_of_video(video)
+            if export is None:
+                raise SourceError("The video's POC list is gone; ask for the video again.")
+            self._export = export
         keys = video.keys()
         with tempfile.TemporaryDirectory(prefix="pocdojo-video-") as folder:
-            await self._step("rendering", _RENDERING[0])
-            result = await self._render(video_spec(video), rows, Path(folder) / "out", deadline=deadline)
+            if export is None:
+                result = await make_replay(self, video, Path(folder), deadline=deadline)
+            else:
+                await self._step("reading", _READING[0])
+                rows = await self._read_all(export)
+                await self._step("rendering", _RENDERING[0])
+                spec = video_spec(video)
+                out_dir = Path(folder) / "out"
+
+                def year(progress: Callable[[float], None], remaining: float) -> VideoResult:
+                    return render_video(spec, rows, out_dir, progress, time_limit=remaining, cancel=self._stopping)
+
+                result = await self.render_in_thread(year, deadline=deadline)
             await self._step("uploading", _UPLOADING)
             await self._put_all(keys, result)
         done = await self.videos.finish(
@@ -218,7 +251,8 @@ class VideoRun:
             # Cancelled while uploading: the objects must not outlive their video.
             await self._delete_all(keys)
             raise RunStopped
-        await self._drop_export(export)
+        if export is not None:
+            await self._drop_export(export)
 
     async def _read_all(self, export: ExportHandle) -> list[PocRow]:
         rows: list[PocRow] = []
@@ -229,7 +263,15 @@ class VideoRun:
                 await self._step("reading", _band(_READING, len(rows), total))
         return rows
 
-    async def _render(self, spec: VideoSpec, rows: list[PocRow], out_dir: Path, *, deadline: float) -> VideoResult:
+    async def step(self, stage: Stage, value: int) -> None:
+        """Record progress (`_step`), for the replay's maker."""
+        await self._step(stage, value)
+
+    async def render_in_thread(
+        self, render: Callable[[Callable[[float], None], float], VideoResult], *, deadline: float
+    ) -> VideoResult:
+        """Run `render(progress, remaining_seconds)` in a thread; its 0-100 fills the rendering band. A cancel
+        or the time limit sets the stop event the renderer watches (ffmpeg killed) and waits for it."""
         loop = asyncio.get_running_loop()
         low, high = _RENDERING
 
@@ -240,12 +282,11 @@ class VideoRun:
             if ("rendering", value) != self._last_progress:
                 asyncio.run_coroutine_threadsafe(self._step("rendering", value), loop).result()
 
-        def render() -> VideoResult:
-            remaining = max(deadline - time.monotonic(), 0.001)
-            return render_video(spec, rows, out_dir, progress, time_limit=remaining, cancel=self._stopping)
+        def run() -> VideoResult:
+            return render(progress, max(deadline - time.monotonic(), 0.001))
 
         # In a copy of this run's context: the progress the thread records is written under the run's trace.
-        future = loop.run_in_executor(None, contextvars.copy_context().run, render)
+        future = loop.run_in_executor(None, contextvars.copy_context().run, run)
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
@@ -284,6 +325,10 @@ def _sentence(error: MediaError, retry_in: int | None) -> str:
     """What the user reads about a failed run."""
     if isinstance(error, StorageUnavailable):
         what = f"The file store could not be reached ({error})."
+    elif isinstance(error, DojoHistoryUnavailable):
+        what = str(error)
+    elif isinstance(error, DojoHistoryError):
+        what = f"The dojo's history could not be read: {error}"
     elif isinstance(error, SourceUnavailable):
         what = f"The POC catalogue could not be reached ({error})."
     else:

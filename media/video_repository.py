@@ -7,9 +7,9 @@ running, so a cancelled or superseded run writes nothing more and a video is `do
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
@@ -18,6 +18,7 @@ from runtime.db import Database
 
 EXTENSIONS = {"video": "mp4", "thumbnail": "jpg", "captions": "vtt"}
 CONTENT_TYPES = {"video": "video/mp4", "thumbnail": "image/jpeg", "captions": "text/vtt; charset=utf-8"}
+VideoKind = Literal["year-in-review", "dojo-replay"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +30,10 @@ class Video:
     stage: Stage
     progress: int
     error: str | None
-    period: str
-    period_start: datetime
-    period_end: datetime
+    period: str | None
+    """Year videos: `last-12-months` or a year; None for a dojo replay (as `period_start`, `period_end`)."""
+    period_start: datetime | None
+    period_end: datetime | None
     resolution: str
     locale: str
     header: dict[str, Any]
@@ -51,6 +53,12 @@ class Video:
     started_at: datetime | None
     finished_at: datetime | None
     updated_at: datetime
+    kind: VideoKind
+    dojo_id: uuid.UUID | None
+    """Dojo replays: the dojo replayed, and at which `speed`."""
+    speed: float | None
+    source_token: str | None = field(repr=False)
+    """Dojo replays, while queued or running: the caller's access token the worker reads the history with."""
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Video:
@@ -67,7 +75,8 @@ class Video:
 
     def filename(self, part: str) -> str:
         """The name a download of `part` is saved under."""
-        return f"video-{self.created_at:%Y%m%d-%H%M%S}-{str(self.id)[:8]}.{EXTENSIONS[part]}"
+        name = "replay" if self.kind == "dojo-replay" else "video"
+        return f"{name}-{self.created_at:%Y%m%d-%H%M%S}-{str(self.id)[:8]}.{EXTENSIONS[part]}"
 
 
 class VideoRepository:
@@ -135,14 +144,23 @@ class VideoRepository:
         return Video.from_row(rows[0]) if rows else None
 
     async def page(
-        self, tenant_id: str, user_id: str | None, *, limit: int, after: tuple[datetime, uuid.UUID] | None
+        self,
+        tenant_id: str,
+        user_id: str | None,
+        *,
+        limit: int,
+        after: tuple[datetime, uuid.UUID] | None,
+        kind: VideoKind | None = None,
     ) -> list[Video]:
-        """Newest first; `user_id` None: every video of the tenant (administrators)."""
+        """Newest first; `user_id` None: every video of the tenant (administrators); `kind`: only those."""
         clauses = ["tenant_id = $1::uuid"]
         args: list[Any] = []
         if user_id is not None:
             args.append(uuid.UUID(user_id))
             clauses.append(f"user_id = ${len(args) + 1}")
+        if kind is not None:
+            args.append(kind)
+            clauses.append(f"kind = ${len(args) + 1}")
         if after is not None:
             args.extend(after)
             clauses.append(f"(created_at, id) < (${len(args)}, ${len(args) + 1})")
@@ -165,7 +183,7 @@ class VideoRepository:
                 return None
             await conn.execute(
                 "UPDATE media.videos SET status = 'cancelled', error = NULL, export_secret = NULL,"
-                " finished_at = now(), updated_at = now() WHERE id = $1",
+                " source_token = NULL, finished_at = now(), updated_at = now() WHERE id = $1",
                 video_id,
             )
         return Video.from_row(before)
@@ -182,8 +200,8 @@ class VideoRepository:
     async def fail_unqueued(self, tenant_id: str, video_id: uuid.UUID, error: str) -> None:
         async with self.db.tenant_tx(tenant_id) as conn:
             await conn.execute(
-                "UPDATE media.videos SET status = 'failed', error = $2, finished_at = now(), updated_at = now()"
-                " WHERE id = $1 AND status = 'queued'",
+                "UPDATE media.videos SET status = 'failed', error = $2, source_token = NULL, finished_at = now(),"
+                " updated_at = now() WHERE id = $1 AND status = 'queued'",
                 video_id,
                 error,
             )
@@ -222,7 +240,8 @@ class VideoRepository:
         return await self._owned(
             tenant_id,
             "status = 'done', stage = 'done', progress = 100, object_prefix = $3, duration_seconds = $4,"
-            " size_bytes = $5, poc_count = $6, error = NULL, export_secret = NULL, finished_at = now()",
+            " size_bytes = $5, poc_count = $6, error = NULL, export_secret = NULL, source_token = NULL,"
+            " finished_at = now()",
             video_id,
             token,
             prefix,
@@ -235,7 +254,9 @@ class VideoRepository:
         """A run failed: `final` makes the video `failed` (its export's secret forgotten: the run deletes the
         export), else it waits in the queue for its retry."""
         if final:
-            assignments = "status = 'failed', error = $3, export_secret = NULL, finished_at = now()"
+            assignments = (
+                "status = 'failed', error = $3, export_secret = NULL, source_token = NULL, finished_at = now()"
+            )
         else:
             assignments = "status = 'queued', stage = 'queued', progress = 0, error = $3"
         return await self._owned(tenant_id, assignments, video_id, token, error)

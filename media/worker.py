@@ -25,7 +25,7 @@ from media.metrics import QUEUE_OLDEST_AGE
 from media.queue import QUEUE, build_app, oldest_waiting_seconds, recover_stalled
 from media.report_job import JobRuntime, ProgressHook, Renderer, default_renderers
 from media.repository import ReportRepository
-from media.sources import PocExports
+from media.sources import DojoHistories, PocExports
 from media.storage.base import ObjectStore
 from runtime.db import Database
 from runtime.settings import MediaSettings
@@ -45,6 +45,12 @@ def build_exports(settings: MediaSettings) -> PocExports:
     return PocsClient.from_settings(settings)
 
 
+def build_dojos(settings: MediaSettings) -> DojoHistories:
+    from media.dojos_client import DojosClient
+
+    return DojosClient.from_settings(settings)
+
+
 class MediaWorker:
     """One worker: `await worker.run(stop)` until `stop` is set."""
 
@@ -54,6 +60,7 @@ class MediaWorker:
         *,
         store: Callable[[MediaSettings], ObjectStore] = build_store,
         exports: Callable[[MediaSettings], PocExports] = build_exports,
+        dojos: Callable[[MediaSettings], DojoHistories] = build_dojos,
         renderers: Callable[[], dict[str, tuple[Renderer, bool]]] = default_renderers,
         on_progress: ProgressHook | None = None,
         name: str | None = None,
@@ -62,6 +69,7 @@ class MediaWorker:
         self._renderers = renderers
         self._store = store
         self._exports = exports
+        self._dojos = dojos
         self.on_progress = on_progress
         self.name = name or f"media@{socket.gethostname()}:{os.getpid()}"
         self.started = asyncio.Event()
@@ -75,13 +83,21 @@ class MediaWorker:
             store = self._store(settings)
             stack.push_async_callback(store.close)
             exports = self._exports(settings)
-            closer = getattr(exports, "aclose", None)
-            if closer is not None:
-                stack.push_async_callback(closer)
+            histories = self._dojos(settings)
+            for client in (exports, histories):
+                closer = getattr(client, "aclose", None)
+                if closer is not None:
+                    stack.push_async_callback(closer)
             app = build_app(settings, max_size=concurrency + 4)
             await stack.enter_async_context(app.open_async())
             runtime = JobRuntime(
-                settings, ReportRepository(db), store, exports, self._renderers(), on_progress=self.on_progress
+                settings,
+                ReportRepository(db),
+                store,
+                exports,
+                self._renderers(),
+                on_progress=self.on_progress,
+                dojos=histories,
             )
             jobs = asyncio.create_task(self._work(app, runtime), name="media-worker")
             recovery = asyncio.create_task(self._recover(app), name="media-recovery")

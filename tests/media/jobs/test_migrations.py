@@ -24,6 +24,13 @@ async def test_media_migrations_roll_back_and_apply_again(database: DatabaseUrls
     conn = await asyncpg.connect(database.owner)
     try:
         assert await conn.fetchval("SELECT to_regclass('media.procrastinate_jobs') IS NOT NULL")
+        replay_columns = (
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'media'"
+            " AND table_name = 'videos' AND column_name IN ('kind', 'dojo_id', 'speed', 'source_token')"
+        )
+        assert await conn.fetchval(replay_columns) == 4
+        assert await migrations.downgrade(conn, MEDIA, steps=1) == [4]
+        assert await conn.fetchval(replay_columns) == 0
         assert await migrations.downgrade(conn, MEDIA, steps=1) == [3]
         assert await conn.fetchval("SELECT to_regclass('media.videos') IS NULL")
         assert await migrations.downgrade(conn, MEDIA, steps=1) == [2]
@@ -36,7 +43,7 @@ async def test_media_migrations_roll_back_and_apply_again(database: DatabaseUrls
         assert await conn.fetchval("SELECT to_regclass('media.reports') IS NOT NULL")
         assert await migrations.downgrade(conn, MEDIA, steps=1) == [1]
         assert await conn.fetchval("SELECT count(*) FROM pg_namespace WHERE nspname = 'media'") == 0
-        assert await migrations.upgrade(conn, MEDIA) == [1, 2, 3]
+        assert await migrations.upgrade(conn, MEDIA) == [1, 2, 3, 4]
     finally:
         await conn.close()
 
