@@ -180,13 +180,28 @@ def serve() -> Callable[[Callable[[str], Any]], Any]:
     return serve_app
 
 
-async def wait_until(predicate: Callable[[], Awaitable[bool]], within: float = 5.0, interval: float = 0.02) -> None:
-    deadline = asyncio.get_running_loop().time() + within
+async def wait_until(
+    predicate: Callable[[], bool | Awaitable[bool]],
+    within: float = 5.0,
+    what: str = "condition",
+    *,
+    interval: float = 0.02,
+    detail: Callable[[], object] | None = None,
+) -> float:
+    """THE way tests wait: poll ``predicate`` (sync or async) until it holds; return the seconds it took.
+    Fails with ``what`` (and ``detail()``) after ``within`` seconds. Bounds are generous: tests assert
+    behaviour, not speed."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
     while True:
-        if await predicate():
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
+        result = predicate()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return loop.time() - start
+        if loop.time() - start > within:
+            extra = f": {detail()}" if detail is not None else ""
+            raise AssertionError(f"not within {within:g} s: {what}{extra}")
         await asyncio.sleep(interval)
 
 

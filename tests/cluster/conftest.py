@@ -25,7 +25,7 @@ import secrets
 import signal
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -41,36 +41,12 @@ from dojo.tickets import TicketSigner
 from runtime.db import Database
 from runtime.embedded_pg import free_port
 from runtime.embedded_redis import EmbeddedRedis
+from tests.conftest import wait_until
 from tests.dojo.yclient import PyClient
 from tests.netproxy import TcpProxy
 
 POCDOJO = Path(sys.executable).with_name("pocdojo")
 TICKET_TTL_SECONDS = 3600  # tickets are presented again on every reconnect during a test
-
-
-# -- waiting ------------------------------------------------------------------------------------------
-async def wait_for(
-    predicate: Callable[[], bool | Awaitable[bool]],
-    within: float,
-    what: str,
-    *,
-    interval: float = 0.05,
-    detail: Callable[[], object] | None = None,
-) -> float:
-    """Poll ``predicate`` until it holds; returns the seconds it took. Fails with ``what`` (and
-    ``detail()``) after ``within`` seconds."""
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    while True:
-        result = predicate()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return loop.time() - start
-        if loop.time() - start > within:
-            extra = f": {detail()}" if detail is not None else ""
-            raise AssertionError(f"not within {within:g} s: {what}{extra}")
-        await asyncio.sleep(interval)
 
 
 # -- Redis ------------------------------------------------------------------------------------------------
@@ -205,7 +181,7 @@ class Node:
                 except httpx.TransportError:
                     return False
 
-            await wait_for(ready, within, f"{self.name} ready on {self.base}", interval=0.1, detail=self.tail)
+            await wait_until(ready, within, f"{self.name} ready on {self.base}", interval=0.1, detail=self.tail)
 
     async def readyz(self) -> int:
         async with httpx.AsyncClient(timeout=5.0) as http:

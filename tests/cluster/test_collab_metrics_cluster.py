@@ -8,7 +8,8 @@ import asyncio
 import httpx
 import pytest
 
-from tests.cluster.conftest import Cluster, Node, wait_for
+from tests.cluster.conftest import Cluster, Node
+from tests.conftest import wait_until
 from tests.dojo.conftest import Samples, scrape, value
 from tests.dojo.yclient import PyClient
 
@@ -46,6 +47,6 @@ async def test_bus_lag_and_gaps_show_on_each_node(cluster: Cluster) -> None:
             now = {node.name: value(await _scrape(node), gaps) for node in (n1, n2)}
             return all(now[name] >= before[name] + 1 for name in now)
 
-        await wait_for(resynced, 20, "both nodes count the gap the restart left (their room)")
+        await wait_until(resynced, 20, "both nodes count the gap the restart left (their room)")
         writer.text.insert(len(writer.text), " again")
         await reader.wait_text("across again", within=15)

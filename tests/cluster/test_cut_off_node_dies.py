@@ -10,8 +10,9 @@ import signal
 
 import pytest
 
-from tests.cluster.conftest import Cluster, Node, wait_for
+from tests.cluster.conftest import Cluster, Node
 from tests.cluster.editing import Editor, running, tokens_in
+from tests.conftest import wait_until
 
 ROOM = "cut-off-then-dead"
 
@@ -32,18 +33,18 @@ async def test_edits_saved_by_a_node_that_died_cut_off_from_redis_reach_the_live
     async with running([writer, *observers]):
         await asyncio.gather(writer.synced.wait(), *(o.synced.wait() for o in observers))
         before = await writer.insert_token()
-        await wait_for(lambda: all(before in str(o.text) for o in observers), 5, "an edit crosses nodes")
+        await wait_until(lambda: all(before in str(o.text) for o in observers), 5, "an edit crosses nodes")
 
         link.cut()
-        await wait_for(lambda: _status(cut_off, 503), 10, "node1 reports Redis as unavailable")
+        await wait_until(lambda: _status(cut_off, 503), 10, "node1 reports Redis as unavailable")
         during = {await writer.insert_token() for _ in range(5)}
         # Availability first: node1 echoes them at once and saves them (debounced) to PostgreSQL.
-        await wait_for(lambda: during <= writer.seen, 5, "the writer sees its edits echoed during the cut")
+        await wait_until(lambda: during <= writer.seen, 5, "the writer sees its edits echoed during the cut")
 
         async def saved() -> bool:
             return during <= set(tokens_in(await cluster.read_store(ROOM)))
 
-        await wait_for(saved, 15, "node1 saved the edits made during the cut to PostgreSQL")
+        await wait_until(saved, 15, "node1 saved the edits made during the cut to PostgreSQL")
         cut_off.kill()
         assert await cut_off.wait_exit() == -signal.SIGKILL
 
@@ -56,7 +57,7 @@ async def test_edits_saved_by_a_node_that_died_cut_off_from_redis_reach_the_live
             views["postgres"] = await cluster.read_store(ROOM)
             return len(set(views.values())) == 1
 
-        await wait_for(
+        await wait_until(
             agree,
             15,
             "the live nodes, their clients and PostgreSQL agree",

@@ -22,8 +22,9 @@ import psutil
 import pytest
 
 from dojo.tickets import TicketSigner
-from tests.cluster.conftest import POCDOJO, _die_with_parent, wait_for
+from tests.cluster.conftest import POCDOJO, _die_with_parent
 from tests.cluster.editing import Editor, check_document, edit_continuously, running
+from tests.conftest import wait_until
 from tests.jsclient import JsClient
 
 ROOM = "dev-cluster"
@@ -105,7 +106,7 @@ async def dev_cluster(server_dir: Path, nodes: int) -> AsyncIterator[DevCluster]
                 raise AssertionError(f"pocdojo dev exited with {proc.returncode}:\n{text[-3000:]}")
             return len(NODE_LINE.findall(text)) == nodes and all(_listening(p) for p in ports)
 
-        await wait_for(started, 180, "every node listens", interval=0.2, detail=lambda: log_path.read_text()[-2000:])
+        await wait_until(started, 180, "every node listens", interval=0.2, detail=lambda: log_path.read_text()[-2000:])
         yield DevCluster(proc, ports, server_dir / "state", log_path)
     finally:
         if proc.returncode is None:
@@ -150,7 +151,7 @@ async def test_pocdojo_dev_nodes_2(server_dir: Path) -> None:
                 current = {str(e.text) for e in editors}
                 return len(current) == 1 and not check_document(current.pop(), made)
 
-            await wait_for(converged, 15, "clients on both nodes converge")
+            await wait_until(converged, 15, "clients on both nodes converge")
 
         cluster.proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(cluster.proc.wait(), 60) == 0

@@ -26,7 +26,7 @@ from crdt import CloseCode, MessageKind
 from dojo.docstore import room_key
 from dojo.messages import SERVER_MESSAGES
 from runtime.settings import Settings
-from tests.cluster.conftest import Cluster, Node, wait_for
+from tests.cluster.conftest import Cluster, Node
 from tests.conftest import serve_app, wait_until
 from tests.dojo.conftest import User, sign_up
 from tests.jsclient import JsClient
@@ -149,7 +149,7 @@ async def test_end_snapshots_edits_made_on_every_node(cluster: Cluster, identity
                 texts[:] = [await a.get_text(file=path), await b.get_text(file=path)]
                 return texts[0] == texts[1] and all(token in texts[0] for token in tokens)
 
-            await wait_for(converged, 10, f"{path} converged on both clients", detail=lambda: texts)
+            await wait_until(converged, 10, f"{path} converged on both clients", detail=lambda: texts)
             final[path] = texts[0]
         # Ended through node2, the node that did not hold the host's edits first.
         ended = await _call(n2, "POST", f"/v1/dojos/{dojo}/end", host)
@@ -210,7 +210,7 @@ async def test_end_snapshot_is_exact_while_an_edit_is_still_on_its_way_between_n
             await c.connect()
             await c.wait_text("late;two;", file="b.py")
             ending = asyncio.create_task(_call(n1, "POST", f"/v1/dojos/{dojo}/end", host))
-            await wait_for(lambda: ending.done() or _fenced(redis, stream), 10, "the end began")
+            await wait_until(lambda: ending.done() or _fenced(redis, stream), 10, "the end began")
             link.heal()
             ended = await ending
             assert ended.status_code == 200, ended.text
@@ -258,7 +258,7 @@ async def test_randori_timer_survives_a_node_restart(cluster: Cluster, identity:
             after.update(await _randori(n2, dojo, host))
             return bool(after["driver_id"] == _uid(member))
 
-        await wait_for(member_drives, 10, "the member drives", detail=lambda: after)
+        await wait_until(member_drives, 10, "the member drives", detail=lambda: after)
         assert after["round"] == 1
         # Now only the member's edits apply.
         await a.insert(0, "host while navigating", file="x.py")
@@ -336,7 +336,7 @@ async def test_end_snapshots_without_a_shared_log_entry_the_engine_refuses(
         redis = aioredis.Redis.from_url(cluster.redis.url)
         try:
             stream = f"pocdojo:doc:{room_key(host.tenant_id, dojo)}"
-            await wait_for(lambda: _stream_length(redis, stream), 10, "the edit reached the shared log")
+            await wait_until(lambda: _stream_length(redis, stream), 10, "the edit reached the shared log")
             await redis.xadd(stream, {"n": "elsewhere", "k": "u", "p": b"\xff\xff\xff"})
         finally:
             await redis.aclose()
@@ -423,7 +423,7 @@ async def test_randori_rotates_once_per_deadline_on_two_nodes_wrapping_and_skipp
                 drivers.setdefault(state["round"], state["driver_id"])
             return max(drivers) >= last
 
-        await wait_for(lambda: through_round(4), 30, "four rotations", detail=lambda: drivers)
+        await wait_until(lambda: through_round(4), 30, "four rotations", detail=lambda: drivers)
         stopped = await _call(n1, "PATCH", f"/v1/dojos/{dojo}/settings", host, json={"randori_seconds": None})
         assert stopped.status_code == 200, stopped.text
     # Turned off, the dojo no longer reports a round; PostgreSQL still counts them.
@@ -457,7 +457,7 @@ async def test_a_randori_deadline_that_passed_while_no_node_was_up_rotates_once_
     due = datetime.fromisoformat((await _randori(n1, dojo, host))["next_rotation_at"])
     await n1.stop()
     # No node is up while the deadline and two more turns go by (a wait for time to pass, not for a result).
-    await wait_for(lambda: datetime.now(UTC) > due + timedelta(seconds=2 * seconds), 4 * seconds, "two turns missed")
+    await wait_until(lambda: datetime.now(UTC) > due + timedelta(seconds=2 * seconds), 4 * seconds, "two turns missed")
     assert _rotations(n1) == 0
 
     restarted_at = datetime.now(UTC)
@@ -470,7 +470,7 @@ async def test_a_randori_deadline_that_passed_while_no_node_was_up_rotates_once_
             state.update(await _randori(n1, dojo, host))
             return bool(state["round"] >= 1)
 
-        await wait_for(rotated, 10, "the missed deadline rotated", detail=lambda: state)
+        await wait_until(rotated, 10, "the missed deadline rotated", detail=lambda: state)
     # Once, not once per missed turn: the next deadline is a fresh turn from now, not in the past.
     assert state["round"] == 1, state
     assert state["driver_id"] == _uid(member)

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.cluster.conftest import wait_for
+from tests.conftest import wait_until
 from tests.netproxy import Balancer, TcpProxy
 
 
@@ -69,7 +69,7 @@ async def test_forwards_both_ways_and_leaves_no_task() -> None:
             assert await roundtrip(reader, writer, b"hello") == b"hello"
             assert len(proxy.links) == 1
             assert proxy.links[0].bytes_up == 5
-        await wait_for(lambda: not proxy.links, 5, "the link ends with its client")
+        await wait_until(lambda: not proxy.links, 5, "the link ends with its client")
         await proxy.aclose()
     assert asyncio.all_tasks() - before == set()
 

@@ -24,7 +24,7 @@ import signal
 
 import pytest
 
-from tests.cluster.conftest import Cluster, Node, wait_for
+from tests.cluster.conftest import Cluster, Node
 from tests.cluster.editing import (
     Editor,
     JsEditor,
@@ -35,6 +35,7 @@ from tests.cluster.editing import (
     texts,
     tokens_in,
 )
+from tests.conftest import wait_until
 from tests.jsclient import JsClient
 from tests.netproxy import Balancer, TcpProxy
 
@@ -107,7 +108,7 @@ async def _edit_and_kill(
             # acknowledged (they go on editing after it, through other nodes).
             on_doomed = [e for e in py if e.home == doomed.name]
             assert on_doomed, _state(py)
-            await wait_for(
+            await wait_until(
                 lambda: all(len(e.echoed) >= ECHOED_BEFORE_KILL for e in on_doomed),
                 30,
                 "the doomed node's clients have edits acknowledged",
@@ -131,7 +132,7 @@ async def _edit_and_kill(
                 current = await texts(editors)
                 return len(set(current)) == 1 and not check_document(current[0], made)
 
-            await wait_for(converged, 30, "every client holds the same complete document", detail=lambda: _state(py))
+            await wait_until(converged, 30, "every client holds the same complete document", detail=lambda: _state(py))
             final = str(py[0].text)
             # The killed node's clients are elsewhere now.
             for editor in py:
@@ -151,7 +152,7 @@ async def _edit_and_kill(
                 current = {str(e.text) for e in observers}
                 return len(current) == 1 and not check_document(current.pop(), expected)
 
-            await wait_for(
+            await wait_until(
                 observers_converged,
                 30,
                 "the observers hold the same document, with every edit the one-shot clients saw echoed",
@@ -183,7 +184,7 @@ async def _check_after_restart(
     async def stored() -> bool:
         return await cluster.read_store(ROOM) == final
 
-    await wait_for(stored, 20, "a reload from PostgreSQL gives the final document")
+    await wait_until(stored, 20, "a reload from PostgreSQL gives the final document")
     # In the one-shot room, the killed node may have saved to PostgreSQL edits that never reached
     # Redis (unechoed ones, still in the slow link when it died). Its restart loads them, and the
     # anti-entropy rounds spread them to the other nodes and their clients: then all agree again.
@@ -197,7 +198,7 @@ async def _check_after_restart(
         views.update({f"observer{e.number}": str(e.text) for e in observers})
         return len(set(views.values())) == 1
 
-    await wait_for(
+    await wait_until(
         one_shot_room_agrees,
         30,
         f"{ONE_SHOT_ROOM}: every node, PostgreSQL and the observers agree",

@@ -13,8 +13,9 @@ import asyncio
 
 import pytest
 
-from tests.cluster.conftest import Cluster, Node, wait_for
+from tests.cluster.conftest import Cluster, Node
 from tests.cluster.editing import Editor, check_document, edit_continuously, running, texts, tokens_in
+from tests.conftest import wait_until
 from tests.jsclient import JsClient
 
 
@@ -38,7 +39,7 @@ async def check_everywhere(cluster: Cluster, nodes: list[Node], room: str, final
     async def stored() -> bool:
         return await cluster.read_store(room) == final
 
-    await wait_for(stored, 30, "PostgreSQL holds the final document")
+    await wait_until(stored, 30, "PostgreSQL holds the final document")
 
 
 @pytest.mark.slow
@@ -62,10 +63,12 @@ async def test_redis_restart_in_the_middle_of_editing(cluster: Cluster) -> None:
         stopped = loop.time()
         # The nodes notice (readiness fails) but their rooms keep working: clients of one node still
         # see each other's edits.
-        await wait_for(lambda: _unready(nodes[0]), 10, "node1 reports Redis as unavailable in /readyz")
+        await wait_until(lambda: _unready(nodes[0]), 10, "node1 reports Redis as unavailable in /readyz")
         a1, a2 = on(editors, nodes[0])[:2]
         during = await a1.insert_token()
-        await wait_for(lambda: during in str(a2.text), 5, "an edit reaches a client of the same node during the outage")
+        await wait_until(
+            lambda: during in str(a2.text), 5, "an edit reaches a client of the same node during the outage"
+        )
         await asyncio.sleep(max(0.0, stopped + 2.0 - loop.time()))  # paces the fault: the outage's length
 
         await asyncio.to_thread(redis.start)
@@ -76,7 +79,7 @@ async def test_redis_restart_in_the_middle_of_editing(cluster: Cluster) -> None:
             current = await texts(editors)
             return len(set(current)) == 1 and not check_document(current[0], made)
 
-        took = await wait_for(converged, 20, "every client holds every edit", detail=lambda: _lengths(editors))
+        took = await wait_until(converged, 20, "every client holds every edit", detail=lambda: _lengths(editors))
         final = str(editors[0].text)
         print(f"{len(made)} edits; converged {took:.2f} s after the editing stopped")
         # Nobody restarted: same processes, same client connections, ready again.
@@ -84,11 +87,11 @@ async def test_redis_restart_in_the_middle_of_editing(cluster: Cluster) -> None:
         assert all(n.running for n in nodes)
         assert all(e.connections == 1 for e in editors), [e.errors for e in editors if e.connections != 1]
         for node in nodes:
-            await wait_for(lambda node=node: _ready(node), 10, f"{node.name} ready again")
+            await wait_until(lambda node=node: _ready(node), 10, f"{node.name} ready again")
         # Resubscribed: presence crosses nodes again (awareness travels over pub/sub).
         js_a_id = await js_a.client_id()
         await js_a.set_awareness({"after": "restart"})
-        await wait_for(lambda: _sees(js_b, js_a_id, {"after": "restart"}), 5, "awareness crosses nodes again")
+        await wait_until(lambda: _sees(js_b, js_a_id, {"after": "restart"}), 5, "awareness crosses nodes again")
         assert await js_a.get_text() == final
         assert await js_b.get_text() == final
     await check_everywhere(cluster, nodes, room, final)
@@ -124,7 +127,7 @@ async def test_network_cut_between_a_node_and_redis(cluster: Cluster, fault: str
         # the link is silent: the node holds echoes until it knows Redis is gone).
         a1, a2 = on(editors, cut_off)[:2]
         local = await a1.insert_token()
-        await wait_for(lambda: local in str(a2.text), 5, "an edit reaches a client of the same node during the cut")
+        await wait_until(lambda: local in str(a2.text), 5, "an edit reaches a client of the same node during the cut")
         await editing
         # ...and the cut is real: what either side typed from 0.5 s into the cut did not cross it.
         inside, outside = on(editors, cut_off), [e for e in editors if e.home != cut_off.name]
@@ -142,7 +145,7 @@ async def test_network_cut_between_a_node_and_redis(cluster: Cluster, fault: str
             current = await texts(editors)
             return len(set(current)) == 1 and not check_document(current[0], made)
 
-        took = await wait_for(converged, 20, "every client holds every edit", detail=lambda: _lengths(editors))
+        took = await wait_until(converged, 20, "every client holds every edit", detail=lambda: _lengths(editors))
         print(f"{fault}: {len(made)} edits; converged {took:.2f} s after the cut healed")
         assert loop.time() - healed <= 5.0, f"converged {took:.2f} s after the cut healed"
         final = str(editors[0].text)

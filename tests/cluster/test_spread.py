@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.cluster.conftest import Cluster, wait_for
+from tests.cluster.conftest import Cluster
 from tests.cluster.editing import Editor, JsEditor, acknowledged, check_document, edit_continuously, running, texts
+from tests.conftest import wait_until
 from tests.jsclient import JsClient
 
 ROOM = "spread"
@@ -32,7 +33,7 @@ async def test_clients_spread_over_three_nodes_converge(cluster: Cluster) -> Non
             current = await texts(editors)
             return len(set(current)) == 1 and not check_document(current[0], made)
 
-        await wait_for(converged, 15, "every client holds every token once", detail=lambda: _summary(py))
+        await wait_until(converged, 15, "every client holds every token once", detail=lambda: _summary(py))
         final = str(py[0].text)
         # Every edit was echoed to its author (Python clients) or seen through another node.
         assert acknowledged(editors) == made
@@ -43,7 +44,7 @@ async def test_clients_spread_over_three_nodes_converge(cluster: Cluster) -> Non
     async def stored() -> bool:
         return await cluster.read_store(ROOM) == final
 
-    await wait_for(stored, 15, "PostgreSQL holds the final document")
+    await wait_until(stored, 15, "PostgreSQL holds the final document")
 
 
 async def test_awareness_crosses_nodes_and_is_cleared_within_a_second_when_a_client_dies(cluster: Cluster) -> None:
@@ -63,12 +64,12 @@ async def test_awareness_crosses_nodes_and_is_cleared_within_a_second_when_a_cli
             return (await viewer.awareness()).get(who) == state
 
         # Across nodes, both ways.
-        await wait_for(lambda: sees(bob, alice_id, {"user": "alice", "cursor": 3}), 5, "bob (node2) sees alice")
-        await wait_for(lambda: sees(carol, alice_id, {"user": "alice", "cursor": 3}), 5, "carol (node3) sees alice")
-        await wait_for(lambda: sees(alice, bob_id, {"user": "bob"}), 5, "alice (node1) sees bob")
+        await wait_until(lambda: sees(bob, alice_id, {"user": "alice", "cursor": 3}), 5, "bob (node2) sees alice")
+        await wait_until(lambda: sees(carol, alice_id, {"user": "alice", "cursor": 3}), 5, "carol (node3) sees alice")
+        await wait_until(lambda: sees(alice, bob_id, {"user": "bob"}), 5, "alice (node1) sees bob")
         # An update of the state crosses too.
         await alice.set_awareness({"user": "alice", "cursor": 9})
-        await wait_for(lambda: sees(bob, alice_id, {"user": "alice", "cursor": 9}), 5, "bob sees alice's new cursor")
+        await wait_until(lambda: sees(bob, alice_id, {"user": "alice", "cursor": 9}), 5, "bob sees alice's new cursor")
 
         # Alice's process dies: no goodbye message, only the TCP connection closing under node1.
         alice._process.proc.kill()
@@ -76,7 +77,7 @@ async def test_awareness_crosses_nodes_and_is_cleared_within_a_second_when_a_cli
             lambda e: e.get("event") == "awareness" and alice_id in e.get("removed", []), within=5
         )
         assert removed
-        await wait_for(lambda: _absent(carol, alice_id), 5.0, "carol (node3) no longer sees alice")
+        await wait_until(lambda: _absent(carol, alice_id), 5.0, "carol (node3) no longer sees alice")
 
 
 async def _absent(viewer: JsClient, who: int) -> bool:

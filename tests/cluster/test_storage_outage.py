@@ -8,8 +8,9 @@ import re
 
 import pytest
 
-from tests.cluster.conftest import Cluster, wait_for
+from tests.cluster.conftest import Cluster
 from tests.cluster.editing import Editor, check_document, edit_continuously, running, texts
+from tests.conftest import wait_until
 from tests.dojo.yclient import PyClient
 
 ROOM = "pg-outage"
@@ -34,13 +35,13 @@ async def test_postgres_unavailable_for_a_few_seconds(cluster: Cluster) -> None:
         async def saved() -> bool:
             return bool(await cluster.read_store(ROOM))
 
-        await wait_for(saved, 10, "a save before the outage")
+        await wait_until(saved, 10, "a save before the outage")
 
         pg_link.cut()
         cut_at = loop.time()
         # Editing goes on across nodes: an edit typed on node1 now reaches node2's and node3's clients.
         crossing = await editors[0].insert_token()
-        await wait_for(
+        await wait_until(
             lambda: all(crossing in str(e.text) for e in editors), 5, "an edit crosses nodes during the outage"
         )
         # A new client of the (loaded) room is served too.
@@ -56,7 +57,7 @@ async def test_postgres_unavailable_for_a_few_seconds(cluster: Cluster) -> None:
             current = await texts(editors)
             return len(set(current)) == 1 and not check_document(current[0], made)
 
-        await wait_for(converged, 20, "every client holds every edit")
+        await wait_until(converged, 20, "every client holds every edit")
         final = str(editors[0].text)
         assert all(e.connections == 1 for e in editors), [e.errors for e in editors if e.connections != 1]
     for node in nodes:
@@ -66,7 +67,7 @@ async def test_postgres_unavailable_for_a_few_seconds(cluster: Cluster) -> None:
     async def stored() -> bool:
         return await cluster.read_store(ROOM) == final
 
-    took = await wait_for(stored, 30, "PostgreSQL holds the final document")
+    took = await wait_until(stored, 30, "PostgreSQL holds the final document")
     print(f"{len(made)} edits; PostgreSQL caught up {took:.2f} s after the clients converged")
     # The outage really hit storage: saves failed while it lasted.
     assert any(SAVE_FAILED.search(n.log_text()) for n in nodes), "no save failed during the outage"

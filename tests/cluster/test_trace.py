@@ -14,7 +14,8 @@ import json
 
 import pytest
 
-from tests.cluster.conftest import Cluster, wait_for
+from tests.cluster.conftest import Cluster
+from tests.conftest import wait_until
 from tests.jsclient import REPLAY_SCRIPT, require_node
 from tests.traces import TRACES
 
@@ -71,9 +72,9 @@ async def test_friendsforever_replayed_on_two_nodes(cluster: Cluster) -> None:
         async def holds(node=target) -> bool:  # type: ignore[no-untyped-def]
             return await cluster.read_node(node, room) == end_content
 
-        await wait_for(holds, 10, f"{target.name} holds endContent")
+        await wait_until(holds, 10, f"{target.name} holds endContent")
 
     async def stored() -> bool:
         return await cluster.read_store(room) == end_content
 
-    await wait_for(stored, 30, "PostgreSQL holds endContent")
+    await wait_until(stored, 30, "PostgreSQL holds endContent")

@@ -220,13 +220,3 @@ class Recorder(RoomExtension):
 
     async def on_shutdown(self) -> None:
         self.shutdowns += 1
-
-
-async def wait_for(predicate: Callable[[], bool], within: float = 5.0) -> None:
-    """Poll until `predicate()` holds (tests assert behaviour, not speed: bounds are generous)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"still false after {within} s: {predicate}")
-        await asyncio.sleep(0.005)

@@ -10,15 +10,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from crdt import BusListener, BusMessage, FanoutExtension, MessageKind, RemoteOrigin, RoomManager, RoomSealed
-from tests.crdt.fakes import (
-    Client,
-    FakeChannel,
-    awareness_entries,
-    awareness_frame,
-    document_text,
-    sync_client,
-    wait_for,
-)
+from tests.conftest import wait_until
+from tests.crdt.fakes import Client, FakeChannel, awareness_entries, awareness_frame, document_text, sync_client
 
 
 @dataclass
@@ -147,8 +140,8 @@ async def test_lost_log_degrades_to_local_delivery_then_resyncs() -> None:
         room2.receive(b.channel, b.append("meanwhile"))
         bus1.reconnect()
         # The gap is repaired: node 1 publishes its state and asks for what it lacks.
-        await wait_for(lambda: (b.catch_up() or True) and "offline-from-redis" in b.content, within=3)
-        await wait_for(lambda: (a.catch_up() or True) and "meanwhile" in a.content, within=3)
+        await wait_until(lambda: (b.catch_up() or True) and "offline-from-redis" in b.content, within=3)
+        await wait_until(lambda: (a.catch_up() or True) and "meanwhile" in a.content, within=3)
         assert a.content == b.content
     finally:
         await m1.close()
@@ -245,7 +238,7 @@ async def test_a_seal_holds_every_edit_any_node_accepted_before_it_and_none_afte
         bus2.auto_ack = False
         room2.receive(b.channel, b.append("b1 "))
         sealing = asyncio.create_task(m1.seal("doc"))
-        await wait_for(lambda: room2.sealed)  # node 2 read the fence: its copy is final
+        await wait_until(lambda: room2.sealed)  # node 2 read the fence: its copy is final
         assert room1.sealed and not sealing.done()  # node 1 waits for node 2's answer
         before = room2.state_update()
         room2.receive(b.channel, b.append("b-after "))  # dropped: the room is sealed
@@ -275,7 +268,7 @@ async def test_a_settled_read_waits_for_the_other_nodes_without_sealing() -> Non
         bus2.auto_ack = False
         room2.receive(b.channel, b.append("on its way"))
         reading = asyncio.create_task(m1.read_settled_state("doc"))
-        await wait_for(lambda: any(m.kind is MessageKind.FENCE_ACK for _, m, _ in bus2.pending))
+        await wait_until(lambda: any(m.kind is MessageKind.FENCE_ACK for _, m, _ in bus2.pending))
         assert not reading.done()
         bus2.ack_all()
         assert document_text(await asyncio.wait_for(reading, 5)) == "on its way"

@@ -20,7 +20,8 @@ from crdt import (
     StorageOrigin,
     SyncStep1,
 )
-from tests.crdt.fakes import Client, FakeChannel, Recorder, awareness_entries, document_text, sync_client, wait_for
+from tests.conftest import wait_until
+from tests.crdt.fakes import Client, FakeChannel, Recorder, awareness_entries, document_text, sync_client
 from tests.crdt.faulty_store import FaultyStore
 
 
@@ -76,7 +77,7 @@ async def test_a_waiter_that_gives_up_does_not_cancel_the_load() -> None:
         impatient = asyncio.create_task(rooms.join("r", FakeChannel()))
         patient_channel = FakeChannel()
         patient = asyncio.create_task(rooms.join("r", patient_channel))
-        await wait_for(lambda: recorder.load_calls == ["r"])  # both joins wait on the one load
+        await wait_until(lambda: recorder.load_calls == ["r"])  # both joins wait on the one load
         impatient.cancel()
         room = await patient
         assert impatient.cancelled()
@@ -130,7 +131,7 @@ async def test_idle_room_unloads_and_reloads_the_same_document() -> None:
         room.receive(alice.channel, alice.append("persisted"))
         rooms.leave(room, alice.channel)
         assert rooms.state_of("doc") is RoomState.IDLE
-        await wait_for(lambda: rooms.state_of("doc") is None)
+        await wait_until(lambda: rooms.state_of("doc") is None)
         assert not persistence.is_dirty("doc")
         bob = Client()
         again = await rooms.join("doc", bob.channel)
@@ -165,7 +166,7 @@ async def test_a_join_while_the_unload_runs_gets_the_live_room() -> None:
         room = await rooms.join("r", alice.channel)
         room.receive(alice.channel, alice.append("in memory"))
         rooms.leave(room, alice.channel)
-        await wait_for(lambda: rooms.state_of("r") is RoomState.UNLOADING)
+        await wait_until(lambda: rooms.state_of("r") is RoomState.UNLOADING)
         bob = Client()
         assert await rooms.join("r", bob.channel) is room
         assert rooms.state_of("r") is RoomState.ACTIVE
@@ -180,7 +181,7 @@ async def test_a_join_while_the_unload_runs_gets_the_live_room() -> None:
         assert document_text(room.state_update()) == "in memory and more"
         # Once everybody leaves, the unload happens as usual.
         rooms.leave(room, bob.channel)
-        await wait_for(lambda: rooms.state_of("r") is None)
+        await wait_until(lambda: rooms.state_of("r") is None)
 
 
 async def test_a_server_update_while_the_unload_runs_keeps_the_room() -> None:
@@ -188,13 +189,13 @@ async def test_a_server_update_while_the_unload_runs_keeps_the_room() -> None:
     recorder.unload_gate = asyncio.Event()
     async with RoomManager([recorder], idle_unload_seconds=0.01) as rooms:
         await rooms.read_state("r")
-        await wait_for(lambda: rooms.state_of("r") is RoomState.UNLOADING)
+        await wait_until(lambda: rooms.state_of("r") is RoomState.UNLOADING)
         room = rooms.get("r")
         await rooms.apply_server_update("r", stored_update("late"))
         recorder.unload_gate.set()
         # The first unload's hooks ran before the change, so it must not drop the room: only a
         # second unload (hooks run again) may.
-        await wait_for(lambda: rooms.state_of("r") is None)
+        await wait_until(lambda: rooms.state_of("r") is None)
         assert recorder.unload_calls == ["r", "r"]
         assert room is not None and document_text(room.state_update()) == "late"
         assert recorder.changes[-1].origin == ServerOrigin()
@@ -206,9 +207,9 @@ async def test_before_unload_failure_keeps_the_room_and_retries(caplog: pytest.L
     async with RoomManager([recorder], idle_unload_seconds=0.02) as rooms:
         await rooms.read_state("r")
         with caplog.at_level(logging.WARNING, logger="crdt.manager"):
-            await wait_for(lambda: len(recorder.unload_calls) >= 2)
+            await wait_until(lambda: len(recorder.unload_calls) >= 2)
             assert rooms.get("r") is not None
-            await wait_for(lambda: rooms.state_of("r") is None)
+            await wait_until(lambda: rooms.state_of("r") is None)
         assert len(recorder.unload_calls) == 3
         assert "before_unload failed" in caplog.text
 
@@ -235,7 +236,7 @@ async def test_outdated_awareness_is_swept_and_broadcast() -> None:
         room = await rooms.join("r", alice.channel)
         room.apply_awareness([AwarenessEntry(9, 1, '{"ghost":true}')], RemoteOrigin("gone"))
         alice.channel.take()
-        await wait_for(lambda: bool(alice.channel.sent))
+        await wait_until(lambda: bool(alice.channel.sent))
         (removal,) = alice.channel.take()
         assert awareness_entries(removal.payload) == (AwarenessEntry(9, 1, "null"),)
 
@@ -270,7 +271,7 @@ async def test_close_during_a_load_fails_the_waiters_cleanly() -> None:
     manager = RoomManager([recorder], shutdown_timeout=0.05)
     await manager.__aenter__()
     join = asyncio.create_task(manager.join("slow", FakeChannel()))
-    await wait_for(lambda: recorder.load_calls == ["slow"])  # the room is loading
+    await wait_until(lambda: recorder.load_calls == ["slow"])  # the room is loading
     await manager.close()
     with pytest.raises(RoomManagerClosed):
         await join

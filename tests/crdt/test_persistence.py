@@ -27,7 +27,8 @@ from crdt import (
     UpdateRejected,
     merge_updates,
 )
-from tests.crdt.fakes import Client, document_text, sync_client, wait_for
+from tests.conftest import wait_until
+from tests.crdt.fakes import Client, document_text, sync_client
 from tests.crdt.faulty_store import FaultyStore
 from tests.traces import TRACES
 
@@ -69,7 +70,7 @@ async def test_a_change_is_saved_after_the_debounce() -> None:
     assert persistence.pending_count("doc") == 1 and persistence.is_dirty("doc")
     await asyncio.sleep(0.01)  # waits out a negative: nothing is saved before the debounce
     assert store.log("doc") == []  # not before the debounce
-    await wait_for(lambda: not persistence.is_dirty("doc"))
+    await wait_until(lambda: not persistence.is_dirty("doc"))
     assert loop.time() - start >= 0.045
     assert text_of(store.log("doc")) == "hello"
     assert store.operations["append"] == 1
@@ -87,7 +88,7 @@ async def test_continuous_typing_is_saved_every_max_delay() -> None:
         saved_while_typing = saved_while_typing or bool(store.log("doc"))
         await asyncio.sleep(0.01)  # faster than the debounce: only max_delay can trigger a save
     assert saved_while_typing
-    await wait_for(lambda: not persistence.is_dirty("doc"))
+    await wait_until(lambda: not persistence.is_dirty("doc"))
     assert 2 <= store.operations["append"] <= 8  # batched, not one save per keystroke
     assert text_of(store.log("doc")) == client.content
 
@@ -101,7 +102,7 @@ async def test_changes_from_the_store_are_not_saved_again_but_other_origins_are(
         client.append(text)
         room.apply_server_update(client.local_updates[-1], origin)
     assert persistence.pending_count("doc") == 2
-    await wait_for(lambda: not persistence.is_dirty("doc"))
+    await wait_until(lambda: not persistence.is_dirty("doc"))
     assert sorted(text_of(store.log("doc"))) == ["r", "v"]
 
 
@@ -116,7 +117,7 @@ async def test_a_failing_store_keeps_changes_and_saves_them_in_order(caplog: pyt
             room.receive(client.channel, client.append(f"{i},"))
             sent.append(client.local_updates[-1])
             await asyncio.sleep(0.02)
-        await wait_for(lambda: not persistence.is_dirty("doc"))
+        await wait_until(lambda: not persistence.is_dirty("doc"))
     assert store.operations["append"] >= 4
     assert store.log("doc") == sent  # every change, once, in order
     assert text_of(store.log("doc")) == client.content
@@ -160,7 +161,7 @@ async def test_a_hanging_save_times_out_and_is_retried(caplog: pytest.LogCapture
     room, client = standalone_room(persistence)
     with caplog.at_level(logging.WARNING, logger="crdt.persistence"):
         room.receive(client.channel, client.append("eventually saved"))
-        await wait_for(lambda: not persistence.is_dirty("doc"))
+        await wait_until(lambda: not persistence.is_dirty("doc"))
     assert store.hung == 1
     assert text_of(store.log("doc")) == "eventually saved"
     assert "saving 1 changes failed" in caplog.text
@@ -175,12 +176,12 @@ async def test_a_dirty_room_is_not_unloaded_until_saved() -> None:
         room.receive(client.channel, client.append("must not be lost"))
         store.failing = True
         rooms.leave(room, client.channel)
-        await wait_for(lambda: store.operations["append"] >= 2)  # saves failed, and were retried
+        await wait_until(lambda: store.operations["append"] >= 2)  # saves failed, and were retried
         assert rooms.get("doc") is room
         assert rooms.state_of("doc") in (RoomState.IDLE, RoomState.UNLOADING)
         assert persistence.is_dirty("doc")
         store.failing = False
-        await wait_for(lambda: rooms.state_of("doc") is None)
+        await wait_until(lambda: rooms.state_of("doc") is None)
         assert text_of(store.log("doc")) == "must not be lost"
         assert await rooms.read_state("doc") == room.state_update()
 
@@ -202,9 +203,9 @@ async def test_compaction_runs_in_the_background_and_keeps_the_content() -> None
     for i in range(35):
         room.receive(client.channel, client.append(f"<{i}>"))
         await asyncio.sleep(0.002)
-    await wait_for(lambda: not persistence.is_dirty("doc"))
-    await wait_for(lambda: store.operations["compact"] >= 3)
-    await wait_for(lambda: len(store.log("doc")) < 10)
+    await wait_until(lambda: not persistence.is_dirty("doc"))
+    await wait_until(lambda: store.operations["compact"] >= 3)
+    await wait_until(lambda: len(store.log("doc")) < 10)
     assert text_of(store.log("doc")) == client.content
     await store.compact("doc")
     (snapshot,) = await store.load("doc")
@@ -218,7 +219,7 @@ async def test_a_long_stored_log_is_compacted_after_load() -> None:
     persistence = fast(store, compact_every_updates=5)
     async with RoomManager([persistence]) as rooms:
         assert document_text(await rooms.read_state("doc")) == "abcdefgh"
-        await wait_for(lambda: len(store.log("doc")) == 1)
+        await wait_until(lambda: len(store.log("doc")) == 1)
     assert document_text(store.log("doc")[0]) == "abcdefgh"
 
 
@@ -231,7 +232,7 @@ async def test_compaction_failures_are_logged_and_retried(caplog: pytest.LogCapt
         for c in "abcd":
             room.receive(client.channel, client.append(c))
             await asyncio.sleep(0.005)
-        await wait_for(lambda: len(store.log("doc")) == 1)
+        await wait_until(lambda: len(store.log("doc")) == 1)
     assert store.operations["compact"] == 3
     assert caplog.text.count("compaction failed") == 2
     assert document_text(store.log("doc")[0]) == "abcd"

@@ -24,8 +24,7 @@ from runtime.db import Database
 from runtime.embedded_pg import free_port
 from runtime.embedded_redis import EmbeddedRedis
 from runtime.settings import Settings
-from tests.cluster.conftest import wait_for
-from tests.conftest import Traces, span_ancestors
+from tests.conftest import Traces, span_ancestors, wait_until
 from tests.netproxy import TcpProxy
 from tests.poc.conftest import poc_fields, poc_harness
 
@@ -105,7 +104,7 @@ async def test_every_change_reaches_the_stream_in_order(
                 len(await tenant_events(redis, a.tenant_id)) == 4 and len(await tenant_events(redis, b.tenant_id)) == 1
             )
 
-        await wait_for(arrived, 10, "the five events in the stream")
+        await wait_until(arrived, 10, "the five events in the stream")
         events = await tenant_events(redis, a.tenant_id)
         assert [(e["type"], e["poc_id"]) for e in events] == [
             ("poc.created", first["id"]),
@@ -138,12 +137,12 @@ async def test_events_wait_in_the_outbox_while_redis_is_away(
             async def first_published() -> bool:
                 return len(await tenant_events(redis, admin.tenant_id)) == 1
 
-            await wait_for(first_published, 10, "the first event")
+            await wait_until(first_published, 10, "the first event")
             failures = relay_failures()
             link.cut()
             created = [await pocs.create(admin, **poc_fields(n)) for n in (2, 3, 4)]
             # The API keeps working; the relay fails, counts it, and the events wait, unpublished.
-            await wait_for(lambda: relay_failures() > failures, 10, "a counted relay failure")
+            await wait_until(lambda: relay_failures() > failures, 10, "a counted relay failure")
             assert len(await tenant_events(redis, admin.tenant_id)) == 1
             assert await unpublished(database, admin.tenant_id) == 3
             link.heal()
@@ -151,7 +150,7 @@ async def test_events_wait_in_the_outbox_while_redis_is_away(
             async def published() -> bool:
                 return len(await tenant_events(redis, admin.tenant_id)) == 4
 
-            await wait_for(published, 15, "the waiting events after Redis is back")
+            await wait_until(published, 15, "the waiting events after Redis is back")
             events = await tenant_events(redis, admin.tenant_id)
             assert [e["poc_id"] for e in events[1:]] == [p["id"] for p in created]
             assert await unpublished(database, admin.tenant_id) == 0
@@ -172,14 +171,14 @@ async def test_two_relays_publish_each_event_once_in_order(
             async def all_published() -> bool:
                 return len(await tenant_events(redis, admin.tenant_id)) >= 40
 
-            await wait_for(all_published, 15, "forty events")
+            await wait_until(all_published, 15, "forty events")
 
             async def none_left() -> bool:
                 return await unpublished(database, admin.tenant_id) == 0
 
             # Every row is stamped: no relay can claim (and publish) one again, so what the stream holds
             # now is all it will ever hold.
-            await wait_for(none_left, 15, "every outbox row stamped as published")
+            await wait_until(none_left, 15, "every outbox row stamped as published")
         finally:
             for task in tasks:
                 task.cancel()
@@ -235,7 +234,7 @@ async def test_a_published_batch_is_a_trace_with_its_redis_commands(
         async def published() -> bool:
             return len(await tenant_events(redis, admin.tenant_id)) == 1
 
-        await wait_for(published, 10, "the event")
+        await wait_until(published, 10, "the event")
 
     def batches() -> list[ReadableSpan]:
         return [s for s in traces.finished() if s.name == f"send {STREAM}" and s.kind == SpanKind.PRODUCER]
@@ -243,7 +242,7 @@ async def test_a_published_batch_is_a_trace_with_its_redis_commands(
     async def traced() -> bool:
         return bool(batches())
 
-    await wait_for(traced, 10, "the batch's span")
+    await wait_until(traced, 10, "the batch's span")
     batch = batches()[-1]
     commands = [
         s
@@ -269,7 +268,7 @@ async def test_a_change_event_continues_its_requests_trace(
         async def published() -> bool:
             return len(await tenant_events(redis, admin.tenant_id)) == 1
 
-        await wait_for(published, 10, "the event")
+        await wait_until(published, 10, "the event")
         (event,) = await tenant_events(redis, admin.tenant_id)
 
     # What a consumer continues: the context in the entry, the event's publish span.
@@ -282,7 +281,7 @@ async def test_a_change_event_continues_its_requests_trace(
     async def traced() -> bool:
         return bool(publishes())
 
-    await wait_for(traced, 10, "the event's publish span")
+    await wait_until(traced, 10, "the event's publish span")
     (publish,) = publishes()
     assert (publish.name, publish.kind) == (f"publish {STREAM}", SpanKind.PRODUCER)
     assert f"{publish.context.trace_id:032x}" == trace_id

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 
-from tests.cluster.conftest import wait_for
+from tests.conftest import wait_until
 from tests.signaling.client import SignalClient
 from tests.signaling.conftest import Cluster, cluster_signal_url, start_signal_nodes
 from tests.signaling.rtc import RtcPeer
@@ -28,13 +28,13 @@ async def test_aiortc_peers_on_different_nodes_talk_and_a_third_joins_both(clust
 
         # The newcomer calls the peers its welcome lists.
         await bob.call(alice.peer_id)
-        await wait_for(
+        await wait_until(
             lambda: alice.received_media_from(bob.peer_id) and bob.received_media_from(alice.peer_id),
             15,
             "audio and video frames both ways between alice (node1) and bob (node2)",
             detail=lambda: (dict(alice.frames), dict(bob.frames)),
         )
-        await wait_for(
+        await wait_until(
             lambda: (
                 bob.messages[alice.peer_id] == ["hello back from alice"]
                 and alice.messages[bob.peer_id] == ["hello from bob"]
@@ -54,7 +54,7 @@ async def test_aiortc_peers_on_different_nodes_talk_and_a_third_joins_both(clust
         assert listed == {alice.peer_id: "alice", bob.peer_id: "bob"}
         for remote in listed:
             await carol.call(remote)
-        await wait_for(
+        await wait_until(
             lambda: (
                 all(carol.received_media_from(p.peer_id) and p.received_media_from(carol.peer_id) for p in (alice, bob))
                 and all(carol.messages[p.peer_id] == [f"hello back from {p.name}"] for p in (alice, bob))

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import uuid
 
-from tests.cluster.conftest import wait_for
+from tests.conftest import wait_until
 from tests.signaling.client import SignalClient
 from tests.signaling.conftest import SIGNAL_ENV, Cluster, cluster_signal_url, start_signal_nodes
 
@@ -99,7 +99,7 @@ async def test_a_flood_on_one_node_disturbs_nobody_else(cluster: Cluster) -> Non
         SignalClient.connect(cluster_signal_url(cluster, node2, name, "bob")) as bob,
         SignalClient.connect(cluster_signal_url(cluster, node1, name, "mallory")) as mallory,
     ):
-        await wait_for(lambda: len(bob.of_type("peer-joined")) == 1, 10, "bob hears of mallory")
+        await wait_until(lambda: len(bob.of_type("peer-joined")) == 1, 10, "bob hears of mallory")
         await asyncio.gather(*(mallory.send({"type": "offer", "to": bob.peer_id, "sdp": SDP}) for _ in range(600)))
         code, reason = await mallory.closed()
         assert code == 1013 and reason is not None and "rate limit" in reason
@@ -111,7 +111,7 @@ async def test_a_flood_on_one_node_disturbs_nobody_else(cluster: Cluster) -> Non
         assert len([m for m in bob.of_type("offer") if m["from"] == mallory.peer_id]) < 300
         await bob.send({"type": "answer", "to": alice.peer_id, "sdp": SDP})
         assert (await alice.next("answer"))["from"] == bob.peer_id
-        await wait_for(
+        await wait_until(
             lambda: [m["peer_id"] for m in alice.of_type("peer-left")] == [mallory.peer_id], 10, "mallory left"
         )
 
@@ -135,10 +135,10 @@ async def test_redis_outage_refuses_joins_clearly_and_the_registry_heals_after(c
             await alice.send({"type": "offer", "to": bob.peer_id, "sdp": SDP})
             return (await alice.next("error"))["code"] == "unavailable"
 
-        await wait_for(relay_refused, 10, "a cross-node relay answers 'unavailable' while Redis is down")
+        await wait_until(relay_refused, 10, "a cross-node relay answers 'unavailable' while Redis is down")
         redis.start()
 
-        await wait_for(
+        await wait_until(
             lambda: _offer(alice, bob), 15, "relays across nodes work again once Redis is back", interval=0.5
         )
         # The restarted Redis lost the registry: the nodes registered their peers again.
@@ -151,7 +151,7 @@ async def _offer(sender: SignalClient, receiver: SignalClient) -> bool:
     before = len(receiver.of_type("offer"))
     await sender.send({"type": "offer", "to": receiver.peer_id, "sdp": SDP})
     try:
-        await wait_for(lambda: len(receiver.of_type("offer")) > before, 1.0, "offer relayed")
+        await wait_until(lambda: len(receiver.of_type("offer")) > before, 1.0, "offer relayed")
     except AssertionError:
         return False
     return True
@@ -168,12 +168,12 @@ async def test_a_peer_that_left_while_its_node_was_cut_off_from_redis_does_not_l
         SignalClient.connect(cluster_signal_url(cluster, node2, name, "bob")) as bob,
     ):
         async with SignalClient.connect(cluster_signal_url(cluster, node2, name, "bob2")) as bob2:
-            await wait_for(lambda: len(alice.of_type("peer-joined")) == 2, 10, "alice hears of bob and bob2")
+            await wait_until(lambda: len(alice.of_type("peer-joined")) == 2, 10, "alice hears of bob and bob2")
             link.cut()  # node2 loses Redis: bob2's departure cannot reach the registry or node1
         await asyncio.sleep(0.3)  # paces the fault: node2 stays cut off while bob2 leaves
         link.heal()
         # node2 drops bob2's stale entry once reconnected; node1 reconciles with the registry.
-        await wait_for(
+        await wait_until(
             lambda: [m["peer_id"] for m in alice.of_type("peer-left")] == [bob2.peer_id], 15, "alice hears bob2 left"
         )
         assert alice.of_type("peer-left")[0]["reason"] == "gone"  # found by reconciliation

@@ -81,7 +81,7 @@ class MediaHarness:
         report: dict[str, Any] = response.json()
         return report
 
-    async def wait_for(self, account: Account, report_id: str, *statuses: str, within: float = 30) -> dict[str, Any]:
+    async def follow(self, account: Account, report_id: str, *statuses: str, within: float = 30) -> dict[str, Any]:
         """Follow the report with long-polls until its status is one of `statuses`."""
         latest: dict[str, Any] = {}
 

@@ -23,7 +23,7 @@ async def test_a_report_request_and_its_job_are_one_trace(traces: Traces, media:
     await media.catalogue(admin, 3)
     report = await media.create(admin, {"format": "csv", "locale": "en"})
     async with worker(media.settings):
-        done = await media.wait_for(admin, report["id"], "done", "failed")
+        done = await media.follow(admin, report["id"], "done", "failed")
     assert done["status"] == "done", done
 
     def run_spans() -> list[ReadableSpan]:
@@ -82,7 +82,7 @@ async def test_request_spans_keep_no_capability_from_the_path(traces: Traces, me
     await media.catalogue(admin, 1)
     report = await media.create(admin, {"format": "csv", "locale": "en"})
     async with worker(media.settings):
-        await media.wait_for(admin, report["id"], "done")
+        await media.follow(admin, report["id"], "done")
     redirect = await media.http.get(f"/v1/reports/{report['id']}/download", headers=admin.auth)
     link = httpx.URL(redirect.headers["location"])
     async with httpx.AsyncClient() as anonymous:

@@ -61,7 +61,7 @@ async def test_a_csv_report_holds_the_search_and_downloads_through_a_signed_url(
     export_id, secret = await media.export(report["id"])
     assert secret is not None
     async with worker(media.settings):
-        done = await media.wait_for(admin, report["id"], "done", "failed")
+        done = await media.follow(admin, report["id"], "done", "failed")
     assert done["status"] == "done", done
     assert (done["stage"], done["progress"], done["row_count"], done["error"]) == ("done", 100, 25, None)
     redirect = await media.http.get(f"/v1/reports/{report['id']}/download", headers=admin.auth)
@@ -134,7 +134,7 @@ async def test_storage_down_is_retried_with_backoff_then_a_readable_failure(medi
     await media.catalogue(admin, 2)
     async with worker(media.settings, store=lambda _settings: S3Store(config, session=session)):
         report = await media.create(admin, {"format": "csv", "locale": "en"})
-        failed = await media.wait_for(admin, report["id"], "failed", "done", within=60)
+        failed = await media.follow(admin, report["id"], "failed", "done", within=60)
     assert failed["status"] == "failed"
     assert failed["error"].startswith("The file store could not be reached"), failed["error"]
     assert "Retrying" not in failed["error"]
@@ -160,7 +160,7 @@ async def test_a_job_over_its_time_limit_fails_with_a_reason(media: MediaHarness
     hold = Hold("rendering")  # never released: the run outlives its limit
     async with worker(media.settings, on_progress=hold, media_job_time_limit_seconds=1.0):
         report = await media.create(admin, {"format": "csv", "locale": "en"})
-        failed = await media.wait_for(admin, report["id"], "failed", "done")
+        failed = await media.follow(admin, report["id"], "failed", "done")
     assert failed["status"] == "failed"
     assert failed["error"] == "The report took longer than 1 seconds and was stopped."
     assert not media.object_path(failed, admin, subject(admin)).exists()
@@ -177,7 +177,7 @@ async def test_a_worker_shutting_down_releases_its_running_job_to_another(media:
     assert (released["status"], released["stage"]) == ("queued", "queued"), released
     assert await media.job_status(report["id"]) == "todo"
     async with worker(media.settings):
-        done = await media.wait_for(admin, report["id"], "done", "failed")
+        done = await media.follow(admin, report["id"], "done", "failed")
     assert done["status"] == "done", done
 
 
@@ -187,7 +187,7 @@ async def test_an_idle_worker_starts_a_new_job_on_its_notification(media: MediaH
     await media.catalogue(admin, 1)
     async with worker(media.settings, media_worker_poll_seconds=60.0):
         report = await media.create(admin, {"format": "csv", "locale": "en"})
-        done = await media.wait_for(admin, report["id"], "done", "failed", within=15)
+        done = await media.follow(admin, report["id"], "done", "failed", within=15)
     assert done["status"] == "done", done
 
 
@@ -207,6 +207,6 @@ async def test_a_job_whose_workers_kept_dying_fails_instead_of_looping(media: Me
     finally:
         await conn.close()
     async with worker(media.settings):
-        failed = await media.wait_for(admin, report["id"], "failed", "done")
+        failed = await media.follow(admin, report["id"], "failed", "done")
     assert failed["status"] == "failed"
     assert failed["error"] == f"The report could not be made: the workers making it stopped {runs} times."

@@ -98,7 +98,7 @@ async def test_a_cancelled_queued_report_never_starts(media: MediaHarness) -> No
     assert await media.job_status(report["id"]) == "cancelled"
     kept = await media.create(admin)
     async with worker(media.settings):
-        done = await media.wait_for(admin, kept["id"], "done", "failed")
+        done = await media.follow(admin, kept["id"], "done", "failed")
     assert done["status"] == "done", done
     cancelled = await media.get(admin, report["id"])
     assert cancelled["status"] == "cancelled" and cancelled["started_at"] is None
@@ -151,7 +151,7 @@ async def test_a_members_pdf_cover_names_the_tenant_by_its_display_name(media: M
     await media.catalogue(admin, 2)
     report = await media.create(member, {"format": "pdf", "locale": "pt-BR"})
     async with worker(media.settings):
-        done = await media.wait_for(member, report["id"], "done", "failed")
+        done = await media.follow(member, report["id"], "done", "failed")
     assert done["status"] == "done", done
     cover = run("pdftotext", "-l", "1", media.object_path(done, admin, subject(member)), "-")
     assert "Banco São Paulo Ltda." in cover, cover

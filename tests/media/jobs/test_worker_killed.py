@@ -58,7 +58,7 @@ async def test_a_killed_workers_job_completes_exactly_once_on_another(media: Med
             process.kill()
             process.wait(10)
     async with worker(media.settings):
-        done = await media.wait_for(admin, report["id"], "done", "failed", within=30)
+        done = await media.follow(admin, report["id"], "done", "failed", within=30)
     assert done["status"] == "done", done
     path = media.object_path(done, admin, subject(admin))
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # one object, no temporary file left
@@ -105,5 +105,5 @@ async def test_sigterm_stops_the_worker_process_in_order_and_releases_its_job(
     assert (released["status"], released["stage"]) == ("queued", "queued"), released
     assert await media.job_status(report["id"]) == "todo"
     async with worker(media.settings):
-        done = await media.wait_for(admin, report["id"], "done", "failed")
+        done = await media.follow(admin, report["id"], "done", "failed")
     assert done["status"] == "done", done

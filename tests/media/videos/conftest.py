@@ -46,7 +46,7 @@ async def get(media: MediaHarness, account: Account, video_id: str, **params: An
     return video
 
 
-async def wait_for(
+async def follow(
     media: MediaHarness, account: Account, video_id: str, *statuses: str, within: float = 60
 ) -> dict[str, Any]:
     """Follow the video with long-polls until its status is one of `statuses`."""

@@ -10,7 +10,7 @@ from opentelemetry.trace import SpanKind
 from media.video_job import VIDEO_TASK
 from tests.conftest import Traces, span_ancestors, wait_until
 from tests.media.jobs.conftest import MediaHarness, worker
-from tests.media.videos.conftest import catalogue, create, wait_for
+from tests.media.videos.conftest import catalogue, create, follow
 
 
 async def test_a_video_request_and_its_job_are_one_trace(traces: Traces, media: MediaHarness) -> None:
@@ -18,7 +18,7 @@ async def test_a_video_request_and_its_job_are_one_trace(traces: Traces, media: 
     await catalogue(media, admin, 2)
     video = await create(media, admin)
     async with worker(media.settings):
-        done = await wait_for(media, admin, video["id"], "done", "failed")
+        done = await follow(media, admin, video["id"], "done", "failed")
     assert done["status"] == "done", done
 
     def runs() -> list[ReadableSpan]:

@@ -22,10 +22,10 @@ from tests.media.videos.conftest import (
     create,
     encoding,
     export_of,
+    follow,
     get,
     job_status,
     object_paths,
-    wait_for,
 )
 
 
@@ -66,7 +66,7 @@ async def test_a_video_is_made_probed_seeked_and_deleted(media: MediaHarness, tm
         assert (video["status"], video["poc_count"], video["download_url"]) == ("queued", 2, None)
         export_id, secret = await export_of(media, video["id"])
         assert secret is not None
-        done = await wait_for(media, admin, video["id"], "done", "failed")
+        done = await follow(media, admin, video["id"], "done", "failed")
     assert done["status"] == "done", done
     assert (done["stage"], done["progress"], done["error"], done["poc_count"]) == ("done", 100, None, 2)
     assert await export_of(media, video["id"]) == (export_id, None)
@@ -188,7 +188,7 @@ async def test_a_video_over_its_time_limit_fails_with_a_reason(media: MediaHarne
     hold = HoldWhileReading()
     async with worker(media.settings, on_progress=hold, media_video_time_limit_seconds=1.0):
         video = await create(media, admin)
-        failed = await wait_for(media, admin, video["id"], "done", "failed")
+        failed = await follow(media, admin, video["id"], "done", "failed")
     assert hold.reached.is_set()
     assert failed["status"] == "failed", failed
     assert failed["error"] == "The video took longer than 1 seconds and was stopped."

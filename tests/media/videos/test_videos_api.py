@@ -18,10 +18,10 @@ from tests.media.videos.conftest import (
     catalogue,
     create,
     export_of,
+    follow,
     get,
     job_status,
     object_paths,
-    wait_for,
 )
 from tests.poc.conftest import poc_fields, subject
 
@@ -157,7 +157,7 @@ async def test_a_cancelled_queued_video_never_starts(media: MediaHarness) -> Non
     assert await job_status(media, video["id"]) == "cancelled"
     kept = await create(media, admin)
     async with worker(media.settings):
-        done = await wait_for(media, admin, kept["id"], "done", "failed")
+        done = await follow(media, admin, kept["id"], "done", "failed")
     assert done["status"] == "done", done
     cancelled = await get(media, admin, video["id"])
     assert cancelled["status"] == "cancelled" and cancelled["started_at"] is None

@@ -17,7 +17,7 @@ import asyncpg
 from tests.conftest import wait_until
 from tests.media.jobs.conftest import MediaHarness, worker
 from tests.media.jobs.test_worker_killed import worker_environment
-from tests.media.videos.conftest import catalogue, create, get, job_events, object_paths, wait_for
+from tests.media.videos.conftest import catalogue, create, follow, get, job_events, object_paths
 
 
 def ffmpeg_children(pid: int) -> list[int]:
@@ -78,7 +78,7 @@ async def test_a_worker_killed_mid_encode_is_completed_once_by_another(media: Me
     assert any(name.startswith(".video.mp4.") for name in left), left
     assert not {"video.mp4", "thumbnail.jpg", "captions.vtt"} & set(left), left
     async with worker(media.settings):
-        done = await wait_for(media, admin, video["id"], "done", "failed")
+        done = await follow(media, admin, video["id"], "done", "failed")
     assert done["status"] == "done", done
     paths = object_paths(media, admin, video["id"])
     folder = paths["video"].parent
