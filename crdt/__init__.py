@@ -53,7 +53,7 @@ from .extensions import (
     RoomExtension,
     order_extensions,
 )
-from .fanout import Bus, BusListener, BusMessage, FanoutExtension, FanoutObserver, MessageKind
+from .fanout import Bus, BusListener, BusMessage, FanoutExtension, FanoutObserver, Keeper, MessageKind
 from .lib0 import (
     MAX_VAR_UINT,
     MAX_VAR_UINT_BYTES,
@@ -132,6 +132,7 @@ __all__ = [
     "InvalidRoomTransition",
     "InvalidStateVector",
     "InvalidUtf8",
+    "Keeper",
     "LimitExceeded",
     "MemoryStore",
     "Message",

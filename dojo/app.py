@@ -81,6 +81,15 @@ def create_app(settings: Settings) -> FastAPI:
     async def collab_startup(app: FastAPI, stack: AsyncExitStack) -> None:
         store = PostgresDocumentStore(app.state.db)
         metrics = CollabMetrics()
+        # With the shared log, each change is stored once, by the node that accepted it (the fan-out
+        # extension stores what a dead node may not have).
+        persistence = PersistenceExtension(
+            store,
+            debounce=settings.collab_persist_debounce_seconds,
+            max_delay=settings.collab_persist_max_delay_seconds,
+            observer=metrics,
+            store_remote=link is None,
+        )
         extensions: list[RoomExtension] = [
             metrics,
             StorageQuota(
@@ -88,12 +97,7 @@ def create_app(settings: Settings) -> FastAPI:
                 quota_bytes=settings.collab_tenant_storage_quota_bytes,
                 refresh_seconds=settings.collab_quota_refresh_seconds,
             ),
-            PersistenceExtension(
-                store,
-                debounce=settings.collab_persist_debounce_seconds,
-                max_delay=settings.collab_persist_max_delay_seconds,
-                observer=metrics,
-            ),
+            persistence,
         ]
         events: RedisDojoEvents | None = None
         if link is not None:
@@ -107,6 +111,7 @@ def create_app(settings: Settings) -> FastAPI:
                     anti_entropy_seconds=settings.collab_anti_entropy_seconds,
                     fence_timeout=settings.collab_fence_timeout_seconds,
                     observer=metrics,
+                    keeper=persistence,
                 )
             )
             extensions.append(StoreReconciler(store, interval=settings.collab_store_reconcile_seconds))
