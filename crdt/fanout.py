@@ -14,6 +14,10 @@ Theory of operation:
   changes applied here is no longer a live peer (checked every ``owner_check_seconds``), the room's
   whole state is kept. An author that died before storing thus loses nothing: the log and the
   survivors' memory hold its changes, and a survivor stores them.
+- Backpressure: while more than ``max_held`` of a room's changes wait in its gate (the log is slow to
+  acknowledge), the room stops reading its connections (TCP then slows the senders), and reads again
+  once no more than half of that wait. Past saturation a node thus accepts edits only as fast as the
+  log takes them, instead of queueing ever more: throughput levels off instead of falling.
 - Awareness travels best-effort (pub/sub): a lost presence update is renewed by the client within
   15 s, and removals of closed connections are sent like any other.
 - Continuity is checked, not assumed. When the bus reports a gap (a reconnect, a restarted log
@@ -143,11 +147,13 @@ class _Gate:
     be acknowledged, remote ones only for what is ahead of them.
     """
 
-    __slots__ = ("ext", "held")
+    __slots__ = ("ext", "held", "high", "low")
 
-    def __init__(self, ext: FanoutExtension) -> None:
+    def __init__(self, ext: FanoutExtension, max_held: int) -> None:
         self.ext = ext
         self.held: deque[list[object]] = deque()
+        self.high = max_held
+        self.low = max_held // 2
 
     def submit(self, room: Room, update: bytes, out: Outbound | None, origin: Origin) -> None:
         bus = self.ext.bus
@@ -161,7 +167,10 @@ class _Gate:
             elif out is not None:
                 room.deliver(out)
             return
-        self.held.append([out, True])
+        held = self.held
+        held.append([out, True])
+        if len(held) > self.high and not room.reading_paused:
+            room.pause_reading()
         bus.append(room.name, BusMessage(bus.node_id, MessageKind.UPDATE, update), lambda ok: self._release(room, ok))
 
     def _release(self, room: Room, durable: bool) -> None:
@@ -176,12 +185,15 @@ class _Gate:
             out = held.popleft()[0]
             if isinstance(out, Outbound):
                 room.deliver(out)
+        if room.reading_paused and len(held) <= self.low:
+            room.resume_reading()
 
     def flush(self, room: Room) -> None:
         while self.held:
             out = self.held.popleft()[0]
             if isinstance(out, Outbound):
                 room.deliver(out)
+        room.resume_reading()
 
 
 _SEAL: Final = b"\x01"
@@ -212,10 +224,12 @@ class FanoutExtension(RoomExtension, BusListener):
         observer: FanoutObserver | None = None,
         keeper: Keeper | None = None,
         owner_check_seconds: float = 2.0,
+        max_held: int = 256,
     ) -> None:
-        if fence_timeout <= 0 or owner_check_seconds <= 0:
-            raise ValueError("fence_timeout and owner_check_seconds must be positive")
+        if fence_timeout <= 0 or owner_check_seconds <= 0 or max_held < 1:
+            raise ValueError("fence_timeout, owner_check_seconds and max_held must be positive")
         self.bus = bus
+        self._max_held = max_held
         self._keeper = keeper
         self._owner_check_seconds = owner_check_seconds
         # Per room, the other nodes whose changes were applied here: while one is alive it stores them.
@@ -251,7 +265,7 @@ class FanoutExtension(RoomExtension, BusListener):
             backlog = []
             self._gaps.add(room.name)
         self._rooms[room.name] = room
-        gate = _Gate(self)
+        gate = _Gate(self, self._max_held)
         self._gates[room.name] = gate
         room.set_gate(gate)
         # Updates other nodes accepted but may not have stored yet (their authors may be gone).

@@ -112,6 +112,7 @@ def create_app(settings: Settings) -> FastAPI:
                     fence_timeout=settings.collab_fence_timeout_seconds,
                     observer=metrics,
                     keeper=persistence,
+                    max_held=settings.collab_max_held_changes,
                 )
             )
             extensions.append(StoreReconciler(store, interval=settings.collab_store_reconcile_seconds))

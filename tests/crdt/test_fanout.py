@@ -106,13 +106,23 @@ class MemoryBus:
 
 
 async def _node(
-    log: MemoryLog, name: str, *, fence_timeout: float = 10.0, persistence: PersistenceExtension | None = None
+    log: MemoryLog,
+    name: str,
+    *,
+    fence_timeout: float = 10.0,
+    persistence: PersistenceExtension | None = None,
+    max_held: int = 256,
 ) -> tuple[RoomManager, MemoryBus, FanoutExtension]:
     """A node on the shared log; with ``persistence`` (``store_remote=False``), the single-writer setup
     of a cluster node."""
     bus = MemoryBus(log, name)
     fanout = FanoutExtension(
-        bus, anti_entropy_seconds=0.2, fence_timeout=fence_timeout, keeper=persistence, owner_check_seconds=0.05
+        bus,
+        anti_entropy_seconds=0.2,
+        fence_timeout=fence_timeout,
+        keeper=persistence,
+        owner_check_seconds=0.05,
+        max_held=max_held,
     )
     extensions: list[RoomExtension] = [fanout] if persistence is None else [fanout, persistence]
     manager = RoomManager(extensions, idle_unload_seconds=60)
@@ -418,3 +428,32 @@ async def test_a_loading_node_stores_what_the_log_holds_beyond_its_store() -> No
             await m2.close()
     finally:
         await m1.close()
+
+
+async def test_a_room_stops_reading_its_connections_while_its_changes_wait_for_the_log() -> None:
+    log = MemoryLog()
+    (m1, bus1, _), (m2, _, _) = await _node(log, "n1", max_held=4), await _node(log, "n2")
+    try:
+        a, b = Client(), Client()
+        room1 = await m1.join("doc", a.channel)
+        room2 = await m2.join("doc", b.channel)
+        sync_client(room1, a)
+        sync_client(room2, b)
+        bus1.auto_ack = False  # the log is slow: nothing is acknowledged
+        for i in range(4):
+            room1.receive(a.channel, a.append(f"{i} "))
+        assert a.channel.reading  # 4 held: at the bound
+        room1.receive(a.channel, a.append("4 "))
+        assert not a.channel.reading and room1.reading_paused  # past it: the room stops reading
+        late = FakeChannel()
+        await m1.join("doc", late)
+        assert not late.reading  # a connection joining a paused room is paused too
+        bus1.ack_all()
+        assert a.channel.reading and late.reading and not room1.reading_paused
+        # Nothing was lost: every held change reached its author and the other node.
+        a.catch_up()
+        b.catch_up()
+        assert a.content == b.content == "0 1 2 3 4 "
+    finally:
+        await m1.close()
+        await m2.close()
