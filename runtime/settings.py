@@ -131,7 +131,7 @@ class Settings(BaseSettings):
     collab_anti_entropy_seconds: float = Field(default=10.0, gt=0)
     collab_fence_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     """Cluster mode: how long a dojo's end waits for the other nodes' edits (then it is logged, not failed)."""
-    collab_max_held_changes: int = Field(default=128, ge=1, le=100_000)
+    collab_max_held_changes: int = Field(default=64, ge=1, le=100_000)
     """Cluster mode: a room stops reading its connections while more of its changes than this wait for
     Redis to acknowledge them, and reads again at half (backpressure)."""
     collab_store_reconcile_seconds: float = Field(default=15.0, gt=0)
