@@ -112,6 +112,8 @@ async def _node(
     fence_timeout: float = 10.0,
     persistence: PersistenceExtension | None = None,
     max_held: int = 256,
+    idle_unload_seconds: float = 60,
+    owner_check_seconds: float = 0.05,
 ) -> tuple[RoomManager, MemoryBus, FanoutExtension]:
     """A node on the shared log; with ``persistence`` (``store_remote=False``), the single-writer setup
     of a cluster node."""
@@ -121,11 +123,11 @@ async def _node(
         anti_entropy_seconds=0.2,
         fence_timeout=fence_timeout,
         keeper=persistence,
-        owner_check_seconds=0.05,
+        owner_check_seconds=owner_check_seconds,
         max_held=max_held,
     )
     extensions: list[RoomExtension] = [fanout] if persistence is None else [fanout, persistence]
-    manager = RoomManager(extensions, idle_unload_seconds=60)
+    manager = RoomManager(extensions, idle_unload_seconds=idle_unload_seconds)
     await manager.__aenter__()
     return manager, bus, fanout
 
@@ -457,3 +459,25 @@ async def test_a_room_stops_reading_its_connections_while_its_changes_wait_for_t
     finally:
         await m1.close()
         await m2.close()
+
+
+async def test_a_room_that_applied_other_nodes_changes_stores_its_whole_state_once_when_it_unloads() -> None:
+    log, store = MemoryLog(), MemoryStore()
+    p1, p2 = _writer(store, debounce=3600), _writer(store)
+    (m1, bus1, _) = await _node(log, "n1", persistence=p1)
+    # n2 unloads the room long before it would check whether n1 is alive.
+    (m2, _, _) = await _node(log, "n2", persistence=p2, idle_unload_seconds=0.05, owner_check_seconds=3600)
+    try:
+        a, b = Client(), Client()
+        room1 = await m1.join("doc", a.channel)
+        room2 = await m2.join("doc", b.channel)
+        sync_client(room1, a)
+        sync_client(room2, b)
+        room1.receive(a.channel, a.append("from n1"))  # n1 has not stored it (and will not: it dies)
+        _die(bus1)
+        m2.leave(room2, b.channel)
+        await wait_for(lambda: document_text(merge_updates(store.log("doc"))) == "from n1")
+        assert len(store.log("doc")) == 1  # the whole state, once: n2 stored none of n1's changes itself
+    finally:
+        await m2.close()
+        await m1.close()
