@@ -76,6 +76,12 @@ from runtime.embedded_redis import EmbeddedRedis
 
 POCDOJO = Path(sys.executable).with_name("pocdojo")
 ADDED_LATENCY_TARGET_MS = 2.0
+CROSS_CPU_TARGET = 1.5
+"""Issue #15: the nodes' CPU per delivery across nodes at most this multiple of one node without Redis."""
+SHARED_LOG_THROUGHPUT_TARGET = 0.8
+"""Issue #15: one node with Redis delivers at least this fraction of one node without (at saturation)."""
+PAST_PEAK_TARGET = 0.9
+"""Issue #15: past saturation, 3 nodes keep at least this fraction of their peak deliveries/s."""
 ROOMS_SPEEDUP_TARGET = 1.5
 
 
@@ -597,6 +603,16 @@ def render_fanout(title: str, runs: list[dict[str, Any]]) -> str:
             f"worst {worst:+.1f} ms, {verdict}"
         )
     base = next((r["result"] for r in runs if r.get("result") and not r["redis"]), None)
+    cross = [r for r in runs if r.get("result") and r["redis"] and r["nodes"] > 1]
+    if base and base["server_us_per_delivery"] and cross:
+        worst_run = max(cross, key=lambda r: r["result"]["server_us_per_delivery"] or 0.0)
+        worst_us = worst_run["result"]["server_us_per_delivery"] or 0.0
+        ratio = worst_us / base["server_us_per_delivery"]
+        lines.append(
+            f"target: cross-node CPU per delivery <= {CROSS_CPU_TARGET:g}x one node without Redis: "
+            f"{ratio:.2f}x ({worst_us:.2f} us on {worst_run['label']} vs {base['server_us_per_delivery']:.2f} us), "
+            f"{'PASS' if ratio <= CROSS_CPU_TARGET else 'MISS'}"
+        )
     if base and reference and base["p50_ms"] is not None and reference["p50_ms"] is not None:
         added_by_log = fmt_added(reference["p50_ms"] - base["p50_ms"])
         speed = reference["deliveries_per_s"] / base["deliveries_per_s"]
@@ -611,6 +627,24 @@ def render_fanout(title: str, runs: list[dict[str, Any]]) -> str:
                 f"exited {res['nodes_exited']}, drained after {res.get('drained_after_s')}"
             )
     return "\n".join(lines)
+
+
+def past_peak_line(res: dict[str, Any]) -> str:
+    """The target line for 3 nodes past saturation: the worst step after the peak vs the peak."""
+    steps = res["steps"]
+    peak_at = max(range(len(steps)), key=lambda i: steps[i]["deliveries_per_s"])
+    peak = steps[peak_at]["deliveries_per_s"]
+    after = steps[peak_at + 1 :]
+    head = f"target: past saturation 3 nodes keep >= {PAST_PEAK_TARGET:.0%} of their peak ({peak:,.0f}/s"
+    if not after:
+        return f"{head} at {steps[peak_at]['rate_per_client']:g}/s): no step past the peak was run, n/a"
+    worst = min(after, key=lambda s: s["deliveries_per_s"])
+    ratio = worst["deliveries_per_s"] / peak
+    rates = ", ".join(f"{s['rate_per_client']:g}/s {s['deliveries_per_s']:,.0f}" for s in after)
+    return (
+        f"{head} at {steps[peak_at]['rate_per_client']:g}/s): after it {rates}; worst {ratio:.2f}x, "
+        f"{'PASS' if ratio >= PAST_PEAK_TARGET else 'MISS'}"
+    )
 
 
 def cpu_split(res: dict[str, Any]) -> str:
@@ -683,6 +717,18 @@ def render_rooms(title: str, runs: list[dict[str, Any]]) -> str:
             f"{one['server_us_per_edit']:.0f} us with the shared log (1 node)"
             + (f", {three['server_us_per_edit']:.0f} us on 3 nodes" if three and three["server_us_per_edit"] else "")
         )
+    if one and alone:
+        ratio = one["deliveries_per_s"] / alone["deliveries_per_s"]
+        lines.append(
+            f"target: 1 node with Redis >= {SHARED_LOG_THROUGHPUT_TARGET:g}x 1 node without (max deliveries/s): "
+            f"{ratio:.2f}x, {'PASS' if ratio >= SHARED_LOG_THROUGHPUT_TARGET else 'MISS'}"
+        )
+    three_run = next(
+        (r for r in runs if r.get("result") and r["nodes"] == 3 and r["placement"] == "affinity" and r["redis"]),
+        None,
+    )
+    if three_run is not None:
+        lines.append(past_peak_line(three_run["result"]))
     if one and three:
         ratio = three["deliveries_per_s"] / one["deliveries_per_s"]
         verdict = "MET" if ratio >= ROOMS_SPEEDUP_TARGET else "NOT MET (see bench/README_cluster.md)"

@@ -20,6 +20,7 @@ from .channel import (
     ConnectionOrigin,
     Origin,
     Outbound,
+    ReadControl,
     RemoteOrigin,
     ServerOrigin,
     StorageOrigin,
@@ -54,7 +55,7 @@ from .extensions import (
     RoomExtension,
     order_extensions,
 )
-from .fanout import Bus, BusListener, BusMessage, FanoutExtension, FanoutObserver, MessageKind
+from .fanout import Bus, BusListener, BusMessage, FanoutExtension, FanoutObserver, Keeper, MessageKind
 from .lib0 import (
     MAX_VAR_UINT,
     MAX_VAR_UINT_BYTES,
@@ -133,6 +134,7 @@ __all__ = [
     "InvalidRoomTransition",
     "InvalidStateVector",
     "InvalidUtf8",
+    "Keeper",
     "LimitExceeded",
     "MemoryStore",
     "Message",
@@ -147,6 +149,7 @@ __all__ = [
     "ProtocolError",
     "QueryAwareness",
     "QuotaExceeded",
+    "ReadControl",
     "ReadOnlyWrite",
     "RemoteOrigin",
     "Room",

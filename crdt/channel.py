@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Final, Protocol
+from typing import Final, Protocol, runtime_checkable
 
 
 class CloseCode(IntEnum):
@@ -87,6 +87,20 @@ class Channel(Protocol):
 
     def close(self, code: int, reason: str = "") -> None:
         """Close the connection (idempotent). The transport then tells the room it left."""
+        ...
+
+
+@runtime_checkable
+class ReadControl(Protocol):
+    """A channel whose transport can stop reading (TCP flow control then slows its sender). Optional:
+    a room pauses the channels that implement it while its changes back up (:meth:`Room.pause_reading`)."""
+
+    def pause_reading(self) -> None:
+        """Stop reading frames from the peer until :meth:`resume_reading` (idempotent)."""
+        ...
+
+    def resume_reading(self) -> None:
+        """Read frames again (idempotent)."""
         ...
 
 

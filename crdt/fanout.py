@@ -7,8 +7,17 @@ Theory of operation:
   delivery gate until the log has it. So an edit its author saw echoed is already in the shared
   log: a node that dies next loses nothing. If the log is unreachable the gate lets changes through
   at once (availability first) and the room is marked for resynchronization.
-- Changes read from the log are applied with `RemoteOrigin(node)`: they are delivered at once, stored
-  by this node's persistence (idempotent), and never published again.
+- Changes read from the log are applied with `RemoteOrigin(node)`: they are delivered at once and
+  never published again. With a `Keeper` (the persistence extension, told not to store remote
+  changes) each change has one writer, its author; the others store it only when its author may not:
+  what a loading node finds in the log beyond its store is kept at once, and when an author of
+  changes applied here is no longer a live peer (checked every ``owner_check_seconds``), the room's
+  whole state is kept. An author that died before storing thus loses nothing: the log and the
+  survivors' memory hold its changes, and a survivor stores them.
+- Backpressure: while more than ``max_held`` of a room's changes wait in its gate (the log is slow to
+  acknowledge), the room stops reading its connections (TCP then slows the senders), and reads again
+  once no more than half of that wait. Past saturation a node thus accepts edits only as fast as the
+  log takes them, instead of queueing ever more: throughput levels off instead of falling.
 - Awareness travels best-effort (pub/sub): a lost presence update is renewed by the client within
   15 s, and removals of closed connections are sent like any other.
 - Continuity is checked, not assumed. When the bus reports a gap (a reconnect, a restarted log
@@ -43,7 +52,7 @@ from .extensions import AwarenessEvent, Fence, RoomExtension
 from .protocol import AwarenessMessage, decode_message
 from .room import Room
 
-__all__ = ["Bus", "BusListener", "BusMessage", "FanoutExtension", "FanoutObserver", "MessageKind"]
+__all__ = ["Bus", "BusListener", "BusMessage", "FanoutExtension", "FanoutObserver", "Keeper", "MessageKind"]
 
 logger = logging.getLogger("crdt.fanout")
 
@@ -75,6 +84,15 @@ class FanoutObserver(Protocol):
 
     def on_bus_gap(self, rooms: int) -> None:
         """Continuity was lost for ``rooms`` rooms: they will be resynchronized."""
+        ...
+
+
+class Keeper(Protocol):
+    """Stores updates this node did not author (e.g. :class:`~crdt.persistence.PersistenceExtension`
+    with ``store_remote=False``)."""
+
+    def keep(self, name: str, update: bytes) -> None:
+        """Save ``update`` to room ``name`` (in the background, retried until stored)."""
         ...
 
 
@@ -129,11 +147,13 @@ class _Gate:
     be acknowledged, remote ones only for what is ahead of them.
     """
 
-    __slots__ = ("ext", "held")
+    __slots__ = ("ext", "held", "high", "low")
 
-    def __init__(self, ext: FanoutExtension) -> None:
+    def __init__(self, ext: FanoutExtension, max_held: int) -> None:
         self.ext = ext
         self.held: deque[list[object]] = deque()
+        self.high = max_held
+        self.low = max_held // 2
 
     def submit(self, room: Room, update: bytes, out: Outbound | None, origin: Origin) -> None:
         bus = self.ext.bus
@@ -147,7 +167,10 @@ class _Gate:
             elif out is not None:
                 room.deliver(out)
             return
-        self.held.append([out, True])
+        held = self.held
+        held.append([out, True])
+        if len(held) > self.high and not room.reading_paused:
+            room.pause_reading()
         bus.append(room.name, BusMessage(bus.node_id, MessageKind.UPDATE, update), lambda ok: self._release(room, ok))
 
     def _release(self, room: Room, durable: bool) -> None:
@@ -162,12 +185,15 @@ class _Gate:
             out = held.popleft()[0]
             if isinstance(out, Outbound):
                 room.deliver(out)
+        if room.reading_paused and len(held) <= self.low:
+            room.resume_reading()
 
     def flush(self, room: Room) -> None:
         while self.held:
             out = self.held.popleft()[0]
             if isinstance(out, Outbound):
                 room.deliver(out)
+        room.resume_reading()
 
 
 _SEAL: Final = b"\x01"
@@ -196,10 +222,18 @@ class FanoutExtension(RoomExtension, BusListener):
         anti_entropy_seconds: float = 10.0,
         fence_timeout: float = 10.0,
         observer: FanoutObserver | None = None,
+        keeper: Keeper | None = None,
+        owner_check_seconds: float = 2.0,
+        max_held: int = 256,
     ) -> None:
-        if fence_timeout <= 0:
-            raise ValueError("fence_timeout must be positive")
+        if fence_timeout <= 0 or owner_check_seconds <= 0 or max_held < 1:
+            raise ValueError("fence_timeout, owner_check_seconds and max_held must be positive")
         self.bus = bus
+        self._max_held = max_held
+        self._keeper = keeper
+        self._owner_check_seconds = owner_check_seconds
+        # Per room, the other nodes whose changes were applied here: while one is alive it stores them.
+        self._authors: dict[str, set[str]] = {}
         self._observer = observer
         self._fence_timeout = fence_timeout
         self._fences: dict[bytes, _FenceWait] = {}
@@ -231,11 +265,16 @@ class FanoutExtension(RoomExtension, BusListener):
             backlog = []
             self._gaps.add(room.name)
         self._rooms[room.name] = room
-        gate = _Gate(self)
+        gate = _Gate(self, self._max_held)
         self._gates[room.name] = gate
         room.set_gate(gate)
-        # Updates other nodes accepted but may not have stored yet.
+        # Updates other nodes accepted but may not have stored yet (their authors may be gone).
+        before = room.state_vector() if self._keeper is not None else b""
         self._apply(room, [m for m in backlog if m.kind is MessageKind.UPDATE])
+        if self._keeper is not None:
+            beyond = room.missing_for(before)
+            if beyond is not None:
+                self._keeper.keep(room.name, beyond)
         if any(m.kind is MessageKind.FENCE and m.payload[:1] == _SEAL for m in backlog):
             room.seal()  # sealed while this node did not hold it: it stays final here too
         # The log may have been trimmed past what the store holds yet: ask the nodes that have the
@@ -247,6 +286,7 @@ class FanoutExtension(RoomExtension, BusListener):
         self._rooms.pop(room_name, None)
         self._gates.pop(room_name, None)
         self._gaps.discard(room_name)
+        self._authors.pop(room_name, None)
         await self.bus.unfollow(room_name)
 
     async def on_shutdown(self) -> None:
@@ -324,6 +364,11 @@ class FanoutExtension(RoomExtension, BusListener):
             self._report_gap(len(names))
 
     def _apply(self, room: Room, messages: Sequence[BusMessage]) -> None:
+        if messages and self._keeper is not None:
+            authors = self._authors.get(room.name)
+            if authors is None:
+                authors = self._authors[room.name] = set()
+            authors.update(m.node for m in messages)
         for message in messages:
             try:
                 room.apply_server_update(message.payload, RemoteOrigin(message.node))
@@ -430,8 +475,9 @@ class FanoutExtension(RoomExtension, BusListener):
         """Resynchronize rooms with gaps once the bus is back; run anti-entropy rounds."""
         loop = asyncio.get_running_loop()
         next_round = loop.time() + self._anti_entropy_seconds
+        next_check = loop.time() + self._owner_check_seconds
         while True:
-            timeout = max(0.05, next_round - loop.time())
+            timeout = max(0.05, min(next_round, next_check) - loop.time())
             try:
                 await asyncio.wait_for(self._wakeup.wait(), timeout)
             except TimeoutError:
@@ -444,8 +490,30 @@ class FanoutExtension(RoomExtension, BusListener):
                 gaps, self._gaps = self._gaps, set()
                 for name in gaps:
                     self._resync(name)
+            if self._keeper is not None and loop.time() >= next_check:
+                next_check = loop.time() + self._owner_check_seconds
+                await self._keep_for_dead_authors(self._keeper)
             if loop.time() >= next_round:
                 next_round = loop.time() + self._anti_entropy_seconds
                 node = self.bus.node_id
                 for name, room in list(self._rooms.items()):
                     self.bus.append(name, BusMessage(node, MessageKind.SYNC_REQUEST, room.state_vector()))
+
+    async def _keep_for_dead_authors(self, keeper: Keeper) -> None:
+        """Store the state of each room holding changes of a node that is no longer a live peer (it
+        may have died before storing them; if it did store them, storing again is harmless)."""
+        for name, authors in list(self._authors.items()):
+            room = self._rooms.get(name)
+            if room is None or not authors:
+                continue
+            try:
+                live = await self.bus.peers(name)
+            except Exception:
+                logger.warning("room %r: the live nodes are unknown; checking again later", name, exc_info=True)
+                continue
+            dead = authors - live
+            if dead and self._rooms.get(name) is room:
+                left = ", ".join(sorted(dead))
+                logger.info("room %r: node(s) %s left; storing the changes they may not have", name, left)
+                authors -= dead
+                keeper.keep(name, room.state_update())

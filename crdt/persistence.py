@@ -18,6 +18,11 @@ Theory of operation, per room:
 * After enough updates or bytes were appended since the last compaction (counted from the stored
   log on load, too), ``store.compact`` runs in the background, at most once per room at a time in
   this process; the store itself coordinates with other processes. Failures are logged and retried.
+* In a cluster (``store_remote=False``) each change is stored by one writer, the node that accepted
+  it; changes from other nodes (``RemoteOrigin``) are applied without being stored. Whoever learns
+  that an author died before storing (the cross-node extension) hands the state to :meth:`keep`, and
+  a room that applied remote changes saves its whole state once when it unloads, so a change reaches
+  the store even if its author never does.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal, Protocol
 
-from .channel import StorageOrigin
+from .channel import RemoteOrigin, StorageOrigin
 from .errors import CrdtError
 from .extensions import ChangeEvent, RoomExtension
 from .room import Room
@@ -84,6 +89,7 @@ class _RoomLog:
     compacting: asyncio.Task[None] | None = None
     compact_failures: int = 0
     compact_timer: asyncio.TimerHandle | None = None
+    remote: bool = False  # applied changes of other nodes (not stored here) since its last full save
 
 
 class PersistenceExtension(RoomExtension):
@@ -93,7 +99,8 @@ class PersistenceExtension(RoomExtension):
     after the first unsaved one. Failed saves are retried after ``retry_initial`` seconds, doubling
     up to ``retry_max``. Each ``append`` and ``compact`` call is bounded by ``store_timeout``.
     Compaction starts once ``compact_every_updates`` updates or ``compact_every_bytes`` bytes were
-    appended since the last one.
+    appended since the last one. With ``store_remote=False`` changes from other nodes are not
+    stored (their author stores them; see the module docstring).
     """
 
     priority = 1000  # save before other extensions run their unload hooks
@@ -110,6 +117,7 @@ class PersistenceExtension(RoomExtension):
         retry_max: float = 10.0,
         store_timeout: float = 30.0,
         observer: StoreObserver | None = None,
+        store_remote: bool = True,
     ) -> None:
         if debounce < 0 or max_delay < 0 or retry_initial <= 0 or retry_max < retry_initial or store_timeout <= 0:
             raise ValueError("persistence delays must be positive, with retry_max >= retry_initial")
@@ -124,6 +132,7 @@ class PersistenceExtension(RoomExtension):
         self._retry_max = retry_max
         self._store_timeout = store_timeout
         self._observer = observer
+        self._store_remote = store_remote
         self._logs: dict[str, _RoomLog] = {}
         self._tasks: set[asyncio.Task[object]] = set()
         self._shut_down = False
@@ -166,14 +175,29 @@ class PersistenceExtension(RoomExtension):
         return stored
 
     def on_change(self, event: ChangeEvent) -> None:
-        if isinstance(event.origin, StorageOrigin):
+        origin = event.origin
+        if type(origin) is StorageOrigin:
             return
-        name = event.room.name
+        if type(origin) is RemoteOrigin and not self._store_remote:
+            self._log_of(event.room.name).remote = True
+            return
+        self._queue(event.room.name, event.update)
+
+    def keep(self, name: str, update: bytes) -> None:
+        """Save ``update`` to room ``name`` like a change made here (e.g. a dead node's changes that
+        only this node still holds), on the usual schedule."""
+        self._queue(name, update)
+
+    def _log_of(self, name: str) -> _RoomLog:
         log = self._logs.get(name)
         if log is None:
             log = self._logs[name] = _RoomLog(name)
+        return log
+
+    def _queue(self, name: str, update: bytes) -> None:
+        log = self._log_of(name)
         now = asyncio.get_running_loop().time()
-        log.pending.append((now, event.update))
+        log.pending.append((now, update))
         log.received += 1
         log.last_change = now
         log.loaded = True  # a change means the room is live, even if an unload was attempted
@@ -181,6 +205,12 @@ class PersistenceExtension(RoomExtension):
             self._arm(log)
 
     async def before_unload(self, room: Room) -> None:
+        log = self._logs.get(room.name)
+        if log is not None and log.remote:
+            # Changes of other nodes only this node may hold now (their authors may have died):
+            # the whole state, once, before the room leaves memory.
+            log.remote = False
+            self._queue(room.name, room.state_update())
         await self.flush(room.name)
         log = self._logs.get(room.name)
         if log is not None and not log.pending and log.flushing is None:

@@ -40,6 +40,7 @@ from .channel import (
     ConnectionOrigin,
     Origin,
     Outbound,
+    ReadControl,
     RemoteOrigin,
     ServerOrigin,
     StorageOrigin,
@@ -176,6 +177,7 @@ class Room:
         self._fanout: tuple[Channel, ...] = ()
         self.stats = RoomStats()
         self._gate: DeliveryGate | None = None
+        self._reading_paused = False
 
     # -- read-only surface ------------------------------------------------------------------
 
@@ -241,6 +243,8 @@ class Room:
         if readonly:
             self._readonly.add(key)
         self._fanout = (*self._fanout, channel)
+        if self._reading_paused and isinstance(channel, ReadControl):
+            channel.pause_reading()
         self._send(channel, Outbound(encode_sync_step1(self._doc.get_state())))
         snapshot = self._awareness.snapshot()
         if snapshot is not None:
@@ -492,6 +496,31 @@ class Room:
         except ProtocolError as exc:
             raise InvalidStateVector(str(exc)) from exc
         return diff if update_goes_beyond(diff, clocks) else None
+
+    @property
+    def reading_paused(self) -> bool:
+        """True between :meth:`pause_reading` and :meth:`resume_reading`."""
+        return self._reading_paused
+
+    def pause_reading(self) -> None:
+        """Stop reading from the room's connections (those whose transport can: see
+        :class:`~crdt.channel.ReadControl`), connections that join meanwhile included, until
+        :meth:`resume_reading`: backpressure for a gate whose held changes back up. Idempotent."""
+        if self._reading_paused:
+            return
+        self._reading_paused = True
+        for channel in self._fanout:
+            if isinstance(channel, ReadControl):
+                channel.pause_reading()
+
+    def resume_reading(self) -> None:
+        """Read from the room's connections again. Idempotent."""
+        if not self._reading_paused:
+            return
+        self._reading_paused = False
+        for channel in self._fanout:
+            if isinstance(channel, ReadControl):
+                channel.resume_reading()
 
     def set_gate(self, gate: DeliveryGate | None) -> None:
         """Route every document change through ``gate`` instead of broadcasting it at once (the

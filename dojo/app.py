@@ -84,6 +84,15 @@ def create_app(settings: DojoSettings) -> FastAPI:
         hub = signal_hub(settings, link, node_id)
         store = PostgresDocumentStore(db)
         metrics = CollabMetrics()
+        # With the shared log, each change is stored once, by the node that accepted it (the fan-out
+        # extension stores what a dead node may not have).
+        persistence = PersistenceExtension(
+            store,
+            debounce=settings.collab_persist_debounce_seconds,
+            max_delay=settings.collab_persist_max_delay_seconds,
+            observer=metrics,
+            store_remote=link is None,
+        )
         extensions: list[RoomExtension] = [
             metrics,
             StorageQuota(
@@ -91,12 +100,7 @@ def create_app(settings: DojoSettings) -> FastAPI:
                 quota_bytes=settings.collab_tenant_storage_quota_bytes,
                 refresh_seconds=settings.collab_quota_refresh_seconds,
             ),
-            PersistenceExtension(
-                store,
-                debounce=settings.collab_persist_debounce_seconds,
-                max_delay=settings.collab_persist_max_delay_seconds,
-                observer=metrics,
-            ),
+            persistence,
         ]
         events: RedisDojoEvents | None = None
         bus: RedisBus | None = None
@@ -110,6 +114,8 @@ def create_app(settings: DojoSettings) -> FastAPI:
                     anti_entropy_seconds=settings.collab_anti_entropy_seconds,
                     fence_timeout=settings.collab_fence_timeout_seconds,
                     observer=metrics,
+                    keeper=persistence,
+                    max_held=settings.collab_max_held_changes,
                 )
             )
             extensions.append(StoreReconciler(store, interval=settings.collab_store_reconcile_seconds))

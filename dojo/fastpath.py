@@ -82,6 +82,13 @@ class FastChannel:
     def close(self, code: int, reason: str = "") -> None:
         self._proto.close_channel(code, reason)
 
+    def pause_reading(self) -> None:
+        """`crdt.ReadControl`: the room's changes back up; stop reading this connection's frames."""
+        self._proto.pause_room_reading()
+
+    def resume_reading(self) -> None:
+        self._proto.resume_room_reading()
+
     @property
     def closed(self) -> bool:
         return self._proto.state in ENDING
@@ -106,6 +113,7 @@ class CollabWebSocketProtocol(asyncio.Protocol):
         "_config",
         "_early",
         "_ended",
+        "_flow_paused",
         "_fragments",
         "_fragments_text",
         "_on_frame",
@@ -163,7 +171,8 @@ class CollabWebSocketProtocol(asyncio.Protocol):
         self._queue: asyncio.Queue[dict[str, Any]] | None = asyncio.Queue()
         self._writable: asyncio.Event | None = asyncio.Event()
         self._writable.set()
-        self._read_paused = False
+        self._read_paused = False  # the ASGI phase's own pausing (one message at a time)
+        self._flow_paused = False  # the room's backpressure (applies while LIVE)
         self._response: Any = None
         extensions: list[ServerExtensionFactory] = []
         if config.ws_per_message_deflate:
@@ -188,6 +197,10 @@ class CollabWebSocketProtocol(asyncio.Protocol):
                     {"type": "websocket.disconnect", "code": code or _ABNORMAL_CLOSURE, "reason": reason}
                 )
             if previous is ConnState.LIVE:
+                if self._flow_paused:  # read the peer's close frame (or the end of the stream)
+                    self._flow_paused = False
+                    if not self.transport.is_closing():
+                        self.transport.resume_reading()
                 self._leave()
 
     def _end(self, code: int, reason: str) -> None:
@@ -449,6 +462,22 @@ class CollabWebSocketProtocol(asyncio.Protocol):
             self._dispatch(data)
         if self._read_paused and self.state is ConnState.LIVE:
             self._read_paused = False
+            if not self._flow_paused:
+                self.transport.resume_reading()
+
+    def pause_room_reading(self) -> None:
+        """Backpressure from the room: stop reading while it is LIVE (held until `start` before)."""
+        if self._flow_paused or self.state in ENDING:
+            return
+        self._flow_paused = True
+        if self.state is ConnState.LIVE:
+            self.transport.pause_reading()
+
+    def resume_room_reading(self) -> None:
+        if not self._flow_paused:
+            return
+        self._flow_paused = False
+        if self.state is ConnState.LIVE:
             self.transport.resume_reading()
 
     def _leave(self) -> None:

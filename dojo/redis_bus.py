@@ -1,10 +1,14 @@
 """`crdt.Bus` over a `RedisLink`: one Stream per document (replayable), pub/sub for awareness.
 
 - `append` → `XADD pocdojo:doc:<room>` (trimmed approximately to `maxlen` entries), an `Append` sent by
-  the link's pipelined writer; acknowledgements are reported in order, so the fan-out gate can release a
-  change to this node's clients once Redis has it.
+  the link's command writer (every append queued by one event-loop tick goes out in one write);
+  acknowledgements are reported in order, so the fan-out gate can release a change to this node's
+  clients once Redis has it.
 - One reader task follows every loaded room with `XREAD BLOCK` from the last entry it saw, so a
   dropped connection or a slow reader resumes where it stopped instead of losing messages.
+- The hot path (appends and reads) runs on pooled connections with raw replies: no pipeline object,
+  no reply callbacks; with `hiredis` installed (a pinned dependency) the replies are parsed in C.
+  Entries are decoded by field name, so fields added later (or unknown ones) do not break reading.
 - Awareness goes over `PUBLISH pocdojo:aw:<room>` (a `Broadcast`, best effort by design).
 - With tracing on, an entry appended under a span carries that span's context as more fields
   (`traceparent`, `tracestate`), and reading another node's entry that has them applies it under a span
@@ -31,7 +35,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from crdt import BusListener, BusMessage, MessageKind
@@ -41,6 +44,9 @@ from runtime.redis_link import DOWN, Connected, LinkOverloaded, LinkUnavailable,
 from runtime.tracing import context_fields, trace_context, tracing_enabled
 
 log = logging.getLogger("dojo.redis_bus")
+_KINDS: dict[bytes, MessageKind] = {kind.value.encode(): kind for kind in MessageKind}
+_KIND_BYTES: dict[MessageKind, bytes] = {kind: code for code, kind in _KINDS.items()}
+_MAX_NODE_NAMES = 1024
 ALIVE_MS = 5000
 """A node that has not renewed its liveness key for this long no longer counts as following its rooms."""
 
@@ -51,15 +57,11 @@ class BusUnavailable(LinkUnavailable):
 
 @dataclass(frozen=True, slots=True)
 class Append:
-    """A document message for a room's stream; `done` learns whether the stream has it."""
+    """A document message for a room's stream (`command`: its XADD); `done` learns whether the stream
+    has it."""
 
-    stream: str
-    fields: dict[bytes, bytes]
-    maxlen: int
+    command: tuple[str | bytes | int, ...]
     done: Done | None
-
-    async def queue(self, pipe: Pipeline) -> None:
-        pipe.xadd(self.stream, self.fields, maxlen=self.maxlen, approximate=True)  # type: ignore[arg-type]
 
     def completed(self, result: Any) -> None:
         if self.done is not None:
@@ -77,8 +79,9 @@ class Broadcast:
     channel: str
     data: bytes
 
-    async def queue(self, pipe: Pipeline) -> None:
-        pipe.publish(self.channel, self.data)
+    @property
+    def command(self) -> tuple[str | bytes | int, ...]:
+        return ("PUBLISH", self.channel, self.data)
 
     def completed(self, result: Any) -> None:
         """Best effort: nobody waits for it."""
@@ -106,8 +109,9 @@ class RedisBus:
         self._prefix = prefix
         self._maxlen = maxlen
         self._block_ms = block_ms
-        self._writer = link.writer("bus", limit=queue_limit, batch=512)
+        self._writer = link.command_writer("bus", limit=queue_limit, batch=512)
         self._followed: dict[str, str] = {}
+        self._nodes: dict[bytes, str] = {}  # decoded node names, so that a read does not decode each
         self._listener: BusListener | None = None
         self._changed = asyncio.Event()
         self._context_fields = {name.encode(): name for name in context_fields()}
@@ -205,11 +209,24 @@ class RedisBus:
                 self._link.lost(exc)
 
     def append(self, room: str, message: BusMessage, done: Done | None = None) -> None:
-        fields = {b"n": self._node_bytes, b"k": message.kind.value.encode(), b"p": message.payload}
+        command: tuple[str | bytes | int, ...] = (
+            "XADD",
+            self._stream(room),
+            "MAXLEN",
+            "~",
+            self._maxlen,
+            "*",
+            b"n",
+            self._node_bytes,
+            b"k",
+            _KIND_BYTES[message.kind],
+            b"p",
+            message.payload,
+        )
         if tracing_enabled():
             for name, value in trace_context().items():
-                fields[name.encode()] = value.encode()
-        self._put(Append(self._stream(room), fields, self._maxlen, done))
+                command += (name.encode(), value.encode())
+        self._put(Append(command, done))
 
     def broadcast(self, room: str, message: BusMessage) -> None:
         data = self._node_bytes + b"\x00" + message.kind.value.encode() + message.payload
@@ -257,25 +274,47 @@ class RedisBus:
             await pipe.execute()
 
     # -- internals -----------------------------------------------------------------------------------------
-    def _decode(self, entry: bytes, fields: dict[bytes, bytes]) -> BusMessage | None:
+    def _decode(self, entry: bytes, fields: dict[bytes, bytes] | list[bytes]) -> BusMessage | None:
+        """A stream entry (its fields as redis-py's callbacks give them, or as the raw flat list)."""
         try:
+            if isinstance(fields, list):
+                pairs = iter(fields)
+                fields = dict(zip(pairs, pairs, strict=False))
             # A stream entry's ID starts with the server's time in milliseconds: when the log took it.
             sent_at = int(entry.partition(b"-")[0]) / 1000
-            return BusMessage(fields[b"n"].decode(), MessageKind(fields[b"k"].decode()), fields[b"p"], sent_at)
-        except (KeyError, ValueError, UnicodeDecodeError):
+            node = fields[b"n"]
+            return BusMessage(
+                self._nodes.get(node) or self._node_name(node), _KINDS[fields[b"k"]], fields[b"p"], sent_at
+            )
+        except (KeyError, ValueError, UnicodeDecodeError, TypeError):
             log.warning("redis bus: ignoring a malformed stream entry")
             return None
 
+    def _node_name(self, node: bytes) -> str:
+        name = node.decode()
+        if len(self._nodes) < _MAX_NODE_NAMES:
+            self._nodes[node] = name
+        return name
+
     async def _read(self) -> None:
-        client = self._link.client
+        prefix = len(self._prefix) + len(":doc:")
         while True:
             if not self._link.connected or not self._followed:
                 self._changed.clear()
                 await self._changed.wait()
                 continue
-            streams: dict[Any, Any] = {self._stream(room): last for room, last in self._followed.items()}
+            rooms = list(self._followed.items())
             try:
-                response: Any = await client.xread(streams, block=self._block_ms, count=1000)
+                response: Any = await self._link.raw_command(
+                    "XREAD",
+                    "COUNT",
+                    1000,
+                    "BLOCK",
+                    self._block_ms,
+                    "STREAMS",
+                    *(self._stream(room) for room, _ in rooms),
+                    *(last for _, last in rooms),
+                )
             except DOWN as exc:
                 self._link.lost(exc)
                 continue
@@ -283,9 +322,12 @@ class RedisBus:
                 log.exception("redis bus: XREAD failed")
                 await asyncio.sleep(0.5)
                 continue
-            prefix = len(self._prefix) + len(":doc:")
-            for key, entries in response or []:
-                room = key.decode()[prefix:]
+            if not response:
+                continue
+            # RESP3 answers a map (key → entries), RESP2 a list of [key, entries].
+            streams = response.items() if isinstance(response, dict) else response
+            for key, entries in streams:
+                room = (key.decode() if isinstance(key, bytes) else key)[prefix:]
                 if room not in self._followed or not entries:
                     continue
                 self._followed[room] = entries[-1][0].decode()

@@ -33,6 +33,9 @@ class DojoSettings(SharedSettings):
     """Per-connection message burst."""
     collab_max_backlog_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024)
     """Unsent bytes a connection may accumulate before it is closed as too slow (1013)."""
+    collab_max_held_changes: int = Field(default=64, ge=1, le=100_000)
+    """Cluster mode: a room stops reading its connections while more of its changes than this wait for
+    Redis to acknowledge them, and reads again at half (backpressure)."""
     ws_max_connections_per_user: int = Field(default=20, ge=1, le=10_000)
     """Collab plus signaling websockets one user may hold open on one node (4429 above)."""
     collab_tenant_storage_quota_bytes: int = Field(default=1024**3, ge=1024)

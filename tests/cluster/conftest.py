@@ -317,12 +317,16 @@ class Cluster:
             await reader.synced.wait()
             return str(reader.text)
 
-    async def read_store(self, room: str) -> str:
-        """The text of ``room`` as stored in PostgreSQL (snapshot and log merged)."""
+    async def read_store_log(self, room: str) -> list[bytes]:
+        """What PostgreSQL holds for ``room``: its snapshot (if compacted) and its stored updates, in order."""
         if self._store_db is None:
             self._store_db = Database(self.database.service, min_size=1, max_size=2)
             await self._store_db.open()
-        updates = await PostgresDocumentStore(self._store_db).load(room_key(self.tenant_id, room))
+        return await PostgresDocumentStore(self._store_db).load(room_key(self.tenant_id, room))
+
+    async def read_store(self, room: str) -> str:
+        """The text of ``room`` as stored in PostgreSQL (snapshot and log merged)."""
+        updates = await self.read_store_log(room)
         doc: Doc[Text] = Doc()
         text = doc.get("text", type=Text)
         with doc.transaction():

@@ -18,6 +18,7 @@ from crdt import BusMessage, MessageKind
 from dojo.redis_bus import RedisBus
 from runtime.redis_link import RedisLink
 from tests.cluster.conftest import RedisServer
+from tests.conftest import wait_until
 from tests.netproxy import TcpProxy
 
 CYCLES = 20
@@ -116,3 +117,37 @@ def test_bus_survives_connection_resets_under_uvloop(redis_server: RedisServer) 
     assert not problems, problems
     assert unreported == 0, f"{unreported} appends were never reported to their callers"
     assert gaps >= 1, "reconnections must be reported as gaps (the rooms resynchronize)"
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.messages: list[BusMessage] = []
+
+    def on_messages(self, room: str, messages: list[BusMessage]) -> None:
+        self.messages.extend(messages)
+
+    def on_gap(self, rooms: object) -> None:
+        """Not what this test looks at."""
+
+
+async def test_the_reader_takes_entries_by_field_name_and_skips_malformed_ones(redis_server: RedisServer) -> None:
+    """Wire compatibility: entries written by other versions (fields in another order, a field this
+    version does not know, e.g. a trace context) are read; an unknown kind is skipped, not fatal."""
+    recorder = _Recorder()
+    async with RedisLink(redis_server.url) as link:
+        bus = RedisBus(link, node_id="reader")
+        bus.set_listener(recorder)
+        await bus.follow("room")
+        stream = "pocdojo:doc:room"
+        await link.raw_command("XADD", stream, "*", "k", "u", "t", "00-trace-01", "p", b"\x01\x02", "n", "other")
+        await link.raw_command("XADD", stream, "*", "n", "other", "k", "?", "p", b"")
+        bus.append("room", BusMessage("reader", MessageKind.SYNC_REQUEST, b"\x00"))
+
+        async def read() -> bool:
+            return len(recorder.messages) == 2
+
+        await wait_until(read)
+        first, own = recorder.messages
+        assert (first.node, first.kind, first.payload) == ("other", MessageKind.UPDATE, b"\x01\x02")
+        assert first.sent_at is not None
+        assert (own.node, own.kind, own.payload) == ("reader", MessageKind.SYNC_REQUEST, b"\x00")

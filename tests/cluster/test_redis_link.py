@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import pytest
 import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
 
 from dojo.events import DojoEvent, EventKind
 from dojo.redis_events import RedisDojoEvents
@@ -104,3 +106,43 @@ async def test_a_node_counts_as_alive_as_soon_as_it_is_ready(cluster: Cluster) -
         assert await redis.exists("pocdojo:alive:fresh") == 1
     finally:
         await redis.aclose()
+
+
+@dataclass
+class _Command:
+    """A `CommandOp` that records its raw reply."""
+
+    command: tuple[str | bytes | int, ...]
+    results: list[object]
+
+    def completed(self, result: object) -> None:
+        self.results.append(result)
+
+    def failed(self) -> None:
+        self.results.append("failed")
+
+
+async def test_a_command_writer_sends_a_batch_in_order_and_a_refused_command_fails_alone(
+    redis_server: RedisServer,
+) -> None:
+    results: list[object] = []
+    async with RedisLink(redis_server.url) as link:
+        writer = link.command_writer("probe", limit=100, batch=100)
+        for op in (
+            ("XADD", "s", "*", "f", "1"),
+            ("HSET", "s", "f", "v"),  # a command error: the key holds a stream
+            ("XADD", "s", "*", "f", b"\x00\xff"),
+            ("XLEN", "s"),
+        ):
+            writer.put(_Command(op, results))
+
+        async def answered() -> bool:
+            return len(results) == 4
+
+        await wait_until(answered)
+        first, refused, second, length = results
+        assert isinstance(first, bytes) and isinstance(second, bytes) and first < second  # entry IDs, in order
+        assert isinstance(refused, ResponseError) and "WRONGTYPE" in str(refused)
+        assert length == 2
+        entries = await link.raw_command("XRANGE", "s", "-", "+")
+        assert [fields for _, fields in entries] == [[b"f", b"1"], [b"f", b"\x00\xff"]]  # raw: flat, bytes

@@ -53,6 +53,13 @@ class FakeChannel:
         self.on_close = on_close
         self.sent: list[Outbound] = []
         self.closed: tuple[int, str] | None = None
+        self.reading = True  # `crdt.ReadControl`: False while the room paused reading it
+
+    def pause_reading(self) -> None:
+        self.reading = False
+
+    def resume_reading(self) -> None:
+        self.reading = True
 
     def send(self, message: Outbound) -> None:
         if self.raises:

@@ -9,9 +9,28 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from crdt import BusListener, BusMessage, FanoutExtension, MessageKind, RemoteOrigin, RoomManager, RoomSealed
+from crdt import (
+    BusListener,
+    BusMessage,
+    FanoutExtension,
+    MemoryStore,
+    MessageKind,
+    PersistenceExtension,
+    RemoteOrigin,
+    RoomExtension,
+    RoomManager,
+    RoomSealed,
+)
+from crdt.updates import merge_updates
 from tests.conftest import wait_until
-from tests.crdt.fakes import Client, FakeChannel, awareness_entries, awareness_frame, document_text, sync_client
+from tests.crdt.fakes import (
+    Client,
+    FakeChannel,
+    awareness_entries,
+    awareness_frame,
+    document_text,
+    sync_client,
+)
 
 
 @dataclass
@@ -87,11 +106,28 @@ class MemoryBus:
 
 
 async def _node(
-    log: MemoryLog, name: str, *, fence_timeout: float = 10.0
+    log: MemoryLog,
+    name: str,
+    *,
+    fence_timeout: float = 10.0,
+    persistence: PersistenceExtension | None = None,
+    max_held: int = 256,
+    idle_unload_seconds: float = 60,
+    owner_check_seconds: float = 0.05,
 ) -> tuple[RoomManager, MemoryBus, FanoutExtension]:
+    """A node on the shared log; with ``persistence`` (``store_remote=False``), the single-writer setup
+    of a cluster node."""
     bus = MemoryBus(log, name)
-    fanout = FanoutExtension(bus, anti_entropy_seconds=0.2, fence_timeout=fence_timeout)
-    manager = RoomManager([fanout], idle_unload_seconds=60)
+    fanout = FanoutExtension(
+        bus,
+        anti_entropy_seconds=0.2,
+        fence_timeout=fence_timeout,
+        keeper=persistence,
+        owner_check_seconds=owner_check_seconds,
+        max_held=max_held,
+    )
+    extensions: list[RoomExtension] = [fanout] if persistence is None else [fanout, persistence]
+    manager = RoomManager(extensions, idle_unload_seconds=idle_unload_seconds)
     await manager.__aenter__()
     return manager, bus, fanout
 
@@ -316,3 +352,132 @@ async def test_a_node_loading_a_sealed_room_keeps_it_sealed() -> None:
         assert document_text(room2.state_update()) == "final"
     finally:
         await m2.close()
+
+
+def _writer(store: MemoryStore, *, debounce: float = 0.0) -> PersistenceExtension:
+    return PersistenceExtension(store, debounce=debounce, max_delay=max(debounce, 0.0), store_remote=False)
+
+
+def _die(bus: MemoryBus) -> None:
+    """The node's process is gone: it neither reads the log nor counts as a live peer (its manager is
+    not closed: a dead node saves nothing more)."""
+    bus.up = False
+    bus.followed.clear()
+
+
+async def test_each_change_is_stored_once_by_the_node_that_accepted_it() -> None:
+    log, store = MemoryLog(), MemoryStore()
+    p1, p2 = _writer(store), _writer(store)
+    (m1, _, _), (m2, _, _) = await _node(log, "n1", persistence=p1), await _node(log, "n2", persistence=p2)
+    try:
+        a, b = Client(), Client()
+        room1 = await m1.join("doc", a.channel)
+        room2 = await m2.join("doc", b.channel)
+        sync_client(room1, a)
+        sync_client(room2, b)
+        room1.receive(a.channel, a.append("one "))
+        room2.receive(b.channel, b.append("two "))
+        room1.receive(a.channel, a.append("three"))
+        assert document_text(room1.state_update()) == document_text(room2.state_update())
+        for p in (p1, p2):
+            await p.flush("doc")
+        # Three changes, three stored rows: each stored by its author only (not once per node).
+        assert len(store.log("doc")) == 3
+        assert document_text(room1.state_update()) == document_text(merge_updates(store.log("doc")))
+    finally:
+        await m1.close()
+        await m2.close()
+
+
+async def test_changes_of_a_node_that_died_before_storing_them_are_stored_by_a_survivor() -> None:
+    log, store = MemoryLog(), MemoryStore()
+    (m1, bus1, _) = await _node(log, "n1", persistence=_writer(store, debounce=3600))  # never saves in time
+    (m2, _, _) = await _node(log, "n2", persistence=_writer(store))
+    try:
+        a, b = Client(), Client()
+        room1 = await m1.join("doc", a.channel)
+        room2 = await m2.join("doc", b.channel)
+        sync_client(room1, a)
+        sync_client(room2, b)
+        room1.receive(a.channel, a.append("echoed, then the node died"))
+        assert [m for m in a.catch_up() if hasattr(m, "update")]  # its author saw it echoed
+        await asyncio.sleep(0.2)  # several owner checks while n1 lives: nothing to store for it
+        assert store.log("doc") == []
+        _die(bus1)
+        await wait_until(lambda: document_text(merge_updates(store.log("doc"))) == "echoed, then the node died")
+        assert document_text(room2.state_update()) == "echoed, then the node died"
+    finally:
+        await m2.close()
+        await m1.close()
+
+
+async def test_a_loading_node_stores_what_the_log_holds_beyond_its_store() -> None:
+    log, store = MemoryLog(), MemoryStore()
+    m1, bus1, _ = await _node(log, "n1", persistence=_writer(store, debounce=3600))
+    try:
+        a = Client()
+        room1 = await m1.join("doc", a.channel)
+        sync_client(room1, a)
+        room1.receive(a.channel, a.append("only in the log"))
+        _die(bus1)
+        p2 = _writer(store)
+        m2, _, _ = await _node(log, "n2", persistence=p2)
+        try:
+            await m2.join("doc", FakeChannel())
+            await p2.flush("doc")
+            assert document_text(merge_updates(store.log("doc"))) == "only in the log"
+        finally:
+            await m2.close()
+    finally:
+        await m1.close()
+
+
+async def test_a_room_stops_reading_its_connections_while_its_changes_wait_for_the_log() -> None:
+    log = MemoryLog()
+    (m1, bus1, _), (m2, _, _) = await _node(log, "n1", max_held=4), await _node(log, "n2")
+    try:
+        a, b = Client(), Client()
+        room1 = await m1.join("doc", a.channel)
+        room2 = await m2.join("doc", b.channel)
+        sync_client(room1, a)
+        sync_client(room2, b)
+        bus1.auto_ack = False  # the log is slow: nothing is acknowledged
+        for i in range(4):
+            room1.receive(a.channel, a.append(f"{i} "))
+        assert a.channel.reading  # 4 held: at the bound
+        room1.receive(a.channel, a.append("4 "))
+        assert not a.channel.reading and room1.reading_paused  # past it: the room stops reading
+        late = FakeChannel()
+        await m1.join("doc", late)
+        assert not late.reading  # a connection joining a paused room is paused too
+        bus1.ack_all()
+        assert a.channel.reading and late.reading and not room1.reading_paused
+        # Nothing was lost: every held change reached its author and the other node.
+        a.catch_up()
+        b.catch_up()
+        assert a.content == b.content == "0 1 2 3 4 "
+    finally:
+        await m1.close()
+        await m2.close()
+
+
+async def test_a_room_that_applied_other_nodes_changes_stores_its_whole_state_once_when_it_unloads() -> None:
+    log, store = MemoryLog(), MemoryStore()
+    p1, p2 = _writer(store, debounce=3600), _writer(store)
+    (m1, bus1, _) = await _node(log, "n1", persistence=p1)
+    # n2 unloads the room long before it would check whether n1 is alive.
+    (m2, _, _) = await _node(log, "n2", persistence=p2, idle_unload_seconds=0.05, owner_check_seconds=3600)
+    try:
+        a, b = Client(), Client()
+        room1 = await m1.join("doc", a.channel)
+        room2 = await m2.join("doc", b.channel)
+        sync_client(room1, a)
+        sync_client(room2, b)
+        room1.receive(a.channel, a.append("from n1"))  # n1 has not stored it (and will not: it dies)
+        _die(bus1)
+        m2.leave(room2, b.channel)
+        await wait_until(lambda: document_text(merge_updates(store.log("doc"))) == "from n1")
+        assert len(store.log("doc")) == 1  # the whole state, once: n2 stored none of n1's changes itself
+    finally:
+        await m2.close()
+        await m1.close()

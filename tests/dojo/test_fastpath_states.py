@@ -171,3 +171,32 @@ async def test_a_peer_that_answers_every_ping_outlives_the_pong_deadline(serve: 
             assert probe.proto is not None and probe.proto.state is ConnState.LIVE
         finally:
             writer.close()
+
+
+async def test_a_paused_connection_stops_reading_and_resumes_without_losing_a_frame(serve: ServeApp) -> None:
+    """Backpressure (`crdt.ReadControl`): while the room pauses it, the transport reads nothing;
+    resumed, every frame sent meanwhile reaches the room, in order."""
+    probe = Probe()
+    async with serve(lambda base: probe, ws=CollabWebSocketProtocol) as base:
+        async with connect(base.replace("http", "ws") + "/x") as client:
+            await client.send(b"\x00")
+            assert await client.recv() == b"\x00"
+            proto = probe.proto
+            assert proto is not None and proto.state is ConnState.LIVE
+            proto.channel.pause_reading()
+            assert not proto.transport.is_reading()
+            for i in range(1, 6):
+                await client.send(bytes([i]))
+            proto.channel.resume_reading()
+            assert proto.transport.is_reading()
+            assert [await client.recv() for _ in range(5)] == [bytes([i]) for i in range(1, 6)]
+            # A connection closed while paused still reads the peer's answer to its close frame.
+            proto.channel.pause_reading()
+            proto.close_channel(1013, "bye")
+            await client.wait_closed()
+
+        async def left() -> bool:
+            return bool(probe.left)
+
+        await wait_until(left)
+        assert probe.left == [(1013, "bye")]
