@@ -138,14 +138,21 @@ class Dispatcher:
         self.apps = [app for _, app in routes]
         self.background = list(background)
         self._stack: AsyncExitStack | None = None
-        first = root_of(self.apps[0])
         self._readyz_route = Route("/readyz", self._readyz, methods=["GET"])
-        self._readyz_http = RequestContextMiddleware(
-            self._readyz_route,
-            service=first.service,
-            max_body_bytes=first.settings.max_body_bytes,
-            trusted_proxy_hops=first.settings.trusted_proxy_hops,
-        )
+        self._readyz_app: RequestContextMiddleware | None = None
+
+    def _readyz_http(self) -> RequestContextMiddleware:
+        """`/readyz` with the access log and metrics of the first service (built on first use: the apps'
+        roots hold their settings)."""
+        if self._readyz_app is None:
+            first = root_of(self.apps[0])
+            self._readyz_app = RequestContextMiddleware(
+                self._readyz_route,
+                service=first.service,
+                max_body_bytes=first.settings.max_body_bytes,
+                trusted_proxy_hops=first.settings.trusted_proxy_hops,
+            )
+        return self._readyz_app
 
     def app_for(self, path: str) -> FastAPI | None:
         for prefixes, app in self.routes:
@@ -164,7 +171,7 @@ class Dispatcher:
             # /readyz is answered here from every app's checks.
             if path == "/readyz" and scope["type"] == "http":
                 scope["route"] = self._readyz_route  # the access log and metrics name it
-                await self._readyz_http(scope, receive, send)
+                await self._readyz_http()(scope, receive, send)
                 return
             target = self.apps[0]
         await target(scope, receive, send)
