@@ -43,7 +43,6 @@ class InvalidGrant(ServiceError):
 
     status = 400
     slug = "invalid-grant"
-    title = "Invalid grant"
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail, error="invalid_grant", error_description=detail)
@@ -53,7 +52,6 @@ class LastAdmin(Conflict):
     """The change would leave the tenant without an administrator (409)."""
 
     slug = "last-admin"
-    title = "The tenant's last administrator"
 
 
 ForgetUser = Callable[[uuid.UUID, uuid.UUID], None]

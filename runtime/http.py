@@ -29,8 +29,23 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from runtime.body_checks import more_body_errors
 from runtime.context import RequestInfo, request_id_var, request_info_var
-from runtime.errors import FieldError, ServiceError
+from runtime.errors import (
+    BadRequest,
+    Conflict,
+    FieldError,
+    Forbidden,
+    MalformedJson,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    ServiceError,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from runtime.field_errors import from_framework_errors
 from runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from runtime.metrics_access import MetricsAccess
 from runtime.security_headers import came_over_tls, security_headers
@@ -48,31 +63,24 @@ Startup = Callable[[FastAPI, AsyncExitStack], Awaitable[None]]
 HotHandler = Callable[[Request], Awaitable[Response]]
 
 
-def problem_response(error: ServiceError, request: Request | None = None) -> JSONResponse:
-    instance = request.url.path if request is not None else None
+def problem_response(error: ServiceError, base_url: str, instance: str | None = None) -> JSONResponse:
+    """`error` as problem+json; its `type` is `{base_url}/problems/{slug}` (served by `runtime.problem_pages`)."""
     return JSONResponse(
-        error.problem(instance),
+        error.problem(base_url, instance),
         status_code=error.status,
         headers=error.headers,
         media_type=PROBLEM_JSON,
     )
 
 
-def _problem(status: int, title: str, detail: str, request: Request, **extra: Any) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": f"https://docs.pocdojo.dev/problems/http-{status}",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": request.url.path,
-        **extra,
-    }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+def public_url(request: Request) -> str:
+    """The deployment's public URL (the base of problem types), from the app's settings."""
+    settings: Settings = request.app.state.settings
+    return settings.public_url
 
 
-def _field_name(loc: Sequence[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    return ".".join(parts) or "body"
+def _answer(error: ServiceError, request: Request) -> JSONResponse:
+    return problem_response(error, public_url(request), request.url.path)
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -83,55 +91,62 @@ def _is_json(content_type: str | None) -> bool:
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's and pydantic's validation errors answered as our own 422 (`validation`), with our messages;
+    a route's body check (`runtime.body_checks`) adds the errors of the fields pydantic let through, so
+    every field's error is reported at once."""
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     invalid_json = next((e for e in errors if e.get("type") == "json_invalid"), None)
     if invalid_json is not None:
         reason = (invalid_json.get("ctx") or {}).get("error", "invalid JSON")
         pos = invalid_json.get("loc", ("body", "?"))[-1]
-        return _problem(400, "Malformed JSON", f"The body is not valid JSON: {reason} at position {pos}.", request)
+        return _answer(MalformedJson(f"The body is not valid JSON: {reason} at position {pos}."), request)
     has_body_error = any(e.get("loc", ("",))[0] == "body" for e in errors)
     sent_body = request.headers.get("content-length", "0") not in ("", "0") or "transfer-encoding" in request.headers
     if has_body_error and sent_body and not _is_json(request.headers.get("content-type")):
-        return _problem(
-            415, "Unsupported media type", "The body must be JSON: send Content-Type: application/json.", request
-        )
-    field_errors = [
-        FieldError(_field_name(e.get("loc", ())), str(e.get("type", "invalid")), str(e.get("msg", "invalid")))
-        for e in errors
-    ]
-    return _problem(
-        422,
-        "Validation failed",
-        "; ".join(f"{f.field}: {f.message}" for f in field_errors),
-        request,
-        errors=[f.as_dict() for f in field_errors],
-    )
+        return _answer(UnsupportedMediaType("The body must be JSON: send Content-Type: application/json."), request)
+    field_errors = from_framework_errors(errors)
+    field_errors += more_body_errors(request.scope.get("route"), exc.body, field_errors)
+    return _answer(ValidationFailed(field_errors), request)
 
 
 async def _on_service_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServiceError)
     if exc.status >= 500:
         log.error("service error", exc_info=exc, extra={"path": request.url.path})
-    return problem_response(exc, request)
+    return _answer(exc, request)
+
+
+def _http_error(status: int, detail: str) -> ServiceError:
+    """A framework HTTP error as ours (the registered problem type of its status)."""
+    kinds: dict[int, type[ServiceError]] = {
+        400: BadRequest,
+        403: Forbidden,
+        404: NotFound,
+        405: MethodNotAllowed,
+        409: Conflict,
+        413: PayloadTooLarge,
+        415: UnsupportedMediaType,
+        503: ServiceUnavailable,
+    }
+    kind = kinds.get(status)
+    if kind is not None:
+        return kind(detail)
+    if status == 422:
+        return ValidationFailed([FieldError("body", "invalid", detail)], detail)
+    return ServiceError(detail) if status >= 500 else BadRequest(detail)
 
 
 async def _on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    titles = {
-        404: "Not found",
-        405: "Method not allowed",
-        413: "Payload too large",
-        400: "Bad request",
-    }
     detail = str(exc.detail)
-    if exc.status_code == 404 and detail == "Not Found":
+    if exc.status_code == 404:
         detail = f"No route for {request.method} {request.url.path}."
     elif exc.status_code == 405:
         detail = f"{request.method} is not allowed on {request.url.path}."
     elif exc.status_code == 413:
         detail = "The request body exceeds the size limit."
-    response = _problem(exc.status_code, titles.get(exc.status_code, "HTTP error"), detail, request)
+    response = _answer(_http_error(exc.status_code, detail), request)
     for key, value in (exc.headers or {}).items():
         response.headers[key] = value
     return response
@@ -143,13 +158,11 @@ async def _on_data_error(request: Request, exc: Exception) -> Response:
     whatever route let it through — the routes' own validation names the field where it can."""
     assert isinstance(exc, asyncpg.DataError)
     log.warning("value refused by the database", extra={"path": request.url.path, "error": type(exc).__name__})
-    return _problem(
-        422,
-        "Validation failed",
+    error = ValidationFailed(
+        [FieldError("body", "unstorable_value", "a value holds a NUL character or is out of range")],
         "A value in the request cannot be stored: it holds a character or a number out of the accepted range.",
-        request,
-        errors=[FieldError("body", "unstorable_value", "a value holds a NUL character or is out of range").as_dict()],
     )
+    return _answer(error, request)
 
 
 def _query_has_nul(scope: Scope) -> bool:
@@ -160,7 +173,7 @@ def _query_has_nul(scope: Scope) -> bool:
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
     log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
-    return _problem(500, "Internal server error", "An unexpected error occurred; it has been logged.", request)
+    return _answer(ServiceError("An unexpected error occurred; it has been logged."), request)
 
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"})
@@ -234,8 +247,10 @@ class RequestContextMiddleware:
         *,
         trusted_proxy_hops: int = 0,
         page_paths: frozenset[str] = frozenset(),
+        public_url: str = "",
     ) -> None:
         self.app = app
+        self.public_url = public_url
         self.service = service
         self.max_body_bytes = max_body_bytes
         self.trusted_proxy_hops = trusted_proxy_hops
@@ -319,19 +334,15 @@ class RequestContextMiddleware:
             try:
                 receive = self._limit_body(scope, receive)
             except StarletteHTTPException:
-                request = Request(scope)
-                response = await _on_http_exception(request, StarletteHTTPException(413))
-                await response(scope, receive, send_wrapper)
+                too_large = PayloadTooLarge("The request body exceeds the size limit.")
+                await problem_response(too_large, self.public_url, scope["path"])(scope, receive, send_wrapper)
                 return
             if _query_has_nul(scope):
-                response = _problem(
-                    422,
-                    "Validation failed",
+                nul = ValidationFailed(
+                    [FieldError("query", "invalid_text", "must not contain the NUL character")],
                     "The query string or path holds a NUL character (%00); no parameter accepts one.",
-                    Request(scope),
-                    errors=[FieldError("query", "invalid_text", "must not contain the NUL character").as_dict()],
                 )
-                await response(scope, receive, send_wrapper)
+                await problem_response(nul, self.public_url, scope["path"])(scope, receive, send_wrapper)
                 return
             await self.app(scope, receive, send_wrapper)
         finally:
@@ -427,6 +438,7 @@ class ServiceApp(FastAPI):
             max_body_bytes=settings.max_body_bytes,
             trusted_proxy_hops=settings.trusted_proxy_hops,
             page_paths=pages,
+            public_url=settings.public_url,
         )
         # While a tracer provider is installed, requests go through OpenTelemetry's ASGI middleware first: a
         # server span per request, continuing the caller's `traceparent`. Decided per request, so a provider
