@@ -21,15 +21,19 @@ from typing import Any
 
 import asyncpg
 from fastapi import FastAPI
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from deploy.services import schemas
 from runtime import migrations
 from runtime.bootstrap import OWNER_ROLE, SERVICE_ROLE, Credentials, ensure_database, ensure_roles, with_user
 from runtime.embedded_pg import EmbeddedPostgres
+from runtime.openapi_merge import merge_openapi
 from runtime.security_headers import security_headers
 
 DATABASE = "pocdojo"
+OPENAPI_PATH = "/openapi.json"
+DOCS_PATH = "/docs"
 log = logging.getLogger("pocdojo.dev")
 
 
@@ -118,7 +122,8 @@ class Dispatcher:
     """Routes each request to the service app owning its path prefix (as the ALB does).
 
     It runs every app's lifespan in order at startup (reverse order at shutdown) and answers `/readyz`
-    (every service ready) itself; `/healthz`, `/metrics` (one registry per process: every service's
+    (every service ready), `/openapi.json` (every service's document merged: `runtime.openapi_merge`) and
+    `/docs` (one page for them all) itself; `/healthz`, `/metrics` (one registry per process: every service's
     series) and unknown paths go to the first app. `background` tasks (`run(stop)`, e.g. a media worker)
     start once the apps have started and are stopped (their event set, then awaited) before the apps stop.
     """
@@ -133,6 +138,7 @@ class Dispatcher:
         self.apps = [app for _, app in routes]
         self.background = list(background)
         self._stack: AsyncExitStack | None = None
+        self._openapi: dict[str, Any] | None = None
 
     def app_for(self, path: str) -> FastAPI | None:
         for prefixes, app in self.routes:
@@ -152,6 +158,9 @@ class Dispatcher:
             if path == "/readyz" and scope["type"] == "http":
                 await self._readyz(scope, receive, send)
                 return
+            if path in (OPENAPI_PATH, DOCS_PATH) and scope["type"] == "http":
+                await self._docs(path, scope, receive, send)
+                return
             target = self.apps[0]
         await target(scope, receive, send)
 
@@ -170,6 +179,32 @@ class Dispatcher:
         # Answered here, not by a service app: the same security headers as the apps' answers.
         headers = {name.decode(): value.decode() for name, value in security_headers(page=False, tls=False)}
         await JSONResponse(body, status_code=status, headers=headers)(scope, receive, send)
+
+    def openapi(self) -> dict[str, Any]:
+        """Every service's OpenAPI document as one (built once)."""
+        if self._openapi is None:
+            self._openapi = merge_openapi(
+                [(app.state.service, app.openapi()) for app in self.apps],
+                title="POC Dojo API",
+                description="Every service of POC Dojo, as `pocdojo dev` serves them on one port. In production "
+                "each service serves its own document (`{prefix}/openapi.json`, e.g. `/v1/pocs/openapi.json`). "
+                "Errors are RFC 9457 problems whose `type` resolves to `/problems/{slug}`.",
+            )
+        return self._openapi
+
+    async def _docs(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
+        from fastapi.openapi.docs import get_swagger_ui_html
+        from starlette.responses import JSONResponse
+
+        page = path == DOCS_PATH
+        headers = {name.decode(): value.decode() for name, value in security_headers(page=page, tls=False)}
+        response: Response
+        if page:
+            response = get_swagger_ui_html(openapi_url=OPENAPI_PATH, title="POC Dojo API")
+            response.headers.update(headers)
+        else:
+            response = JSONResponse(self.openapi(), headers=headers)
+        await response(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         message = await receive()

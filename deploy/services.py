@@ -21,6 +21,8 @@ class ServiceSpec:
     schemas: tuple[ServiceSchema, ...]
     path_prefixes: tuple[str, ...]
     factory: Callable[[Settings], FastAPI]
+    docs_prefix: str
+    """The service's own OpenAPI document and docs page: `{docs_prefix}/openapi.json`, `{docs_prefix}/docs`."""
     ws_protocol: str = "websockets-sansio"
     """uvicorn's `ws=`: the dojo service runs the collab fast path."""
 
@@ -55,19 +57,30 @@ SERVICES: dict[str, ServiceSpec] = {
     "identity": ServiceSpec(
         "identity",
         (ServiceSchema("identity", "identity"),),
-        ("/v1/auth/", "/v1/tenants", "/v1/tenant", "/v1/users", "/v1/members", "/v1/invitations", "/.well-known/"),
+        (
+            "/v1/auth/",
+            "/v1/tenants",
+            "/v1/tenant",
+            "/v1/users",
+            "/v1/members",
+            "/v1/invitations",
+            "/.well-known/",
+            "/problems",
+        ),
         _identity,
+        "/v1/auth",
     ),
     "dojo": ServiceSpec(
         "dojo",
         (ServiceSchema("crdt", "crdt"), ServiceSchema("dojo", "dojo")),
         ("/v1/collab", "/v1/dojos", "/v1/signal"),
         _dojo,
+        "/v1/dojos",
         ws_protocol=COLLAB_PROTOCOL,
     ),
-    "poc": ServiceSpec("poc", (ServiceSchema("poc", "poc_api"),), ("/v1/pocs",), _poc),
+    "poc": ServiceSpec("poc", (ServiceSchema("poc", "poc_api"),), ("/v1/pocs",), _poc, "/v1/pocs"),
     "media": ServiceSpec(
-        "media", (ServiceSchema("media", "media"),), ("/v1/reports", "/v1/videos", "/v1/media/"), _media
+        "media", (ServiceSchema("media", "media"),), ("/v1/reports", "/v1/videos", "/v1/media/"), _media, "/v1/reports"
     ),
 }
 

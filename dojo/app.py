@@ -157,6 +157,7 @@ def create_app(settings: Settings) -> FastAPI:
         title="POC Dojo realtime",
         description="Realtime collaboration (y-websocket compatible) and dojos.",
         settings=settings,
+        docs_prefix="/v1/dojos",
         startup=[
             database_startup,
             verifier_startup(),

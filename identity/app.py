@@ -94,6 +94,7 @@ def create_app(settings: Settings, *, keys: KeyRing | None = None) -> FastAPI:
         title="POC Dojo identity",
         description="Tenants, users, sign-in and tokens.",
         settings=settings,
+        docs_prefix="/v1/auth",
         startup=[
             database_startup,
             verifier_startup(ring.jwks if settings.auth_mode == "local" else None),

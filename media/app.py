@@ -68,6 +68,7 @@ def create_app(
         description="PDF and CSV reports of the tenant's POCs and year-in-review videos, made by background jobs "
         "(issues 13 and 14).",
         settings=settings,
+        docs_prefix="/v1/reports",
         startup=[database_startup, verifier_startup(memoize=True), media_startup],
     )
     app.include_router(router)

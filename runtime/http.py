@@ -18,7 +18,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import asyncpg
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
@@ -29,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from runtime import problem_pages
 from runtime.body_checks import more_body_errors
 from runtime.context import RequestInfo, request_id_var, request_info_var
 from runtime.errors import (
@@ -48,6 +49,7 @@ from runtime.errors import (
 from runtime.field_errors import from_framework_errors
 from runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from runtime.metrics_access import MetricsAccess
+from runtime.query_params import DeclaredQueries, refuse_unknown_query
 from runtime.security_headers import came_over_tls, security_headers
 from runtime.settings import Settings
 from runtime.supervisor import Supervisor
@@ -381,6 +383,7 @@ class _HotEndpoint:
         scope["route"] = self.route
         request = Request(scope, receive)
         try:
+            self.app.state.declared_queries.check(scope)
             response = await self.handler(request)
         except Exception as exc:  # noqa: BLE001 - mapped by the app's handlers, as Starlette maps them
             response = await self._handle(request, exc)
@@ -492,8 +495,13 @@ def create_service_app(
     readiness: Sequence[tuple[str, ReadinessCheck]] = (),
     description: str = "",
     version: str = "1.0.0",
+    docs_prefix: str = "",
 ) -> ServiceApp:
-    """A FastAPI app with the shared behaviour; the service then includes its routers."""
+    """A FastAPI app with the shared behaviour; the service then includes its routers.
+
+    Its OpenAPI document is served at `{docs_prefix}/openapi.json` and its docs page at `{docs_prefix}/docs`:
+    a prefix the service owns (`deploy.services`), so the load balancer routes them to it. Every service
+    also serves the problem types' pages (`/problems/{slug}`, `runtime.problem_pages`)."""
 
     supervisor = Supervisor(service)
 
@@ -515,17 +523,20 @@ def create_service_app(
         description=description,
         version=version,
         lifespan=lifespan,
-        openapi_url="/openapi.json",
-        docs_url="/docs",
+        dependencies=[Depends(refuse_unknown_query)],
+        openapi_url=f"{docs_prefix}/openapi.json",
+        docs_url=f"{docs_prefix}/docs",
         redoc_url=None,
     )
     app.state.supervisor = supervisor
+    app.state.declared_queries = DeclaredQueries(lambda: app.openapi())
     app.state.readiness = [*readiness, ("tasks", supervisor.check)]
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(ServiceError, _on_service_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(asyncpg.DataError, _on_data_error)
     app.add_exception_handler(Exception, _on_unexpected)
+    app.include_router(problem_pages.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
