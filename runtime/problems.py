@@ -81,6 +81,19 @@ PROBLEM_TYPES: dict[str, ProblemType] = _types(
         "OAuth2 `invalid_grant`: wrong credentials, or a refresh token that is expired, revoked or already used.",
     ),
     ProblemType(
+        "invalid-request",
+        400,
+        "Invalid request",
+        "OAuth2 `invalid_request` (token and revocation endpoints): a parameter is missing or unreadable; "
+        "`error_description` and `errors` name each one.",
+    ),
+    ProblemType(
+        "unsupported-grant-type",
+        400,
+        "Unsupported grant type",
+        "OAuth2 `unsupported_grant_type`: the token endpoint takes `password` and `refresh_token` grants.",
+    ),
+    ProblemType(
         "last-admin",
         409,
         "The tenant's last administrator",
