@@ -28,13 +28,13 @@ from poc_api.validation import (
     TAGS_MAX,
     check_description,
     check_github_url,
-    check_language,
     check_name,
     check_tags,
 )
 from runtime.auth import BEARER_SECURITY, CurrentPrincipal, principal_from_request
 from runtime.body_checks import checks_body
 from runtime.errors import FieldError, ValidationFailed
+from runtime.languages import check_language
 
 router = APIRouter(tags=["pocs"])
 

@@ -7,11 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from poc_api import languages
 from poc_api.validation import (
     check_description,
     check_github_url,
-    check_language,
     check_name,
     check_owner,
     check_query,
@@ -20,7 +18,9 @@ from poc_api.validation import (
     prefix_words,
     tag_slug,
 )
+from runtime import languages
 from runtime.errors import FieldError
+from runtime.languages import check_language
 from tests.poc.conftest import PROBLEM, PocHarness, poc_fields
 
 # -- GitHub URLs ----------------------------------------------------------------------------------------
