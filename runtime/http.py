@@ -49,6 +49,7 @@ from runtime.errors import (
 from runtime.field_errors import from_framework_errors
 from runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from runtime.metrics_access import MetricsAccess
+from runtime.openapi_problems import describe_problems
 from runtime.query_params import DeclaredQueries, refuse_unknown_query
 from runtime.security_headers import came_over_tls, security_headers
 from runtime.settings import Settings
@@ -452,6 +453,12 @@ class ServiceApp(FastAPI):
             default_span_details=_span_details,
             exclude_spans=["receive", "send"],
         )
+
+    def openapi(self) -> dict[str, Any]:
+        """FastAPI's document, with errors described as the problems they are (`runtime.openapi_problems`)."""
+        if self.openapi_schema is None:
+            self.openapi_schema = describe_problems(super().openapi())
+        return self.openapi_schema
 
     def add_hot_route(self, method: str, path: str, handler: HotHandler) -> None:
         """Serve `method path` (exactly) with `handler`; the route must already be declared, with the same

@@ -78,6 +78,8 @@ async def test_one_document_holds_every_services_paths_and_its_references_resolv
         assert own.status_code == 200, (name, own.text)
         own_document = own.json()
         assert own_document["paths"], name
+        assert sorted({ref for ref in _refs(own_document) if not _resolves(own_document, ref)}) == [], name
+        assert "HTTPValidationError" not in own.text, f"{name} documents pydantic's 422 instead of a problem"
         for path, item in own_document["paths"].items():
             assert set(item) <= set(document["paths"][path]), (name, path)
     assert {"/v1/pocs", "/v1/dojos", "/v1/reports", "/v1/auth/token", "/v1/videos"} <= set(document["paths"])
@@ -86,17 +88,22 @@ async def test_one_document_holds_every_services_paths_and_its_references_resolv
 
 
 async def test_colliding_component_names_are_kept_apart(dev: Dev) -> None:
-    """The POC and media services each define a different `Problem`: both survive, each referenced by its own."""
+    """The POC and media services each define a richer `Problem` than the shared one: all survive, each
+    referenced by its own service's operations."""
     document = (await dev.http.get("/openapi.json")).json()
     poc_problem = (await dev.http.get("/v1/pocs/openapi.json")).json()["components"]["schemas"]["Problem"]
     media_problem = (await dev.http.get("/v1/reports/openapi.json")).json()["components"]["schemas"]["Problem"]
     assert poc_problem != media_problem
     schemas = document["components"]["schemas"]
-    assert list(SERVICES).index("poc") < list(SERVICES).index("media")  # the first keeps the name
-    assert schemas["Problem"] == poc_problem
+    identity_problem = (await dev.http.get("/v1/auth/openapi.json")).json()["components"]["schemas"]["Problem"]
+    assert next(iter(SERVICES)) == "identity"  # the first service keeps the name
+    assert schemas["Problem"] == identity_problem
+    assert schemas["PocProblem"]["properties"].keys() == poc_problem["properties"].keys()
     assert schemas["MediaProblem"]["properties"].keys() == media_problem["properties"].keys()
     videos = document["paths"]["/v1/videos"]["get"]["responses"]["401"]["content"][PROBLEM]["schema"]["$ref"]
     assert videos == "#/components/schemas/MediaProblem"
+    pocs = document["paths"]["/v1/pocs"]["post"]["responses"]["422"]["content"][PROBLEM]["schema"]["$ref"]
+    assert pocs == "#/components/schemas/PocProblem"
 
 
 @pytest.mark.parametrize("path", ["/docs", *[f"{spec.docs_prefix}/docs" for spec in SERVICES.values()]])
