@@ -59,5 +59,6 @@ async def test_repeated_parameters(pocs: PocHarness) -> None:
     )
     assert response.status_code == 200
     assert [p["name"] for p in response.json()["items"]] == ["Alfa pagamentos"]
-    unknown = await pocs.http.get("/v1/pocs?colour=blue&limit=1", headers=admin.auth)  # ignored, as before
-    assert unknown.status_code == 200 and len(unknown.json()["items"]) == 1
+    unknown = await pocs.http.get("/v1/pocs?colour=blue&limit=1", headers=admin.auth)  # refused, not ignored
+    assert unknown.status_code == 422
+    assert [(e["field"], e["code"]) for e in unknown.json()["errors"]] == [("colour", "unknown_parameter")]
