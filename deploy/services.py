@@ -21,10 +21,17 @@ class ServiceSpec:
     schemas: tuple[ServiceSchema, ...]
     path_prefixes: tuple[str, ...]
     factory: Callable[[Settings], FastAPI]
-    docs_prefix: str
-    """The service's own OpenAPI document and docs page: `{docs_prefix}/openapi.json`, `{docs_prefix}/docs`."""
+    docs_prefix: str = ""
+    """The service's own OpenAPI document and docs page: `{docs_prefix}/openapi.json`, `{docs_prefix}/docs`
+    (by default under its first path prefix)."""
     ws_protocol: str = "websockets-sansio"
     """uvicorn's `ws=`: the dojo service runs the collab fast path."""
+
+    def __post_init__(self) -> None:
+        if not self.docs_prefix:
+            object.__setattr__(self, "docs_prefix", self.path_prefixes[0].rstrip("/"))
+        if not any(self.docs_prefix + "/" == p or self.docs_prefix.startswith(p) for p in self.path_prefixes):
+            raise ValueError(f"{self.name}: the docs prefix {self.docs_prefix!r} is not one of its path prefixes")
 
 
 def _identity(settings: Settings) -> FastAPI:
@@ -68,7 +75,6 @@ SERVICES: dict[str, ServiceSpec] = {
             "/problems",
         ),
         _identity,
-        "/v1/auth",
     ),
     "dojo": ServiceSpec(
         "dojo",
@@ -78,9 +84,9 @@ SERVICES: dict[str, ServiceSpec] = {
         "/v1/dojos",
         ws_protocol=COLLAB_PROTOCOL,
     ),
-    "poc": ServiceSpec("poc", (ServiceSchema("poc", "poc_api"),), ("/v1/pocs",), _poc, "/v1/pocs"),
+    "poc": ServiceSpec("poc", (ServiceSchema("poc", "poc_api"),), ("/v1/pocs",), _poc),
     "media": ServiceSpec(
-        "media", (ServiceSchema("media", "media"),), ("/v1/reports", "/v1/videos", "/v1/media/"), _media, "/v1/reports"
+        "media", (ServiceSchema("media", "media"),), ("/v1/reports", "/v1/videos", "/v1/media/"), _media
     ),
 }
 

@@ -14,6 +14,7 @@ required", "Input should be...") with the services' own:
 | literal_error, enum                              | `not_one_of`    | must be one of: a, b                 |
 | extra_forbidden                                  | `unknown_field` | is not a field of this request       |
 | uuid_*                                           | `invalid_uuid`  | must be a UUID                       |
+| string_unicode                                   | `invalid_text`  | must be valid Unicode text           |
 | value_error (our own validators: `runtime.text`) | `invalid`       | the validator's own message          |
 """
 
@@ -95,6 +96,8 @@ def from_framework(error: Mapping[str, Any]) -> FieldError:
         return FieldError(field, "out_of_range", f"must be {word} {bound}")
     if kind in ("literal_error", "enum"):
         return FieldError(field, "not_one_of", _one_of(ctx))
+    if kind == "string_unicode":
+        return FieldError(field, "invalid_text", "must be valid Unicode text (it holds a lone surrogate)")
     if kind.startswith("uuid_"):
         return FieldError(field, "invalid_uuid", "must be a UUID")
     if kind in ("value_error", "assertion_error"):
