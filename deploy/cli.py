@@ -213,7 +213,7 @@ def _dev(args: argparse.Namespace) -> int:
         f"    curl -s -X POST {base}/v1/auth/token -d grant_type=password -d tenant={demo['tenant']} \\\n"
         f"         -d username={demo['username']} -d password='{demo['password']}'\n"
         f"  operator token for POST /v1/tenants: {state_dir / 'operator-token'}\n"
-        f"  API docs: {base}/docs (identity)\n",
+        f"  API docs: {base}/docs (every service; problem types: {base}/problems)\n",
         flush=True,
     )
     server = uvicorn.Server(_uvicorn_config(dispatcher, args.host, args.port, settings.collab_max_frame_bytes))

@@ -31,9 +31,13 @@ from runtime import migrations
 from runtime.bootstrap import OWNER_ROLE, SERVICE_ROLE, Credentials, ensure_database, ensure_roles, with_user
 from runtime.embedded_pg import EmbeddedPostgres
 from runtime.http import RequestContextMiddleware
+from runtime.openapi_merge import merge_openapi
 from runtime.root import root_of
+from runtime.security_headers import security_headers
 
 DATABASE = "pocdojo"
+OPENAPI_PATH = "/openapi.json"
+DOCS_PATH = "/docs"
 log = logging.getLogger("pocdojo.dev")
 
 
@@ -122,10 +126,11 @@ class Dispatcher:
     """Routes each request to the service app owning its path prefix (as the ALB does).
 
     It runs every app's lifespan in order at startup (reverse order at shutdown) and answers `/readyz`
-    (every service ready) itself, logged and counted as the first app's route; `/healthz`, `/metrics` (one
-    registry per process: every service's series) and unknown paths go to the first app. `background`
-    tasks (`run(stop)`, e.g. a media worker) start once the apps have started and are stopped (their event
-    set, then awaited) before the apps stop.
+    (every service ready) itself, logged and counted as the first app's route, `/openapi.json` (every
+    service's document merged: `runtime.openapi_merge`) and `/docs` (one page for them all); `/healthz`,
+    `/metrics` (one registry per process: every service's series) and unknown paths go to the first app.
+    `background` tasks (`run(stop)`, e.g. a media worker) start once the apps have started and are stopped
+    (their event set, then awaited) before the apps stop.
     """
 
     def __init__(
@@ -140,6 +145,7 @@ class Dispatcher:
         self._stack: AsyncExitStack | None = None
         self._readyz_route = Route("/readyz", self._readyz, methods=["GET"])
         self._readyz_app: RequestContextMiddleware | None = None
+        self._openapi: dict[str, Any] | None = None
 
     def _readyz_http(self) -> RequestContextMiddleware:
         """`/readyz` with the access log and metrics of the first service (built on first use: the apps'
@@ -173,6 +179,9 @@ class Dispatcher:
                 scope["route"] = self._readyz_route  # the access log and metrics name it
                 await self._readyz_http()(scope, receive, send)
                 return
+            if path in (OPENAPI_PATH, DOCS_PATH) and scope["type"] == "http":
+                await self._docs(path, scope, receive, send)
+                return
             target = self.apps[0]
         await target(scope, receive, send)
 
@@ -188,6 +197,32 @@ class Dispatcher:
         status = 503 if failing else 200
         body = {"status": "unavailable", "failing": failing} if failing else {"status": "ready"}
         return JSONResponse(body, status_code=status)
+
+    def openapi(self) -> dict[str, Any]:
+        """Every service's OpenAPI document as one (built once)."""
+        if self._openapi is None:
+            self._openapi = merge_openapi(
+                [(root_of(app).service, app.openapi()) for app in self.apps],
+                title="POC Dojo API",
+                description="Every service of POC Dojo, as `pocdojo dev` serves them on one port. In production "
+                "each service serves its own document (`{prefix}/openapi.json`, e.g. `/v1/pocs/openapi.json`). "
+                "Errors are RFC 9457 problems whose `type` resolves to `/problems/{slug}`.",
+            )
+        return self._openapi
+
+    async def _docs(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
+        from fastapi.openapi.docs import get_swagger_ui_html
+        from starlette.responses import JSONResponse
+
+        page = path == DOCS_PATH
+        headers = {name.decode(): value.decode() for name, value in security_headers(page=page, tls=False)}
+        response: Response
+        if page:
+            response = get_swagger_ui_html(openapi_url=OPENAPI_PATH, title="POC Dojo API")
+            response.headers.update(headers)
+        else:
+            response = JSONResponse(self.openapi(), headers=headers)
+        await response(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         message = await receive()

@@ -27,8 +27,17 @@ class ServiceSpec(Generic[S]):
     settings_class: type[S]
     """What `pocdojo serve NAME` reads from the environment: the service's own settings class."""
     factory: Callable[[S], FastAPI]
+    docs_prefix: str = ""
+    """The service's own OpenAPI document and docs page: `{docs_prefix}/openapi.json`, `{docs_prefix}/docs`
+    (by default under its first path prefix)."""
     ws_protocol: str = "websockets-sansio"
     """uvicorn's `ws=`: the dojo service runs the collab fast path."""
+
+    def __post_init__(self) -> None:
+        if not self.docs_prefix:
+            object.__setattr__(self, "docs_prefix", self.path_prefixes[0].rstrip("/"))
+        if not any(self.docs_prefix + "/" == p or self.docs_prefix.startswith(p) for p in self.path_prefixes):
+            raise ValueError(f"{self.name}: the docs prefix {self.docs_prefix!r} is not one of its path prefixes")
 
 
 def _identity(settings: IdentitySettings) -> FastAPI:
@@ -61,7 +70,16 @@ SERVICES: dict[str, ServiceSpec[Any]] = {
     "identity": ServiceSpec(
         "identity",
         (ServiceSchema("identity", "identity"),),
-        ("/v1/auth/", "/v1/tenants", "/v1/tenant", "/v1/users", "/v1/members", "/v1/invitations", "/.well-known/"),
+        (
+            "/v1/auth/",
+            "/v1/tenants",
+            "/v1/tenant",
+            "/v1/users",
+            "/v1/members",
+            "/v1/invitations",
+            "/.well-known/",
+            "/problems",
+        ),
         IdentitySettings,
         _identity,
     ),
@@ -71,6 +89,7 @@ SERVICES: dict[str, ServiceSpec[Any]] = {
         ("/v1/collab", "/v1/dojos", "/v1/signal"),
         DojoSettings,
         _dojo,
+        "/v1/dojos",
         ws_protocol=COLLAB_PROTOCOL,
     ),
     "poc": ServiceSpec("poc", (ServiceSchema("poc", "poc_api"),), ("/v1/pocs",), PocSettings, _poc),

@@ -198,6 +198,7 @@ def create_app(settings: DojoSettings) -> FastAPI:
         title="POC Dojo realtime",
         description="Realtime collaboration (y-websocket compatible) and dojos.",
         settings=settings,
+        docs_prefix="/v1/dojos",
         startup=[database_startup, verifier_startup(), redis_startup, dojo_startup],
     )
 

@@ -43,7 +43,6 @@ class StorageQuotaExceeded(PayloadTooLarge):
     """The tenant's documents already use their storage quota."""
 
     slug = "storage-quota-exceeded"
-    title = "Storage quota exceeded"
 
 
 YJS_UPDATE = "application/octet-stream"

@@ -11,6 +11,7 @@ import base64
 import binascii
 import logging
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -27,7 +28,9 @@ from dojo.replay.api import complete_history
 from dojo.services import services
 from dojo.sessions import DojoSessions
 from runtime.auth import CurrentPrincipal
+from runtime.body_checks import checks_body
 from runtime.errors import FieldError, ServiceError, ValidationFailed
+from runtime.languages import check_language
 from runtime.text import Name, StorableText
 
 router = APIRouter(tags=["dojos"])
@@ -68,7 +71,12 @@ class DojoCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: Name = Field(min_length=1, max_length=200, examples=["Kata: bowling score"])
     poc_id: uuid.UUID | None = Field(default=None, description="The POC this dojo works on, if any.")
-    language: Name | None = Field(default=None, min_length=1, max_length=64, examples=["Python"])
+    language: str | None = Field(
+        default=None,
+        description="A programming language as GitHub names it, matched as a POC's is (case-insensitive, aliases "
+        "such as `golang` accepted); the canonical name is stored. An unknown name is refused with the closest.",
+        examples=["Python"],
+    )
     settings: DojoSettingsIn | None = None
 
 
@@ -160,16 +168,28 @@ def files_of(state: bytes) -> dict[str, str]:
 
 
 # -- sessions -------------------------------------------------------------------------------------
+def _check_language(body: Mapping[str, Any], refused: frozenset[str]) -> tuple[str | None, list[FieldError]]:
+    """A dojo's optional language, normalized with the POCs' list (`runtime.languages`)."""
+    value = body.get("language")
+    if "language" in refused or not isinstance(value, str):
+        return None, []
+    return check_language(value)
+
+
 @router.post("/v1/dojos", status_code=201, summary="Start a dojo (you host it, and drive first)", responses=_ERRORS)
+@checks_body(lambda body, refused: _check_language(body, refused)[1])
 async def create_dojo(body: DojoCreate, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     options = body.settings or DojoSettingsIn()
+    language, errors = _check_language(body.model_dump(), frozenset())
+    if errors:
+        raise ValidationFailed(errors)
     _check_randori(request, options.randori_seconds, "settings.randori_seconds")
     dojo = await _sessions(request).create(
         principal.tenant_id,
         principal.subject,
         title=body.title,
         poc_id=str(body.poc_id) if body.poc_id else None,
-        language=body.language,
+        language=language,
         locked=options.locked,
         lobby=options.lobby,
         randori_seconds=options.randori_seconds,

@@ -37,14 +37,12 @@ class Gone(Conflict):
     """The dojo has ended: nothing changes in it any more."""
 
     slug = "dojo-ended"
-    title = "The dojo has ended"
 
 
 class InLobby(Forbidden):
     """The user asked to join and waits for the host to admit them."""
 
     slug = "dojo-lobby"
-    title = "Waiting in the lobby"
 
 
 def parse_id(value: str, what: str = "dojo") -> uuid.UUID:

@@ -11,11 +11,12 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from identity.members import DisplayName
-from identity.service import IdentityService, bad_grant_type, require_admin
+from identity.oauth_errors import InvalidRequest, bad_grant_type
+from identity.service import IdentityService, require_admin
 from identity.services import services
 from identity.signup import ACCEPTED
 from runtime.auth import CurrentPrincipal
-from runtime.errors import BadRequest, FieldError, Unauthorized, UnsupportedMediaType, ValidationFailed
+from runtime.errors import FieldError, Unauthorized, UnsupportedMediaType, ValidationFailed
 from runtime.http import client_address
 from runtime.text import Name, StorableText, storable
 
@@ -114,9 +115,13 @@ class TokenOut(BaseModel):
     refresh_token: str
 
 
-class RevokeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    token: StorableText = Field(max_length=512)
+class TenantView(BaseModel):
+    id: str
+    slug: str
+    name: str
+    created_at: str
+    self_signup: bool | None = Field(default=None, description="Administrators only.")
+    signup_domains: list[str] | None = Field(default=None, description="Administrators only.")
 
 
 def _service(request: Request) -> IdentityService:
@@ -154,6 +159,17 @@ async def create_tenant(body: TenantCreate, service: Service) -> dict[str, Any]:
         self_signup=body.self_signup,
         signup_domains=body.signup_domains,
     )
+
+
+@router.get(
+    "/v1/tenant",
+    response_model=TenantView,
+    response_model_exclude_none=True,
+    tags=["tenants"],
+    summary="The caller's tenant (its sign-up settings for administrators only)",
+)
+async def get_tenant(principal: CurrentPrincipal, service: Service) -> dict[str, Any]:
+    return await service.tenant(principal.tenant_id, admin="admin" in principal.roles)
 
 
 @router.patch(
@@ -197,7 +213,8 @@ async def register(body: RegisterIn, request: Request) -> dict[str, Any]:
 _TOKEN_FIELDS = ("grant_type", "username", "password", "tenant", "refresh_token", "client_id", "scope")
 
 
-async def _token_form(request: Request) -> dict[str, str]:
+async def _oauth_form(request: Request, fields: tuple[str, ...]) -> dict[str, str]:
+    """An OAuth request's parameters (form or JSON body), strings only; anything unreadable is `invalid_request`."""
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type == "application/x-www-form-urlencoded":
         form = await request.form()
@@ -207,16 +224,16 @@ async def _token_form(request: Request) -> dict[str, str]:
         try:
             parsed = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            raise BadRequest(f"The body is not valid JSON: {exc}.") from exc
+            raise InvalidRequest([FieldError("body", "malformed_json", f"is not valid JSON: {exc}")]) from exc
         if not isinstance(parsed, dict):
-            raise BadRequest("The body must be a JSON object.")
+            raise InvalidRequest([FieldError("body", "wrong_type", "must be a JSON object")])
         data = parsed
     else:
         raise UnsupportedMediaType("Send the token request as application/x-www-form-urlencoded or application/json.")
     errors = [
-        FieldError(k, "type", "must be a string") for k in _TOKEN_FIELDS if k in data and not isinstance(data[k], str)
+        FieldError(k, "wrong_type", "must be a string") for k in fields if k in data and not isinstance(data[k], str)
     ]
-    for k in _TOKEN_FIELDS:
+    for k in fields:
         value = data.get(k)
         if isinstance(value, str):
             try:
@@ -224,8 +241,8 @@ async def _token_form(request: Request) -> dict[str, str]:
             except ValueError as exc:
                 errors.append(FieldError(k, "invalid_text", str(exc)))
     if errors:
-        raise ValidationFailed(errors)
-    return {k: v for k, v in data.items() if k in _TOKEN_FIELDS and isinstance(v, str)}
+        raise InvalidRequest(errors)
+    return {k: v for k, v in data.items() if k in fields and isinstance(v, str)}
 
 
 _TOKEN_BODY = {
@@ -259,29 +276,63 @@ _TOKEN_BODY = {
     summary="OAuth2 token endpoint: password and refresh_token grants",
 )
 async def token(request: Request, response: Response, service: Service) -> dict[str, Any]:
-    form = await _token_form(request)
+    form = await _oauth_form(request, _TOKEN_FIELDS)
     response.headers["Cache-Control"] = "no-store"
     grant_type = form.get("grant_type")
     if grant_type == "password":
         missing = [f for f in ("username", "password", "tenant") if not form.get(f)]
         if missing:
-            raise ValidationFailed([FieldError(f, "missing", "is required for the password grant") for f in missing])
+            raise InvalidRequest([FieldError(f, "missing", "is required for the password grant") for f in missing])
         address = client_address(request.scope, services(request).settings.trusted_proxy_hops)
         pair = await service.password_grant(
             tenant_slug=form["tenant"], username=form["username"], password=form["password"], address=address
         )
     elif grant_type == "refresh_token":
         if not form.get("refresh_token"):
-            raise ValidationFailed([FieldError("refresh_token", "missing", "is required for the refresh grant")])
+            raise InvalidRequest([FieldError("refresh_token", "missing", "is required for the refresh grant")])
         pair = await service.refresh_grant(form["refresh_token"])
     else:
         raise bad_grant_type(grant_type)
     return pair.as_response()
 
 
-@router.post("/v1/auth/revoke", tags=["auth"], summary="Revoke a refresh token and its whole family (RFC 7009)")
-async def revoke(body: RevokeIn, service: Service) -> dict[str, str]:
-    await service.revoke(body.token)
+_REVOKE_FIELDS = ("token", "token_type_hint")
+_REVOKE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            media: {
+                "schema": {
+                    "type": "object",
+                    "required": ["token"],
+                    "properties": {
+                        "token": {"type": "string", "maxLength": 512, "description": "the refresh token"},
+                        "token_type_hint": {"type": "string", "enum": ["refresh_token", "access_token"]},
+                    },
+                }
+            }
+            for media in ("application/x-www-form-urlencoded", "application/json")
+        },
+    }
+}
+
+
+@router.post(
+    "/v1/auth/revoke",
+    tags=["auth"],
+    openapi_extra=_REVOKE_BODY,
+    summary="Revoke a refresh token and its whole family (RFC 7009: form or JSON body)",
+    description="200 whatever the token (an unknown or already revoked token is no error, as RFC 7009 says); "
+    "400 `invalid_request` when `token` is missing.",
+)
+async def revoke(request: Request, service: Service) -> dict[str, str]:
+    form = await _oauth_form(request, _REVOKE_FIELDS)
+    token = form.get("token")
+    if not token:
+        raise InvalidRequest([FieldError("token", "missing", "is required: the refresh token to revoke")])
+    if len(token) > 512:
+        raise InvalidRequest([FieldError("token", "too_long", "must be at most 512 characters")])
+    await service.revoke(token)
     return {"status": "revoked"}
 
 

@@ -114,6 +114,7 @@ def create_app(
         title="POC Dojo identity",
         description="Tenants, users, sign-in and tokens.",
         settings=settings,
+        docs_prefix="/v1/auth",
         startup=[
             database_startup,
             verifier_startup(ring.jwks if settings.auth_mode == "local" else None),

@@ -23,7 +23,6 @@ from identity.throttle import LoginThrottle
 from identity.tokens import MalformedRefreshToken, RefreshToken, TokenIssuer
 from runtime.db import Connection, Database
 from runtime.errors import (
-    BadRequest,
     Conflict,
     FieldError,
     Forbidden,
@@ -43,7 +42,6 @@ class InvalidGrant(ServiceError):
 
     status = 400
     slug = "invalid-grant"
-    title = "Invalid grant"
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail, error="invalid_grant", error_description=detail)
@@ -53,7 +51,6 @@ class LastAdmin(Conflict):
     """The change would leave the tenant without an administrator (409)."""
 
     slug = "last-admin"
-    title = "The tenant's last administrator"
 
 
 ForgetUser = Callable[[uuid.UUID, uuid.UUID], None]
@@ -155,13 +152,17 @@ def tenant_view(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
+def _rfc3339(row: asyncpg.Record) -> str:
+    return str(row["created_at"].isoformat().replace("+00:00", "Z"))
+
+
 def user_view(row: asyncpg.Record, tenant_slug: str | None = None, tenant_name: str | None = None) -> dict[str, Any]:
     view: dict[str, Any] = {
         "id": str(row["id"]),
         "email": row["email"],
         "display_name": row["display_name"],
         "roles": sorted(row["roles"]),
-        "created_at": row["created_at"].isoformat().replace("+00:00", "Z"),
+        "created_at": _rfc3339(row),
     }
     if tenant_slug is not None:
         view["tenant"] = tenant_slug
@@ -306,6 +307,20 @@ class IdentityService:
         assert row is not None
         return tenant_view(row)
 
+    async def tenant(self, tenant_id: str, *, admin: bool) -> dict[str, Any]:
+        """The caller's tenant: id, slug, name, created_at; its sign-up settings for administrators only."""
+        async with self.db.tenant_tx(tenant_id) as conn:
+            row = await conn.fetchrow(
+                "SELECT id, slug, name, self_signup, signup_domains, created_at FROM identity.tenants WHERE id = $1",
+                uuid.UUID(tenant_id),
+            )
+        if row is None:
+            raise NotFound("The tenant no longer exists.")
+        view = {"id": str(row["id"]), "slug": row["slug"], "name": row["name"], "created_at": _rfc3339(row)}
+        if admin:
+            view.update(self_signup=row["self_signup"], signup_domains=list(row["signup_domains"]))
+        return view
+
     async def update_tenant(
         self,
         tenant_id: str,
@@ -366,15 +381,19 @@ class IdentityService:
         return user_view(row, tenant["slug"])
 
     async def list_users(self, tenant_id: str, *, limit: int, cursor: str | None) -> dict[str, Any]:
-        after = uuid.UUID(cursor) if cursor else uuid.UUID(int=0)
+        """The tenant's accounts in the order they were created (the cursor is the last one's id)."""
+        after = uuid.UUID(cursor) if cursor else None
         async with self.db.tenant_tx(tenant_id) as conn:
+            slug = await conn.fetchval("SELECT slug FROM identity.tenants WHERE id = $1", uuid.UUID(tenant_id))
             rows = await conn.fetch(
                 "SELECT id, email, display_name, roles, created_at FROM identity.users"
-                " WHERE id > $1 ORDER BY id LIMIT $2",
+                " WHERE $1::uuid IS NULL"
+                " OR (created_at, id) > (SELECT created_at, id FROM identity.users WHERE id = $1)"
+                " ORDER BY created_at, id LIMIT $2",
                 after,
                 limit + 1,
             )
-        items = [user_view(r) for r in rows[:limit]]
+        items = [user_view(r, slug) for r in rows[:limit]]
         return {"items": items, "next_cursor": items[-1]["id"] if len(rows) > limit else None}
 
     async def get_user(self, tenant_id: str, user_id: uuid.UUID) -> dict[str, Any]:
@@ -542,10 +561,3 @@ class IdentityService:
 def require_admin(roles: frozenset[str]) -> None:
     if "admin" not in roles:
         raise Forbidden("Only a tenant administrator may do this.")
-
-
-def bad_grant_type(grant_type: str | None) -> BadRequest:
-    return BadRequest(
-        f"Unsupported grant_type {grant_type!r}: use 'password' or 'refresh_token'.",
-        error="unsupported_grant_type",
-    )

@@ -70,6 +70,7 @@ def create_app(
         description="PDF and CSV reports of the tenant's POCs, year-in-review videos and dojo replay videos, made "
         "by background jobs (issues 13, 14 and 18).",
         settings=settings,
+        docs_prefix="/v1/reports",
         startup=[database_startup, verifier_startup(memoize=True), media_startup],
     )
     app.include_router(router)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 import orjson
@@ -28,12 +29,13 @@ from poc_api.validation import (
     TAGS_MAX,
     check_description,
     check_github_url,
-    check_language,
     check_name,
     check_tags,
 )
 from runtime.auth import BEARER_SECURITY, CurrentPrincipal, principal_from_request
+from runtime.body_checks import checks_body
 from runtime.errors import FieldError, ValidationFailed
+from runtime.languages import check_language
 
 router = APIRouter(tags=["pocs"])
 
@@ -85,23 +87,46 @@ def _json(document: str, status_code: int = 200, headers: dict[str, str] | None 
     description="Creates a POC owned by the caller. Emits `poc.created` to the outbox.",
     responses={**_COMMON, **_BODY, **_CONFLICT},
 )
+@checks_body(lambda body, refused: _check_new(body, refused)[1])
 async def create_poc(body: PocCreate, principal: CurrentPrincipal, service: Service) -> Response:
     """POST /v1/pocs: validate every field, then register (201 with Location)."""
-    errors: list[FieldError] = []
-    name, bad = check_name(body.name)
-    errors += bad
-    github_url, bad = check_github_url(body.github_url)
-    errors += bad
-    language, bad = check_language(body.language)
-    errors += bad
-    tags, bad = check_tags(body.tags)
-    errors += bad
-    description, bad = check_description(body.description)
-    errors += bad
+    poc, errors = _check_new(body.model_dump(), frozenset())
     if errors:
         raise ValidationFailed(errors)
-    poc_id, document = await service.create(principal, NewPoc(name, github_url, language, tags, description))
+    assert poc is not None
+    poc_id, document = await service.create(principal, poc)
     return _json(document, 201, {"Location": f"/v1/pocs/{poc_id}"})
+
+
+def _check_new(body: Mapping[str, Any], refused: frozenset[str]) -> tuple[NewPoc | None, list[FieldError]]:
+    """A new POC's fields by the rules of `poc_api.validation`, skipping those in `refused` and those not of
+    their JSON type (the framework reports those: `runtime.body_checks`)."""
+    errors: list[FieldError] = []
+
+    def text(field: str, check: Callable[[str], tuple[str, list[FieldError]]]) -> str:
+        value = body.get(field)
+        if field in refused or not isinstance(value, str):
+            return ""
+        checked, bad = check(value)
+        errors.extend(bad)
+        return checked
+
+    name = text("name", check_name)
+    github_url = text("github_url", check_github_url)
+    language = text("language", check_language)
+    raw_tags = body.get("tags", [])
+    tags: list[str] = []
+    if "tags" not in refused and isinstance(raw_tags, list) and all(isinstance(t, str) for t in raw_tags):
+        tags, bad = check_tags(raw_tags)
+        errors += bad
+    raw_description = body.get("description")
+    description = ""
+    if "description" not in refused and (raw_description is None or isinstance(raw_description, str)):
+        description, bad = check_description(raw_description)
+        errors += bad
+    if errors or refused:
+        return None, errors
+    return NewPoc(name, github_url, language, tags, description), errors
 
 
 @router.get(

@@ -59,6 +59,7 @@ def create_app(settings: PocSettings) -> FastAPI:
         title="POC Dojo catalogue",
         description="Register, change, delete and search the tenant's proofs of concept (API.md §POCs).",
         settings=settings,
+        docs_prefix="/v1/pocs",
         startup=[database_startup, verifier_startup(memoize=True), poc_startup, relay_startup(settings)],
     )
     app.include_router(facets_router)

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from poc_api.search import SORTS, SearchParams
-from poc_api.validation import check_language, check_owner, check_query, check_tags, parse_time
+from poc_api.validation import check_owner, check_query, check_tags, parse_time
 from runtime.errors import FieldError, ValidationFailed
+from runtime.languages import check_language
 
 
 @dataclass(frozen=True)

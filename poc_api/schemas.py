@@ -169,7 +169,7 @@ class Problem(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "type": "https://docs.pocdojo.dev/problems/validation",
+                    "type": "https://pocdojo.example.com/problems/validation",
                     "title": "Validation failed",
                     "status": 422,
                     "detail": "github_url: only GitHub repository URLs are supported",

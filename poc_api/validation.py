@@ -10,7 +10,7 @@ with a request at once. Normalization rules:
   break GitHub's rules are refused. Owner and repository keep their case; uniqueness ignores it.
 - name: trimmed, inner whitespace collapsed, NFC, 1-200 characters, no control characters.
 - description: optional, trimmed, NFC, at most 4000 characters, no control characters but newlines/tabs.
-- language: a known language, case-insensitive, aliases accepted (`languages.resolve`).
+- language: a known language, case-insensitive, aliases accepted (`runtime.languages`, shared with dojos).
 - tags: each becomes a lowercase ASCII slug (`Machine Learning` -> `machine-learning`, `C#` ->
   `c-sharp`, `São Paulo` -> `sao-paulo`), 1-40 characters; duplicates dropped (first kept); at most 20.
 """
@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlsplit
 
-from poc_api.languages import UnknownLanguage, resolve
 from runtime.errors import FieldError
 
 NAME_MAX = 200
@@ -98,26 +97,6 @@ def check_description(value: str | None, field: str = "description") -> tuple[st
     if len(text) > DESCRIPTION_MAX:
         return text, [FieldError(field, "too_long", f"must be at most {DESCRIPTION_MAX} characters (got {len(text)})")]
     return text, []
-
-
-def check_language(value: str, field: str = "language") -> tuple[str, list[FieldError]]:
-    """The canonical name of a known language, or an `unknown_language` error with close matches."""
-    if _has_control(value) or len(value) > 64:
-        return value, [FieldError(field, "unknown_language", f"'{_clip(value)}' is not a known programming language")]
-    try:
-        return resolve(value), []
-    except UnknownLanguage as exc:
-        if not value.strip():
-            return value, [FieldError(field, "blank", "must name a programming language, e.g. Python")]
-        if exc.suggestions:
-            hint = ", ".join(exc.suggestions[:-1]) + (" or " if len(exc.suggestions) > 1 else "") + exc.suggestions[-1]
-            message = f"'{_clip(value)}' is not a known programming language; did you mean {hint}?"
-        else:
-            message = (
-                f"'{_clip(value)}' is not a known programming language "
-                "(names as GitHub shows them, e.g. Python, TypeScript, C#, Jupyter Notebook)"
-            )
-        return value, [FieldError(field, "unknown_language", message)]
 
 
 def tag_slug(value: str) -> str:

@@ -2,15 +2,20 @@
 
 ServiceError                      500 (base; never raised bare)
 ├── BadRequest                    400
+│   ├── MalformedJson             400
 │   └── ValidationFailed          422 (with field `errors`)
 ├── Unauthorized                  401 (WWW-Authenticate: Bearer)
 ├── Forbidden                     403
 ├── NotFound                      404
+├── MethodNotAllowed              405
 ├── Conflict                      409
 ├── PayloadTooLarge               413
 ├── UnsupportedMediaType          415
 ├── TooManyRequests               429 (Retry-After)
 └── ServiceUnavailable            503
+
+Every class names a slug of `runtime.problems.PROBLEM_TYPES` (checked when the class is defined), whose
+title it answers with; the problem's `type` is `{public_url}/problems/{slug}`, a page every service serves.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-PROBLEM_BASE = "https://docs.pocdojo.dev/problems/"
+from runtime.problems import PROBLEM_TYPES, problem_url
 
 
 @dataclass(frozen=True)
@@ -38,15 +43,25 @@ class ServiceError(Exception):
     slug: ClassVar[str] = "internal"
     title: ClassVar[str] = "Internal server error"
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        registered = PROBLEM_TYPES.get(cls.slug)
+        if registered is None:
+            raise TypeError(f"{cls.__name__}: problem type {cls.slug!r} is not in runtime.problems.PROBLEM_TYPES")
+        if registered.status != cls.status:
+            raise TypeError(f"{cls.__name__}: status {cls.status}, but {cls.slug!r} is {registered.status}")
+        cls.title = registered.title
+
     def __init__(self, detail: str, *, headers: dict[str, str] | None = None, **extra: Any) -> None:
         super().__init__(detail)
         self.detail = detail
         self.headers = headers or {}
         self.extra = extra
 
-    def problem(self, instance: str | None = None) -> dict[str, Any]:
+    def problem(self, base_url: str, instance: str | None = None) -> dict[str, Any]:
+        """The problem+json body; `base_url` is the deployment's public URL (the `type` resolves there)."""
         body: dict[str, Any] = {
-            "type": PROBLEM_BASE + self.slug,
+            "type": problem_url(base_url, self.slug),
             "title": self.title,
             "status": self.status,
             "detail": self.detail,
@@ -60,13 +75,15 @@ class ServiceError(Exception):
 class BadRequest(ServiceError):
     status = 400
     slug = "bad-request"
-    title = "Bad request"
+
+
+class MalformedJson(BadRequest):
+    slug = "malformed-json"
 
 
 class ValidationFailed(BadRequest):
     status = 422
     slug = "validation"
-    title = "Validation failed"
 
     def __init__(self, errors: list[FieldError], detail: str | None = None) -> None:
         super().__init__(detail or "; ".join(f"{e.field}: {e.message}" for e in errors))
@@ -77,7 +94,6 @@ class ValidationFailed(BadRequest):
 class Unauthorized(ServiceError):
     status = 401
     slug = "unauthorized"
-    title = "Unauthorized"
 
     def __init__(self, detail: str, *, code: str = "invalid_token") -> None:
         super().__init__(detail, headers={"WWW-Authenticate": f'Bearer error="{code}"'}, code=code)
@@ -86,37 +102,36 @@ class Unauthorized(ServiceError):
 class Forbidden(ServiceError):
     status = 403
     slug = "forbidden"
-    title = "Forbidden"
 
 
 class NotFound(ServiceError):
     status = 404
     slug = "not-found"
-    title = "Not found"
+
+
+class MethodNotAllowed(ServiceError):
+    status = 405
+    slug = "method-not-allowed"
 
 
 class Conflict(ServiceError):
     status = 409
     slug = "conflict"
-    title = "Conflict"
 
 
 class PayloadTooLarge(ServiceError):
     status = 413
     slug = "payload-too-large"
-    title = "Payload too large"
 
 
 class UnsupportedMediaType(ServiceError):
     status = 415
     slug = "unsupported-media-type"
-    title = "Unsupported media type"
 
 
 class TooManyRequests(ServiceError):
     status = 429
     slug = "too-many-requests"
-    title = "Too many requests"
 
     def __init__(self, detail: str, *, retry_after: int) -> None:
         retry_after = max(1, int(retry_after))
@@ -126,4 +141,3 @@ class TooManyRequests(ServiceError):
 class ServiceUnavailable(ServiceError):
     status = 503
     slug = "unavailable"
-    title = "Service unavailable"

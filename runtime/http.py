@@ -18,7 +18,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import asyncpg
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
@@ -29,11 +29,29 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from runtime import problem_pages
+from runtime.body_checks import more_body_errors
 from runtime.context import RequestInfo, request_id_var, request_info_var
-from runtime.errors import FieldError, ServiceError
+from runtime.errors import (
+    BadRequest,
+    Conflict,
+    FieldError,
+    Forbidden,
+    MalformedJson,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    ServiceError,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from runtime.field_errors import from_framework_errors
 from runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from runtime.metrics_access import MetricsAccess
-from runtime.root import ReadinessCheck, ServiceRoot, install_root
+from runtime.openapi_problems import describe_problems
+from runtime.query_params import DeclaredQueries, refuse_unknown_query
+from runtime.root import ReadinessCheck, ServiceRoot, install_root, root_of
 from runtime.security_headers import came_over_tls, security_headers
 from runtime.settings import SharedSettings
 from runtime.supervisor import Supervisor
@@ -50,31 +68,23 @@ in the reverse order) and records it on the service's composition root."""
 HotHandler = Callable[[Request], Awaitable[Response]]
 
 
-def problem_response(error: ServiceError, request: Request | None = None) -> JSONResponse:
-    instance = request.url.path if request is not None else None
+def problem_response(error: ServiceError, base_url: str, instance: str | None = None) -> JSONResponse:
+    """`error` as problem+json; its `type` is `{base_url}/problems/{slug}` (served by `runtime.problem_pages`)."""
     return JSONResponse(
-        error.problem(instance),
+        error.problem(base_url, instance),
         status_code=error.status,
         headers=error.headers,
         media_type=PROBLEM_JSON,
     )
 
 
-def _problem(status: int, title: str, detail: str, request: Request, **extra: Any) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": f"https://docs.pocdojo.dev/problems/http-{status}",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": request.url.path,
-        **extra,
-    }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+def public_url(request: Request) -> str:
+    """The deployment's public URL (the base of problem types), from the app's settings."""
+    return root_of(request.app).settings.public_url
 
 
-def _field_name(loc: Sequence[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    return ".".join(parts) or "body"
+def _answer(error: ServiceError, request: Request) -> JSONResponse:
+    return problem_response(error, public_url(request), request.url.path)
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -85,55 +95,62 @@ def _is_json(content_type: str | None) -> bool:
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's and pydantic's validation errors answered as our own 422 (`validation`), with our messages;
+    a route's body check (`runtime.body_checks`) adds the errors of the fields pydantic let through, so
+    every field's error is reported at once."""
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     invalid_json = next((e for e in errors if e.get("type") == "json_invalid"), None)
     if invalid_json is not None:
         reason = (invalid_json.get("ctx") or {}).get("error", "invalid JSON")
         pos = invalid_json.get("loc", ("body", "?"))[-1]
-        return _problem(400, "Malformed JSON", f"The body is not valid JSON: {reason} at position {pos}.", request)
+        return _answer(MalformedJson(f"The body is not valid JSON: {reason} at position {pos}."), request)
     has_body_error = any(e.get("loc", ("",))[0] == "body" for e in errors)
     sent_body = request.headers.get("content-length", "0") not in ("", "0") or "transfer-encoding" in request.headers
     if has_body_error and sent_body and not _is_json(request.headers.get("content-type")):
-        return _problem(
-            415, "Unsupported media type", "The body must be JSON: send Content-Type: application/json.", request
-        )
-    field_errors = [
-        FieldError(_field_name(e.get("loc", ())), str(e.get("type", "invalid")), str(e.get("msg", "invalid")))
-        for e in errors
-    ]
-    return _problem(
-        422,
-        "Validation failed",
-        "; ".join(f"{f.field}: {f.message}" for f in field_errors),
-        request,
-        errors=[f.as_dict() for f in field_errors],
-    )
+        return _answer(UnsupportedMediaType("The body must be JSON: send Content-Type: application/json."), request)
+    field_errors = from_framework_errors(errors)
+    field_errors += more_body_errors(request.scope.get("route"), exc.body, field_errors)
+    return _answer(ValidationFailed(field_errors), request)
 
 
 async def _on_service_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServiceError)
     if exc.status >= 500:
         log.error("service error", exc_info=exc, extra={"path": request.url.path})
-    return problem_response(exc, request)
+    return _answer(exc, request)
+
+
+def _http_error(status: int, detail: str) -> ServiceError:
+    """A framework HTTP error as ours (the registered problem type of its status)."""
+    kinds: dict[int, type[ServiceError]] = {
+        400: BadRequest,
+        403: Forbidden,
+        404: NotFound,
+        405: MethodNotAllowed,
+        409: Conflict,
+        413: PayloadTooLarge,
+        415: UnsupportedMediaType,
+        503: ServiceUnavailable,
+    }
+    kind = kinds.get(status)
+    if kind is not None:
+        return kind(detail)
+    if status == 422:
+        return ValidationFailed([FieldError("body", "invalid", detail)], detail)
+    return ServiceError(detail) if status >= 500 else BadRequest(detail)
 
 
 async def _on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    titles = {
-        404: "Not found",
-        405: "Method not allowed",
-        413: "Payload too large",
-        400: "Bad request",
-    }
     detail = str(exc.detail)
-    if exc.status_code == 404 and detail == "Not Found":
+    if exc.status_code == 404:
         detail = f"No route for {request.method} {request.url.path}."
     elif exc.status_code == 405:
         detail = f"{request.method} is not allowed on {request.url.path}."
     elif exc.status_code == 413:
         detail = "The request body exceeds the size limit."
-    response = _problem(exc.status_code, titles.get(exc.status_code, "HTTP error"), detail, request)
+    response = _answer(_http_error(exc.status_code, detail), request)
     for key, value in (exc.headers or {}).items():
         response.headers[key] = value
     return response
@@ -145,13 +162,11 @@ async def _on_data_error(request: Request, exc: Exception) -> Response:
     whatever route let it through — the routes' own validation names the field where it can."""
     assert isinstance(exc, asyncpg.DataError)
     log.warning("value refused by the database", extra={"path": request.url.path, "error": type(exc).__name__})
-    return _problem(
-        422,
-        "Validation failed",
+    error = ValidationFailed(
+        [FieldError("body", "unstorable_value", "a value holds a NUL character or is out of range")],
         "A value in the request cannot be stored: it holds a character or a number out of the accepted range.",
-        request,
-        errors=[FieldError("body", "unstorable_value", "a value holds a NUL character or is out of range").as_dict()],
     )
+    return _answer(error, request)
 
 
 def _query_has_nul(scope: Scope) -> bool:
@@ -162,7 +177,7 @@ def _query_has_nul(scope: Scope) -> bool:
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
     log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
-    return _problem(500, "Internal server error", "An unexpected error occurred; it has been logged.", request)
+    return _answer(ServiceError("An unexpected error occurred; it has been logged."), request)
 
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"})
@@ -245,8 +260,10 @@ class RequestContextMiddleware:
         *,
         trusted_proxy_hops: int = 0,
         page_paths: frozenset[str] = frozenset(),
+        public_url: str = "",
     ) -> None:
         self.app = app
+        self.public_url = public_url
         self.service = service
         self.max_body_bytes = max_body_bytes
         self.trusted_proxy_hops = trusted_proxy_hops
@@ -330,19 +347,15 @@ class RequestContextMiddleware:
             try:
                 receive = self._limit_body(scope, receive)
             except StarletteHTTPException:
-                request = Request(scope)
-                response = await _on_http_exception(request, StarletteHTTPException(413))
-                await response(scope, receive, send_wrapper)
+                too_large = PayloadTooLarge("The request body exceeds the size limit.")
+                await problem_response(too_large, self.public_url, scope["path"])(scope, receive, send_wrapper)
                 return
             if _query_has_nul(scope):
-                response = _problem(
-                    422,
-                    "Validation failed",
+                nul = ValidationFailed(
+                    [FieldError("query", "invalid_text", "must not contain the NUL character")],
                     "The query string or path holds a NUL character (%00); no parameter accepts one.",
-                    Request(scope),
-                    errors=[FieldError("query", "invalid_text", "must not contain the NUL character").as_dict()],
                 )
-                await response(scope, receive, send_wrapper)
+                await problem_response(nul, self.public_url, scope["path"])(scope, receive, send_wrapper)
                 return
             await self.app(scope, receive, send_wrapper)
         finally:
@@ -381,6 +394,7 @@ class _HotEndpoint:
         scope["route"] = self.route
         request = Request(scope, receive)
         try:
+            self.app.declared_queries.check(scope)
             response = await self.handler(request)
         except Exception as exc:  # noqa: BLE001 - mapped by the app's handlers, as Starlette maps them
             response = await self._handle(request, exc)
@@ -429,6 +443,8 @@ class ServiceApp(FastAPI):
         kwargs.setdefault("telemetry", {"tracing": False, "metrics": False, "logs": False, "operation_spans": False})
         super().__init__(*args, **kwargs)
         install_root(self, root)
+        self.declared_queries = DeclaredQueries(self.openapi)
+        """What each documented route accepts as query parameters (`runtime.query_params`)."""
         service, settings = root.service, root.settings
         self._hot: dict[tuple[str, str], ASGIApp] = {}
         pages = frozenset(p for p in (self.docs_url, self.swagger_ui_oauth2_redirect_url, self.redoc_url) if p)
@@ -438,6 +454,7 @@ class ServiceApp(FastAPI):
             max_body_bytes=settings.max_body_bytes,
             trusted_proxy_hops=settings.trusted_proxy_hops,
             page_paths=pages,
+            public_url=settings.public_url,
         )
         # While a tracer provider is installed, requests go through OpenTelemetry's ASGI middleware first: a
         # server span per request, continuing the caller's `traceparent`. Decided per request, so a provider
@@ -448,6 +465,12 @@ class ServiceApp(FastAPI):
             default_span_details=_span_details,
             exclude_spans=["receive", "send"],
         )
+
+    def openapi(self) -> dict[str, Any]:
+        """FastAPI's document, with errors described as the problems they are (`runtime.openapi_problems`)."""
+        if self.openapi_schema is None:
+            self.openapi_schema = describe_problems(super().openapi())
+        return self.openapi_schema
 
     def add_hot_route(self, method: str, path: str, handler: HotHandler) -> None:
         """Serve `method path` (exactly) with `handler`; the route must already be declared, with the same
@@ -491,8 +514,13 @@ def create_service_app(
     readiness: Sequence[tuple[str, ReadinessCheck]] = (),
     description: str = "",
     version: str = "1.0.0",
+    docs_prefix: str = "",
 ) -> ServiceApp:
-    """A FastAPI app with the shared behaviour; the service then includes its routers."""
+    """A FastAPI app with the shared behaviour; the service then includes its routers.
+
+    Its OpenAPI document is served at `{docs_prefix}/openapi.json` and its docs page at `{docs_prefix}/docs`:
+    a prefix the service owns (`deploy.services`), so the load balancer routes them to it. Every service
+    also serves the problem types' pages (`/problems/{slug}`, `runtime.problem_pages`)."""
 
     supervisor = Supervisor(service)
     root = ServiceRoot(service, settings, supervisor, [*readiness, ("tasks", supervisor.check)])
@@ -515,8 +543,9 @@ def create_service_app(
         description=description,
         version=version,
         lifespan=lifespan,
-        openapi_url="/openapi.json",
-        docs_url="/docs",
+        dependencies=[Depends(refuse_unknown_query)],
+        openapi_url=f"{docs_prefix}/openapi.json",
+        docs_url=f"{docs_prefix}/docs",
         redoc_url=None,
     )
     app.add_exception_handler(RequestValidationError, _on_validation_error)
@@ -524,6 +553,7 @@ def create_service_app(
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(asyncpg.DataError, _on_data_error)
     app.add_exception_handler(Exception, _on_unexpected)
+    app.include_router(problem_pages.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -35,7 +35,6 @@ _FALLBACK_UNSAFE = re.compile(r"[^A-Za-z0-9._ -]")
 class RangeNotSatisfiable(ServiceError):
     status = 416
     slug = "range-not-satisfiable"
-    title = "Range not satisfiable"
 
 
 def _problem(description: str) -> dict[str, Any]:

@@ -40,3 +40,20 @@ async def test_dojo_titles_refuse_nul_and_invisible_characters(
     response = await http.post("/v1/dojos", json={"title": title}, headers=host.auth)
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["field"] == "title"
+
+
+async def test_dojo_language_is_normalized_with_the_pocs_list(collab: CollabServer, http: httpx.AsyncClient) -> None:
+    host = await collab.user(http)
+    for given, stored in (("golang", "Go"), ("  python ", "Python"), ("c#", "C#")):
+        created = await http.post("/v1/dojos", json={"title": "Kata", "language": given}, headers=host.auth)
+        assert created.status_code == 201, created.text
+        assert created.json()["language"] == stored
+    unknown = await http.post("/v1/dojos", json={"title": "Kata", "language": "pyhton"}, headers=host.auth)
+    assert unknown.status_code == 422
+    [error] = unknown.json()["errors"]
+    assert error["field"] == "language" and error["code"] == "unknown_language" and "Python" in error["message"]
+    both = await http.post("/v1/dojos", json={"language": "klingon"}, headers=host.auth)
+    assert sorted((e["field"], e["code"]) for e in both.json()["errors"]) == [
+        ("language", "unknown_language"),
+        ("title", "missing"),
+    ]

@@ -31,8 +31,10 @@ async def things(request: Request) -> Response:
 
 def build(make_settings: Callable[..., Settings], **overrides: object) -> ServiceApp:
     app = create_service_app(service="hot", title="hot", settings=make_settings(**overrides))
-    app.get("/v1/things")(things)
-    app.get("/v1/cold")(things)
+    # The handler reads `mode` itself: declared in the document, as every query parameter a route takes must be.
+    declared = {"parameters": [{"name": "mode", "in": "query", "required": False, "schema": {"type": "string"}}]}
+    app.get("/v1/things", openapi_extra=declared)(things)
+    app.get("/v1/cold", openapi_extra=declared)(things)
     app.add_hot_route("GET", "/v1/things", things)
     return app
 
@@ -120,3 +122,15 @@ async def test_generated_request_ids_are_distinct_and_every_request_is_counted(
     assert len(set(ids)) == 3
     assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
     assert requests_counted("/v1/things", 200) == before + 2
+
+
+async def test_a_hot_route_refuses_undeclared_parameters_as_the_full_stack_does(
+    make_settings: Callable[..., Settings],
+) -> None:
+    app = build(make_settings)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+        hot = await http.get("/v1/things", params={"mdoe": "ok"})
+        cold = await http.get("/v1/cold", params={"mdoe": "ok"})
+    assert hot.status_code == cold.status_code == 422
+    assert hot.json()["errors"] == cold.json()["errors"]
+    assert hot.json()["errors"][0]["message"].endswith("did you mean `mode`?")

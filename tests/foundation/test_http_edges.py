@@ -89,9 +89,9 @@ async def test_token_endpoint_body_errors(identity: IdentityHarness) -> None:
         ({"content": b"grant_type=password", "headers": {"Content-Type": "text/plain"}}, 415),
         ({"content": b"{oops", "headers": {"Content-Type": "application/json"}}, 400),
         ({"json": {"grant_type": "client_credentials"}}, 400),
-        ({"json": {"grant_type": "password", "tenant": "x"}}, 422),
-        ({"json": {"grant_type": "password", "tenant": 1, "username": "a", "password": "b"}}, 422),
-        ({"data": {"grant_type": "refresh_token"}}, 422),
+        ({"json": {"grant_type": "password", "tenant": "x"}}, 400),  # OAuth2's invalid_request
+        ({"json": {"grant_type": "password", "tenant": 1, "username": "a", "password": "b"}}, 400),
+        ({"data": {"grant_type": "refresh_token"}}, 400),
     ]
     for kwargs, status in cases:
         response = await identity.http.post("/v1/auth/token", **kwargs)  # type: ignore[arg-type]

@@ -192,3 +192,72 @@ async def test_parallel_guesses_get_no_more_password_checks_than_the_limit(ident
     assert 1 <= len(checked) <= identity.settings.login_max_failures_per_account_ip, statuses
     # The real user, from their own address, still signs in.
     assert (await identity.password_grant("parallel", admin.email, GOOD_PASSWORD)).status_code == 200
+
+
+async def test_token_errors_are_in_oauth2_form(identity: IdentityHarness) -> None:
+    """RFC 6749 §5.2: 400 with `error` and `error_description` (beside the problem members)."""
+    cases = [
+        ({"data": {"username": "a"}}, "invalid_request", "grant_type"),
+        ({"data": {"grant_type": "client_credentials"}}, "unsupported_grant_type", "client_credentials"),
+        ({"json": {"grant_type": "password", "tenant": "x"}}, "invalid_request", "password"),
+        ({"data": {"grant_type": "refresh_token"}}, "invalid_request", "refresh_token"),
+        ({"content": b"{oops", "headers": {"Content-Type": "application/json"}}, "invalid_request", "JSON"),
+    ]
+    for kwargs, error, mentioned in cases:
+        response = await identity.http.post("/v1/auth/token", **kwargs)  # type: ignore[arg-type]
+        assert response.status_code == 400, (kwargs, response.text)
+        body = response.json()
+        assert body["error"] == error and mentioned in body["error_description"], body
+        assert "None" not in body["error_description"]
+        assert body["type"] == f"{identity.settings.public_url}/problems/{error.replace('_', '-')}"
+    missing = (await identity.http.post("/v1/auth/token", data={"grant_type": "password"})).json()
+    assert sorted(e["field"] for e in missing["errors"]) == ["password", "tenant", "username"]
+
+
+async def test_revoke_takes_the_rfc7009_form_body(identity: IdentityHarness) -> None:
+    account = await identity.create_tenant("revokeform")
+    response = await identity.http.post(
+        "/v1/auth/revoke", data={"token": account.refresh_token, "token_type_hint": "refresh_token"}
+    )
+    assert response.status_code == 200, response.text
+    refused = await identity.http.post(
+        "/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": account.refresh_token}
+    )
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+    again = await identity.login(account.tenant, account.email, account.password)
+    assert (await identity.http.post("/v1/auth/revoke", json={"token": again.refresh_token})).status_code == 200
+    missing = await identity.http.post("/v1/auth/revoke", data={"token_type_hint": "refresh_token"})
+    assert missing.status_code == 400 and missing.json()["error"] == "invalid_request"
+
+
+async def test_the_caller_reads_its_tenant(identity: IdentityHarness) -> None:
+    admin = await identity.create_tenant("ownco")
+    member = await identity.add_user(admin, "dev@ownco.example.com")
+    seen_by_admin = await identity.http.get("/v1/tenant", headers=admin.auth)
+    assert seen_by_admin.status_code == 200, seen_by_admin.text
+    tenant = seen_by_admin.json()
+    assert tenant["id"] == admin.tenant_id and tenant["slug"] == "ownco" and tenant["name"] == "Tenant ownco"
+    assert tenant["created_at"].endswith("Z") and tenant["self_signup"] is False and tenant["signup_domains"] == []
+    seen_by_member = (await identity.http.get("/v1/tenant", headers=member.auth)).json()
+    assert seen_by_member == {k: tenant[k] for k in ("id", "slug", "name", "created_at")}
+    assert (await identity.http.get("/v1/tenant")).status_code == 401
+    document = (await identity.http.get("/v1/auth/openapi.json")).json()
+    assert "get" in document["paths"]["/v1/tenant"]
+
+
+async def test_users_are_listed_in_creation_order_with_their_tenant(identity: IdentityHarness) -> None:
+    admin = await identity.create_tenant("order")
+    emails = [admin.email] + [f"user{i}@order.example.com" for i in range(7)]
+    for email in emails[1:]:
+        await identity.add_user(admin, email)
+    listed: list[dict[str, str]] = []
+    cursor = None
+    while True:
+        params = {"limit": "3", **({"cursor": cursor} if cursor else {})}
+        page = (await identity.http.get("/v1/users", params=params, headers=admin.auth)).json()
+        listed += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [u["email"] for u in listed] == emails
+    assert {u["tenant"] for u in listed} == {"order"}

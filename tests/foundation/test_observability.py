@@ -43,7 +43,7 @@ async def test_metrics_and_health(identity: IdentityHarness) -> None:
 
 
 async def test_openapi_describes_every_route(identity: IdentityHarness) -> None:
-    doc = (await identity.http.get("/openapi.json")).json()
+    doc = (await identity.http.get("/v1/auth/openapi.json")).json()
     assert doc["openapi"].startswith("3.")
     paths = doc["paths"]
     for path, method in [
@@ -52,6 +52,7 @@ async def test_openapi_describes_every_route(identity: IdentityHarness) -> None:
         ("/v1/auth/token", "post"),
         ("/v1/auth/revoke", "post"),
         ("/v1/auth/me", "get"),
+        ("/v1/tenant", "get"),
         ("/v1/users", "get"),
         ("/v1/users/{user_id}", "patch"),
         ("/.well-known/jwks.json", "get"),

@@ -75,7 +75,7 @@ LOGIN = {"grant_type": "password", "tenant": "nul", "username": "admin@nul.examp
     [("username", f"admin{NUL}@nul.example.com"), ("tenant", f"n{NUL}ul"), ("password", f"pass{NUL}word words")],
 )
 @pytest.mark.parametrize("encoding", ["form", "json"])
-async def test_nul_in_the_token_request_is_a_422_and_the_connection_lives(
+async def test_nul_in_the_token_request_is_an_oauth_invalid_request_and_the_connection_lives(
     identity: IdentityHarness, field: str, value: str, encoding: str
 ) -> None:
     await identity.create_tenant("nul")
@@ -88,9 +88,9 @@ async def test_nul_in_the_token_request_is_a_422_and_the_connection_lives(
     (status, content), (after, _) = await exchange(
         identity.base, [("POST", "/v1/auth/token", headers, body), ("GET", "/healthz", {}, b"")]
     )
-    assert status == 422, content
+    assert status == 400, content  # OAuth2 (RFC 6749 §5.2): invalid_request, naming the field
     problem = orjson.loads(content)
-    assert problem["errors"][0]["field"] == field
+    assert problem["error"] == "invalid_request" and problem["errors"][0]["field"] == field
     assert after == 200
 
 
@@ -104,7 +104,6 @@ async def test_nul_in_the_token_request_is_a_422_and_the_connection_lives(
         ("/v1/users", {"email": f"u{NUL}@nul.example.com", "password": GOOD_PASSWORD}),
         ("/v1/auth/register", {"tenant": "nul", "email": f"u{NUL}@nul.example.com", "password": GOOD_PASSWORD}),
         ("/v1/auth/register", {"tenant": f"nul{NUL}", "email": "u@nul.example.com", "password": GOOD_PASSWORD}),
-        ("/v1/auth/revoke", {"token": f"rt1.{NUL}"}),
     ],
 )
 async def test_nul_in_identity_bodies_is_a_422(identity: IdentityHarness, path: str, body: dict[str, str]) -> None:
@@ -120,6 +119,15 @@ async def test_nul_in_identity_bodies_is_a_422(identity: IdentityHarness, path: 
     assert after == 200
     patch = await identity.http.patch("/v1/tenant", json={"name": f"x{NUL}y"}, headers=admin.auth)
     assert patch.status_code == 422, patch.text
+
+
+async def test_nul_in_a_revoke_request_is_an_oauth_invalid_request(identity: IdentityHarness) -> None:
+    headers, content = _json({"token": f"rt1.{NUL}"})
+    (status, answer), (after, _) = await exchange(
+        identity.base, [("POST", "/v1/auth/revoke", headers, content), ("GET", "/healthz", {}, b"")]
+    )
+    assert status == 400 and orjson.loads(answer)["error"] == "invalid_request", answer
+    assert after == 200
 
 
 async def test_nul_in_any_query_string_is_a_422(identity: IdentityHarness) -> None:

@@ -268,8 +268,8 @@ async def test_query_parameter_errors(pocs: PocHarness) -> None:
         ({"q": "!? —"}, "q", "no_search_terms"),
         ({"q": "x" * 201}, "q", "too_long"),
         ({"q": "a\x01b"}, "q", "invalid_characters"),
-        ({"limit": 0}, "limit", "greater_than_equal"),
-        ({"limit": 101}, "limit", "less_than_equal"),
+        ({"limit": 0}, "limit", "out_of_range"),
+        ({"limit": 101}, "limit", "out_of_range"),
         ({"tag": [f"t{i}" for i in range(21)]}, "tag", "too_many"),
         ({"owner": "x" * 300}, "owner", "invalid_owner"),
     ]

@@ -7,11 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from poc_api import languages
 from poc_api.validation import (
     check_description,
     check_github_url,
-    check_language,
     check_name,
     check_owner,
     check_query,
@@ -20,7 +18,9 @@ from poc_api.validation import (
     prefix_words,
     tag_slug,
 )
+from runtime import languages
 from runtime.errors import FieldError
+from runtime.languages import check_language
 from tests.poc.conftest import PROBLEM, PocHarness, poc_fields
 
 # -- GitHub URLs ----------------------------------------------------------------------------------------
@@ -334,7 +334,7 @@ async def test_all_field_errors_are_reported_at_once(pocs: PocHarness) -> None:
     assert response.status_code == 422
     assert response.headers["content-type"] == PROBLEM
     problem = response.json()
-    assert problem["type"] == "https://docs.pocdojo.dev/problems/validation"
+    assert problem["type"] == f"{pocs.settings.public_url}/problems/validation"
     assert problem["title"] == "Validation failed" and problem["status"] == 422
     assert [(e["field"], e["code"]) for e in problem["errors"]] == [
         ("name", "blank"),
@@ -362,3 +362,50 @@ async def test_patch_is_validated_like_create(pocs: PocHarness) -> None:
         ("github_url", "not_a_repository"),
         ("tags", "too_many"),
     ]
+
+
+async def test_missing_and_mistyped_fields_are_reported_with_the_others(pocs: PocHarness) -> None:
+    """A missing `name` no longer hides the refused URL and language: one 422 names all three."""
+    admin = await pocs.tenant()
+    response = await pocs.http.post(
+        "/v1/pocs", json={"github_url": "https://gitlab.com/a/b", "language": "klingon"}, headers=admin.auth
+    )
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["type"] == f"{pocs.settings.public_url}/problems/validation"
+    assert sorted((e["field"], e["code"]) for e in problem["errors"]) == [
+        ("github_url", "unsupported_host"),
+        ("language", "unknown_language"),
+        ("name", "missing"),
+    ]
+    mistyped = await pocs.http.post(
+        "/v1/pocs", json={"name": 7, "github_url": "https://gitlab.com/a/b", "tags": "x"}, headers=admin.auth
+    )
+    assert mistyped.status_code == 422
+    assert sorted((e["field"], e["code"], e["message"]) for e in mistyped.json()["errors"]) == [
+        ("github_url", "unsupported_host", mistyped.json()["errors"][-1]["message"]),
+        ("language", "missing", "is required"),
+        ("name", "wrong_type", "must be a string"),
+        ("tags", "wrong_type", "must be a list"),
+    ]
+
+
+async def test_framework_errors_use_our_type_and_messages(pocs: PocHarness) -> None:
+    """Every 422 has one type, and no pydantic text ("Field required", "Input should be...") shows."""
+    admin = await pocs.tenant()
+    answers = [
+        await pocs.http.post("/v1/pocs", json={"name": "x", "extra": 1}, headers=admin.auth),
+        await pocs.http.get("/v1/pocs", params={"limit": "abc"}, headers=admin.auth),
+        await pocs.http.get("/v1/pocs/facets", params={"top": "0"}, headers=admin.auth),
+        await pocs.http.get("/v1/pocs", params={"q": "a\x00"}, headers=admin.auth),
+    ]
+    for response in answers:
+        assert response.status_code == 422, response.text
+        problem = response.json()
+        assert problem["type"] == f"{pocs.settings.public_url}/problems/validation"
+        for error in problem["errors"]:
+            assert not error["message"].startswith(("Field required", "Input should", "Extra inputs")), error
+    assert {(e["field"], e["code"]) for e in answers[0].json()["errors"]} >= {
+        ("extra", "unknown_field"),
+        ("github_url", "missing"),
+    }

@@ -1,16 +1,20 @@
-"""The programming languages a POC may declare, matched case-insensitively with close-match hints.
+"""The programming languages a POC or a dojo may declare, matched case-insensitively with close-match hints.
 
 The list is curated by hand (names as GitHub shows them: "C#", "Jupyter Notebook", "Objective-C"),
 plus a few aliases people type ("golang", "js", "c++" spelled "cpp"). `resolve` returns the canonical
-name or raises `UnknownLanguage` carrying the closest known names for the error message.
+name or raises `UnknownLanguage` carrying the closest known names; `check_language` turns that into the
+field error both services answer with.
 """
 
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from collections.abc import Iterable
 
-__all__ = ["LANGUAGES", "UnknownLanguage", "close_matches", "resolve"]
+from runtime.errors import FieldError
+
+__all__ = ["LANGUAGES", "UnknownLanguage", "check_language", "close_matches", "resolve"]
 
 LANGUAGES: tuple[str, ...] = (
     "1C Enterprise", "ABAP", "ActionScript", "Ada", "Agda", "AL", "Alloy", "AMPL", "AngelScript", "ANTLR",
@@ -132,3 +136,30 @@ def resolve(value: str) -> str:
 def known(names: Iterable[str]) -> bool:
     """True if every name is a canonical language name (used by tests and the seed script)."""
     return all(name in _CANONICAL_FOLDED.values() for name in names)
+
+
+def _clip(value: str, limit: int = 60) -> str:
+    """A value safe to quote back in a message: bounded, control characters made visible."""
+    shown = value if len(value) <= limit else value[: limit - 1] + "…"
+    control = any(unicodedata.category(ch) in ("Cc", "Cs") for ch in shown)
+    return shown.encode("unicode_escape").decode("ascii") if control else shown
+
+
+def check_language(value: str, field: str = "language") -> tuple[str, list[FieldError]]:
+    """The canonical name of a known language, or an `unknown_language` error with close matches."""
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value) or len(value) > 64:
+        return value, [FieldError(field, "unknown_language", f"'{_clip(value)}' is not a known programming language")]
+    try:
+        return resolve(value), []
+    except UnknownLanguage as exc:
+        if not value.strip():
+            return value, [FieldError(field, "blank", "must name a programming language, e.g. Python")]
+        if exc.suggestions:
+            hint = ", ".join(exc.suggestions[:-1]) + (" or " if len(exc.suggestions) > 1 else "") + exc.suggestions[-1]
+            message = f"'{_clip(value)}' is not a known programming language; did you mean {hint}?"
+        else:
+            message = (
+                f"'{_clip(value)}' is not a known programming language "
+                "(names as GitHub shows them, e.g. Python, TypeScript, C#, Jupyter Notebook)"
+            )
+        return value, [FieldError(field, "unknown_language", message)]
