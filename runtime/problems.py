@@ -101,6 +101,13 @@ PROBLEM_TYPES: dict[str, ProblemType] = _types(
     ),
     ProblemType("dojo-ended", 409, "The dojo has ended", "The dojo has ended: nothing changes in it any more."),
     ProblemType(
+        "history-off",
+        409,
+        "Dojo history is off",
+        "The organization keeps no dojo history (an administrator turns it on with `PUT /v1/dojos/settings/history`),"
+        " so there is nothing to replay.",
+    ),
+    ProblemType(
         "dojo-lobby",
         403,
         "Waiting in the lobby",

@@ -24,10 +24,10 @@ def _access(caplog: pytest.LogCaptureFixture, route: str) -> logging.LogRecord:
 
 async def test_an_access_line_in_json_and_in_text(identity: IdentityHarness, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="pocdojo.http")
-    assert (await identity.http.get("/openapi.json")).status_code == 200
-    record = _access(caplog, "/openapi.json")
+    assert (await identity.http.get("/v1/auth/openapi.json")).status_code == 200
+    record = _access(caplog, "/v1/auth/openapi.json")
     line = orjson.loads(JsonFormatter().format(record))
-    assert {"service": "identity", "method": "GET", "route": "/openapi.json", "status": 200}.items() <= line.items()
+    assert {"service": "identity", "method": "GET", "route": "/v1/auth/openapi.json", "status": 200}.items() <= line.items()
     assert isinstance(line["duration_ms"], float)
     text = TextFormatter().format(record)
     assert re.search(r" INFO pocdojo\.http: request .*service=identity", text), text
@@ -38,13 +38,13 @@ async def test_docs_and_operational_routes_are_named(
     identity: IdentityHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="pocdojo.http")
-    for path in ("/docs", "/openapi.json", "/readyz"):
+    for path in ("/v1/auth/docs", "/v1/auth/openapi.json", "/readyz"):
         assert (await identity.http.get(path)).status_code == 200, path
         _access(caplog, path)
     assert (await identity.http.get("/healthz")).status_code == 200
     await identity.http.get("/metrics")
     metrics = (await identity.http.get("/metrics")).text
-    for route in ("/docs", "/openapi.json", "/readyz", "/healthz", "/metrics"):
+    for route in ("/v1/auth/docs", "/v1/auth/openapi.json", "/readyz", "/healthz", "/metrics"):
         assert f'method="GET",route="{route}",service="identity",status="200"' in metrics, route
     # (The registry is the process's: other tests' services may have unmatched paths of their own.)
     assert 'route="unmatched",service="identity"' not in metrics
