@@ -27,7 +27,12 @@ async def test_an_access_line_in_json_and_in_text(identity: IdentityHarness, cap
     assert (await identity.http.get("/v1/auth/openapi.json")).status_code == 200
     record = _access(caplog, "/v1/auth/openapi.json")
     line = orjson.loads(JsonFormatter().format(record))
-    assert {"service": "identity", "method": "GET", "route": "/v1/auth/openapi.json", "status": 200}.items() <= line.items()
+    assert {
+        "service": "identity",
+        "method": "GET",
+        "route": "/v1/auth/openapi.json",
+        "status": 200,
+    }.items() <= line.items()
     assert isinstance(line["duration_ms"], float)
     text = TextFormatter().format(record)
     assert re.search(r" INFO pocdojo\.http: request .*service=identity", text), text
