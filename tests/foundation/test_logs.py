@@ -36,7 +36,7 @@ async def test_an_access_line_in_json_and_in_text(identity: IdentityHarness, cap
     assert isinstance(line["duration_ms"], float)
     text = TextFormatter().format(record)
     assert re.search(r" INFO pocdojo\.http: request .*service=identity", text), text
-    assert re.search(r"method=GET route=/openapi\.json status=200 duration_ms=[0-9.]+", text), text
+    assert re.search(r"method=GET route=/v1/auth/openapi\.json status=200 duration_ms=[0-9.]+", text), text
 
 
 async def test_docs_and_operational_routes_are_named(
