@@ -144,8 +144,8 @@ class SdkBackend(
 
     override suspend fun delete(id: String) = gatewayCall { signedInClient().pocs.delete(id) }
 
-    override suspend fun active(cursor: String?, limit: Int): DojoPage {
-        val page = gatewayCall { signedInClient().dojos.list(DojoStatus.ACTIVE, limit, cursor) }
+    override suspend fun recent(cursor: String?, limit: Int): DojoPage {
+        val page = gatewayCall { signedInClient().dojos.list(status = null, limit = limit, cursor = cursor) }
         return DojoPage(page.items.map { it.toApp() }, page.nextCursor)
     }
 
