@@ -52,11 +52,14 @@ public data class DojoHistory(
     val idle: List<IdleStretch> = emptyList(),
 )
 
-/** Someone who wrote in the dojo; [color] (`#RRGGBB`) is theirs for the whole dojo. */
+/**
+ * Someone who wrote in the dojo; [color] (`#RRGGBB`) is theirs for the whole dojo. [displayName] is null
+ * when the server could not reach the member directory.
+ */
 @Serializable
 public data class HistoryAuthor(
     @SerialName("user_id") val userId: String,
-    @SerialName("display_name") val displayName: String,
+    @SerialName("display_name") val displayName: String? = null,
     val color: String,
 )
 

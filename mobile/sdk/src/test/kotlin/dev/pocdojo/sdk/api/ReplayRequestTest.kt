@@ -45,6 +45,7 @@ class ReplayRequestTest {
         assertEquals(HistoryMode.ON, history.history)
         assertEquals(listOf("main.py", "test_main.py"), history.files)
         assertEquals(HistoryAuthor("u1", "Ana Lúcia", "#E6194B"), history.authors.first())
+        assertEquals(null, history.authors[1].displayName, "no name when the directory could not be reached")
         assertEquals(HistoryCheckpoint(40, Instant.parse("2026-12-06T03:05:00Z"), 300_000), history.checkpoints.single())
         val edit = history.edits.first()
         assertEquals(Triple("u1", "main.py", 1_000L to 4_500L), Triple(edit.userId, edit.file, edit.fromMs to edit.toMs))
@@ -182,7 +183,7 @@ class ReplayRequestTest {
             """{"dojo_id":"d1","started_at":"2026-12-06T03:00:00.000Z","ended_at":"2026-12-06T03:10:00.123Z",""" +
                 """"duration_ms":600123,"history":"on","files":["main.py","test_main.py"],""" +
                 """"authors":[{"user_id":"u1","display_name":"Ana Lúcia","color":"#E6194B"},""" +
-                """{"user_id":"u2","display_name":"Bruno","color":"#3CB44B"}],""" +
+                """{"user_id":"u2","display_name":null,"color":"#3CB44B"}],""" +
                 """"checkpoints":[{"seq":40,"at":"2026-12-06T03:05:00.000Z","t_ms":300000}],""" +
                 """"edits":[{"from":"2026-12-06T03:00:01.000Z","to":"2026-12-06T03:00:04.500Z","from_ms":1000,"to_ms":4500,""" +
                 """"user_id":"u1","file":"main.py","inserted":12,"deleted":2},""" +

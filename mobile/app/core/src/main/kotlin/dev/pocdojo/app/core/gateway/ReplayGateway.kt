@@ -1,6 +1,6 @@
 package dev.pocdojo.app.core.gateway
 
-/** Someone who wrote in the dojo: [color] is theirs for the whole dojo (`0xRRGGBB`). */
+/** Someone who wrote in the dojo ([name]: the user id when the server knew no name); [color] is theirs for the whole dojo (`0xRRGGBB`). */
 data class ReplayAuthor(val userId: String, val name: String, val color: Int)
 
 /** Something that happened at [tMs] (milliseconds since the dojo started), marked on the scrubber. */

@@ -56,7 +56,7 @@ internal class SdkReplay(private val client: () -> PocDojoClient) : ReplayGatewa
             ?.toApp()
 
     private fun DojoHistory.toApp(): ReplayTimeline {
-        val authors = authors.map { ReplayAuthor(it.userId, it.displayName, parseColor(it.color)) }
+        val authors = authors.map { ReplayAuthor(it.userId, it.displayName ?: it.userId, parseColor(it.color)) }
         val names = authors.associate { it.userId to it.name }
         val marks = rotations.map { TimelineMark.Rotation(it.tMs, it.driverId, it.driverId?.let(names::get)) } +
             chat.map { TimelineMark.Chat(it.tMs, it.userId?.let(names::get), it.text) }
