@@ -17,6 +17,8 @@ The tree::
     └── LimitExceeded              well-formed input that breaks a configured bound
         ├── DocumentTooLarge       a document would grow beyond its size limit
         ├── QuotaExceeded          an extension's storage quota refuses a change (e.g. per tenant)
+        ├── Overloaded             an extension cannot take more changes now (e.g. its bounded queue
+        │                          is full): the sender may retry later (it resyncs)
         └── AwarenessLimitExceeded a connection claims too many client IDs, or a state is too big
             └── AwarenessClockOutOfRange  an awareness clock no real client reaches
 
@@ -35,6 +37,7 @@ __all__ = [
     "InvalidStateVector",
     "InvalidUtf8",
     "LimitExceeded",
+    "Overloaded",
     "ProtocolError",
     "QuotaExceeded",
     "RoomSealed",
@@ -104,6 +107,11 @@ class DocumentTooLarge(LimitExceeded):
 
 class QuotaExceeded(LimitExceeded):
     """A change would take its owner past a storage quota; the document was left unchanged."""
+
+
+class Overloaded(LimitExceeded):
+    """An extension cannot take more changes right now (e.g. a bounded queue of work is full); the
+    document was left unchanged, and the same change may be sent again later."""
 
 
 class AwarenessLimitExceeded(LimitExceeded):

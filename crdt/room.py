@@ -50,6 +50,7 @@ from .errors import (
     DocumentTooLarge,
     InvalidAwarenessState,
     InvalidStateVector,
+    Overloaded,
     ProtocolError,
     QuotaExceeded,
     RoomSealed,
@@ -332,6 +333,9 @@ class Room:
                 self._refuse(channel, CloseCode.DOCUMENT_TOO_LARGE, exc)
             except QuotaExceeded as exc:
                 self._refuse(channel, CloseCode.QUOTA_EXCEEDED, exc)
+            except Overloaded as exc:
+                # Refused, not dropped: the client reconnects with backoff and its step2 carries it again.
+                self._refuse(channel, CloseCode.TRY_AGAIN_LATER, exc)
         elif isinstance(msg, AwarenessMessage):
             try:
                 accepted = self._awareness.apply(channel.key, msg.entries)

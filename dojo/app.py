@@ -25,6 +25,7 @@ from dojo.chat import DojoChat
 from dojo.collab_api import router as collab_router
 from dojo.collab_metrics import CollabMetrics
 from dojo.collab_ws import CollabEndpoint
+from dojo.directory import MemberDirectory
 from dojo.doc_reader import ContentReader
 from dojo.docstore import PostgresDocumentStore
 from dojo.dojos_api import router as dojos_router
@@ -33,6 +34,9 @@ from dojo.live import DojoLive, PeerLike
 from dojo.quota import StorageQuota
 from dojo.redis_bus import RedisBus
 from dojo.redis_events import RedisDojoEvents
+from dojo.replay.api import router as replay_router
+from dojo.replay.recorder import HistoryRecorder
+from dojo.replay.store import HistoryStore
 from dojo.sessions import DojoSessions
 from dojo.signal_ws import install_signal_routes, signaling_startup
 from dojo.tickets import TicketSigner
@@ -120,6 +124,22 @@ def create_app(settings: Settings) -> FastAPI:
         )
         await stack.enter_async_context(live)
         extensions.append(EditRefusals(live.write_refused))
+        history = HistoryStore(app.state.db)
+        recorder = HistoryRecorder(
+            history,
+            live.author_of,
+            max_queue=settings.dojo_history_max_queue,
+            batch=settings.dojo_history_batch,
+            checkpoint_updates=settings.dojo_history_checkpoint_updates,
+            checkpoint_seconds=settings.dojo_history_checkpoint_seconds,
+            refresh_seconds=settings.dojo_history_setting_refresh_seconds,
+        )
+        extensions.append(recorder)
+        app.state.history = history
+        app.state.history_recorder = recorder
+        directory = MemberDirectory(settings.identity_service_url or str(settings.public_url))
+        stack.push_async_callback(directory.aclose)
+        app.state.member_directory = directory
         app.state.dojo_sessions = sessions
         app.state.dojo_live = live
         app.state.dojo_chat = DojoChat(
@@ -174,6 +194,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.router.routes.append(WebSocketRoute("/v1/collab/{room}", collab_ws))
     app.include_router(collab_router)
+    app.include_router(replay_router)  # before dojos_router: its `/v1/dojos/settings/...` precede `{dojo_id}` routes
     app.include_router(dojos_router)
     install_signal_routes(app)
     return app

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from crdt.channel import CloseCode, ServerOrigin
-from crdt.errors import DocumentTooLarge, QuotaExceeded, RoomSealed, UpdateRejected
+from crdt.errors import DocumentTooLarge, Overloaded, QuotaExceeded, RoomSealed, UpdateRejected
 from dojo.access import Access, Authorizer, Connecting, Refused, check_room
 from dojo.doc_reader import ContentReader, ReaderBusy, ReaderError, RootKind
 from dojo.docstore import room_key
@@ -221,6 +221,8 @@ async def apply_update(room: str, request: Request, principal: CurrentPrincipal)
         raise PayloadTooLarge(f"The update would make the document too large: {exc}") from exc
     except QuotaExceeded as exc:
         raise StorageQuotaExceeded(f"The update was refused: {exc}.") from exc
+    except Overloaded as exc:
+        raise ServiceUnavailable(f"The update was refused for now, retry: {exc}.") from exc
     except RoomSealed as exc:
         raise Conflict("The document is final (its dojo has ended): it takes no more changes.") from exc
     return Response(status_code=204)

@@ -127,6 +127,7 @@ class DojoLive(Authorizer):
         self._refresh_seconds = refresh_seconds
         self._plain = TenantMembers()
         self._channels: dict[str, dict[Channel, _Conn]] = {}
+        self._authors: dict[tuple[str, int], str] = {}  # (room key, connection key) -> user id
         self._dojos: dict[str, Dojo] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._supervisor = Supervisor("dojo-live")
@@ -170,6 +171,7 @@ class DojoLive(Authorizer):
     # -- collab connections (the endpoint's watcher: every room, plain ones included) ------------------
     def attached(self, key: str, who: Connecting, channel: Channel) -> None:
         conns = self._channels.setdefault(key, {})
+        self._authors[key, channel.key] = who.user_id
         conn = conns[channel] = _Conn(
             who.user_id, who.readonly_requested, tenant_id=who.tenant_id, session_id=who.session_id
         )
@@ -191,6 +193,7 @@ class DojoLive(Authorizer):
         conn = None if conns is None else conns.pop(channel, None)
         if conns is None or conn is None:
             return
+        self._authors.pop((key, channel.key), None)
         if conn.expiry is not None:
             conn.expiry.cancel()
         if not conns:
@@ -198,6 +201,10 @@ class DojoLive(Authorizer):
         if key in self._dojos:
             PARTICIPANTS_CONNECTED.dec()
             self._presence_changed(key, conn.user_id)
+
+    def author_of(self, key: str, channel_key: int) -> str | None:
+        """The user of the open collab connection `channel_key` in room `key` (None if it is not open here)."""
+        return self._authors.get((key, channel_key))
 
     def write_refused(self, key: str, channel: Channel) -> None:
         """The room dropped a document update of this read-only connection: tell the client why with the

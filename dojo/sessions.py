@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 
 from dojo.model import Dojo, Membership, Participant, Randori, Role, Status, next_driver
+from dojo.replay.store import record_driver_change
 from dojo.room_names import RoomNameError, parse_dojo_id
 from runtime.db import Connection, Database
 from runtime.errors import Conflict, Forbidden, NotFound
@@ -95,9 +96,25 @@ async def load_dojo(conn: Connection, tenant_id: str, dojo_id: uuid.UUID, *, loc
     return _dojo(tenant_id, row, participants)
 
 
-async def _bump(conn: Connection, tenant_id: str, dojo_id: uuid.UUID) -> Dojo:
+async def _bump(conn: Connection, tenant_id: str, dojo_id: uuid.UUID, before: Dojo | None = None) -> Dojo:
+    """Bump the version; with `before`, note a randori driver change in the history (same transaction)."""
     await conn.execute("UPDATE dojo.sessions SET version = version + 1 WHERE id = $1", dojo_id)
-    return await load_dojo(conn, tenant_id, dojo_id, lock=False)
+    after = await load_dojo(conn, tenant_id, dojo_id, lock=False)
+    if before is not None and _randori_driver(before) != _randori_driver(after):
+        await _note_driver(conn, after)
+    return after
+
+
+def _randori_driver(dojo: Dojo) -> str | None:
+    return dojo.driver if dojo.randori is not None and dojo.active else None
+
+
+async def _note_driver(conn: Connection, dojo: Dojo) -> None:
+    driver = _randori_driver(dojo)
+    following = next_driver(dojo) if driver is not None else None
+    await record_driver_change(
+        conn, dojo.tenant_id, uuid.UUID(dojo.id), driver, following if following != driver else None
+    )
 
 
 def _require_host(dojo: Dojo, user_id: str) -> None:
@@ -150,7 +167,10 @@ class DojoSessions:
                 dojo_id,
                 uuid.UUID(host_id),
             )
-            return await load_dojo(conn, tenant_id, dojo_id, lock=False)
+            created = await load_dojo(conn, tenant_id, dojo_id, lock=False)
+            if _randori_driver(created) is not None:
+                await _note_driver(conn, created)
+            return created
 
     async def get(self, tenant_id: str, dojo_id: str) -> Dojo:
         # One snapshot for the session row and its participants (`load_dojo` reads them in two statements):
@@ -264,7 +284,7 @@ class DojoSessions:
                 )
             else:
                 raise ValueError(f"unknown moderation action {action!r}")
-            return await _bump(conn, tenant_id, parsed)
+            return await _bump(conn, tenant_id, parsed, dojo)
 
     async def configure(
         self,
@@ -310,7 +330,7 @@ class DojoSessions:
                         parsed,
                         seconds,
                     )
-            return await _bump(conn, tenant_id, parsed)
+            return await _bump(conn, tenant_id, parsed, dojo)
 
     async def rotate(self, tenant_id: str, dojo_id: str, due: datetime) -> Dojo | None:
         """Pass the driver role on if the timer that fired (`due`) is still the current one.
@@ -339,7 +359,7 @@ class DojoSessions:
                    WHERE id = $1""",
                 parsed,
             )
-            return await _bump(conn, tenant_id, parsed)
+            return await _bump(conn, tenant_id, parsed, dojo)
 
     async def end(self, tenant_id: str, dojo_id: str, actor: str, *, tenant_admin: bool = False) -> Dojo:
         """End the dojo: its host, or a tenant administrator (`tenant_admin`: the caller's current role,
@@ -355,7 +375,7 @@ class DojoSessions:
                           randori_seconds = NULL, randori_next_at = NULL WHERE id = $1""",
                 parsed,
             )
-            return await _bump(conn, tenant_id, parsed)
+            return await _bump(conn, tenant_id, parsed, dojo)
 
     async def hand_over(self, tenant_id: str, dojo_id: str, actor: str, target: str, *, tenant_admin: bool) -> Dojo:
         """Make `target` the host. The host may hand over to an admitted participant; a tenant

@@ -163,6 +163,20 @@ class Settings(BaseSettings):
     dojo_randori_min_seconds: float = Field(default=30.0, gt=0)
     dojo_randori_max_seconds: float = Field(default=3600.0, gt=0)
 
+    # -- dojo history (replay, docs/replay.md) -------------------------------------------------------
+    dojo_history_max_queue: int = Field(default=10_000, ge=1, le=1_000_000)
+    """Updates a node may hold unwritten to the history; past it edits to dojos are refused (1013) until it drains."""
+    dojo_history_batch: int = Field(default=500, ge=1, le=10_000)
+    """Most updates the history writer inserts in one transaction."""
+    dojo_history_checkpoint_updates: int = Field(default=500, ge=1, le=100_000)
+    """A checkpoint after this many updates of a dojo (written by one node)..."""
+    dojo_history_checkpoint_seconds: float = Field(default=60.0, gt=0, le=3600)
+    """...or this long after the last one, whichever comes first."""
+    dojo_history_setting_refresh_seconds: float = Field(default=10.0, gt=0, le=600)
+    """How soon other nodes see a tenant's history setting change."""
+    dojo_history_max_frames: int = Field(default=20_000, ge=1, le=100_000)
+    """Most instants one `POST /v1/dojos/{id}/history/frames` may ask for."""
+
     # -- WebRTC signaling ------------------------------------------------------------------------
     turn_secret: SecretStr | None = None
     """Shared secret of the TURN server's REST-credential scheme (coturn `use-auth-secret`); dev: generated."""

@@ -17,10 +17,15 @@ async def test_migrations_roll_back_and_forward(database: DatabaseUrls) -> None:
     conn = await asyncpg.connect(database.owner)
     try:
         assert (await migrations.status(conn, DOJO)).pending == []
+        assert await migrations.downgrade(conn, DOJO, steps=1) == [2]
+        for table in ("history_updates", "history_checkpoints", "history_drivers", "tenant_settings"):
+            assert await conn.fetchval("SELECT to_regclass($1)", f"dojo.{table}") is None, table
+        assert await conn.fetchval("SELECT to_regclass('dojo.chat_messages')") is not None
         assert await migrations.downgrade(conn, DOJO, steps=1) == [1]
         assert await conn.fetchval("SELECT to_regnamespace('dojo')") is None
-        assert await migrations.upgrade(conn, DOJO) == [1]
+        assert await migrations.upgrade(conn, DOJO) == [1, 2]
         assert await conn.fetchval("SELECT to_regclass('dojo.chat_messages')") is not None
+        assert await conn.fetchval("SELECT to_regclass('dojo.history_updates')") is not None
     finally:
         await conn.close()
 
@@ -40,9 +45,34 @@ async def test_rows_are_invisible_and_unwritable_across_tenants(database: Databa
                 dojo,
                 host,
             )
+            await conn.execute(
+                "INSERT INTO dojo.history_updates (tenant_id, dojo_id, at, user_id, update)"
+                " VALUES ($1, $2, now(), $3, '')",
+                a,
+                dojo,
+                host,
+            )
+            await conn.execute(
+                "INSERT INTO dojo.history_checkpoints (tenant_id, dojo_id, at, seq, updates, state, blame)"
+                " VALUES ($1, $2, now(), 1, 1, '', '{}')",
+                a,
+                dojo,
+            )
+            await conn.execute(
+                "INSERT INTO dojo.history_drivers (tenant_id, dojo_id, driver_id) VALUES ($1, $2, $3)", a, dojo, host
+            )
+            await conn.execute("INSERT INTO dojo.tenant_settings (tenant_id, history_enabled) VALUES ($1, false)", a)
         async with conn.transaction():
             await conn.execute("SELECT set_config('app.tenant_id', $1, true)", str(b))
-            for table in ("sessions", "participants", "chat_messages"):
+            for table in (
+                "sessions",
+                "participants",
+                "chat_messages",
+                "history_updates",
+                "history_checkpoints",
+                "history_drivers",
+                "tenant_settings",
+            ):
                 assert await conn.fetchval(f"SELECT count(*) FROM dojo.{table}") == 0, table  # noqa: S608
             assert await conn.execute("UPDATE dojo.sessions SET title = 'x' WHERE id = $1", dojo) == "UPDATE 0"
         # Writing a row for another tenant than the context is refused by the policy's WITH CHECK.
@@ -52,7 +82,16 @@ async def test_rows_are_invisible_and_unwritable_across_tenants(database: Databa
                 await conn.execute(
                     "INSERT INTO dojo.sessions (tenant_id, title, host_id) VALUES ($1, 'x', $2)", a, host
                 )
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('app.tenant_id', $1, true)", str(b))
+            with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
+                await conn.execute(
+                    "INSERT INTO dojo.history_updates (tenant_id, dojo_id, at, update) VALUES ($1, $2, now(), '')",
+                    a,
+                    dojo,
+                )
         # No context at all: nothing (fail closed).
         assert await conn.fetchval("SELECT count(*) FROM dojo.sessions") == 0
+        assert await conn.fetchval("SELECT count(*) FROM dojo.history_updates") == 0
     finally:
         await conn.close()

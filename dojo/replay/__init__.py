@@ -1,0 +1,1 @@
+"""Dojo replay (issue 18, docs/replay.md): a dojo document's history — recording, rebuilding, the API."""

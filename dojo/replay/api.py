@@ -1,0 +1,343 @@
+"""The replay API (docs/replay.md): a dojo's history, its files at any instant, diffs, blame, and
+the frames the replay video is drawn from.
+
+Access: the dojo's admitted participants (any role) and tenant administrators; anyone else gets 404,
+as does another tenant (RLS). A tenant whose history is off gets 409 `history-off`.
+Every rebuild starts from the nearest checkpoint and applies the few updates after it; the CPU work
+runs in a worker thread so the event loop keeps serving the room's sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from dojo.directory import DirectoryUnavailable, MemberDirectory
+from dojo.model import Dojo, Membership
+from dojo.openapi import COMMON, problem
+from dojo.replay.engine import Checkpoint, LoggedUpdate, Replayer, bursts, diff_files, idle_stretches
+from dojo.replay.store import HistoryStore
+from dojo.replay.times import format_at, ms_since, parse_instant
+from dojo.sessions import DojoSessions
+from runtime.auth import CurrentPrincipal, Principal
+from runtime.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+
+router = APIRouter(tags=["dojo replay"])
+log = logging.getLogger("dojo.replay")
+
+BURST_GAP_SECONDS = 2.0
+IDLE_SECONDS = 10.0
+PALETTE = (
+    "#E6194B", "#3CB44B", "#4363D8", "#F58231", "#911EB4", "#42D4F4",
+    "#F032E6", "#9A6324", "#469990", "#800000", "#808000", "#000075",
+)  # fmt: skip
+"""Author colours, by order of joining the dojo (stable per author within a dojo)."""
+
+_ERRORS = {
+    **COMMON,
+    404: problem("No such dojo in your organization, or you are neither a participant nor an administrator."),
+    409: problem("History is off for your organization (`history-off`)."),
+}
+
+
+_AT = "RFC 3339 time (`2026-12-06T03:10:00.123Z`) or `+<ms since the start>` (send `+` as `%2B`); default: the end"
+
+
+class HistoryOff(Conflict):
+    slug = "history-off"
+    title = "Dojo history is off"
+
+
+class FramesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    t_ms: list[int] = Field(
+        min_length=1,
+        description="Instants in ms since the dojo started, ascending (at most POCDOJO_DOJO_HISTORY_MAX_FRAMES).",
+    )
+
+
+class HistorySettingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = Field(description="Record dojo history (replay) for the organization.")
+
+
+# -- helpers --------------------------------------------------------------------------------------------
+def _store(request: Request) -> HistoryStore:
+    store: HistoryStore = request.app.state.history
+    return store
+
+
+async def _readable(request: Request, principal: Principal, dojo_id: str) -> Dojo:
+    """The dojo if the caller may read its history: 404 otherwise, 409 when history is off."""
+    sessions: DojoSessions = request.app.state.dojo_sessions
+    dojo = await sessions.get(principal.tenant_id, dojo_id)
+    me = dojo.participant(principal.subject)
+    if not principal.is_admin and (me is None or me.status is not Membership.ADMITTED):
+        raise NotFound(f"No dojo {dojo_id} in your organization.")
+    if not await _store(request).enabled(uuid.UUID(principal.tenant_id)):
+        raise HistoryOff("Dojo history is off for your organization: an administrator can turn it on.")
+    return dojo
+
+
+def _end(dojo: Dojo) -> datetime:
+    return dojo.ended_at if dojo.ended_at is not None else datetime.now(UTC)
+
+
+def _instant(dojo: Dojo, value: str | None, field: str) -> tuple[datetime, datetime | None]:
+    """(the instant reported, the bound to replay up to: None = everything recorded)."""
+    end = _end(dojo)
+    if value is None:
+        return end, None
+    at = parse_instant(value, field, dojo.started_at)
+    return (end, None) if at >= end else (at, at)
+
+
+def _rebuild(checkpoint: Checkpoint | None, updates: Sequence[LoggedUpdate], *, blame: bool) -> Replayer:
+    replayer = Replayer.from_checkpoint(checkpoint, blame=blame) if checkpoint else Replayer(blame=blame)
+    replayer.apply_all(updates)
+    return replayer
+
+
+async def _replayer_at(request: Request, dojo: Dojo, bound: datetime | None, *, blame: bool) -> tuple[Replayer, int]:
+    checkpoint, seq, updates = await _store(request).since_checkpoint(
+        uuid.UUID(dojo.tenant_id), uuid.UUID(dojo.id), bound
+    )
+    replayer = await asyncio.to_thread(_rebuild, checkpoint, updates, blame=blame)
+    return replayer, max([seq, *(u.seq for u in updates)])
+
+
+def _stamp(dojo: Dojo, at: datetime) -> dict[str, Any]:
+    return {"at": format_at(at), "t_ms": ms_since(dojo.started_at, at)}
+
+
+# -- routes ---------------------------------------------------------------------------------------------
+# (the settings routes first: `/v1/dojos/{dojo_id}/history` would take `settings` for a dojo id)
+@router.put(
+    "/v1/dojos/settings/history",
+    summary="Turn dojo history (replay) on or off for the organization (administrators)",
+    responses=COMMON,
+)
+async def set_history(body: HistorySettingIn, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    if not principal.is_admin:
+        raise Forbidden("Only an administrator changes the organization's dojo settings.")
+    tenant = uuid.UUID(principal.tenant_id)
+    await _store(request).set_enabled(tenant, body.enabled)
+    request.app.state.history_recorder.set_enabled(tenant, body.enabled)
+    return {"history": "on" if body.enabled else "off"}
+
+
+@router.get("/v1/dojos/settings/history", summary="Whether dojo history is on for the organization", responses=COMMON)
+async def get_history_setting(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    enabled = await _store(request).enabled(uuid.UUID(principal.tenant_id))
+    return {"history": "on" if enabled else "off"}
+
+
+@router.get(
+    "/v1/dojos/{dojo_id}/history", summary="The dojo's timeline: edits, rotations, chat, idle", responses=_ERRORS
+)
+async def history(dojo_id: str, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    dojo = await _readable(request, principal, dojo_id)
+    store = _store(request)
+    tenant, ident = uuid.UUID(dojo.tenant_id), uuid.UUID(dojo.id)
+    updates = await store.updates(tenant, ident)
+    checkpoints = await store.checkpoints(tenant, ident)
+    drivers = await store.drivers(tenant, ident)
+    chat = await store.chat(tenant, ident)
+    replayer = Replayer()
+    edits = await asyncio.to_thread(replayer.apply_all, updates)
+    end = _end(dojo)
+    authors = _authors(dojo, [e.user_id for e in edits])
+    names: dict[str, str] = {}
+    if authors and request.headers.get("authorization", "").lower().startswith("bearer "):
+        directory: MemberDirectory = request.app.state.member_directory
+        try:
+            names = await directory.names(request.headers["authorization"][7:], authors)
+        except DirectoryUnavailable:
+            log.warning("history of dojo %s: display names unavailable", dojo.id, exc_info=True)
+    files = sorted({e.file for e in edits} | set(replayer.texts()))
+    return {
+        "dojo_id": dojo.id,
+        "started_at": format_at(dojo.started_at),
+        "ended_at": format_at(dojo.ended_at) if dojo.ended_at else None,
+        "duration_ms": ms_since(dojo.started_at, end),
+        "history": "on",
+        "files": files,
+        "authors": [
+            {"user_id": user, "display_name": names.get(user), "color": color} for user, color in authors.items()
+        ],
+        "checkpoints": [{"seq": c.seq, **_stamp(dojo, c.at)} for c in checkpoints],
+        "edits": [
+            {
+                "from": format_at(b.start),
+                "to": format_at(b.end),
+                "from_ms": ms_since(dojo.started_at, b.start),
+                "to_ms": ms_since(dojo.started_at, b.end),
+                "user_id": b.user_id,
+                "file": b.file,
+                "inserted": b.inserted,
+                "deleted": b.deleted,
+            }
+            for b in sorted(bursts(edits, BURST_GAP_SECONDS), key=lambda b: (b.start, b.end))
+        ],
+        "rotations": [
+            {**_stamp(dojo, d.at), "driver_id": d.driver_id, "navigator_id": d.navigator_id}
+            for d in drivers
+            if d.driver_id is not None
+        ],
+        "chat": [
+            {"id": m["id"], **_stamp(dojo, m["sent_at"]), "user_id": m["user_id"], "text": m["text"]} for m in chat
+        ],
+        "idle": [
+            {"from_ms": ms_since(dojo.started_at, a), "to_ms": ms_since(dojo.started_at, b)}
+            for a, b in idle_stretches([e.at for e in edits], dojo.started_at, end, IDLE_SECONDS)
+        ],
+    }
+
+
+def _authors(dojo: Dojo, editors: Sequence[str | None]) -> dict[str, str]:
+    """{user id: colour} of everyone who edited, coloured by join order (then by first edit)."""
+    order = [p.user_id for p in dojo.participants]
+    who = {u for u in editors if u is not None}
+    ranked = sorted(who, key=lambda u: (order.index(u) if u in order else len(order), editors.index(u)))
+    return {u: PALETTE[(order.index(u) if u in order else len(order) + i) % len(PALETTE)] for i, u in enumerate(ranked)}
+
+
+@router.get("/v1/dojos/{dojo_id}/state", summary="Every file's text at an instant", responses=_ERRORS)
+async def state(
+    dojo_id: str,
+    request: Request,
+    principal: CurrentPrincipal,
+    at: Annotated[
+        str | None, Query(max_length=40, description="RFC 3339 time, or `+<ms since the start>`; default: the end")
+    ] = None,
+) -> dict[str, Any]:
+    dojo = await _readable(request, principal, dojo_id)
+    instant, bound = _instant(dojo, at, "at")
+    replayer, seq = await _replayer_at(request, dojo, bound, blame=False)
+    files = [{"path": path, "text": text} for path, text in replayer.texts().items()]
+    return {**_stamp(dojo, instant), "seq": seq, "files": files}
+
+
+@router.get("/v1/dojos/{dojo_id}/diff", summary="What changed per file between two instants", responses=_ERRORS)
+async def diff(
+    dojo_id: str,
+    request: Request,
+    principal: CurrentPrincipal,
+    from_: Annotated[str, Query(alias="from", max_length=40, description="RFC 3339 time or `+<ms>`")],
+    to: Annotated[str | None, Query(max_length=40, description="RFC 3339 time or `+<ms>`; default: the end")] = None,
+) -> dict[str, Any]:
+    dojo = await _readable(request, principal, dojo_id)
+    start, start_bound = _instant(dojo, from_, "from")
+    stop, stop_bound = _instant(dojo, to, "to")
+    if stop < start:
+        raise ValidationFailed([FieldError("to", "before_from", "`to` must not be before `from`.")])
+    before, _ = await _replayer_at(request, dojo, start_bound, blame=False)
+    after, _ = await _replayer_at(request, dojo, stop_bound, blame=False)
+    return {
+        "from": format_at(start),
+        "to": format_at(stop),
+        "files": [
+            {
+                "path": d.path,
+                "status": d.status,
+                "unified": d.unified,
+                "inserted_lines": d.inserted_lines,
+                "deleted_lines": d.deleted_lines,
+            }
+            for d in diff_files(before.texts(), after.texts())
+        ],
+    }
+
+
+@router.get("/v1/dojos/{dojo_id}/blame", summary="Who wrote each range of every file, at an instant", responses=_ERRORS)
+async def blame(
+    dojo_id: str,
+    request: Request,
+    principal: CurrentPrincipal,
+    at: Annotated[
+        str | None, Query(max_length=40, description="RFC 3339 time, or `+<ms since the start>`; default: the end")
+    ] = None,
+) -> dict[str, Any]:
+    dojo = await _readable(request, principal, dojo_id)
+    instant, bound = _instant(dojo, at, "at")
+    replayer, _ = await _replayer_at(request, dojo, bound, blame=True)
+    files = [
+        {
+            "path": path,
+            "length": length,
+            "ranges": [{"start": s, "end": e, "user_id": u} for s, e, u in ranges],
+        }
+        for path, (length, ranges) in replayer.blame_ranges().items()
+    ]
+    return {**_stamp(dojo, instant), "files": files}
+
+
+@router.post(
+    "/v1/dojos/{dojo_id}/history/frames",
+    summary="The files cut by author at each instant (NDJSON, one line per instant)",
+    responses={
+        **_ERRORS,
+        200: {"description": "One JSON line per instant", "content": {"application/x-ndjson": {}}},
+    },
+)
+async def frames(dojo_id: str, body: FramesIn, request: Request, principal: CurrentPrincipal) -> StreamingResponse:
+    limit = request.app.state.settings.dojo_history_max_frames
+    instants = body.t_ms
+    if len(instants) > limit:
+        raise ValidationFailed([FieldError("t_ms", "too_many", f"At most {limit} instants per call.")])
+    if any(t < 0 for t in instants):
+        raise ValidationFailed([FieldError("t_ms", "negative", "Instants are ms since the start: 0 or more.")])
+    if any(b < a for a, b in itertools.pairwise(instants)):
+        raise ValidationFailed([FieldError("t_ms", "unsorted", "Instants must be in ascending order.")])
+    dojo = await _readable(request, principal, dojo_id)
+    store = _store(request)
+    tenant, ident = uuid.UUID(dojo.tenant_id), uuid.UUID(dojo.id)
+    first = dojo.started_at + timedelta(milliseconds=instants[0])
+    checkpoint, _, head = await store.since_checkpoint(tenant, ident, first)
+    rest = await store.updates(tenant, ident, after=first)
+    drivers = await store.drivers(tenant, ident)
+    return StreamingResponse(
+        _frame_lines(dojo, instants, checkpoint, [*head, *rest], drivers), media_type="application/x-ndjson"
+    )
+
+
+async def _frame_lines(
+    dojo: Dojo,
+    instants: Sequence[int],
+    checkpoint: Checkpoint | None,
+    updates: Sequence[LoggedUpdate],
+    drivers: Sequence[Any],
+) -> AsyncIterator[bytes]:
+    """One forward pass: apply the updates up to each instant, then write its line."""
+    replayer = Replayer.from_checkpoint(checkpoint) if checkpoint else Replayer()
+    next_update = next_driver = 0
+    driver: str | None = None
+    for count, t in enumerate(instants):
+        at = dojo.started_at + timedelta(milliseconds=t)
+        while next_update < len(updates) and updates[next_update].at <= at:
+            replayer.apply(updates[next_update])
+            next_update += 1
+        while next_driver < len(drivers) and drivers[next_driver].at <= at:
+            driver = drivers[next_driver].driver_id
+            next_driver += 1
+        line = {
+            "t_ms": t,
+            "driver_id": driver,
+            "files": [
+                {"path": path, "runs": [{"text": r.text, "user_id": r.user_id} for r in runs]}
+                for path, runs in replayer.runs().items()
+            ],
+        }
+        yield json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+        if count % 64 == 63:
+            await asyncio.sleep(0)  # let the room's sockets be served between chunks
