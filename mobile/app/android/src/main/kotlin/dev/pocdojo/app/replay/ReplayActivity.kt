@@ -214,7 +214,7 @@ class ReplayActivity : Activity() {
                 else -> state.cursorAuthorLine?.let(::text) ?: getString(R.string.replay_author_none)
             }
             val swatch = author?.color?.opaque()
-            setCompoundDrawablesRelativeWithIntrinsicBounds(swatch?.let(::swatch), null, null, null)
+            setCompoundDrawablesRelative(swatch?.let(::swatch), null, null, null) // the swatch's own bounds
         }
     }
 
