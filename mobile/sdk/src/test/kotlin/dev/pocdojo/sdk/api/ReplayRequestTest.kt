@@ -195,6 +195,7 @@ class ReplayRequestTest {
 
         val REPLAY_VIDEO_JSON: String =
             """{"id":"v1","user_id":"u1","kind":"dojo-replay","dojo_id":"d1","speed":16,"status":"queued","stage":"queued",""" +
-                """"progress":0,"error":null,"resolution":"720p","locale":"pt-BR","created_at":"2026-12-06T03:20:00.000Z"}"""
+                """"progress":0,"error":null,"resolution":"720p","locale":"pt-BR","created_at":"2026-12-06T03:20:00.000Z",""" +
+                """"period":null,"period_start":null,"period_end":null}"""
     }
 }
