@@ -20,6 +20,8 @@ CLASSES=(
     dev.pocdojo.app.core.dojos.DojoListViewModel
     dev.pocdojo.app.core.reports.ReportsViewModel
     dev.pocdojo.app.core.myyear.MyYearViewModel
+    dev.pocdojo.app.core.replay.ReplayViewModel
+    dev.pocdojo.app.core.sdk.SdkReplay
     dev.pocdojo.app.core.sdk.SdkBackend
     dev.pocdojo.sdk.api.PocDojoClient
     okhttp3.OkHttpClient

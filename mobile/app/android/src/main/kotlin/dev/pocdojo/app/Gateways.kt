@@ -4,6 +4,7 @@ import android.content.Context
 import dev.pocdojo.app.core.gateway.AuthGateway
 import dev.pocdojo.app.core.gateway.DojoGateway
 import dev.pocdojo.app.core.gateway.PocGateway
+import dev.pocdojo.app.core.gateway.ReplayGateway
 import dev.pocdojo.app.core.gateway.ReportGateway
 import dev.pocdojo.app.core.gateway.VideoGateway
 import dev.pocdojo.app.core.room.Rooms
@@ -21,6 +22,8 @@ class Gateways(
     val reports: ReportGateway? = null,
     /** The "My year" screen's calls; null where there are none. */
     val videos: VideoGateway? = null,
+    /** The dojo replay screen's calls; null where there are none. */
+    val replays: ReplayGateway? = null,
     private val hasSession: () -> Boolean,
 ) {
     val signedIn: Boolean get() = hasSession()
@@ -32,7 +35,7 @@ class Gateways(
  */
 internal fun bindGateways(context: Context): Gateways {
     val backend = SdkBackend(StoredSession(PreferencesStore(context.getSharedPreferences(SESSION_FILE, Context.MODE_PRIVATE))))
-    return Gateways(backend, backend, backend, backend, backend.reports, backend.videos) { backend.signedIn }
+    return Gateways(backend, backend, backend, backend, backend.reports, backend.videos, backend.replays) { backend.signedIn }
 }
 
 private const val SESSION_FILE = "session"

@@ -40,4 +40,7 @@ private fun MessageKey.resource(): Int =
         MessageKey.REPORT_NOT_SAVED -> R.string.msg_report_not_saved
         MessageKey.VIDEO_FAILED -> R.string.msg_video_failed
         MessageKey.VIDEO_CANCELLED -> R.string.msg_video_cancelled
+        MessageKey.REPLAY_HISTORY_OFF -> R.string.msg_replay_history_off
+        MessageKey.REPLAY_NO_AUTHOR -> R.string.msg_replay_no_author
+        MessageKey.REPLAY_FILE_ABSENT -> R.string.msg_replay_file_absent
     }

@@ -1,10 +1,12 @@
 package dev.pocdojo.sdk.api
 
+import kotlinx.serialization.DeserializationStrategy
 import kotlinx.serialization.json.JsonNull
 import kotlinx.serialization.json.JsonObject
 import kotlinx.serialization.json.buildJsonObject
 import kotlinx.serialization.json.put
 import kotlinx.serialization.json.putJsonObject
+import okhttp3.HttpUrl
 import okhttp3.Request
 
 /** Realtime dojos: sessions, tickets for their websockets, and the host's moderation. */
@@ -90,6 +92,38 @@ public class DojosApi internal constructor(
     /** Host (or a tenant admin when the host is gone): hand the host role to an admitted participant. */
     public suspend fun handOver(id: String, userId: String): Dojo =
         dojoCall(post(buildJsonObject { put("user_id", userId) }, "v1", "dojos", id, "host"))
+
+    /**
+     * The dojo's timeline (`GET /v1/dojos/{id}/history`): files, authors with their colours, checkpoints,
+     * edit bursts, randori rotations, chat and idle stretches. Participants and tenant admins only (anyone
+     * else: [NotFoundException]); a tenant with history off: [ConflictException] with slug `history-off`.
+     */
+    public suspend fun history(id: String): DojoHistory = read(transport.url("v1", "dojos", id, "history"), DojoHistory.serializer())
+
+    /** Every file's text at [at] (null: the end, or now while it runs); before the start is a [ValidationException] on `at`. */
+    public suspend fun state(id: String, at: HistoryInstant? = null): DojoState {
+        val url = transport.url("v1", "dojos", id, "state")
+        at?.let { url.addQueryParameter("at", it.wire) }
+        return read(url, DojoState.serializer())
+    }
+
+    /** The files changed between [from] and [to], each as a unified diff (unchanged files left out). */
+    public suspend fun diff(id: String, from: HistoryInstant, to: HistoryInstant): DojoDiff {
+        val url = transport.url("v1", "dojos", id, "diff")
+            .addQueryParameter("from", from.wire)
+            .addQueryParameter("to", to.wire)
+        return read(url, DojoDiff.serializer())
+    }
+
+    /** Who wrote each range of every file's text at [at] (null: the end, or now). */
+    public suspend fun blame(id: String, at: HistoryInstant? = null): DojoBlame {
+        val url = transport.url("v1", "dojos", id, "blame")
+        at?.let { url.addQueryParameter("at", it.wire) }
+        return read(url, DojoBlame.serializer())
+    }
+
+    private suspend fun <T> read(url: HttpUrl.Builder, deserializer: DeserializationStrategy<T>): T =
+        transport.decode(sessions.send(Request.Builder().url(url.build()).get().build()), deserializer)
 
     private fun post(body: JsonObject, vararg segments: String): Request =
         Request.Builder().url(transport.url(*segments).build()).post(body.toString().toJsonBody()).build()

@@ -65,20 +65,40 @@ public enum class VideoResolution(internal val wire: String) {
     FULL_HD("1080p"),
 }
 
-/** A year-in-review video of the caller's POCs and its job (`/v1/videos`). */
+/** What a video shows. */
+@Serializable
+public enum class VideoKind(internal val wire: String) {
+    /** The caller's POCs of a period. */
+    @SerialName("year-in-review")
+    YEAR_IN_REVIEW("year-in-review"),
+
+    /** A time-lapse of a dojo's files being written. */
+    @SerialName("dojo-replay")
+    DOJO_REPLAY("dojo-replay"),
+}
+
+/**
+ * A video and its job (`/v1/videos`): a year in review of the caller's POCs ([period] and its bounds
+ * set), or a dojo's replay ([dojoId] and [speed] set).
+ */
 @Serializable
 public data class Video(
     val id: String,
     @SerialName("user_id") val userId: String,
+    val kind: VideoKind = VideoKind.YEAR_IN_REVIEW,
     val status: JobStatus,
     val stage: JobStage,
     /** 0-100; while rendering, ffmpeg's own progress. */
     val progress: Int,
     /** Why it failed (or why it is being retried), in the server's words. */
     val error: String? = null,
-    val period: VideoPeriod,
-    @SerialName("period_start") @Serializable(InstantSerializer::class) val periodStart: Instant,
-    @SerialName("period_end") @Serializable(InstantSerializer::class) val periodEnd: Instant,
+    val period: VideoPeriod? = null,
+    @SerialName("period_start") @Serializable(InstantSerializer::class) val periodStart: Instant? = null,
+    @SerialName("period_end") @Serializable(InstantSerializer::class) val periodEnd: Instant? = null,
+    /** A replay's dojo. */
+    @SerialName("dojo_id") val dojoId: String? = null,
+    /** A replay's speed-up: 8 means a minute of the dojo plays in 7.5 s (idle stretches are shortened more). */
+    val speed: Double? = null,
     val resolution: VideoResolution,
     val locale: MediaLocale,
     /** The caller's POCs of the period, known once they were frozen. */
@@ -102,3 +122,20 @@ public data class NewVideo(
     val locale: MediaLocale,
     val period: VideoPeriod = VideoPeriod.LastTwelveMonths,
 )
+
+/** `POST /v1/videos` with `kind: "dojo-replay"`: a time-lapse of [dojoId] played [speed] times faster (1-64). */
+public data class NewReplayVideo(
+    val dojoId: String,
+    val resolution: VideoResolution,
+    val locale: MediaLocale,
+    val speed: Int = DEFAULT_SPEED,
+) {
+    init {
+        require(speed in SPEEDS) { "speed must be within $SPEEDS, got $speed" }
+    }
+
+    public companion object {
+        public const val DEFAULT_SPEED: Int = 8
+        public val SPEEDS: IntRange = 1..64
+    }
+}

@@ -1,12 +1,13 @@
 package dev.pocdojo.sdk.api
 
+import kotlinx.serialization.json.JsonObject
 import kotlinx.serialization.json.buildJsonObject
 import kotlinx.serialization.json.put
 import okhttp3.Request
 import kotlin.time.Duration
 
 /**
- * Year-in-review videos of the caller's POCs (`/v1/videos`): ask for one, follow its job, get the signed
+ * Videos (`/v1/videos`): the caller's year in review, or a dojo's replay: ask for one, follow its job, get the signed
  * URLs of its MP4, thumbnail and captions, cancel or delete it. The media service's workers render them
  * with ffmpeg; [get] with a wait follows one.
  */
@@ -28,6 +29,26 @@ public class VideosApi internal constructor(
             put("resolution", video.resolution.wire)
             put("locale", video.locale.wire)
         }
+        return post(body, idempotencyKey)
+    }
+
+    /**
+     * Asks for a dojo's replay video (202: queued), a time-lapse of its files being written; the same
+     * rules as the year video's [create]. A dojo the caller may not read is a [NotFoundException], a
+     * tenant with history off a [ConflictException] (slug `history-off`).
+     */
+    public suspend fun create(video: NewReplayVideo, idempotencyKey: String = newIdempotencyKey()): Video {
+        val body = buildJsonObject {
+            put("kind", VideoKind.DOJO_REPLAY.wire)
+            put("dojo_id", video.dojoId)
+            put("speed", video.speed)
+            put("resolution", video.resolution.wire)
+            put("locale", video.locale.wire)
+        }
+        return post(body, idempotencyKey)
+    }
+
+    private suspend fun post(body: JsonObject, idempotencyKey: String): Video {
         val request = Request.Builder().url(transport.url("v1", "videos").build())
             .header(Transport.IDEMPOTENCY_KEY, idempotencyKey)
             .post(body.toString().toJsonBody())

@@ -33,7 +33,11 @@ class DojoAdapter(private val inflater: LayoutInflater) : BaseAdapter() {
         row.findViewById<TextView>(R.id.title).text = dojo.title
         val started = row.context.getString(R.string.dojo_started, row.context.shownTime(dojo.startedAt))
         row.findViewById<TextView>(R.id.details).text =
-            if (dojo.lobby) row.context.getString(R.string.dojo_details_lobby, started) else started
+            when {
+                !dojo.active -> "$started · ${row.context.getString(R.string.dojo_ended_replay)}"
+                dojo.lobby -> row.context.getString(R.string.dojo_details_lobby, started)
+                else -> started
+            }
         row.findViewById<View>(R.id.joining).visibility = if (dojo.id == joining) View.VISIBLE else View.GONE
         return row
     }

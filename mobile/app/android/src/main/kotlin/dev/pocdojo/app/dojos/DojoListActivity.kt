@@ -15,6 +15,7 @@ import dev.pocdojo.app.core.dojos.DojoListEvent
 import dev.pocdojo.app.core.dojos.DojoListState
 import dev.pocdojo.app.core.dojos.DojoListViewModel
 import dev.pocdojo.app.graph
+import dev.pocdojo.app.replay.ReplayActivity
 import dev.pocdojo.app.retained
 import dev.pocdojo.app.show
 import dev.pocdojo.app.text
@@ -24,7 +25,7 @@ import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.cancel
 import kotlinx.coroutines.launch
 
-/** The tenant's active dojos: tap one to join it, or start a new one. */
+/** The tenant's dojos: tap a running one to join it, an ended one to replay it, or start a new one. */
 class DojoListActivity : Activity() {
     private lateinit var screen: Retained<DojoListViewModel>
     private lateinit var views: CoroutineScope
@@ -78,6 +79,10 @@ class DojoListActivity : Activity() {
         state.joined?.let {
             screen.viewModel.onEvent(DojoListEvent.Opened)
             startActivity(DojoRoomActivity.intent(this, it))
+        }
+        state.replay?.let {
+            screen.viewModel.onEvent(DojoListEvent.Opened)
+            startActivity(ReplayActivity.intent(this, it))
         }
         findViewById<View>(R.id.offline_banner).visibility = if (state.offline) View.VISIBLE else View.GONE
         findViewById<View>(R.id.error_bar).visibility = if (state.error != null) View.VISIBLE else View.GONE

@@ -66,7 +66,8 @@ object Catalogue {
     val videoDone: Video = Video("v-1", JobStatus.DONE, JobStage.DONE, 100, null, 12, 48.0, 5_242_880, "2026-12-05T14:05:00Z")
 
     /**
-     * The picture behind a thumbnail URL, drawn here (no network): a title card like the video's first one.
+     * The picture behind a thumbnail URL, drawn here (no network): a title card like the video's first one
+     * (the replay video's: the dojo and its authors).
      * The VideoView draws no video on Robolectric; the thumbnail is what the screen shows over it.
      */
     fun thumbnail(url: String): Bitmap {
@@ -79,10 +80,11 @@ object Catalogue {
             textSize = 44f
             textAlign = Paint.Align.CENTER
         }
-        canvas.drawText("Ana Souza", 320f, 160f, paint)
+        val replay = url.startsWith("https://store.test/${ReplayCatalogue.videoDone.id}.")
+        canvas.drawText(if (replay) "FizzBuzz em dupla" else "Ana Souza", 320f, 160f, paint)
         paint.textSize = 28f
         paint.color = Color.rgb(0xE0, 0x7A, 0x1F)
-        canvas.drawText("12 POCs · 2025-12 – 2026-12", 320f, 215f, paint)
+        canvas.drawText(if (replay) "Ana Souza · Bruno Lima · 24:00" else "12 POCs · 2025-12 – 2026-12", 320f, 215f, paint)
         return bitmap
     }
 
@@ -107,6 +109,7 @@ object Catalogue {
             Dojo("dojo-2", "Refatorando o legado de boletos", "poc-acentos", "bruno", true, "2026-12-05T19:40:00Z", lobby = true),
             Dojo("dojo-3", "Roman numerals in Go", null, "carla", true, "2026-12-05T18:05:00Z", lobby = false),
             Dojo("dojo-4", "Kafka outbox pairing", "poc-2", "davi", true, "2026-12-05T16:30:00Z", lobby = false),
+            Dojo(ReplayCatalogue.DOJO, "FizzBuzz em dupla", null, "ana", false, "2026-12-04T18:00:00Z"),
         )
 
     /** A randori in the dojo room: Ana drives (this device), Bruno's caret and Carla's selection are in main.py. */

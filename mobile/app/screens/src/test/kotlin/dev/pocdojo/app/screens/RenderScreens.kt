@@ -13,6 +13,7 @@ import android.widget.ImageView
 import android.widget.LinearLayout
 import android.widget.ListView
 import android.widget.RadioButton
+import android.widget.SeekBar
 import android.widget.TextView
 import dev.pocdojo.app.Extras
 import dev.pocdojo.app.R
@@ -26,6 +27,7 @@ import dev.pocdojo.app.pocdetail.PocDetailActivity
 import dev.pocdojo.app.poceditor.PocEditorActivity
 import dev.pocdojo.app.poclist.PocListActivity
 import dev.pocdojo.app.myyear.MyYearActivity
+import dev.pocdojo.app.replay.ReplayActivity
 import dev.pocdojo.app.reports.ReportsActivity
 import dev.pocdojo.app.signin.SignInActivity
 import dev.pocdojo.sdk.realtime.CloseCodes
@@ -221,6 +223,29 @@ abstract class RenderScreens(private val language: String) {
         val activity = launch(MyYearActivity::class.java)
         check(activity.findViewById<ImageView>(R.id.thumbnail).drawable != null) { "no thumbnail shown" }
         save(activity, "my-year-done")
+    }
+
+    @Test
+    fun replayMidSession() {
+        app.videos.videos += ReplayCatalogue.videoRunning
+        val activity = launch(ReplayActivity::class.java, ReplayActivity.intent(app, ReplayCatalogue.DOJO))
+        val scrubber = activity.findViewById<SeekBar>(R.id.scrubber)
+        val listener = shadowOf(scrubber).onSeekBarChangeListener ?: error("the scrubber has no listener")
+        listener.onProgressChanged(scrubber, (11 * 60_000 + 20_000) / 100, true) // 11:20: Bruno drives
+        settle()
+        val code = activity.findViewById<EditText>(R.id.code)
+        code.setSelection(code.text.indexOf("% 3")) // on Bruno's line
+        save(activity, "replay-mid")
+    }
+
+    @Test
+    fun replayAtTheEnd() {
+        app.videos.videos += ReplayCatalogue.videoDone
+        val activity = launch(ReplayActivity::class.java, ReplayActivity.intent(app, ReplayCatalogue.DOJO))
+        check(activity.findViewById<ImageView>(R.id.thumbnail).drawable != null) { "no thumbnail shown" }
+        val code = activity.findViewById<EditText>(R.id.code)
+        code.setSelection(code.text.indexOf("Buzz\"\n    return") + 1)
+        save(activity, "replay-end")
     }
 
     private fun <T : Activity> launch(type: Class<T>, intent: Intent? = null): T {

@@ -11,6 +11,7 @@ import dev.pocdojo.app.core.testing.FakeAuthGateway
 import dev.pocdojo.app.core.testing.FakeConnectivity
 import dev.pocdojo.app.core.testing.FakeDojoGateway
 import dev.pocdojo.app.core.testing.FakePocGateway
+import dev.pocdojo.app.core.testing.FakeReplayGateway
 import dev.pocdojo.app.core.testing.FakeReportGateway
 import dev.pocdojo.app.core.testing.FakeRooms
 import dev.pocdojo.app.core.testing.FakeVideoGateway
@@ -28,6 +29,9 @@ class ScreensApp : PocDojoApp() {
     /** No video until a rendering adds one. */
     val videos = FakeVideoGateway()
 
+    /** The ended dojo's history; its replay videos go into [videos]. */
+    val replays = FakeReplayGateway(ReplayCatalogue.timeline, videos, ReplayCatalogue::frame)
+
     /** The room the dojo room screen enters (set before launching it). */
     var rooms: FakeRooms = Catalogue.rooms
 
@@ -38,7 +42,7 @@ class ScreensApp : PocDojoApp() {
                 override suspend fun enter(dojoId: String, scope: CoroutineScope, docContext: CoroutineContext): RoomEntry =
                     rooms.enter(dojoId, scope, docContext)
             }
-        return AppGraph(Gateways(auth, pocs, dojos, current, reports, videos) { false }, connectivity, mainDispatcher(), ImageLoader { Catalogue.thumbnail(it) })
+        return AppGraph(Gateways(auth, pocs, dojos, current, reports, videos, replays) { false }, connectivity, mainDispatcher(), ImageLoader { Catalogue.thumbnail(it) })
     }
 
     /** The device loses its network: the banner shows and the next search fails as it would. */

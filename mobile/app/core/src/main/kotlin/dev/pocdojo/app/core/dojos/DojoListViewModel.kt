@@ -25,6 +25,8 @@ data class DojoListState(
     val joining: String? = null,
     /** Joined: the screen opens the dojo, then sends [DojoListEvent.Opened]. */
     val joined: JoinedDojo? = null,
+    /** An ended dojo tapped: the screen opens its replay, then sends [DojoListEvent.Opened]. */
+    val replay: String? = null,
     val offline: Boolean = false,
     val signedOut: Boolean = false,
 ) {
@@ -38,13 +40,14 @@ sealed interface DojoListEvent {
     /** The last rows are in view: the next page, if any. */
     data object NearEnd : DojoListEvent
 
+    /** A dojo tapped: a running one is joined, an ended one opens on its replay. */
     data class Join(val dojoId: String) : DojoListEvent
 
-    /** The screen has opened [DojoListState.joined]. */
+    /** The screen has opened [DojoListState.joined] or [DojoListState.replay]. */
     data object Opened : DojoListEvent
 }
 
-/** The tenant's active dojos, newest first, and joining one. */
+/** The tenant's dojos, newest first: joining a running one, replaying an ended one. */
 class DojoListViewModel(
     private val dojos: DojoGateway,
     connectivity: Connectivity,
@@ -70,7 +73,7 @@ class DojoListViewModel(
                 }
             }
             is DojoListEvent.Join -> join(event.dojoId)
-            DojoListEvent.Opened -> mutableState.update { it.copy(joined = null) }
+            DojoListEvent.Opened -> mutableState.update { it.copy(joined = null, replay = null) }
         }
     }
 
@@ -81,7 +84,7 @@ class DojoListViewModel(
         loadJob =
             scope.launch {
                 try {
-                    val page = dojos.active(cursor, pageSize)
+                    val page = dojos.recent(cursor, pageSize)
                     mutableState.update {
                         it.copy(
                             items = if (first) page.items else appended(it.items, page.items),
@@ -101,6 +104,10 @@ class DojoListViewModel(
 
     private fun join(dojoId: String) {
         if (mutableState.value.joining != null) return
+        if (mutableState.value.items.any { it.id == dojoId && !it.active }) {
+            mutableState.update { it.copy(replay = dojoId, error = null) }
+            return
+        }
         mutableState.update { it.copy(joining = dojoId, error = null) }
         scope.launch {
             try {

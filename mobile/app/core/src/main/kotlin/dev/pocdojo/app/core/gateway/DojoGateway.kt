@@ -31,8 +31,8 @@ data class JoinedDojo(val dojo: Dojo, val room: String, val role: String, val ca
 
 /** Dojo calls the screens need. Failures are [GatewayException]s. */
 interface DojoGateway {
-    /** One page of the tenant's active dojos, newest first. */
-    suspend fun active(cursor: String?, limit: Int): DojoPage
+    /** One page of the tenant's dojos, running and ended, newest first. */
+    suspend fun recent(cursor: String?, limit: Int): DojoPage
 
     /** Starts a dojo hosted by the caller. */
     suspend fun create(draft: DojoDraft): Dojo

@@ -14,7 +14,7 @@ data class FieldError(val field: String, val code: String, val message: String)
  * ├── SignedOut        the session ended (refresh refused, family revoked): sign in again
  * ├── Forbidden        403
  * ├── NotFound         404
- * ├── Conflict         409 (existingPocId: the POC already registered for that repository)
+ * ├── Conflict         409 (existingPocId: the POC already registered for that repository; reason: the slug)
  * ├── RateLimited      429 (retryAfterSeconds when the server said)
  * ├── Unreachable      no answer: no network, DNS, refused or dropped connection, timeout
  * └── ServerFailure    any other status (5xx)
@@ -32,7 +32,8 @@ sealed class GatewayException(message: String, cause: Throwable? = null) : Excep
 
     class NotFound(detail: String) : GatewayException(detail)
 
-    class Conflict(detail: String, val existingPocId: String? = null) : GatewayException(detail)
+    /** [reason] is the server's problem slug when it says why, e.g. `history-off`. */
+    class Conflict(detail: String, val existingPocId: String? = null, val reason: String? = null) : GatewayException(detail)
 
     class RateLimited(detail: String, val retryAfterSeconds: Long? = null) : GatewayException(detail)
 

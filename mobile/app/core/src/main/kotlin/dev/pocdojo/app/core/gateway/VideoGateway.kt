@@ -3,7 +3,10 @@ package dev.pocdojo.app.core.gateway
 /** A year-in-review video's frame size. */
 enum class VideoResolution { HD_720P, FULL_HD_1080P }
 
-/** A year-in-review video as `/v1/videos` returns it. [error] is the server's sentence (why it failed). */
+/**
+ * A video as `/v1/videos` returns it: a year in review, or a dojo's replay ([dojoId] set). [error] is the
+ * server's sentence (why it failed).
+ */
 data class Video(
     val id: String,
     val status: JobStatus,
@@ -14,6 +17,7 @@ data class Video(
     val durationSeconds: Double?,
     val sizeBytes: Long?,
     val createdAt: String,
+    val dojoId: String? = null,
 )
 
 /** What a video is asked for: the last twelve months of my POCs, in [language], at [resolution]. */

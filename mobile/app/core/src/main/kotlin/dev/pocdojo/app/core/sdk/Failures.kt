@@ -38,7 +38,7 @@ private fun HttpException.toGateway(detail: String): GatewayException =
         is UnauthorizedException -> GatewayException.SignedOut(detail)
         is ForbiddenException -> GatewayException.Forbidden(detail, problem.slug)
         is NotFoundException -> GatewayException.NotFound(detail)
-        is ConflictException -> GatewayException.Conflict(detail, existingPocId)
+        is ConflictException -> GatewayException.Conflict(detail, existingPocId, problem.slug)
         is RateLimitedException -> GatewayException.RateLimited(detail, retryAfter?.inWholeSeconds)
         is ClientErrorException, is ServerErrorException -> GatewayException.ServerFailure(status, detail)
     }

@@ -20,6 +20,7 @@ import dev.pocdojo.app.core.gateway.PocGateway
 import dev.pocdojo.app.core.gateway.PocPage
 import dev.pocdojo.app.core.gateway.PocQuery
 import dev.pocdojo.app.core.gateway.Registration
+import dev.pocdojo.app.core.gateway.ReplayGateway
 import dev.pocdojo.app.core.gateway.ReportGateway
 import dev.pocdojo.app.core.gateway.VideoGateway
 import dev.pocdojo.app.core.room.ChatLine
@@ -71,6 +72,9 @@ class SdkBackend(
 
     /** The "My year" screen's calls, with the signed-in client. */
     val videos: VideoGateway = SdkVideos(::signedInClient)
+
+    /** The dojo replay screen's calls. */
+    val replays: ReplayGateway = SdkReplay(::signedInClient)
 
     /** A session is stored and has not been refused: the app opens on the list, not on sign-in. */
     val signedIn: Boolean get() = client?.authState?.value == AuthState.SignedIn
@@ -140,8 +144,8 @@ class SdkBackend(
 
     override suspend fun delete(id: String) = gatewayCall { signedInClient().pocs.delete(id) }
 
-    override suspend fun active(cursor: String?, limit: Int): DojoPage {
-        val page = gatewayCall { signedInClient().dojos.list(DojoStatus.ACTIVE, limit, cursor) }
+    override suspend fun recent(cursor: String?, limit: Int): DojoPage {
+        val page = gatewayCall { signedInClient().dojos.list(status = null, limit = limit, cursor = cursor) }
         return DojoPage(page.items.map { it.toApp() }, page.nextCursor)
     }
 

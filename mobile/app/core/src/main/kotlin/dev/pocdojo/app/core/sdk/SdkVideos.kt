@@ -33,17 +33,19 @@ internal class SdkVideos(private val client: () -> PocDojoClient) : VideoGateway
     override suspend fun thumbnailUrl(id: String): String = gatewayCall { client().videos.thumbnailUrl(id) }
 
     override suspend fun delete(id: String) = gatewayCall { client().videos.delete(id) }
-
-    private fun SdkVideo.toApp(): Video =
-        Video(
-            id = id,
-            status = JobStatus.valueOf(status.name),
-            stage = JobStage.valueOf(stage.name),
-            progress = progress,
-            error = error,
-            pocCount = pocCount,
-            durationSeconds = durationSeconds,
-            sizeBytes = sizeBytes,
-            createdAt = createdAt.toString(),
-        )
 }
+
+/** The SDK's video as the app's. */
+internal fun SdkVideo.toApp(): Video =
+    Video(
+        id = id,
+        status = JobStatus.valueOf(status.name),
+        stage = JobStage.valueOf(stage.name),
+        progress = progress,
+        error = error,
+        pocCount = pocCount,
+        durationSeconds = durationSeconds,
+        sizeBytes = sizeBytes,
+        createdAt = createdAt.toString(),
+        dojoId = dojoId,
+    )

@@ -88,6 +88,23 @@ class DojoListViewModelTest {
         }
 
     @Test
+    fun `an ended dojo opens on its replay, without joining it`() =
+        runTest {
+            dojos.dojos.add(0, dojo(7, "Kata of Friday").copy(active = false))
+            val viewModel = list()
+            viewModel.onEvent(DojoListEvent.Join("dojo-7"))
+            runCurrent()
+            assertEquals("dojo-7", viewModel.state.value.replay)
+            assertNull(viewModel.state.value.joined)
+            assertTrue(dojos.joins.isEmpty(), "an ended dojo is not joined")
+            viewModel.onEvent(DojoListEvent.Opened)
+            assertNull(viewModel.state.value.replay)
+            viewModel.onEvent(DojoListEvent.Join("dojo-1"))
+            runCurrent()
+            assertEquals(listOf("dojo-1"), dojos.joins, "a live one still opens the room")
+        }
+
+    @Test
     fun `the lobby, a dojo gone and an ended session are told apart`() =
         runTest {
             val viewModel = list()

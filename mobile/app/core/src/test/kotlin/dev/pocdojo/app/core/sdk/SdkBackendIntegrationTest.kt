@@ -147,7 +147,7 @@ class SdkBackendIntegrationTest(private val backend: Backend) {
         val dojo = host.create(DojoDraft("Friday kata", poc.id))
         assertEquals(poc.id, dojo.pocId)
         assertTrue(dojo.active)
-        assertEquals(listOf(dojo.id), host.active(null, 20).items.map { it.id })
+        assertEquals(listOf(dojo.id), host.recent(null, 20).items.map { it.id })
 
         val guest = tenant.newUser()
         val joined = signedIn(guest).join(dojo.id)

@@ -23,7 +23,7 @@ class FakeDojoGateway(dojos: List<Dojo> = emptyList()) : DojoGateway {
     val joinFailures = ArrayDeque<GatewayException>()
     var listHold: CompletableDeferred<Unit>? = null
 
-    override suspend fun active(cursor: String?, limit: Int): DojoPage {
+    override suspend fun recent(cursor: String?, limit: Int): DojoPage {
         lists += cursor
         val start = cursor?.toInt() ?: 0
         val end = minOf(start + limit, dojos.size)
