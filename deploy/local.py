@@ -138,13 +138,13 @@ class Dispatcher:
         self.apps = [app for _, app in routes]
         self.background = list(background)
         self._stack: AsyncExitStack | None = None
-        first = self.apps[0]
+        first = root_of(self.apps[0])
         self._readyz_route = Route("/readyz", self._readyz, methods=["GET"])
         self._readyz_http = RequestContextMiddleware(
             self._readyz_route,
-            service=first.state.service,
-            max_body_bytes=first.state.settings.max_body_bytes,
-            trusted_proxy_hops=first.state.settings.trusted_proxy_hops,
+            service=first.service,
+            max_body_bytes=first.settings.max_body_bytes,
+            trusted_proxy_hops=first.settings.trusted_proxy_hops,
         )
 
     def app_for(self, path: str) -> FastAPI | None:
