@@ -366,12 +366,15 @@ async def _frame_lines(
 async def complete_history(request: Request, dojo: Dojo, state: bytes) -> None:
     """At the end of a dojo: once this node's writer has written what it holds (bounded wait), record
     what the sealed document ``state`` holds beyond the history (`HistoryStore.record_missing`: edits a
-    node accepted and died before writing). A failure is logged; the end itself stands."""
+    node accepted and died before writing). Only when the tenant's history was on for the whole dojo:
+    the final document also holds the edits made while it was off, which must never reach the history.
+    A failure is logged; the end itself stands."""
     store = _store(request)
     recorder: HistoryRecorder = services(request).history_recorder
     tenant = uuid.UUID(dojo.tenant_id)
     try:
-        if not await store.enabled(tenant):
+        if not await store.on_since(tenant, dojo.started_at):
+            log.info("history of dojo %s: history was off during the dojo; nothing completed at its end", dojo.id)
             return
         try:
             await asyncio.wait_for(recorder.drained(), timeout=COMPLETE_WAIT_SECONDS)
