@@ -33,6 +33,8 @@ from dojo.quota import StorageQuota
 from dojo.redis_bus import RedisBus
 from dojo.redis_events import RedisDojoEvents
 from dojo.replay.api import router as replay_router
+from dojo.replay.grant_api import router as grant_router
+from dojo.replay.grants import HistoryGrants
 from dojo.replay.recorder import HistoryRecorder
 from dojo.replay.store import HistoryStore
 from dojo.services import DojoServices, services
@@ -189,6 +191,7 @@ def create_app(settings: DojoSettings) -> FastAPI:
                 bus=bus,
                 history=history,
                 history_recorder=recorder,
+                history_grants=HistoryGrants(db, ttl_seconds=settings.dojo_history_grant_ttl_seconds),
                 member_directory=directory,
             )
         )
@@ -207,6 +210,7 @@ def create_app(settings: DojoSettings) -> FastAPI:
 
     app.router.routes.append(WebSocketRoute("/v1/collab/{room}", collab_ws))
     app.include_router(collab_router)
+    app.include_router(grant_router)
     app.include_router(replay_router)  # before dojos_router: its `/v1/dojos/settings/...` precede `{dojo_id}` routes
     app.include_router(dojos_router)
     install_signal_routes(app)

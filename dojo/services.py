@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from dojo.docstore import PostgresDocumentStore
     from dojo.live import DojoLive
     from dojo.redis_bus import RedisBus
+    from dojo.replay.grants import HistoryGrants
     from dojo.replay.recorder import HistoryRecorder
     from dojo.replay.store import HistoryStore
     from dojo.sessions import DojoSessions
@@ -57,6 +58,8 @@ class DojoServices:
     history: HistoryStore
     """Dojo history for replay (docs/replay.md)."""
     history_recorder: HistoryRecorder
+    history_grants: HistoryGrants
+    """Grants to read one dojo's history without an access token (the replay video worker)."""
     member_directory: MemberDirectory
     """Display names from identity's member directory, read with the caller's token."""
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from media.dojos_client import DojoAuth, HistoryGrant
 from media.pocs_client import ExportHandle
 from media.reports.model import PocRow, ReportFilters
 from media.repository import Report
@@ -34,11 +35,15 @@ class Directory(Protocol):
 
 
 class DojoHistories(Protocol):
-    async def history(self, bearer: str, dojo_id: str) -> ReplayHistory: ...
+    async def history(self, auth: DojoAuth, dojo_id: str) -> ReplayHistory: ...
 
     async def title(self, bearer: str, dojo_id: str) -> str: ...
 
-    def frames(self, bearer: str, dojo_id: str, instants: Sequence[int]) -> AsyncIterator[bytes]: ...
+    async def grant(self, bearer: str, dojo_id: str) -> HistoryGrant: ...
+
+    async def revoke(self, grant: HistoryGrant) -> None: ...
+
+    def frames(self, auth: DojoAuth, dojo_id: str, instants: Sequence[int]) -> AsyncIterator[bytes]: ...
 
 
 def export_of(report: Report) -> ExportHandle | None:

@@ -35,10 +35,12 @@ from media.api import (
     _time,
     _unavailable,
 )
-from media.errors import SourceUnavailable, StorageUnavailable
+from media.dojos_client import HistoryGrant
+from media.errors import MediaError, SourceUnavailable, StorageUnavailable
 from media.metrics import JOBS_QUEUED
 from media.queue import cancel_queued
-from media.replay_request import replay_values
+from media.replay_job import grant_of_video
+from media.replay_request import grant_of_values, replay_values
 from media.reports.model import ReportFilters
 from media.services import services as media_services
 from media.sources import DojoHistories
@@ -192,7 +194,12 @@ async def create_video(
         assert body.dojo_id is not None and body.speed is not None
         replay = await replay_values(services.dojos, _bearer(request), body.dojo_id, body.speed)
         replay.update(resolution=body.resolution, locale=body.locale)
-        return await _queue(services, response, tenant, user, replay, idempotency_key, request_hash)
+        grant = grant_of_values(replay)
+
+        async def revoke_grant() -> None:
+            await _revoke(services, grant)
+
+        return await _queue(services, response, tenant, user, replay, idempotency_key, request_hash, revoke_grant)
     assert body.period is not None
     period = resolve_period(body.period, datetime.now(UTC))
     search = ReportFilters(owner="me", created_from=period.start.isoformat(), created_to=period.end.isoformat())
@@ -256,6 +263,14 @@ async def _queue(
     JOBS_QUEUED.labels(KIND).inc()
     log.info("video queued", extra={"video_id": str(video.id), "job_id": job_id, "tenant_id": tenant})
     return _answer(response, video)
+
+
+async def _revoke(services: VideoServices, grant: HistoryGrant) -> None:
+    """Revoke a history grant no video needs any more (one that cannot be revoked now expires anyway)."""
+    try:
+        await services.dojos.revoke(grant)
+    except MediaError as exc:
+        log.warning("history grant not revoked; it will expire", extra={"grant_id": grant.id, "error": str(exc)})
 
 
 def _next_cursor(video: Video) -> str:
@@ -401,6 +416,9 @@ async def delete_video(video_id: uuid.UUID, principal: CurrentPrincipal, service
             export = export_of_video(cancelled)
             if export is not None:
                 await _drop_export(media, export)
+            grant = grant_of_video(cancelled)
+            if grant is not None:
+                await _revoke(services, grant)
             log.info("video cancelled", extra={"video_id": str(video_id), "tenant_id": tenant})
             return Response(status_code=204)
         video = await _visible(services, principal, video_id)  # it finished meanwhile: delete it

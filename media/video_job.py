@@ -33,6 +33,7 @@ import procrastinate
 from procrastinate import JobContext
 from procrastinate.job_context import AbortReason
 
+from media.dojos_client import HistoryGrant
 from media.errors import (
     DojoHistoryError,
     DojoHistoryUnavailable,
@@ -46,7 +47,7 @@ from media.errors import (
 from media.metrics import JOB_DURATION, JOBS_CANCELLED, JOBS_FAILED, JOBS_RUNNING, JOBS_SUCCEEDED, QUEUE_AGE
 from media.pocs_client import ExportHandle
 from media.queue import QUEUE, JobReleased, ReportRetry, defer_traced, run_span
-from media.replay_job import make_replay
+from media.replay_job import grant_of_video, make_replay
 from media.report_job import JobRuntime, RunStopped
 from media.reports.model import Locale, PocRow
 from media.repository import Stage
@@ -130,6 +131,7 @@ class VideoRun:
         self._stopping = threading.Event()
         self._last_progress: tuple[str, int] | None = None
         self._export: ExportHandle | None = None
+        self._grant: HistoryGrant | None = None
         self._log: dict[str, Any] = {"job_id": context.job.id, "video_id": str(video_id), "tenant_id": tenant_id}
 
     @property
@@ -195,6 +197,17 @@ class VideoRun:
         await self.videos.fail(self.tenant_id, self.video_id, self.token, error, final=final)
         if final and self._export is not None:
             await self._drop_export(self._export)
+        if final and self._grant is not None:
+            await self._revoke_grant(self._grant)
+
+    async def _revoke_grant(self, grant: HistoryGrant) -> None:
+        dojos = self.runtime.dojos
+        if dojos is None:
+            return
+        try:
+            await dojos.revoke(grant)
+        except MediaError as exc:
+            log.warning("history grant not revoked; it will expire", extra={**self._log, "error": str(exc)})
 
     async def _drop_export(self, export: ExportHandle) -> None:
         try:
@@ -221,6 +234,8 @@ class VideoRun:
             if export is None:
                 raise SourceError("The video's POC list is gone; ask for the video again.")
             self._export = export
+        else:
+            self._grant = grant_of_video(video)
         keys = video.keys()
         with tempfile.TemporaryDirectory(prefix="pocdojo-video-") as folder:
             if export is None:
@@ -253,6 +268,8 @@ class VideoRun:
             raise RunStopped
         if export is not None:
             await self._drop_export(export)
+        if self._grant is not None:
+            await self._revoke_grant(self._grant)
 
     async def _read_all(self, export: ExportHandle) -> list[PocRow]:
         rows: list[PocRow] = []

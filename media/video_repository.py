@@ -57,8 +57,11 @@ class Video:
     dojo_id: uuid.UUID | None
     """Dojo replays: the dojo replayed, and at which `speed`."""
     speed: float | None
-    source_token: str | None = field(repr=False)
-    """Dojo replays, while queued or running: the caller's access token the worker reads the history with."""
+    grant_id: str | None
+    """Dojo replays: the dojo service's history grant the worker reads the history with (`grant_secret`,
+    kept while queued or running, like `export_secret`), until `grant_expires_at`."""
+    grant_secret: str | None = field(repr=False)
+    grant_expires_at: datetime | None
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Video:
@@ -183,7 +186,7 @@ class VideoRepository:
                 return None
             await conn.execute(
                 "UPDATE media.videos SET status = 'cancelled', error = NULL, export_secret = NULL,"
-                " source_token = NULL, finished_at = now(), updated_at = now() WHERE id = $1",
+                " grant_secret = NULL, finished_at = now(), updated_at = now() WHERE id = $1",
                 video_id,
             )
         return Video.from_row(before)
@@ -200,7 +203,7 @@ class VideoRepository:
     async def fail_unqueued(self, tenant_id: str, video_id: uuid.UUID, error: str) -> None:
         async with self.db.tenant_tx(tenant_id) as conn:
             await conn.execute(
-                "UPDATE media.videos SET status = 'failed', error = $2, source_token = NULL, finished_at = now(),"
+                "UPDATE media.videos SET status = 'failed', error = $2, grant_secret = NULL, finished_at = now(),"
                 " updated_at = now() WHERE id = $1 AND status = 'queued'",
                 video_id,
                 error,
@@ -240,7 +243,7 @@ class VideoRepository:
         return await self._owned(
             tenant_id,
             "status = 'done', stage = 'done', progress = 100, object_prefix = $3, duration_seconds = $4,"
-            " size_bytes = $5, poc_count = $6, error = NULL, export_secret = NULL, source_token = NULL,"
+            " size_bytes = $5, poc_count = $6, error = NULL, export_secret = NULL, grant_secret = NULL,"
             " finished_at = now()",
             video_id,
             token,
@@ -255,7 +258,7 @@ class VideoRepository:
         export), else it waits in the queue for its retry."""
         if final:
             assignments = (
-                "status = 'failed', error = $3, export_secret = NULL, source_token = NULL, finished_at = now()"
+                "status = 'failed', error = $3, export_secret = NULL, grant_secret = NULL, finished_at = now()"
             )
         else:
             assignments = "status = 'queued', stage = 'queued', progress = 0, error = $3"

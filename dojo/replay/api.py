@@ -1,8 +1,9 @@
 """The replay API (docs/replay.md): a dojo's history, its files at any instant, diffs, blame, and
 the frames the replay video is drawn from.
 
-Access: the dojo's admitted participants (any role) and tenant administrators; anyone else gets 404,
-as does another tenant (RLS). A tenant whose history is off gets 409 `history-off`.
+Access (`dojo.replay.readers`): the dojo's admitted participants (any role) and tenant administrators;
+anyone else gets 404, as does another tenant (RLS). A tenant whose history is off gets 409 `history-off`.
+`history` and `history/frames` also take a history grant (`dojo.replay.grants`) instead of a token.
 Every rebuild starts from the nearest checkpoint and applies the few updates after it; the CPU work
 runs in a worker thread so the event loop keeps serving the room's sockets.
 """
@@ -18,21 +19,21 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from dojo.directory import DirectoryUnavailable, MemberDirectory
-from dojo.model import Dojo, Membership
+from dojo.model import Dojo
 from dojo.openapi import COMMON, problem
 from dojo.replay.engine import Checkpoint, LoggedUpdate, Replayer, bursts, diff_files, idle_stretches
+from dojo.replay.readers import HistoryReader, history_reader, readable
 from dojo.replay.recorder import HistoryRecorder
 from dojo.replay.store import DriverChange, HistoryStore
 from dojo.replay.times import format_at, instant_at_ms, ms_since, parse_instant
 from dojo.services import services
-from dojo.sessions import DojoSessions
-from runtime.auth import CurrentPrincipal, Principal
-from runtime.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from runtime.auth import BEARER_SECURITY, CurrentPrincipal
+from runtime.errors import FieldError, Forbidden, ValidationFailed
 
 router = APIRouter(tags=["dojo replay"])
 log = logging.getLogger("dojo.replay")
@@ -51,14 +52,18 @@ _ERRORS = {
     404: problem("No such dojo in your organization, or you are neither a participant nor an administrator."),
     409: problem("History is off for your organization (`history-off`)."),
 }
+_GRANT_ERRORS = {
+    **_ERRORS,
+    400: problem("Malformed request, or both an access token and a `History-Grant` were sent."),
+    401: problem(
+        "Missing, invalid or expired access token; or a history grant malformed, unknown, revoked or expired."
+    ),
+    403: problem("The history grant is for another dojo."),
+}
+Reader = Annotated[HistoryReader, Depends(history_reader)]
 
 
 _AT = "RFC 3339 time (`2026-12-06T03:10:00.123Z`) or `+<ms since the start>` (send `+` as `%2B`); default: the end"
-
-
-class HistoryOff(Conflict):
-    slug = "history-off"
-    title = "Dojo history is off"
 
 
 class FramesIn(BaseModel):
@@ -78,18 +83,6 @@ class HistorySettingIn(BaseModel):
 def _store(request: Request) -> HistoryStore:
     store: HistoryStore = services(request).history
     return store
-
-
-async def _readable(request: Request, principal: Principal, dojo_id: str) -> Dojo:
-    """The dojo if the caller may read its history: 404 otherwise, 409 when history is off."""
-    sessions: DojoSessions = services(request).sessions
-    dojo = await sessions.get(principal.tenant_id, dojo_id)
-    me = dojo.participant(principal.subject)
-    if not principal.is_admin and (me is None or me.status is not Membership.ADMITTED):
-        raise NotFound(f"No dojo {dojo_id} in your organization.")
-    if not await _store(request).enabled(uuid.UUID(principal.tenant_id)):
-        raise HistoryOff("Dojo history is off for your organization: an administrator can turn it on.")
-    return dojo
 
 
 def _end(dojo: Dojo) -> datetime:
@@ -136,10 +129,14 @@ async def get_history_setting(request: Request, principal: CurrentPrincipal) -> 
 
 
 @router.get(
-    "/v1/dojos/{dojo_id}/history", summary="The dojo's timeline: edits, rotations, chat, idle", responses=_ERRORS
+    "/v1/dojos/{dojo_id}/history",
+    summary="The dojo's timeline: edits, rotations, chat, idle",
+    description="With an access token, or a history grant of this dojo (`History-Grant`).",
+    responses=_GRANT_ERRORS,
+    openapi_extra={"security": BEARER_SECURITY},
 )
-async def history(dojo_id: str, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
-    dojo = await _readable(request, principal, dojo_id)
+async def history(dojo_id: str, request: Request, reader: Reader) -> dict[str, Any]:
+    dojo = await readable(request, reader, dojo_id)
     store = _store(request)
     tenant, ident = uuid.UUID(dojo.tenant_id), uuid.UUID(dojo.id)
     updates = await store.updates(tenant, ident)
@@ -151,10 +148,10 @@ async def history(dojo_id: str, request: Request, principal: CurrentPrincipal) -
     end = _end(dojo)
     authors = _authors(dojo, [e.user_id for e in edits])
     names: dict[str, str] = {}
-    if authors and request.headers.get("authorization", "").lower().startswith("bearer "):
+    if authors and reader.bearer:  # a grant has no token to ask the directory with: names are null
         directory: MemberDirectory = services(request).member_directory
         try:
-            names = await directory.names(request.headers["authorization"][7:], authors)
+            names = await directory.names(reader.bearer, authors)
         except DirectoryUnavailable:
             log.warning("history of dojo %s: display names unavailable", dojo.id, exc_info=True)
     files = sorted({e.file for e in edits} | set(replayer.texts()))
@@ -214,7 +211,7 @@ async def state(
         str | None, Query(max_length=40, description="RFC 3339 time, or `+<ms since the start>`; default: the end")
     ] = None,
 ) -> dict[str, Any]:
-    dojo = await _readable(request, principal, dojo_id)
+    dojo = await readable(request, principal, dojo_id)
     instant, bound = _instant(dojo, at, "at")
     replayer, seq = await _replayer_at(request, dojo, bound, blame=False)
     files = [{"path": path, "text": text} for path, text in replayer.texts().items()]
@@ -229,7 +226,7 @@ async def diff(
     from_: Annotated[str, Query(alias="from", max_length=40, description="RFC 3339 time or `+<ms>`")],
     to: Annotated[str | None, Query(max_length=40, description="RFC 3339 time or `+<ms>`; default: the end")] = None,
 ) -> dict[str, Any]:
-    dojo = await _readable(request, principal, dojo_id)
+    dojo = await readable(request, principal, dojo_id)
     start, start_bound = _instant(dojo, from_, "from")
     stop, stop_bound = _instant(dojo, to, "to")
     if stop < start:
@@ -261,7 +258,7 @@ async def blame(
         str | None, Query(max_length=40, description="RFC 3339 time, or `+<ms since the start>`; default: the end")
     ] = None,
 ) -> dict[str, Any]:
-    dojo = await _readable(request, principal, dojo_id)
+    dojo = await readable(request, principal, dojo_id)
     instant, bound = _instant(dojo, at, "at")
     replayer, _ = await _replayer_at(request, dojo, bound, blame=True)
     files = [
@@ -278,12 +275,14 @@ async def blame(
 @router.post(
     "/v1/dojos/{dojo_id}/history/frames",
     summary="The files cut by author at each instant (NDJSON, one line per instant)",
+    description="With an access token, or a history grant of this dojo (`History-Grant`).",
     responses={
-        **_ERRORS,
+        **_GRANT_ERRORS,
         200: {"description": "One JSON line per instant", "content": {"application/x-ndjson": {}}},
     },
+    openapi_extra={"security": BEARER_SECURITY},
 )
-async def frames(dojo_id: str, body: FramesIn, request: Request, principal: CurrentPrincipal) -> StreamingResponse:
+async def frames(dojo_id: str, body: FramesIn, request: Request, reader: Reader) -> StreamingResponse:
     limit = services(request).settings.dojo_history_max_frames
     instants = body.t_ms
     if len(instants) > limit:
@@ -292,7 +291,7 @@ async def frames(dojo_id: str, body: FramesIn, request: Request, principal: Curr
         raise ValidationFailed([FieldError("t_ms", "negative", "Instants are ms since the start: 0 or more.")])
     if any(b < a for a, b in itertools.pairwise(instants)):
         raise ValidationFailed([FieldError("t_ms", "unsorted", "Instants must be in ascending order.")])
-    dojo = await _readable(request, principal, dojo_id)
+    dojo = await readable(request, reader, dojo_id)
     store = _store(request)
     tenant, ident = uuid.UUID(dojo.tenant_id), uuid.UUID(dojo.id)
     first = instant_at_ms(dojo.started_at, instants[0])
@@ -366,12 +365,15 @@ async def _frame_lines(
 async def complete_history(request: Request, dojo: Dojo, state: bytes) -> None:
     """At the end of a dojo: once this node's writer has written what it holds (bounded wait), record
     what the sealed document ``state`` holds beyond the history (`HistoryStore.record_missing`: edits a
-    node accepted and died before writing). A failure is logged; the end itself stands."""
+    node accepted and died before writing). Only when the tenant's history was on for the whole dojo:
+    the final document also holds the edits made while it was off, which must never reach the history.
+    A failure is logged; the end itself stands."""
     store = _store(request)
     recorder: HistoryRecorder = services(request).history_recorder
     tenant = uuid.UUID(dojo.tenant_id)
     try:
-        if not await store.enabled(tenant):
+        if not await store.on_since(tenant, dojo.started_at):
+            log.info("history of dojo %s: history was off during the dojo; nothing completed at its end", dojo.id)
             return
         try:
             await asyncio.wait_for(recorder.drained(), timeout=COMPLETE_WAIT_SECONDS)

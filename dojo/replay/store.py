@@ -83,12 +83,30 @@ class HistoryStore:
     async def set_enabled(self, tenant_id: uuid.UUID, enabled: bool) -> None:
         async with self.db.tenant_tx(tenant_id) as conn:
             await conn.execute(
-                """INSERT INTO dojo.tenant_settings (tenant_id, history_enabled) VALUES ($1, $2)
-                   ON CONFLICT (tenant_id) DO UPDATE SET history_enabled = EXCLUDED.history_enabled,
-                                                         updated_at = now()""",
+                """INSERT INTO dojo.tenant_settings AS s (tenant_id, history_enabled) VALUES ($1, $2)
+                   ON CONFLICT (tenant_id) DO UPDATE SET
+                       history_enabled = EXCLUDED.history_enabled,
+                       history_resumed_at = CASE
+                           WHEN NOT EXCLUDED.history_enabled THEN NULL
+                           WHEN NOT s.history_enabled THEN now()
+                           ELSE s.history_resumed_at END,
+                       updated_at = now()""",
                 tenant_id,
                 enabled,
             )
+
+    async def on_since(self, tenant_id: uuid.UUID, since: datetime) -> bool:
+        """Whether the tenant's history is on and has not been off at any moment since ``since``
+        (`history_resumed_at`, migration 0003: when it was last turned back on)."""
+        async with self.db.tenant_tx(tenant_id) as conn:
+            row = await conn.fetchrow(
+                "SELECT history_enabled, history_resumed_at FROM dojo.tenant_settings WHERE tenant_id = $1",
+                tenant_id,
+            )
+        if row is None:
+            return True
+        resumed: datetime | None = row["history_resumed_at"]
+        return bool(row["history_enabled"]) and (resumed is None or resumed <= since)
 
     async def is_dojo(self, tenant_id: uuid.UUID, dojo_id: uuid.UUID) -> bool:
         async with self.db.tenant_tx(tenant_id) as conn:

@@ -93,6 +93,9 @@ class DojoSettings(SharedSettings):
     """How soon other nodes see a tenant's history setting change."""
     dojo_history_max_frames: int = Field(default=20_000, ge=1, le=100_000)
     """Most instants one `POST /v1/dojos/{id}/history/frames` may ask for."""
+    dojo_history_grant_ttl_seconds: int = Field(default=7200, ge=60, le=86_400)
+    """How long a history grant (`POST /v1/dojos/{id}/history/grants`: read one dojo's history without an
+    access token, e.g. the replay video worker) stays valid."""
 
     # -- WebRTC signaling ------------------------------------------------------------------------
     turn_secret: SecretStr | None = None

@@ -17,15 +17,25 @@ async def test_migrations_roll_back_and_forward(database: DatabaseUrls) -> None:
     conn = await asyncpg.connect(database.owner)
     try:
         assert (await migrations.status(conn, DOJO)).pending == []
+        assert await migrations.downgrade(conn, DOJO, steps=1) == [4]
+        assert await conn.fetchval("SELECT to_regclass('dojo.history_grants')") is None
+        resumed = (
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'dojo'"
+            " AND table_name = 'tenant_settings' AND column_name = 'history_resumed_at'"
+        )
+        assert await conn.fetchval(resumed) == 1
+        assert await migrations.downgrade(conn, DOJO, steps=1) == [3]
+        assert await conn.fetchval(resumed) == 0
         assert await migrations.downgrade(conn, DOJO, steps=1) == [2]
         for table in ("history_updates", "history_checkpoints", "history_drivers", "tenant_settings"):
             assert await conn.fetchval("SELECT to_regclass($1)", f"dojo.{table}") is None, table
         assert await conn.fetchval("SELECT to_regclass('dojo.chat_messages')") is not None
         assert await migrations.downgrade(conn, DOJO, steps=1) == [1]
         assert await conn.fetchval("SELECT to_regnamespace('dojo')") is None
-        assert await migrations.upgrade(conn, DOJO) == [1, 2]
+        assert await migrations.upgrade(conn, DOJO) == [1, 2, 3, 4]
         assert await conn.fetchval("SELECT to_regclass('dojo.chat_messages')") is not None
         assert await conn.fetchval("SELECT to_regclass('dojo.history_updates')") is not None
+        assert await conn.fetchval("SELECT to_regclass('dojo.history_grants')") is not None
     finally:
         await conn.close()
 
@@ -62,6 +72,14 @@ async def test_rows_are_invisible_and_unwritable_across_tenants(database: Databa
                 "INSERT INTO dojo.history_drivers (tenant_id, dojo_id, driver_id) VALUES ($1, $2, $3)", a, dojo, host
             )
             await conn.execute("INSERT INTO dojo.tenant_settings (tenant_id, history_enabled) VALUES ($1, false)", a)
+            await conn.execute(
+                "INSERT INTO dojo.history_grants (tenant_id, dojo_id, user_id, as_admin, secret_hash, expires_at)"
+                " VALUES ($1, $2, $3, false, $4, now() + interval '1 hour')",
+                a,
+                dojo,
+                host,
+                bytes(32),
+            )
         async with conn.transaction():
             await conn.execute("SELECT set_config('app.tenant_id', $1, true)", str(b))
             for table in (
@@ -72,6 +90,7 @@ async def test_rows_are_invisible_and_unwritable_across_tenants(database: Databa
                 "history_checkpoints",
                 "history_drivers",
                 "tenant_settings",
+                "history_grants",
             ):
                 assert await conn.fetchval(f"SELECT count(*) FROM dojo.{table}") == 0, table  # noqa: S608
             assert await conn.execute("UPDATE dojo.sessions SET title = 'x' WHERE id = $1", dojo) == "UPDATE 0"

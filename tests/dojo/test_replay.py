@@ -352,3 +352,29 @@ async def test_randori_rotations_are_in_the_timeline_and_the_frames(
     instants = [rotations[0]["t_ms"], rotations[1]["t_ms"]]
     frames = await api.post(f"/v1/dojos/{dojo['id']}/history/frames", json={"t_ms": instants}, headers=host.auth)
     assert [json.loads(line)["driver_id"] for line in frames.text.splitlines()] == [_uid(host), _uid(member)]
+
+
+async def test_edits_made_while_history_was_off_do_not_reach_it_at_the_end(
+    replay_server: CollabServer, api: httpx.AsyncClient
+) -> None:
+    admin, member = await _team(replay_server, api, 1)
+    dojo = await _create(api, member)
+    async with _joined(replay_server, api, dojo, member) as b:
+        await b.insert(0, "x", file="a.txt")
+        await recorded(replay_server)
+        off = await api.put("/v1/dojos/settings/history", json={"enabled": False}, headers=admin.auth)
+        assert off.status_code == 200, off.text
+        await b.insert(1, "private", file="a.txt")
+        await b.wait_text("xprivate", file="a.txt")
+        await recorded(replay_server)
+        on = await api.put("/v1/dojos/settings/history", json={"enabled": True}, headers=admin.auth)
+        assert on.status_code == 200, on.text
+    # The end compares the sealed document with the history: what was typed while history was off is in
+    # the document, and must stay out of the history (the dojo was not recorded all along).
+    ended = await api.post(f"/v1/dojos/{dojo['id']}/end", headers=member.auth)
+    assert ended.status_code == 200, ended.text
+    assert ended.json()["snapshot"]["files"] == {"a.txt": "xprivate"}
+    state = await _get(api, f"/v1/dojos/{dojo['id']}/state", member)
+    assert state["files"] == [{"path": "a.txt", "text": "x"}]
+    history = await _get(api, f"/v1/dojos/{dojo['id']}/history", member)
+    assert sum(e["inserted"] for e in history["edits"]) == 1

@@ -10,7 +10,7 @@ import httpx
 import orjson
 import pytest
 
-from media.dojos_client import DojosClient, parse_frame
+from media.dojos_client import DojosClient, HistoryGrant, parse_frame
 from media.errors import (
     DojoAccessDenied,
     DojoHistoryError,
@@ -115,3 +115,26 @@ def test_an_unreadable_frame_is_a_history_error() -> None:
         parse_frame(b'{"t_ms": 1, "files": [{"path": "a.py", "runs": [{"user_id": null}]}]}')
     with pytest.raises(DojoHistoryError):
         parse_frame(b"not json")
+
+
+async def test_the_worker_reads_with_a_grant_and_a_refused_grant_says_to_ask_again() -> None:
+    seen: list[dict[str, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append({k: v for k, v in request.headers.items() if k in ("authorization", "history-grant")})
+        if request.method == "POST":
+            return answer(201, {"id": "g1", "dojo_id": DOJO, "grant": "dhg1.s", "expires_at": "2026-12-06T05:10:00Z"})
+        if request.method == "DELETE":
+            return httpx.Response(204)
+        if request.headers.get("history-grant") == "dhg1.s":
+            return answer(200, HISTORY)
+        return answer(401, {"detail": "This history grant expired: ask for a new one."})
+
+    async with client(handler) as dojos:
+        grant = await dojos.grant("tok", DOJO)
+        assert "dhg1.s" not in repr(grant)
+        assert (await dojos.history(grant, DOJO)).dojo_id == DOJO
+        await dojos.revoke(grant)
+        with pytest.raises(DojoAccessDenied, match="ask for the video again"):
+            await dojos.history(HistoryGrant("g2", DOJO, "dhg1.old", grant.expires_at), DOJO)
+    assert seen[:3] == [{"authorization": "Bearer tok"}, {"history-grant": "dhg1.s"}, {"history-grant": "dhg1.s"}]

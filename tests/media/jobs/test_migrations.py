@@ -24,6 +24,15 @@ async def test_media_migrations_roll_back_and_apply_again(database: DatabaseUrls
     conn = await asyncpg.connect(database.owner)
     try:
         assert await conn.fetchval("SELECT to_regclass('media.procrastinate_jobs') IS NOT NULL")
+        columns = (
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'media'"
+            " AND table_name = 'videos' AND column_name = ANY($1::text[])"
+        )
+        grants = ["grant_id", "grant_secret", "grant_expires_at"]
+        assert await conn.fetchval(columns, grants) == 3
+        assert await conn.fetchval(columns, ["source_token"]) == 0  # no access token at rest
+        assert await migrations.downgrade(conn, MEDIA, steps=1) == [5]
+        assert await conn.fetchval(columns, grants) == 0
         replay_columns = (
             "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'media'"
             " AND table_name = 'videos' AND column_name IN ('kind', 'dojo_id', 'speed', 'source_token')"
@@ -43,7 +52,7 @@ async def test_media_migrations_roll_back_and_apply_again(database: DatabaseUrls
         assert await conn.fetchval("SELECT to_regclass('media.reports') IS NOT NULL")
         assert await migrations.downgrade(conn, MEDIA, steps=1) == [1]
         assert await conn.fetchval("SELECT count(*) FROM pg_namespace WHERE nspname = 'media'") == 0
-        assert await migrations.upgrade(conn, MEDIA) == [1, 2, 3, 4]
+        assert await migrations.upgrade(conn, MEDIA) == [1, 2, 3, 4, 5]
     finally:
         await conn.close()
 

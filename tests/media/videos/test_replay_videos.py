@@ -6,6 +6,7 @@ frame shows each author's text in the author's colour; and every refusal of a ba
 from __future__ import annotations
 
 import io
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -91,15 +92,25 @@ def colour_share(image: Image.Image, box: tuple[int, int, int, int], colour: tup
     return sum(1 for pixel in pixels if sum(abs(a - b) for a, b in zip(pixel, colour, strict=True)) <= 60)
 
 
-async def source_token(database: DatabaseUrls, video_id: str) -> str | None:
+JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+
+
+async def stored_row(database: DatabaseUrls, video_id: str) -> dict[str, Any]:
+    """The video's row as stored, every column."""
     conn = await asyncpg.connect(database.admin)
     try:
-        token: str | None = await conn.fetchval(
-            "SELECT source_token FROM media.videos WHERE id = $1", uuid.UUID(video_id)
-        )
+        row = await conn.fetchrow("SELECT * FROM media.videos WHERE id = $1", uuid.UUID(video_id))
     finally:
         await conn.close()
-    return token
+    assert row is not None
+    return dict(row.items())
+
+
+def no_token_in(row: dict[str, Any], *tokens: str) -> None:
+    """No column holds an access token (nor anything shaped like a JWT)."""
+    text = repr(row)
+    assert not JWT.search(text), text
+    assert all(token not in text for token in tokens)
 
 
 async def test_a_two_author_dojo_is_replayed_as_a_video(
@@ -110,10 +121,16 @@ async def test_a_two_author_dojo_is_replayed_as_a_video(
     assert asked.status_code == 202, asked.text
     video = asked.json()
     assert (video["kind"], video["dojo_id"], video["speed"], video["period"]) == ("dojo-replay", dojo["id"], 4, None)
-    assert await source_token(database, video["id"]) == member.access_token
+    queued = await stored_row(database, video["id"])
+    no_token_in(queued, member.access_token)
+    assert queued["grant_secret"].startswith("dhg1.") and queued["grant_id"]  # the dojo service's grant
     async with worker(stack.settings):
         done = await wait_done(api, member, video["id"])
-    assert await source_token(database, video["id"]) is None  # forgotten once the run ended
+    finished = await stored_row(database, video["id"])
+    no_token_in(finished, member.access_token)
+    assert finished["grant_secret"] is None  # forgotten once the run ended
+    revoked = await api.get(f"/v1/dojos/{dojo['id']}/history", headers={"History-Grant": queued["grant_secret"]})
+    assert revoked.status_code == 401, revoked.text  # and revoked
     assert 2.0 <= done["duration_seconds"] <= 180.0
 
     download = await api.get(f"/v1/videos/{video['id']}/download", headers=member.auth, follow_redirects=True)
@@ -186,18 +203,20 @@ async def test_bad_replay_requests_are_refused_precisely(stack: CollabServer, ap
     assert (await api.get("/v1/videos", headers=member.auth)).json()["items"] == []
 
 
-async def test_a_replay_whose_token_is_refused_fails_once_with_a_sentence(
+async def test_a_replay_whose_grant_expired_fails_once_with_a_sentence(
     stack: CollabServer, api: httpx.AsyncClient, database: DatabaseUrls
 ) -> None:
     _, member, dojo = await typed_and_ended(stack, api)
     asked = await ask(api, member, dojo_id=dojo["id"])
     assert asked.status_code == 202, asked.text
     video_id = asked.json()["id"]
-    # The token the row keeps no longer passes (as when it expired before a worker took the job).
+    # The grant expires before a worker takes the job (the job queued longer than the grant lives).
     conn = await asyncpg.connect(database.admin)
     try:
+        grant_id = await conn.fetchval("SELECT grant_id FROM media.videos WHERE id = $1", uuid.UUID(video_id))
         await conn.execute(
-            "UPDATE media.videos SET source_token = $2 WHERE id = $1", uuid.UUID(video_id), member.access_token[:-4]
+            "UPDATE dojo.history_grants SET expires_at = now() - interval '1 second' WHERE id = $1",
+            uuid.UUID(grant_id),
         )
     finally:
         await conn.close()
@@ -212,4 +231,4 @@ async def test_a_replay_whose_token_is_refused_fails_once_with_a_sentence(
         await wait_until(failed, within=60, interval=0)
     assert "ask for the video again" in latest["error"], latest
     assert latest["download_url"] is None
-    assert await source_token(database, video_id) is None
+    assert (await stored_row(database, video_id))["grant_secret"] is None

@@ -1,0 +1,1 @@
+ALTER TABLE dojo.tenant_settings DROP COLUMN history_resumed_at;
