@@ -44,7 +44,7 @@ class GrantRefused(ServiceError):
     """401: the history grant is malformed, unknown, revoked or expired, or its user lost the right."""
 
     status = 401
-    slug = "invalid-grant"
+    slug = "unauthorized"
     title = "Invalid history grant"
 
     def __init__(self, detail: str) -> None:
