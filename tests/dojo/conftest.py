@@ -21,7 +21,7 @@ from deploy.services import COLLAB_PROTOCOL, SERVICES
 from runtime.embedded_pg import free_port
 from runtime.settings import Settings
 from tests.conftest import OPERATOR_TOKEN
-from tests.foundation.conftest import GOOD_PASSWORD
+from tests.identity.harness import GOOD_PASSWORD
 
 TICKET_SECRET = secrets.token_urlsafe(48)
 

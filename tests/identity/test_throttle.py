@@ -16,7 +16,7 @@ from identity.app import create_app
 from identity.throttle import MAX_BLOCK_SECONDS
 from runtime.settings import Settings
 from tests.conftest import serve_app
-from tests.foundation.conftest import GOOD_PASSWORD, IdentityHarness
+from tests.identity.harness import GOOD_PASSWORD, IdentityHarness
 
 PER_ACCOUNT = 3
 PER_ADDRESS = 7

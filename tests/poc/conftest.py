@@ -19,7 +19,7 @@ from identity.app import create_app as create_identity_app
 from poc_api.app import create_app as create_poc_app
 from runtime.settings import Settings
 from tests.conftest import serve_app
-from tests.foundation.conftest import Account, IdentityHarness
+from tests.identity.harness import Account, IdentityHarness
 
 PROBLEM = "application/problem+json"
 

@@ -12,7 +12,7 @@ import pytest
 
 from deploy.local import DatabaseUrls
 from runtime.settings import Settings
-from tests.foundation.conftest import Account
+from tests.identity.harness import Account
 from tests.poc.conftest import PROBLEM, PocHarness, poc_fields, poc_harness, subject
 
 EXPORTS = "/v1/pocs/exports"

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from poc_api.validation import STOP_WORDS, search_words
-from tests.foundation.conftest import Account
+from tests.identity.harness import Account
 from tests.poc.conftest import PROBLEM, PocHarness, poc_fields, subject
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from poc_api import cursor as cursors
 from poc_api.search import SERVER_SETTINGS, SearchParams, build, cursor_key, run
 from runtime.db import Database
-from tests.foundation.conftest import Account
+from tests.identity.harness import Account
 from tests.poc.conftest import PocHarness, poc_fields, subject
 
 WORDS = ("pagamentos", "kubernetes", "fraudes", "integração")

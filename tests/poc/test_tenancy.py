@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from poc_api import cursor as cursors
-from tests.foundation.conftest import Account
+from tests.identity.harness import Account
 from tests.poc.conftest import PocHarness, poc_fields
 
 POC_TABLES = ("pocs", "poc_tags", "search_postings", "search_vocabulary", "outbox")

@@ -27,7 +27,7 @@ from media.worker import MediaWorker, build_store
 from poc_api.app import create_app as create_poc_app
 from runtime.settings import Settings
 from tests.conftest import serve_app, wait_until
-from tests.foundation.conftest import Account, IdentityHarness
+from tests.identity.harness import Account, IdentityHarness
 from tests.poc.conftest import PocHarness, poc_fields
 
 TEST_MEDIA_SETTINGS: dict[str, Any] = {

@@ -13,7 +13,7 @@ import httpx
 
 from media.repository import Stage
 from tests.conftest import wait_until
-from tests.foundation.conftest import Account
+from tests.identity.harness import Account
 from tests.media.jobs.conftest import MediaHarness, media
 from tests.poc.conftest import poc_fields, subject
 

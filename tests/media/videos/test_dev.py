@@ -10,7 +10,7 @@ import httpx
 
 from runtime.embedded_pg import EmbeddedPostgres, free_port
 from tests.conftest import wait_until
-from tests.foundation.test_cli import LOGIN_RE, _start_dev, _stop
+from tests.deploy.test_cli import LOGIN_RE, _start_dev, _stop
 
 
 async def test_dev_makes_a_video_end_to_end(server_dir: Path) -> None:

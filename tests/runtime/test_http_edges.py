@@ -8,7 +8,7 @@ import jwt
 import pytest
 
 from identity.keys import KeyRing
-from tests.foundation.conftest import GOOD_PASSWORD, IdentityHarness
+from tests.identity.harness import GOOD_PASSWORD, IdentityHarness
 from tests.identity.tokens_corpus import EXPECTED_ERRORS, LocalTokenSpec, bad_token_corpus
 
 PROBLEM = "application/problem+json"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.traces import TRACES
 
-TESTS = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 
 # Ways a test could name a file beside the checkout: ../shared, a parent of the repository root.

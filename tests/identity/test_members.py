@@ -10,7 +10,7 @@ import pytest
 from deploy.local import DatabaseUrls
 from identity.members import display_name
 from runtime import migrations
-from tests.foundation.conftest import IdentityHarness
+from tests.identity.harness import IdentityHarness
 
 IDENTITY = migrations.ServiceSchema("identity", "identity")
 

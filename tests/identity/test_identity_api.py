@@ -7,7 +7,7 @@ import asyncio
 import asyncpg
 
 from tests.conftest import OPERATOR_TOKEN
-from tests.foundation.conftest import GOOD_PASSWORD, IdentityHarness
+from tests.identity.harness import GOOD_PASSWORD, IdentityHarness
 
 PROBLEM = "application/problem+json"
 

@@ -25,7 +25,7 @@ from deploy.services import SERVICES
 from runtime.embedded_pg import EmbeddedPostgres, free_port
 from runtime.http import METHODS
 from tests.conftest import wait_until
-from tests.foundation.test_cli import LOGIN_RE, _start_dev, _stop
+from tests.deploy.test_cli import LOGIN_RE, _start_dev, _stop
 
 BOUNDED_LABELS: dict[str, Callable[[str], bool] | None] = {
     "service": lambda v: v in SERVICES,

@@ -10,8 +10,8 @@ import pytest
 
 from runtime.http import ServiceApp
 from runtime.settings import Settings
-from tests.foundation.conftest import IdentityHarness
-from tests.foundation.test_hot_routes import build
+from tests.identity.harness import IdentityHarness
+from tests.runtime.test_hot_routes import build
 
 API_HEADERS = {
     "x-content-type-options": "nosniff",

@@ -23,7 +23,7 @@ from runtime.root import ServiceRoot
 from runtime.settings import Settings
 from runtime.supervisor import Supervisor
 from tests.conftest import wait_until
-from tests.foundation.conftest import GOOD_PASSWORD, Account
+from tests.identity.harness import GOOD_PASSWORD, Account
 from tests.poc.conftest import PROBLEM, PocHarness, poc_fields, poc_harness, subject
 
 STATUS_TTL = 0.5

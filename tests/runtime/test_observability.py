@@ -16,7 +16,7 @@ from opentelemetry.trace import SpanKind
 from deploy.local import DatabaseUrls
 from runtime.logs import JsonFormatter
 from tests.conftest import Traces, wait_until
-from tests.foundation.conftest import IdentityHarness
+from tests.identity.harness import IdentityHarness
 
 
 async def test_requests_are_traced_with_their_route(identity: IdentityHarness, traces: Traces) -> None:

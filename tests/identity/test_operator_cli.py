@@ -10,8 +10,8 @@ import os
 import httpx
 
 from deploy.local import DatabaseUrls
-from tests.foundation.conftest import GOOD_PASSWORD, IdentityHarness
-from tests.foundation.test_cli import POCDOJO
+from tests.deploy.test_cli import POCDOJO
+from tests.identity.harness import GOOD_PASSWORD, IdentityHarness
 
 
 async def _pocdojo(database: DatabaseUrls, *args: str, stdin: str | None = None) -> tuple[int, str, str]:

@@ -12,7 +12,7 @@ import uuid
 
 from deploy.local import DatabaseUrls
 from runtime.db import Database, tenant_statement
-from tests.foundation.conftest import Account, IdentityHarness
+from tests.identity.harness import Account, IdentityHarness
 
 USERS = "SELECT email FROM identity.users WHERE tenant_id = $1::uuid ORDER BY email"
 USERS_NO_HINT = "SELECT email FROM identity.users ORDER BY email DESC"

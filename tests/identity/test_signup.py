@@ -19,7 +19,7 @@ from identity.services import services_of as identity_services
 from runtime import migrations
 from runtime.settings import Settings
 from tests.conftest import OPERATOR_TOKEN, serve_app
-from tests.foundation.conftest import GOOD_PASSWORD, Account, IdentityHarness
+from tests.identity.harness import GOOD_PASSWORD, Account, IdentityHarness
 
 IDENTITY = migrations.ServiceSchema("identity", "identity")
 

@@ -1,4 +1,5 @@
-"""Fixtures for the foundation tests: a running identity service and helpers to drive it."""
+"""A running identity service and helpers to drive it: the `identity` fixture (registered by the conftest of
+the test folders that use it) and the accounts it makes."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import pytest
 from deploy.local import DatabaseUrls
 from runtime.bootstrap import OWNER_ROLE, SERVICE_ROLE
 from runtime.db import Database
-from tests.foundation.conftest import Account, IdentityHarness
+from tests.identity.harness import Account, IdentityHarness
 
 # Tables without a tenant_id column, each with the reason it is global. A new table must either
 # carry tenant_id (and then RLS is checked) or be listed here on purpose.

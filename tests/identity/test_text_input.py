@@ -21,7 +21,7 @@ from runtime.resources import database_startup
 from runtime.root import request_root
 from runtime.settings import Settings
 from tests.conftest import OPERATOR_TOKEN, serve_app
-from tests.foundation.conftest import GOOD_PASSWORD, IdentityHarness
+from tests.identity.harness import GOOD_PASSWORD, IdentityHarness
 
 PROBLEM = "application/problem+json"
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
