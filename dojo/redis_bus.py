@@ -277,9 +277,7 @@ class RedisBus:
     def _decode(self, entry: bytes, fields: dict[bytes, bytes] | list[bytes]) -> BusMessage | None:
         """A stream entry (its fields as redis-py's callbacks give them, or as the raw flat list)."""
         try:
-            if isinstance(fields, list):
-                pairs = iter(fields)
-                fields = dict(zip(pairs, pairs, strict=False))
+            fields = _field_map(fields)
             # A stream entry's ID starts with the server's time in milliseconds: when the log took it.
             sent_at = int(entry.partition(b"-")[0]) / 1000
             node = fields[b"n"]
@@ -340,11 +338,12 @@ class RedisBus:
                 if messages:
                     self._deliver(room, messages)
 
-    def _deliver_traced(self, room: str, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+    def _deliver_traced(self, room: str, entries: list[tuple[bytes, dict[bytes, bytes] | list[bytes]]]) -> None:
         """Deliver `entries` in order; each one another node appended with a trace context is delivered
         alone, under a span continuing that trace."""
         run: list[BusMessage] = []
-        for entry, fields in entries:
+        for entry, raw in entries:
+            fields = _field_map(raw)
             message = self._decode(entry, fields)
             if message is None:
                 continue
@@ -390,3 +389,11 @@ class RedisBus:
             self._listener.on_messages(room, messages)
         except Exception:
             log.exception("redis bus: handling messages of room %r failed", room)
+
+
+def _field_map(fields: dict[bytes, bytes] | list[bytes]) -> dict[bytes, bytes]:
+    """A stream entry's fields as a map: the raw reply (hiredis, no callbacks) is a flat list."""
+    if isinstance(fields, list):
+        pairs = iter(fields)
+        return dict(zip(pairs, pairs, strict=False))
+    return fields
