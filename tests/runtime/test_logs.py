@@ -59,6 +59,8 @@ async def test_docs_and_operational_routes_are_named(
 async def test_json_lines_carry_no_terminal_colours(make_settings: Any, caplog: pytest.LogCaptureFixture) -> None:
     """uvicorn adds a coloured copy of some messages (`color_message`) for terminals: not in our lines."""
     caplog.set_level(logging.INFO)
+    # uvicorn's own logger too: another test may have quietened it (levels are process-wide).
+    caplog.set_level(logging.INFO, logger="uvicorn.error")
 
     def factory(base: str) -> Any:
         settings: Settings = make_settings(public_url=base)
