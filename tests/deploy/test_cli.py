@@ -9,6 +9,8 @@ import re
 import signal
 import socket
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +72,34 @@ async def _stop(proc: asyncio.subprocess.Process) -> None:
     proc.send_signal(signal.SIGINT)
     async with asyncio.timeout(30):
         await proc.wait()
+
+
+@asynccontextmanager
+async def signed_in_dev(server_dir: Path) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
+    """A fresh `pocdojo dev` signed in as its demo user, with one POC ("Integração PIX") of theirs: the
+    client and the auth headers. The server and its PostgreSQL are stopped at the end, whatever happens."""
+    state = server_dir / "state"
+    port = free_port()
+    proc, banner = await _start_dev(state, port)
+    assert proc.stdout is not None
+    drain = asyncio.create_task(proc.stdout.read())  # the server's logs: never let the pipe fill
+    try:
+        match = LOGIN_RE.search(banner)
+        assert match, banner
+        tenant, username, password = match.groups()
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            token = await http.post(
+                "/v1/auth/token",
+                data={"grant_type": "password", "tenant": tenant, "username": username, "password": password},
+            )
+            auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
+            poc = {"name": "Integração PIX", "github_url": "https://github.com/acme/pix", "language": "go", "tags": []}
+            assert (await http.post("/v1/pocs", json=poc, headers=auth)).status_code == 201
+            yield http, auth
+    finally:
+        await _stop(proc)
+        await drain
+        EmbeddedPostgres(state / "pg").stop(mode="immediate")
 
 
 async def test_dev_server_runs_prints_a_working_login_and_keeps_data(server_dir: Path) -> None:

@@ -12,20 +12,17 @@ send — and the test reads `/metrics` over HTTP as a scraper would, then checks
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from deploy.aws import metric_names
 from deploy.services import SERVICES
-from runtime.embedded_pg import EmbeddedPostgres, free_port
 from runtime.http import METHODS
 from tests.conftest import wait_until
-from tests.deploy.test_cli import LOGIN_RE, _start_dev, _stop
+from tests.deploy.test_cli import signed_in_dev
 
 BOUNDED_LABELS: dict[str, Callable[[str], bool] | None] = {
     "service": lambda v: v in SERVICES,
@@ -89,43 +86,23 @@ def _problems(exposition: str) -> list[str]:
 
 
 async def test_every_exported_metric_follows_the_conventions(server_dir: Path) -> None:
-    state = server_dir / "state"
-    port = free_port()
-    proc, banner = await _start_dev(state, port)
-    assert proc.stdout is not None
-    drain = asyncio.create_task(proc.stdout.read())  # the server's logs: never let the pipe fill
-    try:
-        match = LOGIN_RE.search(banner)
-        assert match, banner
-        tenant, username, password = match.groups()
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-            token = await http.post(
-                "/v1/auth/token",
-                data={"grant_type": "password", "tenant": tenant, "username": username, "password": password},
-            )
-            auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
-            poc = {"name": "Integração PIX", "github_url": "https://github.com/acme/pix", "language": "go", "tags": []}
-            assert (await http.post("/v1/pocs", json=poc, headers=auth)).status_code == 201
-            created = await http.post("/v1/reports", json={"format": "csv", "locale": "en"}, headers=auth)
-            assert created.status_code == 202, created.text
-            report_id = created.json()["id"]
+    async with signed_in_dev(server_dir) as (http, auth):
+        created = await http.post("/v1/reports", json={"format": "csv", "locale": "en"}, headers=auth)
+        assert created.status_code == 202, created.text
+        report_id = created.json()["id"]
 
-            async def done() -> bool:
-                report = (await http.get(f"/v1/reports/{report_id}", params={"wait": 5}, headers=auth)).json()
-                return bool(report["status"] == "done")
+        async def done() -> bool:
+            report = (await http.get(f"/v1/reports/{report_id}", params={"wait": 5}, headers=auth)).json()
+            return bool(report["status"] == "done")
 
-            await wait_until(done, within=60, interval=0)
-            unknown = "0b6f3c1e-8a1d-4c55-9d1e-3f7e2a9b4c10"
-            assert (await http.get(f"/v1/reports/{unknown}", headers=auth)).status_code == 404
-            assert (await http.get(f"/v1/no-such-thing/{unknown}")).status_code == 404
-            assert (await http.get("/v1/pocs", headers={"Authorization": "Bearer nonsense"})).status_code == 401
-            odd = await http.request("PROPFIND", "/v1/pocs", headers=auth)  # WebDAV: parsed, not ours
-            assert 400 <= odd.status_code < 500
-            response = await http.get("/metrics")
-    finally:
-        await _stop(proc)
-        await drain
-        EmbeddedPostgres(state / "pg").stop(mode="immediate")
+        await wait_until(done, within=60, interval=0)
+        unknown = "0b6f3c1e-8a1d-4c55-9d1e-3f7e2a9b4c10"
+        assert (await http.get(f"/v1/reports/{unknown}", headers=auth)).status_code == 404
+        assert (await http.get(f"/v1/no-such-thing/{unknown}")).status_code == 404
+        assert (await http.get("/v1/pocs", headers={"Authorization": "Bearer nonsense"})).status_code == 401
+        odd = await http.request("PROPFIND", "/v1/pocs", headers=auth)  # WebDAV: parsed, not ours
+        assert 400 <= odd.status_code < 500
+        response = await http.get("/metrics")
     assert response.status_code == 200
     exposition = response.text
     families = {f.name for f in text_string_to_metric_families(exposition)}

@@ -3,51 +3,27 @@ the video (the real ffmpeg) and the MP4 downloads through the local store's sign
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
-import httpx
-
-from runtime.embedded_pg import EmbeddedPostgres, free_port
 from tests.conftest import wait_until
-from tests.deploy.test_cli import LOGIN_RE, _start_dev, _stop
+from tests.deploy.test_cli import signed_in_dev
 
 
 async def test_dev_makes_a_video_end_to_end(server_dir: Path) -> None:
-    state = server_dir / "state"
-    port = free_port()
-    proc, banner = await _start_dev(state, port)
-    assert proc.stdout is not None
-    drain = asyncio.create_task(proc.stdout.read())  # the server's logs: never let the pipe fill
-    try:
-        match = LOGIN_RE.search(banner)
-        assert match, banner
-        tenant, username, password = match.groups()
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-            token = await http.post(
-                "/v1/auth/token",
-                data={"grant_type": "password", "tenant": tenant, "username": username, "password": password},
-            )
-            auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
-            poc = {"name": "Integração PIX", "github_url": "https://github.com/acme/pix", "language": "go", "tags": []}
-            assert (await http.post("/v1/pocs", json=poc, headers=auth)).status_code == 201
-            created = await http.post("/v1/videos", json={"resolution": "720p", "locale": "pt-BR"}, headers=auth)
-            assert created.status_code == 202, created.text
-            video_id = created.json()["id"]
+    async with signed_in_dev(server_dir) as (http, auth):
+        created = await http.post("/v1/videos", json={"resolution": "720p", "locale": "pt-BR"}, headers=auth)
+        assert created.status_code == 202, created.text
+        video_id = created.json()["id"]
 
-            async def done() -> bool:
-                video = (await http.get(f"/v1/videos/{video_id}", params={"wait": 5}, headers=auth)).json()
-                assert video["status"] in ("queued", "running", "done"), video
-                return bool(video["status"] == "done")
+        async def done() -> bool:
+            video = (await http.get(f"/v1/videos/{video_id}", params={"wait": 5}, headers=auth)).json()
+            assert video["status"] in ("queued", "running", "done"), video
+            return bool(video["status"] == "done")
 
-            await wait_until(done, within=120, interval=0)
-            download = await http.get(f"/v1/videos/{video_id}/download", headers=auth, follow_redirects=True)
-            assert download.status_code == 200
-            assert download.headers["content-type"].startswith("video/mp4")
-            assert download.content[4:8] == b"ftyp"  # an MP4
-            captions = await http.get(f"/v1/videos/{video_id}/captions", headers=auth, follow_redirects=True)
-            assert "Integração PIX" in captions.text
-    finally:
-        await _stop(proc)
-        await drain
-        EmbeddedPostgres(state / "pg").stop(mode="immediate")
+        await wait_until(done, within=120, interval=0)
+        download = await http.get(f"/v1/videos/{video_id}/download", headers=auth, follow_redirects=True)
+        assert download.status_code == 200
+        assert download.headers["content-type"].startswith("video/mp4")
+        assert download.content[4:8] == b"ftyp"  # an MP4
+        captions = await http.get(f"/v1/videos/{video_id}/captions", headers=auth, follow_redirects=True)
+        assert "Integração PIX" in captions.text
