@@ -1,14 +1,23 @@
 """`crdt.Bus` over a `RedisLink`: one Stream per document (replayable), pub/sub for awareness.
 
-- `append` → `XADD pocdojo:doc:<room>` (trimmed approximately to `maxlen` entries), an `Append` sent by
-  the link's command writer (every append queued by one event-loop tick goes out in one write);
-  acknowledgements are reported in order, so the fan-out gate can release a change to this node's
-  clients once Redis has it.
-- One reader task follows every loaded room with `XREAD BLOCK` from the last entry it saw, so a
-  dropped connection or a slow reader resumes where it stopped instead of losing messages.
-- The hot path (appends and reads) runs on pooled connections with raw replies: no pipeline object,
-  no reply callbacks; with `hiredis` installed (a pinned dependency) the replies are parsed in C.
-  Entries are decoded by field name, so fields added later (or unknown ones) do not break reading.
+- `append` runs one script (`APPEND_SCRIPT`): `XADD pocdojo:doc:<room>` (trimmed approximately to
+  `maxlen` entries), then `PUBLISH pocdojo:log:<room>` of the new entry with the ID of the entry before
+  it. It is an `Append` sent by the link's command writer (every append queued by one event-loop tick
+  goes out in one write); acknowledgements are reported in order, so the fan-out gate can release a
+  change to this node's clients once Redis has it.
+- Reading is pushed, not polled: a node follows a room by subscribing its log channel, and delivers a
+  published entry at once when it names, as the entry before it, the last entry this node has. Anything
+  else (a message lost with a dropped connection, an entry written without its message, e.g. by an
+  older node or by hand) breaks that chain, and the room catches up from its stream (`XRANGE` after
+  the last entry it has, in order) before taking messages again: a dropped connection or a slow
+  reader resumes where it stopped instead of losing entries. At every health check of the link, each
+  room's last stream entry is compared with the last one delivered, so an entry without a message
+  is read within a check even when nothing follows it. A node thus sends nothing per entry it reads,
+  and a burst of entries costs one socket read.
+- Scripts run atomically in Redis, so the messages of a room come in stream order. Appends and
+  catch-up reads use the link's raw command connection and messages its raw subscriber (replies parsed
+  by hiredis). Entries are decoded by field name, so fields added later (or unknown ones) do not break
+  reading.
 - Awareness goes over `PUBLISH pocdojo:aw:<room>` (a `Broadcast`, best effort by design).
 - With tracing on, an entry appended under a span carries that span's context as more fields
   (`traceparent`, `tracestate`), and reading another node's entry that has them applies it under a span
@@ -30,12 +39,14 @@ dojo events and presence are another client of it (`dojo.redis_events`).
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from crdt import BusListener, BusMessage, MessageKind
 from crdt.fanout import Done
@@ -49,10 +60,42 @@ _KIND_BYTES: dict[MessageKind, bytes] = {kind: code for code, kind in _KINDS.ite
 _MAX_NODE_NAMES = 1024
 ALIVE_MS = 5000
 """A node that has not renewed its liveness key for this long no longer counts as following its rooms."""
+CATCH_UP_COUNT = 1000
+"""Entries per `XRANGE` when a room catches up from its stream."""
+
+APPEND_SCRIPT = b"""
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local prev = '0-0'
+if #last > 0 then prev = last[1][1] end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, 3))
+local parts = {#prev, ':', prev, #id, ':', id}
+for i = 3, #ARGV do
+  parts[#parts + 1] = #ARGV[i]
+  parts[#parts + 1] = ':'
+  parts[#parts + 1] = ARGV[i]
+end
+redis.call('PUBLISH', ARGV[2], table.concat(parts))
+return id
+"""
+"""KEYS: the stream; ARGV: maxlen, the log channel, then the entry's fields and values. Publishes the
+entry as length-prefixed parts (`<length>:<bytes>`): the previous entry's ID, the entry's ID, its fields
+and values. Returns the entry's ID."""
+APPEND_SHA = hashlib.sha1(APPEND_SCRIPT, usedforsecurity=False).hexdigest()
 
 
 class BusUnavailable(LinkUnavailable):
     """Redis cannot be reached right now."""
+
+
+@dataclass(slots=True)
+class _Followed:
+    """Where this node is in a room's log: `last` is the ID of the last entry it delivered; while
+    `catching` (loading, or catching up), messages are not delivered but the newest one's ID is kept in
+    `beyond`, so that the catch-up goes on until it has it."""
+
+    last: bytes = b"0-0"
+    catching: bool = True
+    beyond: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,14 +105,32 @@ class Append:
 
     command: tuple[str | bytes | int, ...]
     done: Done | None
+    bus: RedisBus
 
     def completed(self, result: Any) -> None:
+        if isinstance(result, ResponseError) and str(result).startswith("NOSCRIPT"):
+            self.bus.script_missing(result)
         if self.done is not None:
             self.done(not isinstance(result, Exception))
 
     def failed(self) -> None:
         if self.done is not None:
             self.done(False)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadScript:
+    """`SCRIPT LOAD` of `APPEND_SCRIPT`, sent before the first append on a connection (commands on it
+    run in order, so the appends after it find the script)."""
+
+    command: tuple[str | bytes | int, ...] = ("SCRIPT", "LOAD", APPEND_SCRIPT)
+
+    def completed(self, result: Any) -> None:
+        if isinstance(result, Exception):
+            log.error("redis bus: loading the append script failed: %s", result)
+
+    def failed(self) -> None:
+        """The appends after it fail too, and are reported."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,24 +162,24 @@ class RedisBus:
         prefix: str = "pocdojo",
         maxlen: int = 10_000,
         queue_limit: int = 100_000,
-        block_ms: int = 200,
     ) -> None:
         self._link = link
         self._node = node_id
         self._node_bytes = node_id.encode()
         self._prefix = prefix
         self._maxlen = maxlen
-        self._block_ms = block_ms
         self._writer = link.command_writer("bus", limit=queue_limit, batch=512)
-        self._followed: dict[str, str] = {}
+        self._followed: dict[str, _Followed] = {}
         self._nodes: dict[bytes, str] = {}  # decoded node names, so that a read does not decode each
         self._listener: BusListener | None = None
+        self._behind: dict[str, None] = {}  # rooms to catch up, in the order they fell behind
+        self._script_sent = False
         self._changed = asyncio.Event()
         self._context_fields = {name.encode(): name for name in context_fields()}
         link.on_check(self._on_check)
         link.on_connected(self._on_connected)
         link.on_close(self._on_close)
-        link.run("bus-reader", self._read)
+        link.run("bus-catch-up", self._catch_up)
 
     async def start(self) -> None:
         """On a link that is already running: check now, so that this node counts as alive (it answers
@@ -150,6 +211,9 @@ class RedisBus:
     def _channel(self, room: str) -> str:
         return f"{self._prefix}:aw:{room}"
 
+    def _log_channel(self, room: str) -> str:
+        return f"{self._prefix}:log:{room}"
+
     async def peers(self, room: str) -> set[str]:
         """The other live nodes following `room` (entries of dead nodes are removed). Raises
         `BusUnavailable`."""
@@ -173,34 +237,44 @@ class RedisBus:
         return {n for n, live in zip(others, alive, strict=True) if live}
 
     async def follow(self, room: str) -> list[BusMessage]:
-        if not self._link.connected:
-            self._followed.setdefault(room, "0-0")
-            await self._subscribe(room)  # registers the channel for the reconnection, then raises
-            raise BusUnavailable("redis is unreachable")
-        client = self._link.client
+        # Subscribed before the stream is read, so that no entry falls between the two; messages that
+        # come meanwhile are held back (`catching`) and caught up after the backlog if it lacks them.
+        followed = self._followed[room] = _Followed()
         try:
-            entries: Any = await client.xrange(self._stream(room), "-", "+")
-            await self._subscribe(room)
-            await client.hset(self._holders(room), self._node, b"1")
+            await self._subscribe(room)  # registers the channels for the reconnection, or raises
+            entries: Any = await self._link.raw_command("XRANGE", self._stream(room), "-", "+")
+            await self._link.client.hset(self._holders(room), self._node, b"1")
         except DOWN as exc:
-            self._followed.setdefault(room, "0-0")
             self._link.lost(exc)
+            self._fell_behind(room)
             raise BusUnavailable("redis is unreachable") from exc
         except BusUnavailable:
-            self._followed.setdefault(room, "0-0")
+            self._fell_behind(room)
             raise
-        self._followed[room] = entries[-1][0].decode() if entries else "0-0"
-        self._changed.set()
+        if entries:
+            followed.last = entries[-1][0]
+        self._caught_up(room, followed)
         return [m for m in (self._decode(entry, fields) for entry, fields in entries) if m is not None]
 
     async def _subscribe(self, room: str) -> None:
-        try:
-            await self._link.subscribe(self._channel(room), lambda data: self._on_awareness(room, data))
-        except LinkUnavailable as exc:
-            raise BusUnavailable("redis is unreachable") from exc
+        """Subscribe the room's channels; each is registered (made again at the reconnection) even when
+        Redis is away, which raises `BusUnavailable` after both."""
+        unavailable: LinkUnavailable | None = None
+        for channel, handler in (
+            (self._log_channel(room), lambda data: self._on_entry(room, data)),
+            (self._channel(room), lambda data: self._on_awareness(room, data)),
+        ):
+            try:
+                await self._link.subscribe(channel, handler)
+            except LinkUnavailable as exc:
+                unavailable = exc
+        if unavailable is not None:
+            raise BusUnavailable("redis is unreachable") from unavailable
 
     async def unfollow(self, room: str) -> None:
         self._followed.pop(room, None)
+        self._behind.pop(room, None)
+        self._link.unsubscribe(self._log_channel(room))
         self._link.unsubscribe(self._channel(room))
         if self._link.connected:
             try:
@@ -210,12 +284,12 @@ class RedisBus:
 
     def append(self, room: str, message: BusMessage, done: Done | None = None) -> None:
         command: tuple[str | bytes | int, ...] = (
-            "XADD",
+            "EVALSHA",
+            APPEND_SHA,
+            1,
             self._stream(room),
-            "MAXLEN",
-            "~",
             self._maxlen,
-            "*",
+            self._log_channel(room),
             b"n",
             self._node_bytes,
             b"k",
@@ -226,13 +300,22 @@ class RedisBus:
         if tracing_enabled():
             for name, value in trace_context().items():
                 command += (name.encode(), value.encode())
-        self._put(Append(command, done))
+        if not self._script_sent:
+            self._script_sent = True
+            self._put(LoadScript())
+        self._put(Append(command, done, self))
 
     def broadcast(self, room: str, message: BusMessage) -> None:
         data = self._node_bytes + b"\x00" + message.kind.value.encode() + message.payload
         self._put(Broadcast(self._channel(room), data))
 
-    def _put(self, op: Append | Broadcast) -> None:
+    def script_missing(self, error: ResponseError) -> None:
+        """Redis lost the append script (flushed, or another server behind the same address without the
+        connection dropping): the link reconnects and the room resynchronizes (its append failed)."""
+        self._script_sent = False
+        self._link.lost(error)
+
+    def _put(self, op: Append | Broadcast | LoadScript) -> None:
         try:
             self._writer.put(op)
         except LinkOverloaded:
@@ -247,6 +330,7 @@ class RedisBus:
 
     # -- link hooks ---------------------------------------------------------------------------------------
     async def _on_check(self, client: aioredis.Redis, reconnecting: bool) -> None:
+        self._check_tails()
         async with client.pipeline(transaction=False) as pipe:
             pipe.set(self._alive(self._node), b"1", px=ALIVE_MS)
             if reconnecting:  # the server may have lost our entries
@@ -256,13 +340,14 @@ class RedisBus:
 
     def _on_connected(self, event: Connected) -> None:
         self._changed.set()
+        self._script_sent = False  # a new command connection, perhaps to another server
         if not event.resumed:
             return
-        if event.restarted:
-            # The streams were lost with the server: read new ones from their start.
-            for room in self._followed:
-                self._followed[room] = "0-0"
-        # Messages may have been missed either way (pub/sub, failed appends): resync.
+        for room, followed in self._followed.items():
+            if event.restarted:
+                followed.last = b"0-0"  # the streams were lost with the server: read new ones from their start
+            self._fell_behind(room)  # messages were missed meanwhile: read them from the stream
+        # Appends may have failed meanwhile too: resync.
         if self._listener is not None:
             self._listener.on_gap(None)
 
@@ -294,49 +379,115 @@ class RedisBus:
             self._nodes[node] = name
         return name
 
-    async def _read(self) -> None:
-        prefix = len(self._prefix) + len(":doc:")
+    def _on_entry(self, room: str, data: bytes) -> None:
+        """A message of a room's log channel: deliver it if it follows the last entry delivered, else
+        catch up from the stream."""
+        followed = self._followed.get(room)
+        if followed is None:
+            return
+        try:
+            parts = _split_parts(data)
+            previous, entry, fields = parts[0], parts[1], parts[2:]
+        except (ValueError, IndexError):
+            log.warning("redis bus: a malformed log message of room %r; reading the stream", room)
+            self._fell_behind(room)
+            return
+        if followed.catching:
+            followed.beyond = entry
+            return
+        if previous != followed.last:
+            if not _after(entry, followed.last):
+                return  # delivered already (by a catch-up)
+            followed.beyond = entry
+            self._fell_behind(room)
+            return
+        followed.last = entry
+        self._deliver_entries(room, [(entry, fields)])
+
+    def _check_tails(self) -> None:
+        """Ask for each room's last stream entry; a room whose last entry was not delivered here
+        catches up (the replies come on the command connection, without waiting for them here)."""
+        conn = self._link.command_connection
+        rooms = [room for room, followed in self._followed.items() if not followed.catching]
+        if conn is None or not rooms:
+            return
+        conn.send(
+            [("XREVRANGE", self._stream(room), "+", "-", "COUNT", 1) for room in rooms],
+            [functools.partial(self._on_tail, room) for room in rooms],
+        )
+
+    def _on_tail(self, room: str, reply: Any) -> None:
+        followed = self._followed.get(room)
+        if isinstance(reply, Exception) or not reply or followed is None or followed.catching:
+            return  # a lost connection is handled by the link; an empty stream has nothing to read
+        try:
+            behind = _after(reply[0][0], followed.last)
+        except (ValueError, IndexError, TypeError):
+            log.warning("redis bus: an unexpected reply for the tail of room %r", room)
+            return
+        if behind:
+            self._fell_behind(room)
+
+    def _fell_behind(self, room: str) -> None:
+        followed = self._followed.get(room)
+        if followed is None:
+            return
+        followed.catching = True
+        self._behind[room] = None
+        self._changed.set()
+
+    def _caught_up(self, room: str, followed: _Followed) -> None:
+        """A room's stream was read up to `followed.last`: take messages again, or read on if one
+        came meanwhile for a later entry."""
+        beyond, followed.beyond = followed.beyond, None
+        if beyond is not None and _after(beyond, followed.last):
+            self._fell_behind(room)
+            return
+        followed.catching = False
+        self._behind.pop(room, None)
+
+    async def _catch_up(self) -> None:
+        """Read the stream of every room that fell behind, from its last delivered entry, in order."""
         while True:
-            if not self._link.connected or not self._followed:
+            if not self._link.connected or not self._behind:
                 self._changed.clear()
                 await self._changed.wait()
                 continue
-            rooms = list(self._followed.items())
+            room = next(iter(self._behind))
+            followed = self._followed.get(room)
+            if followed is None:
+                self._behind.pop(room, None)
+                continue
+            start = followed.last
             try:
-                response: Any = await self._link.raw_command(
-                    "XREAD",
-                    "COUNT",
-                    1000,
-                    "BLOCK",
-                    self._block_ms,
-                    "STREAMS",
-                    *(self._stream(room) for room, _ in rooms),
-                    *(last for _, last in rooms),
+                entries: Any = await self._link.raw_command(
+                    "XRANGE", self._stream(room), b"(" + start, "+", "COUNT", CATCH_UP_COUNT
                 )
             except DOWN as exc:
                 self._link.lost(exc)
                 continue
             except RedisError:
-                log.exception("redis bus: XREAD failed")
+                log.exception("redis bus: reading the stream of room %r failed", room)
                 await asyncio.sleep(0.5)
                 continue
-            if not response:
-                continue
-            # RESP3 answers a map (key → entries), RESP2 a list of [key, entries].
-            streams = response.items() if isinstance(response, dict) else response
-            for key, entries in streams:
-                room = (key.decode() if isinstance(key, bytes) else key)[prefix:]
-                if room not in self._followed or not entries:
-                    continue
-                self._followed[room] = entries[-1][0].decode()
-                if self._listener is None:
-                    continue
-                if tracing_enabled():
-                    self._deliver_traced(room, entries)
-                    continue
-                messages = [m for m in (self._decode(entry, fields) for entry, fields in entries) if m is not None]
-                if messages:
-                    self._deliver(room, messages)
+            if self._followed.get(room) is not followed or followed.last != start:
+                continue  # unfollowed, or reset by a reconnection meanwhile: read again
+            if entries:
+                followed.last = entries[-1][0]
+                self._deliver_entries(room, entries)
+            if len(entries) < CATCH_UP_COUNT:
+                self._caught_up(room, followed)
+
+    def _deliver_entries(self, room: str, entries: list[Any]) -> None:
+        """Entries of a room's stream, in order: `(ID, fields)` with the fields as a flat list."""
+        if self._listener is None:
+            return
+        if tracing_enabled():
+            self._deliver_traced(room, entries)
+            return
+        messages = [m for m in (self._decode(entry, fields) for entry, fields in entries) if m is not None]
+        if messages:
+            self._deliver(room, messages)
 
     def _deliver_traced(self, room: str, entries: list[tuple[bytes, dict[bytes, bytes] | list[bytes]]]) -> None:
         """Deliver `entries` in order; each one another node appended with a trace context is delivered
@@ -397,3 +548,24 @@ def _field_map(fields: dict[bytes, bytes] | list[bytes]) -> dict[bytes, bytes]:
         pairs = iter(fields)
         return dict(zip(pairs, pairs, strict=False))
     return fields
+
+
+def _split_parts(data: bytes) -> list[bytes]:
+    """A log message: length-prefixed parts (`<length>:<bytes>`, see `APPEND_SCRIPT`)."""
+    parts: list[bytes] = []
+    at, end = 0, len(data)
+    while at < end:
+        colon = data.index(b":", at)
+        stop = colon + 1 + int(data[at:colon])
+        if stop > end:
+            raise ValueError("a part runs past the message")
+        parts.append(data[colon + 1 : stop])
+        at = stop
+    return parts
+
+
+def _after(entry: bytes, other: bytes) -> bool:
+    """Whether stream entry ID `entry` comes after `other` (IDs are `<milliseconds>-<sequence>`)."""
+    ms, _, seq = entry.partition(b"-")
+    other_ms, _, other_seq = other.partition(b"-")
+    return (int(ms), int(seq or 0)) > (int(other_ms), int(other_seq or 0))

@@ -9,13 +9,16 @@ Theory of operation.
   On each transition to connected, clients' connected hooks get a `Connected` value: `resumed` when
   messages may have been missed since the last connection, `restarted` when Redis is another
   instance (its `run_id` changed: streams and keys were lost).
-- Pub/sub: a client subscribes a channel with a handler; one listener loop dispatches messages by
-  channel; the subscriptions are renewed at every check.
+- Two raw connections (`runtime.resp`) carry the hot paths beside redis-py's client: a subscriber,
+  whose messages go straight from the socket to the handler of their channel (a client subscribes a
+  channel with a handler; the subscriptions are made again on every reconnection), and a command
+  connection for `CommandWriter`s and `raw_command`. Each check pings both; one whose previous ping is
+  still unanswered counts as lost.
 - Writes: a client opens a `PipelineWriter` for its own operation type; one writer task per writer
   sends queued operations in order, pipelined, and reports each one's result. A `CommandWriter` does
-  the same for operations that are one plain command each, on one connection of the pool, without
-  redis-py's pipeline object and reply callbacks (the replies come raw): what the document bus's
-  appends need, at a third of the CPU.
+  the same for operations that are one plain command each, on the raw command connection: a batch
+  goes out in one write and the writer moves on without waiting for the replies, which report each
+  operation in order as they arrive (raw, parsed by hiredis): what the document bus's appends need.
 - Close is ordered, like asyncpg's pool: `aclose()` is graceful — the writers drain while Redis is
   reachable (bounded by `drain_seconds`) — and then terminates: the loops are cancelled in reverse
   start order, operations still queued fail, the clients' close hooks run (deregistration), the
@@ -34,9 +37,9 @@ from typing import Any, Generic, Protocol, TypeVar
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from runtime.resp import RespConnection, open_connection
 from runtime.supervisor import Backoff, Policy, Supervisor
 
 log = logging.getLogger("runtime.redis_link")
@@ -199,35 +202,43 @@ class PipelineWriter(_QueueWriter[PipelineOp]):
 
 
 class CommandWriter(_QueueWriter[CommandOp]):
-    """A `PipelineWriter` for plain commands: each batch is packed into one write on one pooled
-    connection, and its replies are read in order."""
+    """A `PipelineWriter` for plain commands on the link's raw command connection: each batch is one
+    write; the replies (raw) report the operations in order as they arrive, while the next batches go
+    out (bounded by the connection's write buffer)."""
 
     async def _send(self, client: aioredis.Redis, batch: list[CommandOp]) -> None:
-        if not self._link.connected:
+        conn = self._link.command_connection
+        if conn is None or not self._link.connected:
             _fail(batch)
             return
-        pool = client.connection_pool
-        results: list[Any] = []
+        conn.send([op.command for op in batch], [_reporter(op) for op in batch])
+        await conn.drain()
+
+    async def drain(self, seconds: float) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        if not await super().drain(seconds):
+            return False
+        conn = self._link.command_connection
+        if conn is None:
+            return True
         try:
-            conn = await pool.get_connection()  # type: ignore[no-untyped-call]  # unannotated in redis-py
-            try:
-                await conn.send_packed_command(conn.pack_commands([op.command for op in batch]))
-                for _ in batch:
-                    try:
-                        results.append(await conn.read_response())
-                    except ResponseError as exc:  # this command failed; the connection is fine
-                        results.append(exc)
-            finally:
-                await pool.release(conn)
-        except DOWN as exc:
-            self._link.lost(exc)
-            _fail(batch[len(results) :])  # the answered ones are reported below
-            batch = batch[: len(results)]
-        except BaseException:
-            _fail(batch)
-            raise
-        for op, result in zip(batch, results, strict=True):
+            async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                await conn.wait_idle()
+        except TimeoutError:
+            log.warning("%s: %d %s operations not answered at shutdown", self._link.name, conn.in_flight, self.name)
+            return False
+        return True
+
+
+def _reporter(op: CommandOp) -> Callable[[Any], None]:
+    def report(result: Any) -> None:
+        if isinstance(result, RedisConnectionError):
+            op.failed()
+        else:
             op.completed(result)
+
+    return report
 
 
 def _fail(batch: Sequence[_Op]) -> None:
@@ -258,11 +269,13 @@ class RedisLink:
         self._drain_seconds = drain_seconds
         self.supervisor = Supervisor(name, shutdown_timeout=stop_seconds)
         self._client: aioredis.Redis | None = None
-        self._pubsub: Any = None
+        self._commands: RespConnection | None = None
+        self._subscriber: RespConnection | None = None
         self._connected = False
         self._run_id: str | None = None
         self._down = asyncio.Event()
         self._handlers: dict[str, Handler] = {}
+        self._by_channel: dict[bytes, Handler] = {}  # the same, keyed as messages name their channel
         self._checks: list[CheckHook] = []
         self._on_connected: list[ConnectedHook] = []
         self._on_close: list[CloseHook] = []
@@ -281,12 +294,22 @@ class RedisLink:
             raise LinkUnavailable(f"the {self.name} link is not started")
         return self._client
 
-    def lost(self, exc: BaseException) -> None:
-        """A call failed at the connection level: mark the link down (the monitor reconnects)."""
+    @property
+    def command_connection(self) -> RespConnection | None:
+        """The raw command connection (None while there is none: not started, or lost)."""
+        conn = self._commands
+        return None if conn is None or conn.closed else conn
+
+    def lost(self, exc: BaseException | None) -> None:
+        """A call failed at the connection level: mark the link down (the monitor reconnects). The raw
+        connections are dropped with it (what waits on them fails now, not at a timeout)."""
         if self._connected:
-            log.warning("%s: connection lost (%s)", self.name, type(exc).__name__)
+            log.warning("%s: connection lost (%s)", self.name, type(exc).__name__ if exc else "closed")
         self._connected = False
         self._down.set()
+        for conn in (self._commands, self._subscriber):
+            if conn is not None:
+                conn.abort()
 
     async def call(self, fn: Callable[[aioredis.Redis], Awaitable[Any]]) -> Any:
         """Run `fn(client)`; raises `LinkUnavailable` (and marks the link lost) if Redis is away."""
@@ -299,15 +322,13 @@ class RedisLink:
             raise LinkUnavailable("redis is unreachable") from exc
 
     async def raw_command(self, *args: str | bytes | int) -> Any:
-        """Send one command on a pooled connection and return its reply raw (no redis-py reply
-        callback): for hot paths that parse the reply themselves. Raises what redis-py raises."""
-        pool = self.client.connection_pool
-        conn = await pool.get_connection()  # type: ignore[no-untyped-call]  # unannotated in redis-py
-        try:
-            await conn.send_packed_command(conn.pack_command(*args))
-            return await conn.read_response()
-        finally:
-            await pool.release(conn)
+        """Send one command on the raw command connection and return its reply raw (as hiredis parses
+        it: bytes, lists): for hot paths that parse the reply themselves. Raises `ResponseError` for an
+        error reply, a redis `ConnectionError` if the connection is away or lost."""
+        conn = self.command_connection
+        if conn is None:
+            raise RedisConnectionError("the redis command connection is not open")
+        return await conn.call(*args)
 
     async def ping(self) -> None:
         """Readiness: raise unless Redis answers now."""
@@ -351,26 +372,33 @@ class RedisLink:
         """Deliver `channel`'s messages to `handler` (kept across reconnections); raises `LinkUnavailable`
         while Redis is away (the subscription is made at the reconnection)."""
         self._handlers[channel] = handler
-        if not self._connected or self._pubsub is None:
+        self._by_channel[channel.encode()] = handler
+        subscriber = self._subscriber
+        if not self._connected or subscriber is None or subscriber.closed:
             raise LinkUnavailable("redis is unreachable")
         try:
-            await self._pubsub.subscribe(channel)
+            await subscriber.call("SUBSCRIBE", channel)
         except DOWN as exc:
             self.lost(exc)
             raise LinkUnavailable("redis is unreachable") from exc
 
     def unsubscribe(self, channel: str) -> None:
         """Stop delivering `channel` (Redis is told in the background unless it is subscribed again)."""
-        if self._handlers.pop(channel, None) is not None and self._connected:
-            self.supervisor.start(f"{self.name}-unsubscribe", lambda: self._unsubscribe(channel), policy=Policy.ONCE)
-
-    async def _unsubscribe(self, channel: str) -> None:
-        if channel in self._handlers or self._pubsub is None:
+        if self._handlers.pop(channel, None) is None:
             return
+        self._by_channel.pop(channel.encode(), None)
+        subscriber = self._subscriber
+        if self._connected and subscriber is not None and not subscriber.closed:
+            subscriber.send_ignored("UNSUBSCRIBE", channel)
+
+    def _on_message(self, channel: bytes, data: bytes) -> None:
+        handler = self._by_channel.get(channel)
+        if handler is None:
+            return  # unsubscribed meanwhile
         try:
-            await self._pubsub.unsubscribe(channel)
-        except DOWN as exc:
-            self.lost(exc)
+            handler(data)
+        except Exception:
+            log.exception("%s: handling a message of %r failed", self.name, channel)
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     async def __aenter__(self) -> RedisLink:
@@ -381,11 +409,9 @@ class RedisLink:
             health_check_interval=0,
             retry_on_timeout=False,
         )
-        self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
         await self.check()
         self._started = True
         self.run("monitor", self._monitor)
-        self.run("pubsub", self._listen)
         for writer in self._writers:
             self.run(f"writer-{writer.name}", writer.run)
         for name, job in self._jobs:
@@ -416,8 +442,10 @@ class RedisLink:
                 except DOWN as exc:
                     log.warning("%s: a close hook could not reach Redis (%s)", self.name, type(exc).__name__)
         self._connected = False
-        if self._pubsub is not None:
-            await self._pubsub.aclose()
+        for conn in (self._subscriber, self._commands):
+            if conn is not None:
+                conn.abort()
+        self._subscriber = self._commands = None
         if self._client is not None:
             await self._client.aclose()
 
@@ -429,11 +457,10 @@ class RedisLink:
         try:
             info = await client.info("server")
             run_id = str(info.get("run_id"))
+            await self._check_raw()
             for check in self._checks:
                 await check(client, reconnecting)
-            if self._handlers and self._pubsub is not None:
-                await self._pubsub.subscribe(*self._handlers)
-        except DOWN as exc:
+        except DOWN as exc:  # RespError (a raw connection that cannot be opened) is one
             self.lost(exc)
             return
         previous, self._run_id = self._run_id, run_id
@@ -465,29 +492,21 @@ class RedisLink:
                 delay = _RETRY.next(delay)
                 await asyncio.sleep(delay)
 
-    async def _listen(self) -> None:
-        while True:
-            if not self._connected or not self._handlers:
-                await asyncio.sleep(0.1)
-                continue
-            try:
-                message = await self._pubsub.get_message(timeout=1.0)
-            except DOWN as exc:
-                # Also redis-py's RuntimeError when no channel is subscribed yet (between reconnects).
-                self.lost(exc)
-                await asyncio.sleep(0.1)
-                continue
-            except RedisError:
-                log.exception("%s: reading pub/sub failed", self.name)
-                await asyncio.sleep(0.5)
-                continue
-            if message is None or message.get("type") != "message":
-                continue
-            channel = message["channel"]
-            handler = self._handlers.get(channel.decode() if isinstance(channel, bytes) else channel)
-            if handler is None:
-                continue
-            try:
-                handler(message["data"])
-            except Exception:
-                log.exception("%s: handling a message of %r failed", self.name, channel)
+    async def _check_raw(self) -> None:
+        """Open the raw connections that are not open (subscribing every channel again), and ping the
+        others; one whose previous ping is unanswered is lost."""
+        for conn in (self._commands, self._subscriber):
+            if conn is not None and not conn.closed and conn.overdue:
+                raise RedisTimeoutError("a redis connection did not answer its ping")
+        if self._commands is None or self._commands.closed:
+            self._commands = await open_connection(self._url, setup_seconds=self._socket_timeout, on_lost=self.lost)
+        else:
+            self._commands.ping()
+        if self._subscriber is None or self._subscriber.closed:
+            self._subscriber = await open_connection(
+                self._url, setup_seconds=self._socket_timeout, on_lost=self.lost, on_message=self._on_message
+            )
+            for channel in list(self._handlers):
+                await self._subscriber.call("SUBSCRIBE", channel)
+        else:
+            self._subscriber.ping()

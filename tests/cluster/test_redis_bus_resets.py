@@ -62,7 +62,7 @@ async def _reset_cycles(redis: tuple[str, int]) -> tuple[list[str], int, int]:
                     await asyncio.sleep(0.001)  # paces the load generator
 
             def dead_tasks() -> list[str]:
-                expected = {"redis-monitor", "redis-pubsub", "redis-bus-reader", "redis-writer-bus"}
+                expected = {"redis-monitor", "redis-bus-catch-up", "redis-writer-bus"}
                 return sorted(expected - set(redis.supervisor.names))
 
             load = asyncio.create_task(append_forever())
