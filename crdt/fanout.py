@@ -270,7 +270,7 @@ class FanoutExtension(RoomExtension, BusListener):
         room.set_gate(gate)
         # Updates other nodes accepted but may not have stored yet (their authors may be gone).
         before = room.state_vector() if self._keeper is not None else b""
-        self._apply(room, [m for m in backlog if m.kind is MessageKind.UPDATE])
+        self._apply(room, [m for m in backlog if m.kind is MessageKind.UPDATE], relay=False)
         if self._keeper is not None:
             beyond = room.missing_for(before)
             if beyond is not None:
@@ -363,7 +363,9 @@ class FanoutExtension(RoomExtension, BusListener):
             self._wakeup.set()
             self._report_gap(len(names))
 
-    def _apply(self, room: Room, messages: Sequence[BusMessage]) -> None:
+    def _apply(self, room: Room, messages: Sequence[BusMessage], *, relay: bool = True) -> None:
+        """Changes of other nodes: relayed (delivered now, integrated in a batch, `Room.relay`), or
+        applied at once (`relay=False`: a loading room's backlog)."""
         if messages and self._keeper is not None:
             authors = self._authors.get(room.name)
             if authors is None:
@@ -371,7 +373,10 @@ class FanoutExtension(RoomExtension, BusListener):
             authors.update(m.node for m in messages)
         for message in messages:
             try:
-                room.apply_server_update(message.payload, RemoteOrigin(message.node))
+                if relay:
+                    room.relay(message.payload, RemoteOrigin(message.node))
+                else:
+                    room.apply_server_update(message.payload, RemoteOrigin(message.node))
             except CrdtError as exc:
                 logger.warning("room %r: refused an update from node %s: %s", room.name, message.node, exc)
 

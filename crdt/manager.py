@@ -394,6 +394,7 @@ class RoomManager:
     async def _unload(self, slot: _Slot) -> None:
         room = slot.room
         assert room is not None
+        room.integrate()  # relayed changes of other nodes reach the hooks (and storage) before it leaves
         try:
             async with asyncio.timeout(self._hook_timeout):
                 for ext in self._extensions:

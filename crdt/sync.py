@@ -48,6 +48,15 @@ def apply_update(doc: Doc[Any], update: bytes, origin: object = None) -> None:
         doc.apply_update(update)
 
 
+def apply_updates(doc: Doc[Any], updates: list[bytes], origin: object = None) -> None:
+    """Apply ``updates`` in order in one transaction tagged with ``origin`` (one commit, one event):
+    changes already validated elsewhere (another node accepted them). Raises
+    :class:`~crdt.errors.UpdateRejected` if pycrdt refuses one; those before it stay applied."""
+    with engine_errors("the CRDT engine refused an update"), doc.transaction(origin=origin):
+        for update in updates:
+            doc.apply_update(update)
+
+
 def handle_sync_message(doc: Doc[Any], msg: SyncMessage, origin: object = None) -> SyncStep2 | None:
     """Apply one sync message to ``doc``; return the reply to send to its sender, if any.
 

@@ -9,11 +9,11 @@ Theory of operation.
   On each transition to connected, clients' connected hooks get a `Connected` value: `resumed` when
   messages may have been missed since the last connection, `restarted` when Redis is another
   instance (its `run_id` changed: streams and keys were lost).
-- Two raw connections (`runtime.resp`) carry the hot paths beside redis-py's client: a subscriber,
-  whose messages go straight from the socket to the handler of their channel (a client subscribes a
-  channel with a handler; the subscriptions are made again on every reconnection), and a command
-  connection for `CommandWriter`s and `raw_command`. Each check pings both; one whose previous ping is
-  still unanswered counts as lost.
+- One raw connection (`runtime.resp`, RESP3) carries the hot paths beside redis-py's client: the
+  `CommandWriter`s, `raw_command`, and pub/sub, whose messages go straight from the socket to the
+  handler of their channel (a client subscribes a channel with a handler; the subscriptions are made
+  again on every reconnection). Each check pings it; if its previous ping is still unanswered, the
+  link is lost.
 - Writes: a client opens a `PipelineWriter` for its own operation type; one writer task per writer
   sends queued operations in order, pipelined, and reports each one's result. A `CommandWriter` does
   the same for operations that are one plain command each, on the raw command connection: a batch
@@ -269,8 +269,7 @@ class RedisLink:
         self._drain_seconds = drain_seconds
         self.supervisor = Supervisor(name, shutdown_timeout=stop_seconds)
         self._client: aioredis.Redis | None = None
-        self._commands: RespConnection | None = None
-        self._subscriber: RespConnection | None = None
+        self._raw: RespConnection | None = None
         self._connected = False
         self._run_id: str | None = None
         self._down = asyncio.Event()
@@ -297,7 +296,7 @@ class RedisLink:
     @property
     def command_connection(self) -> RespConnection | None:
         """The raw command connection (None while there is none: not started, or lost)."""
-        conn = self._commands
+        conn = self._raw
         return None if conn is None or conn.closed else conn
 
     def lost(self, exc: BaseException | None) -> None:
@@ -307,9 +306,8 @@ class RedisLink:
             log.warning("%s: connection lost (%s)", self.name, type(exc).__name__ if exc else "closed")
         self._connected = False
         self._down.set()
-        for conn in (self._commands, self._subscriber):
-            if conn is not None:
-                conn.abort()
+        if self._raw is not None:
+            self._raw.abort()
 
     async def call(self, fn: Callable[[aioredis.Redis], Awaitable[Any]]) -> Any:
         """Run `fn(client)`; raises `LinkUnavailable` (and marks the link lost) if Redis is away."""
@@ -373,8 +371,8 @@ class RedisLink:
         while Redis is away (the subscription is made at the reconnection)."""
         self._handlers[channel] = handler
         self._by_channel[channel.encode()] = handler
-        subscriber = self._subscriber
-        if not self._connected or subscriber is None or subscriber.closed:
+        subscriber = self.command_connection
+        if not self._connected or subscriber is None:
             raise LinkUnavailable("redis is unreachable")
         try:
             await subscriber.call("SUBSCRIBE", channel)
@@ -387,8 +385,8 @@ class RedisLink:
         if self._handlers.pop(channel, None) is None:
             return
         self._by_channel.pop(channel.encode(), None)
-        subscriber = self._subscriber
-        if self._connected and subscriber is not None and not subscriber.closed:
+        subscriber = self.command_connection
+        if self._connected and subscriber is not None:
             subscriber.send_ignored("UNSUBSCRIBE", channel)
 
     def _on_message(self, channel: bytes, data: bytes) -> None:
@@ -442,10 +440,9 @@ class RedisLink:
                 except DOWN as exc:
                     log.warning("%s: a close hook could not reach Redis (%s)", self.name, type(exc).__name__)
         self._connected = False
-        for conn in (self._subscriber, self._commands):
-            if conn is not None:
-                conn.abort()
-        self._subscriber = self._commands = None
+        if self._raw is not None:
+            self._raw.abort()
+        self._raw = None
         if self._client is not None:
             await self._client.aclose()
 
@@ -493,20 +490,16 @@ class RedisLink:
                 await asyncio.sleep(delay)
 
     async def _check_raw(self) -> None:
-        """Open the raw connections that are not open (subscribing every channel again), and ping the
-        others; one whose previous ping is unanswered is lost."""
-        for conn in (self._commands, self._subscriber):
-            if conn is not None and not conn.closed and conn.overdue:
-                raise RedisTimeoutError("a redis connection did not answer its ping")
-        if self._commands is None or self._commands.closed:
-            self._commands = await open_connection(self._url, setup_seconds=self._socket_timeout, on_lost=self.lost)
-        else:
-            self._commands.ping()
-        if self._subscriber is None or self._subscriber.closed:
-            self._subscriber = await open_connection(
-                self._url, setup_seconds=self._socket_timeout, on_lost=self.lost, on_message=self._on_message
-            )
-            for channel in list(self._handlers):
-                await self._subscriber.call("SUBSCRIBE", channel)
-        else:
-            self._subscriber.ping()
+        """Open the raw connection if it is not open (subscribing every channel again), else ping it;
+        if its previous ping is unanswered, it is lost."""
+        raw = self._raw
+        if raw is not None and not raw.closed:
+            if raw.overdue:
+                raise RedisTimeoutError("the raw redis connection did not answer its ping")
+            raw.ping()
+            return
+        self._raw = raw = await open_connection(
+            self._url, setup_seconds=self._socket_timeout, on_lost=self.lost, on_message=self._on_message
+        )
+        for channel in list(self._handlers):
+            await raw.call("SUBSCRIBE", channel)

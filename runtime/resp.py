@@ -1,5 +1,5 @@
-"""A raw RESP2 connection to Redis for the hot paths: commands pipelined without awaiting each reply, and
-pub/sub messages dispatched straight from the socket.
+"""A raw RESP3 connection to Redis for the hot paths: commands pipelined without awaiting each reply, and
+pub/sub messages dispatched straight from the socket, on the same connection.
 
 Theory of operation. `RespConnection` is an `asyncio.Protocol`: `data_received` feeds the bytes to a
 `hiredis.Reader` (replies parsed in C) and takes every complete reply out at once, so a burst of replies
@@ -8,12 +8,15 @@ or published messages costs one callback, not one task wake-up each. Commands ar
 called with its reply in order (a `ResponseError` instance for an error reply, a `ConnectionError`
 instance if the connection is lost before the reply). Nothing awaits a reply unless it asks to (`call`).
 
-A connection opened with `on_message` is a subscriber: `message` pushes go to that handler (channel,
-data) and every other reply (subscribe confirmations, pongs) answers the oldest command, one reply per
-command (so subscribe one channel per command). Health is the owner's business: `ping()` sends a PING
-and `overdue` says whether the previous one is still unanswered. Flow control follows the transport:
-`drain()` waits while its write buffer is over the high-water mark. `abort()` drops the connection; the
-owner's `on_lost` is called once, from `connection_lost`, after every queued callback got its error.
+The connection speaks RESP3 (`HELLO 3`), where a connection that subscribes channels can still send
+any command: published messages come as push frames between the replies. `message` pushes go to
+`on_message` (channel, data); subscribe and unsubscribe confirmations (pushes too) answer their command,
+so subscribe one channel per command. One connection for both means that the reply to a command and
+the messages it caused (a script that publishes) arrive in one read. Health is the owner's business:
+`ping()` sends a PING and `overdue` says whether the previous one is still unanswered. Flow control
+follows the transport: `drain()` waits while its write buffer is over the high-water mark. `abort()`
+drops the connection; the owner's `on_lost` is called once, from `connection_lost`, after every queued
+callback got its error.
 
 This replaces redis-py's connection on these paths only (its pool, reply callbacks and per-command
 timeouts cost more CPU than the work itself); everything else uses redis-py.
@@ -84,9 +87,15 @@ class RespConnection(asyncio.Protocol):
                 return
             if reply is False:
                 break
-            if on_message is not None and type(reply) is list and len(reply) == 3 and reply[0] == b"message":
-                on_message(reply[1], reply[2])
-            elif pending:
+            if type(reply) is hiredis.PushNotification:
+                kind = reply[0] if reply else None
+                if kind == b"message" and len(reply) == 3:
+                    if on_message is not None:
+                        on_message(reply[1], reply[2])
+                    continue
+                if kind not in (b"subscribe", b"unsubscribe"):
+                    continue  # a push this connection did not ask for
+            if pending:
                 pending.popleft()(reply)
             else:
                 self.abort(RespError("redis sent a reply to no command"))
@@ -200,7 +209,8 @@ async def open_connection(
     on_message: MessageHandler | None = None,
 ) -> RespConnection:
     """Connect to the Redis of `url` (``redis://`` or ``rediss://``, with user/password and database),
-    authenticate and select the database; raises `RespError` if any of it fails within `setup_seconds`."""
+    switch to RESP3 and authenticate, and select the database; raises `RespError` if any of it fails
+    within `setup_seconds`."""
     parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss"):
         raise RespError(f"unsupported redis URL scheme {parts.scheme!r}")
@@ -220,12 +230,12 @@ async def open_connection(
                 lambda: RespConnection(on_message=on_message, on_lost=lost), host, port, ssl=context
             )
             try:
+                auth: tuple[Arg, ...] = ()
                 if parts.password is not None:
-                    user = unquote(parts.username) if parts.username else None
-                    password = unquote(parts.password)
-                    await protocol.call("AUTH", *((user,) if user else ()), password)
+                    auth = ("AUTH", unquote(parts.username) if parts.username else "default", unquote(parts.password))
+                await protocol.call("HELLO", 3, *auth)
                 db = parts.path.strip("/")
-                if db and db != "0" and on_message is None:
+                if db and db != "0":
                     await protocol.call("SELECT", int(db))
             except BaseException:
                 protocol.abort()

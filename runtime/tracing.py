@@ -79,6 +79,10 @@ class RootSampler(Sampler):
         return f"RootSampler(drop client roots, {self._ratio.get_description()})"
 
 
+_installed = False
+"""Set by `configure_tracing` once a provider is installed (see `tracing_enabled`)."""
+
+
 def configure_tracing(settings: SharedSettings, *, exporter: SpanExporter | None = None) -> TracerProvider | None:
     """Install a tracer provider for `settings.service_name` and the instrumentations; None when tracing
     is off (no exporter given and `otel_exporter` is `none`)."""
@@ -97,6 +101,8 @@ def configure_tracing(settings: SharedSettings, *, exporter: SpanExporter | None
     )
     provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
+    global _installed
+    _installed = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
     asyncpg = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]  # the package has no annotations here
     if not asyncpg.is_instrumented_by_opentelemetry:
         asyncpg.instrument()
@@ -104,9 +110,11 @@ def configure_tracing(settings: SharedSettings, *, exporter: SpanExporter | None
 
 
 def tracing_enabled() -> bool:
-    """Whether a tracer provider is installed. Without one, spans are no-ops, and skipping them saves the
-    context switching they still cost."""
-    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+    """Whether `configure_tracing` installed a tracer provider (it is the only place that installs one, and
+    OpenTelemetry keeps the first for the process's life). Without one, spans are no-ops, and skipping
+    them saves the context switching they still cost. A flag, not a look at the global provider: hot
+    paths ask it per message, and OpenTelemetry's lookup reads the environment each time."""
+    return _installed
 
 
 def instrument_http_client(client: httpx.AsyncClient) -> None:
