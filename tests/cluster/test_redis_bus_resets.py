@@ -151,3 +151,56 @@ async def test_the_reader_takes_entries_by_field_name_and_skips_malformed_ones(r
         assert (first.node, first.kind, first.payload) == ("other", MessageKind.UPDATE, b"\x01\x02")
         assert first.sent_at is not None
         assert (own.node, own.kind, own.payload) == ("reader", MessageKind.SYNC_REQUEST, b"\x00")
+
+
+async def test_an_entry_without_its_message_is_read_at_the_next_check(redis_server: RedisServer) -> None:
+    """An entry that came without a log message (an older node's XADD) and that nothing follows is still
+    read: each health check compares the stream's last entry with the last one delivered."""
+    recorder = _Recorder()
+    async with RedisLink(redis_server.url, health_seconds=0.2) as link:
+        bus = RedisBus(link, node_id="reader")
+        bus.set_listener(recorder)
+        await bus.follow("quiet")
+        await link.raw_command("XADD", "pocdojo:doc:quiet", "*", "n", "older", "k", "u", "p", b"\x07")
+
+        async def read() -> bool:
+            return len(recorder.messages) == 1
+
+        await wait_until(read)
+        assert recorder.messages[0].payload == b"\x07"
+
+
+async def test_a_node_cut_off_catches_up_from_where_it_stopped_in_order(redis_server: RedisServer) -> None:
+    """Messages published while a node's connection is down are lost to it; the stream is not: once
+    back, it reads every entry after the last it delivered, once each and in order."""
+    recorder = _Recorder()
+    async with (
+        TcpProxy(redis_server.address) as proxy,
+        RedisLink(redis_server.url_via(("127.0.0.1", proxy.port)), health_seconds=0.2) as far,
+        RedisLink(redis_server.url) as near,
+    ):
+        reader = RedisBus(far, node_id="far")
+        reader.set_listener(recorder)
+        writer = RedisBus(near, node_id="near")
+        await reader.follow("room")
+        await writer.follow("room")
+
+        def sent(n: int) -> None:
+            writer.append("room", BusMessage("near", MessageKind.UPDATE, bytes([n])))
+
+        sent(0)
+
+        async def got(n: int) -> bool:
+            return len(recorder.messages) == n
+
+        await wait_until(lambda: got(1))
+        proxy.cut()
+        await wait_until(lambda: not far.connected)
+        for n in range(1, 6):
+            sent(n)
+        proxy.heal()
+        await wait_until(lambda: got(6))
+        assert [m.payload for m in recorder.messages] == [bytes([n]) for n in range(6)]
+        sent(6)  # and live messages flow again after the catch-up
+        await wait_until(lambda: got(7))
+        assert recorder.messages[-1].payload == bytes([6])
