@@ -58,6 +58,7 @@ log = logging.getLogger("dojo.redis_bus")
 _KINDS: dict[bytes, MessageKind] = {kind.value.encode(): kind for kind in MessageKind}
 _KIND_BYTES: dict[MessageKind, bytes] = {kind: code for code, kind in _KINDS.items()}
 _MAX_NODE_NAMES = 1024
+_UPDATE = _KIND_BYTES[MessageKind.UPDATE]
 ALIVE_MS = 5000
 """A node that has not renewed its liveness key for this long no longer counts as following its rooms."""
 CATCH_UP_COUNT = 1000
@@ -402,6 +403,8 @@ class RedisBus:
             self._fell_behind(room)
             return
         followed.last = entry
+        if fields[:4] == [b"n", self._node_bytes, b"k", _UPDATE]:
+            return  # this node's own change, as it appended it: its listener has it already
         self._deliver_entries(room, [(entry, fields)])
 
     def _check_tails(self) -> None:
