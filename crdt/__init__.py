@@ -97,6 +97,7 @@ from .reconcile import StoreReconciler
 from .room import DEFAULT_MAX_DOCUMENT_BYTES, DeliveryGate, Room, RoomStats
 from .store import DocumentStore, MemoryStore, StoreError, StoreUnavailable
 from .sync import apply_update, create_sync_step1, handle_sync_message
+from .tasks import LocalTasks, TaskHost
 from .updates import EMPTY_UPDATE, merge_updates
 
 __all__ = [
@@ -136,6 +137,7 @@ __all__ = [
     "InvalidUtf8",
     "Keeper",
     "LimitExceeded",
+    "LocalTasks",
     "MemoryStore",
     "Message",
     "MessageKind",
@@ -171,6 +173,7 @@ __all__ = [
     "SyncStep2",
     "SyncType",
     "SyncUpdate",
+    "TaskHost",
     "TrailingBytes",
     "TruncatedMessage",
     "UnknownMessageType",

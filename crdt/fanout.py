@@ -51,6 +51,7 @@ from .errors import CrdtError, ProtocolError
 from .extensions import AwarenessEvent, Fence, RoomExtension
 from .protocol import AwarenessMessage, decode_message
 from .room import Room
+from .tasks import LocalTasks, TaskHost
 
 __all__ = ["Bus", "BusListener", "BusMessage", "FanoutExtension", "FanoutObserver", "Keeper", "MessageKind"]
 
@@ -225,6 +226,7 @@ class FanoutExtension(RoomExtension, BusListener):
         keeper: Keeper | None = None,
         owner_check_seconds: float = 2.0,
         max_held: int = 256,
+        tasks: TaskHost | None = None,
     ) -> None:
         if fence_timeout <= 0 or owner_check_seconds <= 0 or max_held < 1:
             raise ValueError("fence_timeout, owner_check_seconds and max_held must be positive")
@@ -243,6 +245,7 @@ class FanoutExtension(RoomExtension, BusListener):
         self._gaps: set[str] = set()
         self._anti_entropy_seconds = anti_entropy_seconds
         self._task: asyncio.Task[None] | None = None
+        self._host: TaskHost = tasks if tasks is not None else LocalTasks()
         self._wakeup = asyncio.Event()
         bus.set_listener(self)
 
@@ -252,7 +255,7 @@ class FanoutExtension(RoomExtension, BusListener):
 
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._maintain(), name="crdt-fanout")
+            self._task = self._host.start("crdt-fanout", self._maintain)
 
     async def on_loaded(self, room: Room) -> None:
         self.start()

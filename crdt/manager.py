@@ -32,6 +32,7 @@ from .channel import Channel, CloseCode, Origin, ServerOrigin, StorageOrigin
 from .errors import CrdtError
 from .extensions import Fence, RoomExtension, order_extensions
 from .room import DEFAULT_MAX_DOCUMENT_BYTES, Room
+from .tasks import LocalTasks, TaskHost
 
 __all__ = ["InvalidRoomTransition", "RoomManager", "RoomManagerClosed", "RoomState"]
 
@@ -129,6 +130,7 @@ class RoomManager:
         load_timeout: float = 30.0,
         hook_timeout: float = 30.0,
         shutdown_timeout: float = 10.0,
+        tasks: TaskHost | None = None,
     ) -> None:
         if min(idle_unload_seconds, load_timeout, hook_timeout, shutdown_timeout) < 0 or awareness_sweep_seconds <= 0:
             raise ValueError("delays and timeouts must be positive")
@@ -144,6 +146,7 @@ class RoomManager:
         self._slots: dict[str, _Slot] = {}
         self._tasks: set[asyncio.Task[Room] | asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
+        self._host: TaskHost = tasks if tasks is not None else LocalTasks()
         self._running = _Running.NEW
         self._closed = asyncio.Event()
 
@@ -153,7 +156,7 @@ class RoomManager:
         if self._running is not _Running.NEW:
             raise RoomManagerClosed(f"the room manager is {self._running.value}; it cannot start again")
         self._running = _Running.RUNNING
-        self._sweeper = asyncio.get_running_loop().create_task(self._sweep_awareness(), name="crdt-awareness-sweep")
+        self._sweeper = self._host.start("crdt-awareness-sweep", self._sweep_awareness)
         try:
             for ext in self._extensions:
                 await ext.on_start()

@@ -18,6 +18,7 @@ from .errors import CrdtError
 from .extensions import RoomExtension
 from .room import Room
 from .store import DocumentStore
+from .tasks import LocalTasks, TaskHost
 
 __all__ = ["StoreReconciler"]
 
@@ -30,17 +31,18 @@ class StoreReconciler(RoomExtension):
 
     priority = 50
 
-    def __init__(self, store: DocumentStore, *, interval: float = 30.0) -> None:
+    def __init__(self, store: DocumentStore, *, interval: float = 30.0, tasks: TaskHost | None = None) -> None:
         if interval <= 0:
             raise ValueError("interval must be positive")
         self._store = store
         self._interval = interval
         self._rooms: dict[str, Room] = {}
         self._task: asyncio.Task[None] | None = None
+        self._host: TaskHost = tasks if tasks is not None else LocalTasks()
 
     async def on_start(self) -> None:
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="crdt-reconcile")
+            self._task = self._host.start("crdt-reconcile", self._run)
 
     async def on_loaded(self, room: Room) -> None:
         self._rooms[room.name] = room

@@ -118,9 +118,12 @@ def create_app(settings: DojoSettings) -> FastAPI:
                     observer=metrics,
                     keeper=persistence,
                     max_held=settings.collab_max_held_changes,
+                    tasks=root.supervisor,
                 )
             )
-            extensions.append(StoreReconciler(store, interval=settings.collab_store_reconcile_seconds))
+            extensions.append(
+                StoreReconciler(store, interval=settings.collab_store_reconcile_seconds, tasks=root.supervisor)
+            )
         sessions = DojoSessions(db, max_participants=settings.dojo_max_participants)
         live = DojoLive(
             sessions,
@@ -149,6 +152,7 @@ def create_app(settings: DojoSettings) -> FastAPI:
             extensions,
             idle_unload_seconds=settings.collab_idle_unload_seconds,
             max_document_bytes=settings.collab_max_document_bytes,
+            tasks=root.supervisor,  # the engine's loops are named tasks of the service, restarted if they crash
         )
         await stack.enter_async_context(manager)
         content_reader = await stack.enter_async_context(
