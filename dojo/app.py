@@ -21,7 +21,7 @@ from crdt.manager import RoomManager
 from crdt.persistence import PersistenceExtension
 from dojo.chat import DojoChat
 from dojo.collab_api import router as collab_router
-from dojo.collab_metrics import CollabMetrics
+from dojo.collab_metrics import BUS_CATCH_UPS, CollabMetrics
 from dojo.collab_ws import CollabEndpoint
 from dojo.directory import MemberDirectory
 from dojo.doc_reader import ContentReader
@@ -107,7 +107,7 @@ def create_app(settings: DojoSettings) -> FastAPI:
         events: RedisDojoEvents | None = None
         bus: RedisBus | None = None
         if link is not None:
-            bus = RedisBus(link, node_id=node_id, maxlen=settings.collab_stream_maxlen)
+            bus = RedisBus(link, node_id=node_id, maxlen=settings.collab_stream_maxlen, on_catch_up=BUS_CATCH_UPS.inc)
             await bus.start()
             events = RedisDojoEvents(link, node_id=node_id)
             extensions.append(

@@ -55,6 +55,10 @@ BUS_LAG = Histogram(
 BUS_GAPS = Counter(
     f"{_PREFIX}_bus_gaps_total", "Rooms that lost continuity with the shared log and were resynchronized"
 )
+BUS_CATCH_UPS = Counter(
+    f"{_PREFIX}_bus_catch_ups_total",
+    "Times a room read the shared log's stream because its pushed entries did not follow on (a lost message)",
+)
 
 
 def close_label(code: int | None) -> str:

@@ -42,6 +42,7 @@ import asyncio
 import functools
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,6 +164,7 @@ class RedisBus:
         prefix: str = "pocdojo",
         maxlen: int = 10_000,
         queue_limit: int = 100_000,
+        on_catch_up: Callable[[], None] | None = None,
     ) -> None:
         self._link = link
         self._node = node_id
@@ -175,6 +177,7 @@ class RedisBus:
         self._listener: BusListener | None = None
         self._behind: dict[str, None] = {}  # rooms to catch up, in the order they fell behind
         self._script_sent = False
+        self._on_catch_up = on_catch_up  # told each time a room starts catching up (a metric)
         self._changed = asyncio.Event()
         self._context_fields = {name.encode(): name for name in context_fields()}
         link.on_check(self._on_check)
@@ -435,6 +438,8 @@ class RedisBus:
         followed = self._followed.get(room)
         if followed is None:
             return
+        if not followed.catching and self._on_catch_up is not None:
+            self._on_catch_up()
         followed.catching = True
         self._behind[room] = None
         self._changed.set()

@@ -301,7 +301,7 @@ class RedisLink:
 
     def lost(self, exc: BaseException | None) -> None:
         """A call failed at the connection level: mark the link down (the monitor reconnects). The raw
-        connections are dropped with it (what waits on them fails now, not at a timeout)."""
+        connection is dropped with it (what waits on it fails now, not at a timeout)."""
         if self._connected:
             log.warning("%s: connection lost (%s)", self.name, type(exc).__name__ if exc else "closed")
         self._connected = False

@@ -174,12 +174,18 @@ async def test_a_node_cut_off_catches_up_from_where_it_stopped_in_order(redis_se
     """Messages published while a node's connection is down are lost to it; the stream is not: once
     back, it reads every entry after the last it delivered, once each and in order."""
     recorder = _Recorder()
+    catch_ups = 0
+
+    def caught_up() -> None:
+        nonlocal catch_ups
+        catch_ups += 1
+
     async with (
         TcpProxy(redis_server.address) as proxy,
         RedisLink(redis_server.url_via(("127.0.0.1", proxy.port)), health_seconds=0.2) as far,
         RedisLink(redis_server.url) as near,
     ):
-        reader = RedisBus(far, node_id="far")
+        reader = RedisBus(far, node_id="far", on_catch_up=caught_up)
         reader.set_listener(recorder)
         writer = RedisBus(near, node_id="near")
         await reader.follow("room")
@@ -201,6 +207,7 @@ async def test_a_node_cut_off_catches_up_from_where_it_stopped_in_order(redis_se
         proxy.heal()
         await wait_until(lambda: got(6))
         assert [m.payload for m in recorder.messages] == [bytes([n]) for n in range(6)]
+        assert catch_ups >= 1  # counted (pocdojo_collab_bus_catch_ups_total in a node)
         sent(6)  # and live messages flow again after the catch-up
         await wait_until(lambda: got(7))
         assert recorder.messages[-1].payload == bytes([6])
