@@ -25,6 +25,7 @@ timeouts cost more CPU than the work itself); everything else uses redis-py.
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 from collections import deque
 from collections.abc import Callable
@@ -34,6 +35,8 @@ from urllib.parse import unquote, urlsplit
 import hiredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+
+log = logging.getLogger("runtime.resp")
 
 Arg = str | bytes | int
 Reply = Callable[[Any], None]
@@ -91,12 +94,18 @@ class RespConnection(asyncio.Protocol):
                 kind = reply[0] if reply else None
                 if kind == b"message" and len(reply) == 3:
                     if on_message is not None:
-                        on_message(reply[1], reply[2])
+                        try:
+                            on_message(reply[1], reply[2])
+                        except Exception:
+                            log.exception("redis: a message handler failed")
                     continue
                 if kind not in (b"subscribe", b"unsubscribe"):
                     continue  # a push this connection did not ask for
             if pending:
-                pending.popleft()(reply)
+                try:
+                    pending.popleft()(reply)
+                except Exception:  # one caller's bug must not drop the connection and everyone's replies
+                    log.exception("redis: a reply callback failed")
             else:
                 self.abort(RespError("redis sent a reply to no command"))
                 return

@@ -83,3 +83,23 @@ async def test_a_connection_that_cannot_be_set_up_raises_a_clear_error(redis_ser
     assert "s3cret-value" not in str(refused.value)
     with pytest.raises(RespError, match="unsupported redis URL scheme"):
         await open_connection("http://127.0.0.1:1/", setup_seconds=5, on_lost=lambda exc: None)
+
+
+async def test_a_failing_reply_callback_is_logged_and_the_connection_goes_on(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    lost: list[BaseException | None] = []
+    conn = await open_connection(redis_server.url, setup_seconds=5, on_lost=lost.append)
+    try:
+
+        def broken(reply: Any) -> None:
+            raise RuntimeError("a caller's bug")
+
+        after: list[Any] = []
+        conn.send([("PING",), ("ECHO", b"still here")], [broken, after.append])
+        await wait_until(lambda: after == [b"still here"])
+        assert await conn.call("PING") == b"PONG"
+        assert not conn.closed and lost == []
+        assert any("reply callback failed" in r.getMessage() for r in caplog.records)
+    finally:
+        conn.abort()
