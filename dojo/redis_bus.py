@@ -128,7 +128,7 @@ class LoadScript:
     command: tuple[str | bytes | int, ...] = ("SCRIPT", "LOAD", APPEND_SCRIPT)
 
     def completed(self, result: Any) -> None:
-        if isinstance(result, Exception):
+        if isinstance(result, ResponseError):  # a lost connection is the link's business
             log.error("redis bus: loading the append script failed: %s", result)
 
     def failed(self) -> None:
@@ -334,6 +334,13 @@ class RedisBus:
 
     # -- link hooks ---------------------------------------------------------------------------------------
     async def _on_check(self, client: aioredis.Redis, reconnecting: bool) -> None:
+        conn = self._link.command_connection
+        if reconnecting and conn is not None:
+            # A new connection, perhaps to a restarted server without the script: load it before the
+            # writer sends anything on it (it sends only once the link is connected, after this check).
+            load = LoadScript()
+            conn.send([load.command], [load.completed])
+            self._script_sent = True
         self._check_tails()
         async with client.pipeline(transaction=False) as pipe:
             pipe.set(self._alive(self._node), b"1", px=ALIVE_MS)
@@ -344,7 +351,6 @@ class RedisBus:
 
     def _on_connected(self, event: Connected) -> None:
         self._changed.set()
-        self._script_sent = False  # a new command connection, perhaps to another server
         if not event.resumed:
             return
         for room, followed in self._followed.items():

@@ -10,13 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 
 import pytest
+import redis.asyncio as aioredis
 import uvloop
 
 from crdt import BusMessage, MessageKind
 from dojo.redis_bus import RedisBus
-from runtime.redis_link import RedisLink
+from runtime.redis_link import Connected, RedisLink
 from tests.cluster.conftest import RedisServer
 from tests.conftest import wait_until
 from tests.netproxy import TcpProxy
@@ -211,3 +213,33 @@ async def test_a_node_cut_off_catches_up_from_where_it_stopped_in_order(redis_se
         sent(6)  # and live messages flow again after the catch-up
         await wait_until(lambda: got(7))
         assert recorder.messages[-1].payload == bytes([6])
+
+
+async def test_a_reconnection_loads_the_append_script_before_any_append(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Redis that lost its scripts (restarted, failed over) behind a dropped connection: the append
+    script is loaded on the new connection before any append goes out, so no append meets NOSCRIPT."""
+    caplog.set_level(logging.WARNING, logger="runtime.redis_link")
+    resumed: list[Connected] = []
+    async with RedisLink(redis_server.url, health_seconds=0.2) as link:
+        link.on_connected(lambda event: resumed.append(event) if event.resumed else None)
+        bus = RedisBus(link, node_id="solo")
+        await bus.start()
+        await bus.follow("room")
+        results: list[bool] = []
+        bus.append("room", BusMessage("solo", MessageKind.UPDATE, b"1"), results.append)
+        await wait_until(lambda: results == [True])
+        admin = aioredis.Redis.from_url(redis_server.url)
+        try:
+            await admin.script_flush()
+            for kind in ("normal", "pubsub"):  # every connection of the link (its raw one subscribes)
+                await admin.client_kill_filter(_type=kind, skipme=True)
+        finally:
+            await admin.aclose()
+        await wait_until(lambda: bool(resumed) and link.connected)
+        caplog.clear()
+        bus.append("room", BusMessage("solo", MessageKind.UPDATE, b"2"), results.append)
+        await wait_until(lambda: len(results) == 2)
+        assert results == [True, True]
+        assert not [r for r in caplog.records if "connection lost" in r.getMessage()]
