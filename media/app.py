@@ -59,7 +59,7 @@ def create_app(
         queue = build_app(settings, max_size=2)
         await stack.enter_async_context(queue.open_async())
         changes = ReportChanges(settings.require_database_url())
-        await changes.start()
+        await changes.start(root.supervisor)
         stack.push_async_callback(changes.close)
         reports = Services(settings, ReportRepository(root.db), queue, poc_exports, people, object_store, changes)
         root.provide(MediaServices(reports, VideoServices(reports, VideoRepository(root.db), histories)))

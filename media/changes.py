@@ -17,6 +17,8 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 
+from runtime.supervisor import Supervisor
+
 log = logging.getLogger("pocdojo.media.changes")
 
 CHANNEL = "media_report_changed"
@@ -29,8 +31,9 @@ class ReportChanges:
         self._task: asyncio.Task[None] | None = None
         self.listening = asyncio.Event()
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._listen(), name="media-report-changes")
+    async def start(self, supervisor: Supervisor) -> None:
+        """Listen as a task of `supervisor` (the service's: logged and restarted if it ever crashes)."""
+        self._task = supervisor.start("media-report-changes", self._listen)
 
     async def close(self) -> None:
         if self._task is not None:

@@ -42,6 +42,7 @@ from runtime.db import Database
 from runtime.http import Startup
 from runtime.root import ServiceRoot
 from runtime.settings import PocSettings
+from runtime.supervisor import Supervisor
 from runtime.tracing import instrument_redis_client, trace_context, tracing_enabled
 
 log = logging.getLogger("pocdojo.poc.outbox")
@@ -182,12 +183,12 @@ def relay_startup(settings: PocSettings) -> Startup:
     closes)."""
 
     async def start(root: ServiceRoot, stack: AsyncExitStack) -> None:
-        await _start_relay(settings, root.db, stack)
+        await _start_relay(settings, root.db, root.supervisor, stack)
 
     return start
 
 
-async def _start_relay(settings: PocSettings, db: Database, stack: AsyncExitStack) -> None:
+async def _start_relay(settings: PocSettings, db: Database, supervisor: Supervisor, stack: AsyncExitStack) -> None:
     if settings.redis_url is None:
         log.info("no REDIS_URL: POC change events stay in poc.outbox until a relay runs")
         return
@@ -204,7 +205,9 @@ async def _start_relay(settings: PocSettings, db: Database, stack: AsyncExitStac
         batch=settings.poc_events_batch,
         poll_seconds=settings.poc_events_poll_seconds,
     )
-    task = asyncio.create_task(relay.run(), name="poc-outbox-relay")
+    # A task of the service's supervisor: logged and restarted if it ever crashes (run() itself retries
+    # what it expects), cancelled here before the database pool closes.
+    task = supervisor.start("poc-outbox-relay", relay.run)
 
     async def stop() -> None:
         task.cancel()

@@ -23,6 +23,7 @@ from poc_api.outbox_relay import OutboxRelay
 from runtime.db import Database
 from runtime.embedded_pg import free_port
 from runtime.embedded_redis import EmbeddedRedis
+from runtime.root import root_of
 from runtime.settings import Settings
 from tests.conftest import Traces, span_ancestors, wait_until
 from tests.netproxy import TcpProxy
@@ -105,6 +106,8 @@ async def test_every_change_reaches_the_stream_in_order(
             )
 
         await wait_until(arrived, 10, "the five events in the stream")
+        # The relay is a task of the service's supervisor (logged and restarted if it crashes).
+        assert "poc-outbox-relay" in root_of(pocs.poc_app).supervisor.names
         events = await tenant_events(redis, a.tenant_id)
         assert [(e["type"], e["poc_id"]) for e in events] == [
             ("poc.created", first["id"]),

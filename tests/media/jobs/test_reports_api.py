@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+from runtime.root import root_of
 from tests.media.jobs.conftest import MediaHarness, worker
 from tests.media.render.conftest import run
 from tests.poc.conftest import subject
@@ -156,3 +157,8 @@ async def test_a_members_pdf_cover_names_the_tenant_by_its_display_name(media: M
     cover = run("pdftotext", "-l", "1", media.object_path(done, admin, subject(member)), "-")
     assert "Banco São Paulo Ltda." in cover, cover
     assert admin.tenant not in cover  # not the slug
+
+
+async def test_the_report_change_listener_is_a_task_of_the_service_supervisor(media: MediaHarness) -> None:
+    """Logged and restarted if it ever crashes, stopped in order with the service."""
+    assert "media-report-changes" in root_of(media.media_app).supervisor.names
