@@ -273,8 +273,7 @@ class RedisLink:
         self._connected = False
         self._run_id: str | None = None
         self._down = asyncio.Event()
-        self._handlers: dict[str, Handler] = {}
-        self._by_channel: dict[bytes, Handler] = {}  # the same, keyed as messages name their channel
+        self._handlers: dict[bytes, Handler] = {}  # by channel, as messages name it
         self._checks: list[CheckHook] = []
         self._on_connected: list[ConnectedHook] = []
         self._on_close: list[CloseHook] = []
@@ -369,8 +368,7 @@ class RedisLink:
     async def subscribe(self, channel: str, handler: Handler) -> None:
         """Deliver `channel`'s messages to `handler` (kept across reconnections); raises `LinkUnavailable`
         while Redis is away (the subscription is made at the reconnection)."""
-        self._handlers[channel] = handler
-        self._by_channel[channel.encode()] = handler
+        self._handlers[channel.encode()] = handler
         subscriber = self.command_connection
         if not self._connected or subscriber is None:
             raise LinkUnavailable("redis is unreachable")
@@ -382,15 +380,14 @@ class RedisLink:
 
     def unsubscribe(self, channel: str) -> None:
         """Stop delivering `channel` (Redis is told in the background unless it is subscribed again)."""
-        if self._handlers.pop(channel, None) is None:
+        if self._handlers.pop(channel.encode(), None) is None:
             return
-        self._by_channel.pop(channel.encode(), None)
         subscriber = self.command_connection
         if self._connected and subscriber is not None:
             subscriber.send_ignored("UNSUBSCRIBE", channel)
 
     def _on_message(self, channel: bytes, data: bytes) -> None:
-        handler = self._by_channel.get(channel)
+        handler = self._handlers.get(channel)
         if handler is None:
             return  # unsubscribed meanwhile
         try:
