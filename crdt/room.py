@@ -415,7 +415,7 @@ class Room:
             self.integrate()
         elif self._integration is None:
             try:
-                self._integration = asyncio.get_running_loop().call_later(INTEGRATE_SECONDS, self.integrate)
+                self._integration = asyncio.get_running_loop().call_later(INTEGRATE_SECONDS, self._integrate_due)
             except RuntimeError:  # no event loop (a synchronous caller): integrate now
                 self.integrate()
         gate = self._gate
@@ -426,10 +426,9 @@ class Room:
 
     def integrate(self) -> None:
         """Apply the relayed changes not integrated yet (each run of one node's changes in one
-        transaction); their ``on_change`` hooks run now. Called before every read of the document."""
-        if self._integration is not None:
-            self._integration.cancel()
-            self._integration = None
+        transaction); their ``on_change`` hooks run now. Called before every read of the document.
+        (A batch's timer is left to run out when something integrates earlier: a timer per batch is
+        then made at most every ``INTEGRATE_SECONDS``, not once per local change.)"""
         relayed = self._relayed
         if not relayed:
             return
@@ -442,6 +441,10 @@ class Room:
                 end += 1
             self._integrate_run([update for update, _ in relayed[start:end]], origin)
             start = end
+
+    def _integrate_due(self) -> None:
+        self._integration = None
+        self.integrate()
 
     def _integrate_run(self, updates: list[bytes], origin: RemoteOrigin) -> None:
         events = self._events

@@ -70,18 +70,14 @@ local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local prev = '0-0'
 if #last > 0 then prev = last[1][1] end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, 3))
-local parts = {#prev, ':', prev, #id, ':', id}
-for i = 3, #ARGV do
-  parts[#parts + 1] = #ARGV[i]
-  parts[#parts + 1] = ':'
-  parts[#parts + 1] = ARGV[i]
-end
-redis.call('PUBLISH', ARGV[2], table.concat(parts))
+local head = {prev, id}
+for i = 3, #ARGV do head[#head + 1] = #ARGV[i] end
+redis.call('PUBLISH', ARGV[2], table.concat(head, ' ') .. '\\n' .. table.concat(ARGV, '', 3))
 return id
 """
 """KEYS: the stream; ARGV: maxlen, the log channel, then the entry's fields and values. Publishes the
-entry as length-prefixed parts (`<length>:<bytes>`): the previous entry's ID, the entry's ID, its fields
-and values. Returns the entry's ID."""
+entry as a header line (`<previous entry's ID> <entry's ID> <length of each field and value>...`) and
+the fields and values back to back. Returns the entry's ID."""
 APPEND_SHA = hashlib.sha1(APPEND_SCRIPT, usedforsecurity=False).hexdigest()
 
 
@@ -372,14 +368,19 @@ class RedisBus:
     def _decode(self, entry: bytes, fields: dict[bytes, bytes] | list[bytes]) -> BusMessage | None:
         """A stream entry (its fields as redis-py's callbacks give them, or as the raw flat list)."""
         try:
-            fields = _field_map(fields)
+            mapped = _field_map(fields)
+            node, kind, payload = mapped[b"n"], mapped[b"k"], mapped[b"p"]
+        except (KeyError, TypeError):
+            log.warning("redis bus: ignoring a malformed stream entry")
+            return None
+        return self._message(entry, node, kind, payload)
+
+    def _message(self, entry: bytes, node: bytes, kind: bytes, payload: bytes) -> BusMessage | None:
+        try:
             # A stream entry's ID starts with the server's time in milliseconds: when the log took it.
             sent_at = int(entry.partition(b"-")[0]) / 1000
-            node = fields[b"n"]
-            return BusMessage(
-                self._nodes.get(node) or self._node_name(node), _KINDS[fields[b"k"]], fields[b"p"], sent_at
-            )
-        except (KeyError, ValueError, UnicodeDecodeError, TypeError):
+            return BusMessage(self._nodes.get(node) or self._node_name(node), _KINDS[kind], payload, sent_at)
+        except (KeyError, ValueError, UnicodeDecodeError):
             log.warning("redis bus: ignoring a malformed stream entry")
             return None
 
@@ -396,9 +397,8 @@ class RedisBus:
         if followed is None:
             return
         try:
-            parts = _split_parts(data)
-            previous, entry, fields = parts[0], parts[1], parts[2:]
-        except (ValueError, IndexError):
+            previous, entry, fields = _split_message(data)
+        except ValueError:
             log.warning("redis bus: a malformed log message of room %r; reading the stream", room)
             self._fell_behind(room)
             return
@@ -414,6 +414,11 @@ class RedisBus:
         followed.last = entry
         if fields[:4] == [b"n", self._node_bytes, b"k", _UPDATE]:
             return  # this node's own change, as it appended it: its listener has it already
+        if len(fields) == 6 and fields[0] == b"n" and fields[2] == b"k" and fields[4] == b"p":
+            message = self._message(entry, fields[1], fields[3], fields[5])  # the usual entry: no trace context
+            if message is not None and self._listener is not None:
+                self._deliver(room, [message])
+            return
         self._deliver_entries(room, [(entry, fields)])
 
     def _check_tails(self) -> None:
@@ -564,18 +569,22 @@ def _field_map(fields: dict[bytes, bytes] | list[bytes]) -> dict[bytes, bytes]:
     return fields
 
 
-def _split_parts(data: bytes) -> list[bytes]:
-    """A log message: length-prefixed parts (`<length>:<bytes>`, see `APPEND_SCRIPT`)."""
-    parts: list[bytes] = []
-    at, end = 0, len(data)
-    while at < end:
-        colon = data.index(b":", at)
-        stop = colon + 1 + int(data[at:colon])
-        if stop > end:
-            raise ValueError("a part runs past the message")
-        parts.append(data[colon + 1 : stop])
+def _split_message(data: bytes) -> tuple[bytes, bytes, list[bytes]]:
+    """A log message (see `APPEND_SCRIPT`): the previous entry's ID, the entry's ID, and its fields and
+    values as a flat list. Raises `ValueError` if it is not one."""
+    head, newline, body = data.partition(b"\n")
+    items = head.split(b" ")
+    if not newline or len(items) < 2:
+        raise ValueError("not a log message")
+    fields: list[bytes] = []
+    at = 0
+    for length in items[2:]:
+        stop = at + int(length)
+        fields.append(body[at:stop])
         at = stop
-    return parts
+    if at != len(body):
+        raise ValueError("the lengths do not add up to the message")
+    return items[0], items[1], fields
 
 
 def _after(entry: bytes, other: bytes) -> bool:

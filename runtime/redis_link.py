@@ -204,19 +204,60 @@ class PipelineWriter(_QueueWriter[PipelineOp]):
 class CommandWriter(_QueueWriter[CommandOp]):
     """A `PipelineWriter` for plain commands on the link's raw command connection: each batch is one
     write; the replies (raw) report the operations in order as they arrive, while the next batches go
-    out (bounded by the connection's write buffer)."""
+    out (bounded by the connection's write buffer).
+
+    While nothing waits in its queue and the connection takes writes, an operation skips the queue and
+    its task: the operations put during one turn of the event loop go out together in one write at the
+    end of it (`loop.call_soon`), in order, before anything queued after them."""
+
+    def __init__(self, link: RedisLink, name: str, *, limit: int, batch: int) -> None:
+        super().__init__(link, name, limit=limit, batch=batch)
+        self._soon: list[CommandOp] = []
+
+    @property
+    def pending(self) -> int:
+        return super().pending + len(self._soon)
+
+    def put(self, op: CommandOp) -> None:
+        soon = self._soon
+        if soon and len(soon) < self._batch:
+            soon.append(op)
+            return
+        conn = self._link.command_connection
+        if not soon and conn is not None and conn.writable and self._link.connected and not super().pending:
+            soon.append(op)
+            asyncio.get_running_loop().call_soon(self._send_soon)
+            return
+        super().put(op)
+
+    def _send_soon(self) -> None:
+        batch, self._soon = self._soon, []
+        if batch:  # else sent already (by `drain`)
+            self._write(batch)
+
+    def fail_pending(self) -> None:
+        batch, self._soon = self._soon, []
+        _fail(batch)
+        super().fail_pending()
 
     async def _send(self, client: aioredis.Redis, batch: list[CommandOp]) -> None:
+        conn = self._write(batch)
+        if conn is not None:
+            await conn.drain()
+
+    def _write(self, batch: list[CommandOp]) -> RespConnection | None:
         conn = self._link.command_connection
         if conn is None or not self._link.connected:
             _fail(batch)
-            return
+            return None
         conn.send([op.command for op in batch], [_reporter(op) for op in batch])
-        await conn.drain()
+        return conn
 
     async def drain(self, seconds: float) -> bool:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
+        if self._soon:
+            self._send_soon()  # its callback may come after this returns
         if not await super().drain(seconds):
             return False
         conn = self._link.command_connection

@@ -137,6 +137,11 @@ class RespConnection(asyncio.Protocol):
         return self._closed
 
     @property
+    def writable(self) -> bool:
+        """Open, and its write buffer is not full."""
+        return not self._closed and not self._paused and self._transport is not None
+
+    @property
     def in_flight(self) -> int:
         """Commands sent and not answered yet."""
         return len(self._pending)
