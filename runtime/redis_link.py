@@ -208,7 +208,9 @@ class CommandWriter(_QueueWriter[CommandOp]):
 
     While nothing waits in its queue and the connection takes writes, an operation skips the queue and
     its task: the operations put during one turn of the event loop go out together in one write at the
-    end of it (`loop.call_soon`), in order, before anything queued after them."""
+    end of it (`loop.call_soon`), or each time `batch` of them are waiting. Nothing is queued while some
+    wait for the end of the turn, and nothing skips the queue while it holds some: the order stays the
+    order of the puts."""
 
     def __init__(self, link: RedisLink, name: str, *, limit: int, batch: int) -> None:
         super().__init__(link, name, limit=limit, batch=batch)
@@ -220,11 +222,13 @@ class CommandWriter(_QueueWriter[CommandOp]):
 
     def put(self, op: CommandOp) -> None:
         soon = self._soon
-        if soon and len(soon) < self._batch:
+        if soon:
             soon.append(op)
+            if len(soon) >= self._batch:
+                self._send_soon()  # a full batch goes out now; the end of the turn sends the rest
             return
         conn = self._link.command_connection
-        if not soon and conn is not None and conn.writable and self._link.connected and not super().pending:
+        if conn is not None and conn.writable and self._link.connected and not super().pending:
             soon.append(op)
             asyncio.get_running_loop().call_soon(self._send_soon)
             return

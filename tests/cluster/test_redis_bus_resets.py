@@ -243,3 +243,34 @@ async def test_a_reconnection_loads_the_append_script_before_any_append(
         await wait_until(lambda: len(results) == 2)
         assert results == [True, True]
         assert not [r for r in caplog.records if "connection lost" in r.getMessage()]
+
+
+async def test_pushed_log_messages_are_read_without_reading_the_stream(redis_server: RedisServer) -> None:
+    """The log message each append publishes carries the whole entry: another node delivers it from the
+    message alone (no catch-up), whatever bytes the payload holds (separators included)."""
+    recorder = _Recorder()
+    catch_ups = 0
+
+    def caught_up() -> None:
+        nonlocal catch_ups
+        catch_ups += 1
+
+    payloads = [b"", b" \n ", b"12:34\n5 6", bytes(range(256)), b"\n" * 3000]
+    async with RedisLink(redis_server.url) as a, RedisLink(redis_server.url) as b:
+        reader = RedisBus(a, node_id="reader", on_catch_up=caught_up)
+        reader.set_listener(recorder)
+        writer = RedisBus(b, node_id="writer node")
+        await reader.follow("pushed")
+        await writer.follow("pushed")
+        caught_up_while_loading = catch_ups
+        for payload in payloads:
+            writer.append("pushed", BusMessage("writer node", MessageKind.UPDATE, payload))
+
+        async def read() -> bool:
+            return len(recorder.messages) == len(payloads)
+
+        await wait_until(read)
+        assert [(m.node, m.kind, m.payload) for m in recorder.messages] == [
+            ("writer node", MessageKind.UPDATE, p) for p in payloads
+        ]
+        assert catch_ups == caught_up_while_loading

@@ -146,3 +146,53 @@ async def test_a_command_writer_sends_a_batch_in_order_and_a_refused_command_fai
         assert length == 2
         entries = await link.raw_command("XRANGE", "s", "-", "+")
         assert [fields for _, fields in entries] == [[b"f", b"1"], [b"f", b"\x00\xff"]]  # raw: flat, bytes
+
+
+async def test_commands_put_in_one_turn_go_out_at_its_end_in_order_even_past_a_batch(
+    redis_server: RedisServer,
+) -> None:
+    """Without waiting commands, a put skips the queue and the writer's task (here not even started):
+    what one turn of the loop puts is written when `batch` of them wait, the rest at the end of the
+    turn, all in the order of the puts."""
+    results: list[object] = []
+    async with RedisLink(redis_server.url) as link:
+        writer = link.command_writer("probe", limit=100, batch=3)
+        conn = link.command_connection
+        assert conn is not None
+        for i in range(7):
+            writer.put(_Command(("XADD", "turn", "*", "i", i), results))
+        assert writer.pending == 1 and conn.in_flight == 6  # two full batches written, one to go
+
+        async def answered() -> bool:
+            return len(results) == 7
+
+        await wait_until(answered)
+        assert all(isinstance(r, bytes) for r in results)
+        entries = await link.raw_command("XRANGE", "turn", "-", "+")
+        assert [entry_id for entry_id, _ in entries] == results  # answered in the order they were put
+        assert [fields[1] for _, fields in entries] == [str(i).encode() for i in range(7)]
+        assert writer.pending == 0
+
+
+async def test_draining_a_command_writer_sends_what_the_turn_put_and_waits_for_the_answers(
+    redis_server: RedisServer,
+) -> None:
+    results: list[object] = []
+    async with RedisLink(redis_server.url) as link:
+        writer = link.command_writer("probe", limit=100, batch=100)
+        writer.put(_Command(("SET", "drained", "1"), results))
+        assert await writer.drain(5.0)
+        assert results == [b"OK"]
+
+
+async def test_a_command_put_while_redis_is_away_fails_without_being_sent(redis_server: RedisServer) -> None:
+    results: list[object] = []
+    async with RedisLink(redis_server.url) as link:
+        writer = link.command_writer("probe", limit=100, batch=100)
+        writer.put(_Command(("SET", "gone", "1"), results))
+        link.lost(ConnectionError("cut for the test"))  # before the end of the turn that put it
+
+        async def reported() -> bool:
+            return results == ["failed"]
+
+        await wait_until(reported)
