@@ -1,10 +1,13 @@
 """`crdt.Bus` over a `RedisLink`: one Stream per document (replayable), pub/sub for awareness.
 
 - `append` runs one script (`APPEND_SCRIPT`): `XADD pocdojo:doc:<room>` (trimmed approximately to
-  `maxlen` entries), then `PUBLISH pocdojo:log:<room>` of the new entry with the ID of the entry before
-  it. It is an `Append` sent by the link's command writer (every append queued by one event-loop tick
-  goes out in one write); acknowledgements are reported in order, so the fan-out gate can release a
-  change to this node's clients once Redis has it.
+  `maxlen` entries), then `PUBLISH pocdojo:log:v2:<room>` of the new entry with the ID of the entry
+  before it. The channel's name carries the message format's version: nodes of two versions (during a
+  rolling deploy) do not misread each other's messages; they read each other's entries from the
+  stream, at the next health check at the latest. It is an `Append` sent by the link's command
+  writer (every append made during one turn of the event loop goes out in one write);
+  acknowledgements are reported in order, so the fan-out gate can release a change to this node's
+  clients once Redis has it.
 - Reading is pushed, not polled: a node follows a room by subscribing its log channel, and delivers a
   published entry at once when it names, as the entry before it, the last entry this node has. Anything
   else (a message lost with a dropped connection, an entry written without its message, e.g. by an
@@ -65,6 +68,8 @@ ALIVE_MS = 5000
 CATCH_UP_COUNT = 1000
 """Entries per `XRANGE` when a room catches up from its stream."""
 
+LOG_FORMAT = "v2"
+"""The version of the log messages' format (`APPEND_SCRIPT`), part of their channel's name."""
 APPEND_SCRIPT = b"""
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local prev = '0-0'
@@ -212,7 +217,7 @@ class RedisBus:
         return f"{self._prefix}:aw:{room}"
 
     def _log_channel(self, room: str) -> str:
-        return f"{self._prefix}:log:{room}"
+        return f"{self._prefix}:log:{LOG_FORMAT}:{room}"
 
     async def peers(self, room: str) -> set[str]:
         """The other live nodes following `room` (entries of dead nodes are removed). Raises
