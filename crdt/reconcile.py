@@ -5,8 +5,7 @@ dies before the log comes back, those edits exist only in the store, while other
 loaded and never read the store again. Every `interval` seconds each loaded room re-reads the store
 and applies what it holds (with `StorageOrigin`: delivered to the room's clients, not stored again,
 not republished — every node reconciles on its own). Updates are idempotent, so applying what the
-room already has changes nothing. The stored updates are merged first (Yrs' native merge): a room
-whose store holds a snapshot and hundreds of updates makes one change, not one per update.
+room already has changes nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from .extensions import RoomExtension
 from .room import Room
 from .store import DocumentStore
 from .tasks import LocalTasks, TaskHost
-from .updates import native_merge
 
 __all__ = ["StoreReconciler"]
 
@@ -62,16 +60,8 @@ class StoreReconciler(RoomExtension):
             self._task = None
 
     async def reconcile(self, room: Room) -> None:
-        """Apply the stored state of one room now: merged into one update (the engine's native merge,
-        lossless), so the room makes one change of what it lacks (usually nothing) instead of one per
-        stored update. If the merge refuses them, each one is applied alone and those refused are logged."""
-        updates = await self._store.load(room.name)
-        if len(updates) > 1:
-            try:
-                updates = [native_merge(updates)]
-            except CrdtError as exc:
-                logger.warning("room %r: stored updates do not merge (%s); applying them one by one", room.name, exc)
-        for update in updates:
+        """Apply the stored state of one room now."""
+        for update in await self._store.load(room.name):
             try:
                 room.apply_server_update(update, _STORAGE)
             except CrdtError as exc:

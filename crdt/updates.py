@@ -26,7 +26,7 @@ from .engine import engine_errors
 from .errors import InvalidStateVector, ProtocolError, UpdateRejected
 from .lib0 import Decoder
 
-__all__ = ["EMPTY_UPDATE", "check_state_vector", "check_update", "merge_updates", "native_merge"]
+__all__ = ["EMPTY_UPDATE", "check_state_vector", "check_update", "merge_updates"]
 
 EMPTY_UPDATE = b"\x00\x00"
 """The encoding of an update that changes nothing (no structs, empty delete set)."""
@@ -89,16 +89,6 @@ def update_goes_beyond(diff: bytes, clocks: dict[int, int]) -> bool:
             if dec.read_var_uint() + dec.read_var_uint() > known:
                 return True
     return False
-
-
-def native_merge(updates: Sequence[bytes]) -> bytes:
-    """Yrs' own merge of ``updates``: lossless, quick, nothing integrated or garbage-collected (see the
-    module doc) — for an update applied at once, not for one that is stored. Raises
-    :class:`~crdt.errors.UpdateRejected` if one of them is not a valid update."""
-    for update in updates:
-        check_update(update)
-    with engine_errors("cannot merge updates"):
-        return pycrdt.merge_updates(*updates)
 
 
 def merge_updates(updates: Sequence[bytes]) -> bytes:
