@@ -18,7 +18,10 @@ The ASGI app authenticates and accepts a collab connection as usual; the scope c
 - a connection whose unsent backlog exceeds the limit is closed (1013) and, if it still does not
   read, aborted — it never stalls the room, and it reconnects and resyncs;
 - whichever way the connection ends (our close, the peer's close, a lost socket, a keepalive
-  timeout, an oversized frame), the room hears `leave` exactly once.
+  timeout, an oversized frame), the room hears `leave` exactly once;
+- keepalive cuts a peer (1011) that sent nothing within the pong deadline; a connection whose reading
+  the room paused, or whose peer sent bytes since the ping, gets a new deadline instead (under load
+  the pong can sit unread behind the peer's frames: that is our backlog, not a dead peer).
 
 The connection's life is one state machine (`dojo.fastpath_states`). `FastChannel`, the room's view
 of the connection (`crdt.Channel`), is a two-slot object over the protocol, which keeps idle
@@ -116,6 +119,7 @@ class CollabWebSocketProtocol(asyncio.Protocol):
         "_flow_paused",
         "_fragments",
         "_fragments_text",
+        "_heard",
         "_on_frame",
         "_on_leave",
         "_ping_interval",
@@ -165,6 +169,7 @@ class CollabWebSocketProtocol(asyncio.Protocol):
         self._ping_payload: bytes | None = None
         self._ping_interval = 0.0
         self._ping_timeout: float | None = None
+        self._heard = False  # bytes came from the peer since the last ping went out
         self.transport: asyncio.Transport = None  # type: ignore[assignment]  # set by connection_made
         # ASGI-only state, dropped once a room owns the connection.
         self.scope: dict[str, Any] | None = None
@@ -235,6 +240,7 @@ class CollabWebSocketProtocol(asyncio.Protocol):
             self._writable.set()
 
     def data_received(self, data: bytes) -> None:
+        self._heard = True
         conn = self.conn
         conn.receive_data(data)
         if self.state is ConnState.CONNECTING and conn.handshake_exc is not None:
@@ -592,6 +598,7 @@ class CollabWebSocketProtocol(asyncio.Protocol):
         if self.state in ENDING or self.transport.is_closing():
             return
         self._ping_payload = os.urandom(4)
+        self._heard = False
         self.conn.send_ping(self._ping_payload)
         self._flush()
         if self._ping_timeout is None:
@@ -600,8 +607,16 @@ class CollabWebSocketProtocol(asyncio.Protocol):
             self._ping_timer = self.loop.call_later(self._ping_timeout, self._keepalive_timeout)
 
     def _keepalive_timeout(self) -> None:
+        """The pong deadline passed. The peer is cut (1011) only if it may be gone: not while the room's
+        backpressure keeps us from reading (its pong may wait unread in the socket), nor if bytes came
+        from it since the ping (a peer that sends is alive; under load its pong may sit behind frames
+        we have not read yet). Either way the deadline starts again."""
         self._ping_timer = None
         if self.state in ENDING or self._ping_payload is None:
+            return
+        if self._flow_paused or self._heard:
+            self._heard = False
+            self._ping_timer = self.loop.call_later(self._ping_timeout or 0.0, self._keepalive_timeout)
             return
         self._end(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
         self.conn.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")

@@ -173,6 +173,128 @@ async def test_a_peer_that_answers_every_ping_outlives_the_pong_deadline(serve: 
             writer.close()
 
 
+class RawPeer:
+    """A websocket client over a bare socket (websockets' sans-IO client) that decides whether its
+    pongs go out: it answers the server's pings itself, and `answer_pings=False` drops those answers."""
+
+    def __init__(self, url: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.client = ClientProtocol(parse_uri(url))
+        self.client.send_request(self.client.connect())
+        self.answer_pings = True
+        self.pings = 0
+        self.closed_with: Frame | None = None
+
+    @classmethod
+    async def open(cls, base: str) -> RawPeer:
+        url = base.replace("http", "ws") + "/x"
+        host, port = url[5:].split("/")[0].split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        peer = cls(url, reader, writer)
+        peer.flush()
+        return peer
+
+    def flush(self) -> None:
+        self.writer.write(b"".join(self.client.data_to_send()))
+
+    def send(self, data: bytes) -> None:
+        self.client.send_binary(data)
+        self.flush()
+
+    async def read_once(self) -> bool:
+        """Read what the server sent (pings counted, a close kept); False once the stream ended."""
+        data = await asyncio.wait_for(self.reader.read(65536), 5)
+        if not data:
+            return False
+        self.client.receive_data(data)
+        for event in self.client.events_received():
+            if isinstance(event, Frame):
+                self.pings += event.opcode is Opcode.PING
+                if event.opcode is Opcode.CLOSE:
+                    self.closed_with = event
+        answers = self.client.data_to_send()
+        if self.answer_pings:
+            self.writer.write(b"".join(answers))
+        return True
+
+    async def read_until(self, done: Any) -> None:
+        while not done():
+            assert await self.read_once(), "the server ended the stream"
+
+
+async def test_a_peer_that_never_answers_a_ping_is_cut_with_1011(serve: ServeApp) -> None:
+    probe = Probe()
+    async with serve(
+        lambda base: probe, ws=CollabWebSocketProtocol, ws_ping_interval=0.02, ws_ping_timeout=0.1
+    ) as base:
+        peer = await RawPeer.open(base)
+        peer.answer_pings = False
+        try:
+            while await peer.read_once():
+                pass
+            assert peer.pings == 1  # no second ping: the first one's deadline ended the connection
+            assert probe.left == [(1011, "keepalive ping timeout")]
+        finally:
+            peer.writer.close()
+
+
+async def test_a_peer_that_keeps_sending_is_not_cut_for_a_late_pong_and_is_once_it_falls_silent(
+    serve: ServeApp,
+) -> None:
+    """Under load its pong can sit unread behind its frames: bytes from the peer renew the deadline."""
+    probe = Probe()
+    async with serve(
+        lambda base: probe, ws=CollabWebSocketProtocol, ws_ping_interval=0.02, ws_ping_timeout=0.1
+    ) as base:
+        peer = await RawPeer.open(base)
+        try:
+            await peer.read_until(lambda: probe.proto is not None and probe.proto.state is ConnState.LIVE)
+            proto = probe.proto
+            assert proto is not None
+            peer.answer_pings = False
+            await peer.read_until(lambda: peer.pings >= 1)
+            first_deadline = proto._ping_timer
+            renewals = 0
+            while renewals < 3:  # three deadlines pass while the peer sends (and never answers)
+                peer.send(b"\x07")
+                await peer.read_once()  # the echo
+                if proto._ping_timer is not first_deadline:
+                    renewals += 1
+                    first_deadline = proto._ping_timer
+            assert proto.state is ConnState.LIVE and probe.left == []
+            while await peer.read_once():  # silent now: cut at the next deadline
+                pass
+            assert probe.left == [(1011, "keepalive ping timeout")]
+        finally:
+            peer.writer.close()
+
+
+async def test_a_connection_its_room_paused_is_not_cut_for_a_pong_it_cannot_read(serve: ServeApp) -> None:
+    """Backpressure keeps the answered ping's pong unread in the socket: the deadline starts again
+    instead of cutting the peer, and once reading resumes the pong is read and pings go on."""
+    probe = Probe()
+    async with serve(
+        lambda base: probe, ws=CollabWebSocketProtocol, ws_ping_interval=0.02, ws_ping_timeout=0.05
+    ) as base:
+        peer = await RawPeer.open(base)
+        try:
+            await peer.read_until(lambda: probe.proto is not None and probe.proto.state is ConnState.LIVE)
+            proto = probe.proto
+            assert proto is not None
+            proto.channel.pause_reading()
+            await peer.read_until(lambda: peer.pings >= 1)  # answered; the pong waits unread
+            pings = peer.pings
+            for _ in range(3):  # three pong deadlines pass while paused, each one renewed
+                seen = proto._ping_timer
+                await wait_until(lambda seen=seen: proto._ping_timer is not seen, what="the pong deadline renewed")
+            assert proto.state is ConnState.LIVE and probe.left == []
+            proto.channel.resume_reading()
+            await peer.read_until(lambda: peer.pings > pings)  # the pong was read: the next ping came
+            assert proto.state is ConnState.LIVE and probe.left == []
+        finally:
+            peer.writer.close()
+
+
 async def test_a_paused_connection_stops_reading_and_resumes_without_losing_a_frame(serve: ServeApp) -> None:
     """Backpressure (`crdt.ReadControl`): while the room pauses it, the transport reads nothing;
     resumed, every frame sent meanwhile reaches the room, in order."""
