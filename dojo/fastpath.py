@@ -20,8 +20,8 @@ The ASGI app authenticates and accepts a collab connection as usual; the scope c
 - whichever way the connection ends (our close, the peer's close, a lost socket, a keepalive
   timeout, an oversized frame), the room hears `leave` exactly once;
 - keepalive cuts a peer (1011) that sent nothing within the pong deadline; a connection whose reading
-  the room paused, or whose peer sent bytes since the ping, gets a new deadline instead (under load
-  the pong can sit unread behind the peer's frames: that is our backlog, not a dead peer).
+  the room paused since the ping, or whose peer sent bytes since then, gets a new deadline instead
+  (under load the pong can sit unread behind the peer's frames: that is our backlog, not a dead peer).
 
 The connection's life is one state machine (`dojo.fastpath_states`). `FastChannel`, the room's view
 of the connection (`crdt.Channel`), is a two-slot object over the protocol, which keeps idle
@@ -116,10 +116,10 @@ class CollabWebSocketProtocol(asyncio.Protocol):
         "_config",
         "_early",
         "_ended",
+        "_excused",
         "_flow_paused",
         "_fragments",
         "_fragments_text",
-        "_heard",
         "_on_frame",
         "_on_leave",
         "_ping_interval",
@@ -169,7 +169,7 @@ class CollabWebSocketProtocol(asyncio.Protocol):
         self._ping_payload: bytes | None = None
         self._ping_interval = 0.0
         self._ping_timeout: float | None = None
-        self._heard = False  # bytes came from the peer since the last ping went out
+        self._excused = False  # since the last ping: the peer sent bytes, or the room paused our reading
         self.transport: asyncio.Transport = None  # type: ignore[assignment]  # set by connection_made
         # ASGI-only state, dropped once a room owns the connection.
         self.scope: dict[str, Any] | None = None
@@ -240,7 +240,7 @@ class CollabWebSocketProtocol(asyncio.Protocol):
             self._writable.set()
 
     def data_received(self, data: bytes) -> None:
-        self._heard = True
+        self._excused = True
         conn = self.conn
         conn.receive_data(data)
         if self.state is ConnState.CONNECTING and conn.handshake_exc is not None:
@@ -476,6 +476,7 @@ class CollabWebSocketProtocol(asyncio.Protocol):
         if self._flow_paused or self.state in ENDING:
             return
         self._flow_paused = True
+        self._excused = True  # a pong may now wait unread (see `_keepalive_timeout`)
         if self.state is ConnState.LIVE:
             self.transport.pause_reading()
 
@@ -598,7 +599,7 @@ class CollabWebSocketProtocol(asyncio.Protocol):
         if self.state in ENDING or self.transport.is_closing():
             return
         self._ping_payload = os.urandom(4)
-        self._heard = False
+        self._excused = False
         self.conn.send_ping(self._ping_payload)
         self._flush()
         if self._ping_timeout is None:
@@ -608,14 +609,15 @@ class CollabWebSocketProtocol(asyncio.Protocol):
 
     def _keepalive_timeout(self) -> None:
         """The pong deadline passed. The peer is cut (1011) only if it may be gone: not while the room's
-        backpressure keeps us from reading (its pong may wait unread in the socket), nor if bytes came
-        from it since the ping (a peer that sends is alive; under load its pong may sit behind frames
-        we have not read yet). Either way the deadline starts again."""
+        backpressure keeps us from reading, nor if the room paused our reading since the ping (its pong
+        may wait unread in the socket: a room resumed and paused again before this socket's turn to be
+        read), nor if bytes came from the peer since the ping (a peer that sends is alive; under load
+        its pong may sit behind frames we have not read yet). Then the deadline starts again."""
         self._ping_timer = None
         if self.state in ENDING or self._ping_payload is None:
             return
-        if self._flow_paused or self._heard:
-            self._heard = False
+        if self._flow_paused or self._excused:
+            self._excused = False
             self._ping_timer = self.loop.call_later(self._ping_timeout or 0.0, self._keepalive_timeout)
             return
         self._end(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")

@@ -295,6 +295,34 @@ async def test_a_connection_its_room_paused_is_not_cut_for_a_pong_it_cannot_read
             peer.writer.close()
 
 
+async def test_a_room_pause_since_the_ping_renews_the_deadline_once_even_if_the_socket_was_not_read(
+    serve: ServeApp,
+) -> None:
+    """Under load a room can resume and pause again before a socket's turn to be read: the pong still
+    waits unread, so a deadline after such a pause renews; one after a quiet stretch cuts."""
+    probe = Probe()
+    async with serve(
+        lambda base: probe, ws=CollabWebSocketProtocol, ws_ping_interval=0.02, ws_ping_timeout=0.1
+    ) as base:
+        peer = await RawPeer.open(base)
+        try:
+            await peer.read_until(lambda: probe.proto is not None and probe.proto.state is ConnState.LIVE)
+            proto = probe.proto
+            assert proto is not None
+            proto.transport.pause_reading()  # this socket's turn never comes (the event loop's level)
+            await peer.read_until(lambda: peer.pings >= 1)  # answered; the pong stays unread
+            proto.channel.pause_reading()
+            proto.channel.resume_reading()  # the room paused and resumed; the socket was not read
+            proto.transport.pause_reading()
+            pending = proto._ping_timer
+            await wait_until(lambda: proto._ping_timer is not pending, what="the first deadline passed")
+            assert proto.state is ConnState.LIVE and probe.left == []  # renewed, not cut
+            await wait_until(lambda: bool(probe.left), what="the peer cut at the next deadline")
+            assert probe.left == [(1011, "keepalive ping timeout")]
+        finally:
+            peer.writer.close()
+
+
 async def test_a_paused_connection_stops_reading_and_resumes_without_losing_a_frame(serve: ServeApp) -> None:
     """Backpressure (`crdt.ReadControl`): while the room pauses it, the transport reads nothing;
     resumed, every frame sent meanwhile reaches the room, in order."""
