@@ -33,6 +33,7 @@ from deploy.ports import PortBusy, check_ports
 from deploy.services import COLLAB_PROTOCOL, SERVICES, schemas
 from runtime import migrations
 from runtime.bootstrap import BootstrapError
+from runtime.gc_policy import apply_gc_policy
 from runtime.logs import configure_logging
 from runtime.metrics_access import internal_metrics_listener
 from runtime.settings import DojoSettings, MediaSettings, Settings
@@ -326,6 +327,7 @@ def _serve(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, json=settings.log_json)
     configure_tracing(settings)
     app = spec.factory(settings)
+    apply_gc_policy(settings.gc_young_threshold, freeze=settings.gc_freeze_at_start)
     # Only the dojo service accepts websockets; the others keep uvicorn's default frame limit.
     ws_max_size = settings.collab_max_frame_bytes if isinstance(settings, DojoSettings) else 16 * 1024 * 1024
     with internal_metrics_listener(settings):
