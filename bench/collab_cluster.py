@@ -438,23 +438,31 @@ def case_fanout(pool: ClusterWorkerPool, cluster: NodeCluster, args: argparse.Na
 
 def case_rooms(pool: ClusterWorkerPool, cluster: NodeCluster, args: argparse.Namespace) -> dict[str, Any]:
     n_rooms, per_room = args.rooms
-    clients = Clients(pool)
-    tag = uuid.uuid4().hex[:6]
-    per_room_specs = [
-        clients.make(cluster, f"rooms-{tag}-{r}", "edit", per_room)  # type: ignore[arg-type]
-        for r in range(n_rooms)
-    ]
-    specs = [s for room in per_room_specs for s in room]
-    pool.call_all({"op": "tag_ports", "ports": tag_ports(specs)}, 30)
-    conn = clients.connect(rooms_first(per_room_specs), concurrency=64)
     total = n_rooms * per_room
-    if conn["connected"] < total:
-        raise BenchError(f"only {conn['connected']}/{total} clients connected: {conn['failures'][:3]}")
+
+    def open_rooms() -> None:
+        """Connect every client to new rooms (fresh documents)."""
+        clients = Clients(pool)
+        tag = uuid.uuid4().hex[:6]
+        per_room_specs = [
+            clients.make(cluster, f"rooms-{tag}-{r}", "edit", per_room)  # type: ignore[arg-type]
+            for r in range(n_rooms)
+        ]
+        specs = [s for room in per_room_specs for s in room]
+        pool.call_all({"op": "tag_ports", "ports": tag_ports(specs)}, 30)
+        conn = clients.connect(rooms_first(per_room_specs), concurrency=64)
+        if conn["connected"] < total:
+            raise BenchError(f"only {conn['connected']}/{total} clients connected: {conn['failures'][:3]}")
+
+    open_rooms()
     steps: list[dict[str, Any]] = []
     best: dict[str, Any] | None = None
     flat = 0
     stop_reason = "all rates run"
-    for rate in args.rates:
+    for i, rate in enumerate(args.rates):
+        if args.fresh_rooms and i:
+            pool.call_all({"op": "close"}, 60)
+            open_rooms()
         result = step(
             pool, cluster, total, per_room, rate, args.sat_warmup, args.sat_duration, live_edits=args.live_edits
         )
@@ -808,6 +816,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sat-growth", type=float, default=0.05, help="rooms: growth that counts (default 0.05)")
     p.add_argument("--sat-patience", type=int, default=2, help="rooms: flat steps before stopping (default 2)")
     p.add_argument("--drain-timeout", type=float, default=30.0, help="max wait for the backlog, s (default 30)")
+    p.add_argument(
+        "--fresh-rooms",
+        action="store_true",
+        help="rooms: every step on new rooms (documents do not grow from step to step; the clients reconnect)",
+    )
     p.add_argument(
         "--live-edits",
         action="store_true",
