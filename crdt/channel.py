@@ -96,7 +96,9 @@ class ReadControl(Protocol):
     a room pauses the channels that implement it while its changes back up (:meth:`Room.pause_reading`)."""
 
     def pause_reading(self) -> None:
-        """Stop reading frames from the peer until :meth:`resume_reading` (idempotent)."""
+        """Stop reading frames from the peer until :meth:`resume_reading` (idempotent). A channel not
+        read since it was last resumed may read once more first, so that every connection of a room
+        that keeps pausing gets its turn."""
         ...
 
     def resume_reading(self) -> None:

@@ -19,6 +19,8 @@ The ASGI app authenticates and accepts a collab connection as usual; the scope c
   read, aborted — it never stalls the room, and it reconnects and resyncs;
 - whichever way the connection ends (our close, the peer's close, a lost socket, a keepalive
   timeout, an oversized frame), the room hears `leave` exactly once;
+- a room's backpressure pauses reading fairly: a socket the room resumed is read once before a new
+  pause stops it, so no connection waits while others' frames keep pausing the room;
 - keepalive cuts a peer (1011) that sent nothing within the pong deadline; a connection whose reading
   the room paused since the ping, or whose peer sent bytes since then, gets a new deadline instead
   (under load the pong can sit unread behind the peer's frames: that is our backlog, not a dead peer).
@@ -122,6 +124,7 @@ class CollabWebSocketProtocol(asyncio.Protocol):
         "_fragments_text",
         "_on_frame",
         "_on_leave",
+        "_pause_pending",
         "_ping_interval",
         "_ping_payload",
         "_ping_timeout",
@@ -130,6 +133,7 @@ class CollabWebSocketProtocol(asyncio.Protocol):
         "_read_paused",
         "_response",
         "_server_state",
+        "_turn_due",
         "_writable",
         "bucket",
         "channel",
@@ -178,6 +182,8 @@ class CollabWebSocketProtocol(asyncio.Protocol):
         self._writable.set()
         self._read_paused = False  # the ASGI phase's own pausing (one message at a time)
         self._flow_paused = False  # the room's backpressure (applies while LIVE)
+        self._turn_due = False  # the room resumed reading and this socket was not read since
+        self._pause_pending = False  # paused while its turn was due: the transport stops after one read
         self._response: Any = None
         extensions: list[ServerExtensionFactory] = []
         if config.ws_per_message_deflate:
@@ -203,7 +209,7 @@ class CollabWebSocketProtocol(asyncio.Protocol):
                 )
             if previous is ConnState.LIVE:
                 if self._flow_paused:  # read the peer's close frame (or the end of the stream)
-                    self._flow_paused = False
+                    self._flow_paused = self._pause_pending = False
                     if not self.transport.is_closing():
                         self.transport.resume_reading()
                 self._leave()
@@ -241,6 +247,7 @@ class CollabWebSocketProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._excused = True
+        self._turn_due = False
         conn = self.conn
         conn.receive_data(data)
         if self.state is ConnState.CONNECTING and conn.handshake_exc is not None:
@@ -257,6 +264,10 @@ class CollabWebSocketProtocol(asyncio.Protocol):
             self._end(conn.close_sent.code, conn.close_sent.reason)
             self._to(ConnState.CLOSED)
         self._flush()
+        if self._pause_pending:  # the room paused while this read was due: it has had it
+            self._pause_pending = False
+            if self.state is ConnState.LIVE:
+                self.transport.pause_reading()
 
     def _flush(self) -> None:
         for chunk in self.conn.data_to_send():
@@ -472,20 +483,30 @@ class CollabWebSocketProtocol(asyncio.Protocol):
                 self.transport.resume_reading()
 
     def pause_room_reading(self) -> None:
-        """Backpressure from the room: stop reading while it is LIVE (held until `start` before)."""
+        """Backpressure from the room: stop reading while it is LIVE (held until `start` before). A
+        socket not read since the room last resumed it is read once more first: otherwise the first
+        sockets read after a resume, whose frames pause the room again, would be the only ones ever
+        read, and the others' edits would wait (and their pongs: see `_keepalive_timeout`)."""
         if self._flow_paused or self.state in ENDING:
             return
         self._flow_paused = True
         self._excused = True  # a pong may now wait unread (see `_keepalive_timeout`)
         if self.state is ConnState.LIVE:
-            self.transport.pause_reading()
+            if self._turn_due:
+                self._pause_pending = True
+            else:
+                self.transport.pause_reading()
 
     def resume_room_reading(self) -> None:
         if not self._flow_paused:
             return
         self._flow_paused = False
         if self.state is ConnState.LIVE:
-            self.transport.resume_reading()
+            self._turn_due = True
+            if self._pause_pending:
+                self._pause_pending = False  # it never stopped reading
+            else:
+                self.transport.resume_reading()
 
     def _leave(self) -> None:
         on_leave, self._on_leave, self._on_frame = self._on_leave, None, None
