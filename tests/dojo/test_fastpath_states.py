@@ -328,29 +328,31 @@ async def test_a_socket_its_room_resumed_is_read_once_before_a_new_pause_stops_i
     that socket be read once (else the first sockets read would pause the room every time, and the
     others' frames would wait indefinitely); a socket read since the resume stops at once."""
     probe = Probe()
-    async with serve(lambda base: probe, ws=CollabWebSocketProtocol) as base:
-        async with connect(base.replace("http", "ws") + "/x") as client:
-            await client.send(b"\x00")
-            assert await client.recv() == b"\x00"
-            proto = probe.proto
-            assert proto is not None and proto.state is ConnState.LIVE
-            proto.channel.pause_reading()
-            assert not proto.transport.is_reading()  # not resumed by the room since its last read
-            await client.send(b"\x01")  # waits in the socket
-            proto.channel.resume_reading()
-            proto.channel.pause_reading()  # paused again before this socket's turn came
-            assert proto.transport.is_reading()
-            assert await client.recv() == b"\x01"  # its turn: read and echoed
-            assert not proto.transport.is_reading()  # and then stopped
-            await client.send(b"\x02")
-            proto.channel.resume_reading()
-            assert await client.recv() == b"\x02"
-            proto.channel.pause_reading()
-            proto.channel.resume_reading()  # a pause and a resume before the turn: it simply reads on
-            assert proto.transport.is_reading()
-            await client.send(b"\x03")
-            assert await client.recv() == b"\x03"
-            assert proto.transport.is_reading()
+    async with (
+        serve(lambda base: probe, ws=CollabWebSocketProtocol) as base,
+        connect(base.replace("http", "ws") + "/x") as client,
+    ):
+        await client.send(b"\x00")
+        assert await client.recv() == b"\x00"
+        proto = probe.proto
+        assert proto is not None and proto.state is ConnState.LIVE
+        proto.channel.pause_reading()
+        assert not proto.transport.is_reading()  # not resumed by the room since its last read
+        await client.send(b"\x01")  # waits in the socket
+        proto.channel.resume_reading()
+        proto.channel.pause_reading()  # paused again before this socket's turn came
+        assert proto.transport.is_reading()
+        assert await client.recv() == b"\x01"  # its turn: read and echoed
+        assert not proto.transport.is_reading()  # and then stopped
+        await client.send(b"\x02")
+        proto.channel.resume_reading()
+        assert await client.recv() == b"\x02"
+        proto.channel.pause_reading()
+        proto.channel.resume_reading()  # a pause and a resume before the turn: it simply reads on
+        assert proto.transport.is_reading()
+        await client.send(b"\x03")
+        assert await client.recv() == b"\x03"
+        assert proto.transport.is_reading()
 
 
 async def test_a_paused_connection_stops_reading_and_resumes_without_losing_a_frame(serve: ServeApp) -> None:
