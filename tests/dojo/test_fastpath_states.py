@@ -7,7 +7,9 @@ option) with a tiny ASGI app in place of the collab endpoint, and a real `websoc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -238,61 +240,59 @@ async def test_a_peer_that_never_answers_a_ping_is_cut_with_1011(serve: ServeApp
             peer.writer.close()
 
 
-async def test_a_peer_that_keeps_sending_is_not_cut_for_a_late_pong_and_is_once_it_falls_silent(
-    serve: ServeApp,
-) -> None:
-    """Under load its pong can sit unread behind its frames: bytes from the peer renew the deadline."""
+@contextlib.asynccontextmanager
+async def live_raw_peer(
+    serve: ServeApp, ping_timeout: float
+) -> AsyncIterator[tuple[RawPeer, CollabWebSocketProtocol, Probe]]:
+    """A `RawPeer` on a LIVE fast-path connection of a server that pings every 20 ms."""
     probe = Probe()
     async with serve(
-        lambda base: probe, ws=CollabWebSocketProtocol, ws_ping_interval=0.02, ws_ping_timeout=0.1
+        lambda base: probe, ws=CollabWebSocketProtocol, ws_ping_interval=0.02, ws_ping_timeout=ping_timeout
     ) as base:
         peer = await RawPeer.open(base)
         try:
             await peer.read_until(lambda: probe.proto is not None and probe.proto.state is ConnState.LIVE)
-            proto = probe.proto
-            assert proto is not None
-            peer.answer_pings = False
-            await peer.read_until(lambda: peer.pings >= 1)
-            first_deadline = proto._ping_timer
-            renewals = 0
-            while renewals < 3:  # three deadlines pass while the peer sends (and never answers)
-                peer.send(b"\x07")
-                await peer.read_once()  # the echo
-                if proto._ping_timer is not first_deadline:
-                    renewals += 1
-                    first_deadline = proto._ping_timer
-            assert proto.state is ConnState.LIVE and probe.left == []
-            while await peer.read_once():  # silent now: cut at the next deadline
-                pass
-            assert probe.left == [(1011, "keepalive ping timeout")]
+            assert probe.proto is not None
+            yield peer, probe.proto, probe
         finally:
             peer.writer.close()
+
+
+async def test_a_peer_that_keeps_sending_is_not_cut_for_a_late_pong_and_is_once_it_falls_silent(
+    serve: ServeApp,
+) -> None:
+    """Under load its pong can sit unread behind its frames: bytes from the peer renew the deadline."""
+    async with live_raw_peer(serve, 0.1) as (peer, proto, probe):
+        peer.answer_pings = False
+        await peer.read_until(lambda: peer.pings >= 1)
+        first_deadline = proto._ping_timer
+        renewals = 0
+        while renewals < 3:  # three deadlines pass while the peer sends (and never answers)
+            peer.send(b"\x07")
+            await peer.read_once()  # the echo
+            if proto._ping_timer is not first_deadline:
+                renewals += 1
+                first_deadline = proto._ping_timer
+        assert proto.state is ConnState.LIVE and probe.left == []
+        while await peer.read_once():  # silent now: cut at the next deadline
+            pass
+        assert probe.left == [(1011, "keepalive ping timeout")]
 
 
 async def test_a_connection_its_room_paused_is_not_cut_for_a_pong_it_cannot_read(serve: ServeApp) -> None:
     """Backpressure keeps the answered ping's pong unread in the socket: the deadline starts again
     instead of cutting the peer, and once reading resumes the pong is read and pings go on."""
-    probe = Probe()
-    async with serve(
-        lambda base: probe, ws=CollabWebSocketProtocol, ws_ping_interval=0.02, ws_ping_timeout=0.05
-    ) as base:
-        peer = await RawPeer.open(base)
-        try:
-            await peer.read_until(lambda: probe.proto is not None and probe.proto.state is ConnState.LIVE)
-            proto = probe.proto
-            assert proto is not None
-            proto.channel.pause_reading()
-            await peer.read_until(lambda: peer.pings >= 1)  # answered; the pong waits unread
-            pings = peer.pings
-            for _ in range(3):  # three pong deadlines pass while paused, each one renewed
-                seen = proto._ping_timer
-                await wait_until(lambda seen=seen: proto._ping_timer is not seen, what="the pong deadline renewed")
-            assert proto.state is ConnState.LIVE and probe.left == []
-            proto.channel.resume_reading()
-            await peer.read_until(lambda: peer.pings > pings)  # the pong was read: the next ping came
-            assert proto.state is ConnState.LIVE and probe.left == []
-        finally:
-            peer.writer.close()
+    async with live_raw_peer(serve, 0.05) as (peer, proto, probe):
+        proto.channel.pause_reading()
+        await peer.read_until(lambda: peer.pings >= 1)  # answered; the pong waits unread
+        pings = peer.pings
+        for _ in range(3):  # three pong deadlines pass while paused, each one renewed
+            seen = proto._ping_timer
+            await wait_until(lambda seen=seen: proto._ping_timer is not seen, what="the pong deadline renewed")
+        assert proto.state is ConnState.LIVE and probe.left == []
+        proto.channel.resume_reading()
+        await peer.read_until(lambda: peer.pings > pings)  # the pong was read: the next ping came
+        assert proto.state is ConnState.LIVE and probe.left == []
 
 
 async def test_a_room_pause_since_the_ping_renews_the_deadline_once_even_if_the_socket_was_not_read(
@@ -300,27 +300,17 @@ async def test_a_room_pause_since_the_ping_renews_the_deadline_once_even_if_the_
 ) -> None:
     """Under load a room can resume and pause again before a socket's turn to be read: the pong still
     waits unread, so a deadline after such a pause renews; one after a quiet stretch cuts."""
-    probe = Probe()
-    async with serve(
-        lambda base: probe, ws=CollabWebSocketProtocol, ws_ping_interval=0.02, ws_ping_timeout=0.1
-    ) as base:
-        peer = await RawPeer.open(base)
-        try:
-            await peer.read_until(lambda: probe.proto is not None and probe.proto.state is ConnState.LIVE)
-            proto = probe.proto
-            assert proto is not None
-            proto.transport.pause_reading()  # this socket's turn never comes (the event loop's level)
-            await peer.read_until(lambda: peer.pings >= 1)  # answered; the pong stays unread
-            proto.channel.pause_reading()
-            proto.channel.resume_reading()  # the room paused and resumed; the socket was not read
-            proto.transport.pause_reading()
-            pending = proto._ping_timer
-            await wait_until(lambda: proto._ping_timer is not pending, what="the first deadline passed")
-            assert proto.state is ConnState.LIVE and probe.left == []  # renewed, not cut
-            await wait_until(lambda: bool(probe.left), what="the peer cut at the next deadline")
-            assert probe.left == [(1011, "keepalive ping timeout")]
-        finally:
-            peer.writer.close()
+    async with live_raw_peer(serve, 0.1) as (peer, proto, probe):
+        proto.transport.pause_reading()  # this socket's turn never comes (the event loop's level)
+        await peer.read_until(lambda: peer.pings >= 1)  # answered; the pong stays unread
+        proto.channel.pause_reading()
+        proto.channel.resume_reading()  # the room paused and resumed; the socket was not read
+        proto.transport.pause_reading()
+        pending = proto._ping_timer
+        await wait_until(lambda: proto._ping_timer is not pending, what="the first deadline passed")
+        assert proto.state is ConnState.LIVE and probe.left == []  # renewed, not cut
+        await wait_until(lambda: bool(probe.left), what="the peer cut at the next deadline")
+        assert probe.left == [(1011, "keepalive ping timeout")]
 
 
 async def test_a_socket_its_room_resumed_is_read_once_before_a_new_pause_stops_it(serve: ServeApp) -> None:
