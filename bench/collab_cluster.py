@@ -91,7 +91,26 @@ ROOMS_SPEEDUP_TARGET = 1.5
 
 
 class ClusterWorkerPool(WorkerPool):
-    """``collab_load.WorkerPool`` whose processes run ``cluster_loadgen.worker_main``."""
+    """``collab_load.WorkerPool`` whose processes run ``cluster_loadgen.worker_main``, at niceness
+    ``nice`` (``--generator-nice``; 0 leaves the scheduler's default)."""
+
+    def __init__(self, n: int, *, nice: int = 0) -> None:
+        self.nice = nice
+        super().__init__(n)
+        self._prioritize()
+
+    def revive(self) -> None:
+        super().revive()
+        self._prioritize()
+
+    def _prioritize(self) -> None:
+        if not self.nice:
+            return
+        for proc in self.ps:
+            try:
+                proc.nice(self.nice)
+            except psutil.AccessDenied as exc:
+                raise BenchError(f"--generator-nice {self.nice} needs root (or CAP_SYS_NICE): {exc}") from exc
 
     @staticmethod
     def _spawn(i: int) -> tuple[Connection, BaseProcess]:
@@ -653,24 +672,32 @@ def render_fanout(title: str, runs: list[dict[str, Any]]) -> str:
 
 
 def past_peak_line(label: str, res: dict[str, Any]) -> str:
-    """The target line for 3 nodes past saturation: every step from the first saturated one (delivered
-    under ``SATURATED`` of what was offered) or the peak, whichever comes first, against the peak."""
+    """The target line for 3 nodes past saturation: every step at a rate above the peak's, against the
+    peak. (Until the fifth session of 2026-12-06 it also took the saturated steps before the peak — those
+    delivering under ``SATURATED`` of what was offered —, which made a curve still rising fail: with the
+    generator served first, ``--generator-nice``, the 3-node rows delivered under 95 % from 20/s on and
+    still grew to 40/s.) The saturated steps before the peak are listed, not judged."""
     steps = res["steps"]
     peak_at = max(range(len(steps)), key=lambda i: steps[i]["deliveries_per_s"])
     peak = steps[peak_at]["deliveries_per_s"]
-    saturated = [i for i, s in enumerate(steps) if s["deliveries_per_s"] < SATURATED * s["offered_deliveries_per_s"]]
-    start = min([peak_at, *saturated[:1]])
-    past = [s for i, s in enumerate(steps[start:], start) if i != peak_at]
+    before = [s for s in steps[:peak_at] if s["deliveries_per_s"] < SATURATED * s["offered_deliveries_per_s"]]
+    past = steps[peak_at + 1 :]
     head = (
         f"target: past saturation 3 nodes ({label}) keep >= {PAST_PEAK_TARGET:.0%} of their peak "
         f"({peak:,.0f}/s at {steps[peak_at]['rate_per_client']:g}/s)"
     )
+    if before:
+        head += "; saturated before the peak (not judged): " + _step_list(before)
     if not past:
-        return f"{head}: no saturated step but the peak was run, n/a"
+        return f"{head}; no step above the peak's rate (add higher --rates): n/a"
     worst = min(past, key=lambda s: s["deliveries_per_s"])
     ratio = worst["deliveries_per_s"] / peak
-    rates = ", ".join(f"{s['rate_per_client']:g}/s {s['deliveries_per_s']:,.0f}" for s in past)
-    return f"{head}: saturated steps {rates}; worst {ratio:.2f}x, {'PASS' if ratio >= PAST_PEAK_TARGET else 'MISS'}"
+    verdict = "PASS" if ratio >= PAST_PEAK_TARGET else "MISS"
+    return f"{head}; above the peak: {_step_list(past)}; worst {ratio:.2f}x, {verdict}"
+
+
+def _step_list(steps: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{s['rate_per_client']:g}/s {s['deliveries_per_s']:,.0f}" for s in steps)
 
 
 def cpu_split(res: dict[str, Any]) -> str:
@@ -791,6 +818,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--procs", type=int, default=2, help="load-generator processes (default 2)")
     p.add_argument(
+        "--generator-nice",
+        type=int,
+        default=0,
+        help="niceness of the load-generator processes (e.g. -10: they are served before the nodes, as clients "
+        "on other machines would be; below 0 needs root; default 0)",
+    )
+    p.add_argument(
         "--fanout",
         type=parse_fanout,
         default=parse_fanout("50x10,200x1"),
@@ -860,7 +894,7 @@ def main(argv: list[str] | None = None) -> int:
     if busy > 20:
         print("  ! other work is running on this host: the figures below are shared with it (see 'rest CPU')")
     with sigterm_as_interrupt(), Infra.start() as infra:
-        pool = ClusterWorkerPool(args.procs)
+        pool = ClusterWorkerPool(args.procs, nice=args.generator_nice)
         try:
             if "fanout" in args.scenarios:
                 for n_clients, rate in args.fanout:

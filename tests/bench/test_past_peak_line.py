@@ -1,0 +1,45 @@
+"""bench/collab_cluster.py's past-saturation target line: judged on the steps above the peak's rate only;
+saturated steps before the peak (a curve still rising) are listed, not judged; a peak at the last rate
+cannot be judged."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+from collab_cluster import past_peak_line
+
+
+def steps(*pairs: tuple[float, float]) -> dict[str, Any]:
+    """A rooms result from (rate, deliveries/s) pairs, 6,000 deliveries/s offered per edit/s."""
+    return {
+        "steps": [
+            {"rate_per_client": rate, "deliveries_per_s": got, "offered_deliveries_per_s": rate * 6000}
+            for rate, got in pairs
+        ]
+    }
+
+
+def test_a_fall_after_the_peak_misses() -> None:
+    line = past_peak_line("affinity", steps((24, 144_000), (32, 161_000), (36, 146_000), (40, 134_000)))
+    assert "above the peak: 36/s 146,000, 40/s 134,000; worst 0.83x, MISS" in line
+
+
+def test_a_level_after_the_peak_passes() -> None:
+    line = past_peak_line("affinity", steps((24, 144_000), (32, 161_000), (36, 158_000), (40, 150_000)))
+    assert line.endswith("worst 0.93x, PASS")
+
+
+def test_saturated_steps_before_the_peak_are_listed_not_judged() -> None:
+    line = past_peak_line("spread", steps((20, 113_000), (24, 132_000), (40, 206_000), (48, 200_000)))
+    assert "saturated before the peak (not judged): 20/s 113,000, 24/s 132,000" in line
+    assert line.endswith("above the peak: 48/s 200,000; worst 0.97x, PASS")
+
+
+def test_a_peak_at_the_last_rate_is_not_judged() -> None:
+    line = past_peak_line("affinity", steps((20, 113_000), (40, 206_000)))
+    assert line.endswith("no step above the peak's rate (add higher --rates): n/a")
+    assert "PASS" not in line and "MISS" not in line
