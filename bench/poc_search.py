@@ -424,6 +424,11 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--instances", type=int, default=2, help="POC service processes (production runs ≥2 tasks behind the ALB)"
     )
+    parser.add_argument(
+        "--keep-postgres",
+        action="store_true",
+        help="leave the embedded PostgreSQL running at the end (default: stopped, if this run started it)",
+    )
     args = parser.parse_args(argv)
     shapes = [s for s in args.shapes.split(",") if s]
     unknown = set(shapes) - set(SHAPES)
@@ -436,6 +441,17 @@ async def main(argv: list[str] | None = None) -> int:
         parser.error(f"{meta_path} is missing: run bench/poc_seed.py first")
     meta = json.loads(meta_path.read_text())
     env = EmbeddedEnvironment(state_dir)
+    try:
+        return await measure(args, shapes, state_dir, meta, env)
+    finally:
+        if env.postgres.started_here and not args.keep_postgres:
+            env.postgres.stop()
+
+
+async def measure(
+    args: argparse.Namespace, shapes: list[str], state_dir: Path, meta: dict[str, Any], env: EmbeddedEnvironment
+) -> int:
+    """Start the services on the seeded catalogue, measure every shape, print and save the results."""
     urls = await env.prepare()
     await vacuum(urls)
     rng = random.Random(args.seed)

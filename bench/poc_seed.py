@@ -477,10 +477,23 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pocs", type=int, default=1_000_000)
     parser.add_argument("--tenants", type=int, default=100)
     parser.add_argument("--seed", type=int, default=20240601)
+    parser.add_argument(
+        "--keep-postgres",
+        action="store_true",
+        help="leave the embedded PostgreSQL running at the end (default: stopped, if this run started it)",
+    )
     args = parser.parse_args(argv)
+    env = EmbeddedEnvironment(args.state_dir.resolve())
+    try:
+        return await seed(parser, args, env)
+    finally:
+        if env.postgres.started_here and not args.keep_postgres:
+            env.postgres.stop()
 
-    state_dir: Path = args.state_dir.resolve()
-    env = EmbeddedEnvironment(state_dir)
+
+async def seed(parser: argparse.ArgumentParser, args: argparse.Namespace, env: EmbeddedEnvironment) -> int:
+    """Tune and migrate the embedded PostgreSQL, create the tenants (or reuse them) and load the POCs."""
+    state_dir = env.state_dir
     started = time.perf_counter()
     urls = await env.prepare(migrate=False)
     await tune(env, urls.admin)

@@ -207,6 +207,7 @@ def _dev(args: argparse.Namespace) -> int:
         background=[MediaWorker(settings).run],
     )
     dispatcher.background.append(DemoSeeder(dispatcher, state_dir, demo).run)
+    apply_gc_policy(settings.gc_young_threshold, freeze=settings.gc_freeze_at_start)
     print(
         f"\nPOC Dojo is starting on {base}  (state in {state_dir})\n"
         f"  demo login: tenant={demo['tenant']} username={demo['username']} password={demo['password']}\n"
@@ -345,8 +346,10 @@ def _worker(args: argparse.Namespace) -> int:
     settings = MediaSettings.from_env(**overrides)
     configure_logging(settings.log_level, json=settings.log_json)
     configure_tracing(settings)
+    worker = MediaWorker(settings)
+    apply_gc_policy(settings.gc_young_threshold, freeze=settings.gc_freeze_at_start)
     with internal_metrics_listener(settings):
-        run_until_signalled(MediaWorker(settings))
+        run_until_signalled(worker)
     return 0
 
 

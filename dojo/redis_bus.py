@@ -29,7 +29,9 @@
 - Which nodes follow a room (they answer its fences, `crdt.fanout`) is a hash per room,
   `pocdojo:holders:<room>` (node → 1), written on follow and removed on unfollow; a node counts while
   its key `pocdojo:alive:<node>` lives (`ALIVE_MS`, renewed at every health check of the link), so a
-  dead node's entries are ignored, then removed.
+  dead node's entries are ignored, then removed. The hash itself expires (`HOLDERS_TTL_MS`) unless a
+  node following the room renews it at its health checks, so the rooms of nodes that all died do not
+  leave their hash behind.
 - On reconnection the link tells whether Redis restarted (its `run_id` changed): a restarted server
   lost its streams, so they are read again from their start; either way every room is reported as a
   gap and the fan-out extension resynchronizes it. Failed appends are reported to the caller (which
@@ -45,6 +47,7 @@ import asyncio
 import functools
 import hashlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -65,6 +68,12 @@ _MAX_NODE_NAMES = 1024
 _UPDATE = _KIND_BYTES[MessageKind.UPDATE]
 ALIVE_MS = 5000
 """A node that has not renewed its liveness key for this long no longer counts as following its rooms."""
+HOLDERS_TTL_MS = 60_000
+"""A room's holders hash expires this long after the last node following it renewed it (each node renews
+the hashes of its rooms at every health check of the link): when every node of a room died without
+unfollowing, the hash goes instead of staying in Redis for ever."""
+HOLDERS_RENEW_SECONDS = HOLDERS_TTL_MS / 4000
+"""How often a node renews its rooms' holders hashes (at the first health check after this long)."""
 CATCH_UP_COUNT = 1000
 """Entries per `XRANGE` when a room catches up from its stream."""
 
@@ -180,6 +189,7 @@ class RedisBus:
         self._script_sent = False
         self._on_catch_up = on_catch_up  # told each time a room starts catching up (a metric)
         self._changed = asyncio.Event()
+        self._holders_renewed = 0.0  # monotonic time of the last renewal of the holders hashes' expiry
         self._context_fields = {name.encode(): name for name in context_fields()}
         link.on_check(self._on_check)
         link.on_connected(self._on_connected)
@@ -248,7 +258,10 @@ class RedisBus:
         try:
             await self._subscribe(room)  # registers the channels for the reconnection, or raises
             entries: Any = await self._link.raw_command("XRANGE", self._stream(room), "-", "+")
-            await self._link.client.hset(self._holders(room), self._node, b"1")
+            async with self._link.client.pipeline(transaction=False) as pipe:
+                pipe.hset(self._holders(room), self._node, b"1")
+                pipe.pexpire(self._holders(room), HOLDERS_TTL_MS)
+                await pipe.execute()
         except DOWN as exc:
             self._link.lost(exc)
             self._fell_behind(room)
@@ -345,10 +358,15 @@ class RedisBus:
         self._check_tails()
         async with client.pipeline(transaction=False) as pipe:
             pipe.set(self._alive(self._node), b"1", px=ALIVE_MS)
-            if reconnecting:  # the server may have lost our entries
-                for room in self._followed:
+            renew = reconnecting or time.monotonic() - self._holders_renewed >= HOLDERS_RENEW_SECONDS
+            for room in self._followed:
+                if reconnecting:  # the server may have lost our entries
                     pipe.hset(self._holders(room), self._node, b"1")
+                if renew:
+                    pipe.pexpire(self._holders(room), HOLDERS_TTL_MS)
             await pipe.execute()
+        if renew:
+            self._holders_renewed = time.monotonic()
 
     def _on_connected(self, event: Connected) -> None:
         self._changed.set()

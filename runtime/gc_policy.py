@@ -1,4 +1,5 @@
-"""The garbage collector's policy for a long-running service process (`pocdojo serve`).
+"""The garbage collector's policy for a long-running service process (`pocdojo serve`, `pocdojo worker`,
+and `pocdojo dev`'s one process).
 
 CPython collects its youngest generation after every 700 net allocations of container objects, and the
 whole heap every 100 of those collections (when enough survived). A realtime node allocates a few small

@@ -80,10 +80,11 @@ class SharedSettings(BaseSettings):
 
     # -- garbage collector ------------------------------------------------------------------------
     gc_young_threshold: int = Field(default=20_000, ge=0)
-    """`pocdojo serve`: container allocations between two young-generation collections (CPython's
-    default: 700; 0 keeps the defaults). See `runtime/gc_policy.py`."""
+    """`pocdojo serve`, `worker`, `dev`: container allocations between two young-generation collections
+    (CPython's default: 700; 0 keeps the defaults). See `runtime/gc_policy.py`."""
     gc_freeze_at_start: bool = True
-    """`pocdojo serve`: move what start-up made to the collector's permanent generation (`gc.freeze()`)."""
+    """`pocdojo serve`, `worker`, `dev`: move what start-up made to the collector's permanent generation
+    (`gc.freeze()`)."""
 
     # -- metrics ----------------------------------------------------------------------------------
     metrics_token: SecretStr | None = None
