@@ -70,8 +70,9 @@ ALIVE_MS = 5000
 """A node that has not renewed its liveness key for this long no longer counts as following its rooms."""
 HOLDERS_TTL_MS = 60_000
 """A room's holders hash expires this long after the last node following it renewed it (each node renews
-the hashes of its rooms at every health check of the link): when every node of a room died without
-unfollowing, the hash goes instead of staying in Redis for ever."""
+the hashes of its rooms when it follows one and at its link's health checks, every
+`HOLDERS_RENEW_SECONDS`): when every node of a room died without unfollowing, the hash goes instead of
+staying in Redis for ever."""
 HOLDERS_RENEW_SECONDS = HOLDERS_TTL_MS / 4000
 """How often a node renews its rooms' holders hashes (at the first health check after this long)."""
 CATCH_UP_COUNT = 1000
