@@ -59,7 +59,15 @@ from runtime.embedded_pg import free_port  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from poc_seed import GENERIC_TAGS, LANGUAGE_WEIGHTS, META_FILE, TECH, TOPICS  # noqa: E402
+from poc_seed import (  # noqa: E402
+    GENERIC_TAGS,
+    LANGUAGE_WEIGHTS,
+    META_FILE,
+    TECH,
+    TOPICS,
+    add_keep_postgres,
+    stop_postgres,
+)
 
 SHAPES = ("text", "language", "tag", "combined", "deep")
 TEXT_QUERIES = (
@@ -424,11 +432,7 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--instances", type=int, default=2, help="POC service processes (production runs ≥2 tasks behind the ALB)"
     )
-    parser.add_argument(
-        "--keep-postgres",
-        action="store_true",
-        help="leave the embedded PostgreSQL running at the end (default: stopped, if this run started it)",
-    )
+    add_keep_postgres(parser)
     args = parser.parse_args(argv)
     shapes = [s for s in args.shapes.split(",") if s]
     unknown = set(shapes) - set(SHAPES)
@@ -444,8 +448,7 @@ async def main(argv: list[str] | None = None) -> int:
     try:
         return await measure(args, shapes, state_dir, meta, env)
     finally:
-        if env.postgres.started_here and not args.keep_postgres:
-            env.postgres.stop()
+        stop_postgres(env, keep=args.keep_postgres)
 
 
 async def measure(

@@ -477,18 +477,28 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pocs", type=int, default=1_000_000)
     parser.add_argument("--tenants", type=int, default=100)
     parser.add_argument("--seed", type=int, default=20240601)
-    parser.add_argument(
-        "--keep-postgres",
-        action="store_true",
-        help="leave the embedded PostgreSQL running at the end (default: stopped, if this run started it)",
-    )
+    add_keep_postgres(parser)
     args = parser.parse_args(argv)
     env = EmbeddedEnvironment(args.state_dir.resolve())
     try:
         return await seed(parser, args, env)
     finally:
-        if env.postgres.started_here and not args.keep_postgres:
-            env.postgres.stop()
+        stop_postgres(env, keep=args.keep_postgres)
+
+
+def add_keep_postgres(parser: argparse.ArgumentParser) -> None:
+    """`--keep-postgres`, for this script and `poc_search.py` (see `stop_postgres`)."""
+    parser.add_argument(
+        "--keep-postgres",
+        action="store_true",
+        help="leave the embedded PostgreSQL running at the end (default: stopped, if this run started it)",
+    )
+
+
+def stop_postgres(env: EmbeddedEnvironment, *, keep: bool) -> None:
+    """Stop the embedded PostgreSQL at the end of a run that started it, unless `keep`."""
+    if env.postgres.started_here and not keep:
+        env.postgres.stop()
 
 
 async def seed(parser: argparse.ArgumentParser, args: argparse.Namespace, env: EmbeddedEnvironment) -> int:

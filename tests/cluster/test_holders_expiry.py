@@ -20,7 +20,7 @@ class _Quiet:
         """Nor lost."""
 
 
-async def test_a_followed_room_holders_hash_expires_unless_renewed(
+async def test_a_followed_room_holders_hash_gets_an_expiry_that_checks_renew_and_unfollow_removes(
     redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     key = "pocdojo:holders:room-a"
