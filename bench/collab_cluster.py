@@ -71,8 +71,8 @@ from collab_load import (
 from server_specs import REPO
 
 from dojo.tickets import TicketSigner
-from runtime.embedded_pg import free_port
 from runtime.embedded_redis import EmbeddedRedis
+from runtime.ports import free_port
 
 POCDOJO = Path(sys.executable).with_name("pocdojo")
 ADDED_LATENCY_TARGET_MS = 2.0

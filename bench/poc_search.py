@@ -55,7 +55,7 @@ sys.path.insert(0, str(REPO))
 from deploy.local import DATABASE, DatabaseUrls, EmbeddedEnvironment  # noqa: E402
 from poc_api import cursor as cursors  # noqa: E402
 from poc_api.search import SERVER_SETTINGS, SearchParams, run  # noqa: E402
-from runtime.embedded_pg import free_port  # noqa: E402
+from runtime.ports import free_port  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))

@@ -54,7 +54,7 @@ from poc_seed import superuser_dsn  # noqa: E402
 from deploy.local import EmbeddedEnvironment  # noqa: E402
 from dojo.replay.store import HistoryRow, HistoryStore  # noqa: E402
 from runtime.db import Database  # noqa: E402
-from runtime.embedded_pg import free_port  # noqa: E402
+from runtime.ports import free_port  # noqa: E402
 
 TRACE = REPO / "tests" / "data" / "editing-traces" / "friendsforever.json.gz"
 PATH = "friends.txt"

@@ -70,7 +70,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from poc_seed import PASSWORD, BenchTenant, create_tenants, load, superuser_dsn  # noqa: E402
 
 from deploy.local import DatabaseUrls, EmbeddedEnvironment  # noqa: E402
-from runtime.embedded_pg import free_port  # noqa: E402
+from runtime.ports import free_port  # noqa: E402
 from runtime.settings import Settings  # noqa: E402
 
 SIZES = (1_000, 10_000, 100_000)

@@ -245,8 +245,8 @@ def _dev_cluster(args: argparse.Namespace) -> int:
 
     from deploy.local import EmbeddedEnvironment
     from identity.app import load_keys
-    from runtime.embedded_pg import free_port
     from runtime.embedded_redis import EmbeddedRedis
+    from runtime.ports import free_port
 
     state_dir: Path = args.state_dir.resolve()
     env = EmbeddedEnvironment(state_dir)

@@ -33,8 +33,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from deploy.local import DatabaseUrls, migrate_all
 from runtime.bootstrap import OWNER_ROLE, SERVICE_ROLE, Credentials, ensure_database, ensure_roles, with_user
-from runtime.embedded_pg import EmbeddedPostgres, free_port
+from runtime.embedded_pg import EmbeddedPostgres
 from runtime.logs import JsonFormatter, QuietUvicornWebSockets
+from runtime.ports import free_port
 from runtime.settings import Settings
 from runtime.tracing import configure_tracing
 

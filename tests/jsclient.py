@@ -20,11 +20,12 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any, Self
+
+from runtime.ports import free_port
 
 JS_DIR = Path(__file__).resolve().parent / "js"
 CLIENT_SCRIPT = JS_DIR / "client.mjs"
@@ -51,14 +52,6 @@ def require_node() -> str:
     if not (JS_DIR / "node_modules").is_dir():
         raise JsHarnessError(f"{JS_DIR}/node_modules is missing: run `npm ci --prefix tests/js`")
     return node
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class _Process:

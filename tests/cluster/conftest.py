@@ -39,8 +39,8 @@ from deploy.local import DatabaseUrls
 from dojo.docstore import PostgresDocumentStore, room_key
 from dojo.tickets import TicketSigner
 from runtime.db import Database
-from runtime.embedded_pg import free_port
 from runtime.embedded_redis import EmbeddedRedis
+from runtime.ports import free_port
 from tests.conftest import wait_until
 from tests.dojo.yclient import PyClient
 from tests.netproxy import TcpProxy

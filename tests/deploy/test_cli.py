@@ -18,7 +18,8 @@ import httpx
 import pytest
 
 from deploy.services import schemas
-from runtime.embedded_pg import EmbeddedPostgres, free_port
+from runtime.embedded_pg import EmbeddedPostgres
+from runtime.ports import free_port
 from tests.conftest import wait_until
 
 POCDOJO = str(Path(sys.executable).with_name("pocdojo"))

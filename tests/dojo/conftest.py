@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from deploy.local import Dispatcher
 from deploy.services import COLLAB_PROTOCOL, SERVICES
-from runtime.embedded_pg import free_port
+from runtime.ports import free_port
 from runtime.settings import Settings
 from tests.conftest import OPERATOR_TOKEN
 from tests.identity.harness import GOOD_PASSWORD

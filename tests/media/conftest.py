@@ -21,7 +21,7 @@ import boto3
 import httpx
 import pytest
 
-from runtime.embedded_pg import free_port
+from runtime.ports import free_port
 from tests.conftest import wait_until
 
 MOTO_REGION = "us-east-1"

@@ -21,8 +21,8 @@ from prometheus_client import REGISTRY
 from deploy.local import DatabaseUrls
 from poc_api.outbox_relay import OutboxRelay
 from runtime.db import Database
-from runtime.embedded_pg import free_port
 from runtime.embedded_redis import EmbeddedRedis
+from runtime.ports import free_port
 from runtime.root import root_of
 from runtime.settings import Settings
 from tests.conftest import Traces, span_ancestors, wait_until

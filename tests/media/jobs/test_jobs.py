@@ -17,7 +17,7 @@ from media.errors import RenderError, SourceUnavailable, StorageUnavailable
 from media.queue import JobReleased, ReportRetry
 from media.repository import Stage
 from media.storage.s3 import S3Config, S3Store
-from runtime.embedded_pg import free_port
+from runtime.ports import free_port
 from tests.conftest import wait_until
 from tests.media.jobs.conftest import MediaHarness, worker
 from tests.poc.conftest import subject

@@ -8,7 +8,7 @@ import pytest
 
 from media.errors import StorageError, StorageUnavailable
 from media.storage.s3 import MIN_PART_BYTES, S3Config, S3Store
-from runtime.embedded_pg import free_port
+from runtime.ports import free_port
 from tests.media.conftest import MotoS3, start_moto
 from tests.media.storage.conftest import MakeFile, moto_store
 
