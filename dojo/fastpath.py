@@ -21,6 +21,10 @@ The ASGI app authenticates and accepts a collab connection as usual; the scope c
   timeout, an oversized frame), the room hears `leave` exactly once;
 - a room's backpressure pauses reading fairly: a socket the room resumed is read once before a new
   pause stops it, so no connection waits while others' frames keep pausing the room;
+- a read is handled in slices of `FRAMES_PER_SLICE` frames, the event loop serving everything else
+  between two (the socket is not read meanwhile): an overloaded node's reads hold thousands of frames,
+  and handling them at once starved its timers and its Redis link for seconds; frames read before the
+  socket was lost still reach the room, before it hears `leave`;
 - keepalive cuts a peer (1011) that sent nothing within the pong deadline; a connection whose reading
   the room paused since the ping, or whose peer sent bytes since then, gets a new deadline instead
   (under load the pong can sit unread behind the peer's frames: that is our backlog, not a dead peer).
@@ -37,6 +41,7 @@ import asyncio
 import itertools
 import logging
 import os
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote
@@ -44,7 +49,7 @@ from urllib.parse import unquote
 from websockets.extensions.base import ServerExtensionFactory
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.frames import Frame, Opcode
-from websockets.http11 import Request
+from websockets.http11 import Request, Response
 from websockets.server import ServerProtocol
 
 from crdt.channel import SLOW_CLIENT_REASON, CloseCode, Outbound
@@ -63,6 +68,8 @@ _ABNORMAL_CLOSURE = 1006  # RFC 6455: the connection ended without a close frame
 _SERVICE_RESTART = 1012
 CLOSE_TIMEOUT = 10.0
 """Seconds a peer has to answer our close frame before its socket is cut."""
+FRAMES_PER_SLICE = 64
+"""Events of one read handled before the event loop serves others (`CollabWebSocketProtocol._slice`)."""
 
 FrameHandler = Callable[["FastChannel", bytes], None]
 LeaveHandler = Callable[["FastChannel"], None]
@@ -114,6 +121,7 @@ class CollabWebSocketProtocol(asyncio.Protocol):
 
     __slots__ = (  # no per-instance dict: an idle collab connection should cost little memory
         "_app_state",
+        "_backlog",
         "_close_timer",
         "_config",
         "_early",
@@ -122,6 +130,7 @@ class CollabWebSocketProtocol(asyncio.Protocol):
         "_flow_paused",
         "_fragments",
         "_fragments_text",
+        "_lost",
         "_on_frame",
         "_on_leave",
         "_pause_pending",
@@ -133,6 +142,7 @@ class CollabWebSocketProtocol(asyncio.Protocol):
         "_read_paused",
         "_response",
         "_server_state",
+        "_slicing",
         "_turn_due",
         "_writable",
         "bucket",
@@ -163,6 +173,7 @@ class CollabWebSocketProtocol(asyncio.Protocol):
         self.max_backlog = 4 * 1024 * 1024
         self.bucket: TokenBucket | None = None
         self._ended: tuple[int | None, str] = (None, "")
+        self._lost = False  # the transport is gone (`connection_lost`): nothing more is written
         self._on_frame: FrameHandler | None = None
         self._on_leave: LeaveHandler | None = None
         self._early: list[bytes | None] | None = None
@@ -184,6 +195,8 @@ class CollabWebSocketProtocol(asyncio.Protocol):
         self._flow_paused = False  # the room's backpressure (applies while LIVE)
         self._turn_due = False  # the room resumed reading and this socket was not read since
         self._pause_pending = False  # paused while its turn was due: the transport stops after one read
+        self._backlog: deque[Frame | Request | Response] | None = None  # read events not handled yet (see `_slice`)
+        self._slicing = False  # a slice of the backlog is scheduled; the transport is paused meanwhile
         self._response: Any = None
         extensions: list[ServerExtensionFactory] = []
         if config.ws_per_message_deflate:
@@ -210,8 +223,7 @@ class CollabWebSocketProtocol(asyncio.Protocol):
             if previous is ConnState.LIVE:
                 if self._flow_paused:  # read the peer's close frame (or the end of the stream)
                     self._flow_paused = self._pause_pending = False
-                    if not self.transport.is_closing():
-                        self.transport.resume_reading()
+                    self._resume_transport()
                 self._leave()
 
     def _end(self, code: int, reason: str) -> None:
@@ -229,6 +241,9 @@ class CollabWebSocketProtocol(asyncio.Protocol):
         self._server_state.connections.add(self)  # type: ignore[arg-type]  # uvicorn drains this set
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        if self._backlog:
+            self._drain_backlog()
         self._end(_ABNORMAL_CLOSURE, "connection lost")
         if self.state is not ConnState.CLOSED:
             self._to(ConnState.CLOSED)
@@ -253,11 +268,69 @@ class CollabWebSocketProtocol(asyncio.Protocol):
         if self.state is ConnState.CONNECTING and conn.handshake_exc is not None:
             self._refuse_bad_request()
             return
-        for event in conn.events_received():
-            if isinstance(event, Frame):
-                self._handle_frame(event)
-            elif isinstance(event, Request):
-                self._handle_request(event)
+        events = conn.events_received()
+        if len(events) > FRAMES_PER_SLICE or self._slicing:
+            if self._backlog is None:
+                self._backlog = deque()
+            self._backlog.extend(events)
+            if not self._slicing:
+                self._slice()
+            return
+        for event in events:
+            self._handle_event(event)
+        self._after_read()
+
+    def _handle_event(self, event: Frame | Request | Response) -> None:
+        """A frame or the upgrade request (a server receives no responses)."""
+        if isinstance(event, Frame):
+            self._handle_frame(event)
+        elif isinstance(event, Request):
+            self._handle_request(event)
+
+    def _slice(self) -> None:
+        """Handle the next `FRAMES_PER_SLICE` events of a read that brought more, then let the event
+        loop serve everything else before the next slice (`call_soon`); the transport stays paused
+        until the backlog is handled. A read of 256 KiB can hold thousands of edits, and an overloaded
+        node reads such chunks from every socket: handled at once, they made loop turns of seconds,
+        during which timers and the Redis link starved (its calls timed out, the link dropped, and every
+        room resynchronized — more load, less throughput)."""
+        backlog = self._backlog
+        if backlog is None or self._closed():
+            self._backlog, self._slicing = None, False
+            return
+        for _ in range(min(FRAMES_PER_SLICE, len(backlog))):
+            self._handle_event(backlog.popleft())
+            if self._closed():
+                break
+        if backlog and not self._closed():
+            self._flush()
+            if not self._slicing:
+                self._slicing = True
+                self.transport.pause_reading()
+            self.loop.call_soon(self._slice)
+            return
+        self._backlog = None
+        if self._slicing:
+            self._slicing = False
+            if not self._read_paused and not self._flow_paused:
+                self._resume_transport()
+        self._after_read()
+
+    def _drain_backlog(self) -> None:
+        """The socket is gone, but the frames of the backlog were read before: the room gets them, at
+        once (a client that sends its last edits and exits resets the socket if our broadcasts sit
+        unread in it; its edits must not go with it). What the room sends back is dropped."""
+        backlog, self._backlog, self._slicing = self._backlog, None, False
+        while backlog and not self._closed():
+            self._handle_event(backlog.popleft())
+
+    def _closed(self) -> bool:
+        return self.state is ConnState.CLOSED
+
+    def _after_read(self) -> None:
+        """Once a read's events are handled: what websockets queued goes out, and a room pause that
+        waited for this read applies."""
+        conn = self.conn
         if conn.close_sent is not None and self.state not in ENDING:
             # websockets failed the connection (an oversized or malformed frame): it queued the
             # close frame and the end of the stream.
@@ -268,6 +341,11 @@ class CollabWebSocketProtocol(asyncio.Protocol):
             self._pause_pending = False
             if self.state is ConnState.LIVE:
                 self.transport.pause_reading()
+
+    def _resume_transport(self) -> None:
+        """Read again — unless a slice of the backlog is due, whose end decides (see `_slice`)."""
+        if not self._slicing and not self.transport.is_closing():
+            self.transport.resume_reading()
 
     def _flush(self) -> None:
         for chunk in self.conn.data_to_send():
@@ -366,7 +444,7 @@ class CollabWebSocketProtocol(asyncio.Protocol):
         message = await queue.get()
         if self._read_paused and queue.empty() and self.state not in ROOM_OWNED:
             self._read_paused = False
-            self.transport.resume_reading()
+            self._resume_transport()
         return message
 
     async def _send(self, message: dict[str, Any]) -> None:
@@ -433,7 +511,7 @@ class CollabWebSocketProtocol(asyncio.Protocol):
         self._flush()
         if self._read_paused:
             self._read_paused = False
-            self.transport.resume_reading()
+            self._resume_transport()
         self._close_timer = self.loop.call_later(CLOSE_TIMEOUT, self.transport.abort)
 
     def _cancel_close_timer(self) -> None:
@@ -480,7 +558,7 @@ class CollabWebSocketProtocol(asyncio.Protocol):
         if self._read_paused and self.state is ConnState.LIVE:
             self._read_paused = False
             if not self._flow_paused:
-                self.transport.resume_reading()
+                self._resume_transport()
 
     def pause_room_reading(self) -> None:
         """Backpressure from the room: stop reading while it is LIVE (held until `start` before). A
@@ -506,7 +584,7 @@ class CollabWebSocketProtocol(asyncio.Protocol):
             if self._pause_pending:
                 self._pause_pending = False  # it never stopped reading
             else:
-                self.transport.resume_reading()
+                self._resume_transport()
 
     def _leave(self) -> None:
         on_leave, self._on_leave, self._on_frame = self._on_leave, None, None
@@ -519,7 +597,7 @@ class CollabWebSocketProtocol(asyncio.Protocol):
 
     # -- what FastChannel does ----------------------------------------------------------------------------
     def write_message(self, message: Outbound) -> None:
-        if self.state not in ROOM_OWNED:
+        if self.state not in ROOM_OWNED or self._lost:
             return
         transport = self.transport
         transport.write(message.frame())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,7 +20,7 @@ from websockets.frames import Frame, Opcode
 from websockets.uri import parse_uri
 
 from crdt.channel import Outbound
-from dojo.fastpath import FASTPATH_EXTENSION, CollabWebSocketProtocol, FastChannel
+from dojo.fastpath import FASTPATH_EXTENSION, FRAMES_PER_SLICE, CollabWebSocketProtocol, FastChannel
 from dojo.fastpath_states import ConnState, IllegalTransition, advance, allowed
 from tests.conftest import ServeApp, wait_until
 
@@ -185,6 +186,7 @@ class RawPeer:
         self.client.send_request(self.client.connect())
         self.answer_pings = True
         self.pings = 0
+        self.received: list[bytes] = []  # binary messages, in order
         self.closed_with: Frame | None = None
 
     @classmethod
@@ -212,6 +214,8 @@ class RawPeer:
         for event in self.client.events_received():
             if isinstance(event, Frame):
                 self.pings += event.opcode is Opcode.PING
+                if event.opcode is Opcode.BINARY:
+                    self.received.append(bytes(event.data))
                 if event.opcode is Opcode.CLOSE:
                     self.closed_with = event
         answers = self.client.data_to_send()
@@ -372,3 +376,107 @@ async def test_a_paused_connection_stops_reading_and_resumes_without_losing_a_fr
 
         await wait_until(left)
         assert probe.left == [(1013, "bye")]
+
+
+def burst(peer: RawPeer, count: int) -> list[bytes]:
+    """`count` messages in one write (one read on the server's side); returns their payloads."""
+    payloads = [index.to_bytes(2, "big") for index in range(count)]
+    for payload in payloads:
+        peer.client.send_binary(payload)
+    peer.flush()
+    return payloads
+
+
+def spy_on_frames(proto: CollabWebSocketProtocol, at: dict[int, Any]) -> list[bytes]:
+    """Record the frames the room gets; `at[i]()` runs as frame `i` (from 1) reaches it."""
+    handled: list[bytes] = []
+    handler = proto._on_frame
+    assert handler is not None
+
+    def spy(channel: FastChannel, data: bytes) -> None:
+        handled.append(data)
+        if len(handled) in at:
+            at[len(handled)]()
+        handler(channel, data)
+
+    proto._on_frame = spy
+    return handled
+
+
+async def test_a_read_of_many_frames_is_handled_in_slices_with_the_loop_served_between(serve: ServeApp) -> None:
+    """An overloaded node reads thousands of frames at once from each socket; handled in one go they
+    starved its timers and its Redis link. Now the loop serves others between slices, the socket is
+    not read meanwhile, every frame is handled in order, and reading resumes after the last."""
+    count = 3 * FRAMES_PER_SLICE + 5
+    async with live_raw_peer(serve, 5.0) as (peer, proto, _):
+        loop = asyncio.get_running_loop()
+        served_after: list[int] = []  # frames handled when a callback queued at the first frame ran
+        reading_in_second_slice: list[bool] = []
+        handled = spy_on_frames(
+            proto,
+            {
+                1: lambda: loop.call_soon(lambda: served_after.append(len(handled))),
+                FRAMES_PER_SLICE + 1: lambda: reading_in_second_slice.append(proto.transport.is_reading()),
+            },
+        )
+        payloads = burst(peer, count)
+        await peer.read_until(lambda: len(peer.received) >= count)
+        assert handled == payloads and peer.received == payloads
+        assert served_after == [FRAMES_PER_SLICE]  # before the second slice, not after the whole read
+        assert reading_in_second_slice == [False]
+        assert proto.transport.is_reading()
+        peer.send(b"\xff\xff")
+        await peer.read_until(lambda: peer.received[-1] == b"\xff\xff")
+
+
+async def test_a_room_pause_during_the_slices_holds_after_them_until_the_room_resumes(serve: ServeApp) -> None:
+    count = 2 * FRAMES_PER_SLICE + 1
+    async with live_raw_peer(serve, 5.0) as (peer, proto, _):
+        resumes: list[bool] = []
+        spy_on_frames(
+            proto,
+            {
+                FRAMES_PER_SLICE + 1: proto.channel.pause_reading,  # the room's gate fills up
+                FRAMES_PER_SLICE + 2: lambda: (proto.channel.resume_reading(), resumes.append(True)),
+                FRAMES_PER_SLICE + 3: proto.channel.pause_reading,  # and again, before the socket's turn
+            },
+        )
+        payloads = burst(peer, count)
+        await peer.read_until(lambda: len(peer.received) >= count)
+        assert peer.received == payloads and resumes == [True]
+        assert not proto.transport.is_reading()  # the room's last word was a pause
+        proto.channel.resume_reading()
+        assert proto.transport.is_reading()
+        peer.send(b"\xff\xff")
+        await peer.read_until(lambda: peer.received[-1] == b"\xff\xff")
+
+
+async def test_frames_read_before_the_socket_was_lost_all_reach_the_room_before_it_hears_leave(
+    serve: ServeApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client that sends its last edits and exits resets the socket if our broadcasts sit unread in
+    it. Frames already read (the backlog of a sliced read) must still reach the room, in order, before
+    `leave`; what the room sends back meanwhile is dropped without an error."""
+    count = 3 * FRAMES_PER_SLICE + 5
+    async with live_raw_peer(serve, 5.0) as (peer, proto, probe):
+        events: list[str] = []
+        # Lost at the end of the first slice: `connection_lost` runs before the next slice would.
+        handled = spy_on_frames(proto, {FRAMES_PER_SLICE: proto.transport.abort})
+        on_leave = proto._on_leave
+        assert on_leave is not None
+
+        def leave(channel: FastChannel) -> None:
+            events.append(f"leave after {len(handled)}")
+            on_leave(channel)
+
+        proto._on_leave = leave
+        payloads = burst(peer, count)
+
+        async def left() -> bool:
+            return bool(probe.left)
+
+        await wait_until(left)
+        assert handled == payloads
+        assert events == [f"leave after {count}"]
+        assert probe.left == [(1006, "connection lost")]
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
