@@ -41,6 +41,7 @@ import tempfile
 import time
 import uuid
 from array import array
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -188,6 +189,25 @@ def _cpu(procs: list[psutil.Process]) -> float:
 _PR_SET_PDEATHSIG = 1
 
 
+def count_warnings(logs: list[Path], sizes: list[int]) -> dict[str, int]:
+    """What the node logs `logs` got after `sizes` bytes, counted by logger and first three words of the
+    message, most frequent first. The nodes log at WARNING, so this is what went wrong during a step: an
+    overloaded node says here that its Redis link or its store calls timed out."""
+    counts: Counter[str] = Counter()
+    for log, size in zip(logs, sizes, strict=True):
+        with log.open("rb") as f:
+            f.seek(size)
+            for line in f.read().splitlines():
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    counts["(not JSON)"] += 1
+                    continue
+                words = " ".join(str(entry.get("message", "")).split()[:3])
+                counts[f"{entry.get('logger', '?')}: {words}"] += 1
+    return dict(counts.most_common())
+
+
 def _child_setup() -> None:
     """In the child before exec: die with the benchmark even if it is SIGKILLed (Linux)."""
     if sys.platform.startswith("linux"):
@@ -278,6 +298,13 @@ class NodeCluster:
         with contextlib.suppress(OSError):
             return " | ".join(self.logs[i].read_text(errors="replace").splitlines()[-lines:])
         return "(no log)"
+
+    def log_sizes(self) -> list[int]:
+        """Where each node's log ends now (see `warnings_since`)."""
+        return [log.stat().st_size if log.exists() else 0 for log in self.logs]
+
+    def warnings_since(self, sizes: list[int]) -> dict[str, int]:
+        return count_warnings(self.logs, sizes)
 
     def node_of(self, room: str, index: int) -> int:
         if self.placement == "spread":
@@ -382,12 +409,14 @@ def step(
     for i in range(len(pool)):
         pool.send(i, {"op": "load", "rate": rate, "t_start": t_start, "t0": t0, "t1": t1})
     sleep_until(t0)
+    log_sizes = cluster.log_sizes()
     probe = ClusterProbe(cluster, pool)
     rss_max = 0
     while time.monotonic_ns() < t1:
         rss_max = max(rss_max, cluster.rss_bytes())
         sleep_until(min(t1, time.monotonic_ns() + 1_000_000_000))
     usage = probe.result()
+    node_warnings = cluster.warnings_since(log_sizes)
     replies = [pool.recv(i, timeout=60) for i in range(len(pool))]
     lat, same, cross = array("q"), array("q"), array("q")
     for r in replies:
@@ -432,7 +461,16 @@ def step(
         "disconnects": sum(r["n_disconnects"] for r in replies),
         "disconnect_examples": [d for r in replies for d in r["disconnects"]][:5],
         "nodes_exited": cluster.exited(),
+        "node_warnings": node_warnings,
     }
+
+
+def fmt_warnings(counts: dict[str, int], top: int = 3) -> str:
+    if not counts:
+        return "none"
+    shown = ", ".join(f"{what} x{n}" for what, n in list(counts.items())[:top])
+    rest = sum(list(counts.values())[top:])
+    return shown + (f" (+{rest} more)" if rest else "")
 
 
 def drain(pool: ClusterWorkerPool, timeout: float) -> float | None:
@@ -491,7 +529,8 @@ def case_rooms(pool: ClusterWorkerPool, cluster: NodeCluster, args: argparse.Nam
             f"(offered {result['offered_deliveries_per_s']:,.0f}), p50 {fmt_ms(result['p50_ms'])}, "
             f"nodes {result['server_cpu_pct']:.0f}% redis {result['redis_cpu_pct']:.0f}% "
             f"pg {result['postgres_cpu_pct']:.0f}% gen {result['gen_cpu_pct']:.0f}% "
-            f"rest {result['rest_cpu_pct']:.0f}% host {result['host_cpu_pct']:.0f}%",
+            f"rest {result['rest_cpu_pct']:.0f}% host {result['host_cpu_pct']:.0f}%; "
+            f"node warnings in the window: {fmt_warnings(result['node_warnings'])}",
             flush=True,
         )
         if best is None or result["deliveries_per_s"] > best["deliveries_per_s"] * (1 + args.sat_growth):
