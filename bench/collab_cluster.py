@@ -208,6 +208,17 @@ def count_warnings(logs: list[Path], sizes: list[int]) -> dict[str, int]:
     return dict(counts.most_common())
 
 
+UPDATES_SENT = "pocdojo_collab_updates_sent_total"
+
+
+def metric_value(exposition: str, name: str) -> int:
+    """The value of the unlabelled sample `name` in a Prometheus text exposition."""
+    for line in exposition.splitlines():
+        if line.startswith(name + " "):
+            return int(float(line.split()[1]))
+    raise BenchError(f"{name} is not in the node's metrics")
+
+
 def _child_setup() -> None:
     """In the child before exec: die with the benchmark even if it is SIGKILLed (Linux)."""
     if sys.platform.startswith("linux"):
@@ -228,6 +239,7 @@ class NodeCluster:
         self.placement = placement
         self.with_redis = with_redis
         self.ports = [free_port() for _ in range(n)]
+        self.metrics_ports = [free_port() for _ in range(n)]
         self.procs: list[subprocess.Popen[bytes]] = []
         self.ps: list[psutil.Process] = []
         self.logs: list[Path] = []
@@ -253,6 +265,7 @@ class NodeCluster:
                     "POCDOJO_DB_POOL_MAX": "10",
                     "POCDOJO_COLLAB_MESSAGES_PER_SECOND": "1000000",
                     "POCDOJO_COLLAB_MESSAGE_BURST": "1000000",
+                    "POCDOJO_METRICS_PORT": str(self.metrics_ports[i]),
                 }
                 env.pop("REDIS_URL", None)
                 if self.with_redis:
@@ -318,6 +331,16 @@ class NodeCluster:
 
     def cpu_seconds(self) -> float:
         return _cpu(self.ps)
+
+    def updates_sent(self) -> int:
+        """Changes the nodes handed to their connections so far (`pocdojo_collab_updates_sent_total`,
+        summed over the nodes' metrics listeners): deliveries as the servers count them, whether or not
+        the clients have read them yet."""
+        total = 0
+        with httpx.Client(timeout=5.0) as http:
+            for port in self.metrics_ports:
+                total += metric_value(http.get(f"http://127.0.0.1:{port}/metrics").text, UPDATES_SENT)
+        return total
 
     def rss_bytes(self) -> int:
         total = 0
@@ -410,12 +433,14 @@ def step(
         pool.send(i, {"op": "load", "rate": rate, "t_start": t_start, "t0": t0, "t1": t1})
     sleep_until(t0)
     log_sizes = cluster.log_sizes()
+    sent_before = cluster.updates_sent()
     probe = ClusterProbe(cluster, pool)
     rss_max = 0
     while time.monotonic_ns() < t1:
         rss_max = max(rss_max, cluster.rss_bytes())
         sleep_until(min(t1, time.monotonic_ns() + 1_000_000_000))
     usage = probe.result()
+    sent = cluster.updates_sent() - sent_before
     node_warnings = cluster.warnings_since(log_sizes)
     replies = [pool.recv(i, timeout=60) for i in range(len(pool))]
     lat, same, cross = array("q"), array("q"), array("q")
@@ -442,6 +467,7 @@ def step(
         "offered_deliveries_per_s": clients * rate * deliveries_per_edit,
         "sends_per_s": tx / duration,
         "deliveries_per_s": rx / duration,
+        "server_sent_per_s": sent / usage["window_s"],
         "delivered_pct": 100 * rx / (tx * deliveries_per_edit) if tx else None,
         "latency_samples": len(lat),
         **lat_all,
@@ -526,7 +552,8 @@ def case_rooms(pool: ClusterWorkerPool, cluster: NodeCluster, args: argparse.Nam
         steps.append(result)
         print(
             f"    rate {rate:g}/s/client: {result['deliveries_per_s']:,.0f} deliveries/s "
-            f"(offered {result['offered_deliveries_per_s']:,.0f}), p50 {fmt_ms(result['p50_ms'])}, "
+            f"(offered {result['offered_deliveries_per_s']:,.0f}; nodes sent {result['server_sent_per_s']:,.0f}), "
+            f"p50 {fmt_ms(result['p50_ms'])}, "
             f"nodes {result['server_cpu_pct']:.0f}% redis {result['redis_cpu_pct']:.0f}% "
             f"pg {result['postgres_cpu_pct']:.0f}% gen {result['gen_cpu_pct']:.0f}% "
             f"rest {result['rest_cpu_pct']:.0f}% host {result['host_cpu_pct']:.0f}%; "
@@ -735,6 +762,24 @@ def past_peak_line(label: str, res: dict[str, Any]) -> str:
     return f"{head}; above the peak: {_step_list(past)}; worst {ratio:.2f}x, {verdict}"
 
 
+def nodes_count_line(label: str, res: dict[str, Any]) -> str:
+    """Not a target: the same steps as the nodes count them (changes handed to connections, which the
+    clients may not have read yet). Where this holds while the clients' count falls, what fell is the
+    load generator's reading, on the cores it shares with the nodes."""
+    steps = [s for s in res["steps"] if s.get("server_sent_per_s") is not None]
+    if not steps:
+        return f"as the nodes count them ({label}): not measured"
+    peak_at = max(range(len(steps)), key=lambda i: steps[i]["server_sent_per_s"])
+    peak = steps[peak_at]["server_sent_per_s"]
+    line = f"as the nodes count them ({label}): peak {peak:,.0f}/s at {steps[peak_at]['rate_per_client']:g}/s"
+    past = steps[peak_at + 1 :]
+    if not past:
+        return line + "; no step above the peak's rate"
+    worst = min(past, key=lambda s: s["server_sent_per_s"])
+    listed = ", ".join(f"{s['rate_per_client']:g}/s {s['server_sent_per_s']:,.0f}" for s in past)
+    return f"{line}; above the peak: {listed}; worst {worst['server_sent_per_s'] / peak:.2f}x (not a target)"
+
+
 def _step_list(steps: list[dict[str, Any]]) -> str:
     return ", ".join(f"{s['rate_per_client']:g}/s {s['deliveries_per_s']:,.0f}" for s in steps)
 
@@ -818,6 +863,7 @@ def render_rooms(title: str, runs: list[dict[str, Any]]) -> str:
     for run in runs:
         if run.get("result") and run["nodes"] == 3 and run["redis"]:
             lines.append(past_peak_line(run["placement"], run["result"]))
+            lines.append(nodes_count_line(run["placement"], run["result"]))
     if one and three:
         ratio = three["deliveries_per_s"] / one["deliveries_per_s"]
         verdict = "MET" if ratio >= ROOMS_SPEEDUP_TARGET else "NOT MET (see bench/README_cluster.md)"

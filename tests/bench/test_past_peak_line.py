@@ -10,7 +10,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from collab_cluster import past_peak_line
+from collab_cluster import nodes_count_line, past_peak_line
 
 
 def steps(*pairs: tuple[float, float]) -> dict[str, Any]:
@@ -43,3 +43,15 @@ def test_a_peak_at_the_last_rate_is_not_judged() -> None:
     line = past_peak_line("affinity", steps((20, 113_000), (40, 206_000)))
     assert line.endswith("no step above the peak's rate (add higher --rates): n/a")
     assert "PASS" not in line and "MISS" not in line
+
+
+def test_the_nodes_count_is_shown_against_its_own_peak_and_is_no_target() -> None:
+    res = steps((24, 144_000), (32, 161_000), (40, 134_000))
+    for step, sent in zip(res["steps"], (145_000, 170_000, 168_300), strict=True):
+        step["server_sent_per_s"] = sent
+    line = nodes_count_line("affinity", res)
+    assert line == (
+        "as the nodes count them (affinity): peak 170,000/s at 32/s; above the peak: 40/s 168,300; "
+        "worst 0.99x (not a target)"
+    )
+    assert nodes_count_line("spread", steps((24, 1.0))) == "as the nodes count them (spread): not measured"
