@@ -219,10 +219,26 @@ def metric_value(exposition: str, name: str) -> int:
     raise BenchError(f"{name} is not in the node's metrics")
 
 
+_SERVER_CPUS: set[int] | None = None
+"""With ``--generator-cpus``: the CPUs the nodes run on (set by `main`, applied by `_child_setup`)."""
+
+
+def split_cpus(available: set[int], generator: int) -> tuple[set[int], set[int]]:
+    """(the servers' CPUs, the load generator's): the generator gets the last `generator` CPUs, the
+    nodes, Redis and PostgreSQL the others, so that neither takes the other's CPU time."""
+    cpus = sorted(available)
+    if not 1 <= generator < len(cpus):
+        raise BenchError(f"--generator-cpus {generator}: choose 1 to {len(cpus) - 1} of the {len(cpus)} CPUs {cpus}")
+    return set(cpus[:-generator]), set(cpus[-generator:])
+
+
 def _child_setup() -> None:
-    """In the child before exec: die with the benchmark even if it is SIGKILLed (Linux)."""
+    """In the child before exec: die with the benchmark even if it is SIGKILLed (Linux); with
+    ``--generator-cpus``, run on the servers' CPUs."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if _SERVER_CPUS is not None:
+        os.sched_setaffinity(0, _SERVER_CPUS)
 
 
 class NodeCluster:
@@ -910,6 +926,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "on other machines would be; below 0 needs root; default 0)",
     )
     p.add_argument(
+        "--generator-cpus",
+        type=int,
+        default=0,
+        help="pin the load generator to the last N CPUs and the nodes, Redis and PostgreSQL to the others, so "
+        "that the clients' reading does not share CPU time with the servers (as on separate machines; "
+        "default 0: everything shares every CPU)",
+    )
+    p.add_argument(
         "--fanout",
         type=parse_fanout,
         default=parse_fanout("50x10,200x1"),
@@ -978,7 +1002,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"host CPU busy before the benchmark (3 s, nothing of ours running): {busy:.0f}% of {capacity}%")
     if busy > 20:
         print("  ! other work is running on this host: the figures below are shared with it (see 'rest CPU')")
+    split = split_cpus(os.sched_getaffinity(0), args.generator_cpus) if args.generator_cpus else None
+    if split is not None:
+        global _SERVER_CPUS
+        _SERVER_CPUS = split[0]
+        print(f"CPUs: nodes, Redis and PostgreSQL on {sorted(split[0])}; the load generator on {sorted(split[1])}")
+        os.sched_setaffinity(0, split[0])  # Redis and PostgreSQL, started next, inherit it
     with sigterm_as_interrupt(), Infra.start() as infra:
+        if split is not None:
+            os.sched_setaffinity(0, split[1])  # the generator's processes, spawned next, inherit it
         pool = ClusterWorkerPool(args.procs, nice=args.generator_nice)
         try:
             if "fanout" in args.scenarios:

@@ -4,11 +4,7 @@ cannot be judged."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 from collab_cluster import nodes_count_line, past_peak_line
 

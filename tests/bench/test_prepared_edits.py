@@ -4,13 +4,7 @@ edits live and the sequence goes on; a sync step 1 from the server after prepari
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pycrdt
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-
 from cluster_loadgen import ClusterClient, ClusterStats
 from loadgen import MARKER
 

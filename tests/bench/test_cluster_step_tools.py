@@ -1,11 +1,13 @@
-"""bench/collab_cluster.py counts what the nodes logged during a step, from where each log ended before."""
+"""bench/collab_cluster.py: what the nodes logged during a step (from where each log ended before); the
+CPU split of `--generator-cpus`."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from collab_cluster import count_warnings, fmt_warnings
+import pytest
+from collab_cluster import BenchError, count_warnings, fmt_warnings, split_cpus
 
 
 def entry(logger: str, message: str) -> str:
@@ -39,3 +41,11 @@ def test_the_step_line_shows_the_most_frequent_and_how_many_more() -> None:
     assert fmt_warnings({}) == "none"
     counts = {"a: x": 5, "b: y": 3, "c: z": 2, "d: w": 1, "e: v": 1}
     assert fmt_warnings(counts) == "a: x x5, b: y x3, c: z x2 (+2 more)"
+
+
+def test_the_generator_gets_the_last_cpus_and_the_servers_the_others() -> None:
+    assert split_cpus({0, 1}, 1) == ({0}, {1})
+    assert split_cpus({3, 0, 2, 1}, 2) == ({0, 1}, {2, 3})
+    for wrong in (0, 2):
+        with pytest.raises(BenchError, match=rf"--generator-cpus {wrong}: choose 1 to 1 of the 2 CPUs \[0, 1\]"):
+            split_cpus({0, 1}, wrong)
