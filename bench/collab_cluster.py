@@ -44,6 +44,7 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -136,10 +137,12 @@ class Infra:
     postgres_pid: int | None
     secret: str
     tenant: str
+    server_cpus: set[int] | None
+    """With ``--generator-cpus``: the CPUs of the nodes (Redis and PostgreSQL inherit them at start)."""
 
     @classmethod
     @contextlib.contextmanager
-    def start(cls) -> Iterator[Infra]:
+    def start(cls, server_cpus: set[int] | None = None) -> Iterator[Infra]:
         from deploy.local import EmbeddedEnvironment
 
         state = Path(tempfile.mkdtemp(prefix="pocdojo-cluster-bench-"))
@@ -151,7 +154,7 @@ class Infra:
             redis.start()
             pid_file = env.postgres.data_dir / "postmaster.pid"
             pg_pid = int(pid_file.read_text().split()[0]) if pid_file.exists() else None
-            yield cls(state, urls.service, redis, pg_pid, secrets.token_urlsafe(48), str(uuid.uuid4()))
+            yield cls(state, urls.service, redis, pg_pid, secrets.token_urlsafe(48), str(uuid.uuid4()), server_cpus)
         finally:
             if redis is not None:
                 redis.stop()
@@ -219,10 +222,6 @@ def metric_value(exposition: str, name: str) -> int:
     raise BenchError(f"{name} is not in the node's metrics")
 
 
-_SERVER_CPUS: set[int] | None = None
-"""With ``--generator-cpus``: the CPUs the nodes run on (set by `main`, applied by `_child_setup`)."""
-
-
 def split_cpus(available: set[int], generator: int) -> tuple[set[int], set[int]]:
     """(the servers' CPUs, the load generator's): the generator gets the last `generator` CPUs, the
     nodes, Redis and PostgreSQL the others, so that neither takes the other's CPU time."""
@@ -232,13 +231,13 @@ def split_cpus(available: set[int], generator: int) -> tuple[set[int], set[int]]
     return set(cpus[:-generator]), set(cpus[-generator:])
 
 
-def _child_setup() -> None:
-    """In the child before exec: die with the benchmark even if it is SIGKILLed (Linux); with
-    ``--generator-cpus``, run on the servers' CPUs."""
+def _child_setup(cpus: set[int] | None = None) -> None:
+    """In the child before exec: die with the benchmark even if it is SIGKILLed (Linux); run on `cpus`
+    if given (``--generator-cpus``)."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if _SERVER_CPUS is not None:
-        os.sched_setaffinity(0, _SERVER_CPUS)
+    if cpus is not None:
+        os.sched_setaffinity(0, cpus)
 
 
 class NodeCluster:
@@ -296,7 +295,7 @@ class NodeCluster:
                         stdout=out,
                         stderr=subprocess.STDOUT,
                         start_new_session=True,
-                        preexec_fn=_child_setup,
+                        preexec_fn=partial(_child_setup, self.infra.server_cpus),
                     )
                 self.procs.append(proc)
                 self.ps.append(psutil.Process(proc.pid))
@@ -329,11 +328,8 @@ class NodeCluster:
         return "(no log)"
 
     def log_sizes(self) -> list[int]:
-        """Where each node's log ends now (see `warnings_since`)."""
+        """Where each node's log ends now (see `count_warnings`)."""
         return [log.stat().st_size if log.exists() else 0 for log in self.logs]
-
-    def warnings_since(self, sizes: list[int]) -> dict[str, int]:
-        return count_warnings(self.logs, sizes)
 
     def node_of(self, room: str, index: int) -> int:
         if self.placement == "spread":
@@ -457,7 +453,7 @@ def step(
         sleep_until(min(t1, time.monotonic_ns() + 1_000_000_000))
     usage = probe.result()
     sent = cluster.updates_sent() - sent_before
-    node_warnings = cluster.warnings_since(log_sizes)
+    node_warnings = count_warnings(cluster.logs, log_sizes)
     replies = [pool.recv(i, timeout=60) for i in range(len(pool))]
     lat, same, cross = array("q"), array("q"), array("q")
     for r in replies:
@@ -1004,11 +1000,9 @@ def main(argv: list[str] | None = None) -> int:
         print("  ! other work is running on this host: the figures below are shared with it (see 'rest CPU')")
     split = split_cpus(os.sched_getaffinity(0), args.generator_cpus) if args.generator_cpus else None
     if split is not None:
-        global _SERVER_CPUS
-        _SERVER_CPUS = split[0]
         print(f"CPUs: nodes, Redis and PostgreSQL on {sorted(split[0])}; the load generator on {sorted(split[1])}")
         os.sched_setaffinity(0, split[0])  # Redis and PostgreSQL, started next, inherit it
-    with sigterm_as_interrupt(), Infra.start() as infra:
+    with sigterm_as_interrupt(), Infra.start(split[0] if split else None) as infra:
         if split is not None:
             os.sched_setaffinity(0, split[1])  # the generator's processes, spawned next, inherit it
         pool = ClusterWorkerPool(args.procs, nice=args.generator_nice)
