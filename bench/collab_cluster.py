@@ -189,6 +189,17 @@ def _cpu(procs: list[psutil.Process]) -> float:
     return total
 
 
+def wakeups(procs: list[psutil.Process]) -> int:
+    """How many times `procs` went to sleep waiting for something (their voluntary context switches,
+    summed): each one is a wake-up to come, the cost per event that a node pays more often when an edit
+    crosses nodes (the editor's node for the log's reply, every other node for the pushed entry)."""
+    total = 0
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += proc.num_ctx_switches().voluntary
+    return total
+
+
 _PR_SET_PDEATHSIG = 1
 
 
@@ -344,6 +355,9 @@ class NodeCluster:
     def cpu_seconds(self) -> float:
         return _cpu(self.ps)
 
+    def wakeups(self) -> int:
+        return wakeups(self.ps)
+
     def updates_sent(self) -> int:
         """Changes the nodes handed to their connections so far (`pocdojo_collab_updates_sent_total`,
         summed over the nodes' metrics listeners): deliveries as the servers count them, whether or not
@@ -384,13 +398,14 @@ class NodeCluster:
 class ClusterProbe:
     """CPU over a window, % of one core: the nodes, Redis, PostgreSQL, the load generator (workers and
     this process) and the whole host; ``rest`` is what none of those used (other people's jobs on a
-    shared host)."""
+    shared host). Also the nodes' wake-ups per second (see `wakeups`)."""
 
     def __init__(self, cluster: NodeCluster, pool: ClusterWorkerPool) -> None:
         self.cluster = cluster
         self.pool = pool
         self.wall = time.monotonic()
         self.start = self._sample()
+        self.start_wakeups = cluster.wakeups()
 
     def _sample(self) -> tuple[float, float, float, float, float]:
         host = psutil.cpu_times()
@@ -410,6 +425,7 @@ class ClusterProbe:
             "gen_cpu_pct": gen,
             "host_cpu_pct": host,
             "rest_cpu_pct": max(0.0, host - nodes - redis - pg - gen),
+            "node_wakeups_per_s": (self.cluster.wakeups() - self.start_wakeups) / wall,
         }
 
 
@@ -494,6 +510,7 @@ def step(
         "server_us_per_delivery": 1e4 * usage["server_cpu_pct"] / rx * duration if rx else None,
         "server_us_per_edit": 1e4 * usage["server_cpu_pct"] / tx * duration if tx else None,
         "gen_us_per_delivery": 1e4 * usage["gen_cpu_pct"] / rx * duration if rx else None,
+        "node_wakeups_per_edit": usage["node_wakeups_per_s"] / tx * duration if tx else None,
         "server_rss_max_mb": max(rss_max, cluster.rss_bytes()) / 2**20,
         "open_clients": sum(r["open_clients"] for r in replies),
         "disconnects": sum(r["n_disconnects"] for r in replies),
@@ -677,6 +694,7 @@ def render_fanout(title: str, runs: list[dict[str, Any]]) -> str:
         "p99 cross",
         "nodes CPU",
         "us/dlv",
+        "wake/edit",
         "redis CPU",
         "pg CPU",
         "gen CPU",
@@ -705,6 +723,7 @@ def render_fanout(title: str, runs: list[dict[str, Any]]) -> str:
                 fmt_ms(res["cross_p99_ms"]),
                 fmt_pct(res["server_cpu_pct"]),
                 "-" if res["server_us_per_delivery"] is None else f"{res['server_us_per_delivery']:.2f}",
+                "-" if res.get("node_wakeups_per_edit") is None else f"{res['node_wakeups_per_edit']:.2f}",
                 fmt_pct(res["redis_cpu_pct"]),
                 fmt_pct(res["postgres_cpu_pct"]),
                 fmt_pct(res["gen_cpu_pct"]),
