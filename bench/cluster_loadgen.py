@@ -20,11 +20,20 @@ answered with their placeholders: the client fails loudly instead.
 ``worker_main`` runs ``loadgen``'s command loop with these classes: ``loadgen._serve`` and
 ``loadgen.Worker.connect`` build ``Worker()`` and ``Client(...)`` by their module-global names, so this
 process (which runs nothing else) points those names at the subclasses before starting the loop.
+
+A worker first leaves the benchmark's session for one of its own (``os.setsid``), as each node does.
+With the kernel's scheduler autogroups on (``/proc/sys/kernel/sched_autogroup_enabled``, the default of
+many distributions), CPU time is shared fairly between *sessions*, not processes: left in the
+benchmark's session, both workers, the orchestrator and Redis shared one group's time while each node
+had a group of its own, and past saturation the clients got ~40 % of the host whatever they needed —
+the clients' count fell while the nodes' did not. In sessions of their own every process competes as
+it would with autogroups off (per process), closer to clients on other machines without favouring them.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
 from array import array
 from collections import deque
@@ -163,7 +172,9 @@ class ClusterWorker(Worker):
 
 
 def worker_main(conn: Connection) -> None:
-    """Entry point of a worker process (``multiprocessing`` spawn target): loadgen's loop, our classes."""
+    """Entry point of a worker process (``multiprocessing`` spawn target): in a session of its own (see
+    module doc), loadgen's loop with our classes."""
+    os.setsid()
     loadgen.Worker = ClusterWorker  # type: ignore[misc]
     loadgen.Client = ClusterClient  # type: ignore[misc]
     loadgen.worker_main(conn)

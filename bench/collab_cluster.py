@@ -909,6 +909,23 @@ def render_rooms(title: str, runs: list[dict[str, Any]]) -> str:
 # --- main ------------------------------------------------------------------------------------------------
 
 
+AUTOGROUP = Path("/proc/sys/kernel/sched_autogroup_enabled")
+
+
+def autogroup_line(setting: Path = AUTOGROUP) -> str:
+    """What the scheduler shares CPU time between (see ``cluster_loadgen``'s module doc)."""
+    try:
+        enabled = setting.read_text().strip() == "1"
+    except OSError:
+        return "scheduler autogroups: unknown (no setting to read); each node and generator worker has its own session"
+    if enabled:
+        return (
+            "scheduler autogroups: on (CPU time is shared between sessions); every node and generator worker has a "
+            "session of its own"
+        )
+    return "scheduler autogroups: off (CPU time is shared between processes)"
+
+
 def host_busy_before(seconds: float = 3.0) -> float:
     """Host CPU in use (percent of one core, summed over cores) while we run nothing."""
     return float(psutil.cpu_percent(interval=seconds)) * (os.cpu_count() or 1)
@@ -1015,6 +1032,7 @@ def main(argv: list[str] | None = None) -> int:
     results["host_busy_before_pct"] = busy
     capacity = (os.cpu_count() or 1) * 100
     print(f"host CPU busy before the benchmark (3 s, nothing of ours running): {busy:.0f}% of {capacity}%")
+    print(autogroup_line())
     if busy > 20:
         print("  ! other work is running on this host: the figures below are shared with it (see 'rest CPU')")
     split = split_cpus(os.sched_getaffinity(0), args.generator_cpus) if args.generator_cpus else None
