@@ -347,7 +347,7 @@ class RedisLink:
         """A call failed at the connection level: mark the link down (the monitor reconnects). The raw
         connection is dropped with it (what waits on it fails now, not at a timeout)."""
         if self._connected:
-            log.warning("%s: connection lost (%s)", self.name, type(exc).__name__ if exc else "closed")
+            log.warning("%s: connection lost (%s)", self.name, f"{type(exc).__name__}: {exc}" if exc else "closed")
         self._connected = False
         self._down.set()
         if self._raw is not None:
