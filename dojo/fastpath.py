@@ -23,8 +23,10 @@ The ASGI app authenticates and accepts a collab connection as usual; the scope c
   pause stops it, so no connection waits while others' frames keep pausing the room;
 - a read is handled in slices of `FRAMES_PER_SLICE` frames, the event loop serving everything else
   between two (the socket is not read meanwhile): an overloaded node's reads hold thousands of frames,
-  and handling them at once starved its timers and its Redis link for seconds; frames read before the
-  socket was lost still reach the room, before it hears `leave`;
+  and handling them at once starved its timers and its Redis link for seconds; the connections with a
+  backlog take turns (`dojo.slice_turns`: a few slices per turn of the loop, a read that comes while
+  some wait queues behind them); frames read before the socket was lost still reach the room, before
+  it hears `leave`;
 - keepalive cuts a peer (1011) that sent nothing within the pong deadline; a connection whose reading
   the room paused since the ping, or whose peer sent bytes since then, gets a new deadline instead
   (under load the pong can sit unread behind the peer's frames: that is our backlog, not a dead peer).
@@ -55,6 +57,7 @@ from websockets.server import ServerProtocol
 from crdt.channel import SLOW_CLIENT_REASON, CloseCode, Outbound
 from dojo.fastpath_states import ENDING, ROOM_OWNED, ConnState, FastPathError, IllegalTransition, advance
 from dojo.limits import TokenBucket
+from dojo.slice_turns import turns_of
 
 if TYPE_CHECKING:
     from uvicorn import Config
@@ -69,7 +72,7 @@ _SERVICE_RESTART = 1012
 CLOSE_TIMEOUT = 10.0
 """Seconds a peer has to answer our close frame before its socket is cut."""
 FRAMES_PER_SLICE = 64
-"""Events of one read handled before the event loop serves others (`CollabWebSocketProtocol._slice`)."""
+"""Events of one read handled before the event loop serves others (`CollabWebSocketProtocol.run_slice`)."""
 
 FrameHandler = Callable[["FastChannel", bytes], None]
 LeaveHandler = Callable[["FastChannel"], None]
@@ -144,6 +147,7 @@ class CollabWebSocketProtocol(asyncio.Protocol):
         "_server_state",
         "_slicing",
         "_turn_due",
+        "_turns",
         "_writable",
         "bucket",
         "channel",
@@ -168,6 +172,7 @@ class CollabWebSocketProtocol(asyncio.Protocol):
         self._server_state = server_state
         self._app_state: dict[str, Any] | None = app_state
         self.loop = _loop or asyncio.get_event_loop()
+        self._turns = turns_of(self.loop)
         self.state = ConnState.CONNECTING
         self.channel = FastChannel(self, next(_keys))
         self.max_backlog = 4 * 1024 * 1024
@@ -195,7 +200,7 @@ class CollabWebSocketProtocol(asyncio.Protocol):
         self._flow_paused = False  # the room's backpressure (applies while LIVE)
         self._turn_due = False  # the room resumed reading and this socket was not read since
         self._pause_pending = False  # paused while its turn was due: the transport stops after one read
-        self._backlog: deque[Frame | Request | Response] | None = None  # read events not handled yet (see `_slice`)
+        self._backlog: deque[Frame | Request | Response] | None = None  # read events not handled yet (see `run_slice`)
         self._slicing = False  # a slice of the backlog is scheduled; the transport is paused meanwhile
         self._response: Any = None
         extensions: list[ServerExtensionFactory] = []
@@ -269,12 +274,15 @@ class CollabWebSocketProtocol(asyncio.Protocol):
             self._refuse_bad_request()
             return
         events = conn.events_received()
-        if len(events) > FRAMES_PER_SLICE or self._slicing:
+        if self._slicing or len(events) > FRAMES_PER_SLICE or (events and self._turns.waiting):
             if self._backlog is None:
                 self._backlog = deque()
             self._backlog.extend(events)
             if not self._slicing:
-                self._slice()
+                if self._turns.waiting:  # others' backlogs first (see `dojo.slice_turns`)
+                    self._wait_turn()
+                else:
+                    self.run_slice()
             return
         for event in events:
             self._handle_event(event)
@@ -287,13 +295,13 @@ class CollabWebSocketProtocol(asyncio.Protocol):
         elif isinstance(event, Request):
             self._handle_request(event)
 
-    def _slice(self) -> None:
-        """Handle the next `FRAMES_PER_SLICE` events of a read that brought more, then let the event
-        loop serve everything else before the next slice (`call_soon`); the transport stays paused
-        until the backlog is handled. A read of 256 KiB can hold thousands of edits, and an overloaded
-        node reads such chunks from every socket: handled at once, they made loop turns of seconds,
-        during which timers and the Redis link starved (its calls timed out, the link dropped, and every
-        room resynchronized — more load, less throughput)."""
+    def run_slice(self) -> None:
+        """Handle the next `FRAMES_PER_SLICE` events of a read that brought more, then wait for this
+        connection's next turn (`dojo.slice_turns`), the event loop serving everything else meanwhile;
+        the transport stays paused until the backlog is handled. A read of 256 KiB can hold thousands of
+        edits, and an overloaded node reads such chunks from every socket: handled at once, they made
+        loop turns of seconds, during which timers and the Redis link starved (its calls timed out, the
+        link dropped, and every room resynchronized — more load, less throughput)."""
         backlog = self._backlog
         if backlog is None or self._closed():
             self._backlog, self._slicing = None, False
@@ -304,10 +312,7 @@ class CollabWebSocketProtocol(asyncio.Protocol):
                 break
         if backlog and not self._closed():
             self._flush()
-            if not self._slicing:
-                self._slicing = True
-                self.transport.pause_reading()
-            self.loop.call_soon(self._slice)
+            self._wait_turn()
             return
         self._backlog = None
         if self._slicing:
@@ -315,6 +320,13 @@ class CollabWebSocketProtocol(asyncio.Protocol):
             if not self._read_paused and not self._flow_paused:
                 self._resume_transport()
         self._after_read()
+
+    def _wait_turn(self) -> None:
+        """Stop reading the socket until the backlog is handled, and queue for the next slice."""
+        if not self._slicing:
+            self._slicing = True
+            self.transport.pause_reading()
+        self._turns.add(self)
 
     def _drain_backlog(self) -> None:
         """The socket is gone, but the frames of the backlog were read before: the room gets them, at
@@ -343,7 +355,7 @@ class CollabWebSocketProtocol(asyncio.Protocol):
                 self.transport.pause_reading()
 
     def _resume_transport(self) -> None:
-        """Read again — unless a slice of the backlog is due, whose end decides (see `_slice`)."""
+        """Read again — unless a slice of the backlog is due, whose end decides (see `run_slice`)."""
         if not self._slicing and not self.transport.is_closing():
             self.transport.resume_reading()
 

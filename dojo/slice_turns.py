@@ -1,0 +1,85 @@
+"""Turns of the event loop for the collab connections' sliced reads (`dojo.fastpath`).
+
+Theory of operation. A connection handles a read that brought many frames in slices of
+`dojo.fastpath.FRAMES_PER_SLICE`, its socket not read meanwhile. Had each connection scheduled its next
+slice itself (`loop.call_soon`), every connection with a backlog would run a slice in the *same* turn of
+the loop: on an overloaded node, hundreds of connections × 64 frames made turns of one to two seconds,
+and the node's own Redis link, whose replies are read between two turns, timed out (2 s) and dropped —
+every room then resynchronized, more load again. Here the connections with a backlog wait in one queue,
+in order, and each turn of the loop runs the slices of at most `SLICES_PER_TURN` of them; between two
+turns the loop reads its sockets (Redis replies included) and runs its timers. While some wait, a
+connection whose read comes queues behind them (`SliceTurns.waiting`) instead of being served first.
+One `SliceTurns` per event loop (`turns_of`); nothing runs while no connection has a backlog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections import deque
+from typing import Protocol
+
+__all__ = ["SLICES_PER_TURN", "SliceTurns", "Sliced", "turns_of"]
+
+log = logging.getLogger("dojo.slice_turns")
+
+SLICES_PER_TURN = 8
+"""Connections whose slice runs in one turn of the loop (a slice is at most 64 frames: ~500 frames a turn)."""
+
+
+class Sliced(Protocol):
+    """A connection with a backlog: `run_slice` handles its next slice, and queues it again (`add`) if
+    frames are left."""
+
+    def run_slice(self) -> None: ...
+
+
+class SliceTurns:
+    """The queue of connections waiting for a slice, served `per_turn` at a time (see module doc)."""
+
+    __slots__ = ("_loop", "_scheduled", "_waiting", "per_turn")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, per_turn: int = SLICES_PER_TURN) -> None:
+        if per_turn < 1:
+            raise ValueError("per_turn must be at least 1")
+        self._loop = loop
+        self._waiting: deque[Sliced] = deque()
+        self._scheduled = False
+        self.per_turn = per_turn
+
+    @property
+    def waiting(self) -> int:
+        """Connections waiting for their slice."""
+        return len(self._waiting)
+
+    def add(self, conn: Sliced) -> None:
+        """Queue `conn` for a slice, after those already waiting."""
+        self._waiting.append(conn)
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self._turn)
+
+    def _turn(self) -> None:
+        self._scheduled = False
+        waiting = self._waiting
+        for _ in range(min(self.per_turn, len(waiting))):  # those queued again during this turn wait for the next
+            conn = waiting.popleft()
+            try:
+                conn.run_slice()
+            except Exception:  # one connection's failure must not stall the others' backlogs
+                log.exception("a collab connection's slice failed")
+        if waiting and not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self._turn)
+
+
+_TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SliceTurns] = weakref.WeakKeyDictionary()
+
+
+def turns_of(loop: asyncio.AbstractEventLoop) -> SliceTurns:
+    """The turns of `loop`'s collab connections (made at first use; they go with the loop)."""
+    turns = _TURNS.get(loop)
+    if turns is None:
+        turns = _TURNS[loop] = SliceTurns(loop)
+    return turns
