@@ -24,8 +24,8 @@ __all__ = ["SLICES_PER_TURN", "SliceTurns", "Sliced", "turns_of"]
 
 log = logging.getLogger("dojo.slice_turns")
 
-SLICES_PER_TURN = 8
-"""Connections whose slice runs in one turn of the loop (a slice is at most 64 frames: ~500 frames a turn)."""
+SLICES_PER_TURN = 32
+"""Connections whose slice runs in one turn of the loop (a slice is at most 64 frames: ~2,000 frames a turn)."""
 
 
 class Sliced(Protocol):

@@ -5,29 +5,22 @@ load."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 from reports_jobs import CpuMeter
+
+from tests.bench.children import child_after
 
 BURN = 0.3
 """CPU seconds the child spends before it idles."""
 BURNER = f"""
-import sys, time
+import time
 while time.process_time() < {BURN}:
     pass
-print("idle", flush=True)
-sys.stdin.read()
 """
 
 
 def test_a_process_in_two_trees_is_counted_once() -> None:
-    # Leaving the block closes the child's stdin (it then exits) and its stdout, and waits for it.
-    with subprocess.Popen(
-        [sys.executable, "-c", BURNER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    ) as child:
-        assert child.stdout is not None
-        assert child.stdout.readline() == "idle\n"  # it has burnt its CPU and now only waits
+    with child_after(BURNER) as child:  # it has burnt its CPU and now only waits
         mine = CpuMeter([os.getpid()])  # this process's tree: the child included
         both = CpuMeter([child.pid, os.getpid()])  # the child is also a tree of its own
         assert sorted(both.processes()) == sorted(mine.processes())

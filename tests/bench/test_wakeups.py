@@ -3,29 +3,22 @@ processes; a process that is gone counts nothing instead of failing the step."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import psutil
 from collab_cluster import wakeups
 
+from tests.bench.children import child_after
+
 SLEEPS = 50
 SLEEPER = f"""
-import sys, time
+import time
 for _ in range({SLEEPS}):
     time.sleep(0.001)
-print("slept", flush=True)
-sys.stdin.read()
 """
 
 
 def test_each_sleep_of_a_process_is_a_wakeup_and_a_gone_process_counts_nothing() -> None:
-    with subprocess.Popen(
-        [sys.executable, "-c", SLEEPER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    ) as child:
-        assert child.stdout is not None
+    with child_after(SLEEPER) as child:
         proc = psutil.Process(child.pid)
-        assert child.stdout.readline() == "slept\n"
         slept = wakeups([proc])
         assert slept >= SLEEPS  # every time.sleep gave the CPU up (start-up adds some more)
         assert wakeups([proc, proc]) >= 2 * SLEEPS
