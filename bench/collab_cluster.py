@@ -32,6 +32,7 @@ import ctypes
 import json
 import multiprocessing as mp
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -203,10 +204,14 @@ def wakeups(procs: list[psutil.Process]) -> int:
 _PR_SET_PDEATHSIG = 1
 
 
+_QUOTED = re.compile(r"'[^']*'")
+
+
 def count_warnings(logs: list[Path], sizes: list[int]) -> dict[str, int]:
     """What the node logs `logs` got after `sizes` bytes, counted by logger and first three words of the
-    message, most frequent first. The nodes log at WARNING, so this is what went wrong during a step: an
-    overloaded node says here that its Redis link or its store calls timed out."""
+    message, most frequent first, quoted names (a room's) left out so that one kind of warning is one
+    count. The nodes log at WARNING, so this is what went wrong during a step: an overloaded node says
+    here that its Redis link or its store calls timed out."""
     counts: Counter[str] = Counter()
     for log, size in zip(logs, sizes, strict=True):
         with log.open("rb") as f:
@@ -217,7 +222,7 @@ def count_warnings(logs: list[Path], sizes: list[int]) -> dict[str, int]:
                 except ValueError:
                     counts["(not JSON)"] += 1
                     continue
-                words = " ".join(str(entry.get("message", "")).split()[:3])
+                words = " ".join(_QUOTED.sub("'…'", str(entry.get("message", ""))).split()[:3])
                 counts[f"{entry.get('logger', '?')}: {words}"] += 1
     return dict(counts.most_common())
 
