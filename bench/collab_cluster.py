@@ -182,12 +182,20 @@ class Infra:
 
 
 def _cpu(procs: list[psutil.Process]) -> float:
-    total = 0.0
+    return sum(user_and_kernel(procs))
+
+
+def user_and_kernel(procs: list[psutil.Process]) -> tuple[float, float]:
+    """CPU seconds of `procs` so far, summed: (in user space, in the kernel). The kernel's share is what
+    the system calls cost (each delivery's write, each socket read and wait); the rest is the processes'
+    own code — for a node, Python and the extensions it calls. A process that is gone counts nothing."""
+    user = system = 0.0
     for proc in procs:
         with contextlib.suppress(psutil.NoSuchProcess):  # a backend that exited between listing and reading
             t = proc.cpu_times()
-            total += t.user + t.system
-    return total
+            user += t.user
+            system += t.system
+    return user, system
 
 
 def wakeups(procs: list[psutil.Process]) -> int:
@@ -360,6 +368,9 @@ class NodeCluster:
     def cpu_seconds(self) -> float:
         return _cpu(self.ps)
 
+    def kernel_cpu_seconds(self) -> float:
+        return user_and_kernel(self.ps)[1]
+
     def wakeups(self) -> int:
         return wakeups(self.ps)
 
@@ -403,7 +414,8 @@ class NodeCluster:
 class ClusterProbe:
     """CPU over a window, % of one core: the nodes, Redis, PostgreSQL, the load generator (workers and
     this process) and the whole host; ``rest`` is what none of those used (other people's jobs on a
-    shared host). Also the nodes' wake-ups per second (see `wakeups`)."""
+    shared host). Also the nodes' wake-ups per second (see `wakeups`) and their CPU in the kernel (see
+    `user_and_kernel`)."""
 
     def __init__(self, cluster: NodeCluster, pool: ClusterWorkerPool) -> None:
         self.cluster = cluster
@@ -411,6 +423,7 @@ class ClusterProbe:
         self.wall = time.monotonic()
         self.start = self._sample()
         self.start_wakeups = cluster.wakeups()
+        self.start_kernel = cluster.kernel_cpu_seconds()
 
     def _sample(self) -> tuple[float, float, float, float, float]:
         host = psutil.cpu_times()
@@ -431,6 +444,7 @@ class ClusterProbe:
             "host_cpu_pct": host,
             "rest_cpu_pct": max(0.0, host - nodes - redis - pg - gen),
             "node_wakeups_per_s": (self.cluster.wakeups() - self.start_wakeups) / wall,
+            "server_kernel_cpu_pct": 100 * (self.cluster.kernel_cpu_seconds() - self.start_kernel) / wall,
         }
 
 
@@ -516,6 +530,7 @@ def step(
         "server_us_per_edit": 1e4 * usage["server_cpu_pct"] / tx * duration if tx else None,
         "gen_us_per_delivery": 1e4 * usage["gen_cpu_pct"] / rx * duration if rx else None,
         "node_wakeups_per_edit": usage["node_wakeups_per_s"] / tx * duration if tx else None,
+        "server_kernel_us_per_delivery": 1e4 * usage["server_kernel_cpu_pct"] / rx * duration if rx else None,
         "server_rss_max_mb": max(rss_max, cluster.rss_bytes()) / 2**20,
         "open_clients": sum(r["open_clients"] for r in replies),
         "disconnects": sum(r["n_disconnects"] for r in replies),
@@ -699,6 +714,7 @@ def render_fanout(title: str, runs: list[dict[str, Any]]) -> str:
         "p99 cross",
         "nodes CPU",
         "us/dlv",
+        "kernel",
         "wake/edit",
         "redis CPU",
         "pg CPU",
@@ -727,7 +743,8 @@ def render_fanout(title: str, runs: list[dict[str, Any]]) -> str:
                 fmt_added(res["added_p50_ms"]),
                 fmt_ms(res["cross_p99_ms"]),
                 fmt_pct(res["server_cpu_pct"]),
-                "-" if res["server_us_per_delivery"] is None else f"{res['server_us_per_delivery']:.2f}",
+                fmt_us(res["server_us_per_delivery"]),
+                fmt_us(res.get("server_kernel_us_per_delivery")),
                 "-" if res.get("node_wakeups_per_edit") is None else f"{res['node_wakeups_per_edit']:.2f}",
                 fmt_pct(res["redis_cpu_pct"]),
                 fmt_pct(res["postgres_cpu_pct"]),
@@ -818,6 +835,11 @@ def nodes_count_line(label: str, res: dict[str, Any]) -> str:
 
 def _step_list(steps: list[dict[str, Any]]) -> str:
     return ", ".join(f"{s['rate_per_client']:g}/s {s['deliveries_per_s']:,.0f}" for s in steps)
+
+
+def fmt_us(value: float | None) -> str:
+    """Microseconds with two decimals, or `-` when not measured."""
+    return "-" if value is None else f"{value:.2f}"
 
 
 def cpu_split(res: dict[str, Any]) -> str:
