@@ -1,0 +1,68 @@
+"""bench/fn_cpu/sitecustomize.py: a process started with it wraps the functions named, measures nothing
+until SIGUSR1, and at SIGUSR2 writes each function's calls and own CPU (a wrapped callee's time is its
+own, not its caller's); a target that does not exist is reported and skipped."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+FN_CPU = Path(__file__).resolve().parents[2] / "bench" / "fn_cpu"
+CHILD = """
+import json, sys
+print("ready", flush=True)
+sys.stdin.readline()  # the window starts before this line comes
+for _ in range(500):
+    json.dumps({"a": [1, 2, 3]})
+print("done", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_a_window_counts_the_calls_and_each_function_s_own_cpu(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(FN_CPU),
+        "POCDOJO_FN_CPU_DIR": str(tmp_path),
+        "POCDOJO_FN_CPU_TARGETS": "json:dumps, json.encoder:JSONEncoder.encode, json:no_such_function",
+    }
+    with subprocess.Popen(
+        [sys.executable, "-c", CHILD],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as child:
+        assert child.stdin is not None and child.stdout is not None and child.stderr is not None
+        assert child.stdout.readline() == "ready\n"
+        child.send_signal(signal.SIGUSR1)
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        assert child.stdout.readline() == "done\n"
+        child.send_signal(signal.SIGUSR2)
+        # A signal's handler runs before the read it interrupted returns (PEP 475): the window started
+        # before "go" was read, and its report is written before "bye" is.
+        child.stdin.write("bye\n")
+        child.stdin.close()
+        assert child.wait(timeout=30) == 0
+        errors = child.stderr.read()
+    lines = (tmp_path / f"fn-cpu-{child.pid}.txt").read_text().splitlines()
+    assert lines[0].startswith("window ") and "main thread CPU" in lines[0]
+    counted = {line.split()[0]: int(line.split()[2]) for line in lines[1:]}
+    assert counted == {"json:dumps": 500, "json.encoder:JSONEncoder.encode": 500}
+    assert "json:no_such_function not wrapped" in errors
+
+
+def test_without_its_directory_it_wraps_nothing() -> None:
+    env = {**os.environ, "PYTHONPATH": str(FN_CPU)}
+    env.pop("POCDOJO_FN_CPU_DIR", None)
+    probe = (
+        "import json, signal; "
+        "print(hasattr(json.dumps, '__wrapped__'), signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True"]
