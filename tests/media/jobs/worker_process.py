@@ -17,13 +17,20 @@ from runtime.logs import configure_logging
 from runtime.settings import Settings
 
 
+def publish(marker: Path, text: str) -> None:
+    """Write `marker` whole or not at all: the test polls for the file and reads it at once."""
+    partial = marker.with_name(marker.name + ".partial")
+    partial.write_text(text)
+    partial.replace(marker)
+
+
 def main() -> None:
     marker = Path(sys.argv[1])
     forever = asyncio.Event()
 
     async def hold(report_id: uuid.UUID, stage: Stage, value: int) -> None:
         if stage == "rendering":
-            await asyncio.to_thread(marker.write_text, str(report_id))
+            await asyncio.to_thread(publish, marker, str(report_id))
             await forever.wait()
 
     configure_logging("INFO")
