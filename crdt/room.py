@@ -19,10 +19,14 @@ Theory of operation:
 * **Changes of other nodes are relayed first and integrated in batches** (:meth:`Room.relay`): another
   node already accepted and validated them, so the room hands them to its connections at once and
   applies them to its own copy of the document a moment later (``INTEGRATE_SECONDS``), all those that
-  came meanwhile in one transaction, or before anything reads or changes the document, whichever comes
-  first. What a reader sees is thus always current; what a node spends per remote change is a frame,
-  not a transaction. Large ones (a resynchronizing node's whole state) are applied at once instead, so
-  that connections receive only what they change.
+  came meanwhile in one transaction, or before anything reads the document or makes a change that may
+  depend on them, whichever comes first. A change may depend on a relayed one only if it carries that
+  one's client ID, as encoded (a byte search: :func:`~crdt.updates.struct_client`); a change that does
+  not is applied without them, since a change applied before what it builds on would wait, pending,
+  and never be broadcast. Integrating before every local change made runs of one or two changes
+  (three nodes, 50 clients: ~1.4). What a reader sees is thus always current; what a node spends per
+  remote change is a frame, not a transaction. Large ones (a resynchronizing node's whole state) are
+  applied at once instead, so that connections receive only what they change.
 * A broadcast encodes its message once into an :class:`~crdt.channel.Outbound` and hands that same
   object to every channel in a plain loop. Channels must not raise; one that does is logged and
   closed, and the loop goes on.
@@ -80,7 +84,7 @@ from .protocol import (
     encode_sync_update,
 )
 from .sync import apply_update, apply_updates
-from .updates import check_state_vector, check_update, state_vector_clocks, update_goes_beyond
+from .updates import check_state_vector, check_update, state_vector_clocks, struct_client, update_goes_beyond
 
 __all__ = ["DEFAULT_MAX_DOCUMENT_BYTES", "DeliveryGate", "Room", "RoomStats"]
 
@@ -94,6 +98,9 @@ MAX_RELAYED: Final = 256
 """Relayed changes waiting to be integrated past which they are integrated at once."""
 RELAY_MAX_BYTES: Final = 4096
 """Changes of other nodes larger than this are applied at once rather than relayed (see `Room.relay`)."""
+DEPENDENCY_SCAN_BYTES: Final = 1024
+"""Changes larger than this integrate the relayed ones before they apply, without looking for a
+dependency on them (see `Room._depends_on_relayed`)."""
 
 _MAX_REASON_CHARS: Final = 100  # a WebSocket close reason is at most 123 bytes of UTF-8
 _OUTDATED_ORIGIN: Final = ServerOrigin("awareness-timeout")
@@ -194,6 +201,8 @@ class Room:
         self._reading_paused = False
         # Changes of other nodes relayed to the connections and not integrated yet (see `relay`).
         self._relayed: list[tuple[bytes, RemoteOrigin]] = []
+        self._relayed_clients: set[bytes] = set()  # their clients, encoded (`struct_client`)
+        self._relayed_opaque = False  # one of them is not one client's: every change waits for them
         self._integration: asyncio.TimerHandle | None = None
 
     # -- read-only surface ------------------------------------------------------------------
@@ -411,6 +420,11 @@ class Room:
         check_update(update)
         relayed = self._relayed
         relayed.append((update, origin))
+        client = struct_client(update)
+        if client is None:
+            self._relayed_opaque = True
+        elif client:
+            self._relayed_clients.add(client)
         if len(relayed) >= MAX_RELAYED:
             self.integrate()
         elif self._integration is None:
@@ -425,22 +439,29 @@ class Room:
             self._broadcast(Outbound(encode_sync_update(update)), update=True)
 
     def integrate(self) -> None:
-        """Apply the relayed changes not integrated yet (each run of one node's changes in one
-        transaction); their ``on_change`` hooks run now. Called before every read of the document.
-        (A batch's timer is left to run out when something integrates earlier: a timer per batch is
-        then made at most every ``INTEGRATE_SECONDS``, not once per local change.)"""
+        """Apply the relayed changes not integrated yet, in order, in one transaction; their
+        ``on_change`` hooks run now, once, with the changes' ``RemoteOrigin`` (changes of several nodes:
+        their names joined by commas, in order of appearance). Called before every read of the document
+        and before a change that may depend on them (see :meth:`_change`). (A batch's timer is left to
+        run out when something integrates earlier: a timer per batch is then made at most every
+        ``INTEGRATE_SECONDS``, not once per local change.)"""
         relayed = self._relayed
         if not relayed:
             return
         self._relayed = []
-        start = 0
-        while start < len(relayed):
-            origin = relayed[start][1]
-            end = start + 1
-            while end < len(relayed) and relayed[end][1].node == origin.node:
-                end += 1
-            self._integrate_run([update for update, _ in relayed[start:end]], origin)
-            start = end
+        self._relayed_clients.clear()
+        self._relayed_opaque = False
+        origin = relayed[0][1]
+        if any(o.node != origin.node for _, o in relayed):
+            origin = RemoteOrigin(",".join(dict.fromkeys(o.node for _, o in relayed)))
+        self._integrate_run([update for update, _ in relayed], origin)
+
+    def _depends_on_relayed(self, update: bytes) -> bool:
+        """Whether ``update`` may refer to an item of a relayed change not integrated yet: it carries the
+        encoded client ID of one (a cheap, conservative test: see :func:`~crdt.updates.struct_client`)."""
+        if self._relayed_opaque or len(update) > DEPENDENCY_SCAN_BYTES:
+            return True
+        return any(client in update for client in self._relayed_clients)
 
     def _integrate_due(self) -> None:
         self._integration = None
@@ -450,9 +471,7 @@ class Room:
         events = self._events
         self._encoded = None
         try:
-            try:
-                apply_updates(self._doc, updates, origin)
-            except UpdateRejected as exc:
+            for exc in apply_updates(self._doc, updates, origin):
                 logger.warning("room %r: the engine refused a change of node %s: %s", self._name, origin.node, exc)
             if not events:
                 return  # duplicates, or changes waiting for missing dependencies
@@ -489,7 +508,8 @@ class Room:
         """Apply ``update``; broadcast and report what it changed. ``frame``, when given, is an
         encoded update message carrying exactly ``update``."""
         check_update(update)
-        self.integrate()
+        if self._relayed and self._depends_on_relayed(update):
+            self.integrate()
         if type(origin) is not StorageOrigin:
             self._check_size(update)
             if self._admitters and type(origin) is not RemoteOrigin:

@@ -21,7 +21,7 @@ from typing import Any
 from pycrdt import Doc
 
 from .engine import engine_errors
-from .errors import InvalidStateVector
+from .errors import InvalidStateVector, UpdateRejected
 from .protocol import SyncMessage, SyncStep1, SyncStep2, SyncUpdate
 from .updates import check_state_vector, check_update
 
@@ -48,13 +48,20 @@ def apply_update(doc: Doc[Any], update: bytes, origin: object = None) -> None:
         doc.apply_update(update)
 
 
-def apply_updates(doc: Doc[Any], updates: list[bytes], origin: object = None) -> None:
+def apply_updates(doc: Doc[Any], updates: list[bytes], origin: object = None) -> list[UpdateRejected]:
     """Apply ``updates`` in order in one transaction tagged with ``origin`` (one commit, one event):
-    changes already validated elsewhere (another node accepted them). Raises
-    :class:`~crdt.errors.UpdateRejected` if pycrdt refuses one; those before it stay applied."""
-    with engine_errors("the CRDT engine refused an update"), doc.transaction(origin=origin):
+    changes already validated elsewhere (another node accepted them). An update pycrdt refuses is
+    skipped (whatever part of it was integrated stays) and the others are applied; the refusals are
+    returned, in order."""
+    refused: list[UpdateRejected] = []
+    with doc.transaction(origin=origin):
         for update in updates:
-            doc.apply_update(update)
+            try:
+                with engine_errors("the CRDT engine refused an update"):
+                    doc.apply_update(update)
+            except UpdateRejected as exc:
+                refused.append(exc)
+    return refused
 
 
 def handle_sync_message(doc: Doc[Any], msg: SyncMessage, origin: object = None) -> SyncStep2 | None:

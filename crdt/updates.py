@@ -26,7 +26,7 @@ from .engine import engine_errors
 from .errors import InvalidStateVector, ProtocolError, UpdateRejected
 from .lib0 import Decoder
 
-__all__ = ["EMPTY_UPDATE", "check_state_vector", "check_update", "merge_updates"]
+__all__ = ["EMPTY_UPDATE", "check_state_vector", "check_update", "merge_updates", "struct_client"]
 
 EMPTY_UPDATE = b"\x00\x00"
 """The encoding of an update that changes nothing (no structs, empty delete set)."""
@@ -58,6 +58,33 @@ def check_update(update: bytes) -> None:
     count = _leading_count(update, 3)
     if count is not None:
         raise UpdateRejected(f"update announces {count} clients in {len(update)} bytes")
+
+
+def struct_client(update: bytes) -> bytes | None:
+    """The client ID of ``update``'s structs as it is encoded (a varUint), read from the update's head:
+    ``b""`` for an update without structs (only deletions), None when it is not one client's (several
+    clients' structs, or a head that cannot be read).
+
+    An update that refers to an item of that client (a struct's left or right origin, its parent, a
+    deleted range) carries these same bytes (lib0 encodes a varUint one way only), so an update that
+    does not contain them cannot depend on this one (see ``Room._change``).
+    """
+    if not update:
+        return None
+    groups = update[0]
+    if groups == 0:
+        return b""
+    if groups != 1:
+        return None  # several clients' structs (or 128 and more: not a varUint of one byte)
+    at = 1
+    for _ in range(2):  # the group's struct count, then its client ID
+        start = at
+        while at < len(update) and update[at] & 0x80:
+            at += 1
+        at += 1
+        if at > len(update) or at - start > 10:
+            return None
+    return update[start:at]
 
 
 def check_state_vector(state_vector: bytes) -> None:
