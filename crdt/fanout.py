@@ -197,6 +197,7 @@ class _Gate:
         room.resume_reading()
 
 
+_MAX_ORIGINS: Final = 1024
 _SEAL: Final = b"\x01"
 _READ: Final = b"\x00"
 
@@ -236,6 +237,7 @@ class FanoutExtension(RoomExtension, BusListener):
         self._owner_check_seconds = owner_check_seconds
         # Per room, the other nodes whose changes were applied here: while one is alive it stores them.
         self._authors: dict[str, set[str]] = {}
+        self._origins: dict[str, RemoteOrigin] = {}  # one per node, made once (changes of a node share it)
         self._observer = observer
         self._fence_timeout = fence_timeout
         self._fences: dict[bytes, _FenceWait] = {}
@@ -369,17 +371,26 @@ class FanoutExtension(RoomExtension, BusListener):
     def _apply(self, room: Room, messages: Sequence[BusMessage], *, relay: bool = True) -> None:
         """Changes of other nodes: relayed (delivered now, integrated in a batch, `Room.relay`), or
         applied at once (`relay=False`: a loading room's backlog)."""
-        if messages and self._keeper is not None:
+        if not messages:
+            return
+        if self._keeper is not None:
             authors = self._authors.get(room.name)
             if authors is None:
                 authors = self._authors[room.name] = set()
-            authors.update(m.node for m in messages)
+            for message in messages:
+                authors.add(message.node)
+        origins = self._origins
         for message in messages:
+            origin = origins.get(message.node)
+            if origin is None:
+                origin = RemoteOrigin(message.node)
+                if len(origins) < _MAX_ORIGINS:
+                    origins[message.node] = origin
             try:
                 if relay:
-                    room.relay(message.payload, RemoteOrigin(message.node))
+                    room.relay(message.payload, origin)
                 else:
-                    room.apply_server_update(message.payload, RemoteOrigin(message.node))
+                    room.apply_server_update(message.payload, origin)
             except CrdtError as exc:
                 logger.warning("room %r: refused an update from node %s: %s", room.name, message.node, exc)
 

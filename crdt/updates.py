@@ -17,6 +17,7 @@ input holds structs the ``Doc`` could not integrate, they are appended with the 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,6 +33,9 @@ EMPTY_UPDATE = b"\x00\x00"
 """The encoding of an update that changes nothing (no structs, empty delete set)."""
 
 logger = logging.getLogger("crdt.updates")
+
+_ONE_CLIENT_HEAD = re.compile(rb"\x01[\x80-\xff]{0,9}[\x00-\x7f]([\x80-\xff]{0,9}[\x00-\x7f])")
+"""One struct group (1), its struct count and its client ID (varUints: their last byte is under 0x80)."""
 
 
 def _leading_count(data: bytes, min_entry_bytes: int) -> int | None:
@@ -69,22 +73,12 @@ def struct_client(update: bytes) -> bytes | None:
     deleted range) carries these same bytes (lib0 encodes a varUint one way only), so an update that
     does not contain them cannot depend on this one (see ``Room._change``).
     """
-    if not update:
-        return None
-    groups = update[0]
-    if groups == 0:
+    head = _ONE_CLIENT_HEAD.match(update)
+    if head is not None:
+        return head.group(1)
+    if update[:1] == b"\x00":
         return b""
-    if groups != 1:
-        return None  # several clients' structs (or 128 and more: not a varUint of one byte)
-    at = 1
-    for _ in range(2):  # the group's struct count, then its client ID
-        start = at
-        while at < len(update) and update[at] & 0x80:
-            at += 1
-        at += 1
-        if at > len(update) or at - start > 10:
-            return None
-    return update[start:at]
+    return None  # several clients' structs, or a head that cannot be read
 
 
 def check_state_vector(state_vector: bytes) -> None:

@@ -180,6 +180,10 @@ class RedisBus:
         self._link = link
         self._node = node_id
         self._node_bytes = node_id.encode()
+        # How a log message of this node's own change starts: the lengths of its first fields (node,
+        # kind) and those fields (`APPEND_SCRIPT`), so that `_on_entry` skips it without reading it.
+        self._own_lengths = [b"1", b"%d" % len(self._node_bytes), b"1", b"1"]
+        self._own_update = b"n" + self._node_bytes + b"k" + _UPDATE
         self._prefix = prefix
         self._maxlen = maxlen
         self._writer = link.command_writer("bus", limit=queue_limit, batch=512)
@@ -280,8 +284,8 @@ class RedisBus:
         Redis is away, which raises `BusUnavailable` after both."""
         unavailable: LinkUnavailable | None = None
         for channel, handler in (
-            (self._log_channel(room), lambda data: self._on_entry(room, data)),
-            (self._channel(room), lambda data: self._on_awareness(room, data)),
+            (self._log_channel(room), functools.partial(self._on_entry, room)),
+            (self._channel(room), functools.partial(self._on_awareness, room)),
         ):
             try:
                 await self._link.subscribe(channel, handler)
@@ -416,28 +420,48 @@ class RedisBus:
 
     def _on_entry(self, room: str, data: bytes) -> None:
         """A message of a room's log channel: deliver it if it follows the last entry delivered, else
-        catch up from the stream."""
+        catch up from the stream. The head line is read first: this node's own entries (a third of
+        them on three nodes) are skipped without reading their fields."""
         followed = self._followed.get(room)
         if followed is None:
             return
-        try:
-            previous, entry, fields = _split_message(data)
-        except ValueError:
+        head, newline, body = data.partition(b"\n")
+        items = head.split(b" ")
+        if not newline or len(items) < 2:
             log.warning("redis bus: a malformed log message of room %r; reading the stream", room)
             self._fell_behind(room)
             return
+        previous, entry = items[0], items[1]
         if followed.catching:
             followed.beyond = entry
             return
         if previous != followed.last:
-            if not _after(entry, followed.last):
+            try:
+                later = _after(entry, followed.last)
+            except ValueError:
+                log.warning("redis bus: a malformed log message of room %r; reading the stream", room)
+                self._fell_behind(room)
+                return
+            if not later:
                 return  # delivered already (by a catch-up)
             followed.beyond = entry
             self._fell_behind(room)
             return
-        followed.last = entry
-        if fields[:4] == [b"n", self._node_bytes, b"k", _UPDATE]:
+        ms, dash, seq = entry.partition(b"-")
+        if not (dash and ms.isdigit() and seq.isdigit()):  # an ID this node could not read the stream after
+            log.warning("redis bus: a malformed log message of room %r; reading the stream", room)
+            self._fell_behind(room)
+            return
+        if items[2:6] == self._own_lengths and body.startswith(self._own_update):
+            followed.last = entry
             return  # this node's own change, as it appended it: its listener has it already
+        try:
+            fields = _split_fields(items[2:], body)
+        except ValueError:
+            log.warning("redis bus: a malformed log message of room %r; reading the stream", room)
+            self._fell_behind(room)  # the stream has the entry as it was written
+            return
+        followed.last = entry
         if len(fields) == 6 and fields[0] == b"n" and fields[2] == b"k" and fields[4] == b"p":
             message = self._message(entry, fields[1], fields[3], fields[5])  # the usual entry: no trace context
             if message is not None and self._listener is not None:
@@ -593,22 +617,18 @@ def _field_map(fields: dict[bytes, bytes] | list[bytes]) -> dict[bytes, bytes]:
     return fields
 
 
-def _split_message(data: bytes) -> tuple[bytes, bytes, list[bytes]]:
-    """A log message (see `APPEND_SCRIPT`): the previous entry's ID, the entry's ID, and its fields and
-    values as a flat list. Raises `ValueError` if it is not one."""
-    head, newline, body = data.partition(b"\n")
-    items = head.split(b" ")
-    if not newline or len(items) < 2:
-        raise ValueError("not a log message")
+def _split_fields(lengths: list[bytes], body: bytes) -> list[bytes]:
+    """A log message's fields and values (see `APPEND_SCRIPT`) from their lengths (the head line's
+    items after the two IDs) and the body. Raises `ValueError` if the lengths do not add up."""
     fields: list[bytes] = []
     at = 0
-    for length in items[2:]:
+    for length in lengths:
         stop = at + int(length)
         fields.append(body[at:stop])
         at = stop
     if at != len(body):
         raise ValueError("the lengths do not add up to the message")
-    return items[0], items[1], fields
+    return fields
 
 
 def _after(entry: bytes, other: bytes) -> bool:

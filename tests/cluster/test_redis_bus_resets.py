@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 import uvloop
 
 from crdt import BusMessage, MessageKind
-from dojo.redis_bus import RedisBus
+from dojo.redis_bus import LOG_FORMAT, RedisBus, _Followed
 from runtime.redis_link import Connected, RedisLink
 from tests.cluster.conftest import RedisServer
 from tests.conftest import wait_until
@@ -153,6 +153,73 @@ async def test_the_reader_takes_entries_by_field_name_and_skips_malformed_ones(r
         assert (first.node, first.kind, first.payload) == ("other", MessageKind.UPDATE, b"\x01\x02")
         assert first.sent_at is not None
         assert (own.node, own.kind, own.payload) == ("reader", MessageKind.SYNC_REQUEST, b"\x00")
+
+
+async def test_a_malformed_log_message_makes_the_room_read_its_stream_and_entries_still_come(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A log message that is not one (no head line), or whose head follows on but whose lengths do not
+    add up, is not delivered: the room reads its stream instead, and what comes next is delivered."""
+    recorder = _Recorder()
+    catch_ups = 0
+
+    def caught_up() -> None:
+        nonlocal catch_ups
+        catch_ups += 1
+
+    async with RedisLink(redis_server.url) as link:
+        bus = RedisBus(link, node_id="reader", on_catch_up=caught_up)
+        bus.set_listener(recorder)
+        writer = RedisBus(link, node_id="writer")
+        await bus.follow("room")
+        await writer.follow("room")
+        channel = f"pocdojo:log:{LOG_FORMAT}:room"
+        await link.raw_command("PUBLISH", channel, b"no head line")
+        writer.append("room", BusMessage("writer", MessageKind.UPDATE, b"\x00"))
+
+        async def read(count: int) -> bool:
+            return len(recorder.messages) == count
+
+        await wait_until(lambda: read(1))
+        ((last, _),) = await link.raw_command("XREVRANGE", "pocdojo:doc:room", "+", "-", "COUNT", 1)
+        ms, _, seq = last.partition(b"-")
+        following = last + b" " + ms + b"-" + str(int(seq) + 1).encode()
+        await link.raw_command("PUBLISH", channel, following + b" 1 6 1 1 1 40\nnwriterkup\x01")  # lengths too long
+        for n in (1, 2):
+            writer.append("room", BusMessage("writer", MessageKind.UPDATE, bytes([n])))
+        await wait_until(lambda: read(3))
+        assert [m.payload for m in recorder.messages] == [b"\x00", b"\x01", b"\x02"]
+        assert catch_ups >= 1
+        assert "a malformed log message of room 'room'" in caplog.text
+
+
+def test_the_reader_skips_its_own_entries_delivers_others_and_reads_the_stream_after_a_bad_message() -> None:
+    """`_on_entry` on crafted messages (no Redis: nothing is sent while the link is not connected)."""
+    recorder = _Recorder()
+    bus = RedisBus(RedisLink("redis://127.0.0.1:1"), node_id="me")
+    bus.set_listener(recorder)
+    followed = bus._followed["room"] = _Followed(last=b"5-0", catching=False)
+
+    def message(previous: bytes, entry: bytes, *fields: bytes, lengths: list[int] | None = None) -> bytes:
+        sizes = lengths if lengths is not None else [len(f) for f in fields]
+        return b" ".join([previous, entry, *(str(n).encode() for n in sizes)]) + b"\n" + b"".join(fields)
+
+    bus._on_entry("room", message(b"5-0", b"6-0", b"n", b"me", b"k", b"u", b"p", b"\x01"))
+    assert (followed.last, recorder.messages) == (b"6-0", [])  # its own change: skipped
+    bus._on_entry("room", message(b"6-0", b"7-0", b"n", b"me", b"k", b"s", b"p", b"\x00"))  # its own sync request
+    bus._on_entry("room", message(b"7-0", b"8-0", b"n", b"other", b"k", b"u", b"p", b"\x02"))
+    assert followed.last == b"8-0"
+    assert [(m.node, m.kind, m.payload) for m in recorder.messages] == [
+        ("me", MessageKind.SYNC_REQUEST, b"\x00"),
+        ("other", MessageKind.UPDATE, b"\x02"),
+    ]
+    bus._on_entry("room", message(b"8-0", b"9-0", b"n", b"other", b"k", b"u", lengths=[1, 5, 1, 1, 1, 40]))
+    assert followed.catching and followed.last == b"8-0"  # not delivered: read from the stream instead
+    followed.catching = False
+    bus._on_entry("room", message(b"8-0", b"x-y", b"n", b"o", lengths=[1, 1]))  # chains on, fields unreadable
+    bus._on_entry("room", b"9-0 junk-id 1 1\nnx")  # does not chain on, and its ID is not one
+    assert followed.catching and followed.last == b"8-0"
+    assert len(recorder.messages) == 2
 
 
 async def test_an_entry_without_its_message_is_read_at_the_next_check(redis_server: RedisServer) -> None:

@@ -18,6 +18,7 @@ ALLOWED = {
     "enum",
     "json",
     "logging",
+    "re",  # crdt.updates reads an update's head with one precompiled pattern
     "time",
     "types",
     "typing",

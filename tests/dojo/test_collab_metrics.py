@@ -12,7 +12,7 @@ import httpx
 from websockets.asyncio.client import connect
 
 from crdt import CloseCode, PersistenceExtension, RoomManager
-from dojo.collab_metrics import CollabMetrics
+from dojo.collab_metrics import BUS_LAG, CollabMetrics
 from tests.conftest import wait_until
 from tests.crdt.fakes import Client, FakeChannel, sync_client
 from tests.crdt.faulty_store import FaultyStore
@@ -81,3 +81,26 @@ async def test_store_retries_are_counted(collab: CollabServer, http: httpx.Async
     retries, failures = "pocdojo_collab_store_retries_total", "pocdojo_collab_store_failures_total"
     assert value(after, retries, operation="append") - value(before, retries, operation="append") == 2
     assert value(after, failures, operation="append") - value(before, failures, operation="append") == 2
+
+
+async def test_the_bus_lag_histogram_counts_each_observation_in_its_bucket(
+    collab: CollabServer, http: httpx.AsyncClient
+) -> None:
+    """`LagHistogram` as a Prometheus histogram: cumulative buckets by upper bound (inclusive), a count
+    and a sum (the cluster tests drive it through real nodes)."""
+    before = await scrape(http)
+    for seconds in (0.0, 0.001, 0.002, 0.3, 60.0):
+        BUS_LAG.observe(seconds)
+    after = await scrape(http)
+    name = "pocdojo_collab_bus_lag_seconds"
+
+    def added(sample: str, **labels: str) -> float:
+        return value(after, f"{name}{sample}", **labels) - value(before, f"{name}{sample}", **labels)
+
+    assert added("_bucket", le="0.001") == 2  # 0.0 and exactly 0.001
+    assert added("_bucket", le="0.0025") == 3
+    assert added("_bucket", le="0.25") == 3
+    assert added("_bucket", le="0.5") == 4
+    assert added("_bucket", le="10.0") == 4
+    assert added("_bucket", le="+Inf") == added("_count") == 5
+    assert abs(added("_sum") - 60.303) < 1e-9
