@@ -3,6 +3,8 @@ immediately, every read of the document sees them, hooks hear them once per batc
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -93,25 +95,17 @@ async def test_a_local_edit_that_does_not_depend_on_relayed_ones_leaves_them_to_
     assert editor.channel.closed is None
 
 
-async def test_a_local_edit_deleting_relayed_text_integrates_it_first() -> None:
-    """A deletion refers to the deleted items' client like an insertion does: the relayed change is
-    integrated first, so the deletion is not left pending (it would be neither applied nor broadcast)."""
-    room = Room("r")
-    editor, viewer = joined(room, 2)
-    (update,) = remote_edits(["base"])
-    room.relay(update, RemoteOrigin("node-b"))
-    editor.catch_up()
-    viewer.catch_up()
-    frame = editor.delete(0, 2)
-    room.receive(editor.channel, frame)
-    viewer.catch_up()
-    assert viewer.content == "se"
-    assert document_text(room.state_update()) == "se"
-
-
-async def test_a_local_edit_that_builds_on_a_relayed_one_is_accepted_and_broadcast() -> None:
-    """The room integrates what it relayed before applying a client's change: a change that depends on
-    a relayed one is not left pending (it would never be broadcast)."""
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [(lambda client: client.append("+mine"), "base+mine"), (lambda client: client.delete(0, 2), "se")],
+    ids=["inserting after it", "deleting from it"],
+)
+async def test_a_local_edit_that_builds_on_a_relayed_one_is_accepted_and_broadcast(
+    edit: Callable[[Client], bytes], expected: str
+) -> None:
+    """A change that refers to a relayed one (an insertion next to its text, a deletion of it: both
+    carry its client ID) integrates it first: applied before what it builds on, the change would wait,
+    pending, and never be broadcast."""
     room = Room("r")
     editor, viewer = joined(room, 2)
     (update,) = remote_edits(["base"])
@@ -119,10 +113,10 @@ async def test_a_local_edit_that_builds_on_a_relayed_one_is_accepted_and_broadca
     editor.catch_up()
     viewer.catch_up()
     assert editor.content == "base"
-    frame = editor.append("+mine")
-    room.receive(editor.channel, frame)
+    room.receive(editor.channel, edit(editor))
     viewer.catch_up()
-    assert viewer.content == "base+mine"
+    assert viewer.content == expected
+    assert document_text(room.state_update()) == expected
     assert editor.channel.closed is None
 
 
