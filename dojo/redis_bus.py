@@ -428,8 +428,7 @@ class RedisBus:
         head, newline, body = data.partition(b"\n")
         items = head.split(b" ")
         if not newline or len(items) < 2:
-            log.warning("redis bus: a malformed log message of room %r; reading the stream", room)
-            self._fell_behind(room)
+            self._malformed(room)
             return
         previous, entry = items[0], items[1]
         if followed.catching:
@@ -439,8 +438,7 @@ class RedisBus:
             try:
                 later = _after(entry, followed.last)
             except ValueError:
-                log.warning("redis bus: a malformed log message of room %r; reading the stream", room)
-                self._fell_behind(room)
+                self._malformed(room)
                 return
             if not later:
                 return  # delivered already (by a catch-up)
@@ -449,8 +447,7 @@ class RedisBus:
             return
         ms, dash, seq = entry.partition(b"-")
         if not (dash and ms.isdigit() and seq.isdigit()):  # an ID this node could not read the stream after
-            log.warning("redis bus: a malformed log message of room %r; reading the stream", room)
-            self._fell_behind(room)
+            self._malformed(room)
             return
         if items[2:6] == self._own_lengths and body.startswith(self._own_update):
             followed.last = entry
@@ -458,8 +455,7 @@ class RedisBus:
         try:
             fields = _split_fields(items[2:], body)
         except ValueError:
-            log.warning("redis bus: a malformed log message of room %r; reading the stream", room)
-            self._fell_behind(room)  # the stream has the entry as it was written
+            self._malformed(room)
             return
         followed.last = entry
         if len(fields) == 6 and fields[0] == b"n" and fields[2] == b"k" and fields[4] == b"p":
@@ -468,6 +464,12 @@ class RedisBus:
                 self._deliver(room, [message])
             return
         self._deliver_entries(room, [(entry, fields)])
+
+    def _malformed(self, room: str) -> None:
+        """A log message this node cannot read: read the room's stream instead (it has the entries as
+        they were written)."""
+        log.warning("redis bus: a malformed log message of room %r; reading the stream", room)
+        self._fell_behind(room)
 
     def _check_tails(self) -> None:
         """Ask for each room's last stream entry; a room whose last entry was not delivered here
