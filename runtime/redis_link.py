@@ -4,6 +4,13 @@ Theory of operation.
 - The link owns the redis-py client, one pub/sub connection and a `Supervisor` for its loops. It is
   `connected` while Redis answers; any client call that fails with a connection-level error reports
   it (`lost`), which wakes the monitor.
+- Redis is judged by what it answers, not by how late this process reads it. A busy event loop reads a
+  reply late: redis-py's timeout then fires although the reply waits in the socket. So a redis-py call
+  that times out while the raw connection kept reading from Redis (its `reads` moved on since the call
+  began) fails alone and the link stays up (`late_replies` counts them) — up to `MAX_LATE_IN_A_ROW`
+  in a row; a timeout with nothing read meanwhile, an unanswered raw ping and a refused or reset
+  connection are losses. (Each loss makes every room resynchronize: false ones cost an overloaded
+  node the most.)
 - The monitor checks health every `health_seconds` while connected (`INFO server`, then every
   client's check hook, then the pub/sub subscriptions), and retries with backoff while Redis is away.
   On each transition to connected, clients' connected hooks get a `Connected` value: `resumed` when
@@ -55,6 +62,20 @@ DOWN: tuple[type[BaseException], ...] = (
 a bare RuntimeError when writing to a transport closed underneath it."""
 
 _RETRY = Backoff(initial=0.2, maximum=1.0)
+
+LATE: tuple[type[BaseException], ...] = (RedisTimeoutError, asyncio.TimeoutError)
+"""Errors of a reply that did not come in time (as opposed to a refused or reset connection)."""
+MAX_LATE_IN_A_ROW = 3
+"""Late replies in a row (no successful health check between them) after which the link is lost even
+though the raw connection reads: whatever delays them is not only this process."""
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """Where the raw connection's reads stood when a redis-py call began (`RedisLink.mark`)."""
+
+    connection: RespConnection | None
+    reads: int
 
 
 class LinkError(RuntimeError):
@@ -185,13 +206,14 @@ class PipelineWriter(_QueueWriter[PipelineOp]):
         if not self._link.connected:
             _fail(batch)
             return
-        pipe = client.pipeline(transaction=False)
+        mark = self._link.mark()
         try:
-            for op in batch:
-                await op.queue(pipe)
-            results = await pipe.execute(raise_on_error=False)
+            async with client.pipeline(transaction=False) as pipe:
+                for op in batch:
+                    await op.queue(pipe)
+                results = await pipe.execute(raise_on_error=False)
         except DOWN as exc:
-            self._link.lost(exc)
+            self._link.failed(exc, mark)
             _fail(batch)
             return
         except BaseException:
@@ -325,6 +347,9 @@ class RedisLink:
         self._writers: list[_QueueWriter[Any]] = []
         self._jobs: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._started = False
+        self.late_replies = 0
+        """redis-py calls that timed out while Redis kept answering on the raw connection (not losses)."""
+        self._late_in_row = 0
 
     # -- state --------------------------------------------------------------------------------------------
     @property
@@ -353,15 +378,49 @@ class RedisLink:
         if self._raw is not None:
             self._raw.abort()
 
+    def mark(self) -> Mark:
+        """Where the raw connection's reads stand now: taken before a redis-py call, for `failed`."""
+        raw = self._raw
+        if raw is None or raw.closed or not self._connected:
+            return Mark(None, 0)
+        return Mark(raw, raw.reads)
+
+    def failed(self, exc: BaseException, mark: Mark) -> None:
+        """A redis-py call begun at `mark` failed at the connection level: the link is lost, unless the
+        reply was only late while the raw connection kept reading from Redis (see module doc)."""
+        raw = mark.connection
+        if (
+            isinstance(exc, LATE)
+            and raw is not None
+            and raw is self._raw
+            and not raw.closed
+            and raw.reads > mark.reads
+            and self._late_in_row + 1 < MAX_LATE_IN_A_ROW
+        ):
+            self._late_in_row += 1
+            self.late_replies += 1
+            log.warning(
+                "%s: a reply came later than %.1f s while Redis kept answering (this process is busy): "
+                "that call failed, the link stays up (%s)",
+                self.name,
+                self._socket_timeout,
+                type(exc).__name__,
+            )
+            return
+        self.lost(exc)
+
     async def call(self, fn: Callable[[aioredis.Redis], Awaitable[Any]]) -> Any:
-        """Run `fn(client)`; raises `LinkUnavailable` (and marks the link lost) if Redis is away."""
+        """Run `fn(client)`; raises `LinkUnavailable` if Redis is away (the link is lost) or answered
+        too late (see `failed`)."""
         if not self._connected:
             raise LinkUnavailable("redis is unreachable")
+        mark = self.mark()
         try:
             return await fn(self.client)
         except DOWN as exc:
-            self.lost(exc)
-            raise LinkUnavailable("redis is unreachable") from exc
+            self.failed(exc, mark)
+            why = "redis did not answer in time" if self._connected else "redis is unreachable"
+            raise LinkUnavailable(why) from exc
 
     async def raw_command(self, *args: str | bytes | int) -> Any:
         """Send one command on the raw command connection and return its reply raw (as hiredis parses
@@ -493,6 +552,7 @@ class RedisLink:
         """Ask Redis; on (re)connection detect a restarted server, run the clients' hooks, resubscribe."""
         client = self.client
         reconnecting = not self._connected
+        mark = self.mark()
         try:
             info = await client.info("server")
             run_id = str(info.get("run_id"))
@@ -500,8 +560,9 @@ class RedisLink:
             for check in self._checks:
                 await check(client, reconnecting)
         except DOWN as exc:  # RespError (a raw connection that cannot be opened) is one
-            self.lost(exc)
+            self.failed(exc, mark)
             return
+        self._late_in_row = 0
         previous, self._run_id = self._run_id, run_id
         self._connected = True
         self._down.clear()
@@ -536,8 +597,8 @@ class RedisLink:
         if its previous ping is unanswered, it is lost."""
         raw = self._raw
         if raw is not None and not raw.closed:
-            if raw.overdue:
-                raise RedisTimeoutError("the raw redis connection did not answer its ping")
+            if raw.overdue:  # a loss even if it read other replies since: Redis is behind by a whole check
+                raise RedisConnectionError("the raw redis connection did not answer its ping")
             raw.ping()
             return
         self._raw = raw = await open_connection(

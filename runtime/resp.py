@@ -13,7 +13,8 @@ any command: published messages come as push frames between the replies. `messag
 `on_message` (channel, data); subscribe and unsubscribe confirmations (pushes too) answer their command,
 so subscribe one channel per command. One connection for both means that the reply to a command and
 the messages it caused (a script that publishes) arrive in one read. Health is the owner's business:
-`ping()` sends a PING and `overdue` says whether the previous one is still unanswered. Flow control
+`ping()` sends a PING and `overdue` says whether the previous one is still unanswered; `reads` counts
+the reads that brought bytes (evidence that Redis answers, whatever the command). Flow control
 follows the transport: `drain()` waits while its write buffer is over the high-water mark. `abort()`
 drops the connection; the owner's `on_lost` is called once, from `connection_lost`, after every queued
 callback got its error.
@@ -72,12 +73,15 @@ class RespConnection(asyncio.Protocol):
         self._drained: asyncio.Future[None] | None = None
         self._idle: asyncio.Future[None] | None = None
         self._ping_pending = False
+        self.reads = 0
+        """Reads that brought bytes from Redis (replies or messages) since the connection opened."""
 
     # -- asyncio.Protocol ------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
 
     def data_received(self, data: bytes) -> None:
+        self.reads += 1
         reader = self._reader
         reader.feed(data)
         on_message = self._on_message
