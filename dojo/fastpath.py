@@ -274,12 +274,12 @@ class CollabWebSocketProtocol(asyncio.Protocol):
             self._refuse_bad_request()
             return
         events = conn.events_received()
-        if self._slicing or len(events) > FRAMES_PER_SLICE or (events and self._turns.waiting):
+        if self._slicing or len(events) > FRAMES_PER_SLICE or (events and self._turns.busy()):
             if self._backlog is None:
                 self._backlog = deque()
             self._backlog.extend(events)
             if not self._slicing:
-                if self._turns.waiting:  # others' backlogs first (see `dojo.slice_turns`)
+                if self._turns.busy():  # others' backlogs first, or this phase's time is spent (`dojo.slice_turns`)
                     self._wait_turn()
                 else:
                     self.run_slice()

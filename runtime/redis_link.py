@@ -46,6 +46,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from runtime.metrics import REDIS_LINK_EVENTS
 from runtime.resp import RespConnection, open_connection
 from runtime.supervisor import Backoff, Policy, Supervisor
 
@@ -373,6 +374,7 @@ class RedisLink:
         connection is dropped with it (what waits on it fails now, not at a timeout)."""
         if self._connected:
             log.warning("%s: connection lost (%s)", self.name, f"{type(exc).__name__}: {exc}" if exc else "closed")
+            REDIS_LINK_EVENTS.labels(self.name, "lost").inc()
         self._connected = False
         self._down.set()
         if self._raw is not None:
@@ -399,6 +401,7 @@ class RedisLink:
         ):
             self._late_in_row += 1
             self.late_replies += 1
+            REDIS_LINK_EVENTS.labels(self.name, "late").inc()
             log.warning(
                 "%s: a reply came later than %.1f s while Redis kept answering (this process is busy): "
                 "that call failed, the link stays up (%s)",

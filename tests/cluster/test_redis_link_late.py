@@ -8,11 +8,17 @@ import logging
 
 import pytest
 import redis.asyncio as aioredis
+from prometheus_client import REGISTRY
 
 from runtime.redis_link import MAX_LATE_IN_A_ROW, Connected, LinkUnavailable, RedisLink
 from tests.cluster.conftest import RedisServer
 from tests.conftest import wait_until
 from tests.netproxy import TcpProxy
+
+
+def _events(link: str, event: str) -> float:
+    return REGISTRY.get_sample_value("pocdojo_redis_link_events_total", {"link": link, "event": event}) or 0.0
+
 
 # BLPOP on an empty list answers after its own timeout: to redis-py, whose socket timeout is shorter, a
 # reply that comes late, while Redis goes on answering everything else at once.
@@ -24,14 +30,17 @@ async def test_a_late_reply_while_redis_keeps_answering_fails_the_call_and_keeps
 ) -> None:
     caplog.set_level(logging.WARNING, logger="runtime.redis_link")
     connected: list[Connected] = []
-    async with RedisLink(redis_server.url, name="probe", socket_timeout=0.3, health_seconds=0.05) as link:
+    late_before, lost_before = _events("late-probe", "late"), _events("late-probe", "lost")
+    async with RedisLink(redis_server.url, name="late-probe", socket_timeout=0.3, health_seconds=0.05) as link:
         link.on_connected(connected.append)
         with pytest.raises(LinkUnavailable, match="did not answer in time"):
             await link.call(lambda client: client.blpop(["nothing-here"], timeout=_LATE_BY))
         assert link.connected
         assert link.late_replies == 1
+        assert _events("late-probe", "late") == late_before + 1
         await link.ping()  # the next call goes through
     assert connected == [], "the link was never lost, so nothing reconnected"
+    assert _events("late-probe", "lost") == lost_before
     messages = [r.getMessage() for r in caplog.records]
     assert any("later than 0.3 s while Redis kept answering" in m for m in messages)
     assert not any("connection lost" in m for m in messages)
@@ -52,11 +61,13 @@ async def test_late_replies_in_a_row_lose_the_link(redis_server: RedisServer) ->
 async def test_a_timeout_with_nothing_read_meanwhile_is_a_loss(redis_server: RedisServer) -> None:
     async with TcpProxy(redis_server.address) as proxy:
         url = redis_server.url_via(("127.0.0.1", proxy.port))
-        async with RedisLink(url, name="probe", socket_timeout=0.3, health_seconds=30) as link:
+        lost_before = _events("silent-probe", "lost")
+        async with RedisLink(url, name="silent-probe", socket_timeout=0.3, health_seconds=30) as link:
             proxy.blackhole()  # commands go out, nothing comes back
             with pytest.raises(LinkUnavailable, match="unreachable"):
                 await link.call(lambda client: client.get("anything"))
             assert not link.connected
             assert link.late_replies == 0
+            assert _events("silent-probe", "lost") == lost_before + 1
             proxy.heal()
             await wait_until(lambda: link.connected, 10, "the link is back once Redis answers")

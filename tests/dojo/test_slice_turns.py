@@ -4,11 +4,19 @@ that the loop serves its other work (the Redis link's replies, timers) between t
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
 from dojo.slice_turns import SliceTurns, turns_of
 from tests.conftest import wait_until
+
+
+def _work(seconds: float) -> None:
+    """Handling frames that takes `seconds` (of the loop's time: nothing else runs meanwhile)."""
+    ends = time.monotonic() + seconds
+    while time.monotonic() < ends:
+        pass
 
 
 class Backlogged:
@@ -37,6 +45,20 @@ async def test_connections_take_turns_in_order_and_the_loop_serves_others_betwee
     assert log == ["a", "b", "|", "c", "a", "b"]
 
 
+async def test_reads_handled_at_once_queue_once_their_time_is_spent_until_the_loop_runs_its_callbacks() -> None:
+    loop = asyncio.get_running_loop()
+    turns = SliceTurns(loop, read_seconds=0.001)
+    assert not turns.busy()  # the first read handled at once starts the time
+    _work(0.002)  # reads that took longer than the phase may
+    assert turns.busy()
+    await asyncio.sleep(0)  # the loop ran its callbacks: a new phase of reads
+    assert not turns.busy()
+    log: list[str] = []
+    turns.add(Backlogged(turns, "a", 1, log))
+    assert turns.busy(), "a connection waits: reads queue behind it"
+    await wait_until(lambda: log == ["a"], what="the waiting slice")
+
+
 async def test_a_failing_slice_is_logged_and_the_others_still_run(caplog: pytest.LogCaptureFixture) -> None:
     loop = asyncio.get_running_loop()
     turns = SliceTurns(loop)
@@ -62,3 +84,5 @@ async def test_each_loop_has_its_own_turns() -> None:
         other.close()
     with pytest.raises(ValueError, match="per_turn"):
         SliceTurns(loop, per_turn=0)
+    with pytest.raises(ValueError, match="read_seconds"):
+        SliceTurns(loop, read_seconds=0)
