@@ -4,10 +4,13 @@ lost link — unless it keeps happening, or nothing at all comes back (a silent 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 
 import pytest
 import redis.asyncio as aioredis
+import uvloop
 from prometheus_client import REGISTRY
 
 from runtime.redis_link import MAX_LATE_IN_A_ROW, Connected, LinkUnavailable, RedisLink
@@ -44,6 +47,35 @@ async def test_a_late_reply_while_redis_keeps_answering_fails_the_call_and_keeps
     messages = [r.getMessage() for r in caplog.records]
     assert any("later than 0.3 s while Redis kept answering" in m for m in messages)
     assert not any("connection lost" in m for m in messages)
+
+
+async def _late_behind_a_stall(url: str) -> tuple[bool, int]:
+    """A call that times out while the loop is busy and the raw connection's pong waits unread in its
+    socket: (the link still up, late replies)."""
+    async with RedisLink(url, name="stall-probe", socket_timeout=0.3, health_seconds=30) as link:
+        call = asyncio.create_task(link.call(lambda client: client.blpop(["nothing-here"], timeout=_LATE_BY)))
+
+        async def blocked() -> bool:
+            return int((await link.client.info("clients"))["blocked_clients"]) == 1
+
+        await wait_until(blocked, 5, "the call waits in Redis")
+        raw = link.command_connection
+        assert raw is not None
+        raw.ping()  # answered at once; read only after the stall
+        ends = time.monotonic() + 0.5  # the loop is busy past the call's timeout
+        while time.monotonic() < ends:
+            pass
+        with pytest.raises(LinkUnavailable):
+            await call
+        return link.connected, link.late_replies
+
+
+def test_a_timeout_caused_by_a_stall_of_this_process_is_a_late_reply_under_uvloop(redis_server: RedisServer) -> None:
+    """Under uvloop (what `pocdojo serve` runs): the loop is busy past the call's timeout while Redis
+    answers the raw connection's ping; the call fails, the link stays up."""
+    connected, late = uvloop.run(_late_behind_a_stall(redis_server.url))
+    assert connected
+    assert late == 1
 
 
 async def test_late_replies_in_a_row_lose_the_link(redis_server: RedisServer) -> None:
