@@ -7,10 +7,10 @@ Theory of operation.
 - Redis is judged by what it answers, not by how late this process reads it. A busy event loop reads a
   reply late: redis-py's timeout then fires although the reply waits in the socket. So a redis-py call
   that times out while the raw connection kept reading from Redis (its `reads` moved on since the call
-  began, judged after the loop has read its sockets once more) fails alone and the link stays up
-  (`late_replies` counts them) — up to `MAX_LATE_IN_A_ROW` in a row; a timeout with nothing read
-  meanwhile, an unanswered raw ping and a refused or reset connection are losses. (Each loss makes
-  every room resynchronize: false ones cost an overloaded node the most.)
+  began) fails alone and the link stays up (`late_replies` counts them) — up to `MAX_LATE_IN_A_ROW`
+  in a row; a timeout with nothing read meanwhile, an unanswered raw ping and a refused or reset
+  connection are losses. (Each loss makes every room resynchronize: false ones cost an overloaded
+  node the most.)
 - The monitor checks health every `health_seconds` while connected (`INFO server`, then every
   client's check hook, then the pub/sub subscriptions), and retries with backoff while Redis is away.
   On each transition to connected, clients' connected hooks get a `Connected` value: `resumed` when
@@ -214,7 +214,7 @@ class PipelineWriter(_QueueWriter[PipelineOp]):
                     await op.queue(pipe)
                 results = await pipe.execute(raise_on_error=False)
         except DOWN as exc:
-            await self._link.failed(exc, mark)
+            self._link.failed(exc, mark)
             _fail(batch)
             return
         except BaseException:
@@ -387,14 +387,10 @@ class RedisLink:
             return Mark(None, 0)
         return Mark(raw, raw.reads)
 
-    async def failed(self, exc: BaseException, mark: Mark) -> None:
+    def failed(self, exc: BaseException, mark: Mark) -> None:
         """A redis-py call begun at `mark` failed at the connection level: the link is lost, unless the
         reply was only late while the raw connection kept reading from Redis (see module doc)."""
         raw = mark.connection
-        if isinstance(exc, LATE) and raw is not None:
-            # Right after a stall the timeout may be handled before what came meanwhile is read (the
-            # order of timers, callbacks and reads in a turn is the loop's): let it read once more.
-            await asyncio.sleep(0)
         if (
             isinstance(exc, LATE)
             and raw is not None
@@ -425,7 +421,7 @@ class RedisLink:
         try:
             return await fn(self.client)
         except DOWN as exc:
-            await self.failed(exc, mark)
+            self.failed(exc, mark)
             why = "redis did not answer in time" if self._connected else "redis is unreachable"
             raise LinkUnavailable(why) from exc
 
@@ -567,7 +563,7 @@ class RedisLink:
             for check in self._checks:
                 await check(client, reconnecting)
         except DOWN as exc:  # RespError (a raw connection that cannot be opened) is one
-            await self.failed(exc, mark)
+            self.failed(exc, mark)
             return
         self._late_in_row = 0
         previous, self._run_id = self._run_id, run_id
