@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pycrdt import Doc
+from pycrdt import Doc, merge_updates
 
 from .engine import engine_errors
 from .errors import InvalidStateVector, UpdateRejected
@@ -52,7 +52,16 @@ def apply_updates(doc: Doc[Any], updates: list[bytes], origin: object = None) ->
     """Apply ``updates`` in order in one transaction tagged with ``origin`` (one commit, one event):
     changes already validated elsewhere (another node accepted them). An update pycrdt refuses is
     skipped (whatever part of it was integrated stays) and the others are applied; the refusals are
-    returned, in order."""
+    returned, in order.
+
+    Several updates are merged by the engine first and applied as one (decoding and integrating one
+    update costs less than an engine step per update: ~2x less CPU per update in batches of 16
+    keystrokes, ``bench/README_cluster.md``). If the engine refuses the merge or the merged update,
+    they are applied one by one instead, so that each refusal is reported alone; whatever the merged
+    update integrated before a refusal is in the document, and applying it again changes nothing (CRDT
+    updates are idempotent)."""
+    if len(updates) > 1 and _apply_merged(doc, updates, origin):
+        return []
     refused: list[UpdateRejected] = []
     with doc.transaction(origin=origin):
         for update in updates:
@@ -62,6 +71,19 @@ def apply_updates(doc: Doc[Any], updates: list[bytes], origin: object = None) ->
             except UpdateRejected as exc:
                 refused.append(exc)
     return refused
+
+
+def _apply_merged(doc: Doc[Any], updates: list[bytes], origin: object) -> bool:
+    """Apply ``updates`` merged into one; False (document unchanged, or holding part of them) if the
+    engine refused the merge or its result."""
+    try:
+        with engine_errors("the CRDT engine refused a merged update"):
+            merged = merge_updates(*updates)
+            with doc.transaction(origin=origin):
+                doc.apply_update(merged)
+    except UpdateRejected:
+        return False
+    return True
 
 
 def handle_sync_message(doc: Doc[Any], msg: SyncMessage, origin: object = None) -> SyncStep2 | None:

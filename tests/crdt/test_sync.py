@@ -26,6 +26,7 @@ from crdt import (
     encode_sync_update,
     handle_sync_message,
 )
+from crdt.sync import apply_updates
 from tests.crdt.malformed import corpus, rich_update
 
 
@@ -255,6 +256,61 @@ def test_out_of_order_updates_wait_as_pending_then_converge() -> None:
     for update in reversed(updates):
         handle_sync_message(dst, SyncUpdate(update))
     assert str(dst.get("text", type=Text)) == "abc"
+
+
+def _typing(client_id: int, seed: int, count: int) -> list[bytes]:
+    """``count`` keystroke updates of one author (inserts and deletes), each its own update."""
+    doc: Doc[Text] = Doc(client_id=client_id)
+    text = doc.get("text", type=Text)
+    updates: list[bytes] = []
+    doc.observe(lambda event: updates.append(event.update))
+    rng = random.Random(seed)
+    for _ in range(count):
+        if len(text) > 3 and rng.random() < 0.3:
+            start = rng.randrange(len(text) - 1)
+            del text[start : start + 2]
+        else:
+            text.insert(rng.randrange(len(text) + 1), rng.choice("xyzw"))
+    return updates
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_batch_applied_merged_equals_its_updates_applied_one_by_one(seed: int) -> None:
+    """`apply_updates` merges a batch before applying it: the document ends the same as with each
+    update applied alone, for batches in any order, with gaps (updates waiting for missing ones) and
+    with duplicates; one batch is one transaction."""
+    rng = random.Random(seed)
+    updates = [u for client in (11, 12, 13) for u in _typing(client, seed * 10 + client, 30)]
+    rng.shuffle(updates)
+    updates += rng.sample(updates, 10)  # duplicates
+    one_by_one: Doc[Text] = Doc()
+    for update in updates:
+        apply_update(one_by_one, update)
+    batched: Doc[Text] = Doc()
+    commits: list[bytes] = []
+    batched.observe(lambda event: commits.append(event.update))
+    batches = 0
+    at = 0
+    while at < len(updates):
+        size = rng.randrange(2, 17)
+        assert apply_updates(batched, updates[at : at + size], origin="node-b") == []
+        at += size
+        batches += 1
+    assert len(commits) <= batches
+    assert str(batched.get("text", type=Text)) == str(one_by_one.get("text", type=Text))
+    assert_nothing_missing(batched, one_by_one)
+
+
+def test_a_batch_with_a_refused_update_applies_the_others_and_reports_it() -> None:
+    good = _typing(21, 1, 6)
+    doc: Doc[Text] = Doc()
+    refused = apply_updates(doc, [*good[:3], b"\x01\x01" + b"\xff" * 20, *good[3:]], origin="node-b")
+    assert len(refused) == 1 and isinstance(refused[0], UpdateRejected)
+    expected: Doc[Text] = Doc()
+    for update in good:
+        apply_update(expected, update)
+    assert str(doc.get("text", type=Text)) == str(expected.get("text", type=Text))
+    assert_nothing_missing(doc, expected)
 
 
 def test_messages_survive_the_codec() -> None:
