@@ -102,6 +102,11 @@ class BusListener(Protocol):
         """Messages of a followed room, in log order (awareness: in arrival order)."""
         ...
 
+    def on_update(self, room: str, node: str, update: bytes, sent_at: float | None) -> None:
+        """One UPDATE message of a followed room: what ``on_messages`` does with a list of that one
+        message (the usual entry of the log, handed over without a list and a message around it)."""
+        ...
+
     def on_gap(self, rooms: Sequence[str] | None) -> None:
         """Continuity was lost for these rooms (None: every followed room)."""
         ...
@@ -361,6 +366,22 @@ class FanoutExtension(RoomExtension, BusListener):
                     logger.exception("the fan-out observer failed")
         self._apply(target, updates)
 
+    def on_update(self, room: str, node: str, update: bytes, sent_at: float | None) -> None:
+        target = self._rooms.get(room)
+        if target is None or node == self.bus.node_id:
+            return
+        if sent_at is not None and self._observer is not None:
+            try:
+                self._observer.on_bus_lag(max(0.0, time.time() - sent_at))
+            except Exception:
+                logger.exception("the fan-out observer failed")
+        if self._keeper is not None:
+            authors = self._authors.get(room)
+            if authors is None:
+                authors = self._authors[room] = set()
+            authors.add(node)
+        self._relay(target, node, update)
+
     def on_gap(self, rooms: Sequence[str] | None) -> None:
         names = list(self._rooms) if rooms is None else [r for r in rooms if r in self._rooms]
         if names:
@@ -379,20 +400,29 @@ class FanoutExtension(RoomExtension, BusListener):
                 authors = self._authors[room.name] = set()
             for message in messages:
                 authors.add(message.node)
-        origins = self._origins
         for message in messages:
-            origin = origins.get(message.node)
-            if origin is None:
-                origin = RemoteOrigin(message.node)
-                if len(origins) < _MAX_ORIGINS:
-                    origins[message.node] = origin
+            if relay:
+                self._relay(room, message.node, message.payload)
+                continue
             try:
-                if relay:
-                    room.relay(message.payload, origin)
-                else:
-                    room.apply_server_update(message.payload, origin)
+                room.apply_server_update(message.payload, self._origin(message.node))
             except CrdtError as exc:
                 logger.warning("room %r: refused an update from node %s: %s", room.name, message.node, exc)
+
+    def _relay(self, room: Room, node: str, update: bytes) -> None:
+        try:
+            room.relay(update, self._origin(node))
+        except CrdtError as exc:
+            logger.warning("room %r: refused an update from node %s: %s", room.name, node, exc)
+
+    def _origin(self, node: str) -> RemoteOrigin:
+        """The origin of node `node`'s changes (one per node, kept for up to `_MAX_ORIGINS` nodes)."""
+        origin = self._origins.get(node)
+        if origin is None:
+            origin = RemoteOrigin(node)
+            if len(self._origins) < _MAX_ORIGINS:
+                self._origins[node] = origin
+        return origin
 
     def _apply_awareness(self, room: Room, message: BusMessage) -> None:
         try:

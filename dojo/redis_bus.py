@@ -459,7 +459,10 @@ class RedisBus:
             return
         followed.last = entry
         if len(fields) == 6 and fields[0] == b"n" and fields[2] == b"k" and fields[4] == b"p":
-            message = self._message(entry, fields[1], fields[3], fields[5])  # the usual entry: no trace context
+            if fields[3] == _UPDATE:  # the usual entry: a change, no trace context
+                self._deliver_update(room, fields[1], fields[5], int(ms) / 1000)
+                return
+            message = self._message(entry, fields[1], fields[3], fields[5])
             if message is not None and self._listener is not None:
                 self._deliver(room, [message])
             return
@@ -602,6 +605,21 @@ class RedisBus:
             log.warning("redis bus: ignoring a malformed awareness message")
             return
         self._deliver(room, [parsed])
+
+    def _deliver_update(self, room: str, node: bytes, payload: bytes, sent_at: float) -> None:
+        """One change of another node, handed to the listener without a message list around it."""
+        listener = self._listener
+        if listener is None:
+            return
+        try:
+            name = self._nodes.get(node) or self._node_name(node)
+        except UnicodeDecodeError:
+            log.warning("redis bus: ignoring a malformed stream entry")
+            return
+        try:
+            listener.on_update(room, name, payload, sent_at)
+        except Exception:
+            log.exception("redis bus: handling messages of room %r failed", room)
 
     def _deliver(self, room: str, messages: list[BusMessage]) -> None:
         assert self._listener is not None

@@ -106,6 +106,9 @@ async def test_entries_without_a_trace_context_are_read_while_tracing(
         def on_messages(self, room: str, messages: list[BusMessage]) -> None:
             received.extend(messages)
 
+        def on_update(self, room: str, node: str, update: bytes, sent_at: float | None) -> None:
+            received.append(BusMessage(node, MessageKind.UPDATE, update, sent_at))
+
         def on_gap(self, rooms: object) -> None:
             """Gaps are not what this test looks at."""
 

@@ -16,6 +16,9 @@ class _Quiet:
     def on_messages(self, room: str, messages: object) -> None:
         """Nothing is appended here."""
 
+    def on_update(self, room: str, node: str, update: bytes, sent_at: float | None) -> None:
+        """Nor here."""
+
     def on_gap(self, rooms: object) -> None:
         """Nor lost."""
 

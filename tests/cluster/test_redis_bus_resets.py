@@ -33,6 +33,9 @@ class _Listener:
     def on_messages(self, room: str, messages: object) -> None:
         """Updates read back from the stream are not what this test looks at."""
 
+    def on_update(self, room: str, node: str, update: bytes, sent_at: float | None) -> None:
+        """Nor those pushed one by one."""
+
     def on_gap(self, rooms: object) -> None:
         self.gaps += 1
 
@@ -127,6 +130,9 @@ class _Recorder:
 
     def on_messages(self, room: str, messages: list[BusMessage]) -> None:
         self.messages.extend(messages)
+
+    def on_update(self, room: str, node: str, update: bytes, sent_at: float | None) -> None:
+        self.messages.append(BusMessage(node, MessageKind.UPDATE, update, sent_at))
 
     def on_gap(self, rooms: object) -> None:
         """Not what this test looks at."""

@@ -92,7 +92,11 @@ class MemoryBus:
                 done(True)  # type: ignore[operator]
             for bus in self.log.buses:
                 if bus.up and room in bus.followed and bus.listener is not None:
-                    bus.listener.on_messages(room, [message])
+                    if message.kind is MessageKind.UPDATE and bus is not self:
+                        # As the Redis bus hands over the usual entry: one change, no list around it.
+                        bus.listener.on_update(room, message.node, message.payload, message.sent_at)
+                    else:
+                        bus.listener.on_messages(room, [message])
 
     def broadcast(self, room: str, message: BusMessage) -> None:
         for bus in self.log.buses:
@@ -481,3 +485,27 @@ async def test_a_room_that_applied_other_nodes_changes_stores_its_whole_state_on
     finally:
         await m2.close()
         await m1.close()
+
+
+async def test_a_change_handed_over_alone_or_in_a_list_reaches_the_room_alike() -> None:
+    """`on_update` (the Redis bus's usual entry) and `on_messages` with one UPDATE do the same: the
+    change reaches the room's connections and its document; this node's own change and a room it does
+    not hold are ignored."""
+    log = MemoryLog()
+    m1, _, fanout = await _node(log, "n1")
+    try:
+        reader, author = Client(), Client()
+        room = await m1.join("doc", reader.channel)
+        sync_client(room, reader)
+        author.append("ab")
+        author.append("cd")
+        first, second = author.local_updates
+        fanout.on_update("doc", "n2", first, None)
+        fanout.on_messages("doc", [BusMessage("n2", MessageKind.UPDATE, second)])
+        fanout.on_update("doc", "n1", b"\xff", None)  # this node's own: ignored (it would be refused)
+        fanout.on_update("elsewhere", "n2", first, None)
+        reader.catch_up()
+        assert reader.content == "abcd"
+        assert document_text(room.state_update()) == "abcd"
+    finally:
+        await m1.__aexit__(None, None, None)
