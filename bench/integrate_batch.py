@@ -17,11 +17,10 @@ import time
 from typing import Any
 
 from pycrdt import Doc
+from room_micro import keystroke_frames, update_of
 
 from crdt.engine import engine_errors
 from crdt.sync import apply_updates
-
-from room_micro import keystroke_frames, update_of
 
 
 def one_by_one(doc: Doc[Any], updates: list[bytes]) -> None:

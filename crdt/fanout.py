@@ -38,6 +38,7 @@ Theory of operation:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import deque
@@ -177,7 +178,9 @@ class _Gate:
         held.append([out, True])
         if len(held) > self.high and not room.reading_paused:
             room.pause_reading()
-        bus.append(room.name, BusMessage(bus.node_id, MessageKind.UPDATE, update), lambda ok: self._release(room, ok))
+        bus.append(
+            room.name, BusMessage(bus.node_id, MessageKind.UPDATE, update), functools.partial(self._release, room)
+        )
 
     def _release(self, room: Room, durable: bool) -> None:
         if not durable:

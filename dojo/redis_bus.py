@@ -66,6 +66,7 @@ _KINDS: dict[bytes, MessageKind] = {kind.value.encode(): kind for kind in Messag
 _KIND_BYTES: dict[MessageKind, bytes] = {kind: code for code, kind in _KINDS.items()}
 _MAX_NODE_NAMES = 1024
 _UPDATE = _KIND_BYTES[MessageKind.UPDATE]
+_USUAL_KIND = b"k" + _UPDATE + b"p"  # the usual message between its node and its payload (`_usual_update`)
 ALIVE_MS = 5000
 """A node that has not renewed its liveness key for this long no longer counts as following its rooms."""
 HOLDERS_TTL_MS = 60_000
@@ -452,6 +453,11 @@ class RedisBus:
         if items[2:6] == self._own_lengths and body.startswith(self._own_update):
             followed.last = entry
             return  # this node's own change, as it appended it: its listener has it already
+        usual = _usual_update(items, body)
+        if usual is not None:  # a change, no trace context
+            followed.last = entry
+            self._deliver_update(room, usual[0], usual[1], int(ms) / 1000)
+            return
         try:
             fields = _split_fields(items[2:], body)
         except ValueError:
@@ -459,9 +465,6 @@ class RedisBus:
             return
         followed.last = entry
         if len(fields) == 6 and fields[0] == b"n" and fields[2] == b"k" and fields[4] == b"p":
-            if fields[3] == _UPDATE:  # the usual entry: a change, no trace context
-                self._deliver_update(room, fields[1], fields[5], int(ms) / 1000)
-                return
             message = self._message(entry, fields[1], fields[3], fields[5])
             if message is not None and self._listener is not None:
                 self._deliver(room, [message])
@@ -635,6 +638,25 @@ def _field_map(fields: dict[bytes, bytes] | list[bytes]) -> dict[bytes, bytes]:
         pairs = iter(fields)
         return dict(zip(pairs, pairs, strict=False))
     return fields
+
+
+def _usual_update(items: list[bytes], body: bytes) -> tuple[bytes, bytes] | None:
+    """The node and payload of the usual log message — fields `n`, `k` (an update) and `p`, nothing
+    else — read with the head line's lengths (`items`: the head line split) without splitting every
+    field; None for any other message (including one whose lengths do not add up)."""
+    if len(items) != 8 or items[2] != b"1" or items[4] != b"1" or items[5] != b"1" or items[6] != b"1":
+        return None
+    node_length, payload_length = items[3], items[7]
+    if not (node_length.isdigit() and payload_length.isdigit()):
+        return None
+    kind_at = int(node_length) + 1  # after `n` and the node
+    if (
+        len(body) != kind_at + 3 + int(payload_length)
+        or body[:1] != b"n"
+        or body[kind_at : kind_at + 3] != _USUAL_KIND
+    ):
+        return None
+    return body[1:kind_at], body[kind_at + 3 :]
 
 
 def _split_fields(lengths: list[bytes], body: bytes) -> list[bytes]:
