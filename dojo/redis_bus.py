@@ -16,7 +16,9 @@
   reader resumes where it stopped instead of losing entries. At every health check of the link, each
   room's last stream entry is compared with the last one delivered, so an entry without a message
   is read within a check even when nothing follows it. A node thus sends nothing per entry it reads,
-  and a burst of entries costs one socket read.
+  and a burst of entries costs one socket read. The usual message (another node's change: fields `n`,
+  `k` = update, `p`, no trace context) is read from its head line's lengths and handed to the
+  listener's `on_update` alone; every other one goes through `on_messages`.
 - Scripts run atomically in Redis, so the messages of a room come in stream order. Appends and
   catch-up reads use the link's raw command connection and messages its raw subscriber (replies parsed
   by hiredis). Entries are decoded by field name, so fields added later (or unknown ones) do not break
@@ -650,11 +652,7 @@ def _usual_update(items: list[bytes], body: bytes) -> tuple[bytes, bytes] | None
     if not (node_length.isdigit() and payload_length.isdigit()):
         return None
     kind_at = int(node_length) + 1  # after `n` and the node
-    if (
-        len(body) != kind_at + 3 + int(payload_length)
-        or body[:1] != b"n"
-        or body[kind_at : kind_at + 3] != _USUAL_KIND
-    ):
+    if len(body) != kind_at + 3 + int(payload_length) or body[:1] != b"n" or body[kind_at : kind_at + 3] != _USUAL_KIND:
         return None
     return body[1:kind_at], body[kind_at + 3 :]
 
