@@ -53,8 +53,8 @@ async def test_a_worker_killed_mid_encode_is_completed_once_by_another(media: Me
     try:
         video = await create(media, admin)
 
-        async def holding() -> bool:
-            return marker.exists()
+        async def holding() -> bool:  # the worker writes the marker with write_text: created, then filled
+            return marker.exists() and marker.read_text() != ""
 
         await wait_until(holding, within=60)
         assert marker.read_text() == video["id"]
