@@ -42,7 +42,7 @@ import functools
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Final, Protocol
@@ -360,30 +360,34 @@ class FanoutExtension(RoomExtension, BusListener):
                 self._apply(target, updates)
                 updates = []
                 self._apply_awareness(target, message)
-        if updates and self._observer is not None:
-            sent_at = updates[-1].sent_at
-            if sent_at is not None:
-                try:
-                    self._observer.on_bus_lag(max(0.0, time.time() - sent_at))
-                except Exception:
-                    logger.exception("the fan-out observer failed")
+        if updates:
+            self._observe_lag(updates[-1].sent_at)
         self._apply(target, updates)
 
     def on_update(self, room: str, node: str, update: bytes, sent_at: float | None) -> None:
         target = self._rooms.get(room)
         if target is None or node == self.bus.node_id:
             return
-        if sent_at is not None and self._observer is not None:
-            try:
-                self._observer.on_bus_lag(max(0.0, time.time() - sent_at))
-            except Exception:
-                logger.exception("the fan-out observer failed")
+        self._observe_lag(sent_at)
         if self._keeper is not None:
-            authors = self._authors.get(room)
-            if authors is None:
-                authors = self._authors[room] = set()
-            authors.add(node)
+            self._note_authors(room, (node,))
         self._relay(target, node, update)
+
+    def _observe_lag(self, sent_at: float | None) -> None:
+        """Tells the observer how long the newest change took on the bus (when it says when it left)."""
+        if sent_at is None or self._observer is None:
+            return
+        try:
+            self._observer.on_bus_lag(max(0.0, time.time() - sent_at))
+        except Exception:
+            logger.exception("the fan-out observer failed")
+
+    def _note_authors(self, room_name: str, nodes: Iterable[str]) -> None:
+        """Remembers which nodes changed a room, for the keeper (it stores for authors that died)."""
+        authors = self._authors.get(room_name)
+        if authors is None:
+            authors = self._authors[room_name] = set()
+        authors.update(nodes)
 
     def on_gap(self, rooms: Sequence[str] | None) -> None:
         names = list(self._rooms) if rooms is None else [r for r in rooms if r in self._rooms]
@@ -398,11 +402,7 @@ class FanoutExtension(RoomExtension, BusListener):
         if not messages:
             return
         if self._keeper is not None:
-            authors = self._authors.get(room.name)
-            if authors is None:
-                authors = self._authors[room.name] = set()
-            for message in messages:
-                authors.add(message.node)
+            self._note_authors(room.name, (message.node for message in messages))
         for message in messages:
             if relay:
                 self._relay(room, message.node, message.payload)
