@@ -346,6 +346,15 @@ class NodeCluster:
                         raise BenchError(f"node{i + 1} not ready after {timeout:.0f} s: {self.tail(i)}")
                     time.sleep(0.1)
 
+    def fn_cpu_signal(self, signum: int) -> None:
+        """Opens (``SIGUSR1``) or closes (``SIGUSR2``) the nodes' ``bench/fn_cpu`` window, when that
+        instrumentation is on (``POCDOJO_FN_CPU_DIR``); nothing otherwise."""
+        if not os.environ.get("POCDOJO_FN_CPU_DIR"):
+            return
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signum)
+
     def tail(self, i: int, lines: int = 5) -> str:
         with contextlib.suppress(OSError):
             return " | ".join(self.logs[i].read_text(errors="replace").splitlines()[-lines:])
@@ -479,6 +488,7 @@ def step(
     for i in range(len(pool)):
         pool.send(i, {"op": "load", "rate": rate, "t_start": t_start, "t0": t0, "t1": t1})
     sleep_until(t0)
+    cluster.fn_cpu_signal(signal.SIGUSR1)
     log_sizes = cluster.log_sizes()
     sent_before = cluster.updates_sent()
     probe = ClusterProbe(cluster, pool)
@@ -487,6 +497,7 @@ def step(
         rss_max = max(rss_max, cluster.rss_bytes())
         sleep_until(min(t1, time.monotonic_ns() + 1_000_000_000))
     usage = probe.result()
+    cluster.fn_cpu_signal(signal.SIGUSR2)
     sent = cluster.updates_sent() - sent_before
     node_warnings = count_warnings(cluster.logs, log_sizes)
     replies = [pool.recv(i, timeout=60) for i in range(len(pool))]

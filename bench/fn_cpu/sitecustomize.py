@@ -4,13 +4,16 @@ Put this directory first on ``PYTHONPATH`` and set ``POCDOJO_FN_CPU_DIR`` to a d
 process started so (the bench passes its environment to the nodes it starts) wraps the functions of
 ``POCDOJO_FN_CPU_TARGETS`` — ``module:Qualified.name`` entries separated by commas, our own functions
 only (default: the collab engine's hot path, ``DEFAULT_TARGETS``). Nothing is measured until the
-process gets ``SIGUSR1``; ``SIGUSR2`` ends the window and writes ``fn-cpu-<pid>.txt`` there: the main
-thread's CPU over the window and, per function, its calls and its *own* CPU (``time.thread_time``
-around each call, minus the wrapped functions it called), highest first.
+process gets ``SIGUSR1``; ``SIGUSR2`` ends the window and writes ``fn-cpu-<pid>-<n>.txt`` there (the
+process's n-th window): the main thread's CPU over the window and, per function, its calls and its
+*own* CPU (``time.thread_time`` around each call, minus the wrapped functions it called), highest first.
 
     export PYTHONPATH=bench/fn_cpu POCDOJO_FN_CPU_DIR=/tmp/fn-cpu
     .venv/bin/python bench/collab_cluster.py --scenario fanout --fanout 50x10 --nodes 3 --no-baseline &
     sleep 20; kill -USR1 $(pgrep -f "pocdojo serve dojo"); sleep 10; kill -USR2 $(pgrep -f "pocdojo serve dojo")
+
+``collab_cluster.py`` sends both signals itself, at the start and the end of every step's measurement
+window, when ``POCDOJO_FN_CPU_DIR`` is set: one file per node and step, in the order of the steps.
 
 Each wrapped call costs two clock reads (a system call each): the figures are for comparing functions
 and runs, not absolute. Wrapping happens when this module loads, before any connection exists (uvloop
@@ -57,6 +60,7 @@ class _Window:
         self.calls: dict[str, list[float]] = {}  # target -> [calls, own CPU seconds]
         self.stack: list[float] = []  # CPU of wrapped callees, per open call
         self.started = (0.0, 0.0)
+        self.windows = 0  # windows written so far (the file of the n-th is fn-cpu-<pid>-<n>.txt)
 
     def wrap(self, target: str) -> None:
         module_name, _, qualname = target.partition(":")
@@ -101,7 +105,8 @@ class _Window:
         for target, (calls, own) in sorted(self.calls.items(), key=lambda item: -item[1][1]):
             per_call = own * 1e6 / calls
             lines.append(f"{target:60s} calls {int(calls):8d}  own {own * 1000:9.1f} ms  {per_call:8.1f} us/call")
-        path = os.path.join(self.out_dir, f"fn-cpu-{os.getpid()}.txt")
+        self.windows += 1
+        path = os.path.join(self.out_dir, f"fn-cpu-{os.getpid()}-{self.windows}.txt")
         with open(path, "w", encoding="utf-8") as out:
             out.write("\n".join(lines) + "\n")
 

@@ -50,7 +50,7 @@ def test_a_window_counts_the_calls_and_each_function_s_own_cpu(tmp_path: Path) -
         child.stdin.close()
         assert child.wait(timeout=30) == 0
         errors = child.stderr.read()
-    lines = (tmp_path / f"fn-cpu-{child.pid}.txt").read_text().splitlines()
+    lines = (tmp_path / f"fn-cpu-{child.pid}-1.txt").read_text().splitlines()  # its first window
     assert lines[0].startswith("window ") and "main thread CPU" in lines[0]
     counted = {line.split()[0]: int(line.split()[2]) for line in lines[1:]}
     assert counted == {"json:dumps": 500, "json.encoder:JSONEncoder.encode": 500}
