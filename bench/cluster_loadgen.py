@@ -11,9 +11,12 @@ Prepared edits: an editor's edit costs the generator ~37 µs of CPU (a ``pycrdt`
 ``Text`` and the update's encoding), which is more than a node spends per delivery; at 20 edits/s
 per client over 600 clients that is a quarter of a 2-core host taken from the nodes it measures. The
 ``prepare`` command makes each editor's next edits before the step, with the same ``Doc`` in the same
-order, a placeholder for the send time (12 zeros); ``send_edit`` writes the time in its place (same
-length, so the update's bytes are those a live edit would make) and sends it. An editor with none left
-edits live, as ``loadgen`` does. Prepared edits are in the editor's ``Doc`` before they are sent, so a
+order, a placeholder for the send time (12 zeros), each as the whole frame it will be sent in (a sync
+update message, masked with a zero key: ``zero_key_frame``); ``send_edit`` writes the time in its place
+(same length, so the update's bytes are those a live edit would make) and writes the frame: a send is
+a slice, a join and a write, not an encoding and a masking (past saturation, sends grow with the rate
+and took the share of the host the generator needs to read what the nodes sent). An editor with none
+left edits live, as ``loadgen`` does. Prepared edits are in the editor's ``Doc`` before they are sent, so a
 sync step 1 from the server after ``prepare`` (the server sends one only at connection) would be
 answered with their placeholders: the client fails loudly instead.
 
@@ -43,12 +46,22 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import loadgen
-from loadgen import MARKER, Client, Stats, Worker
+from loadgen import MARKER, OP_BINARY, Client, Stats, Worker, frame_head
 
 from crdt import encode_sync_update
 
 TIME_DIGITS = 12
 """The send time's hex digits in a marker (see ``loadgen``'s module doc)."""
+
+ZERO_KEY = bytes(4)
+
+
+def zero_key_frame(payload: bytes) -> bytes:
+    """A client's binary frame whose masking key is zero: RFC 6455 (5.3) lets a client choose its key,
+    and a zero key leaves the payload's bytes as they are, so a prepared frame's send time is written
+    into the frame itself when it goes out, without encoding and masking it again. The server unmasks
+    it like any other frame."""
+    return frame_head(OP_BINARY, len(payload)) + ZERO_KEY + payload
 
 
 @dataclass
@@ -82,9 +95,9 @@ class ClusterClient(Client):
         made = 0
         while len(self._prepared) < count:
             self.text += f"[{self.tag:04x}{'0' * TIME_DIGITS}]"
-            update = self._last_update
-            at = update.rindex(head) + len(head)
-            self._prepared.append((update, at))
+            frame = zero_key_frame(encode_sync_update(self._last_update))
+            at = frame.rindex(head) + len(head)
+            self._prepared.append((frame, at))
             made += 1
         self._ever_prepared = self._ever_prepared or made > 0
         return made
@@ -93,9 +106,13 @@ class ClusterClient(Client):
         if not self._prepared:
             super().send_edit()
             return
-        update, at = self._prepared.popleft()
+        frame, at = self._prepared.popleft()
         stamp = b"%012x" % (time.monotonic_ns() // 1000)
-        self.send_payload(encode_sync_update(update[:at] + stamp + update[at + TIME_DIGITS :]))
+        self.send_frame(frame[:at] + stamp + frame[at + TIME_DIGITS :])
+
+    def send_frame(self, frame: bytes) -> None:
+        """Writes a whole frame (a prepared edit's)."""
+        self._write(frame)
 
     def _on_message(self, payload: bytes, now: int) -> None:
         if self._ever_prepared and len(payload) > 1 and payload[0] == 0 and payload[1] == 0:

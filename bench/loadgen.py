@@ -68,17 +68,19 @@ class HandshakeError(Exception):
     """The server did not upgrade the connection to a WebSocket."""
 
 
+def frame_head(opcode: int, n: int) -> bytes:
+    """The head of a masked client frame (FIN set) of ``n`` payload bytes, without its masking key."""
+    if n < 126:
+        return bytes((0x80 | opcode, 0x80 | n))
+    if n < 65536:
+        return bytes((0x80 | opcode, 0xFE)) + n.to_bytes(2, "big")
+    return bytes((0x80 | opcode, 0xFF)) + n.to_bytes(8, "big")
+
+
 def mask_frame(opcode: int, payload: bytes) -> bytes:
     """One masked client frame (FIN set) carrying ``payload``."""
-    n = len(payload)
-    if n < 126:
-        head = bytes((0x80 | opcode, 0x80 | n))
-    elif n < 65536:
-        head = bytes((0x80 | opcode, 0xFE)) + n.to_bytes(2, "big")
-    else:
-        head = bytes((0x80 | opcode, 0xFF)) + n.to_bytes(8, "big")
     key = random.getrandbits(32).to_bytes(4, "big")
-    return head + key + apply_mask(payload, key)
+    return frame_head(opcode, len(payload)) + key + apply_mask(payload, key)
 
 
 @dataclass

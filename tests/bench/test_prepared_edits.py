@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pycrdt
 from cluster_loadgen import ClusterClient, ClusterStats
-from loadgen import MARKER
+from loadgen import MARKER, OP_BINARY
 
 from crdt import SyncUpdate, decode_message, encode_sync_step1
 
@@ -23,6 +23,13 @@ class Capturing(ClusterClient):
 
     def send_payload(self, payload: bytes) -> None:
         self.sent.append(payload)
+
+    def send_frame(self, frame: bytes) -> None:
+        # A binary frame with FIN, masked, under 126 bytes, its key zero: the payload follows as is.
+        assert frame[0] == 0x80 | OP_BINARY and frame[1] & 0x80 and (frame[1] & 0x7F) < 126
+        assert frame[2:6] == bytes(4)
+        assert len(frame) == 6 + (frame[1] & 0x7F)
+        self.sent.append(frame[6:])
 
 
 def updates(client: Capturing) -> list[bytes]:
