@@ -236,6 +236,7 @@ def count_warnings(logs: list[Path], sizes: list[int]) -> dict[str, int]:
 
 
 UPDATES_SENT = "pocdojo_collab_updates_sent_total"
+ROOMS_LOADED = "pocdojo_collab_rooms_loaded"
 
 
 def metric_value(exposition: str, name: str) -> int:
@@ -387,10 +388,18 @@ class NodeCluster:
         """Changes the nodes handed to their connections so far (`pocdojo_collab_updates_sent_total`,
         summed over the nodes' metrics listeners): deliveries as the servers count them, whether or not
         the clients have read them yet."""
+        return self._metric_sum(UPDATES_SENT)
+
+    def rooms_loaded(self) -> int:
+        """Rooms in the nodes' memory now (`pocdojo_collab_rooms_loaded`, summed): a room stays loaded
+        until it has been idle for the unload delay, so a step can start with the last step's rooms."""
+        return self._metric_sum(ROOMS_LOADED)
+
+    def _metric_sum(self, name: str) -> int:
         total = 0
         with httpx.Client(timeout=5.0) as http:
             for port in self.metrics_ports:
-                total += metric_value(http.get(f"http://127.0.0.1:{port}/metrics").text, UPDATES_SENT)
+                total += metric_value(http.get(f"http://127.0.0.1:{port}/metrics").text, name)
         return total
 
     def rss_bytes(self) -> int:
@@ -491,6 +500,7 @@ def step(
     cluster.fn_cpu_signal(signal.SIGUSR1)
     log_sizes = cluster.log_sizes()
     sent_before = cluster.updates_sent()
+    rooms_at_start = cluster.rooms_loaded()
     probe = ClusterProbe(cluster, pool)
     rss_max = 0
     while time.monotonic_ns() < t1:
@@ -499,6 +509,7 @@ def step(
     usage = probe.result()
     cluster.fn_cpu_signal(signal.SIGUSR2)
     sent = cluster.updates_sent() - sent_before
+    rooms_at_end = cluster.rooms_loaded()
     node_warnings = count_warnings(cluster.logs, log_sizes)
     replies = [pool.recv(i, timeout=60) for i in range(len(pool))]
     lat, same, cross = array("q"), array("q"), array("q")
@@ -526,6 +537,7 @@ def step(
         "sends_per_s": tx / duration,
         "deliveries_per_s": rx / duration,
         "server_sent_per_s": sent / usage["window_s"],
+        "rooms_loaded": [rooms_at_start, rooms_at_end],
         "delivered_pct": 100 * rx / (tx * deliveries_per_edit) if tx else None,
         "latency_samples": len(lat),
         **lat_all,
@@ -617,6 +629,7 @@ def case_rooms(pool: ClusterWorkerPool, cluster: NodeCluster, args: argparse.Nam
             f"nodes {result['server_cpu_pct']:.0f}% redis {result['redis_cpu_pct']:.0f}% "
             f"pg {result['postgres_cpu_pct']:.0f}% gen {result['gen_cpu_pct']:.0f}% "
             f"rest {result['rest_cpu_pct']:.0f}% host {result['host_cpu_pct']:.0f}%; "
+            f"rooms loaded {result['rooms_loaded'][0]} -> {result['rooms_loaded'][1]}; "
             f"node warnings in the window: {fmt_warnings(result['node_warnings'])}",
             flush=True,
         )
