@@ -6,7 +6,9 @@ process started so (the bench passes its environment to the nodes it starts) wra
 only (default: the collab engine's hot path, ``DEFAULT_TARGETS``). Nothing is measured until the
 process gets ``SIGUSR1``; ``SIGUSR2`` ends the window and writes ``fn-cpu-<pid>-<n>.txt`` there (the
 process's n-th window): the main thread's CPU over the window and, per function, its calls and its
-*own* CPU (``time.thread_time`` around each call, minus the wrapped functions it called), highest first.
+*own* CPU (``time.thread_time`` around each call, minus the wrapped functions it called and the garbage
+collections during it), highest first. The collections are listed too, per generation
+(``gc:generation-N``: the standard ``gc.callbacks``).
 
     export PYTHONPATH=bench/fn_cpu POCDOJO_FN_CPU_DIR=/tmp/fn-cpu
     .venv/bin/python bench/collab_cluster.py --scenario fanout --fanout 50x10 --nodes 3 --no-baseline &
@@ -24,10 +26,12 @@ imported or found is reported on stderr and skipped.
 from __future__ import annotations
 
 import functools
+import gc
 import importlib
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -61,6 +65,8 @@ class _Window:
         self.stack: list[float] = []  # CPU of wrapped callees, per open call
         self.started = (0.0, 0.0)
         self.windows = 0  # windows written so far (the file of the n-th is fn-cpu-<pid>-<n>.txt)
+        self.gc_started = 0.0
+        self.main_thread = threading.get_ident()  # what is measured: the thread this module loads in
 
     def wrap(self, target: str) -> None:
         module_name, _, qualname = target.partition(":")
@@ -91,6 +97,21 @@ class _Window:
                     stack[-1] += spent
 
         setattr(owner, name, measured)
+
+    def on_gc(self, phase: str, info: dict[str, int]) -> None:
+        """A garbage collection is counted as a function of its own (``gc:generation-N``), and not in
+        the own time of the wrapped function whose allocation set it off."""
+        if not self.on or threading.get_ident() != self.main_thread:
+            return
+        if phase == "start":
+            self.gc_started = time.thread_time()
+            return
+        spent = time.thread_time() - self.gc_started
+        entry = self.calls.setdefault(f"gc:generation-{info['generation']}", [0, 0.0])
+        entry[0] += 1
+        entry[1] += spent
+        if self.stack:
+            self.stack[-1] += spent
 
     def start(self, *_: object) -> None:
         self.calls.clear()
@@ -123,6 +144,7 @@ def _install() -> None:
             window.wrap(target)
         except (ImportError, AttributeError) as exc:
             print(f"fn_cpu: {target} not wrapped: {exc}", file=sys.stderr)
+    gc.callbacks.append(window.on_gc)
     signal.signal(signal.SIGUSR1, window.start)
     signal.signal(signal.SIGUSR2, window.stop)
 

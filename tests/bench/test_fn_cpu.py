@@ -1,6 +1,7 @@
 """bench/fn_cpu/sitecustomize.py: a process started with it wraps the functions named, measures nothing
 until SIGUSR1, and at SIGUSR2 writes each function's calls and own CPU (a wrapped callee's time is its
-own, not its caller's); a target that does not exist is reported and skipped."""
+own, not its caller's; so is a garbage collection's, listed per generation); a target that does not exist is
+reported and skipped."""
 
 from __future__ import annotations
 
@@ -12,17 +13,19 @@ from pathlib import Path
 
 FN_CPU = Path(__file__).resolve().parents[2] / "bench" / "fn_cpu"
 CHILD = """
-import json, sys
+import gc, json, sys
+gc.disable()  # no collection but the one asked for below
 print("ready", flush=True)
 sys.stdin.readline()  # the window starts before this line comes
 for _ in range(500):
     json.dumps({"a": [1, 2, 3]})
+json.dumps({"a": object()}, default=lambda _: gc.collect())  # a full collection inside a wrapped call
 print("done", flush=True)
 sys.stdin.readline()
 """
 
 
-def test_a_window_counts_the_calls_and_each_function_s_own_cpu(tmp_path: Path) -> None:
+def test_a_window_counts_the_calls_each_function_s_own_cpu_and_the_collections(tmp_path: Path) -> None:
     env = {
         **os.environ,
         "PYTHONPATH": str(FN_CPU),
@@ -53,7 +56,7 @@ def test_a_window_counts_the_calls_and_each_function_s_own_cpu(tmp_path: Path) -
     lines = (tmp_path / f"fn-cpu-{child.pid}-1.txt").read_text().splitlines()  # its first window
     assert lines[0].startswith("window ") and "main thread CPU" in lines[0]
     counted = {line.split()[0]: int(line.split()[2]) for line in lines[1:]}
-    assert counted == {"json:dumps": 500, "json.encoder:JSONEncoder.encode": 500}
+    assert counted == {"json:dumps": 501, "json.encoder:JSONEncoder.encode": 501, "gc:generation-2": 1}
     assert "json:no_such_function not wrapped" in errors
 
 
