@@ -1,6 +1,6 @@
 """The collab websocket's fast path: our own websocket protocol, which a room can drive directly.
 
-Theory of operation. `CollabWebSocketProtocol` is an `asyncio.Protocol` that uvicorn runs for websocket
+Theory of operation. `CollabWebSocketProtocol` is an `asyncio.BufferedProtocol` that uvicorn runs for websocket
 upgrades (`uvicorn.Config(ws=CollabWebSocketProtocol)`, a documented option). It speaks the wire
 protocol through `websockets`' public sans-IO `ServerProtocol` (bytes in → events out → bytes) and
 serves the ASGI app as any websocket server does. What it needs from uvicorn is that option's
@@ -21,6 +21,10 @@ The ASGI app authenticates and accepts a collab connection as usual; the scope c
   timeout, an oversized frame), the room hears `leave` exactly once;
 - a room's backpressure pauses reading fairly: a socket the room resumed is read once before a new
   pause stops it, so no connection waits while others' frames keep pausing the room;
+- a read takes at most `READ_BYTES` from the socket (the buffered protocol's buffer; uvloop's own reads
+  take up to 256 KiB): what a read brings is parsed into frames at once and kept until handled, so
+  with large reads an overloaded node held thousands of parsed frames per connection, for seconds;
+  the rest now waits in the kernel's socket buffer, as bytes;
 - a read is handled in slices of `FRAMES_PER_SLICE` frames, the event loop serving everything else
   between two (the socket is not read meanwhile): an overloaded node's reads hold thousands of frames,
   and handling them at once starved its timers and its Redis link for seconds; the connections with a
@@ -43,6 +47,7 @@ import asyncio
 import itertools
 import logging
 import os
+import threading
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
@@ -73,6 +78,19 @@ CLOSE_TIMEOUT = 10.0
 """Seconds a peer has to answer our close frame before its socket is cut."""
 FRAMES_PER_SLICE = 64
 """Events of one read handled before the event loop serves others (`CollabWebSocketProtocol.run_slice`)."""
+READ_BYTES = 4096
+"""Most bytes one read takes from a socket (about a slice of the usual small update frames)."""
+
+
+class _ReadBuffer(threading.local):
+    """Where a read lands before `buffer_updated` copies it out: one per thread (each event loop reads
+    into it and copies out at once, so its connections can share it)."""
+
+    def __init__(self) -> None:
+        self.view = memoryview(bytearray(READ_BYTES))
+
+
+_read_buffer = _ReadBuffer()
 
 FrameHandler = Callable[["FastChannel", bytes], None]
 LeaveHandler = Callable[["FastChannel"], None]
@@ -119,7 +137,7 @@ class FastChannel:
         return self._proto.ended[1]
 
 
-class CollabWebSocketProtocol(asyncio.Protocol):
+class CollabWebSocketProtocol(asyncio.BufferedProtocol):
     """A websocket protocol for uvicorn whose connections can be handed to a room (see module doc)."""
 
     __slots__ = (  # no per-instance dict: an idle collab connection should cost little memory
@@ -240,7 +258,7 @@ class CollabWebSocketProtocol(asyncio.Protocol):
         """The close code and reason the connection ended with (see `FastChannel.close_code`)."""
         return self._ended
 
-    # -- asyncio.Protocol -----------------------------------------------------------------------------
+    # -- asyncio.BufferedProtocol ---------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
         self._server_state.connections.add(self)  # type: ignore[arg-type]  # uvicorn drains this set
@@ -265,7 +283,15 @@ class CollabWebSocketProtocol(asyncio.Protocol):
         if self._writable is not None:
             self._writable.set()
 
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return _read_buffer.view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(bytes(_read_buffer.view[:nbytes]))
+
     def data_received(self, data: bytes) -> None:
+        """The bytes of one read (uvicorn hands the upgrade request over this way, then the transport
+        reads through `get_buffer` / `buffer_updated`)."""
         self._excused = True
         self._turn_due = False
         conn = self.conn

@@ -20,7 +20,7 @@ from websockets.frames import Frame, Opcode
 from websockets.uri import parse_uri
 
 from crdt.channel import Outbound
-from dojo.fastpath import FASTPATH_EXTENSION, FRAMES_PER_SLICE, CollabWebSocketProtocol, FastChannel
+from dojo.fastpath import FASTPATH_EXTENSION, FRAMES_PER_SLICE, READ_BYTES, CollabWebSocketProtocol, FastChannel
 from dojo.fastpath_states import ConnState, IllegalTransition, advance, allowed
 from tests.conftest import ServeApp, wait_until
 
@@ -427,6 +427,30 @@ async def test_a_read_of_many_frames_is_handled_in_slices_with_the_loop_served_b
         assert proto.transport.is_reading()
         peer.send(b"\xff\xff")
         await peer.read_until(lambda: peer.received[-1] == b"\xff\xff")
+
+
+async def test_a_read_takes_at_most_read_bytes_so_few_parsed_frames_wait_and_none_is_lost(serve: ServeApp) -> None:
+    """A read's bytes are parsed into frames at once, and the frames wait until handled: with reads of
+    256 KiB an overloaded node held thousands per connection. A read now takes at most `READ_BYTES`;
+    the rest waits in the socket, every frame still reaches the room, in order."""
+    frame_bytes = 2 + 4 + 2  # head, masking key, a 2-byte payload
+    count = 8 * READ_BYTES // frame_bytes
+    async with live_raw_peer(serve, 5.0) as (peer, proto, _):
+        waiting: list[int] = []  # parsed frames not handled yet, as each frame reaches the room
+        handled = spy_on_frames(proto, {i: lambda: waiting.append(len(proto._backlog or ())) for i in range(1, count)})
+        payloads = burst(peer, count)
+        await peer.read_until(lambda: len(peer.received) >= count)
+        assert handled == payloads and peer.received == payloads
+        assert 0 < max(waiting) < READ_BYTES // frame_bytes
+
+
+async def test_a_message_larger_than_a_read_arrives_whole(serve: ServeApp) -> None:
+    async with live_raw_peer(serve, 5.0) as (peer, _, _):
+        big = bytes(range(256)) * (40 * READ_BYTES // 256)  # 40 reads
+        peer.send(big)
+        peer.send(b"\xff\xff")
+        await peer.read_until(lambda: len(peer.received) >= 2)
+        assert peer.received == [big, b"\xff\xff"]
 
 
 async def test_a_room_pause_during_the_slices_holds_after_them_until_the_room_resumes(serve: ServeApp) -> None:
