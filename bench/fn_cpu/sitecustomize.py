@@ -16,6 +16,7 @@ collections during it), highest first. The collections are listed too, per gener
 
 ``collab_cluster.py`` sends both signals itself, at the start and the end of every step's measurement
 window, when ``POCDOJO_FN_CPU_DIR`` is set: one file per node and step, in the order of the steps.
+``summary.py DIR [--per COUNTS]`` prints them as one table, a column per window.
 
 Each wrapped call costs two clock reads (a system call each): the figures are for comparing functions
 and runs, not absolute. Wrapping happens when this module loads, before any connection exists (uvloop
@@ -101,10 +102,12 @@ class _Window:
     def on_gc(self, phase: str, info: dict[str, int]) -> None:
         """A garbage collection is counted as a function of its own (``gc:generation-N``), and not in
         the own time of the wrapped function whose allocation set it off."""
-        if not self.on or threading.get_ident() != self.main_thread:
+        if threading.get_ident() != self.main_thread:
             return
-        if phase == "start":
+        if phase == "start":  # noted even outside a window: the window may open during the collection
             self.gc_started = time.thread_time()
+            return
+        if not self.on:
             return
         spent = time.thread_time() - self.gc_started
         entry = self.calls.setdefault(f"gc:generation-{info['generation']}", [0, 0.0])

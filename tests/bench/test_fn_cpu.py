@@ -69,3 +69,27 @@ def test_without_its_directory_it_wraps_nothing() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "True"]
+
+
+def test_the_summary_sums_each_window_over_the_processes(tmp_path: Path) -> None:
+    sys.path.insert(0, str(FN_CPU))
+    try:
+        import summary
+    finally:
+        sys.path.remove(str(FN_CPU))
+    line = "{:60s} calls {:8d}  own {:9.1f} ms  {:8.1f} us/call"
+    for pid, (calls, own) in ((11, (100, 30.0)), (12, (300, 50.0))):
+        report = ["window 16.0 s, main thread CPU 100 ms", line.format("crdt.room:Room._broadcast", calls, own, 0.0)]
+        (tmp_path / f"fn-cpu-{pid}-1.txt").write_text("\n".join(report) + "\n")
+    (tmp_path / "fn-cpu-11-2.txt").write_text("window 16.0 s, main thread CPU 40 ms\n")
+    windows = summary.read_windows(tmp_path)
+    assert list(windows) == [1, 2]
+    first = windows[1]
+    assert (first.cpu_ms, first.calls["crdt.room:Room._broadcast"], first.own_ms["crdt.room:Room._broadcast"]) == (
+        200.0,
+        400,
+        80.0,
+    )
+    assert first.rest_ms == 120.0 and windows[2].rest_ms == 40.0
+    table = summary.render(windows, [1000.0, 2000.0]).splitlines()  # µs per thing: ms * 1000 / count
+    assert table[2].split()[-2:] == ["200.00", "20.00"]  # main thread: 200 ms / 1000, 40 ms / 2000
