@@ -131,11 +131,7 @@ class CollabEndpoint:
     async def _run_fast(
         self, proto: CollabWebSocketProtocol, key: str, access: Access, who: Connecting, lease: Lease, life: SocketLife
     ) -> None:
-        channel: FastChannel = proto.attach(
-            max_backlog=self.settings.collab_max_backlog_bytes,
-            bucket=self._bucket(),
-            receive_buffer=self.settings.collab_receive_buffer_bytes,
-        )
+        channel: FastChannel = proto.attach(max_backlog=self.settings.collab_max_backlog_bytes, bucket=self._bucket())
         try:
             room = await self.manager.join(key, channel, readonly=access is Access.READ_ONLY)
         except Exception:

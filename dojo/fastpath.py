@@ -47,7 +47,6 @@ import asyncio
 import itertools
 import logging
 import os
-import socket
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -559,15 +558,12 @@ class CollabWebSocketProtocol(asyncio.BufferedProtocol):
             self._close_timer = None
 
     # -- handing the connection to a room ---------------------------------------------------------------
-    def attach(self, *, max_backlog: int, bucket: TokenBucket | None, receive_buffer: int = 0) -> FastChannel:
+    def attach(self, *, max_backlog: int, bucket: TokenBucket | None) -> FastChannel:
         """Take the connection over from ASGI (after `websocket.accept`). Frames that arrive before
         `start` are held back, in order. A connection that ended meanwhile stays ended: `start`
-        then reports its end at once. `receive_buffer` > 0 sets the socket's kernel receive buffer
-        (`SO_RCVBUF`): what the peer may send that this node has not read."""
+        then reports its end at once."""
         self.max_backlog = max_backlog
         self.bucket = bucket
-        if receive_buffer > 0:
-            self._set_receive_buffer(receive_buffer)
         if self.state in ENDING:
             return self.channel
         self._to(ConnState.ATTACHED)
@@ -582,15 +578,6 @@ class CollabWebSocketProtocol(asyncio.BufferedProtocol):
             self._read_paused = True
             self.transport.pause_reading()
         return self.channel
-
-    def _set_receive_buffer(self, size: int) -> None:
-        sock = self.transport.get_extra_info("socket")
-        if sock is None:  # not a socket (a test's transport): nothing to size
-            return
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
-        except OSError as exc:
-            log.warning("collab connection: its receive buffer stays the kernel's: %s", exc)
 
     def start(self, on_frame: FrameHandler, on_leave: LeaveHandler) -> None:
         """Deliver frames to `on_frame` from now on (held-back ones first); `on_leave` is called once

@@ -33,11 +33,6 @@ class DojoSettings(SharedSettings):
     """Per-connection message burst."""
     collab_max_backlog_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024)
     """Unsent bytes a connection may accumulate before it is closed as too slow (1013)."""
-    collab_receive_buffer_bytes: int = Field(default=64 * 1024, ge=0)
-    """The kernel's receive buffer of a collab socket (SO_RCVBUF; 0: the kernel's, which grows to its
-    `tcp_rmem` maximum, megabytes): what a client may have sent that the node has not read yet. Small,
-    so that a node that reads slowly (a room's backpressure, an overload) slows its clients' sends
-    instead of holding seconds of their edits."""
     collab_max_held_changes: int = Field(default=64, ge=1, le=100_000)
     """Cluster mode: a room stops reading its connections while more of its changes than this wait for
     Redis to acknowledge them, and reads again at half (backpressure)."""

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -59,9 +58,8 @@ def test_the_table_allows_exactly_the_documented_moves_and_refuses_the_rest() ->
 class Probe:
     """An ASGI app that walks each fast-path connection through the states and records what happened."""
 
-    def __init__(self, *, wait_before_attach: bool = False, receive_buffer: int = 0) -> None:
+    def __init__(self, *, wait_before_attach: bool = False) -> None:
         self.wait_before_attach = wait_before_attach
-        self.receive_buffer = receive_buffer
         self.go = asyncio.Event()
         self.refused: list[IllegalTransition] = []
         self.states: list[ConnState] = []
@@ -88,7 +86,7 @@ class Probe:
         self.states.append(proto.state)
         if self.wait_before_attach:
             await self.go.wait()
-        proto.attach(max_backlog=1 << 20, bucket=None, receive_buffer=self.receive_buffer)
+        proto.attach(max_backlog=1 << 20, bucket=None)
         self.states.append(proto.state)
         if proto.state is ConnState.ATTACHED:
             try:
@@ -506,21 +504,3 @@ async def test_frames_read_before_the_socket_was_lost_all_reach_the_room_before_
         assert events == [f"leave after {count}"]
         assert probe.left == [(1006, "connection lost")]
         assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
-
-
-@pytest.mark.parametrize("receive_buffer", [0, 8192])
-async def test_attach_sizes_the_socket_s_receive_buffer_when_asked(serve: ServeApp, receive_buffer: int) -> None:
-    """What a peer may send that the node has not read: the kernel's (it grows to megabytes) unless
-    the app asks for less, so that a node that reads slowly slows its clients' sends."""
-    probe = Probe(receive_buffer=receive_buffer)
-    async with serve(lambda base: probe, ws=CollabWebSocketProtocol) as base:
-        async with connect(base.replace("http", "ws") + "/x") as client:
-            await client.send(b"\x00\x01")
-            assert await client.recv() == b"\x00\x01"
-            assert probe.proto is not None
-            sock = probe.proto.transport.get_extra_info("socket")
-            size = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
-        if receive_buffer:
-            assert receive_buffer <= size <= 2 * receive_buffer  # Linux doubles it for its bookkeeping
-        else:
-            assert size > 2 * 8192
